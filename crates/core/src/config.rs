@@ -1,0 +1,28 @@
+use berth_ipam::PoolSpec;
+use berth_types::{IfName, IpNet};
+
+/// The default network `bridge` (Docker's `docker0`).
+#[derive(Clone, Debug)]
+pub struct DefaultBridge {
+    pub name: IfName,
+    /// The bridge's own address with the subnet's prefix (`--bip`, 172.17.0.1/16).
+    pub address: IpNet,
+}
+
+/// Daemon-wide settings the use cases need; everything comes from here, no
+/// process-global state.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub default_bridge: DefaultBridge,
+    /// Where `network create` without `--subnet` takes IPv4 subnets from.
+    pub address_pools: Vec<PoolSpec>,
+    /// Where `network create --ipv6` without an IPv6 subnet takes one from.
+    pub ipv6_pools: Vec<PoolSpec>,
+    pub mtu: u32,
+    /// Default for `com.docker.network.bridge.enable_icc` on the default bridge.
+    pub icc: bool,
+    /// Daemon `--ip-masq`: default for the default bridge's masquerade option.
+    pub ip_masq: bool,
+    /// Daemon `--ip-forward`: set `net.ipv4.ip_forward=1` at start.
+    pub ip_forward: bool,
+}

@@ -1,0 +1,81 @@
+use crate::ports::PortError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, classified the way Docker classifies it, so the API maps
+/// each kind to Docker's status code in one place. Messages for the user
+/// kinds are Docker's own wording.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{what}: {source}")]
+    Kernel {
+        what: String,
+        #[source]
+        source: PortError,
+    },
+    #[error("state store: {what}: {source}")]
+    Store {
+        what: String,
+        #[source]
+        source: PortError,
+    },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("the engine has shut down")]
+    ShutDown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidParameter,
+    Forbidden,
+    NotFound,
+    Conflict,
+    Unavailable,
+    Internal,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidParameter(_) => ErrorKind::InvalidParameter,
+            Error::Forbidden(_) => ErrorKind::Forbidden,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::ShutDown | Error::Unavailable(_) => ErrorKind::Unavailable,
+            Error::Kernel { .. } | Error::Store { .. } => ErrorKind::Internal,
+        }
+    }
+
+    pub(crate) fn kernel(what: impl Into<String>) -> impl FnOnce(PortError) -> Error {
+        let what = what.into();
+        move |source| Error::Kernel { what, source }
+    }
+
+    pub(crate) fn store(what: impl Into<String>) -> impl FnOnce(PortError) -> Error {
+        let what = what.into();
+        move |source| Error::Store { what, source }
+    }
+}
+
+impl From<berth_ipam::IpamError> for Error {
+    fn from(e: berth_ipam::IpamError) -> Error {
+        use berth_ipam::ErrorKind as Kind;
+        let message = e.to_string();
+        match e.kind() {
+            Kind::InvalidParameter => Error::InvalidParameter(message),
+            Kind::Forbidden => Error::Forbidden(message),
+            // Docker answers 503 for a full pool and 500 for its internal
+            // allocation failures; both are "not now", not a bad request.
+            Kind::Unavailable | Kind::Internal => Error::Unavailable(message),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The network model (Docker's CNM nouns) as berth stores and reasons about it.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use berth_ipam::SubnetPlan;
+use berth_types::{Driver, IfName, NetworkId, NetworkName};
+use serde::{Deserialize, Serialize};
+
+/// Docker's option keys for the bridge driver.
+pub mod opt {
+    pub const BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+    pub const ENABLE_ICC: &str = "com.docker.network.bridge.enable_icc";
+    pub const ENABLE_IP_MASQUERADE: &str = "com.docker.network.bridge.enable_ip_masquerade";
+    pub const HOST_BINDING_IPV4: &str = "com.docker.network.bridge.host_binding_ipv4";
+    pub const DEFAULT_BRIDGE: &str = "com.docker.network.bridge.default_bridge";
+    pub const MTU: &str = "com.docker.network.driver.mtu";
+}
+
+/// The names of the networks every daemon has and nobody may remove.
+pub const PREDEFINED: [&str; 3] = ["bridge", "host", "none"];
+
+/// How far a record's kernel work has got. Kernel work happens between two
+/// store writes, so after a crash the state says what to finish or undo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordState {
+    /// Recorded, kernel objects may be partly made: reconcile finishes them.
+    Creating,
+    /// Recorded and made.
+    Ready,
+    /// Being removed: reconcile removes the kernel objects and the record.
+    Removing,
+}
+
+impl RecordState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordState::Creating => "creating",
+            RecordState::Ready => "ready",
+            RecordState::Removing => "removing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "creating" => Some(RecordState::Creating),
+            "ready" => Some(RecordState::Ready),
+            "removing" => Some(RecordState::Removing),
+            _ => None,
+        }
+    }
+}
+
+/// The bridge driver's settings, parsed from Docker's option keys once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeSettings {
+    pub name: IfName,
+    pub mtu: u32,
+    pub icc: bool,
+    pub masquerade: bool,
+    pub host_binding_ipv4: IpAddr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    pub id: NetworkId,
+    pub name: NetworkName,
+    pub driver: Driver,
+    pub created: SystemTime,
+    pub enable_ipv4: bool,
+    pub enable_ipv6: bool,
+    pub internal: bool,
+    pub attachable: bool,
+    /// One plan per configured subnet, IPv4 first.
+    pub subnets: Vec<SubnetPlan>,
+    /// The options as Docker shows them in `network inspect`.
+    pub options: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// Set for bridge-driver networks.
+    pub bridge: Option<BridgeSettings>,
+}
+
+impl Network {
+    /// `bridge`, `host` and `none`: made by the daemon, never removable.
+    pub fn is_predefined(&self) -> bool {
+        PREDEFINED.contains(&self.name.as_str())
+    }
+}

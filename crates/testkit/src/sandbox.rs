@@ -1,0 +1,418 @@
+//! Sandbox hosts for end-to-end tests (DESIGN.md, "Testing"). Each sandbox is
+//! a fresh network and mount namespace held open by a `sleep` process, with
+//! `lo` up and a tmpfs on `/run`; berthd runs inside it with its own data
+//! root, exec root and socket under a temp dir. Nothing a test does reaches
+//! the machine's own namespace, and dropping the sandbox kills everything
+//! in it, so the namespaces and every kernel object in them disappear.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// How long a daemon may take to answer its first ping.
+const DAEMON_START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where the workspace's binaries are: `BERTH_BIN_DIR`, else the target
+/// directory the running test binary was built into.
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BERTH_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/<profile>/deps/<test binary>
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace binaries first (cargo build --bins)",
+        path.display()
+    );
+    path
+}
+
+/// Panics unless running as root: end-to-end tests need namespaces and
+/// must fail loudly, never pass by skipping.
+pub fn require_root() {
+    assert!(
+        nix_is_root(),
+        "end-to-end tests need root (they create network namespaces); run them as root"
+    );
+}
+
+fn nix_is_root() -> bool {
+    // The effective uid, from /proc: no libc needed for one number.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A command's result, with the text already decoded.
+#[derive(Debug)]
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from_output(out: Output) -> Run {
+        Run {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(self) -> String {
+        assert_eq!(
+            self.status, 0,
+            "command failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self.stdout
+    }
+
+    /// Asserts failure and returns stderr.
+    #[track_caller]
+    pub fn err(self) -> String {
+        assert_ne!(
+            self.status, 0,
+            "command unexpectedly succeeded:\nstdout: {}",
+            self.stdout
+        );
+        self.stderr
+    }
+}
+
+fn run(cmd: &mut Command) -> Run {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    Run::from_output(out)
+}
+
+/// A network + mount namespace pair standing in for a host.
+pub struct Sandbox {
+    dir: TempDir,
+    holder: Child,
+    daemon: Option<Child>,
+    daemon_args: Vec<String>,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        require_root();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-sandbox-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("make a temp dir: {e}"));
+        let ready = dir.path().join("ready");
+        // `unshare` without --fork execs the shell in place, so the holder's
+        // pid is the namespaces' pid for nsenter.
+        let script = format!(
+            "mount -t tmpfs tmpfs /run && ip link set lo up && touch {} && exec sleep infinity",
+            ready.display()
+        );
+        let holder = Command::new("unshare")
+            .args([
+                "--net",
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start unshare: {e}"));
+        let sandbox = Sandbox {
+            dir,
+            holder,
+            daemon: None,
+            daemon_args: Vec::new(),
+        };
+        wait_for(Duration::from_secs(10), "sandbox namespaces", || {
+            ready.exists()
+        });
+        sandbox
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.holder.id()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("berth.sock")
+    }
+
+    pub fn host_arg(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// A command run inside the sandbox's namespaces.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg("-t")
+            .arg(self.pid().to_string())
+            .args(["-n", "-m", "--"])
+            .arg(program);
+        cmd
+    }
+
+    /// Runs `sh -c script` inside the sandbox.
+    pub fn sh(&self, script: &str) -> Run {
+        run(self.command("sh").args(["-c", script]))
+    }
+
+    /// `ip -j <args>` inside the sandbox, parsed.
+    pub fn ip_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = run(self.command("ip").arg("-j").args(args)).ok();
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("ip -j {args:?}: {e}: {out}"))
+    }
+
+    /// Names of every link in the sandbox, sorted.
+    pub fn link_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .ip_json(&["link", "show"])
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["ifname"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The global addresses of a link as `addr/prefix` strings.
+    pub fn addresses(&self, link: &str) -> Vec<String> {
+        self.ip_json(&["addr", "show", "dev", link])
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
+            .filter(|a| a["scope"] == "global")
+            .map(|a| format!("{}/{}", a["local"].as_str().unwrap_or(""), a["prefixlen"]))
+            .collect()
+    }
+
+    /// Starts berthd inside the sandbox with its paths under the temp dir,
+    /// and waits until it answers `/_ping`.
+    pub fn start_daemon(&mut self, extra_args: &[&str]) {
+        self.daemon_args = extra_args.iter().map(|s| (*s).to_owned()).collect();
+        self.spawn_daemon();
+    }
+
+    /// Starts the daemon again with the same arguments as last time.
+    pub fn restart_daemon(&mut self) {
+        self.spawn_daemon();
+    }
+
+    fn spawn_daemon(&mut self) {
+        assert!(
+            self.daemon.is_none(),
+            "a daemon is already running in this sandbox"
+        );
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("berthd.log"))
+            .unwrap_or_else(|e| panic!("open daemon log: {e}"));
+        let log_err = log
+            .try_clone()
+            .unwrap_or_else(|e| panic!("dup daemon log: {e}"));
+        let child = self
+            .command(bin("berthd"))
+            .arg("--data-root")
+            .arg(self.data_root())
+            .arg("--exec-root")
+            .arg(self.dir.path().join("exec"))
+            .arg("-H")
+            .arg(self.host_arg())
+            .arg("--config-file")
+            .arg(self.dir.path().join("daemon.json"))
+            .args(&self.daemon_args)
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start berthd: {e}"));
+        self.daemon = Some(child);
+        let socket = self.socket();
+        let deadline = Instant::now() + DAEMON_START_TIMEOUT;
+        loop {
+            if ping(&socket) {
+                return;
+            }
+            if let Some(status) = self
+                .daemon
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.daemon = None;
+                panic!(
+                    "berthd exited with {status} before serving; log:\n{}",
+                    self.daemon_log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "berthd did not answer in time; log:\n{}",
+                self.daemon_log()
+            );
+            sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Writes the daemon.json the daemon reads at its next start.
+    pub fn write_daemon_json(&self, json: &str) {
+        std::fs::write(self.dir.path().join("daemon.json"), json)
+            .unwrap_or_else(|e| panic!("write daemon.json: {e}"));
+    }
+
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait: a clean shutdown.
+    pub fn stop_daemon(&mut self) -> i32 {
+        let mut child = self
+            .daemon
+            .take()
+            .unwrap_or_else(|| panic!("no daemon running"));
+        let pid = child.id().to_string();
+        // nsenter without --pid execs berthd in place: this is berthd's pid.
+        run(Command::new("kill").args(["-TERM", &pid]));
+        let status = child
+            .wait()
+            .unwrap_or_else(|e| panic!("wait for berthd: {e}"));
+        status.code().unwrap_or(-1)
+    }
+
+    /// SIGKILL: a crash at an arbitrary moment.
+    pub fn kill_daemon(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Runs the berth CLI against this sandbox's daemon.
+    pub fn berth(&self, args: &[&str]) -> Run {
+        run(Command::new(bin("berth"))
+            .arg("-H")
+            .arg(self.host_arg())
+            .args(args))
+    }
+
+    /// Runs the real docker CLI against this sandbox's daemon.
+    pub fn docker(&self, args: &[&str]) -> Run {
+        let docker = docker_cli();
+        run(Command::new(docker)
+            .env("DOCKER_HOST", self.host_arg())
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .args(args))
+    }
+
+    /// A raw HTTP/1.0 request to the daemon: (status, body).
+    pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        http(&self.socket(), method, path, body)
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox::new()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.kill_daemon();
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// The real docker CLI. Compatibility tests must not pass by skipping.
+pub fn docker_cli() -> PathBuf {
+    let path = PathBuf::from(
+        std::env::var_os("DOCKER_CLI").unwrap_or_else(|| "/usr/local/bin/docker".into()),
+    );
+    assert!(
+        path.exists(),
+        "THE REAL docker CLI IS MISSING at {}: compatibility tests need it (set DOCKER_CLI to its path)",
+        path.display()
+    );
+    path
+}
+
+fn wait_for(timeout: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        sleep(Duration::from_millis(10));
+    }
+}
+
+fn ping(socket: &Path) -> bool {
+    UnixStream::connect(socket).is_ok() && http(socket, "GET", "/_ping", None).0 == 200
+}
+
+/// Minimal HTTP/1.0 over the unix socket (the server closes after replying).
+pub fn http(socket: &Path, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let Ok(mut stream) = UnixStream::connect(socket) else {
+        return (0, String::new());
+    };
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: berth\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut response = String::new();
+    if stream.read_to_string(&mut response).is_err() {
+        return (0, String::new());
+    }
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
