@@ -1,0 +1,90 @@
+//! From a hyper request to a response: version prefix, route, version check,
+//! the route's handler, and errors rendered in one place.
+
+mod network;
+mod system;
+
+use std::time::Instant;
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::backend::Backend;
+use crate::error::ApiError;
+use crate::response::{
+    empty_response, error_response, insert_daemon_headers, ping_response, ErrorFormat, ResponseBody,
+};
+use crate::routes::{match_route, Route};
+use crate::version::{split_version_prefix, ApiVersion, MIN_API_VERSION};
+
+/// dockerd's answer for unknown paths and for known paths with another method
+/// (moby `daemon/server/server.go`: `MethodNotAllowedHandler = notFoundHandler`).
+const PAGE_NOT_FOUND: &str = "page not found";
+
+/// dockerd's error for swarm endpoints on a node outside a swarm (moby
+/// `daemon/cluster/cluster.go`, `errNoManager`).
+const NOT_A_SWARM_MANAGER: &str = "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.";
+
+/// Answers one request. Never fails: every error becomes a response.
+pub(crate) async fn handle<B: Backend>(
+    backend: &B,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let (requested_version, route_path) = split_version_prefix(&path);
+    let api_version = requested_version.map_or_else(ApiVersion::current, ApiVersion::new);
+
+    let mut response = match match_route(&method, route_path) {
+        // dockerd writes "page not found" as JSON whatever the version.
+        None => error_response(&ApiError::not_found(PAGE_NOT_FOUND), ErrorFormat::Json),
+        Some(route) => {
+            let result = match api_version.check_supported() {
+                Ok(()) => dispatch(backend, route, &api_version, request).await,
+                Err(err) => Err(err),
+            };
+            result.unwrap_or_else(|err| {
+                if err.status().is_server_error() {
+                    tracing::error!(%method, %path, error = %err, "API handler failed");
+                }
+                let format = if api_version.is_below(MIN_API_VERSION) {
+                    ErrorFormat::PlainText
+                } else {
+                    ErrorFormat::Json
+                };
+                error_response(&err, format)
+            })
+        }
+    };
+    insert_daemon_headers(response.headers_mut());
+    tracing::debug!(
+        %method,
+        %path,
+        %api_version,
+        status = response.status().as_u16(),
+        duration = ?started.elapsed(),
+        "API request"
+    );
+    response
+}
+
+async fn dispatch<B: Backend>(
+    backend: &B,
+    route: Route,
+    api_version: &ApiVersion,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    match route {
+        Route::Options => Ok(empty_response(StatusCode::OK)),
+        Route::Ping { head } => Ok(ping_response(head)),
+        Route::Version => system::version(backend).await,
+        Route::Info => system::info(backend).await,
+        Route::NetworkList => network::list(backend, request.uri()).await,
+        Route::NetworkInspect { id_or_name } => network::inspect(backend, id_or_name).await,
+        Route::NetworkCreate => network::create(backend, api_version, request).await,
+        Route::NetworkRemove { id_or_name } => network::remove(backend, id_or_name).await,
+        Route::NetworkPrune => network::prune(backend, request.uri()).await,
+        Route::Swarm => Err(ApiError::unavailable(NOT_A_SWARM_MANAGER)),
+    }
+}

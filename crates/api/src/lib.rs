@@ -1,0 +1,28 @@
+//! The Docker Engine API over a unix socket: HTTP in, typed calls on a
+//! [`Backend`], Docker-shaped responses out.
+//!
+//! A request goes: version prefix (`/v1.50/...`) -> route table -> version
+//! range check -> the route's handler, which parses parameters and body into
+//! typed values and calls the backend -> the typed result as JSON, or the
+//! [`ApiError`] rendered as `{"message": ...}` with the status of its
+//! [`ErrorKind`] (mapped in [`ErrorKind::status`] only).
+//!
+//! Request and response bodies are `bollard_stubs::models` types, the models
+//! generated from Docker's own API spec, so field names and shapes match what
+//! the docker CLI and docker-py expect.
+
+mod backend;
+mod error;
+mod filters;
+mod handlers;
+mod request;
+mod response;
+mod routes;
+mod server;
+mod version;
+
+pub use backend::Backend;
+pub use error::{ApiError, ErrorKind, ServeError};
+pub use filters::{parse_filters, Filters};
+pub use server::serve;
+pub use version::{API_VERSION, MIN_API_VERSION};
