@@ -1,0 +1,421 @@
+//! `Netlink`: the real [`NetOps`] on an rtnetlink socket.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use berth_core::ports::{BridgeSpec, NetOps, OwnedLink, PortError, LINK_ALIAS_PREFIX};
+use berth_types::{IfName, IpNet};
+use futures::TryStreamExt;
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, RouteMessageBuilder};
+
+use crate::error::{errno_of, NetlinkError};
+use crate::plan::{self, AddrFacts, LinkChange, LinkFacts};
+use crate::sysctl;
+
+pub(crate) type Result<T, E = NetlinkError> = std::result::Result<T, E>;
+
+const IPV6_DISABLED: &str =
+    "is IPv6 disabled in the kernel or on this interface (net.ipv6.conf.*.disable_ipv6)?";
+
+/// The netlink adapter.
+///
+/// A `Netlink` acts on the network namespace it was opened in: the socket
+/// keeps that namespace whichever thread later uses it. Clones share the
+/// socket.
+#[derive(Clone, Debug)]
+pub struct Netlink {
+    pub(crate) handle: Handle,
+}
+
+impl Netlink {
+    /// Opens an rtnetlink socket in the calling thread's network namespace and
+    /// spawns its connection task on the current tokio runtime.
+    pub async fn open() -> Result<Netlink> {
+        Self::open_here()
+    }
+
+    /// The synchronous body of [`Netlink::open`]; needs a tokio runtime
+    /// entered on this thread (to register the socket and spawn the task).
+    pub(crate) fn open_here() -> Result<Netlink> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| NetlinkError::NoRuntime)?;
+        let (connection, handle, _messages) =
+            rtnetlink::new_connection().map_err(|source| NetlinkError::Open { source })?;
+        runtime.spawn(connection);
+        Ok(Netlink { handle })
+    }
+
+    /// The link named `name`, or `None` if there is none.
+    pub(crate) async fn link_by_name(&self, name: &str) -> Result<Option<LinkMessage>> {
+        let mut links = self.handle.link().get().match_name(name).execute();
+        match links.try_next().await {
+            Ok(link) => Ok(link),
+            Err(e) if errno_of(&e) == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(NetlinkError::request("looking up link", name, e, &[])),
+        }
+    }
+
+    /// The index of the link named `name`, or `None` if there is none.
+    pub async fn link_index(&self, name: &IfName) -> Result<Option<u32>> {
+        Ok(self
+            .link_by_name(name.as_str())
+            .await?
+            .map(|l| l.header.index))
+    }
+
+    /// All links of the namespace.
+    pub(crate) async fn dump_links(&self) -> Result<Vec<LinkMessage>> {
+        self.handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| NetlinkError::request("listing", "links", e, &[]))
+    }
+
+    /// The addresses on link `index`, with the kernel's messages (needed to
+    /// delete them).
+    async fn addresses_of(
+        &self,
+        index: u32,
+        name: &str,
+    ) -> Result<Vec<(AddrFacts, AddressMessage)>> {
+        let msgs: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| NetlinkError::request("listing addresses of", name, e, &[]))?;
+        Ok(msgs
+            .into_iter()
+            .filter_map(|m| address_facts(&m).map(|f| (f, m)))
+            .collect())
+    }
+
+    async fn create_bridge(&self, spec: &BridgeSpec) -> Result<()> {
+        let name = spec.name.as_str();
+        // The kernel ignores IFLA_IFALIAS on creation (checked on 6.x); it is
+        // sent anyway and set again by the follow-up change if missing.
+        let msg = LinkBridge::new(name)
+            .mtu(spec.mtu)
+            .alias(spec.alias.as_str())
+            .build();
+        match self.handle.link().add(msg).execute().await {
+            Ok(()) => {
+                tracing::info!(bridge = name, "bridge created");
+                Ok(())
+            }
+            // Created concurrently: the caller re-reads and checks it.
+            Err(e) if errno_of(&e) == Some(libc::EEXIST) => Ok(()),
+            Err(e) => Err(NetlinkError::request(
+                "creating bridge",
+                name,
+                e,
+                &[(
+                    libc::EOPNOTSUPP,
+                    "is the bridge module available (modprobe bridge)?",
+                )],
+            )),
+        }
+    }
+
+    async fn apply_link_change(&self, name: &str, index: u32, change: &LinkChange) -> Result<()> {
+        let mut msg = LinkUnspec::new_with_index(index);
+        if let Some(alias) = &change.alias {
+            msg = msg.alias(alias.as_str());
+        }
+        if let Some(mtu) = change.mtu {
+            msg = msg.mtu(mtu);
+        }
+        if change.up {
+            msg = msg.up();
+        }
+        self.handle
+            .link()
+            .change(msg.build())
+            .execute()
+            .await
+            .map_err(|e| {
+                let hint = match change.mtu {
+                    Some(_) => &[(libc::EINVAL, "is the MTU within the link's limits?")][..],
+                    None => &[][..],
+                };
+                NetlinkError::request("configuring bridge", name, e, hint)
+            })?;
+        tracing::debug!(bridge = name, ?change, "bridge configured");
+        Ok(())
+    }
+
+    async fn add_address(&self, name: &str, index: u32, net: IpNet) -> Result<()> {
+        let mut req = self
+            .handle
+            .address()
+            .add(index, net.addr(), net.prefix_len());
+        if net.addr().is_ipv6() {
+            // No duplicate address detection: a gateway address must be
+            // usable at once (a tentative address cannot be bound), and the
+            // bridge is ours. Same effect as `accept_dad=0`, without a sysctl.
+            req.message_mut().header.flags |= AddressHeaderFlags::Nodad;
+        }
+        req.execute().await.map_err(|e| {
+            let hints: &[(i32, &'static str)] = if net.addr().is_ipv6() {
+                &[
+                    (libc::EACCES, IPV6_DISABLED),
+                    (libc::EAFNOSUPPORT, IPV6_DISABLED),
+                ]
+            } else {
+                &[]
+            };
+            NetlinkError::request("adding address", format!("{net} on {name}"), e, hints)
+        })?;
+        tracing::debug!(bridge = name, %net, "address added");
+        Ok(())
+    }
+
+    async fn remove_address(&self, name: &str, net: IpNet, msg: AddressMessage) -> Result<()> {
+        match self.handle.address().del(msg).execute().await {
+            Ok(()) => {
+                tracing::debug!(bridge = name, %net, "address removed");
+                Ok(())
+            }
+            // Already gone (e.g. removed together with its primary address).
+            Err(e) if errno_of(&e) == Some(libc::EADDRNOTAVAIL) => Ok(()),
+            Err(e) => Err(NetlinkError::request(
+                "removing address",
+                format!("{net} from {name}"),
+                e,
+                &[],
+            )),
+        }
+    }
+
+    /// [`NetOps::ensure_bridge`] with the adapter's own error type.
+    pub async fn ensure_bridge(&self, spec: &BridgeSpec) -> Result<()> {
+        let name = spec.name.as_str();
+        let link = match self.link_by_name(name).await? {
+            Some(link) => link,
+            None => {
+                self.create_bridge(spec).await?;
+                self.link_by_name(name)
+                    .await?
+                    .ok_or_else(|| NetlinkError::LinkVanished {
+                        name: name.to_owned(),
+                        op: "creating it",
+                    })?
+            }
+        };
+        let facts = link_facts(&link);
+        if facts.kind.as_deref() != Some("bridge") {
+            return Err(NetlinkError::NotABridge {
+                name: name.to_owned(),
+                kind: facts.kind.unwrap_or_else(|| "kind-less".into()),
+            });
+        }
+        if let Some(old) = facts.alias.as_deref() {
+            if old != spec.alias && !old.starts_with(LINK_ALIAS_PREFIX) {
+                tracing::warn!(bridge = name, old, new = %spec.alias, "taking over a bridge with a foreign alias");
+            }
+        }
+        let change = plan::plan_link(spec, &facts);
+        if !change.is_noop() {
+            self.apply_link_change(name, facts.index, &change).await?;
+        }
+        self.sync_addresses(name, facts.index, &spec.addresses)
+            .await
+    }
+
+    async fn sync_addresses(&self, name: &str, index: u32, desired: &[IpNet]) -> Result<()> {
+        let current = self.addresses_of(index, name).await?;
+        let facts: Vec<AddrFacts> = current.iter().map(|(f, _)| *f).collect();
+        let diff = plan::diff_addresses(desired, &facts);
+        if diff.is_noop() {
+            return Ok(());
+        }
+        let mut current = current;
+        for net in &diff.remove {
+            if let Some(pos) = current.iter().position(|(f, _)| f.net == *net) {
+                let (_, msg) = current.swap_remove(pos);
+                self.remove_address(name, *net, msg).await?;
+            }
+        }
+        // Removing an IPv4 primary can take its secondaries with it, so look
+        // again before adding.
+        let to_add = if diff.remove.is_empty() {
+            diff.add
+        } else {
+            let facts: Vec<AddrFacts> = self
+                .addresses_of(index, name)
+                .await?
+                .into_iter()
+                .map(|(f, _)| f)
+                .collect();
+            plan::diff_addresses(desired, &facts).add
+        };
+        for net in to_add {
+            self.add_address(name, index, net).await?;
+        }
+        Ok(())
+    }
+
+    /// [`NetOps::delete_link`] with the adapter's own error type.
+    pub async fn delete_link(&self, name: &IfName) -> Result<()> {
+        // RTM_DELLINK by IFLA_IFNAME: one request, no index lookup race.
+        let msg = LinkUnspec::new_with_name(name.as_str()).build();
+        match self.handle.link().del_with_message(msg).execute().await {
+            Ok(()) => {
+                tracing::info!(link = %name, "link deleted");
+                Ok(())
+            }
+            Err(e) if errno_of(&e) == Some(libc::ENODEV) => Ok(()),
+            Err(e) => Err(NetlinkError::request(
+                "deleting link",
+                name.as_str(),
+                e,
+                &[],
+            )),
+        }
+    }
+
+    /// [`NetOps::owned_links`] with the adapter's own error type.
+    pub async fn owned_links(&self) -> Result<Vec<OwnedLink>> {
+        let mut owned = Vec::new();
+        for link in self.dump_links().await? {
+            let Some(alias) = link_alias(&link) else {
+                continue;
+            };
+            if !alias.starts_with(LINK_ALIAS_PREFIX) {
+                continue;
+            }
+            let raw = link_name(&link).unwrap_or_default();
+            // Cannot happen (IfName mirrors the kernel's rules); skipping keeps
+            // one odd link from blocking start-up reconcile.
+            let Ok(name) = IfName::parse(raw) else {
+                tracing::warn!(
+                    link = raw,
+                    alias,
+                    "owned link with an unusable name skipped"
+                );
+                continue;
+            };
+            owned.push(OwnedLink {
+                name,
+                alias: alias.to_owned(),
+            });
+        }
+        Ok(owned)
+    }
+
+    /// [`NetOps::host_routes`] with the adapter's own error type.
+    pub async fn host_routes(&self) -> Result<Vec<IpNet>> {
+        let v4 = RouteMessageBuilder::<Ipv4Addr>::new().build();
+        let v6 = RouteMessageBuilder::<Ipv6Addr>::new().build();
+        let mut routes = Vec::new();
+        for (family, query) in [("IPv4 routes", v4), ("IPv6 routes", v6)] {
+            let msgs: Vec<_> = match self.handle.route().get(query).execute().try_collect().await {
+                Ok(msgs) => msgs,
+                // A kernel without IPv6 has no IPv6 routes.
+                Err(e) if family == "IPv6 routes" && errno_of(&e) == Some(libc::EAFNOSUPPORT) => {
+                    Vec::new()
+                }
+                Err(e) => return Err(NetlinkError::request("listing", family, e, &[])),
+            };
+            for net in msgs.iter().filter_map(plan::route_destination) {
+                if !routes.contains(&net) {
+                    routes.push(net);
+                }
+            }
+        }
+        Ok(routes)
+    }
+}
+
+impl NetOps for Netlink {
+    async fn ensure_bridge(&self, spec: &BridgeSpec) -> Result<(), PortError> {
+        Netlink::ensure_bridge(self, spec).await.map_err(Into::into)
+    }
+
+    async fn delete_link(&self, name: &IfName) -> Result<(), PortError> {
+        Netlink::delete_link(self, name).await.map_err(Into::into)
+    }
+
+    async fn owned_links(&self) -> Result<Vec<OwnedLink>, PortError> {
+        Netlink::owned_links(self).await.map_err(Into::into)
+    }
+
+    async fn host_routes(&self) -> Result<Vec<IpNet>, PortError> {
+        Netlink::host_routes(self).await.map_err(Into::into)
+    }
+
+    /// Acts in the calling thread's network namespace (the host's, in
+    /// berthd); see [`crate::sysctl`] for the key syntax.
+    async fn set_sysctl(&self, key: &str, value: &str) -> Result<(), PortError> {
+        sysctl::write_sysctl(key, value).map_err(Into::into)
+    }
+}
+
+pub(crate) fn link_name(link: &LinkMessage) -> Option<&str> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some(n.as_str()),
+        _ => None,
+    })
+}
+
+fn link_alias(link: &LinkMessage) -> Option<&str> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfAlias(n) => Some(n.as_str()),
+        _ => None,
+    })
+}
+
+pub(crate) fn link_facts(link: &LinkMessage) -> LinkFacts {
+    let mut facts = LinkFacts {
+        index: link.header.index,
+        kind: None,
+        mtu: None,
+        alias: None,
+        up: link.header.flags.contains(LinkFlags::Up),
+    };
+    for attr in &link.attributes {
+        match attr {
+            LinkAttribute::Mtu(m) => facts.mtu = Some(*m),
+            LinkAttribute::IfAlias(a) => facts.alias = Some(a.clone()),
+            LinkAttribute::LinkInfo(infos) => {
+                facts.kind = infos.iter().find_map(|i| match i {
+                    LinkInfo::Kind(k) => Some(k.to_string()),
+                    _ => None,
+                })
+            }
+            _ => {}
+        }
+    }
+    facts
+}
+
+/// The address (IFA_LOCAL if present, else IFA_ADDRESS, as iproute2 shows)
+/// with its prefix length and DAD state.
+fn address_facts(msg: &AddressMessage) -> Option<AddrFacts> {
+    let pick = |want_local: bool| {
+        msg.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Local(ip) if want_local => Some(*ip),
+            AddressAttribute::Address(ip) if !want_local => Some(*ip),
+            _ => None,
+        })
+    };
+    let addr: IpAddr = pick(true).or_else(|| pick(false))?;
+    let net = IpNet::new(addr, msg.header.prefix_len).ok()?;
+    let flags_attr = msg.attributes.iter().find_map(|a| match a {
+        AddressAttribute::Flags(f) => Some(*f),
+        _ => None,
+    });
+    let dad_failed = match flags_attr {
+        Some(f) => f.contains(AddressFlags::Dadfailed),
+        None => msg.header.flags.contains(AddressHeaderFlags::Dadfailed),
+    };
+    Some(AddrFacts { net, dad_failed })
+}

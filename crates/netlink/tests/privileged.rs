@@ -1,0 +1,585 @@
+//! Root tests against the real kernel. Each test runs on a thread of its own
+//! that first unshares a fresh network namespace (and checks that it did),
+//! then runs a current-thread tokio runtime there; `ip -j` children inherit
+//! that namespace. Nothing here can touch the machine's own namespace.
+//!
+//! Run: `cargo test -p berth-netlink --features privileged` (as root).
+//! Without the feature they are ignored; with it and not root, they fail.
+
+// The harness helpers below are test code too: a failed step must panic.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::fs;
+use std::future::Future;
+use std::net::UdpSocket;
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::Command;
+use std::time::Duration;
+
+use berth_core::ports::{BridgeSpec, NetOps, OwnedLink};
+use berth_netlink::{Netlink, NetlinkError, VethSpec};
+use berth_types::{IfName, IpNet, MacAddr};
+use futures::StreamExt;
+use nix::sched::{unshare, CloneFlags};
+use rtnetlink::MulticastGroup;
+use serde_json::Value;
+
+/// Runs `test` in a fresh network namespace on a dedicated thread.
+fn in_fresh_netns<F, Fut>(test: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the `privileged` tests need root (they create links in throwaway network namespaces)"
+    );
+    let host_ns = fs::read_link("/proc/self/ns/net").expect("read host netns");
+    let worker = std::thread::Builder::new()
+        .name("netns-test".into())
+        .spawn(move || {
+            enter_fresh_netns(&host_ns);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(test());
+            // The thread ends here; its namespace dies with it.
+        })
+        .expect("spawn test thread");
+    if let Err(panic) = worker.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Unshares the calling thread's network namespace and refuses to go on
+/// unless it is a new, empty one.
+fn enter_fresh_netns(host_ns: &std::path::Path) {
+    unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+    let mine = fs::read_link("/proc/thread-self/ns/net").expect("read thread netns");
+    assert_ne!(
+        mine, host_ns,
+        "still in the host network namespace: refusing to run"
+    );
+    let links = ip_json(&["link", "show"]);
+    let names: Vec<&str> = links
+        .as_array()
+        .expect("link list")
+        .iter()
+        .filter_map(|l| l["ifname"].as_str())
+        .collect();
+    assert_eq!(names, ["lo"], "not a fresh namespace: refusing to run");
+}
+
+/// A second fresh network namespace, held open by the returned fd (the
+/// thread that made it is gone).
+fn spare_netns() -> OwnedFd {
+    let host_ns = fs::read_link("/proc/self/ns/net").expect("read host netns");
+    std::thread::spawn(move || {
+        enter_fresh_netns(&host_ns);
+        OwnedFd::from(fs::File::open("/proc/thread-self/ns/net").expect("open netns"))
+    })
+    .join()
+    .expect("spare netns thread")
+}
+
+/// `ip -j ARGS` in the calling thread's namespace.
+fn ip_json(args: &[&str]) -> Value {
+    let out = Command::new("ip")
+        .arg("-j")
+        .args(args)
+        .output()
+        .expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip -j {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("ip -j output")
+}
+
+/// `ip ARGS` for test setup, in the calling thread's namespace.
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn link_json(name: &str) -> Value {
+    ip_json(&["-d", "link", "show", "dev", name])[0].clone()
+}
+
+/// [`link_json`] without the bridge's running timers, which tick by themselves.
+fn stable_link_json(name: &str) -> Value {
+    let mut link = link_json(name);
+    if let Some(data) = link["linkinfo"]["info_data"].as_object_mut() {
+        data.retain(|k, _| !k.ends_with("_timer"));
+    }
+    link
+}
+
+/// `addr/prefixlen` of every address on `name`, in kernel order.
+fn addrs(name: &str) -> Vec<String> {
+    ip_json(&["addr", "show", "dev", name])[0]["addr_info"]
+        .as_array()
+        .expect("addr_info")
+        .iter()
+        .map(|a| format!("{}/{}", a["local"].as_str().expect("local"), a["prefixlen"]))
+        .collect()
+}
+
+fn net(s: &str) -> IpNet {
+    s.parse().expect("test prefix")
+}
+
+fn name(s: &str) -> IfName {
+    IfName::parse(s).expect("test name")
+}
+
+fn spec(bridge: &str, addresses: &[&str]) -> BridgeSpec {
+    BridgeSpec {
+        name: name(bridge),
+        mtu: 1400,
+        addresses: addresses.iter().map(|a| net(a)).collect(),
+        alias: format!("berth:{bridge}"),
+    }
+}
+
+async fn open() -> Netlink {
+    Netlink::open().await.expect("open netlink")
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn bridge_is_created_with_address_mtu_alias_and_up() {
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        let spec = spec("br-test", &["172.30.0.1/16"]);
+        NetOps::ensure_bridge(&nl, &spec)
+            .await
+            .expect("ensure_bridge");
+
+        let link = link_json("br-test");
+        assert_eq!(link["linkinfo"]["info_kind"], "bridge");
+        assert_eq!(link["mtu"], 1400);
+        assert_eq!(link["ifalias"], "berth:br-test");
+        let flags = link["flags"].as_array().expect("flags");
+        assert!(flags.iter().any(|f| f == "UP"), "{flags:?}");
+        let v4: Vec<String> = addrs("br-test")
+            .into_iter()
+            .filter(|a| !a.contains(':'))
+            .collect();
+        assert_eq!(v4, ["172.30.0.1/16"]);
+    });
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn second_ensure_bridge_changes_nothing() {
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        // No DAD in this namespace, so the kernel's own link-local address
+        // settles at once and cannot be mistaken for a change of ours.
+        NetOps::set_sysctl(&nl, "net.ipv6.conf.default.accept_dad", "0")
+            .await
+            .expect("accept_dad");
+        let spec = spec("br-idem", &["172.30.0.1/16", "2001:db8:1::1/64"]);
+        NetOps::ensure_bridge(&nl, &spec)
+            .await
+            .expect("first ensure");
+        tokio::time::sleep(Duration::from_millis(1500)).await; // let linkwatch settle
+        let before = (stable_link_json("br-idem"), addrs("br-idem"));
+
+        let (conn, _handle, mut events) = rtnetlink::new_multicast_connection(&[
+            MulticastGroup::Link,
+            MulticastGroup::Ipv4Ifaddr,
+            MulticastGroup::Ipv6Ifaddr,
+        ])
+        .expect("monitor");
+        tokio::spawn(conn);
+        NetOps::ensure_bridge(&nl, &spec)
+            .await
+            .expect("second ensure");
+        let mut seen = Vec::new();
+        while let Ok(Some((msg, _))) =
+            tokio::time::timeout(Duration::from_millis(300), events.next()).await
+        {
+            seen.push(msg);
+        }
+        assert!(
+            seen.is_empty(),
+            "second ensure_bridge changed the kernel: {seen:#?}"
+        );
+        assert_eq!((stable_link_json("br-idem"), addrs("br-idem")), before);
+
+        // Control: the monitor does see a real change.
+        ip(&["link", "set", "br-idem", "mtu", "1300"]);
+        let event = tokio::time::timeout(Duration::from_secs(2), events.next()).await;
+        assert!(
+            matches!(event, Ok(Some(_))),
+            "monitor saw no event for an MTU change"
+        );
+    });
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn changed_spec_replaces_addresses_and_keeps_link_local() {
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        NetOps::ensure_bridge(&nl, &spec("br-chg", &["172.30.0.1/16", "2001:db8:1::1/64"]))
+            .await
+            .expect("first");
+        // Someone else's stray address goes too.
+        ip(&["addr", "add", "10.9.9.9/24", "dev", "br-chg"]);
+        let mut changed = spec("br-chg", &["172.31.0.1/24"]);
+        changed.mtu = 1450;
+        changed.alias = "berth:renamed".into();
+        NetOps::ensure_bridge(&nl, &changed).await.expect("second");
+
+        let all = addrs("br-chg");
+        let managed: Vec<&String> = all.iter().filter(|a| !a.starts_with("fe80:")).collect();
+        assert_eq!(managed, ["172.31.0.1/24"], "all: {all:?}");
+        assert!(
+            all.iter().any(|a| a.starts_with("fe80:")),
+            "link-local kept: {all:?}"
+        );
+        let link = link_json("br-chg");
+        assert_eq!(link["mtu"], 1450);
+        assert_eq!(link["ifalias"], "berth:renamed");
+
+        // Same address, other prefix length: replaced, not kept.
+        NetOps::ensure_bridge(&nl, &spec("br-chg", &["172.31.0.1/16"]))
+            .await
+            .expect("third");
+        let v4: Vec<String> = addrs("br-chg")
+            .into_iter()
+            .filter(|a| !a.contains(':'))
+            .collect();
+        assert_eq!(v4, ["172.31.0.1/16"]);
+    });
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn ipv6_address_on_bridge_is_usable_at_once() {
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        NetOps::ensure_bridge(&nl, &spec("br-v6", &["172.30.0.1/16", "2001:db8:1::1/64"]))
+            .await
+            .expect("ensure");
+        let info = ip_json(&["addr", "show", "dev", "br-v6"])[0]["addr_info"].clone();
+        let v6 = info
+            .as_array()
+            .expect("addr_info")
+            .iter()
+            .find(|a| a["local"] == "2001:db8:1::1")
+            .unwrap_or_else(|| panic!("no 2001:db8:1::1 in {info}"));
+        assert_eq!(v6["prefixlen"], 64);
+        assert_eq!(v6["scope"], "global");
+        assert!(v6.get("tentative").is_none(), "tentative: {v6}");
+        // Bindable right away: this is what a tentative address refuses.
+        UdpSocket::bind("[2001:db8:1::1]:0").expect("bind the gateway address");
+    });
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn owned_links_lists_only_berth_aliased_links() {
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        NetOps::ensure_bridge(&nl, &spec("br-owned", &["172.30.0.1/16"]))
+            .await
+            .expect("ensure");
+        ip(&["link", "add", "br-plain", "type", "bridge"]);
+        ip(&["link", "add", "br-docker", "type", "bridge"]);
+        ip(&["link", "set", "br-docker", "alias", "docker:not-ours"]);
+
+        let owned = NetOps::owned_links(&nl).await.expect("owned_links");
+        assert_eq!(
+            owned,
+            [OwnedLink {
+                name: name("br-owned"),
+                alias: "berth:br-owned".into()
+            }]
+        );
+    });
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn delete_link_twice_is_fine() {
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        NetOps::ensure_bridge(&nl, &spec("br-del", &["172.30.0.1/16"]))
+            .await
+            .expect("ensure");
+        NetOps::delete_link(&nl, &name("br-del"))
+            .await
+            .expect("first delete");
+        NetOps::delete_link(&nl, &name("br-del"))
+            .await
+            .expect("second delete");
+        NetOps::delete_link(&nl, &name("never-was"))
+            .await
+            .expect("never existed");
+        let names: Vec<String> = ip_json(&["link", "show"])
+            .as_array()
+            .expect("links")
+            .iter()
+            .filter_map(|l| l["ifname"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(names, ["lo"]);
+    });
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn ensure_bridge_refuses_a_link_that_is_not_a_bridge() {
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        ip(&[
+            "link",
+            "add",
+            "br-fake",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "br-fake-peer",
+        ]);
+        let err = nl
+            .ensure_bridge(&spec("br-fake", &["172.30.0.1/16"]))
+            .await
+            .expect_err("a dummy is not a bridge");
+        assert!(matches!(err, NetlinkError::NotABridge { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "link br-fake exists but is a veth link, not a bridge"
+        );
+    });
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn host_routes_reports_the_namespace_routes() {
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        // A bridge stands in for an uplink (this kernel may lack `dummy`).
+        ip(&["link", "add", "uplink", "type", "bridge"]);
+        ip(&["link", "set", "uplink", "up"]);
+        ip(&["addr", "add", "10.77.0.1/24", "dev", "uplink"]);
+        ip(&[
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:9::1/64",
+            "dev",
+            "uplink",
+            "nodad",
+        ]);
+        ip(&["route", "add", "10.88.0.0/16", "via", "10.77.0.254"]);
+        ip(&["route", "add", "default", "via", "10.77.0.254"]);
+        ip(&[
+            "-6",
+            "route",
+            "add",
+            "2001:db8:aa::/48",
+            "via",
+            "2001:db8:9::fe",
+        ]);
+        ip(&["-6", "route", "add", "default", "via", "2001:db8:9::fe"]);
+        ip(&[
+            "route",
+            "add",
+            "10.99.0.0/16",
+            "via",
+            "10.77.0.254",
+            "table",
+            "100",
+        ]);
+
+        let mut routes = NetOps::host_routes(&nl).await.expect("host_routes");
+        routes.sort();
+        let mut want = vec![
+            net("10.77.0.0/24"),
+            net("10.88.0.0/16"),
+            net("2001:db8:9::/64"),
+            net("2001:db8:aa::/48"),
+        ];
+        want.sort();
+        assert_eq!(routes, want);
+    });
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn set_sysctl_writes_only_the_test_namespace() {
+    let host_value = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").expect("host ip_forward");
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        for value in ["1", "0", "1"] {
+            NetOps::set_sysctl(&nl, "net.ipv4.ip_forward", value)
+                .await
+                .expect("set ip_forward");
+            let read = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").expect("read");
+            assert_eq!(read.trim(), value);
+            assert_eq!(
+                berth_netlink::sysctl::read_sysctl("net.ipv4.ip_forward").expect("read"),
+                value
+            );
+        }
+
+        // An interface name with a dot, through the slash form.
+        NetOps::ensure_bridge(&nl, &spec("br.dot", &["172.30.0.1/16"]))
+            .await
+            .expect("ensure br.dot");
+        let key = berth_netlink::sysctl::interface_key("net.ipv4.conf", "br.dot", "route_localnet");
+        NetOps::set_sysctl(&nl, &key, "1")
+            .await
+            .expect("route_localnet");
+        let read =
+            fs::read_to_string("/proc/sys/net/ipv4/conf/br.dot/route_localnet").expect("read");
+        assert_eq!(read.trim(), "1");
+
+        let err = NetOps::set_sysctl(&nl, "net.ipv4.no_such_knob", "1")
+            .await
+            .expect_err("no such sysctl");
+        let text = err.to_string();
+        assert!(text.contains("net.ipv4.no_such_knob"), "{text}");
+    });
+    let after = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").expect("host ip_forward");
+    assert_eq!(after, host_value, "the host's ip_forward changed");
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn veth_peer_is_born_in_the_sandbox_with_its_final_name() {
+    let sandbox = spare_netns();
+    in_fresh_netns(move || async move {
+        let nl = open().await;
+        NetOps::ensure_bridge(&nl, &spec("br-ctr", &["172.30.0.1/16"]))
+            .await
+            .expect("ensure");
+        let mac = MacAddr::from_ipv4("172.30.0.2".parse().expect("ip"));
+        let veth = VethSpec {
+            host_name: name("veth1234567"),
+            bridge: Some(name("br-ctr")),
+            mtu: 1400,
+            peer_name: name("eth0"),
+            peer_netns: sandbox.as_fd(),
+            peer_mac: Some(mac),
+        };
+        let index = nl.create_veth(&veth).await.expect("create_veth");
+
+        let host = link_json("veth1234567");
+        assert_eq!(host["ifindex"], index);
+        assert_eq!(host["master"], "br-ctr");
+        assert_eq!(host["mtu"], 1400);
+        assert!(host["flags"]
+            .as_array()
+            .expect("flags")
+            .iter()
+            .any(|f| f == "UP"));
+        assert!(
+            ip_json(&["link", "show"])
+                .as_array()
+                .expect("links")
+                .iter()
+                .all(|l| l["ifname"] != "eth0"),
+            "peer must not appear on the host side"
+        );
+
+        // Look from inside the sandbox through a socket opened there.
+        let inside = Netlink::open_in_netns(sandbox.as_fd()).expect("open in sandbox");
+        let eth0 = inside.link_index(&name("eth0")).await.expect("lookup");
+        assert!(eth0.is_some(), "eth0 missing in the sandbox");
+        inside
+            .set_mac(&name("eth0"), mac)
+            .await
+            .expect("set_mac (same value)");
+
+        // And with ip, from a thread that joins the sandbox and then ends.
+        let sandbox_fd = sandbox.try_clone().expect("dup");
+        let peer = std::thread::spawn(move || {
+            nix::sched::setns(sandbox_fd, CloneFlags::CLONE_NEWNET).expect("setns");
+            link_json("eth0")
+        })
+        .join()
+        .expect("sandbox thread");
+        assert_eq!(peer["address"], "02:42:ac:1e:00:02");
+        assert_eq!(peer["mtu"], 1400);
+
+        // Creating it again names what exists.
+        let err = nl.create_veth(&veth).await.expect_err("exists");
+        assert!(
+            err.to_string()
+                .contains("veth1234567 already exists on the host"),
+            "{err}"
+        );
+    });
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn enslave_attaches_an_existing_link() {
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        NetOps::ensure_bridge(&nl, &spec("br-sl", &[]))
+            .await
+            .expect("ensure");
+        ip(&["link", "add", "d0", "type", "veth", "peer", "name", "d1"]);
+        nl.enslave(&name("d0"), &name("br-sl"))
+            .await
+            .expect("enslave");
+        nl.set_mac(&name("d0"), MacAddr([0x02, 0x42, 1, 2, 3, 4]))
+            .await
+            .expect("set_mac");
+        let d0 = link_json("d0");
+        assert_eq!(d0["master"], "br-sl");
+        assert_eq!(d0["address"], "02:42:01:02:03:04");
+        let err = nl
+            .enslave(&name("nope"), &name("br-sl"))
+            .await
+            .expect_err("missing");
+        assert_eq!(err.to_string(), "link nope not found (enslaving it)");
+    });
+}
