@@ -155,6 +155,8 @@ impl Sandbox {
         wait_for(Duration::from_secs(10), "sandbox namespaces", || {
             ready.exists()
         });
+        // The host's /etc/berth/daemon.json must never leak into a test.
+        sandbox.write_daemon_json("{}");
         sandbox
     }
 

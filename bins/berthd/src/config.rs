@@ -1,0 +1,276 @@
+//! The daemon's configuration: command-line flags over `daemon.json` (Docker's
+//! key names) over defaults. Everything the daemon needs is a field here; no
+//! path or setting lives in a global.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use berth_ipam::PoolSpec;
+use berth_types::IpNet;
+use clap::Parser;
+use serde::Deserialize;
+
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
+pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
+const DEFAULT_BIP: &str = "172.17.0.1/16";
+const DEFAULT_MTU: u32 = 1500;
+
+#[derive(Parser, Debug, Default)]
+#[command(
+    name = "berthd",
+    version,
+    about = "berth daemon: Docker-compatible container networking"
+)]
+pub struct Flags {
+    /// Root of persistent state (the database, images, containers).
+    #[arg(long, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+    /// Root of runtime state (socket, network namespaces).
+    #[arg(long, value_name = "DIR")]
+    pub exec_root: Option<PathBuf>,
+    /// Socket to serve the API on: unix:///path.
+    #[arg(short = 'H', long = "host", value_name = "unix://PATH")]
+    pub host: Option<String>,
+    /// The default bridge's address and prefix.
+    #[arg(long, value_name = "CIDR")]
+    pub bip: Option<String>,
+    /// A pool for networks created without --subnet: base=CIDR,size=N (repeatable; replaces the defaults).
+    #[arg(long = "default-address-pool", value_name = "base=CIDR,size=N")]
+    pub default_address_pools: Vec<String>,
+    /// MTU of the default bridge and default for new networks.
+    #[arg(long)]
+    pub mtu: Option<u32>,
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(short = 'l', long)]
+    pub log_level: Option<String>,
+    /// daemon.json with Docker's key names.
+    #[arg(long, value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+    /// Let berth manage its nftables tables.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub iptables: Option<bool>,
+    /// Enable net.ipv4.ip_forward at start.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub ip_forward: Option<bool>,
+    /// Masquerade traffic leaving bridge networks.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub ip_masq: Option<bool>,
+    /// Allow traffic between containers on the default bridge.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub icc: Option<bool>,
+    /// DNS server for containers (repeatable).
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<IpAddr>,
+}
+
+/// `daemon.json`, with Docker's key names. Unknown keys are an error, as in
+/// Docker, so a typo never passes silently.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileConfig {
+    data_root: Option<PathBuf>,
+    exec_root: Option<PathBuf>,
+    hosts: Option<Vec<String>>,
+    bip: Option<String>,
+    default_address_pools: Option<Vec<FilePool>>,
+    mtu: Option<u32>,
+    log_level: Option<String>,
+    iptables: Option<bool>,
+    ip_forward: Option<bool>,
+    ip_masq: Option<bool>,
+    icc: Option<bool>,
+    dns: Option<Vec<IpAddr>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct FilePool {
+    base: String,
+    size: u8,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub socket: PathBuf,
+    pub bip: IpNet,
+    pub address_pools: Vec<PoolSpec>,
+    pub mtu: u32,
+    pub log_level: String,
+    pub iptables: bool,
+    pub ip_forward: bool,
+    pub ip_masq: bool,
+    pub icc: bool,
+    pub dns: Vec<IpAddr>,
+}
+
+impl Config {
+    pub fn load(flags: Flags) -> Result<Config> {
+        let file = match &flags.config_file {
+            Some(path) => read_file_config(path)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                read_file_config(Path::new(DEFAULT_CONFIG_FILE))?
+            }
+            None => FileConfig::default(),
+        };
+        Config::merge(flags, file)
+    }
+
+    fn merge(flags: Flags, file: FileConfig) -> Result<Config> {
+        let host = match (flags.host, file.hosts) {
+            (Some(h), _) => h,
+            (None, Some(hosts)) => match hosts.as_slice() {
+                [h] => h.clone(),
+                _ => bail!("\"hosts\" in the config file must list exactly one unix:// socket"),
+            },
+            (None, None) => DEFAULT_HOST.to_owned(),
+        };
+        let socket = parse_unix_host(&host)?;
+        let bip_text = flags
+            .bip
+            .or(file.bip)
+            .unwrap_or_else(|| DEFAULT_BIP.to_owned());
+        let bip: IpNet = bip_text.parse().with_context(|| {
+            format!("invalid bip {bip_text:?}: want an address with prefix, like 172.17.0.1/16")
+        })?;
+        let address_pools = if !flags.default_address_pools.is_empty() {
+            flags
+                .default_address_pools
+                .iter()
+                .map(|p| {
+                    PoolSpec::parse(p)
+                        .with_context(|| format!("invalid --default-address-pool {p:?}"))
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else if let Some(pools) = file.default_address_pools {
+            pools
+                .iter()
+                .map(|p| {
+                    let text = format!("base={},size={}", p.base, p.size);
+                    PoolSpec::parse(&text)
+                        .with_context(|| format!("invalid default-address-pools entry {text:?}"))
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            berth_ipam::docker_default_pools()
+        };
+        let mtu = flags.mtu.or(file.mtu).unwrap_or(DEFAULT_MTU);
+        if !(68..=65535).contains(&mtu) {
+            bail!("invalid mtu {mtu}: must be from 68 to 65535");
+        }
+        let dns = if flags.dns.is_empty() {
+            file.dns.unwrap_or_default()
+        } else {
+            flags.dns
+        };
+        Ok(Config {
+            data_root: flags
+                .data_root
+                .or(file.data_root)
+                .unwrap_or_else(|| "/var/lib/berth".into()),
+            exec_root: flags
+                .exec_root
+                .or(file.exec_root)
+                .unwrap_or_else(|| "/run/berth".into()),
+            socket,
+            bip,
+            address_pools,
+            mtu,
+            log_level: flags
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".to_owned()),
+            iptables: flags.iptables.or(file.iptables).unwrap_or(true),
+            ip_forward: flags.ip_forward.or(file.ip_forward).unwrap_or(true),
+            ip_masq: flags.ip_masq.or(file.ip_masq).unwrap_or(true),
+            icc: flags.icc.or(file.icc).unwrap_or(true),
+            dns,
+        })
+    }
+}
+
+fn read_file_config(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("read config file {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+fn parse_unix_host(host: &str) -> Result<PathBuf> {
+    match host.strip_prefix("unix://") {
+        Some(path) if path.starts_with('/') => Ok(PathBuf::from(path)),
+        _ => bail!("invalid host {host:?}: berthd serves only on unix:///absolute/path"),
+    }
+}
+
+/// Where IPv6 networks created without an IPv6 subnet get one: /64s of a
+/// unique-local /48, as Docker's default ULA pool does.
+pub fn default_ipv6_pools() -> Vec<PoolSpec> {
+    vec![PoolSpec {
+        base: IpNet::V6(ipnet::Ipv6Net::new_assert(
+            std::net::Ipv6Addr::new(0xfd00, 0xb, 0, 0, 0, 0, 0, 0),
+            48,
+        )),
+        size: 64,
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(json: &str) -> FileConfig {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_dockers() {
+        let c = Config::merge(Flags::default(), FileConfig::default()).unwrap();
+        assert_eq!(c.bip.to_string(), "172.17.0.1/16");
+        assert_eq!(c.socket, PathBuf::from("/run/berth/berth.sock"));
+        assert_eq!(c.data_root, PathBuf::from("/var/lib/berth"));
+        assert_eq!(c.mtu, 1500);
+        assert!(c.iptables && c.ip_forward && c.ip_masq && c.icc);
+    }
+
+    #[test]
+    fn flags_win_over_file() {
+        let flags =
+            Flags::try_parse_from(["berthd", "--bip", "10.9.0.1/24", "--iptables=false"]).unwrap();
+        let c = Config::merge(
+            flags,
+            file(r#"{"bip": "10.8.0.1/24", "iptables": true, "mtu": 1400}"#),
+        )
+        .unwrap();
+        assert_eq!(c.bip.to_string(), "10.9.0.1/24");
+        assert!(!c.iptables);
+        assert_eq!(c.mtu, 1400);
+    }
+
+    #[test]
+    fn file_takes_docker_keys() {
+        let c = Config::merge(
+            Flags::default(),
+            file(r#"{"default-address-pools": [{"base": "10.10.0.0/16", "size": 24}], "ip-masq": false, "dns": ["10.0.0.2"]}"#),
+        )
+        .unwrap();
+        assert_eq!(c.address_pools.len(), 1);
+        assert!(!c.ip_masq);
+        assert_eq!(c.dns.len(), 1);
+    }
+
+    #[test]
+    fn unknown_file_key_is_an_error() {
+        assert!(serde_json::from_str::<FileConfig>(r#"{"bipp": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let bad_bip = Flags::try_parse_from(["berthd", "--bip", "nonsense"]).unwrap();
+        assert!(Config::merge(bad_bip, FileConfig::default()).is_err());
+        let bad_host = Flags::try_parse_from(["berthd", "-H", "tcp://0.0.0.0:2375"]).unwrap();
+        assert!(Config::merge(bad_host, FileConfig::default()).is_err());
+    }
+}

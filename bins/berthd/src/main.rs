@@ -1,0 +1,157 @@
+//! berthd: the composition root. Reads the configuration, wires the real
+//! adapters into the engine, reconciles the kernel with the store, and
+//! serves the Docker Engine API on a unix socket until SIGTERM or SIGINT.
+
+mod backend;
+mod config;
+mod host;
+mod lock;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use berth_core::{DefaultBridge, Engine, EngineConfig};
+use berth_types::IfName;
+use clap::Parser;
+use tokio::net::UnixListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::info;
+
+use crate::backend::DaemonBackend;
+use crate::config::{Config, Flags};
+use crate::host::RealHost;
+
+/// The default network's bridge, Docker's `docker0`.
+const DEFAULT_BRIDGE_NAME: &str = "berth0";
+
+fn main() -> ExitCode {
+    let config = match Config::load(Flags::parse()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("berthd: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing(&config.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("berthd: start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("berthd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(config: Config) -> Result<()> {
+    make_dir(&config.data_root, 0o711)?;
+    make_dir(&config.exec_root, 0o711)?;
+    let _lock = lock::DataRootLock::acquire(&config.data_root)?;
+
+    let host = Arc::new(RealHost::open(&config).await?);
+    let mut engine = Engine::new(Arc::clone(&host), engine_config(&config)?);
+    engine
+        .reconcile()
+        .await
+        .context("reconcile the host with the stored state")?;
+    let (handle, engine_task) = engine.spawn();
+
+    let listener = bind_socket(&config.socket)?;
+    let backend = Arc::new(DaemonBackend::new(handle, &config));
+    info!(
+        socket = %config.socket.display(),
+        data_root = %config.data_root.display(),
+        iptables = config.iptables,
+        dns = ?config.dns,
+        "berthd is serving the API"
+    );
+    berth_api::serve(listener, backend, shutdown_signal()?)
+        .await
+        .context("serve the API")?;
+
+    // The backend (and with it the last engine handle) is gone once `serve`
+    // returns, so the engine finishes its queue and stops.
+    if let Err(e) = engine_task.await {
+        tracing::warn!(error = %e, "engine task ended abnormally");
+    }
+    if let Err(e) = std::fs::remove_file(&config.socket) {
+        tracing::warn!(socket = %config.socket.display(), error = %e, "socket not removed");
+    }
+    info!("berthd stopped");
+    Ok(())
+}
+
+fn engine_config(config: &Config) -> Result<EngineConfig> {
+    Ok(EngineConfig {
+        default_bridge: DefaultBridge {
+            name: IfName::parse(DEFAULT_BRIDGE_NAME)?,
+            address: config.bip,
+        },
+        address_pools: config.address_pools.clone(),
+        ipv6_pools: config::default_ipv6_pools(),
+        mtu: config.mtu,
+        icc: config.icc,
+        ip_masq: config.ip_masq,
+        ip_forward: config.ip_forward,
+    })
+}
+
+fn make_dir(path: &Path, mode: u32) -> Result<()> {
+    std::fs::create_dir_all(path)
+        .with_context(|| format!("create directory {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("set permissions of {}", path.display()))
+}
+
+/// Binds the API socket, mode 0660. The data-root lock is already held, so a
+/// socket file left there is a dead daemon's and is replaced.
+fn bind_socket(path: &Path) -> Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("create socket directory {}", dir.display()))?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("remove stale socket {}", path.display())),
+    }
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("bind API socket {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("set permissions of socket {}", path.display()))?;
+    host::give_socket_to_berth_group(path)?;
+    Ok(listener)
+}
+
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send> {
+    let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM: shutting down"),
+            _ = int.recv() => info!("SIGINT: shutting down"),
+        }
+    })
+}
