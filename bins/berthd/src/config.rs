@@ -62,6 +62,9 @@ pub struct Flags {
     /// DNS server for containers (repeatable).
     #[arg(long, value_name = "IP")]
     pub dns: Vec<IpAddr>,
+    /// The OCI runtime binary.
+    #[arg(long, value_name = "PATH")]
+    pub runtime: Option<PathBuf>,
 }
 
 /// `daemon.json`, with Docker's key names. Unknown keys are an error, as in
@@ -81,6 +84,7 @@ struct FileConfig {
     ip_masq: Option<bool>,
     icc: Option<bool>,
     dns: Option<Vec<IpAddr>>,
+    default_runtime: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -105,6 +109,7 @@ pub struct Config {
     pub ip_masq: bool,
     pub icc: bool,
     pub dns: Vec<IpAddr>,
+    pub runtime: PathBuf,
 }
 
 impl Config {
@@ -188,6 +193,10 @@ impl Config {
             ip_masq: flags.ip_masq.or(file.ip_masq).unwrap_or(true),
             icc: flags.icc.or(file.icc).unwrap_or(true),
             dns,
+            runtime: flags
+                .runtime
+                .or(file.default_runtime)
+                .unwrap_or_else(|| "runc".into()),
         })
     }
 }

@@ -1,19 +1,31 @@
 //! The real adapters, named in one place.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use berth_core::ports::{Env, Host};
 use berth_netlink::Netlink;
+use berth_nft::{FwConfig, NftFirewall};
+use berth_oci::{ContainerRuntime, ImageStore, OciAdapter, RuntimeConfig};
 use berth_store::SqliteStore;
 
 use crate::config::Config;
+use crate::dns::EmbeddedDns;
+
+/// berth's nftables tables are `table ip berth` and `table ip6 berth`.
+const NFT_TABLE: &str = "berth";
+/// The cgroup every container's cgroup sits under.
+const CGROUP_PARENT: &str = "/berth";
 
 pub struct RealHost {
     net: Netlink,
     store: SqliteStore,
     env: SystemEnv,
+    oci: OciAdapter,
+    firewall: NftFirewall,
+    dns: EmbeddedDns,
+    netns_dir: PathBuf,
 }
 
 impl RealHost {
@@ -22,18 +34,56 @@ impl RealHost {
         let store = SqliteStore::open(&db)
             .with_context(|| format!("open state database {}", db.display()))?;
         let net = Netlink::open().await.context("open a netlink connection")?;
+        let runtime = ContainerRuntime::new(RuntimeConfig {
+            data_root: config.data_root.clone(),
+            exec_root: config.exec_root.clone(),
+            runtime: config.runtime.clone(),
+            shim: shim_binary()?,
+            cgroup_parent: CGROUP_PARENT.to_owned(),
+        })
+        .context("prepare the container runtime")?;
+        let images =
+            ImageStore::open(runtime.layout().images_dir()).context("open the image store")?;
         Ok(RealHost {
             net,
             store,
             env: SystemEnv,
+            oci: OciAdapter::new(runtime, images),
+            firewall: NftFirewall::new(FwConfig::new(NFT_TABLE)?),
+            dns: EmbeddedDns::default(),
+            netns_dir: config.exec_root.join("netns"),
         })
     }
+
+    pub fn oci(&self) -> &OciAdapter {
+        &self.oci
+    }
+
+    pub fn embedded_dns(&self) -> &EmbeddedDns {
+        &self.dns
+    }
+}
+
+/// `berth-shim` ships next to `berthd`.
+fn shim_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("find berthd's own path")?;
+    let shim = exe.with_file_name("berth-shim");
+    anyhow::ensure!(
+        shim.exists(),
+        "{} is missing: install it next to berthd",
+        shim.display()
+    );
+    Ok(shim)
 }
 
 impl Host for RealHost {
     type Net = Netlink;
     type Store = SqliteStore;
     type Env = SystemEnv;
+    type Runtime = OciAdapter;
+    type Images = OciAdapter;
+    type Firewall = NftFirewall;
+    type Dns = EmbeddedDns;
 
     fn net(&self) -> &Netlink {
         &self.net
@@ -45,6 +95,26 @@ impl Host for RealHost {
 
     fn env(&self) -> &SystemEnv {
         &self.env
+    }
+
+    fn runtime(&self) -> &OciAdapter {
+        &self.oci
+    }
+
+    fn images(&self) -> &OciAdapter {
+        &self.oci
+    }
+
+    fn firewall(&self) -> &NftFirewall {
+        &self.firewall
+    }
+
+    fn dns(&self) -> &EmbeddedDns {
+        &self.dns
+    }
+
+    fn netns_dir(&self) -> &Path {
+        &self.netns_dir
     }
 }
 
@@ -63,6 +133,10 @@ impl Env for SystemEnv {
             tracing::error!(error = %e, "no randomness for a new id");
         }
         bytes
+    }
+
+    fn host_resolv_conf(&self) -> String {
+        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
     }
 }
 

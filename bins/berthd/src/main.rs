@@ -4,6 +4,7 @@
 
 mod backend;
 mod config;
+mod dns;
 mod host;
 mod lock;
 
@@ -72,6 +73,7 @@ async fn run(config: Config) -> Result<()> {
 
     let host = Arc::new(RealHost::open(&config).await?);
     let mut engine = Engine::new(Arc::clone(&host), engine_config(&config)?);
+    host.embedded_dns().attach(engine.names());
     engine
         .reconcile()
         .await
@@ -115,6 +117,8 @@ fn engine_config(config: &Config) -> Result<EngineConfig> {
         icc: config.icc,
         ip_masq: config.ip_masq,
         ip_forward: config.ip_forward,
+        firewall: config.iptables,
+        dns: config.dns.clone(),
     })
 }
 

@@ -1,22 +1,37 @@
 //! What the daemon provides to the HTTP layer (moby keeps the same interface
-//! next to its router, `daemon/server/router/network/backend.go`).
+//! next to its routers, `daemon/server/router/*/backend.go`), and the typed
+//! parameters and results that cross it.
 
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::time::SystemTime;
 
 use bollard_stubs::models::{
-    NetworkCreateRequest, NetworkCreateResponse, NetworkInspect, NetworkPruneResponse, SystemInfo,
-    SystemVersion,
+    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
+    ContainerWaitResponse, ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect,
+    ImageSummary, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
+    NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
 };
+use bytes::Bytes;
+use futures::Stream;
 
 use crate::error::ApiError;
 use crate::filters::Filters;
+use crate::stream::{OutputStream, RequestBody, StreamSession};
 
 /// The operations behind the routes. Handlers parse the request, call one of
 /// these, and turn the result into a response; the backend never sees HTTP.
 ///
 /// An `Err` is answered with the status of its [`crate::ErrorKind`] and
 /// `{"message": ...}`; use Docker's wording where clients match on it (e.g.
-/// `network <name> not found`, `network with name <name> already exists`).
+/// `network <name> not found`, `No such container: <name>`, `No such image:
+/// <name>`, `No such exec instance: <id>`).
+///
+/// Container, image and exec references (`id_or_name`) are passed as the
+/// client sent them (percent-decoded): a full id, a name (with or without the
+/// leading `/` for containers), or a unique id prefix; resolving them is the
+/// backend's job, as in dockerd.
 pub trait Backend: Send + Sync + 'static {
     /// `GET /version`. `ApiVersion` and `MinAPIVersion` are overwritten by the
     /// HTTP layer with [`crate::API_VERSION`] and [`crate::MIN_API_VERSION`]:
@@ -57,4 +72,399 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         filters: Filters,
     ) -> impl Future<Output = Result<NetworkPruneResponse, ApiError>> + Send;
+
+    /// `POST /networks/{id}/connect` (`docker network connect`), answered
+    /// `200` with no body. `req.container` may be empty (Docker then answers
+    /// `No such container: `); `req.endpoint_config` is the client's, with
+    /// `null`s removed.
+    fn network_connect(
+        &self,
+        network: String,
+        req: NetworkConnectRequest,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `POST /networks/{id}/disconnect`, answered `200` with no body.
+    fn network_disconnect(
+        &self,
+        network: String,
+        req: NetworkDisconnectRequest,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `POST /containers/create?name=`. `name` is `None` when the client gave
+    /// none (the backend picks one); it is not validated.
+    ///
+    /// The HTTP layer has already done what dockerd's router does before its
+    /// backend: Docker's 400s for malformed bodies and for `container:<x>`
+    /// network modes combined with a hostname, DNS, extra hosts, links or
+    /// ports; `HostConfig.NetworkMode` `""`/`"default"` turned into
+    /// `"bridge"` (and an `EndpointsConfig["default"]` moved to `"bridge"`);
+    /// an empty or `null` `PortBindings` entry turned into one binding with
+    /// empty `HostIp` and `HostPort` (publish on an ephemeral port, as for
+    /// API < 1.53); the container-wide `MacAddress` of old clients moved to
+    /// the main network's endpoint; fields newer than the client's API
+    /// version cleared. `ExposedPorts`/`Volumes` keys survive `null` values.
+    /// `host_config` and `networking_config` are always `Some`. Warnings the
+    /// HTTP layer produced are appended to the response's.
+    fn container_create(
+        &self,
+        name: Option<String>,
+        config: ContainerCreateBody,
+    ) -> impl Future<Output = Result<ContainerCreateResponse, ApiError>> + Send;
+
+    /// `POST /containers/{id}/start`: `204`. A container that is already
+    /// running is `Err(ApiError::not_modified(..))`, answered `304` as Docker
+    /// does (the docker CLI treats it as success).
+    fn container_start(
+        &self,
+        id_or_name: String,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `POST /containers/{id}/stop`: `204`; a container that is not running
+    /// is `not_modified` (`304`), as in Docker.
+    fn container_stop(
+        &self,
+        id_or_name: String,
+        options: StopOptions,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `POST /containers/{id}/kill`: `204`. `signal` is the client's text
+    /// (`"KILL"`, `"SIGTERM"`, `"9"`), `None` for the default (`SIGKILL`).
+    /// The HTTP layer prefixes errors with `cannot kill container: <id>: `
+    /// as dockerd's router does, so return the bare reason.
+    fn container_kill(
+        &self,
+        id_or_name: String,
+        signal: Option<String>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `POST /containers/{id}/restart`: `204`.
+    fn container_restart(
+        &self,
+        id_or_name: String,
+        options: StopOptions,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `DELETE /containers/{id}`: `204`. A running container without `force`
+    /// is Docker's 409 (`cannot remove container "/x": container is running:
+    /// stop the container before removing or force remove`).
+    fn container_remove(
+        &self,
+        id_or_name: String,
+        options: RemoveOptions,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `GET /containers/json` (`docker ps`). Newest first, as dockerd lists.
+    /// `Names` entries carry the leading `/`. The HTTP layer drops fields the
+    /// client's API version does not know (e.g. `Health` before 1.52).
+    fn container_list(
+        &self,
+        options: ContainerListOptions,
+    ) -> impl Future<Output = Result<Vec<ContainerSummary>, ApiError>> + Send;
+
+    /// `GET /containers/{id}/json`. Return the current shape; the HTTP layer
+    /// adapts it to the client's API version (for clients below 1.52 it adds
+    /// the legacy top-level `NetworkSettings` fields, taken from
+    /// `Networks["bridge"]`, and drops `Storage`).
+    fn container_inspect(
+        &self,
+        id_or_name: String,
+        size: bool,
+    ) -> impl Future<Output = Result<ContainerInspectResponse, ApiError>> + Send;
+
+    /// `POST /containers/{id}/wait`. Resolve the container and register the
+    /// wait *now*, then return the future that completes when `condition` is
+    /// met. The HTTP layer answers `200` and flushes the headers as soon as
+    /// this returns, and writes the body when the future completes: the
+    /// docker CLI opens this request before it starts the container, and
+    /// blocks until the headers arrive. An `Err` here (no such container) is
+    /// an ordinary error response; a failure later goes in the body's
+    /// `Error.Message`. If the client hangs up the future is dropped.
+    fn container_wait(
+        &self,
+        id_or_name: String,
+        condition: WaitCondition,
+    ) -> impl Future<Output = Result<WaitFuture, ApiError>> + Send;
+
+    /// `GET /containers/{id}/logs`. Resolve the container and return its
+    /// TTY setting and the messages; the HTTP layer adds timestamps when
+    /// asked, drops streams not asked for, frames with stdcopy when the
+    /// container has no TTY, and reports a stream `Err` in band as dockerd
+    /// does (`Error grabbing logs: <err>`). The stream ends when the logs do
+    /// (with `follow`: when the container stops); dropping it means the
+    /// client went away.
+    fn container_logs(
+        &self,
+        id_or_name: String,
+        options: LogsOptions,
+    ) -> impl Future<Output = Result<ContainerLogs, ApiError>> + Send;
+
+    /// `POST /containers/{id}/attach`. Check the attach can happen (no such
+    /// container: 404; paused: 409; bad detach keys: 400) and return the
+    /// container's TTY setting and the session to run. The HTTP layer then
+    /// answers (`101 UPGRADED` for clients that sent `Upgrade: tcp`, as the
+    /// docker CLI does) and runs the session with the hijacked connection;
+    /// output is stdcopy-framed exactly when `tty` is false. See
+    /// [`StreamSession`] for what the session does and when it returns. The
+    /// docker CLI attaches *before* it starts the container; the exit code
+    /// reaches it through [`Backend::container_wait`], not this stream.
+    fn container_attach(
+        &self,
+        id_or_name: String,
+        options: AttachOptions,
+    ) -> impl Future<Output = Result<ContainerAttach, ApiError>> + Send;
+
+    /// `POST /containers/{id}/resize`: resize the container's TTY. The
+    /// docker CLI sends it right after start and on every terminal resize.
+    fn container_resize(
+        &self,
+        id_or_name: String,
+        size: TtySize,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `POST /containers/{id}/exec`: register an exec instance, return its id
+    /// (answered `201 {"Id": ...}`). `config.cmd` is never empty (the HTTP
+    /// layer answers Docker's 400 `No exec command specified`).
+    fn exec_create(
+        &self,
+        container: String,
+        config: ExecConfig,
+    ) -> impl Future<Output = Result<String, ApiError>> + Send;
+
+    /// `POST /exec/{id}/start` with `Detach: true`: start the process and
+    /// return once it runs (answered `200`, no body).
+    fn exec_start_detached(
+        &self,
+        exec_id: String,
+        options: ExecStartOptions,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `POST /exec/{id}/start` without `Detach`: check the exec can start
+    /// (no such exec: 404; already started: 409) and return the session that
+    /// starts the process and pumps its stdio, as for attach. Output is
+    /// stdcopy-framed exactly when `options.tty` is false (Docker decides
+    /// from the start request, not the exec config). An `Err` from the
+    /// session is written to the client's stdout as `<message>\r\n`, as
+    /// dockerd does. Record the exit code before the session returns: the
+    /// docker CLI reads it with [`Backend::exec_inspect`] as soon as the
+    /// stream ends.
+    fn exec_start_attached(
+        &self,
+        exec_id: String,
+        options: ExecStartOptions,
+    ) -> impl Future<Output = Result<StreamSession, ApiError>> + Send;
+
+    /// `POST /exec/{id}/resize`.
+    fn exec_resize(
+        &self,
+        exec_id: String,
+        size: TtySize,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `GET /exec/{id}/json`.
+    fn exec_inspect(
+        &self,
+        exec_id: String,
+    ) -> impl Future<Output = Result<ExecInspectResponse, ApiError>> + Send;
+
+    /// `POST /images/create?fromSrc=-` (`docker import`): read the tarball
+    /// from `tarball` and return the new image's id (`sha256:<hex>`), which
+    /// the HTTP layer reports as dockerd does (`{"status":"sha256:..."}`).
+    fn image_import(
+        &self,
+        options: ImageImportOptions,
+        tarball: RequestBody,
+    ) -> impl Future<Output = Result<String, ApiError>> + Send;
+
+    /// `GET /images/json` (`docker images`). The HTTP layer applies the
+    /// client's API version (`Containers` is `-1` before 1.51).
+    fn image_list(
+        &self,
+        options: ImageListOptions,
+    ) -> impl Future<Output = Result<Vec<ImageSummary>, ApiError>> + Send;
+
+    /// `GET /images/{name}/json`. `name` may contain `/` and `:`
+    /// (`localhost:5000/team/app:v1`), or be an id or id prefix. Unknown:
+    /// 404 `No such image: <name>`.
+    fn image_inspect(
+        &self,
+        name: String,
+    ) -> impl Future<Output = Result<ImageInspect, ApiError>> + Send;
+
+    /// `DELETE /images/{name}` (`docker rmi`). `name` is never blank. An
+    /// image a container uses is Docker's 409 unless `force`.
+    fn image_remove(
+        &self,
+        name: String,
+        options: ImageRemoveOptions,
+    ) -> impl Future<Output = Result<Vec<ImageDeleteResponseItem>, ApiError>> + Send;
+}
+
+/// `stop` and `restart` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StopOptions {
+    /// Seconds to wait before killing; `None` uses the container's
+    /// `StopTimeout` (default 10); negative waits forever.
+    pub timeout: Option<i64>,
+    /// The stop signal (`signal=`, API >= 1.42), `None` for the container's
+    /// `StopSignal` (default `SIGTERM`).
+    pub signal: Option<String>,
+}
+
+/// `DELETE /containers/{id}` parameters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemoveOptions {
+    /// Kill a running container first.
+    pub force: bool,
+    /// Remove anonymous volumes (`v=`); berth has none, but clients send it.
+    pub volumes: bool,
+    /// Remove the link (`link=`), not the container.
+    pub link: bool,
+}
+
+/// `GET /containers/json` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerListOptions {
+    /// Include stopped containers (`docker ps -a`); otherwise running only.
+    pub all: bool,
+    /// At most this many, newest first (`docker ps -n`); `None` is no limit.
+    pub limit: Option<usize>,
+    /// Fill `SizeRw` and `SizeRootFs` (`docker ps -s`).
+    pub size: bool,
+    /// Only containers created after this one (id or name).
+    pub since: Option<String>,
+    /// Only containers created before this one (id or name).
+    pub before: Option<String>,
+    /// Normalised; unknown keys are the backend's to reject with Docker's
+    /// `invalid filter '<key>'`.
+    pub filters: Filters,
+}
+
+/// When a wait completes (`condition=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    /// The container is not running: at once if it is created or exited.
+    NotRunning,
+    /// The container's next exit, even if it is not running yet (what
+    /// `docker run` uses).
+    NextExit,
+    /// The container is removed (`docker run --rm`).
+    Removed,
+}
+
+/// What a wait resolves to: `StatusCode` is the exit code; `Error.Message`
+/// reports a wait that failed (e.g. the removal did).
+pub type WaitFuture = Pin<Box<dyn Future<Output = ContainerWaitResponse> + Send>>;
+
+/// `GET /containers/{id}/logs` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogsOptions {
+    /// Keep streaming new output until the container stops (`logs -f`).
+    pub follow: bool,
+    /// Stdout wanted; at least one of `stdout` and `stderr` is true.
+    pub stdout: bool,
+    pub stderr: bool,
+    /// Only messages at or after this time.
+    pub since: Option<SystemTime>,
+    /// Only messages before this time.
+    pub until: Option<SystemTime>,
+    /// Only the last this many messages; `None` is all (Docker: `all`, or
+    /// anything that is not a non-negative number).
+    pub tail: Option<usize>,
+}
+
+/// One log message: a line of output as the process wrote it (ending in
+/// `\n` unless it was the last, unterminated one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogMessage {
+    pub stream: OutputStream,
+    /// When the daemon read it; shown with `timestamps=1`.
+    pub timestamp: SystemTime,
+    pub line: Bytes,
+}
+
+/// Log messages, in order. An `Err` is reported to the client in band and
+/// the stream continues.
+pub type LogStream = Pin<Box<dyn Stream<Item = Result<LogMessage, io::Error>> + Send>>;
+
+/// A container's logs and whether it has a TTY (then the output is sent raw;
+/// otherwise stdcopy-framed).
+pub struct ContainerLogs {
+    pub tty: bool,
+    pub messages: LogStream,
+}
+
+/// `POST /containers/{id}/attach` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttachOptions {
+    /// Stream live output (and input); without it, only `logs` is sent.
+    pub stream: bool,
+    /// Forward the client's input to the container's stdin (only if the
+    /// container has `OpenStdin`).
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    /// Replay the container's logs first.
+    pub logs: bool,
+    /// The key sequence that detaches (`ctrl-p,ctrl-q` by default), as the
+    /// client wrote it; `None` for the default.
+    pub detach_keys: Option<String>,
+}
+
+/// An attach ready to run: whether the container has a TTY (raw output)
+/// or not (stdcopy-framed), and the session.
+#[derive(Debug)]
+pub struct ContainerAttach {
+    pub tty: bool,
+    pub session: StreamSession,
+}
+
+/// A TTY size in character cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TtySize {
+    pub height: u32,
+    pub width: u32,
+}
+
+/// `POST /exec/{id}/start` body, as the backend needs it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecStartOptions {
+    /// Whether the client expects raw (TTY) output.
+    pub tty: bool,
+    /// The initial TTY size; only with `tty` and API >= 1.42.
+    pub console_size: Option<TtySize>,
+}
+
+/// `POST /images/create?fromSrc=-` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageImportOptions {
+    /// The repository to tag the image with (`repo=`), as sent: it may carry
+    /// a tag (`busybox:1.36`; the docker CLI sends `NAME[:TAG]` here) and is
+    /// not validated. `None`: the image is untagged.
+    pub repo: Option<String>,
+    /// The tag (`tag=`); `None` means the one in `repo`, else `latest`.
+    pub tag: Option<String>,
+    /// The history comment; `Imported from -` unless the client set one.
+    pub message: String,
+    /// Dockerfile instructions to apply (`docker import --change`), as sent.
+    pub changes: Vec<String>,
+}
+
+/// `GET /images/json` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageListOptions {
+    /// Include intermediate images.
+    pub all: bool,
+    pub filters: Filters,
+    /// Compute `SharedSize` (API >= 1.42); otherwise it is `-1`.
+    pub shared_size: bool,
+}
+
+/// `DELETE /images/{name}` parameters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImageRemoveOptions {
+    /// Remove even if tagged in several repositories or used by a stopped
+    /// container.
+    pub force: bool,
+    /// Delete untagged parents (`noprune=` unset).
+    pub prune: bool,
 }

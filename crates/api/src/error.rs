@@ -9,6 +9,9 @@ use http::StatusCode;
 /// moby's `daemon/server/httpstatus/status.go` is for dockerd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
+    /// Nothing to do: the object is already in the requested state, e.g.
+    /// starting a running container (304, answered without a body).
+    NotModified,
     /// The request is malformed or names something invalid (400).
     InvalidParameter,
     /// The request is understood but refused, e.g. removing a predefined network (403).
@@ -29,6 +32,7 @@ impl ErrorKind {
     /// The HTTP status Docker answers with for this kind.
     pub fn status(self) -> StatusCode {
         match self {
+            ErrorKind::NotModified => StatusCode::NOT_MODIFIED,
             ErrorKind::InvalidParameter => StatusCode::BAD_REQUEST,
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
@@ -55,6 +59,10 @@ impl ApiError {
             kind,
             message: message.into(),
         }
+    }
+
+    pub fn not_modified(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotModified, message)
     }
 
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
@@ -107,6 +115,7 @@ mod tests {
     #[test]
     fn each_kind_maps_to_dockers_status() {
         let expected = [
+            (ErrorKind::NotModified, 304),
             (ErrorKind::InvalidParameter, 400),
             (ErrorKind::Forbidden, 403),
             (ErrorKind::NotFound, 404),
@@ -138,5 +147,6 @@ mod tests {
         );
         assert_eq!(ApiError::unavailable("x").kind, ErrorKind::Unavailable);
         assert_eq!(ApiError::internal("x").kind, ErrorKind::Internal);
+        assert_eq!(ApiError::not_modified("x").kind, ErrorKind::NotModified);
     }
 }

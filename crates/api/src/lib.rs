@@ -9,20 +9,33 @@
 //!
 //! Request and response bodies are `bollard_stubs::models` types, the models
 //! generated from Docker's own API spec, so field names and shapes match what
-//! the docker CLI and docker-py expect.
+//! the docker CLI and docker-py expect. Where dockerd answers older API
+//! versions differently, the handlers reshape the backend's current answer.
+//!
+//! Streams stay on this side too: logs and waits are streamed response
+//! bodies fed by backend futures and streams, and attach / exec start hand
+//! the backend the two halves of the hijacked connection ([`AttachIo`]) with
+//! stdcopy framing done here, so the backend never sees HTTP.
 
 mod backend;
 mod error;
 mod filters;
 mod handlers;
+mod hijack;
 mod request;
 mod response;
 mod routes;
 mod server;
+mod stream;
 mod version;
 
-pub use backend::Backend;
+pub use backend::{
+    AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs, ExecStartOptions,
+    ImageImportOptions, ImageListOptions, ImageRemoveOptions, LogMessage, LogStream, LogsOptions,
+    RemoveOptions, StopOptions, TtySize, WaitCondition, WaitFuture,
+};
 pub use error::{ApiError, ErrorKind, ServeError};
 pub use filters::{parse_filters, Filters};
 pub use server::serve;
+pub use stream::{AttachIo, ClientInput, ClientOutput, OutputStream, RequestBody, StreamSession};
 pub use version::{API_VERSION, MIN_API_VERSION};

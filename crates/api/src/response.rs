@@ -2,22 +2,35 @@
 //! dockerd puts on every response (moby `daemon/server/middleware/version.go`,
 //! `experimental.go`, `daemon/server/httputils/httputils.go` `WriteJSON`).
 
+use std::convert::Infallible;
+
 use bytes::Bytes;
+use futures::{Stream, StreamExt};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, SERVER};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::version::API_VERSION;
 
-/// The body type of every response. Streaming endpoints (logs, events) will
-/// need a boxed body; this alias is the one place to change.
-pub(crate) type ResponseBody = Full<Bytes>;
+/// The body type of every response: a whole document or a stream (logs,
+/// wait, attach without upgrade, progress). Boxed so handlers can return
+/// either; `Unsync` because backend streams need only be `Send`. Bodies never
+/// fail: errors after the status line went out are reported in band, as
+/// dockerd does.
+pub(crate) type ResponseBody = UnsyncBoxBody<Bytes, Infallible>;
 
 pub(crate) const CONTENT_TYPE_JSON: &str = "application/json";
 /// What Go's `http.Error` and dockerd's ping send.
 pub(crate) const CONTENT_TYPE_TEXT: &str = "text/plain; charset=utf-8";
+/// Attach, exec and logs output that is not multiplexed (moby `types.MediaTypeRawStream`).
+pub(crate) const CONTENT_TYPE_RAW_STREAM: &str = "application/vnd.docker.raw-stream";
+/// Output framed by stdcopy (moby `types.MediaTypeMultiplexedStream`).
+pub(crate) const CONTENT_TYPE_MULTIPLEXED_STREAM: &str =
+    "application/vnd.docker.multiplexed-stream";
 
 /// `Server`: dockerd sends `Docker/<version> (<os>)`; berth names itself.
 const SERVER_HEADER_VALUE: &str = concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)");
@@ -34,8 +47,23 @@ pub(crate) enum ErrorFormat {
 }
 
 pub(crate) fn response(status: StatusCode, body: impl Into<Bytes>) -> Response<ResponseBody> {
-    let mut response = Response::new(Full::new(body.into()));
+    let mut response = Response::new(Full::new(body.into()).boxed_unsync());
     *response.status_mut() = status;
+    response
+}
+
+/// A `200` whose body is `chunks`, sent as they come (chunked encoding).
+/// hyper writes and flushes the status line and headers before the first
+/// chunk exists, which is what clients waiting on `wait` or `logs -f` need.
+pub(crate) fn streaming_response(
+    content_type: &'static str,
+    chunks: impl Stream<Item = Bytes> + Send + 'static,
+) -> Response<ResponseBody> {
+    let body = StreamBody::new(chunks.map(|chunk| Ok(Frame::data(chunk))));
+    let mut response = Response::new(body.boxed_unsync());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -52,15 +80,20 @@ pub(crate) fn text_response(status: StatusCode, text: &'static str) -> Response<
     response
 }
 
+/// `value` as JSON followed by a newline, as Go's `json.Encoder` writes it.
+pub(crate) fn json_line<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
+    let mut body = serde_json::to_vec(value)
+        .map_err(|err| ApiError::internal(format!("encoding the response failed: {err}")))?;
+    body.push(b'\n');
+    Ok(body)
+}
+
 /// `value` as JSON, followed by a newline like Go's `json.Encoder` writes.
 pub(crate) fn json_response<T: Serialize>(
     status: StatusCode,
     value: &T,
 ) -> Result<Response<ResponseBody>, ApiError> {
-    let mut body = serde_json::to_vec(value)
-        .map_err(|err| ApiError::internal(format!("encoding the response failed: {err}")))?;
-    body.push(b'\n');
-    let mut response = response(status, body);
+    let mut response = response(status, json_line(value)?);
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON));
@@ -75,6 +108,10 @@ struct ErrorBody<'a> {
 /// The response for `err`: its kind's status and the message in `format`.
 pub(crate) fn error_response(err: &ApiError, format: ErrorFormat) -> Response<ResponseBody> {
     let status = err.status();
+    if status == StatusCode::NOT_MODIFIED {
+        // A 304 carries no body (Go's net/http drops the one dockerd writes).
+        return empty_response(status);
+    }
     match format {
         ErrorFormat::Json => {
             json_response(
@@ -174,6 +211,23 @@ mod tests {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert_eq!(response.headers()[CONTENT_TYPE], CONTENT_TYPE_TEXT);
         assert_eq!(body_text(response).await, "too old\n");
+    }
+
+    #[tokio::test]
+    async fn not_modified_has_no_body() {
+        let response = error_response(&ApiError::not_modified("running"), ErrorFormat::Json);
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        assert!(response.headers().get(CONTENT_TYPE).is_none());
+        assert_eq!(body_text(response).await, "");
+    }
+
+    #[tokio::test]
+    async fn streaming_response_yields_chunks_in_order() {
+        let chunks = futures::stream::iter([Bytes::from("a"), Bytes::from("b")]);
+        let response = streaming_response(CONTENT_TYPE_JSON, chunks);
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[CONTENT_TYPE], CONTENT_TYPE_JSON);
+        assert_eq!(body_text(response).await, "ab");
     }
 
     #[test]

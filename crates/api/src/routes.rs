@@ -2,10 +2,13 @@
 //! [`Route`]. Pure, so every route is unit-tested without a socket.
 //!
 //! Adding an endpoint: a variant here, an arm in [`match_route`], and an arm in
-//! `handlers::dispatch`. Handlers receive the whole `hyper` request, so one that
-//! must take over the connection (attach, exec start) can call
-//! `hyper::upgrade::on(&mut request)` and answer `101`/`200` with the
-//! connection continuing as a raw stream (the server enables upgrades).
+//! `handlers::dispatch`. Handlers receive the whole `hyper` request, so the
+//! ones that take over the connection (attach, exec start) can do so through
+//! `crate::hijack` (the server enables upgrades).
+//!
+//! Image names contain `:` and may contain `/` (`localhost:5000/team/app:v1`),
+//! so image routes take everything between `/images/` and the action, as
+//! dockerd's `/images/{name:.*}/json` pattern does.
 
 use http::Method;
 use percent_encoding::percent_decode_str;
@@ -31,6 +34,50 @@ pub(crate) enum Route {
     NetworkRemove { id_or_name: String },
     /// `POST /networks/prune`.
     NetworkPrune,
+    /// `POST /networks/{id}/connect`.
+    NetworkConnect { id_or_name: String },
+    /// `POST /networks/{id}/disconnect`.
+    NetworkDisconnect { id_or_name: String },
+    /// `POST /containers/create`.
+    ContainerCreate,
+    /// `GET /containers/json`.
+    ContainerList,
+    /// `GET /containers/{id}/json`.
+    ContainerInspect { id_or_name: String },
+    /// `POST /containers/{id}/start`.
+    ContainerStart { id_or_name: String },
+    /// `POST /containers/{id}/stop`.
+    ContainerStop { id_or_name: String },
+    /// `POST /containers/{id}/kill`.
+    ContainerKill { id_or_name: String },
+    /// `POST /containers/{id}/restart`.
+    ContainerRestart { id_or_name: String },
+    /// `DELETE /containers/{id}`.
+    ContainerRemove { id_or_name: String },
+    /// `POST /containers/{id}/wait`.
+    ContainerWait { id_or_name: String },
+    /// `GET /containers/{id}/logs`.
+    ContainerLogs { id_or_name: String },
+    /// `POST /containers/{id}/attach`.
+    ContainerAttach { id_or_name: String },
+    /// `POST /containers/{id}/resize`.
+    ContainerResize { id_or_name: String },
+    /// `POST /containers/{id}/exec`.
+    ExecCreate { container: String },
+    /// `POST /exec/{id}/start`.
+    ExecStart { exec_id: String },
+    /// `POST /exec/{id}/resize`.
+    ExecResize { exec_id: String },
+    /// `GET /exec/{id}/json`.
+    ExecInspect { exec_id: String },
+    /// `POST /images/create` (import or pull).
+    ImageCreate,
+    /// `GET /images/json`.
+    ImageList,
+    /// `GET /images/{name}/json`.
+    ImageInspect { name: String },
+    /// `DELETE /images/{name}`.
+    ImageRemove { name: String },
     /// `/swarm` and everything under it, any method: berth is never a swarm
     /// manager, so each answers like a dockerd outside a swarm.
     Swarm,
@@ -45,6 +92,9 @@ pub(crate) enum Route {
 pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
     if method == Method::OPTIONS {
         return Some(Route::Options);
+    }
+    if let Some(rest) = path.strip_prefix("/images/") {
+        return match_image_route(method, rest);
     }
     let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
     if segments.first() == Some(&"swarm") {
@@ -64,9 +114,74 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
         (&Method::DELETE, ["networks", id]) => Route::NetworkRemove {
             id_or_name: path_parameter(id)?,
         },
+        (&Method::POST, ["networks", id, "connect"]) => Route::NetworkConnect {
+            id_or_name: path_parameter(id)?,
+        },
+        (&Method::POST, ["networks", id, "disconnect"]) => Route::NetworkDisconnect {
+            id_or_name: path_parameter(id)?,
+        },
+        (&Method::POST, ["containers", "create"]) => Route::ContainerCreate,
+        (&Method::GET, ["containers", "json"]) => Route::ContainerList,
+        (&Method::DELETE, ["containers", id]) => Route::ContainerRemove {
+            id_or_name: path_parameter(id)?,
+        },
+        (_, ["containers", id, action]) => container_route(method, path_parameter(id)?, action)?,
+        (&Method::POST, ["exec", id, "start"]) => Route::ExecStart {
+            exec_id: path_parameter(id)?,
+        },
+        (&Method::POST, ["exec", id, "resize"]) => Route::ExecResize {
+            exec_id: path_parameter(id)?,
+        },
+        (&Method::GET, ["exec", id, "json"]) => Route::ExecInspect {
+            exec_id: path_parameter(id)?,
+        },
         _ => return None,
     };
     Some(route)
+}
+
+/// `/containers/{id}/<action>`.
+fn container_route(method: &Method, id_or_name: String, action: &str) -> Option<Route> {
+    let route = match (method, action) {
+        (&Method::GET, "json") => Route::ContainerInspect { id_or_name },
+        (&Method::GET, "logs") => Route::ContainerLogs { id_or_name },
+        (&Method::POST, "start") => Route::ContainerStart { id_or_name },
+        (&Method::POST, "stop") => Route::ContainerStop { id_or_name },
+        (&Method::POST, "kill") => Route::ContainerKill { id_or_name },
+        (&Method::POST, "restart") => Route::ContainerRestart { id_or_name },
+        (&Method::POST, "wait") => Route::ContainerWait { id_or_name },
+        (&Method::POST, "attach") => Route::ContainerAttach { id_or_name },
+        (&Method::POST, "resize") => Route::ContainerResize { id_or_name },
+        (&Method::POST, "exec") => Route::ExecCreate {
+            container: id_or_name,
+        },
+        _ => return None,
+    };
+    Some(route)
+}
+
+/// Everything after `/images/`. Like dockerd's router (gorilla/mux on the
+/// decoded path), the path is percent-decoded first and the fixed routes win
+/// over the `{name:.*}` ones: `GET /images/json` lists, `GET /images/a/json`
+/// inspects `a`, `GET /images/a/b:c/json` inspects `a/b:c`.
+fn match_image_route(method: &Method, rest: &str) -> Option<Route> {
+    let rest = percent_decode_str(rest).decode_utf8().ok()?;
+    let route = match (method, rest.as_ref()) {
+        (&Method::GET, "json") => Route::ImageList,
+        (&Method::POST, "create") => Route::ImageCreate,
+        (&Method::GET, rest) => Route::ImageInspect {
+            name: non_empty(rest.strip_suffix("/json")?)?,
+        },
+        (&Method::DELETE, name) => Route::ImageRemove {
+            name: non_empty(name)?,
+        },
+        _ => return None,
+    };
+    Some(route)
+}
+
+fn non_empty(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
 }
 
 fn path_parameter(raw: &str) -> Option<String> {
@@ -127,6 +242,196 @@ mod tests {
                 id_or_name: id("abc")
             })
         );
+    }
+
+    #[test]
+    fn network_connect_routes() {
+        assert_eq!(
+            match_route(&Method::POST, "/networks/web/connect"),
+            Some(Route::NetworkConnect {
+                id_or_name: id("web")
+            })
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/networks/web/disconnect"),
+            Some(Route::NetworkDisconnect {
+                id_or_name: id("web")
+            })
+        );
+        assert_eq!(match_route(&Method::GET, "/networks/web/connect"), None);
+    }
+
+    #[test]
+    fn container_routes() {
+        let c = || id("c1");
+        for (method, path, route) in [
+            (Method::POST, "/containers/create", Route::ContainerCreate),
+            (Method::GET, "/containers/json", Route::ContainerList),
+            (
+                Method::GET,
+                "/containers/c1/json",
+                Route::ContainerInspect { id_or_name: c() },
+            ),
+            (
+                Method::GET,
+                "/containers/c1/logs",
+                Route::ContainerLogs { id_or_name: c() },
+            ),
+            (
+                Method::POST,
+                "/containers/c1/start",
+                Route::ContainerStart { id_or_name: c() },
+            ),
+            (
+                Method::POST,
+                "/containers/c1/stop",
+                Route::ContainerStop { id_or_name: c() },
+            ),
+            (
+                Method::POST,
+                "/containers/c1/kill",
+                Route::ContainerKill { id_or_name: c() },
+            ),
+            (
+                Method::POST,
+                "/containers/c1/restart",
+                Route::ContainerRestart { id_or_name: c() },
+            ),
+            (
+                Method::POST,
+                "/containers/c1/wait",
+                Route::ContainerWait { id_or_name: c() },
+            ),
+            (
+                Method::POST,
+                "/containers/c1/attach",
+                Route::ContainerAttach { id_or_name: c() },
+            ),
+            (
+                Method::POST,
+                "/containers/c1/resize",
+                Route::ContainerResize { id_or_name: c() },
+            ),
+            (
+                Method::DELETE,
+                "/containers/c1",
+                Route::ContainerRemove { id_or_name: c() },
+            ),
+            (
+                Method::POST,
+                "/containers/c1/exec",
+                Route::ExecCreate { container: c() },
+            ),
+            // `json` and `create` are only special where dockerd makes them so.
+            (
+                Method::GET,
+                "/containers/json/json",
+                Route::ContainerInspect {
+                    id_or_name: id("json"),
+                },
+            ),
+            (
+                Method::DELETE,
+                "/containers/create",
+                Route::ContainerRemove {
+                    id_or_name: id("create"),
+                },
+            ),
+        ] {
+            assert_eq!(match_route(&method, path), Some(route), "{method} {path}");
+        }
+        for (method, path) in [
+            (Method::GET, "/containers/c1/start"),
+            (Method::POST, "/containers/c1/json"),
+            (Method::POST, "/containers/c1/top"),
+            (Method::GET, "/containers/c1"),
+            (Method::GET, "/containers//json"),
+            (Method::DELETE, "/containers/"),
+        ] {
+            assert_eq!(match_route(&method, path), None, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn exec_routes() {
+        let e = || id("e1");
+        assert_eq!(
+            match_route(&Method::POST, "/exec/e1/start"),
+            Some(Route::ExecStart { exec_id: e() })
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/exec/e1/resize"),
+            Some(Route::ExecResize { exec_id: e() })
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/exec/e1/json"),
+            Some(Route::ExecInspect { exec_id: e() })
+        );
+        assert_eq!(match_route(&Method::GET, "/exec/e1/start"), None);
+    }
+
+    #[test]
+    fn image_names_keep_colons_and_slashes() {
+        for (path, name) in [
+            ("/images/busybox/json", "busybox"),
+            ("/images/busybox:latest/json", "busybox:latest"),
+            ("/images/library/busybox:1.36/json", "library/busybox:1.36"),
+            (
+                "/images/localhost:5000/team/app:v1/json",
+                "localhost:5000/team/app:v1",
+            ),
+            ("/images/sha256:0123abcd/json", "sha256:0123abcd"),
+            // The action is the last segment; earlier `json`s are the name's.
+            ("/images/json/json", "json"),
+            ("/images/a/json/json", "a/json"),
+            // Decoded before matching, as dockerd's router does.
+            ("/images/team%2Fapp%3Av1/json", "team/app:v1"),
+        ] {
+            assert_eq!(
+                match_route(&Method::GET, path),
+                Some(Route::ImageInspect { name: id(name) }),
+                "{path}"
+            );
+        }
+        for (path, name) in [
+            ("/images/busybox", "busybox"),
+            ("/images/busybox:latest", "busybox:latest"),
+            (
+                "/images/localhost:5000/team/app:v1",
+                "localhost:5000/team/app:v1",
+            ),
+            ("/images/json", "json"),
+            ("/images/create", "create"),
+        ] {
+            assert_eq!(
+                match_route(&Method::DELETE, path),
+                Some(Route::ImageRemove { name: id(name) }),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn image_fixed_routes_win_over_names() {
+        assert_eq!(
+            match_route(&Method::GET, "/images/json"),
+            Some(Route::ImageList)
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/images/create"),
+            Some(Route::ImageCreate)
+        );
+        for (method, path) in [
+            (Method::GET, "/images//json"),
+            (Method::GET, "/images/busybox"),
+            (Method::GET, "/images/busybox/history"),
+            (Method::DELETE, "/images/"),
+            (Method::POST, "/images/busybox/json"),
+            (Method::GET, "/images/%FF/json"),
+            (Method::GET, "/images"),
+        ] {
+            assert_eq!(match_route(&method, path), None, "{method} {path}");
+        }
     }
 
     #[test]

@@ -25,4 +25,8 @@ pub struct EngineConfig {
     pub ip_masq: bool,
     /// Daemon `--ip-forward`: set `net.ipv4.ip_forward=1` at start.
     pub ip_forward: bool,
+    /// Daemon `--iptables`: whether berth manages its nftables tables.
+    pub firewall: bool,
+    /// Daemon `--dns`: the DNS servers of containers started without `--dns`.
+    pub dns: Vec<std::net::IpAddr>,
 }

@@ -2,51 +2,107 @@
 //! await the reply, so kernel, IPAM and store changes never race, and a
 //! command runs to the end even if the client that asked goes away (a
 //! half-done change is what crash safety is about). Reads go straight to the
-//! store through the handle.
+//! store through the handle; signals and waiting happen outside the engine.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use berth_types::NetworkId;
-use tokio::sync::{mpsc, oneshot};
+use berth_types::{ContainerId, NetworkId};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{info, warn};
 
 use crate::config::EngineConfig;
+use crate::container::{Container, Endpoint};
+use crate::container_create::{ContainerCreate, EndpointRequest};
+use crate::containers::network_in_use;
 use crate::error::{Error, Result};
-use crate::filter::{ListFilter, PruneFilter};
-use crate::lookup::find_network;
+use crate::filter::{ContainerFilter, ListFilter, PruneFilter};
+use crate::lookup::{find_container, find_network};
 use crate::model::{Network, RecordState};
+use crate::names::NameIndex;
 use crate::network::{bridge_spec, plan_network, NetworkCreate, Surroundings};
-use crate::ports::{Env, Host, NetOps, Store};
+use crate::ports::{Env, ExitStatus, FirewallChange, Host, NetOps, Runtime, Store};
 
 /// Bounded so a flood of requests queues in the API, not in memory here.
 const COMMAND_QUEUE: usize = 256;
+/// Exit and removal notices kept for slow listeners.
+const EVENT_BUFFER: usize = 1024;
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
-enum Command {
+pub(crate) enum Command {
     CreateNetwork(NetworkCreate, Reply<Network>),
     RemoveNetwork(String, Reply<Network>),
     PruneNetworks(PruneFilter, Reply<Vec<Network>>),
+    CreateContainer(Box<ContainerCreate>, Reply<Container>),
+    PrepareStart(String, Reply<crate::ports::LaunchSpec>),
+    FinishStart(
+        ContainerId,
+        std::result::Result<u32, String>,
+        Reply<Container>,
+    ),
+    Exited(ContainerId, ExitStatus),
+    RemoveContainer(String, Reply<Container>),
+    Connect(String, String, EndpointRequest, Reply<()>),
+    Disconnect(String, String, Reply<()>),
+}
+
+/// What happened to a container, for those waiting on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Exited(ContainerId, i64),
+    Removed(ContainerId),
 }
 
 pub struct Engine<H: Host> {
     pub(crate) host: Arc<H>,
     pub(crate) config: EngineConfig,
+    pub(crate) events: broadcast::Sender<Event>,
+    /// For exit monitors to report back; weak so the engine still stops
+    /// when the last handle goes.
+    pub(crate) commands: Option<mpsc::WeakSender<Command>>,
+    /// What the embedded DNS answers, kept current by the engine.
+    pub(crate) names: Arc<NameIndex>,
 }
 
 impl<H: Host> Engine<H> {
     pub fn new(host: Arc<H>, config: EngineConfig) -> Self {
-        Engine { host, config }
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Engine {
+            host,
+            config,
+            events,
+            commands: None,
+            names: Arc::default(),
+        }
+    }
+
+    /// The name index the embedded DNS server answers from.
+    pub fn names(&self) -> Arc<NameIndex> {
+        Arc::clone(&self.names)
     }
 
     /// Runs the engine on its own task; returns the handle to talk to it and
-    /// the task, which ends when every handle is dropped.
-    pub fn spawn(self) -> (EngineHandle<H>, tokio::task::JoinHandle<()>) {
+    /// the task, which ends when every handle is dropped. Call after
+    /// [`Engine::reconcile`].
+    pub fn spawn(mut self) -> (EngineHandle<H>, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        self.commands = Some(tx.downgrade());
         let handle = EngineHandle {
             host: Arc::clone(&self.host),
             tx,
+            events: self.events.clone(),
         };
+        // Containers found running at start get their exit monitors now
+        // that there is a channel to report on.
+        match self.containers() {
+            Ok(containers) => {
+                for c in containers.iter().filter(|c| c.is_running()) {
+                    self.watch_exit(&c.id);
+                }
+            }
+            Err(e) => warn!(error = %e, "running containers not monitored"),
+        }
         (handle, tokio::spawn(self.run(rx)))
     }
 
@@ -63,6 +119,29 @@ impl<H: Host> Engine<H> {
                 }
                 Command::PruneNetworks(filter, reply) => {
                     let _ = reply.send(self.prune_networks(&filter).await);
+                }
+                Command::CreateContainer(req, reply) => {
+                    let _ = reply.send(self.create_container(*req).await);
+                }
+                Command::PrepareStart(reference, reply) => {
+                    let _ = reply.send(self.prepare_start(&reference).await);
+                }
+                Command::FinishStart(id, started, reply) => {
+                    let _ = reply.send(self.finish_start(&id, started).await);
+                }
+                Command::Exited(id, exit) => {
+                    if let Err(e) = self.container_exited(&id, exit).await {
+                        warn!(container = %id, error = %e, "exit not recorded");
+                    }
+                }
+                Command::RemoveContainer(reference, reply) => {
+                    let _ = reply.send(self.remove_container(&reference).await);
+                }
+                Command::Connect(network, container, req, reply) => {
+                    let _ = reply.send(self.connect(&network, &container, req).await);
+                }
+                Command::Disconnect(network, container, reply) => {
+                    let _ = reply.send(self.disconnect(&network, &container).await);
                 }
             }
         }
@@ -92,20 +171,48 @@ impl<H: Host> Engine<H> {
         store
             .insert_network(&network, RecordState::Creating)
             .map_err(Error::store(format!("record network {}", network.name)))?;
-        if let Some(spec) = bridge_spec(&network) {
-            if let Err(source) = self.host.net().ensure_bridge(&spec).await {
-                self.undo_create(&network).await;
-                return Err(Error::Kernel {
-                    what: format!("create bridge {} for network {}", spec.name, network.name),
-                    source,
-                });
-            }
+        if let Err(e) = self.make_bridge(&network).await {
+            self.undo_create(&network).await;
+            return Err(e);
+        }
+        let change = FirewallChange {
+            add_networks: self.fw_network(&network).into_iter().collect(),
+            ..Default::default()
+        };
+        if let Err(e) = self.update_firewall(change).await {
+            self.undo_create(&network).await;
+            return Err(e);
         }
         store
             .set_network_state(&network.id, RecordState::Ready)
             .map_err(Error::store(format!("mark network {} ready", network.name)))?;
         info!(network = %network.name, id = %network.id, "network created");
         Ok(network)
+    }
+
+    /// The bridge, its `route_localnet` (so 127.0.0.1 reaches published
+    /// ports) and the network's firewall elements.
+    pub(crate) async fn make_bridge(&self, network: &Network) -> Result<()> {
+        let Some(spec) = bridge_spec(network) else {
+            return Ok(());
+        };
+        let net = self.host.net();
+        net.ensure_bridge(&spec)
+            .await
+            .map_err(|source| Error::Kernel {
+                what: format!("create bridge {} for network {}", spec.name, network.name),
+                source,
+            })?;
+        if self.config.firewall {
+            let key = format!("net/ipv4/conf/{}/route_localnet", spec.name);
+            net.set_sysctl(&key, "1")
+                .await
+                .map_err(Error::kernel(format!(
+                    "enable route_localnet on {}",
+                    spec.name
+                )))?;
+        }
+        Ok(())
     }
 
     /// Best effort: the error that made us undo is the one worth reporting;
@@ -121,12 +228,25 @@ impl<H: Host> Engine<H> {
         }
     }
 
+    fn endpoints(&self) -> Result<Vec<crate::ports::EndpointRecord>> {
+        self.host
+            .store()
+            .endpoints()
+            .map_err(Error::store("list endpoints"))
+    }
+
     pub async fn remove_network(&mut self, reference: &str) -> Result<Network> {
         let networks = self.live_networks()?;
         let network = find_network(&networks, reference)?.clone();
         if network.is_predefined() {
             return Err(Error::Forbidden(format!(
                 "{} is a pre-defined network and cannot be removed",
+                network.name
+            )));
+        }
+        if network_in_use(&self.endpoints()?, &network.id) {
+            return Err(Error::Forbidden(format!(
+                "error while removing network: network {} has active endpoints",
                 network.name
             )));
         }
@@ -143,6 +263,15 @@ impl<H: Host> Engine<H> {
                 "mark network {} for removal",
                 network.name
             )))?;
+        let change = FirewallChange {
+            remove_networks: self.fw_network(network).into_iter().collect(),
+            ..Default::default()
+        };
+        if let Err(e) = self.update_firewall(change).await {
+            // Stale elements for a gone bridge match nothing; the next full
+            // apply drops them.
+            warn!(network = %network.name, error = %e, "firewall elements not removed");
+        }
         if let Some(bridge) = &network.bridge {
             if let Err(source) = self.host.net().delete_link(&bridge.name).await {
                 // The network is still whole: give it back to the user.
@@ -163,9 +292,13 @@ impl<H: Host> Engine<H> {
     }
 
     pub async fn prune_networks(&mut self, filter: &PruneFilter) -> Result<Vec<Network>> {
+        let endpoints = self.endpoints()?;
         let mut removed = Vec::new();
         for network in self.live_networks()? {
-            if network.is_predefined() || !filter.matches(&network) {
+            if network.is_predefined()
+                || !filter.matches(&network)
+                || network_in_use(&endpoints, &network.id)
+            {
                 continue;
             }
             match self.destroy_network(&network).await {
@@ -179,7 +312,7 @@ impl<H: Host> Engine<H> {
 }
 
 /// Networks that exist for users: not those being removed.
-fn live_networks<S: Store>(store: &S) -> Result<Vec<Network>> {
+pub(crate) fn live_networks<S: Store>(store: &S) -> Result<Vec<Network>> {
     let all = store.networks().map_err(Error::store("list networks"))?;
     Ok(all
         .into_iter()
@@ -188,11 +321,23 @@ fn live_networks<S: Store>(store: &S) -> Result<Vec<Network>> {
         .collect())
 }
 
+/// Docker's `stop` default grace period.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `wait`'s conditions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
 /// How the rest of the daemon talks to the engine: mutations as commands,
-/// reads directly from the store.
+/// reads directly from the store, signals and waits on its own.
 pub struct EngineHandle<H: Host> {
     host: Arc<H>,
     tx: mpsc::Sender<Command>,
+    events: broadcast::Sender<Event>,
 }
 
 impl<H: Host> Clone for EngineHandle<H> {
@@ -200,6 +345,7 @@ impl<H: Host> Clone for EngineHandle<H> {
         EngineHandle {
             host: Arc::clone(&self.host),
             tx: self.tx.clone(),
+            events: self.events.clone(),
         }
     }
 }
@@ -212,6 +358,10 @@ impl<H: Host> EngineHandle<H> {
             .await
             .map_err(|_| Error::ShutDown)?;
         answer.await.map_err(|_| Error::ShutDown)?
+    }
+
+    pub fn host(&self) -> &H {
+        &self.host
     }
 
     pub async fn create_network(&self, req: NetworkCreate) -> Result<Network> {
@@ -232,10 +382,15 @@ impl<H: Host> EngineHandle<H> {
 
     /// Networks matching `filter`, sorted by name as `docker network ls` shows them.
     pub fn list_networks(&self, filter: &ListFilter) -> Result<Vec<Network>> {
+        let endpoints = self
+            .host
+            .store()
+            .endpoints()
+            .map_err(Error::store("list endpoints"))?;
         let mut networks: Vec<Network> = self
             .networks()?
             .into_iter()
-            .filter(|n| filter.matches(n, false))
+            .filter(|n| filter.matches(n, network_in_use(&endpoints, &n.id)))
             .collect();
         networks.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(networks)
@@ -246,7 +401,223 @@ impl<H: Host> EngineHandle<H> {
         find_network(&networks, reference).cloned()
     }
 
+    /// The running containers attached to a network, with their endpoints.
+    pub fn network_members(&self, network: &NetworkId) -> Result<Vec<(Container, Endpoint)>> {
+        Ok(self
+            .containers()?
+            .into_iter()
+            .filter_map(|c| {
+                let endpoint = c
+                    .attachments
+                    .iter()
+                    .find(|a| &a.network == network)
+                    .and_then(|a| a.endpoint.clone())?;
+                Some((c, endpoint))
+            })
+            .collect())
+    }
+
     pub fn now(&self) -> std::time::SystemTime {
         self.host.env().now()
     }
+
+    pub fn containers(&self) -> Result<Vec<Container>> {
+        self.host
+            .store()
+            .containers()
+            .map_err(Error::store("list containers"))
+    }
+
+    pub fn inspect_container(&self, reference: &str) -> Result<Container> {
+        let all = self.containers()?;
+        find_container(&all, reference).cloned()
+    }
+
+    /// Containers matching `filter`, newest first as `docker ps` lists them.
+    pub fn list_containers(&self, all: bool, filter: &ContainerFilter) -> Result<Vec<Container>> {
+        let networks = self.networks()?;
+        let mut list: Vec<Container> = self
+            .containers()?
+            .into_iter()
+            .filter(|c| (all || c.is_running()) && filter.matches(c, &networks))
+            .collect();
+        list.sort_by_key(|c| std::cmp::Reverse(c.created));
+        Ok(list)
+    }
+
+    pub async fn create_container(&self, req: ContainerCreate) -> Result<Container> {
+        self.ask(|r| Command::CreateContainer(Box::new(req), r))
+            .await
+    }
+
+    /// Starts a container: the engine makes its network, the runtime runs
+    /// it (outside the engine, in a task of its own so a client hanging up
+    /// cannot leave it half-started), and the engine records the outcome.
+    pub async fn start_container(&self, reference: &str) -> Result<Container> {
+        let spec = self
+            .ask(|r| Command::PrepareStart(reference.to_owned(), r))
+            .await?;
+        let host = Arc::clone(&self.host);
+        let tx = self.tx.clone();
+        let task = tokio::spawn(async move {
+            let runtime = host.runtime();
+            let started = match runtime.create(&spec).await {
+                Ok(()) => runtime.start(&spec.id).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let (reply, answer) = oneshot::channel();
+            tx.send(Command::FinishStart(spec.id.clone(), started, reply))
+                .await
+                .map_err(|_| Error::ShutDown)?;
+            answer.await.map_err(|_| Error::ShutDown)?
+        });
+        task.await
+            .map_err(|e| Error::Runtime(format!("start task failed: {e}")))?
+    }
+
+    /// Sends `signal`; Docker's error if the container is not running.
+    pub async fn kill_container(&self, reference: &str, signal: i32) -> Result<()> {
+        let c = self.inspect_container(reference)?;
+        if !c.is_running() {
+            return Err(Error::Conflict(format!(
+                "Cannot kill container: {reference}: Container {} is not running",
+                c.id
+            )));
+        }
+        self.host
+            .runtime()
+            .signal(&c.id, signal)
+            .await
+            .map_err(Error::kernel(format!("signal container {}", c.name)))
+    }
+
+    /// SIGTERM (or `signal`), then SIGKILL after `timeout`; returns false if
+    /// the container was not running (Docker's 304).
+    pub async fn stop_container(
+        &self,
+        reference: &str,
+        signal: i32,
+        timeout: Duration,
+    ) -> Result<bool> {
+        let mut events = self.events.subscribe();
+        let c = self.inspect_container(reference)?;
+        if !c.is_running() {
+            return Ok(false);
+        }
+        let runtime = self.host.runtime();
+        if let Err(e) = runtime.signal(&c.id, signal).await {
+            warn!(container = %c.name, error = %e, "stop signal not delivered");
+        }
+        if tokio::time::timeout(timeout, self.exited(&c.id, &mut events))
+            .await
+            .is_err()
+        {
+            info!(container = %c.name, "did not stop in time: killing");
+            runtime
+                .signal(&c.id, libc_sigkill())
+                .await
+                .map_err(Error::kernel(format!("kill container {}", c.name)))?;
+            self.exited(&c.id, &mut events).await;
+        }
+        Ok(true)
+    }
+
+    /// Resolves once the container is no longer running (by event, or
+    /// because the store already says so).
+    async fn exited(&self, id: &ContainerId, events: &mut broadcast::Receiver<Event>) {
+        loop {
+            match self.inspect_container(id.as_str()) {
+                Ok(c) if c.is_running() => {}
+                _ => return,
+            }
+            match events.recv().await {
+                Ok(Event::Exited(e, _) | Event::Removed(e)) if &e == id => return,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    pub async fn restart_container(&self, reference: &str, timeout: Duration) -> Result<Container> {
+        self.stop_container(reference, libc_sigterm(), timeout)
+            .await?;
+        self.start_container(reference).await
+    }
+
+    /// `rm`; with `force`, a running container is killed first.
+    pub async fn remove_container(&self, reference: &str, force: bool) -> Result<Container> {
+        let c = self.inspect_container(reference)?;
+        if force && c.is_running() {
+            let mut events = self.events.subscribe();
+            if let Err(e) = self.host.runtime().signal(&c.id, libc_sigkill()).await {
+                warn!(container = %c.name, error = %e, "kill before removal failed");
+            }
+            self.exited(&c.id, &mut events).await;
+        }
+        self.ask(|r| Command::RemoveContainer(c.id.to_string(), r))
+            .await
+    }
+
+    /// Docker's `wait`: subscribes now (so an exit right after this returns
+    /// is not missed) and returns the future of the exit code once the
+    /// condition holds.
+    pub fn wait_container(
+        &self,
+        reference: &str,
+        condition: WaitCondition,
+    ) -> Result<impl std::future::Future<Output = Result<i64>> + Send + 'static> {
+        let mut events = self.events.subscribe();
+        let c = self.inspect_container(reference)?;
+        let done_now =
+            (condition == WaitCondition::NotRunning && !c.is_running() && !c.state.starting)
+                .then_some(c.state.exit_code);
+        let handle = self.clone();
+        Ok(async move {
+            if let Some(code) = done_now {
+                return Ok(code);
+            }
+            loop {
+                match events.recv().await {
+                    Ok(Event::Exited(id, code))
+                        if id == c.id && condition != WaitCondition::Removed =>
+                    {
+                        return Ok(code)
+                    }
+                    Ok(Event::Removed(id)) if id == c.id => return Ok(handle.last_exit_code(&c)),
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return Err(Error::ShutDown),
+                }
+            }
+        })
+    }
+
+    fn last_exit_code(&self, c: &Container) -> i64 {
+        self.inspect_container(c.id.as_str())
+            .map(|c| c.state.exit_code)
+            .unwrap_or(c.state.exit_code)
+    }
+
+    pub async fn connect(
+        &self,
+        network: String,
+        container: String,
+        req: EndpointRequest,
+    ) -> Result<()> {
+        self.ask(|r| Command::Connect(network, container, req, r))
+            .await
+    }
+
+    pub async fn disconnect(&self, network: String, container: String) -> Result<()> {
+        self.ask(|r| Command::Disconnect(network, container, r))
+            .await
+    }
+}
+
+/// Signal numbers are the same on every Linux architecture berth runs on.
+pub const fn libc_sigterm() -> i32 {
+    15
+}
+
+pub const fn libc_sigkill() -> i32 {
+    9
 }

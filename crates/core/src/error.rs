@@ -29,6 +29,12 @@ pub enum Error {
     },
     #[error("{0}")]
     Unavailable(String),
+    /// Nothing to do (Docker's 304: already started, already stopped).
+    #[error("not modified")]
+    NotModified,
+    /// The OCI runtime refused (a start that failed, with runc's words).
+    #[error("{0}")]
+    Runtime(String),
     #[error("the engine has shut down")]
     ShutDown,
 }
@@ -40,6 +46,7 @@ pub enum ErrorKind {
     NotFound,
     Conflict,
     Unavailable,
+    NotModified,
     Internal,
 }
 
@@ -51,7 +58,8 @@ impl Error {
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::ShutDown | Error::Unavailable(_) => ErrorKind::Unavailable,
-            Error::Kernel { .. } | Error::Store { .. } => ErrorKind::Internal,
+            Error::NotModified => ErrorKind::NotModified,
+            Error::Kernel { .. } | Error::Store { .. } | Error::Runtime(_) => ErrorKind::Internal,
         }
     }
 

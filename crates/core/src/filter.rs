@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::container::{Container, Status};
 use crate::error::{Error, Result};
 use crate::model::Network;
 
@@ -143,6 +144,72 @@ impl ListFilter {
                 Some(true) => !n.is_predefined() && !in_use,
                 Some(false) => n.is_predefined() || in_use,
             }
+    }
+}
+
+/// `ps --filter`: name, id, status, network, label.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerFilter {
+    names: Vec<String>,
+    ids: Vec<String>,
+    /// `None`: no status filter; `Some(empty)`: only states berth never has.
+    statuses: Option<Vec<Status>>,
+    networks: Vec<String>,
+    labels: Vec<LabelMatch>,
+}
+
+impl ContainerFilter {
+    pub fn parse(raw: &RawFilters) -> Result<Self> {
+        check_keys(raw, &["name", "id", "status", "network", "label"])?;
+        let mut statuses = None;
+        for value in values(raw, "status") {
+            let list: &mut Vec<Status> = statuses.get_or_insert_with(Vec::new);
+            match value.as_str() {
+                "created" => list.push(Status::Created),
+                "running" => list.push(Status::Running),
+                "exited" => list.push(Status::Exited),
+                "removing" => list.push(Status::Removing),
+                // Docker's, but never a state of berth's containers.
+                "restarting" | "paused" | "dead" => {}
+                other => {
+                    return Err(Error::InvalidParameter(format!(
+                        "invalid filter 'status={other}'"
+                    )))
+                }
+            }
+        }
+        Ok(ContainerFilter {
+            names: values(raw, "name").to_vec(),
+            ids: values(raw, "id").to_vec(),
+            statuses,
+            networks: values(raw, "network").to_vec(),
+            labels: values(raw, "label")
+                .iter()
+                .map(|l| LabelMatch::parse(l))
+                .collect(),
+        })
+    }
+
+    pub fn matches(&self, c: &Container, networks: &[Network]) -> bool {
+        let any = |list: &[String], f: &dyn Fn(&str) -> bool| {
+            list.is_empty() || list.iter().any(|v| f(v))
+        };
+        let on_network = |v: &str| {
+            c.attachments.iter().any(|a| {
+                a.network.as_str().starts_with(v)
+                    || networks
+                        .iter()
+                        .any(|n| n.id == a.network && n.name.as_str() == v)
+            })
+        };
+        any(&self.names, &|v| c.name.contains(v.trim_start_matches('/')))
+            && any(&self.ids, &|v| c.id.as_str().starts_with(v))
+            && self
+                .statuses
+                .as_ref()
+                .is_none_or(|s| s.contains(&c.state.status))
+            && any(&self.networks, &on_network)
+            && self.labels.iter().all(|l| l.matches(&c.labels))
     }
 }
 

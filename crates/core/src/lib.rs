@@ -3,15 +3,22 @@
 //! nothing here touches the OS, so it is tested with fakes and without root.
 
 pub mod config;
+pub mod container;
+pub mod container_create;
+mod containers;
 pub mod engine;
 pub mod error;
+pub mod etc_files;
 pub mod filter;
+mod firewall;
 pub mod lookup;
 pub mod model;
+pub mod names;
 pub mod network;
 pub mod ports;
+pub mod publish;
 pub mod reconcile;
 
 pub use config::{DefaultBridge, EngineConfig};
-pub use engine::{Engine, EngineHandle};
+pub use engine::{Engine, EngineHandle, Event, WaitCondition, DEFAULT_STOP_TIMEOUT};
 pub use error::{Error, ErrorKind, Result};

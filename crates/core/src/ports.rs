@@ -3,10 +3,13 @@
 //! use the fakes in `berth-testkit`. Nothing here names a concrete adapter.
 
 use std::future::Future;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use berth_types::{IfName, IpNet, NetworkId};
+use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 
+use crate::container::{Container, ProcessConfig, Proto};
 use crate::model::{Network, RecordState};
 
 /// Adapters report failures as boxed errors; the core wraps them with what it
@@ -28,6 +31,39 @@ pub fn network_id_from_alias(alias: &str) -> Option<&str> {
     alias
         .strip_prefix(LINK_ALIAS_PREFIX)?
         .strip_prefix("network:")
+}
+
+/// The alias of an endpoint's host-side veth: `berth:endpoint:<id>`.
+pub fn endpoint_link_alias(id: &EndpointId) -> String {
+    format!("{LINK_ALIAS_PREFIX}endpoint:{id}")
+}
+
+/// The endpoint id in a veth's alias, if the alias is an endpoint's.
+pub fn endpoint_id_from_alias(alias: &str) -> Option<&str> {
+    alias
+        .strip_prefix(LINK_ALIAS_PREFIX)?
+        .strip_prefix("endpoint:")
+}
+
+/// A container's attachment to a bridge as the kernel must show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointSpec {
+    /// The sandbox's bind-mounted network namespace.
+    pub netns: PathBuf,
+    pub bridge: IfName,
+    /// Host end, enslaved to `bridge`, up, carrying `alias`.
+    pub host_ifname: IfName,
+    /// Sandbox end: `eth0`, `eth1`…
+    pub ifname: IfName,
+    pub mac: MacAddr,
+    pub mtu: u32,
+    /// Addresses of the sandbox end, with the subnet's prefix length.
+    pub addresses: Vec<IpNet>,
+    /// Default routes to add in the sandbox through this interface (only the
+    /// container's first network with a gateway provides them).
+    pub default_gateways: Vec<IpAddr>,
+    /// [`endpoint_link_alias`].
+    pub alias: String,
 }
 
 /// A bridge as the core wants it to be.
@@ -68,13 +104,38 @@ pub trait NetOps: Send + Sync + 'static {
     /// network's pool never shadows a network the host already reaches.
     fn host_routes(&self) -> impl Future<Output = Result<Vec<IpNet>, PortError>> + Send;
 
-    /// Writes a sysctl of the host namespace; `key` is the dotted name
-    /// (`net.ipv4.ip_forward`).
+    /// Writes a sysctl of the host namespace. `key` follows sysctl.d(5): the
+    /// dotted name (`net.ipv4.ip_forward`), or the slash form when a part
+    /// holds a dot, as interface names may (`net/ipv4/conf/br.x/forwarding`).
     fn set_sysctl(
         &self,
         key: &str,
         value: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Makes a new network namespace, bind-mounted at `path`, with `lo` up.
+    /// A namespace already mounted there is kept (idempotent).
+    fn create_netns(&self, path: &Path) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Unmounts and removes a namespace file; a missing one is success.
+    fn remove_netns(&self, path: &Path) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// The namespace files in `dir` (for reconcile).
+    fn list_netns(
+        &self,
+        dir: &Path,
+    ) -> impl Future<Output = Result<Vec<PathBuf>, PortError>> + Send;
+
+    /// Creates the veth pair of an endpoint as `spec` says, all or nothing:
+    /// on failure nothing of it is left (the host end is deleted).
+    fn add_endpoint(
+        &self,
+        spec: &EndpointSpec,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Whether a process of the host holds this port (so publishing it
+    /// would shadow that process).
+    fn port_in_use(&self, proto: Proto, ip: IpAddr, port: u16) -> bool;
 }
 
 /// Durable state. Calls are short synchronous SQLite transactions; each
@@ -89,6 +150,141 @@ pub trait Store: Send + Sync + 'static {
     fn update_network(&self, network: &Network, state: RecordState) -> Result<(), PortError>;
     fn set_network_state(&self, id: &NetworkId, state: RecordState) -> Result<(), PortError>;
     fn delete_network(&self, id: &NetworkId) -> Result<(), PortError>;
+
+    /// Every container record.
+    fn containers(&self) -> Result<Vec<Container>, PortError>;
+    /// Inserts a new container; its name is unique.
+    fn insert_container(&self, container: &Container) -> Result<(), PortError>;
+    /// Replaces a stored container (same id).
+    fn update_container(&self, container: &Container) -> Result<(), PortError>;
+    /// Deletes a container and its endpoint rows (releasing their
+    /// addresses); a missing id is success.
+    fn delete_container(&self, id: &ContainerId) -> Result<(), PortError>;
+
+    /// Records an endpoint and allocates its addresses in one transaction.
+    /// An address already allocated on that network fails the whole call
+    /// with [`StoreConflict`] (the primary key is the arbiter).
+    fn insert_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), PortError>;
+    /// Deletes an endpoint, releasing its addresses; missing is success.
+    fn delete_endpoint(&self, id: &EndpointId) -> Result<(), PortError>;
+    /// Every endpoint record (for reconcile and "network in use").
+    fn endpoints(&self) -> Result<Vec<EndpointRecord>, PortError>;
+    /// Addresses allocated on a network.
+    fn allocated_addresses(
+        &self,
+        network: &NetworkId,
+    ) -> Result<std::collections::BTreeSet<IpAddr>, PortError>;
+}
+
+/// What the store keeps of an endpoint: who, where, and its addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointRecord {
+    pub id: EndpointId,
+    pub network: NetworkId,
+    pub container: ContainerId,
+    pub ifname: IfName,
+    pub host_ifname: IfName,
+    pub addresses: Vec<IpAddr>,
+}
+
+/// The error a store returns when a unique constraint refuses a write
+/// (an address or name already taken), so the core can tell it apart.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreConflict(pub String);
+
+/// What the runtime needs to run a container's process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaunchSpec {
+    pub id: ContainerId,
+    pub image_id: String,
+    pub process: ProcessConfig,
+    pub hostname: String,
+    pub domainname: String,
+    pub netns: NetnsRef,
+    pub etc: EtcFiles,
+}
+
+/// Which network namespace a container's process joins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetnsRef {
+    /// A bind-mounted namespace file (own sandbox, or a `container:` target's).
+    Path(PathBuf),
+    /// The host's namespace (`--network host`).
+    Host,
+}
+
+/// The generated files bind-mounted into the container's `/etc`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EtcFiles {
+    pub hosts: String,
+    pub resolv_conf: String,
+    pub hostname: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitStatus {
+    pub code: i64,
+    pub finished_at: SystemTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeStatus {
+    Running {
+        pid: u32,
+    },
+    /// Created but not started.
+    Created,
+    Exited(ExitStatus),
+    /// The runtime knows nothing of it.
+    Missing,
+}
+
+/// Runs containers' processes (runc through a per-container shim).
+pub trait Runtime: Send + Sync + 'static {
+    /// Root filesystem, bundle, `/etc` files, shim: the process is ready to
+    /// start but runs no user code yet.
+    fn create(&self, spec: &LaunchSpec) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Runs the process; returns its pid.
+    fn start(&self, id: &ContainerId) -> impl Future<Output = Result<u32, PortError>> + Send;
+    fn signal(
+        &self,
+        id: &ContainerId,
+        signal: i32,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Resolves when the process has exited.
+    fn wait(&self, id: &ContainerId) -> impl Future<Output = Result<ExitStatus, PortError>> + Send;
+    fn status(
+        &self,
+        id: &ContainerId,
+    ) -> impl Future<Output = Result<RuntimeStatus, PortError>> + Send;
+    /// Removes the runtime's state, the shim's files and the root
+    /// filesystem; idempotent.
+    fn delete(&self, id: &ContainerId) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Rewrites the `/etc` files of a created or running container.
+    fn write_etc(
+        &self,
+        id: &ContainerId,
+        files: &EtcFiles,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// An image's defaults for the containers made from it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageConfig {
+    pub id: String,
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    pub user: String,
+    pub exposed: Vec<(u16, Proto)>,
+}
+
+/// The local image store, read-only as far as the core is concerned.
+pub trait Images: Send + Sync + 'static {
+    /// Resolves `busybox`, `busybox:latest`, `sha256:…` or an id prefix.
+    fn resolve(&self, reference: &str) -> Result<Option<ImageConfig>, PortError>;
 }
 
 /// Time and randomness, injected so use cases are deterministic in tests.
@@ -96,6 +292,8 @@ pub trait Env: Send + Sync + 'static {
     fn now(&self) -> SystemTime;
     /// 32 random bytes for a new id.
     fn random_id_bytes(&self) -> [u8; 32];
+    /// The host's `/etc/resolv.conf` as it is now (empty if unreadable).
+    fn host_resolv_conf(&self) -> String;
 }
 
 /// The set of adapters an engine runs on.
@@ -103,8 +301,113 @@ pub trait Host: Send + Sync + 'static {
     type Net: NetOps;
     type Store: Store;
     type Env: Env;
+    type Runtime: Runtime;
+    type Images: Images;
+    type Firewall: Firewall;
+    type Dns: SandboxDns;
 
     fn net(&self) -> &Self::Net;
     fn store(&self) -> &Self::Store;
     fn env(&self) -> &Self::Env;
+    fn runtime(&self) -> &Self::Runtime;
+    fn images(&self) -> &Self::Images;
+    fn firewall(&self) -> &Self::Firewall;
+    fn dns(&self) -> &Self::Dns;
+    /// Where sandboxes' namespace files live (`<exec-root>/netns`).
+    fn netns_dir(&self) -> &Path;
+}
+
+/// A bridge network as the firewall sees it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FwNetwork {
+    pub bridge: IfName,
+    pub subnets: Vec<IpNet>,
+    /// No traffic leaves the bridge; no masquerade; no published ports.
+    pub internal: bool,
+    /// Container-to-container traffic on this bridge is allowed.
+    pub icc: bool,
+    /// Traffic leaving the subnet for other interfaces is masqueraded (the
+    /// network's option and the daemon's `--ip-masq` together).
+    pub masquerade: bool,
+}
+
+/// One published port mapping. `host_ports` and `container_ports` have the
+/// same length; a range whose host and container ports are equal can be one
+/// native interval element.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FwPort {
+    pub proto: Proto,
+    /// `None`: every local address (Docker's 0.0.0.0 / ::).
+    pub host_ip: Option<IpAddr>,
+    pub host_ports: (u16, u16),
+    pub container_ip: IpAddr,
+    pub container_ports: (u16, u16),
+    /// The bridge the container sits on (for the forward accept).
+    pub bridge: IfName,
+}
+
+/// Everything berth's tables must express, derived from the store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FirewallState {
+    pub networks: Vec<FwNetwork>,
+    pub ports: Vec<FwPort>,
+}
+
+/// A change of per-network or per-port facts: element additions and
+/// deletions only, so its cost does not depend on how many exist.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FirewallChange {
+    pub add_networks: Vec<FwNetwork>,
+    pub remove_networks: Vec<FwNetwork>,
+    pub add_ports: Vec<FwPort>,
+    pub remove_ports: Vec<FwPort>,
+}
+
+/// berth's own nftables tables (never anyone else's).
+pub trait Firewall: Send + Sync + 'static {
+    /// Replaces berth's tables with exactly `state`, atomically.
+    fn apply(&self, state: &FirewallState) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Applies a change as one transaction.
+    fn update(&self, change: &FirewallChange)
+        -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Whether berth's tables are (still) there, so a flush from outside can
+    /// be noticed and repaired.
+    fn present(&self) -> impl Future<Output = Result<bool, PortError>> + Send;
+}
+
+/// What the embedded DNS server asks of berth: names as one container sees
+/// them (scoped to the networks it shares with others).
+pub trait NameLookup: Send + Sync + 'static {
+    /// Addresses `name` (a container name, network alias, short id or
+    /// hostname; case-insensitive) has for `asker`: on each network both
+    /// share, the other's address there. `None`: not a name berth knows
+    /// for this asker, so the query is forwarded.
+    fn resolve(&self, asker: &ContainerId, name: &str) -> Option<Vec<IpAddr>>;
+    /// The name of the container holding `ip` on a network `asker` is on.
+    fn reverse(&self, asker: &ContainerId, ip: IpAddr) -> Option<String>;
+}
+
+/// Where the embedded DNS server sends names berth does not know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DnsUpstreams {
+    /// The host's resolvers, queried from the host's namespace (loopback
+    /// ones included: the query leaves from the host).
+    Host(Vec<IpAddr>),
+    /// `--dns` servers, queried from the container's namespace.
+    Container(Vec<IpAddr>),
+    /// Never forward (`--internal` networks without `--dns`).
+    None,
+}
+
+/// The embedded DNS server, one listener pair per sandbox on 127.0.0.11:53.
+pub trait SandboxDns: Send + Sync + 'static {
+    /// Starts answering inside the sandbox mounted at `netns`, as `asker`.
+    fn serve(
+        &self,
+        asker: &ContainerId,
+        netns: &Path,
+        upstreams: DnsUpstreams,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Stops the sandbox's server (no-op if none runs).
+    fn stop(&self, asker: &ContainerId) -> impl Future<Output = ()> + Send;
 }

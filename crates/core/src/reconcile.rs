@@ -7,11 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use berth_types::{Driver, NetworkId};
 use tracing::{info, warn};
 
+use crate::container::{Container, Status};
+use crate::containers::live_endpoint_ids;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::{Network, RecordState};
-use crate::network::{bridge_spec, default_bridge_network, driverless_network};
-use crate::ports::{network_id_from_alias, Env, Host, NetOps, Store};
+use crate::network::{default_bridge_network, driverless_network};
+use crate::ports::{
+    endpoint_id_from_alias, network_id_from_alias, Env, Host, NetOps, Runtime, RuntimeStatus, Store,
+};
 
 impl<H: Host> Engine<H> {
     /// Brings the host in line with the store. Fails only where the daemon
@@ -38,10 +42,7 @@ impl<H: Host> Engine<H> {
         self.ensure_predefined(&mut records)?;
 
         for (network, state) in &records {
-            let made = match bridge_spec(network) {
-                None => Ok(()),
-                Some(spec) => net.ensure_bridge(&spec).await.map_err(|e| (spec, e)),
-            };
+            let made = self.make_bridge(network).await;
             match made {
                 Ok(()) => {
                     if *state != RecordState::Ready {
@@ -54,19 +55,133 @@ impl<H: Host> Engine<H> {
                             )))?;
                     }
                 }
-                Err((spec, source)) if network.name.as_str() == "bridge" => {
-                    return Err(Error::Kernel {
-                        what: format!("create default bridge {}", spec.name),
-                        source,
-                    })
-                }
-                Err((spec, e)) => {
-                    warn!(network = %network.name, bridge = %spec.name, error = %e, "bridge not restored")
-                }
+                Err(e) if network.name.as_str() == "bridge" => return Err(e),
+                Err(e) => warn!(network = %network.name, error = %e, "bridge not restored"),
             }
         }
 
-        self.remove_orphan_bridges(&records).await
+        self.remove_orphan_bridges(&records).await?;
+        self.reconcile_containers().await?;
+        self.apply_firewall().await
+    }
+
+    /// Containers against the runtime: starts cut short are undone, exits
+    /// that happened while berthd was away are recorded, removals finished;
+    /// then endpoints, veths and namespace files that no running container
+    /// owns are removed.
+    async fn reconcile_containers(&mut self) -> Result<()> {
+        for mut c in self.containers()? {
+            if c.state.status == Status::Removing {
+                let name = c.name.clone();
+                if let Err(e) = self.destroy_container(c).await {
+                    warn!(container = %name, error = %e, "interrupted removal not finished");
+                }
+                continue;
+            }
+            let was_up = c.is_running() || c.state.starting;
+            let status = match self.host.runtime().status(&c.id).await {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(container = %c.name, error = %e, "runtime state unknown: left as recorded");
+                    continue;
+                }
+            };
+            match (was_up, status) {
+                (true, RuntimeStatus::Running { pid }) => {
+                    if c.state.starting {
+                        c.state.starting = false;
+                        c.state.status = Status::Running;
+                        c.state.pid = pid;
+                        c.state.started_at = Some(self.host.env().now());
+                        self.save_container(&c)?;
+                        info!(container = %c.name, "finished an interrupted start");
+                    }
+                    self.publish_names(&c)?;
+                }
+                (true, RuntimeStatus::Exited(exit)) if c.is_running() => {
+                    info!(container = %c.name, code = exit.code, "exited while berthd was away");
+                    self.record_exit(c, exit).await?;
+                }
+                (true, _) => {
+                    // A start cut short (or a process that vanished without
+                    // a trace): undo the network and the runtime's half.
+                    self.teardown_network(&mut c).await;
+                    if let Err(e) = self.host.runtime().delete(&c.id).await {
+                        warn!(container = %c.name, error = %e, "runtime state not removed");
+                    }
+                    if c.is_running() {
+                        c.state.status = Status::Exited;
+                        c.state.exit_code = 255;
+                        c.state.finished_at = Some(self.host.env().now());
+                    }
+                    c.state.starting = false;
+                    c.state.pid = 0;
+                    self.save_container(&c)?;
+                    info!(container = %c.name, "undid an interrupted start");
+                }
+                (false, RuntimeStatus::Running { .. }) => {
+                    warn!(container = %c.name, "runtime runs a container recorded as stopped; leaving it");
+                }
+                (false, _) => {
+                    if c.netns.is_some() || c.attachments.iter().any(|a| a.endpoint.is_some()) {
+                        self.teardown_network(&mut c).await;
+                        self.save_container(&c)?;
+                    }
+                }
+            }
+        }
+        self.remove_orphan_endpoints().await
+    }
+
+    async fn remove_orphan_endpoints(&mut self) -> Result<()> {
+        let containers = self.containers()?;
+        let running: Vec<&Container> = containers.iter().filter(|c| c.is_running()).collect();
+        let live: BTreeSet<&str> = running
+            .iter()
+            .flat_map(|c| live_endpoint_ids(c))
+            .map(|id| id.as_str())
+            .collect();
+        let store = self.host.store();
+        let net = self.host.net();
+        for record in store.endpoints().map_err(Error::store("list endpoints"))? {
+            if !live.contains(record.id.as_str()) {
+                if let Err(e) = net.delete_link(&record.host_ifname).await {
+                    warn!(veth = %record.host_ifname, error = %e, "orphan veth not removed");
+                }
+                if let Err(e) = store.delete_endpoint(&record.id) {
+                    warn!(endpoint = %record.id, error = %e, "orphan endpoint record not removed");
+                }
+            }
+        }
+        for link in net
+            .owned_links()
+            .await
+            .map_err(Error::kernel("list berth's links"))?
+        {
+            if endpoint_id_from_alias(&link.alias).is_some_and(|id| !live.contains(id)) {
+                match net.delete_link(&link.name).await {
+                    Ok(()) => info!(veth = %link.name, "removed a veth no container owns"),
+                    Err(e) => warn!(veth = %link.name, error = %e, "orphan veth not removed"),
+                }
+            }
+        }
+        let owned: BTreeSet<&std::path::Path> =
+            running.iter().filter_map(|c| c.netns.as_deref()).collect();
+        let files = net
+            .list_netns(self.host.netns_dir())
+            .await
+            .map_err(Error::kernel("list network namespaces"))?;
+        for path in files.iter().filter(|p| !owned.contains(p.as_path())) {
+            match net.remove_netns(path).await {
+                Ok(()) => {
+                    info!(path = %path.display(), "removed a network namespace no container owns")
+                }
+                Err(e) => {
+                    warn!(path = %path.display(), error = %e, "orphan network namespace not removed")
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn finish_removal(&self, network: &Network) {

@@ -1,8 +1,12 @@
 //! `Netlink`: the real [`NetOps`] on an rtnetlink socket.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
 
-use berth_core::ports::{BridgeSpec, NetOps, OwnedLink, PortError, LINK_ALIAS_PREFIX};
+use berth_core::container::Proto;
+use berth_core::ports::{
+    BridgeSpec, EndpointSpec, NetOps, OwnedLink, PortError, LINK_ALIAS_PREFIX,
+};
 use berth_types::{IfName, IpNet};
 use futures::TryStreamExt;
 use netlink_packet_route::address::{
@@ -152,7 +156,9 @@ impl Netlink {
         Ok(())
     }
 
-    async fn add_address(&self, name: &str, index: u32, net: IpNet) -> Result<()> {
+    /// Adds `net` to link `index` (named `name`, for messages); IPv6 without
+    /// duplicate address detection.
+    pub(crate) async fn add_address(&self, name: &str, index: u32, net: IpNet) -> Result<()> {
         let mut req = self
             .handle
             .address()
@@ -174,7 +180,7 @@ impl Netlink {
             };
             NetlinkError::request("adding address", format!("{net} on {name}"), e, hints)
         })?;
-        tracing::debug!(bridge = name, %net, "address added");
+        tracing::debug!(link = name, %net, "address added");
         Ok(())
     }
 
@@ -357,6 +363,41 @@ impl NetOps for Netlink {
     async fn set_sysctl(&self, key: &str, value: &str) -> Result<(), PortError> {
         sysctl::write_sysctl(key, value).map_err(Into::into)
     }
+
+    /// See [`Netlink::create_netns`]: the mount is made in the calling
+    /// process's mount namespace.
+    async fn create_netns(&self, path: &Path) -> Result<(), PortError> {
+        Netlink::create_netns(self, path).await.map_err(Into::into)
+    }
+
+    async fn remove_netns(&self, path: &Path) -> Result<(), PortError> {
+        Netlink::remove_netns(self, path).await.map_err(Into::into)
+    }
+
+    async fn list_netns(&self, dir: &Path) -> Result<Vec<PathBuf>, PortError> {
+        Netlink::list_netns(self, dir).await.map_err(Into::into)
+    }
+
+    async fn add_endpoint(&self, spec: &EndpointSpec) -> Result<(), PortError> {
+        Netlink::add_endpoint(self, spec).await.map_err(Into::into)
+    }
+
+    fn port_in_use(&self, proto: Proto, ip: IpAddr, port: u16) -> bool {
+        port_in_use(proto, ip, port)
+    }
+}
+
+/// Whether binding `ip:port` fails because something holds it. berthd runs
+/// in the host's namespace, so this asks the host. SCTP is not checked
+/// (std has no SCTP sockets; the kernel refuses nothing for a DNAT anyway).
+fn port_in_use(proto: Proto, ip: IpAddr, port: u16) -> bool {
+    let addr = std::net::SocketAddr::new(ip, port);
+    let result = match proto {
+        Proto::Tcp => std::net::TcpListener::bind(addr).map(drop),
+        Proto::Udp => std::net::UdpSocket::bind(addr).map(drop),
+        Proto::Sctp => Ok(()),
+    };
+    matches!(result, Err(e) if e.kind() == std::io::ErrorKind::AddrInUse)
 }
 
 pub(crate) fn link_name(link: &LinkMessage) -> Option<&str> {
@@ -418,4 +459,29 @@ fn address_facts(msg: &AddressMessage) -> Option<AddrFacts> {
         None => msg.header.flags.contains(AddressHeaderFlags::Dadfailed),
     };
     Some(AddrFacts { net, dad_failed })
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::*;
+
+    #[test]
+    fn a_listening_port_is_in_use_and_a_free_one_is_not() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let lo: IpAddr = Ipv4Addr::LOCALHOST.into();
+        assert!(port_in_use(Proto::Tcp, lo, port));
+        assert!(
+            port_in_use(Proto::Tcp, Ipv4Addr::UNSPECIFIED.into(), port),
+            "any-address overlaps"
+        );
+        drop(listener);
+        assert!(!port_in_use(Proto::Tcp, lo, port));
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert!(port_in_use(
+            Proto::Udp,
+            lo,
+            udp.local_addr().unwrap().port()
+        ));
+    }
 }

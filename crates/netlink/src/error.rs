@@ -71,6 +71,32 @@ pub enum NetlinkError {
         #[source]
         source: io::Error,
     },
+
+    /// A file-system step on a namespace file or its directory (create,
+    /// bind-mount, unmount, unlink, list) failed.
+    #[error("{op} {}: {source}{}", path.display(), hint_suffix(*hint))]
+    NetnsFile {
+        /// E.g. `"bind-mounting a new network namespace on"`.
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+        hint: Option<&'static str>,
+    },
+
+    /// One step of `add_endpoint` failed. Whatever the call had created was
+    /// removed again (unless `cleanup` says otherwise).
+    #[error("endpoint {endpoint}: {step}: {source}{}", cleanup_suffix(cleanup.as_deref()))]
+    Endpoint {
+        /// Alias, host end, bridge, sandbox end and namespace file.
+        endpoint: String,
+        /// The step that failed, e.g. `"adding the sandbox's addresses"`.
+        step: &'static str,
+        #[source]
+        source: Box<NetlinkError>,
+        /// Why removing the half-made endpoint failed, if it did.
+        cleanup: Option<String>,
+    },
 }
 
 impl NetlinkError {
@@ -81,7 +107,10 @@ impl NetlinkError {
             NetlinkError::Open { source } | NetlinkError::Namespace { source, .. } => {
                 source.raw_os_error()
             }
-            NetlinkError::Sysctl { source, .. } => source.raw_os_error(),
+            NetlinkError::Sysctl { source, .. } | NetlinkError::NetnsFile { source, .. } => {
+                source.raw_os_error()
+            }
+            NetlinkError::Endpoint { source, .. } => source.errno(),
             _ => None,
         }
     }
@@ -142,6 +171,12 @@ fn describe(err: &rtnetlink::Error) -> String {
 
 fn hint_suffix(hint: Option<&str>) -> String {
     hint.map(|h| format!(" ({h})")).unwrap_or_default()
+}
+
+fn cleanup_suffix(cleanup: Option<&str>) -> String {
+    cleanup
+        .map(|c| format!("; removing the half-made endpoint failed too: {c}"))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -7,13 +7,18 @@
 //! Sysctls act in the calling thread's namespace. This is the only crate that
 //! calls `setns`/`unshare`, and only on short-lived threads of its own that
 //! never return to a runtime's pool.
+//!
+//! Sandboxes' namespaces are bind-mounted files in berthd's mount namespace;
+//! see `nsfs.rs` for what that assumes about mount propagation.
 
 mod adapter;
+mod endpoint;
 mod error;
 mod netns;
+mod nsfs;
 mod plan;
 pub mod sysctl;
 
 pub use adapter::Netlink;
 pub use error::NetlinkError;
-pub use netns::VethSpec;
+pub use netns::{run_in_netns, VethSpec};

@@ -3,9 +3,10 @@
 //! namespace under its final name (netavark's trick: no temporary host-side
 //! name, no move, no rename).
 //!
-//! Not part of `NetOps` yet; the container issue will decide the port.
+//! `add_endpoint` (in `endpoint.rs`) builds on these.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::path::Path;
 use std::{io, panic, thread};
 
 use berth_types::{IfName, MacAddr};
@@ -70,6 +71,14 @@ impl Netlink {
 
     /// Creates the veth pair of `spec` and returns the host end's index.
     pub async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<u32> {
+        self.add_veth(spec).await?;
+        self.require_index(&spec.host_name, "creating a veth pair")
+            .await
+    }
+
+    /// [`Netlink::create_veth`] without looking up the new host end: one
+    /// bridge lookup (if any) and one RTM_NEWLINK.
+    pub(crate) async fn add_veth(&self, spec: &VethSpec<'_>) -> Result<()> {
         let host = spec.host_name.as_str();
         let controller = match &spec.bridge {
             Some(bridge) => Some(self.require_index(bridge, "creating a veth pair").await?),
@@ -105,8 +114,7 @@ impl Netlink {
             return Err(err);
         }
         tracing::debug!(host, peer = %spec.peer_name, "veth pair created");
-        self.require_index(&spec.host_name, "creating a veth pair")
-            .await
+        Ok(())
     }
 
     /// Enslaves `link` to `bridge` (`ip link set LINK master BRIDGE`).
@@ -138,7 +146,7 @@ impl Netlink {
             .map_err(|e| NetlinkError::request("setting MAC", format!("{mac} on {link}"), e, &[]))
     }
 
-    async fn require_index(&self, name: &IfName, op: &'static str) -> Result<u32> {
+    pub(crate) async fn require_index(&self, name: &IfName, op: &'static str) -> Result<u32> {
         self.link_index(name)
             .await?
             .ok_or_else(|| NetlinkError::NoSuchLink {
@@ -146,4 +154,35 @@ impl Netlink {
                 op,
             })
     }
+}
+
+/// Runs `work` on a short-lived thread that has joined the namespace
+/// mounted at `path`, and returns its result: sockets made there belong to
+/// that namespace for good (the embedded DNS server's listeners, its
+/// upstream sockets for `--dns`). The thread ends inside the namespace, so
+/// nothing has to switch back; the caller's thread never changes namespace.
+pub fn run_in_netns<T: Send>(
+    path: &Path,
+    work: impl FnOnce() -> io::Result<T> + Send,
+) -> Result<T> {
+    let file = crate::nsfs::open_netns(path)?;
+    thread::scope(|scope| {
+        let worker = thread::Builder::new()
+            .name("berth-netns-work".into())
+            .spawn_scoped(scope, move || {
+                setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| NetlinkError::Namespace {
+                    op: "entering a sandbox's network namespace",
+                    source: io::Error::from(e),
+                })?;
+                work().map_err(|source| NetlinkError::Namespace {
+                    op: "working inside a sandbox's network namespace",
+                    source,
+                })
+            })
+            .map_err(|source| NetlinkError::Namespace {
+                op: "spawning the namespace thread",
+                source,
+            })?;
+        worker.join().unwrap_or_else(|p| panic::resume_unwind(p))
+    })
 }

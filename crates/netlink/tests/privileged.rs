@@ -1,118 +1,30 @@
 //! Root tests against the real kernel. Each test runs on a thread of its own
 //! that first unshares a fresh network namespace (and checks that it did),
 //! then runs a current-thread tokio runtime there; `ip -j` children inherit
-//! that namespace. Nothing here can touch the machine's own namespace.
+//! that namespace. Nothing here can touch the machine's own namespace. (The
+//! harness is in `support/`; the sandbox tests are in `sandbox.rs`.)
 //!
 //! Run: `cargo test -p berth-netlink --features privileged` (as root).
 //! Without the feature they are ignored; with it and not root, they fail.
 
-// The harness helpers below are test code too: a failed step must panic.
+// Test code: a failed step must panic.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod support;
+
 use std::fs;
-use std::future::Future;
 use std::net::UdpSocket;
-use std::os::fd::{AsFd, OwnedFd};
-use std::process::Command;
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use berth_core::ports::{BridgeSpec, NetOps, OwnedLink};
 use berth_netlink::{Netlink, NetlinkError, VethSpec};
-use berth_types::{IfName, IpNet, MacAddr};
+use berth_types::MacAddr;
 use futures::StreamExt;
-use nix::sched::{unshare, CloneFlags};
+use nix::sched::CloneFlags;
 use rtnetlink::MulticastGroup;
 use serde_json::Value;
-
-/// Runs `test` in a fresh network namespace on a dedicated thread.
-fn in_fresh_netns<F, Fut>(test: F)
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = ()>,
-{
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "the `privileged` tests need root (they create links in throwaway network namespaces)"
-    );
-    let host_ns = fs::read_link("/proc/self/ns/net").expect("read host netns");
-    let worker = std::thread::Builder::new()
-        .name("netns-test".into())
-        .spawn(move || {
-            enter_fresh_netns(&host_ns);
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(test());
-            // The thread ends here; its namespace dies with it.
-        })
-        .expect("spawn test thread");
-    if let Err(panic) = worker.join() {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-/// Unshares the calling thread's network namespace and refuses to go on
-/// unless it is a new, empty one.
-fn enter_fresh_netns(host_ns: &std::path::Path) {
-    unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-    let mine = fs::read_link("/proc/thread-self/ns/net").expect("read thread netns");
-    assert_ne!(
-        mine, host_ns,
-        "still in the host network namespace: refusing to run"
-    );
-    let links = ip_json(&["link", "show"]);
-    let names: Vec<&str> = links
-        .as_array()
-        .expect("link list")
-        .iter()
-        .filter_map(|l| l["ifname"].as_str())
-        .collect();
-    assert_eq!(names, ["lo"], "not a fresh namespace: refusing to run");
-}
-
-/// A second fresh network namespace, held open by the returned fd (the
-/// thread that made it is gone).
-fn spare_netns() -> OwnedFd {
-    let host_ns = fs::read_link("/proc/self/ns/net").expect("read host netns");
-    std::thread::spawn(move || {
-        enter_fresh_netns(&host_ns);
-        OwnedFd::from(fs::File::open("/proc/thread-self/ns/net").expect("open netns"))
-    })
-    .join()
-    .expect("spare netns thread")
-}
-
-/// `ip -j ARGS` in the calling thread's namespace.
-fn ip_json(args: &[&str]) -> Value {
-    let out = Command::new("ip")
-        .arg("-j")
-        .args(args)
-        .output()
-        .expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip -j {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("ip -j output")
-}
-
-/// `ip ARGS` for test setup, in the calling thread's namespace.
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn link_json(name: &str) -> Value {
-    ip_json(&["-d", "link", "show", "dev", name])[0].clone()
-}
+use support::{addrs, in_fresh_netns, ip, ip_json, link_json, name, net, open, spare_netns};
 
 /// [`link_json`] without the bridge's running timers, which tick by themselves.
 fn stable_link_json(name: &str) -> Value {
@@ -123,24 +35,6 @@ fn stable_link_json(name: &str) -> Value {
     link
 }
 
-/// `addr/prefixlen` of every address on `name`, in kernel order.
-fn addrs(name: &str) -> Vec<String> {
-    ip_json(&["addr", "show", "dev", name])[0]["addr_info"]
-        .as_array()
-        .expect("addr_info")
-        .iter()
-        .map(|a| format!("{}/{}", a["local"].as_str().expect("local"), a["prefixlen"]))
-        .collect()
-}
-
-fn net(s: &str) -> IpNet {
-    s.parse().expect("test prefix")
-}
-
-fn name(s: &str) -> IfName {
-    IfName::parse(s).expect("test name")
-}
-
 fn spec(bridge: &str, addresses: &[&str]) -> BridgeSpec {
     BridgeSpec {
         name: name(bridge),
@@ -148,10 +42,6 @@ fn spec(bridge: &str, addresses: &[&str]) -> BridgeSpec {
         addresses: addresses.iter().map(|a| net(a)).collect(),
         alias: format!("berth:{bridge}"),
     }
-}
-
-async fn open() -> Netlink {
-    Netlink::open().await.expect("open netlink")
 }
 
 #[test]

@@ -1,10 +1,13 @@
 use std::path::PathBuf;
 
+use berth_core::ports::{PortError, StoreConflict};
+
 /// What went wrong in the store, and while doing what to which object.
 ///
-/// The engine receives these boxed as a `PortError`; it can downcast to
-/// `StoreError` and match [`StoreError::Conflict`] / [`StoreError::NotFound`]
-/// to tell a caller's mistake from a broken database.
+/// Through the [`Store`](berth_core::ports::Store) port a
+/// [`StoreError::Conflict`] becomes a bare [`StoreConflict`] carrying its
+/// `what` (the core downcasts to that type); every other variant is boxed
+/// as is.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("creating directory {path} for the state database: {source}")]
@@ -93,25 +96,34 @@ impl StoreError {
         source: rusqlite::Error,
         conflict: impl FnOnce(Constraint, &str) -> String,
     ) -> StoreError {
-        if let rusqlite::Error::SqliteFailure(e, msg) = &source {
-            let kind = match e.extended_code {
-                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => Some(Constraint::Unique),
-                rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Some(Constraint::ForeignKey),
-                _ => None,
+        if let Some((kind, msg)) = Constraint::of(&source) {
+            return StoreError::Conflict {
+                op,
+                what: conflict(kind, msg),
             };
-            if let Some(kind) = kind {
-                let msg = msg.as_deref().unwrap_or("");
-                return StoreError::Conflict {
-                    op,
-                    what: conflict(kind, msg),
-                };
-            }
         }
+        StoreError::sqlite(op, target, source)
+    }
+
+    /// Wraps a SQLite error that is not a constraint violation to phrase.
+    pub(crate) fn sqlite(
+        op: &'static str,
+        target: impl Into<String>,
+        source: rusqlite::Error,
+    ) -> StoreError {
         StoreError::Sqlite {
             op,
             target: target.into(),
             source,
+        }
+    }
+
+    /// The error as the port returns it: a conflict is a bare
+    /// [`StoreConflict`] at the top of the box, so the core can downcast it.
+    pub fn into_port(self) -> PortError {
+        match self {
+            StoreError::Conflict { what, .. } => Box::new(StoreConflict(what)),
+            other => Box::new(other),
         }
     }
 }
@@ -124,4 +136,21 @@ pub(crate) enum Constraint {
     /// FOREIGN KEY: a row still refers to the one being removed (or the
     /// referenced row is missing).
     ForeignKey,
+}
+
+impl Constraint {
+    /// The kind of constraint violation `e` is, with SQLite's message
+    /// (`UNIQUE constraint failed: networks.name`), or `None` if it is not one.
+    pub(crate) fn of(e: &rusqlite::Error) -> Option<(Constraint, &str)> {
+        let rusqlite::Error::SqliteFailure(code, msg) = e else {
+            return None;
+        };
+        let kind = match code.extended_code {
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => Constraint::Unique,
+            rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Constraint::ForeignKey,
+            _ => return None,
+        };
+        Some((kind, msg.as_deref().unwrap_or("")))
+    }
 }

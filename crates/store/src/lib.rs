@@ -7,12 +7,17 @@
 //! - Two connections: writes go through one, reads through the other, each
 //!   behind its own mutex. In WAL mode a reader sees the last committed state
 //!   and never waits for a writer, so API reads are not held up by the engine.
-//! - Each method is one transaction. The network methods are each a single
-//!   statement, which SQLite runs as its own transaction.
+//! - Each method is one transaction: a single statement (which SQLite runs
+//!   as its own transaction), or an explicit `BEGIN IMMEDIATE` one for the
+//!   writes of several statements (`insert_endpoint`, `delete_container`).
 //! - Constraint violations come back as [`StoreError::Conflict`], missing
 //!   objects as [`StoreError::NotFound`]; a row that cannot be decoded is
-//!   [`StoreError::CorruptRow`] naming the row, never a panic.
+//!   [`StoreError::CorruptRow`] naming the row, never a panic. Through the
+//!   [`Store`] port a conflict is a bare
+//!   [`StoreConflict`](berth_core::ports::StoreConflict), the type the core
+//!   downcasts to (see [`StoreError::into_port`]).
 
+mod containers;
 mod error;
 mod schema;
 
@@ -22,9 +27,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use berth_core::container::Container;
 use berth_core::model::{Network, RecordState};
-use berth_core::ports::{PortError, Store};
-use berth_types::NetworkId;
+use berth_core::ports::{EndpointRecord, PortError, Store};
+use berth_types::{ContainerId, EndpointId, NetworkId};
 use rusqlite::{params, Connection, OpenFlags};
 
 use crate::error::Constraint;
@@ -251,25 +257,59 @@ impl SqliteStore {
     }
 }
 
+/// Each method is the inherent one of the same name, its error converted by
+/// [`StoreError::into_port`].
 impl Store for SqliteStore {
     fn networks(&self) -> Result<Vec<(Network, RecordState)>, PortError> {
-        Ok(SqliteStore::networks(self)?)
+        SqliteStore::networks(self).map_err(StoreError::into_port)
     }
 
     fn insert_network(&self, network: &Network, state: RecordState) -> Result<(), PortError> {
-        Ok(SqliteStore::insert_network(self, network, state)?)
+        SqliteStore::insert_network(self, network, state).map_err(StoreError::into_port)
     }
 
     fn update_network(&self, network: &Network, state: RecordState) -> Result<(), PortError> {
-        Ok(SqliteStore::update_network(self, network, state)?)
+        SqliteStore::update_network(self, network, state).map_err(StoreError::into_port)
     }
 
     fn set_network_state(&self, id: &NetworkId, state: RecordState) -> Result<(), PortError> {
-        Ok(SqliteStore::set_network_state(self, id, state)?)
+        SqliteStore::set_network_state(self, id, state).map_err(StoreError::into_port)
     }
 
     fn delete_network(&self, id: &NetworkId) -> Result<(), PortError> {
-        Ok(SqliteStore::delete_network(self, id)?)
+        SqliteStore::delete_network(self, id).map_err(StoreError::into_port)
+    }
+
+    fn containers(&self) -> Result<Vec<Container>, PortError> {
+        SqliteStore::containers(self).map_err(StoreError::into_port)
+    }
+
+    fn insert_container(&self, container: &Container) -> Result<(), PortError> {
+        SqliteStore::insert_container(self, container).map_err(StoreError::into_port)
+    }
+
+    fn update_container(&self, container: &Container) -> Result<(), PortError> {
+        SqliteStore::update_container(self, container).map_err(StoreError::into_port)
+    }
+
+    fn delete_container(&self, id: &ContainerId) -> Result<(), PortError> {
+        SqliteStore::delete_container(self, id).map_err(StoreError::into_port)
+    }
+
+    fn insert_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), PortError> {
+        SqliteStore::insert_endpoint(self, endpoint).map_err(StoreError::into_port)
+    }
+
+    fn delete_endpoint(&self, id: &EndpointId) -> Result<(), PortError> {
+        SqliteStore::delete_endpoint(self, id).map_err(StoreError::into_port)
+    }
+
+    fn endpoints(&self) -> Result<Vec<EndpointRecord>, PortError> {
+        SqliteStore::endpoints(self).map_err(StoreError::into_port)
+    }
+
+    fn allocated_addresses(&self, network: &NetworkId) -> Result<BTreeSet<IpAddr>, PortError> {
+        SqliteStore::allocated_addresses(self, network).map_err(StoreError::into_port)
     }
 }
 
@@ -325,14 +365,30 @@ fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 
 /// A network's spec JSON and creation time as stored.
 fn encode_network(op: &'static str, network: &Network) -> Result<(String, i64), StoreError> {
+    encode_record(
+        op,
+        || format!("network {} ({})", network.id, network.name),
+        network.created,
+        serde_json::to_string(network),
+    )
+}
+
+/// A record's spec JSON (already serialised, or the error doing it) and its
+/// creation time in nanoseconds, as stored; `target` names the record.
+fn encode_record(
+    op: &'static str,
+    target: impl Fn() -> String,
+    created: SystemTime,
+    spec: serde_json::Result<String>,
+) -> Result<(String, i64), StoreError> {
     let encode_err = |reason: String| StoreError::Encode {
         op,
-        target: format!("network {} ({})", network.id, network.name),
+        target: target(),
         reason,
     };
-    let created_ns = unix_ns(network.created)
-        .ok_or_else(|| encode_err(format!("created time {:?} out of range", network.created)))?;
-    let spec = serde_json::to_string(network).map_err(|e| encode_err(format!("JSON: {e}")))?;
+    let created_ns = unix_ns(created)
+        .ok_or_else(|| encode_err(format!("created time {created:?} out of range")))?;
+    let spec = spec.map_err(|e| encode_err(format!("JSON: {e}")))?;
     Ok((spec, created_ns))
 }
 

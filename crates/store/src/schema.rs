@@ -27,34 +27,39 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) STRICT;",
     // 2: containers, their endpoints, and IP allocations.
     //
+    // - `containers.state` is a copy of the model's `state.status`.
     // - An endpoint joins one container to one network, at most once
     //   (UNIQUE(network_id, container_id)), and its interface name is unique in
     //   its container's sandbox (UNIQUE(container_id, ifname)). Those two
     //   indexes also serve "endpoints of network N" and "endpoints of
-    //   container C" and the foreign-key checks on delete.
-    // - A network or container that still has endpoints cannot be deleted
-    //   (foreign keys, no cascade): the engine removes endpoints first, and a
-    //   forgotten one surfaces as a Conflict instead of an orphan row.
+    //   container C", and the foreign-key checks and cascades below.
+    // - A network that still has endpoints cannot be deleted (foreign key, no
+    //   cascade): the engine removes endpoints first, and a forgotten one
+    //   surfaces as a conflict instead of an orphan row. Deleting a container
+    //   deletes its endpoints (cascade; `delete_container` also deletes them
+    //   explicitly first).
     // - An IP allocation is a row insert under PRIMARY KEY(network_id,
     //   address), so two allocations can never hold the same address.
     //   `address` is the canonical text form (`IpAddr`'s Display). Deleting
     //   the endpoint releases its addresses in the same statement (cascade);
     //   `endpoint_id` NULL is a reservation owned by the network itself.
+    //   The endpoint's addresses are its allocations: they are not stored
+    //   twice.
     "CREATE TABLE containers (
         id         TEXT    NOT NULL PRIMARY KEY,
         name       TEXT    NOT NULL UNIQUE,
-        state      TEXT    NOT NULL,
+        state      TEXT    NOT NULL
+                   CHECK (state IN ('created', 'running', 'exited', 'removing')),
         created_ns INTEGER NOT NULL,
-        spec       TEXT    NOT NULL -- JSON of the container model
+        spec       TEXT    NOT NULL -- JSON of berth_core::container::Container
     ) STRICT;
 
     CREATE TABLE endpoints (
         id           TEXT NOT NULL PRIMARY KEY,
         network_id   TEXT NOT NULL REFERENCES networks (id),
-        container_id TEXT NOT NULL REFERENCES containers (id),
+        container_id TEXT NOT NULL REFERENCES containers (id) ON DELETE CASCADE,
         ifname       TEXT NOT NULL,
-        state        TEXT NOT NULL CHECK (state IN ('creating', 'ready', 'removing')),
-        spec         TEXT NOT NULL, -- JSON of the endpoint model
+        host_ifname  TEXT NOT NULL,
         UNIQUE (network_id, container_id),
         UNIQUE (container_id, ifname)
     ) STRICT;

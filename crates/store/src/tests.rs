@@ -1,15 +1,16 @@
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use berth_core::model::{opt, BridgeSettings};
+use berth_core::ports::StoreConflict;
 use berth_ipam::SubnetPlan;
 use berth_types::{Driver, IfName, NetworkName};
 use tempfile::TempDir;
 
 use super::*;
 
-fn network(n: u8, name: &str) -> Network {
+pub(crate) fn network(n: u8, name: &str) -> Network {
     let bridge_name = format!("br-{n:02x}");
     Network {
         id: NetworkId::from_bytes([n; 32]),
@@ -50,13 +51,13 @@ fn network(n: u8, name: &str) -> Network {
     }
 }
 
-fn db(dir: &TempDir) -> PathBuf {
+pub(crate) fn db(dir: &TempDir) -> PathBuf {
     dir.path().join("berth.db")
 }
 
 /// A plain connection to the same file, for checks and for setting up rows
 /// the store has no method for yet.
-fn raw(path: &Path) -> Connection {
+pub(crate) fn raw(path: &Path) -> Connection {
     let conn = Connection::open(path).unwrap();
     conn.busy_timeout(BUSY_TIMEOUT).unwrap();
     conn.pragma_update(None, "foreign_keys", true).unwrap();
@@ -308,10 +309,12 @@ fn duplicate_name_or_id_is_a_conflict() {
     );
     let port_err: PortError =
         Store::insert_network(&store, &same_name, RecordState::Creating).unwrap_err();
-    assert!(matches!(
-        port_err.downcast_ref::<StoreError>(),
-        Some(StoreError::Conflict { .. })
-    ));
+    assert_eq!(
+        port_err
+            .downcast_ref::<StoreConflict>()
+            .map(|c| c.0.as_str()),
+        Some("network with name alpha already exists")
+    );
 }
 
 #[test]
@@ -379,95 +382,6 @@ fn the_reader_connection_cannot_write() {
     let store = SqliteStore::open(&db(&dir)).unwrap();
     let reader = lock(&store.reader);
     assert!(reader.execute("DELETE FROM networks", []).is_err());
-}
-
-/// Sets up a container with one endpoint on `network`, by SQL (the store
-/// has no container methods yet).
-fn add_endpoint(conn: &Connection, network: &NetworkId, n: u8) -> String {
-    let container = berth_types::ContainerId::from_bytes([n; 32]);
-    let endpoint = berth_types::EndpointId::from_bytes([n; 32]);
-    conn.execute(
-        "INSERT INTO containers (id, name, state, created_ns, spec) VALUES (?1, ?2, 'created', 0, '{}')",
-        params![container.as_str(), format!("c{n}")],
-    )
-    .unwrap();
-    conn.execute(
-        "INSERT INTO endpoints (id, network_id, container_id, ifname, state, spec)
-         VALUES (?1, ?2, ?3, 'eth0', 'ready', '{}')",
-        params![endpoint.as_str(), network.as_str(), container.as_str()],
-    )
-    .unwrap();
-    endpoint.as_str().to_owned()
-}
-
-#[test]
-fn an_address_can_be_allocated_only_once_per_network() {
-    let dir = TempDir::new().unwrap();
-    let path = db(&dir);
-    let store = SqliteStore::open(&path).unwrap();
-    let a = network(1, "alpha");
-    let b = network(2, "beta");
-    store.insert_network(&a, RecordState::Ready).unwrap();
-    store.insert_network(&b, RecordState::Ready).unwrap();
-    let conn = raw(&path);
-    let ep1 = add_endpoint(&conn, &a.id, 10);
-    let ep2 = add_endpoint(&conn, &a.id, 11);
-    let alloc = "INSERT INTO ip_allocations (network_id, address, endpoint_id) VALUES (?1, ?2, ?3)";
-    let v4 = IpAddr::from(Ipv4Addr::new(172, 18, 0, 2));
-    let v6: IpAddr = "fd00::2".parse::<Ipv6Addr>().unwrap().into();
-    conn.execute(alloc, params![a.id.as_str(), v4.to_string(), ep1])
-        .unwrap();
-    conn.execute(alloc, params![a.id.as_str(), v6.to_string(), ep1])
-        .unwrap();
-
-    let err = conn
-        .execute(alloc, params![a.id.as_str(), v4.to_string(), ep2])
-        .unwrap_err();
-    let err = StoreError::from_sqlite("allocate", "x", err, |kind, msg| format!("{kind:?}: {msg}"));
-    match err {
-        StoreError::Conflict { what, .. } => {
-            assert_eq!(what, "Unique: UNIQUE constraint failed: ip_allocations.network_id, ip_allocations.address");
-        }
-        other => panic!("expected Conflict, got {other:?}"),
-    }
-    // The same address in another network is fine.
-    conn.execute(
-        alloc,
-        params![b.id.as_str(), v4.to_string(), Option::<String>::None],
-    )
-    .unwrap();
-
-    assert_eq!(
-        store.allocated_addresses(&a.id).unwrap(),
-        BTreeSet::from([v4, v6])
-    );
-    assert_eq!(
-        store.allocated_addresses(&b.id).unwrap(),
-        BTreeSet::from([v4])
-    );
-
-    // A network with endpoints cannot be deleted; removing its endpoints
-    // releases their addresses, then it can.
-    let err = store.delete_network(&a.id).unwrap_err();
-    match &err {
-        StoreError::Conflict { what, .. } => {
-            assert_eq!(what, &format!("network {} has active endpoints", a.id))
-        }
-        other => panic!("expected Conflict, got {other:?}"),
-    }
-    conn.execute(
-        "DELETE FROM endpoints WHERE network_id = ?1",
-        params![a.id.as_str()],
-    )
-    .unwrap();
-    assert!(store.allocated_addresses(&a.id).unwrap().is_empty());
-    store.delete_network(&a.id).unwrap();
-    // Deleting a network drops its own reservations with it.
-    store.delete_network(&b.id).unwrap();
-    let left: i64 = conn
-        .query_row("SELECT count(*) FROM ip_allocations", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(left, 0);
 }
 
 #[test]

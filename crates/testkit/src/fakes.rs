@@ -1,13 +1,19 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use berth_core::container::{Container, Proto};
 use berth_core::model::{Network, RecordState};
 use berth_core::ports::{
-    BridgeSpec, Env, Host, NetOps, OwnedLink, PortError, Store, LINK_ALIAS_PREFIX,
+    BridgeSpec, DnsUpstreams, EndpointRecord, EndpointSpec, Env, EtcFiles, ExitStatus, Firewall,
+    FirewallChange, FirewallState, Host, ImageConfig, Images, LaunchSpec, NetOps, OwnedLink,
+    PortError, Runtime, RuntimeStatus, SandboxDns, Store, StoreConflict, LINK_ALIAS_PREFIX,
 };
-use berth_types::{IfName, IpNet, NetworkId};
+use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
+use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -29,6 +35,13 @@ pub struct FakeLink {
     pub mtu: u32,
     pub addresses: Vec<IpNet>,
     pub up: bool,
+    /// For a veth's host end: the bridge it is enslaved to.
+    pub master: Option<String>,
+    pub mac: Option<MacAddr>,
+    /// For a veth: the namespace and name of its other end.
+    pub peer: Option<(PathBuf, String)>,
+    /// Default routes through this link (sandbox ends).
+    pub gateways: Vec<IpAddr>,
 }
 
 #[derive(Default)]
@@ -38,6 +51,12 @@ struct NetState {
     sysctls: BTreeMap<String, String>,
     /// Names of links whose creation must fail, to test rollback.
     refuse_bridges: Vec<String>,
+    /// Sandboxes: namespace file -> its links.
+    namespaces: BTreeMap<PathBuf, BTreeMap<String, FakeLink>>,
+    /// Endpoint creations to refuse, to test rollback.
+    refuse_endpoints: usize,
+    /// Ports "host processes" hold.
+    bound_ports: BTreeSet<(Proto, u16)>,
 }
 
 /// A model of the host namespace: it holds links and answers like the
@@ -73,6 +92,33 @@ impl FakeNet {
     pub fn refuse_bridge(&self, name: &str) {
         lock(&self.state).refuse_bridges.push(name.to_owned());
     }
+
+    /// As if a host process listened on this port (any address).
+    pub fn bind_port(&self, proto: Proto, port: u16) {
+        lock(&self.state).bound_ports.insert((proto, port));
+    }
+
+    /// Makes the next `add_endpoint` fail.
+    pub fn refuse_next_endpoint(&self) {
+        lock(&self.state).refuse_endpoints += 1;
+    }
+
+    /// The links inside a sandbox, if it exists.
+    pub fn namespace(&self, path: &Path) -> Option<BTreeMap<String, FakeLink>> {
+        lock(&self.state).namespaces.get(path).cloned()
+    }
+
+    pub fn namespace_paths(&self) -> Vec<PathBuf> {
+        lock(&self.state).namespaces.keys().cloned().collect()
+    }
+
+    /// Adds a namespace file as a crash might leave one.
+    pub fn add_namespace(&self, path: &Path) {
+        lock(&self.state)
+            .namespaces
+            .entry(path.to_path_buf())
+            .or_default();
+    }
 }
 
 impl NetOps for FakeNet {
@@ -93,7 +139,13 @@ impl NetOps for FakeNet {
     }
 
     async fn delete_link(&self, name: &IfName) -> Result<(), PortError> {
-        lock(&self.state).links.remove(name.as_str());
+        let mut st = lock(&self.state);
+        // Deleting one end of a veth deletes the other, as in the kernel.
+        if let Some((ns, peer)) = st.links.remove(name.as_str()).and_then(|l| l.peer) {
+            if let Some(links) = st.namespaces.get_mut(&ns) {
+                links.remove(&peer);
+            }
+        }
         Ok(())
     }
 
@@ -130,12 +182,107 @@ impl NetOps for FakeNet {
             .insert(key.to_owned(), value.to_owned());
         Ok(())
     }
+
+    async fn create_netns(&self, path: &Path) -> Result<(), PortError> {
+        let mut st = lock(&self.state);
+        let lo = FakeLink {
+            up: true,
+            ..Default::default()
+        };
+        st.namespaces
+            .entry(path.to_path_buf())
+            .or_insert_with(|| BTreeMap::from([("lo".to_owned(), lo)]));
+        Ok(())
+    }
+
+    async fn remove_netns(&self, path: &Path) -> Result<(), PortError> {
+        let mut st = lock(&self.state);
+        // A namespace's veth ends die with it, taking their host ends along.
+        if let Some(links) = st.namespaces.remove(path) {
+            let hosts: Vec<String> = st
+                .links
+                .iter()
+                .filter(|(_, l)| {
+                    l.peer
+                        .as_ref()
+                        .is_some_and(|(ns, p)| ns == path && links.contains_key(p))
+                })
+                .map(|(n, _)| n.clone())
+                .collect();
+            for h in hosts {
+                st.links.remove(&h);
+            }
+        }
+        Ok(())
+    }
+
+    async fn list_netns(&self, dir: &Path) -> Result<Vec<PathBuf>, PortError> {
+        Ok(lock(&self.state)
+            .namespaces
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .cloned()
+            .collect())
+    }
+
+    fn port_in_use(&self, proto: Proto, _ip: IpAddr, port: u16) -> bool {
+        lock(&self.state).bound_ports.contains(&(proto, port))
+    }
+
+    async fn add_endpoint(&self, spec: &EndpointSpec) -> Result<(), PortError> {
+        let mut st = lock(&self.state);
+        if st.refuse_endpoints > 0 {
+            st.refuse_endpoints -= 1;
+            return Err(fail(format!(
+                "create {}: no space left on device",
+                spec.host_ifname
+            )));
+        }
+        if !st.links.contains_key(spec.bridge.as_str()) {
+            return Err(fail(format!("bridge {} does not exist", spec.bridge)));
+        }
+        if st.links.contains_key(spec.host_ifname.as_str()) {
+            return Err(fail(format!("{} exists", spec.host_ifname)));
+        }
+        let Some(ns) = st.namespaces.get_mut(&spec.netns) else {
+            return Err(fail(format!("no namespace {}", spec.netns.display())));
+        };
+        if ns.contains_key(spec.ifname.as_str()) {
+            return Err(fail(format!("{} exists in the sandbox", spec.ifname)));
+        }
+        ns.insert(
+            spec.ifname.to_string(),
+            FakeLink {
+                mtu: spec.mtu,
+                addresses: spec.addresses.clone(),
+                up: true,
+                mac: Some(spec.mac),
+                peer: Some((PathBuf::new(), spec.host_ifname.to_string())),
+                gateways: spec.default_gateways.clone(),
+                ..Default::default()
+            },
+        );
+        st.links.insert(
+            spec.host_ifname.to_string(),
+            FakeLink {
+                alias: Some(spec.alias.clone()),
+                mtu: spec.mtu,
+                up: true,
+                master: Some(spec.bridge.to_string()),
+                peer: Some((spec.netns.clone(), spec.ifname.to_string())),
+                ..Default::default()
+            },
+        );
+        Ok(())
+    }
 }
 
-/// The store's contract in memory, unique names included.
+/// The store's contract in memory, unique names and addresses included.
 #[derive(Default)]
 pub struct MemStore {
     networks: Mutex<BTreeMap<NetworkId, (Network, RecordState)>>,
+    containers: Mutex<BTreeMap<ContainerId, Container>>,
+    endpoints: Mutex<BTreeMap<EndpointId, EndpointRecord>>,
 }
 
 impl MemStore {
@@ -179,8 +326,75 @@ impl Store for MemStore {
     }
 
     fn delete_network(&self, id: &NetworkId) -> Result<(), PortError> {
+        if lock(&self.endpoints).values().any(|e| &e.network == id) {
+            return Err(Box::new(StoreConflict(format!(
+                "network {id} has active endpoints"
+            ))));
+        }
         lock(&self.networks).remove(id);
         Ok(())
+    }
+
+    fn containers(&self) -> Result<Vec<Container>, PortError> {
+        Ok(lock(&self.containers).values().cloned().collect())
+    }
+
+    fn insert_container(&self, container: &Container) -> Result<(), PortError> {
+        let mut all = lock(&self.containers);
+        if let Some(holder) = all.values().find(|c| c.name == container.name) {
+            return Err(Box::new(StoreConflict(format!(
+                "name {} is used by {}",
+                container.name, holder.id
+            ))));
+        }
+        all.insert(container.id.clone(), container.clone());
+        Ok(())
+    }
+
+    fn update_container(&self, container: &Container) -> Result<(), PortError> {
+        match lock(&self.containers).get_mut(&container.id) {
+            Some(slot) => {
+                *slot = container.clone();
+                Ok(())
+            }
+            None => Err(fail(format!("no container {}", container.id))),
+        }
+    }
+
+    fn delete_container(&self, id: &ContainerId) -> Result<(), PortError> {
+        lock(&self.endpoints).retain(|_, e| &e.container != id);
+        lock(&self.containers).remove(id);
+        Ok(())
+    }
+
+    fn insert_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), PortError> {
+        let mut all = lock(&self.endpoints);
+        let taken = all
+            .values()
+            .filter(|e| e.network == endpoint.network)
+            .any(|e| e.addresses.iter().any(|a| endpoint.addresses.contains(a)));
+        if taken {
+            return Err(Box::new(StoreConflict("Address already in use".to_owned())));
+        }
+        all.insert(endpoint.id.clone(), endpoint.clone());
+        Ok(())
+    }
+
+    fn delete_endpoint(&self, id: &EndpointId) -> Result<(), PortError> {
+        lock(&self.endpoints).remove(id);
+        Ok(())
+    }
+
+    fn endpoints(&self) -> Result<Vec<EndpointRecord>, PortError> {
+        Ok(lock(&self.endpoints).values().cloned().collect())
+    }
+
+    fn allocated_addresses(&self, network: &NetworkId) -> Result<BTreeSet<IpAddr>, PortError> {
+        Ok(lock(&self.endpoints)
+            .values()
+            .filter(|e| &e.network == network)
+            .flat_map(|e| e.addresses.iter().copied())
+            .collect())
     }
 }
 
@@ -204,19 +418,309 @@ impl Env for FixedEnv {
         bytes[..8].copy_from_slice(&n.to_le_bytes());
         bytes
     }
+
+    fn host_resolv_conf(&self) -> String {
+        "nameserver 10.0.0.2\nsearch example.test\n".to_owned()
+    }
 }
 
+/// A container process as the fake runtime keeps it.
+#[derive(Clone, Debug)]
+pub struct FakeProcess {
+    pub spec: LaunchSpec,
+    pub status: RuntimeStatus,
+    pub signals: Vec<i32>,
+    pub etc: EtcFiles,
+}
+
+/// Runs nothing: records what it was asked and lets tests end processes.
+pub struct FakeRuntime {
+    processes: Mutex<BTreeMap<ContainerId, FakeProcess>>,
+    /// Bumped on every change, so `wait` wakes up.
+    changed: watch::Sender<u64>,
+    fail_next_start: Mutex<Option<String>>,
+    /// When set, SIGTERM/SIGKILL end the process at once with 128+signal.
+    pub signals_kill: bool,
+    next_pid: AtomicU64,
+}
+
+impl Default for FakeRuntime {
+    fn default() -> Self {
+        FakeRuntime {
+            processes: Mutex::default(),
+            changed: watch::channel(0).0,
+            fail_next_start: Mutex::default(),
+            signals_kill: true,
+            next_pid: AtomicU64::new(1000),
+        }
+    }
+}
+
+impl FakeRuntime {
+    pub fn process(&self, id: &ContainerId) -> Option<FakeProcess> {
+        lock(&self.processes).get(id).cloned()
+    }
+
+    /// Ends a running process with `code`, as if it exited by itself.
+    pub fn exit(&self, id: &ContainerId, code: i64) {
+        if let Some(p) = lock(&self.processes).get_mut(id) {
+            p.status = RuntimeStatus::Exited(ExitStatus {
+                code,
+                finished_at: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            });
+        }
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Makes the next start fail with this message.
+    pub fn fail_next_start(&self, message: &str) {
+        *lock(&self.fail_next_start) = Some(message.to_owned());
+    }
+
+    /// Forgets a process, as after a reboot.
+    pub fn forget(&self, id: &ContainerId) {
+        lock(&self.processes).remove(id);
+        self.changed.send_modify(|n| *n += 1);
+    }
+}
+
+impl Runtime for FakeRuntime {
+    async fn create(&self, spec: &LaunchSpec) -> Result<(), PortError> {
+        lock(&self.processes).insert(
+            spec.id.clone(),
+            FakeProcess {
+                spec: spec.clone(),
+                status: RuntimeStatus::Created,
+                signals: Vec::new(),
+                etc: spec.etc.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn start(&self, id: &ContainerId) -> Result<u32, PortError> {
+        if let Some(message) = lock(&self.fail_next_start).take() {
+            return Err(fail(message));
+        }
+        let pid = u32::try_from(self.next_pid.fetch_add(1, Ordering::Relaxed)).unwrap_or(1);
+        match lock(&self.processes).get_mut(id) {
+            Some(p) => p.status = RuntimeStatus::Running { pid },
+            None => return Err(fail(format!("no container {id}"))),
+        }
+        self.changed.send_modify(|n| *n += 1);
+        Ok(pid)
+    }
+
+    async fn signal(&self, id: &ContainerId, signal: i32) -> Result<(), PortError> {
+        let mut processes = lock(&self.processes);
+        let Some(p) = processes.get_mut(id) else {
+            return Err(fail(format!("no container {id}")));
+        };
+        p.signals.push(signal);
+        if self.signals_kill
+            && matches!(p.status, RuntimeStatus::Running { .. })
+            && (signal == 9 || signal == 15)
+        {
+            p.status = RuntimeStatus::Exited(ExitStatus {
+                code: 128 + i64::from(signal),
+                finished_at: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            });
+            drop(processes);
+            self.changed.send_modify(|n| *n += 1);
+        }
+        Ok(())
+    }
+
+    async fn wait(&self, id: &ContainerId) -> Result<ExitStatus, PortError> {
+        let mut changes = self.changed.subscribe();
+        loop {
+            match lock(&self.processes).get(id).map(|p| p.status) {
+                Some(RuntimeStatus::Exited(exit)) => return Ok(exit),
+                None => return Err(fail(format!("no container {id}"))),
+                Some(_) => {}
+            }
+            if changes.changed().await.is_err() {
+                return Err(fail("runtime gone"));
+            }
+        }
+    }
+
+    async fn status(&self, id: &ContainerId) -> Result<RuntimeStatus, PortError> {
+        Ok(lock(&self.processes)
+            .get(id)
+            .map_or(RuntimeStatus::Missing, |p| p.status))
+    }
+
+    async fn delete(&self, id: &ContainerId) -> Result<(), PortError> {
+        self.forget(id);
+        Ok(())
+    }
+
+    async fn write_etc(&self, id: &ContainerId, files: &EtcFiles) -> Result<(), PortError> {
+        if let Some(p) = lock(&self.processes).get_mut(id) {
+            p.etc = files.clone();
+        }
+        Ok(())
+    }
+}
+
+/// Images by name: `busybox` resolves to a busybox-like config.
+pub struct FakeImages {
+    pub images: Mutex<BTreeMap<String, ImageConfig>>,
+}
+
+impl Default for FakeImages {
+    fn default() -> Self {
+        let busybox = ImageConfig {
+            id: format!("sha256:{}", "b".repeat(64)),
+            cmd: Some(vec!["sh".to_owned()]),
+            ..Default::default()
+        };
+        FakeImages {
+            images: Mutex::new(BTreeMap::from([("busybox".to_owned(), busybox)])),
+        }
+    }
+}
+
+impl Images for FakeImages {
+    fn resolve(&self, reference: &str) -> Result<Option<ImageConfig>, PortError> {
+        let name = reference.strip_suffix(":latest").unwrap_or(reference);
+        Ok(lock(&self.images).get(name).cloned())
+    }
+}
+
+/// berth's tables as a model: what `apply` and `update` leave, and a way
+/// to delete them "from outside".
 #[derive(Default)]
+pub struct FakeFirewall {
+    state: Mutex<Option<FirewallState>>,
+    /// Transactions seen, to check that a change is one transaction.
+    pub transactions: AtomicU64,
+}
+
+impl FakeFirewall {
+    /// The tables' content, `None` if they do not exist.
+    pub fn state(&self) -> Option<FirewallState> {
+        lock(&self.state).clone()
+    }
+
+    /// Like `nft flush ruleset` run by someone else.
+    pub fn flush(&self) {
+        *lock(&self.state) = None;
+    }
+}
+
+impl Firewall for FakeFirewall {
+    async fn apply(&self, state: &FirewallState) -> Result<(), PortError> {
+        *lock(&self.state) = Some(state.clone());
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn update(&self, change: &FirewallChange) -> Result<(), PortError> {
+        let mut guard = lock(&self.state);
+        let Some(state) = guard.as_mut() else {
+            return Err(fail("table ip berth does not exist"));
+        };
+        state
+            .networks
+            .retain(|n| !change.remove_networks.contains(n));
+        state.networks.extend(change.add_networks.iter().cloned());
+        state.ports.retain(|p| !change.remove_ports.contains(p));
+        state.ports.extend(change.add_ports.iter().cloned());
+        state.networks.sort();
+        state.ports.sort();
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn present(&self) -> Result<bool, PortError> {
+        Ok(lock(&self.state).is_some())
+    }
+}
+
+/// Which sandboxes have an embedded DNS server, and where it forwards.
+#[derive(Default)]
+pub struct FakeDns {
+    served: Mutex<BTreeMap<ContainerId, (PathBuf, DnsUpstreams)>>,
+}
+
+impl FakeDns {
+    pub fn serving(&self, id: &ContainerId) -> Option<(PathBuf, DnsUpstreams)> {
+        lock(&self.served).get(id).cloned()
+    }
+}
+
+impl SandboxDns for FakeDns {
+    async fn serve(
+        &self,
+        asker: &ContainerId,
+        netns: &Path,
+        upstreams: DnsUpstreams,
+    ) -> Result<(), PortError> {
+        lock(&self.served).insert(asker.clone(), (netns.to_path_buf(), upstreams));
+        Ok(())
+    }
+
+    async fn stop(&self, asker: &ContainerId) {
+        lock(&self.served).remove(asker);
+    }
+}
+
 pub struct FakeHost {
     pub net: FakeNet,
     pub store: MemStore,
     pub env: FixedEnv,
+    pub runtime: FakeRuntime,
+    pub images: FakeImages,
+    pub firewall: FakeFirewall,
+    pub dns: FakeDns,
+    pub netns_dir: PathBuf,
+}
+
+impl Default for FakeHost {
+    fn default() -> Self {
+        FakeHost {
+            net: FakeNet::default(),
+            store: MemStore::default(),
+            env: FixedEnv::default(),
+            runtime: FakeRuntime::default(),
+            images: FakeImages::default(),
+            firewall: FakeFirewall::default(),
+            dns: FakeDns::default(),
+            netns_dir: PathBuf::from("/run/berth/netns"),
+        }
+    }
 }
 
 impl Host for FakeHost {
     type Net = FakeNet;
     type Store = MemStore;
     type Env = FixedEnv;
+    type Runtime = FakeRuntime;
+    type Images = FakeImages;
+    type Firewall = FakeFirewall;
+    type Dns = FakeDns;
+
+    fn dns(&self) -> &FakeDns {
+        &self.dns
+    }
+
+    fn firewall(&self) -> &FakeFirewall {
+        &self.firewall
+    }
+
+    fn runtime(&self) -> &FakeRuntime {
+        &self.runtime
+    }
+
+    fn images(&self) -> &FakeImages {
+        &self.images
+    }
+
+    fn netns_dir(&self) -> &Path {
+        &self.netns_dir
+    }
 
     fn net(&self) -> &FakeNet {
         &self.net

@@ -5,4 +5,6 @@
 mod fakes;
 pub mod sandbox;
 
-pub use fakes::{FakeHost, FakeLink, FakeNet, FixedEnv, MemStore};
+pub use fakes::{
+    FakeHost, FakeImages, FakeLink, FakeNet, FakeProcess, FakeRuntime, FixedEnv, MemStore,
+};

@@ -345,6 +345,20 @@ impl Sandbox {
             .args(args))
     }
 
+    /// Imports the busybox test image as `busybox:latest`.
+    pub fn import_busybox(&self) {
+        let tar = busybox_tarball();
+        let body = std::fs::read(&tar).unwrap_or_else(|e| panic!("read {}: {e}", tar.display()));
+        let (status, reply) = http_bytes(
+            &self.socket(),
+            "POST",
+            "/v1.50/images/create?fromSrc=-&repo=busybox&tag=latest",
+            &body,
+            "application/x-tar",
+        );
+        assert_eq!(status, 200, "import busybox: {reply}");
+    }
+
     /// A raw HTTP/1.0 request to the daemon: (status, body).
     pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
         http(&self.socket(), method, path, body)
@@ -392,15 +406,34 @@ fn ping(socket: &Path) -> bool {
 
 /// Minimal HTTP/1.0 over the unix socket (the server closes after replying).
 pub fn http(socket: &Path, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    http_bytes(
+        socket,
+        method,
+        path,
+        body.unwrap_or("").as_bytes(),
+        "application/json",
+    )
+}
+
+fn http_bytes(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    content_type: &str,
+) -> (u16, String) {
     let Ok(mut stream) = UnixStream::connect(socket) else {
         return (0, String::new());
     };
-    let body = body.unwrap_or("");
-    let request = format!(
-        "{method} {path} HTTP/1.0\r\nHost: berth\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: berth\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
-    if stream.write_all(request.as_bytes()).is_err() {
+    if stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body))
+        .is_err()
+    {
         return (0, String::new());
     }
     let mut response = String::new();
@@ -417,4 +450,36 @@ pub fn http(socket: &Path, method: &str, path: &str, body: Option<&str>) -> (u16
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// The test image's tarball: `BERTH_BUSYBOX_TAR`, else built once into the
+/// target directory by `scripts/build-busybox-image.sh`.
+pub fn busybox_tarball() -> PathBuf {
+    if let Some(path) = std::env::var_os("BERTH_BUSYBOX_TAR") {
+        return PathBuf::from(path);
+    }
+    let target = bin_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let tar = target.join("busybox.tar");
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    BUILD.call_once(|| {
+        if tar.exists() {
+            return;
+        }
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-busybox-image.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(&tar)
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "building the busybox image failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    tar
 }

@@ -26,6 +26,8 @@ fn config() -> EngineConfig {
         icc: true,
         ip_masq: true,
         ip_forward: true,
+        firewall: true,
+        dns: Vec::new(),
     }
 }
 

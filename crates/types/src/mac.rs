@@ -1,9 +1,23 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-/// An Ethernet address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// An Ethernet address; `aa:bb:cc:dd:ee:ff` on the wire and in storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct MacAddr(pub [u8; 6]);
+
+impl TryFrom<String> for MacAddr {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        MacAddr::parse(&s).ok_or_else(|| format!("invalid MAC address {s:?}"))
+    }
+}
+
+impl From<MacAddr> for String {
+    fn from(m: MacAddr) -> String {
+        m.to_string()
+    }
+}
 
 impl MacAddr {
     /// Docker's container MAC: `02:42` (locally administered) followed by the

@@ -1,18 +1,25 @@
 //! From a hyper request to a response: version prefix, route, version check,
 //! the route's handler, and errors rendered in one place.
 
+mod container;
+mod exec;
+mod image;
 mod network;
 mod system;
 
 use std::time::Instant;
 
-use http::{Request, Response, StatusCode};
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::backend::Backend;
 use crate::error::ApiError;
 use crate::response::{
-    empty_response, error_response, insert_daemon_headers, ping_response, ErrorFormat, ResponseBody,
+    empty_response, error_response, insert_daemon_headers, json_line, ping_response, response,
+    ErrorFormat, ResponseBody, CONTENT_TYPE_JSON,
 };
 use crate::routes::{match_route, Route};
 use crate::version::{split_version_prefix, ApiVersion, MIN_API_VERSION};
@@ -85,6 +92,72 @@ async fn dispatch<B: Backend>(
         Route::NetworkCreate => network::create(backend, api_version, request).await,
         Route::NetworkRemove { id_or_name } => network::remove(backend, id_or_name).await,
         Route::NetworkPrune => network::prune(backend, request.uri()).await,
+        Route::NetworkConnect { id_or_name } => {
+            network::connect(backend, id_or_name, request).await
+        }
+        Route::NetworkDisconnect { id_or_name } => {
+            network::disconnect(backend, id_or_name, request).await
+        }
+        Route::ContainerCreate => container::create(backend, api_version, request).await,
+        Route::ContainerList => container::list(backend, api_version, request.uri()).await,
+        Route::ContainerInspect { id_or_name } => {
+            container::inspect(backend, id_or_name, api_version, request.uri()).await
+        }
+        Route::ContainerStart { id_or_name } => {
+            container::start(backend, id_or_name, &request).await
+        }
+        Route::ContainerStop { id_or_name } => {
+            container::stop(backend, id_or_name, api_version, request.uri()).await
+        }
+        Route::ContainerKill { id_or_name } => {
+            container::kill(backend, id_or_name, request.uri()).await
+        }
+        Route::ContainerRestart { id_or_name } => {
+            container::restart(backend, id_or_name, api_version, request.uri()).await
+        }
+        Route::ContainerRemove { id_or_name } => {
+            container::remove(backend, id_or_name, request.uri()).await
+        }
+        Route::ContainerWait { id_or_name } => {
+            container::wait(backend, id_or_name, api_version, request.uri()).await
+        }
+        Route::ContainerLogs { id_or_name } => {
+            container::logs(backend, id_or_name, api_version, request.uri()).await
+        }
+        Route::ContainerAttach { id_or_name } => {
+            container::attach(backend, id_or_name, api_version, request).await
+        }
+        Route::ContainerResize { id_or_name } => {
+            container::resize(backend, id_or_name, request.uri()).await
+        }
+        Route::ExecCreate { container } => {
+            exec::create(backend, container, api_version, request).await
+        }
+        Route::ExecStart { exec_id } => exec::start(backend, exec_id, api_version, request).await,
+        Route::ExecResize { exec_id } => exec::resize(backend, exec_id, request.uri()).await,
+        Route::ExecInspect { exec_id } => exec::inspect(backend, exec_id).await,
+        Route::ImageCreate => image::create(backend, request).await,
+        Route::ImageList => image::list(backend, api_version, request.uri()).await,
+        Route::ImageInspect { name } => {
+            image::inspect(backend, name, api_version, request.uri()).await
+        }
+        Route::ImageRemove { name } => image::remove(backend, name, request.uri()).await,
         Route::Swarm => Err(ApiError::unavailable(NOT_A_SWARM_MANAGER)),
     }
+}
+
+/// A typed value as a JSON tree, for responses the API version reshapes.
+fn to_json_value<T: Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value)
+        .map_err(|err| ApiError::internal(format!("encoding the response failed: {err}")))
+}
+
+/// A JSON tree as the response body. Keys come out sorted, as dockerd's own
+/// version-compat wrapper (a Go map) writes them.
+fn value_response(status: StatusCode, value: Value) -> Result<Response<ResponseBody>, ApiError> {
+    let mut reply = response(status, json_line(&value)?);
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON));
+    Ok(reply)
 }

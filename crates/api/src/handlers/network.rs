@@ -1,6 +1,8 @@
 //! `/networks...` (moby `daemon/server/router/network/network_routes.go`).
 
-use bollard_stubs::models::{NetworkCreateRequest, NetworkInspect};
+use bollard_stubs::models::{
+    NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, NetworkInspect,
+};
 use http::{Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
 use serde_json::Value;
@@ -67,6 +69,49 @@ pub(super) async fn prune<B: Backend>(
     json_response(StatusCode::OK, &backend.network_prune(filters).await?)
 }
 
+pub(super) async fn connect<B: Backend>(
+    backend: &B,
+    id_or_name: String,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let body = with_container_field(read_json_body(request).await?);
+    let connect: NetworkConnectRequest = decode_lenient(body)?;
+    backend.network_connect(id_or_name, connect).await?;
+    Ok(empty_response(StatusCode::OK))
+}
+
+pub(super) async fn disconnect<B: Backend>(
+    backend: &B,
+    id_or_name: String,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let body = with_container_field(read_json_body(request).await?);
+    let disconnect: NetworkDisconnectRequest = decode_lenient(body)?;
+    backend.network_disconnect(id_or_name, disconnect).await?;
+    Ok(empty_response(StatusCode::OK))
+}
+
+/// `Container` is required by the generated types; Go leaves it empty when
+/// the body lacks it, and the backend's "No such container" answers that.
+fn with_container_field(body: Value) -> Value {
+    with_default_string(body, "Container")
+}
+
+/// `body` as an object whose `field` is a string if it was missing or null.
+/// Other shapes are left for the decoder to reject.
+fn with_default_string(body: Value, field: &str) -> Value {
+    let mut body = match body {
+        Value::Null => Value::Object(serde_json::Map::new()),
+        other => other,
+    };
+    if let Value::Object(members) = &mut body {
+        if members.get(field).is_none_or(Value::is_null) {
+            members.insert(field.to_owned(), Value::String(String::new()));
+        }
+    }
+    body
+}
+
 /// `Status` arrived in API 1.52; berth serves at most 1.50, so it never goes
 /// out even if a backend fills it.
 fn without_post_1_50_fields(mut network: NetworkInspect) -> NetworkInspect {
@@ -80,17 +125,9 @@ fn parse_create_request(
     body: Value,
     api_version: &ApiVersion,
 ) -> Result<NetworkCreateRequest, ApiError> {
-    let mut body = match body {
-        Value::Null => Value::Object(serde_json::Map::new()),
-        other => other,
-    };
     // `Name` is the one required field of the generated type; Go would leave
     // it empty, and the emptiness check below gives Docker's message for it.
-    if let Value::Object(members) = &mut body {
-        if members.get("Name").is_none_or(Value::is_null) {
-            members.insert("Name".to_owned(), Value::String(String::new()));
-        }
-    }
+    let body = with_default_string(body, "Name");
     let mut create: NetworkCreateRequest = decode_lenient(body)?;
     if create.name.trim().is_empty() {
         return Err(ApiError::invalid_parameter(EMPTY_NAME_MESSAGE));
@@ -156,6 +193,28 @@ mod tests {
             let err = parse_create_request(body.clone(), &current()).unwrap_err();
             assert_eq!(err.kind, ErrorKind::InvalidParameter, "{body}");
             assert!(err.message.starts_with("invalid JSON: "), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn connect_bodies_default_the_container_and_keep_endpoint_config() {
+        let connect: NetworkConnectRequest = decode_lenient(with_container_field(json!({
+            "Container": "web",
+            "EndpointConfig": {"IPAMConfig": {"IPv4Address": "10.1.0.5"}, "Aliases": ["a"], "Links": null}
+        })))
+        .unwrap();
+        assert_eq!(connect.container, "web");
+        let endpoint = connect.endpoint_config.unwrap();
+        assert_eq!(
+            endpoint.ipam_config.unwrap().ipv4_address.as_deref(),
+            Some("10.1.0.5")
+        );
+        assert_eq!(endpoint.aliases, Some(vec!["a".to_owned()]));
+        for body in [Value::Null, json!({}), json!({"Container": null})] {
+            let disconnect: NetworkDisconnectRequest =
+                decode_lenient(with_container_field(body)).unwrap();
+            assert_eq!(disconnect.container, "");
+            assert_eq!(disconnect.force, None);
         }
     }
 

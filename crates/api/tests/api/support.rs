@@ -1,165 +1,16 @@
-//! A recording stub backend, a server on a socket in a temp dir, and a raw
+//! A server with the stub backend on a socket in a temp dir, and a raw
 //! HTTP/1.1 client, shared by the integration tests.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use berth_api::{serve, ApiError, Backend, Filters, ServeError};
-use bollard_stubs::models::{
-    IpamStatus, NetworkCreateRequest, NetworkCreateResponse, NetworkInspect, NetworkPruneResponse,
-    NetworkStatus, SystemInfo, SystemVersion,
-};
+use berth_api::{serve, ServeError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub const BRIDGE_ID: &str = "f2de39df4171b0dc801e8002d1d999b77256983dfc63041c0f34030aa3977566";
-pub const CREATED_ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-/// A backend call as the stub saw it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Call {
-    Version,
-    Info,
-    NetworkList(Filters),
-    NetworkInspect(String),
-    NetworkCreate(Box<NetworkCreateRequest>),
-    NetworkRemove(String),
-    NetworkPrune(Filters),
-}
-
-/// Records every call. Names pick failures: `missing` is not found, `taken`
-/// already exists, `bridge` is predefined, `busy` is in use, and
-/// `kind-<name>` fails with that error kind.
-#[derive(Default)]
-pub struct StubBackend {
-    calls: Mutex<Vec<Call>>,
-}
-
-impl StubBackend {
-    pub fn calls(&self) -> Vec<Call> {
-        self.calls.lock().unwrap().clone()
-    }
-
-    fn record(&self, call: Call) {
-        self.calls.lock().unwrap().push(call);
-    }
-}
-
-pub fn network(name: &str, id: &str) -> NetworkInspect {
-    NetworkInspect {
-        name: Some(name.to_owned()),
-        id: Some(id.to_owned()),
-        scope: Some("local".to_owned()),
-        driver: Some("bridge".to_owned()),
-        enable_ipv4: Some(true),
-        enable_ipv6: Some(false),
-        internal: Some(false),
-        attachable: Some(false),
-        ingress: Some(false),
-        config_only: Some(false),
-        options: Some(HashMap::new()),
-        labels: Some(HashMap::new()),
-        containers: Some(HashMap::new()),
-        // Set so tests can check the HTTP layer removes it (API 1.52+).
-        status: Some(NetworkStatus {
-            ipam: Some(IpamStatus::default()),
-        }),
-        ..Default::default()
-    }
-}
-
-fn error_for(name: &str) -> Option<ApiError> {
-    Some(match name {
-        "missing" => ApiError::not_found(format!("network {name} not found")),
-        "kind-invalid" => ApiError::invalid_parameter("bad value"),
-        "kind-forbidden" => ApiError::forbidden("not allowed"),
-        "kind-notfound" => ApiError::not_found("no such thing"),
-        "kind-conflict" => ApiError::conflict("conflicts"),
-        "kind-notimplemented" => ApiError::not_implemented("not in berth"),
-        "kind-unavailable" => ApiError::unavailable("try later"),
-        "kind-internal" => ApiError::internal("it broke"),
-        _ => return None,
-    })
-}
-
-impl Backend for StubBackend {
-    async fn version(&self) -> Result<SystemVersion, ApiError> {
-        self.record(Call::Version);
-        Ok(SystemVersion {
-            version: Some("0.1.0".to_owned()),
-            // Deliberately wrong: the HTTP layer must overwrite both.
-            api_version: Some("9.99".to_owned()),
-            min_api_version: Some("0.1".to_owned()),
-            os: Some("linux".to_owned()),
-            arch: Some("amd64".to_owned()),
-            ..Default::default()
-        })
-    }
-
-    async fn info(&self) -> Result<SystemInfo, ApiError> {
-        self.record(Call::Info);
-        Ok(SystemInfo {
-            name: Some("stub-host".to_owned()),
-            ..Default::default()
-        })
-    }
-
-    async fn network_list(&self, filters: Filters) -> Result<Vec<NetworkInspect>, ApiError> {
-        self.record(Call::NetworkList(filters));
-        Ok(vec![
-            network("bridge", BRIDGE_ID),
-            network("web", CREATED_ID),
-        ])
-    }
-
-    async fn network_inspect(&self, id_or_name: String) -> Result<NetworkInspect, ApiError> {
-        self.record(Call::NetworkInspect(id_or_name.clone()));
-        match error_for(&id_or_name) {
-            Some(err) => Err(err),
-            None => Ok(network(&id_or_name, CREATED_ID)),
-        }
-    }
-
-    async fn network_create(
-        &self,
-        req: NetworkCreateRequest,
-    ) -> Result<NetworkCreateResponse, ApiError> {
-        let name = req.name.clone();
-        self.record(Call::NetworkCreate(Box::new(req)));
-        if name == "taken" {
-            return Err(ApiError::conflict(format!(
-                "network with name {name} already exists"
-            )));
-        }
-        Ok(NetworkCreateResponse {
-            id: CREATED_ID.to_owned(),
-            warning: String::new(),
-        })
-    }
-
-    async fn network_remove(&self, id_or_name: String) -> Result<(), ApiError> {
-        self.record(Call::NetworkRemove(id_or_name.clone()));
-        match id_or_name.as_str() {
-            "bridge" => Err(ApiError::forbidden(
-                "bridge is a pre-defined network and cannot be removed",
-            )),
-            "busy" => Err(ApiError::conflict(
-                "error while removing network: network busy has active endpoints",
-            )),
-            other => error_for(other).map_or(Ok(()), Err),
-        }
-    }
-
-    async fn network_prune(&self, filters: Filters) -> Result<NetworkPruneResponse, ApiError> {
-        self.record(Call::NetworkPrune(filters));
-        Ok(NetworkPruneResponse {
-            networks_deleted: Some(vec!["old".to_owned()]),
-        })
-    }
-}
+pub use crate::stub::{Call, StubBackend, BRIDGE_ID, CREATED_ID};
 
 /// `serve` running on `<tempdir>/berth.sock` with a [`StubBackend`].
 pub struct TestServer {
@@ -246,20 +97,43 @@ pub fn raw_request(
     request
 }
 
-/// A response as it was on the wire; header names keep their case.
+/// A response as it was on the wire; header names keep their case. A
+/// chunked body is decoded; `body` is its text, `bytes` the exact bytes.
 #[derive(Debug)]
 pub struct RawResponse {
     pub status: u16,
+    pub reason: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl RawResponse {
     pub fn parse(raw: &[u8]) -> RawResponse {
-        let text = String::from_utf8(raw.to_vec()).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.split("\r\n");
-        let status = lines.next().unwrap().split(' ').nth(1).unwrap();
+        let head_end = find(raw, b"\r\n\r\n").expect("no end of head");
+        let mut response = Self::parse_head(&raw[..head_end + 4]);
+        let body = &raw[head_end + 4..];
+        let bytes = if response
+            .header("Transfer-Encoding")
+            .is_some_and(|value| value.eq_ignore_ascii_case("chunked"))
+        {
+            decode_chunked(body)
+        } else {
+            body.to_vec()
+        };
+        response.body = String::from_utf8_lossy(&bytes).into_owned();
+        response.bytes = bytes;
+        response
+    }
+
+    /// The status line and headers; `head` ends with the blank line.
+    pub fn parse_head(head: &[u8]) -> RawResponse {
+        let text = std::str::from_utf8(head).unwrap();
+        let mut lines = text.trim_end().split("\r\n");
+        let mut status_line = lines.next().unwrap().splitn(3, ' ');
+        let _version = status_line.next();
+        let status = status_line.next().unwrap().parse().unwrap();
+        let reason = status_line.next().unwrap_or_default().to_owned();
         let headers = lines
             .map(|line| {
                 let (name, value) = line.split_once(':').unwrap();
@@ -267,9 +141,11 @@ impl RawResponse {
             })
             .collect();
         RawResponse {
-            status: status.parse().unwrap(),
+            status,
+            reason,
             headers,
-            body: body.to_owned(),
+            body: String::new(),
+            bytes: Vec::new(),
         }
     }
 
@@ -295,4 +171,66 @@ impl RawResponse {
 /// `value` encoded for a query string.
 pub fn query_escape(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// The payload of a complete chunked body (trailers ignored).
+pub fn decode_chunked(body: &[u8]) -> Vec<u8> {
+    try_decode_chunked(body).expect("incomplete chunked body")
+}
+
+/// The payload of a chunked body, or `None` if it has not all arrived.
+pub fn try_decode_chunked(mut body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = find(body, b"\r\n")?;
+        let size_text = std::str::from_utf8(&body[..line_end]).unwrap();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        if body.len() < size + 2 {
+            return None;
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[size + 2..];
+    }
+}
+
+/// Splits stdcopy frames into `(stream id, payload)`.
+pub fn demux(mut bytes: &[u8]) -> Vec<(u8, String)> {
+    let mut frames = Vec::new();
+    while !bytes.is_empty() {
+        let kind = bytes[0];
+        assert_eq!(&bytes[1..4], &[0, 0, 0], "frame header padding");
+        let len = u32::from_be_bytes(bytes[4..8].try_into().unwrap()) as usize;
+        frames.push((
+            kind,
+            String::from_utf8_lossy(&bytes[8..8 + len]).into_owned(),
+        ));
+        bytes = &bytes[8 + len..];
+    }
+    frames
+}
+
+/// Reads from `stream` until the end of a response head, returning the
+/// head and whatever body bytes came with it.
+pub async fn read_head(stream: &mut UnixStream) -> (RawResponse, Vec<u8>) {
+    let mut raw = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        if let Some(end) = find(&raw, b"\r\n\r\n") {
+            let rest = raw[end + 4..].to_vec();
+            return (RawResponse::parse_head(&raw[..end + 4]), rest);
+        }
+        let read = stream.read(&mut buffer).await.unwrap();
+        assert!(read > 0, "connection closed before the head: {raw:?}");
+        raw.extend_from_slice(&buffer[..read]);
+    }
 }

@@ -1,0 +1,589 @@
+//! The API's `Backend`, implemented over the engine: wire types in, core
+//! commands out, core results back to Docker's JSON shapes. The one place
+//! that knows both sides. Streams (attach, logs, exec) and images talk to
+//! the OCI adapter directly: they change no shared state.
+
+mod images;
+mod streams;
+mod wire;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use berth_api::{
+    ApiError, AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs,
+    ErrorKind, ExecStartOptions, Filters, ImageImportOptions, ImageListOptions, ImageRemoveOptions,
+    LogsOptions, RemoveOptions, RequestBody, StopOptions, StreamSession, TtySize, WaitCondition,
+    WaitFuture,
+};
+use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
+use berth_core::network::{IpamInput, NetworkCreate};
+use berth_core::{EngineHandle, DEFAULT_STOP_TIMEOUT};
+use bollard_stubs::models::{
+    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
+    ContainerWaitExitError, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
+    ImageDeleteResponseItem, ImageInspect, ImageSummary, NetworkConnectRequest,
+    NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect,
+    NetworkPruneResponse, SystemInfo, SystemInfoDefaultAddressPools, SystemVersion,
+    SystemVersionComponents, SystemVersionPlatform,
+};
+
+use crate::config::Config;
+use crate::host::RealHost;
+use streams::Execs;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub struct DaemonBackend {
+    engine: EngineHandle<RealHost>,
+    execs: Arc<Execs>,
+    data_root: String,
+    address_pools: Vec<SystemInfoDefaultAddressPools>,
+}
+
+impl DaemonBackend {
+    pub fn new(engine: EngineHandle<RealHost>, config: &Config) -> Self {
+        let address_pools = config
+            .address_pools
+            .iter()
+            .map(|p| SystemInfoDefaultAddressPools {
+                base: Some(p.base.to_string()),
+                size: Some(i64::from(p.size)),
+            })
+            .collect();
+        DaemonBackend {
+            engine,
+            execs: Arc::default(),
+            data_root: config.data_root.display().to_string(),
+            address_pools,
+        }
+    }
+
+    fn oci(&self) -> &berth_oci::OciAdapter {
+        self.engine.host().oci()
+    }
+
+    fn networks(&self) -> Result<Vec<berth_core::model::Network>, ApiError> {
+        self.engine
+            .list_networks(&ListFilter::default())
+            .map_err(api_error)
+    }
+
+    fn container(&self, reference: &str) -> Result<berth_core::container::Container, ApiError> {
+        self.engine.inspect_container(reference).map_err(api_error)
+    }
+}
+
+/// Core errors to Docker's status codes (the API crate maps kinds to codes).
+pub(crate) fn api_error(e: berth_core::Error) -> ApiError {
+    let kind = match e.kind() {
+        berth_core::ErrorKind::InvalidParameter => ErrorKind::InvalidParameter,
+        berth_core::ErrorKind::Forbidden => ErrorKind::Forbidden,
+        berth_core::ErrorKind::NotFound => ErrorKind::NotFound,
+        berth_core::ErrorKind::Conflict => ErrorKind::Conflict,
+        berth_core::ErrorKind::Unavailable => ErrorKind::Unavailable,
+        berth_core::ErrorKind::NotModified => ErrorKind::NotModified,
+        berth_core::ErrorKind::Internal => {
+            tracing::error!(error = %e, "request failed");
+            ErrorKind::Internal
+        }
+    };
+    ApiError::new(kind, e.to_string())
+}
+
+/// Runtime and image-store errors to Docker's status codes.
+pub(crate) fn oci_error(e: berth_oci::Error) -> ApiError {
+    let kind = match e.kind() {
+        berth_oci::ErrorKind::NotFound => ErrorKind::NotFound,
+        berth_oci::ErrorKind::Conflict => ErrorKind::Conflict,
+        berth_oci::ErrorKind::InvalidArgument => ErrorKind::InvalidParameter,
+        berth_oci::ErrorKind::Other => {
+            tracing::error!(error = %e, "runtime request failed");
+            ErrorKind::Internal
+        }
+    };
+    ApiError::new(kind, e.to_string())
+}
+
+fn signal_number(signal: Option<&str>, default: i32) -> Result<i32, ApiError> {
+    match signal {
+        None | Some("") => Ok(default),
+        Some(s) => berth_oci::runc::parse_signal(s)
+            .map(|sig| sig as i32)
+            .map_err(ApiError::invalid_parameter),
+    }
+}
+
+fn stop_timeout(timeout: Option<i64>) -> Duration {
+    match timeout {
+        None => DEFAULT_STOP_TIMEOUT,
+        // Docker: a negative timeout waits for ever.
+        Some(t) if t < 0 => Duration::from_secs(u64::MAX / 4),
+        Some(t) => Duration::from_secs(t.unsigned_abs()),
+    }
+}
+
+fn kernel_version() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn network_create(req: NetworkCreateRequest) -> NetworkCreate {
+    let ipam = req.ipam.unwrap_or_default();
+    let to_btree = |m: Option<HashMap<String, String>>| m.unwrap_or_default().into_iter().collect();
+    NetworkCreate {
+        name: req.name,
+        driver: req.driver.unwrap_or_default(),
+        ipam_driver: ipam.driver.unwrap_or_default(),
+        ipam: ipam
+            .config
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| IpamInput {
+                subnet: c.subnet.unwrap_or_default(),
+                ip_range: c.ip_range.unwrap_or_default(),
+                gateway: c.gateway.unwrap_or_default(),
+                aux_addresses: to_btree(c.auxiliary_addresses),
+            })
+            .collect(),
+        enable_ipv4: req.enable_ipv4,
+        enable_ipv6: req.enable_ipv6,
+        internal: req.internal.unwrap_or(false),
+        attachable: req.attachable.unwrap_or(false),
+        options: to_btree(req.options),
+        labels: to_btree(req.labels),
+    }
+}
+
+impl Backend for DaemonBackend {
+    async fn version(&self) -> Result<SystemVersion, ApiError> {
+        let engine = SystemVersionComponents {
+            name: "Engine".to_owned(),
+            version: VERSION.to_owned(),
+            details: Some(HashMap::from([
+                ("ApiVersion".to_owned(), berth_api::API_VERSION.to_owned()),
+                (
+                    "MinAPIVersion".to_owned(),
+                    berth_api::MIN_API_VERSION.to_owned(),
+                ),
+                ("Os".to_owned(), "linux".to_owned()),
+                ("Arch".to_owned(), std::env::consts::ARCH.to_owned()),
+                ("KernelVersion".to_owned(), kernel_version()),
+            ])),
+        };
+        Ok(SystemVersion {
+            platform: Some(SystemVersionPlatform {
+                name: "berth".to_owned(),
+            }),
+            components: Some(vec![engine]),
+            version: Some(VERSION.to_owned()),
+            api_version: Some(berth_api::API_VERSION.to_owned()),
+            min_api_version: Some(berth_api::MIN_API_VERSION.to_owned()),
+            git_commit: Some(String::new()),
+            go_version: Some("n/a (Rust)".to_owned()),
+            os: Some("linux".to_owned()),
+            arch: Some(std::env::consts::ARCH.to_owned()),
+            kernel_version: Some(kernel_version()),
+            experimental: Some(false),
+            build_time: Some(String::new()),
+        })
+    }
+
+    async fn info(&self) -> Result<SystemInfo, ApiError> {
+        let name = nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let ncpu = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let containers = self.engine.containers().map_err(api_error)?;
+        let running = containers.iter().filter(|c| c.is_running()).count();
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let images = self.oci().images().list().map(|l| l.len()).unwrap_or(0);
+        Ok(SystemInfo {
+            id: Some(String::new()),
+            containers: Some(count(containers.len())),
+            containers_running: Some(count(running)),
+            containers_paused: Some(0),
+            containers_stopped: Some(count(containers.len() - running)),
+            images: Some(count(images)),
+            driver: Some("overlay".to_owned()),
+            docker_root_dir: Some(self.data_root.clone()),
+            ipv4_forwarding: Some(true),
+            debug: Some(false),
+            system_time: Some(wire::timestamp(SystemTime::now())),
+            logging_driver: Some("json-file".to_owned()),
+            kernel_version: Some(kernel_version()),
+            operating_system: Some("linux".to_owned()),
+            os_type: Some("linux".to_owned()),
+            architecture: Some(std::env::consts::ARCH.to_owned()),
+            ncpu: i64::try_from(ncpu).ok(),
+            name: Some(name),
+            server_version: Some(VERSION.to_owned()),
+            default_runtime: Some("runc".to_owned()),
+            default_address_pools: Some(self.address_pools.clone()),
+            labels: Some(Vec::new()),
+            warnings: Some(Vec::new()),
+            ..Default::default()
+        })
+    }
+
+    async fn network_list(&self, filters: Filters) -> Result<Vec<NetworkInspect>, ApiError> {
+        let filter = ListFilter::parse(&filters).map_err(api_error)?;
+        let networks = self.engine.list_networks(&filter).map_err(api_error)?;
+        // Docker's list leaves Containers empty; inspect fills it.
+        Ok(networks
+            .iter()
+            .map(|n| wire::network_to_wire(n, &[]))
+            .collect())
+    }
+
+    async fn network_inspect(&self, id_or_name: String) -> Result<NetworkInspect, ApiError> {
+        let network = self
+            .engine
+            .inspect_network(&id_or_name)
+            .map_err(api_error)?;
+        let members = self
+            .engine
+            .network_members(&network.id)
+            .map_err(api_error)?;
+        Ok(wire::network_to_wire(&network, &members))
+    }
+
+    async fn network_create(
+        &self,
+        req: NetworkCreateRequest,
+    ) -> Result<NetworkCreateResponse, ApiError> {
+        let network = self
+            .engine
+            .create_network(network_create(req))
+            .await
+            .map_err(api_error)?;
+        Ok(NetworkCreateResponse {
+            id: network.id.to_string(),
+            warning: String::new(),
+        })
+    }
+
+    async fn network_remove(&self, id_or_name: String) -> Result<(), ApiError> {
+        self.engine
+            .remove_network(id_or_name)
+            .await
+            .map_err(api_error)?;
+        Ok(())
+    }
+
+    async fn network_prune(&self, filters: Filters) -> Result<NetworkPruneResponse, ApiError> {
+        let filter = PruneFilter::parse(&filters, self.engine.now()).map_err(api_error)?;
+        let removed = self
+            .engine
+            .prune_networks(filter)
+            .await
+            .map_err(api_error)?;
+        Ok(NetworkPruneResponse {
+            networks_deleted: Some(removed.iter().map(|n| n.name.to_string()).collect()),
+        })
+    }
+
+    async fn network_connect(
+        &self,
+        network: String,
+        req: NetworkConnectRequest,
+    ) -> Result<(), ApiError> {
+        let endpoint = wire::connect_request(req.endpoint_config.as_ref());
+        self.engine
+            .connect(network, req.container, endpoint)
+            .await
+            .map_err(api_error)
+    }
+
+    async fn network_disconnect(
+        &self,
+        network: String,
+        req: NetworkDisconnectRequest,
+    ) -> Result<(), ApiError> {
+        self.engine
+            .disconnect(network, req.container)
+            .await
+            .map_err(api_error)
+    }
+
+    async fn container_create(
+        &self,
+        name: Option<String>,
+        config: ContainerCreateBody,
+    ) -> Result<ContainerCreateResponse, ApiError> {
+        let c = self
+            .engine
+            .create_container(wire::create_request(name, config))
+            .await
+            .map_err(api_error)?;
+        let mut warnings = Vec::new();
+        if matches!(c.network_mode, berth_core::container::NetworkMode::Host) && !c.ports.is_empty()
+        {
+            warnings.push("Published ports are discarded when using host network mode".to_owned());
+        }
+        Ok(ContainerCreateResponse {
+            id: c.id.to_string(),
+            warnings,
+        })
+    }
+
+    async fn container_start(&self, id_or_name: String) -> Result<(), ApiError> {
+        match self.engine.start_container(&id_or_name).await {
+            Ok(_) => Ok(()),
+            Err(berth_core::Error::NotModified) => {
+                Err(ApiError::not_modified("container already started"))
+            }
+            Err(e) => Err(api_error(e)),
+        }
+    }
+
+    async fn container_stop(
+        &self,
+        id_or_name: String,
+        options: StopOptions,
+    ) -> Result<(), ApiError> {
+        let signal = signal_number(
+            options.signal.as_deref(),
+            berth_core::engine::libc_sigterm(),
+        )?;
+        let stopped = self
+            .engine
+            .stop_container(&id_or_name, signal, stop_timeout(options.timeout))
+            .await
+            .map_err(api_error)?;
+        if stopped {
+            Ok(())
+        } else {
+            Err(ApiError::not_modified("container already stopped"))
+        }
+    }
+
+    async fn container_kill(
+        &self,
+        id_or_name: String,
+        signal: Option<String>,
+    ) -> Result<(), ApiError> {
+        let signal = signal_number(signal.as_deref(), berth_core::engine::libc_sigkill())?;
+        let c = self.container(&id_or_name)?;
+        if !c.is_running() {
+            return Err(ApiError::conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
+        }
+        self.engine
+            .kill_container(&id_or_name, signal)
+            .await
+            .map_err(api_error)
+    }
+
+    async fn container_restart(
+        &self,
+        id_or_name: String,
+        options: StopOptions,
+    ) -> Result<(), ApiError> {
+        self.engine
+            .restart_container(&id_or_name, stop_timeout(options.timeout))
+            .await
+            .map(drop)
+            .map_err(api_error)
+    }
+
+    async fn container_remove(
+        &self,
+        id_or_name: String,
+        options: RemoveOptions,
+    ) -> Result<(), ApiError> {
+        if options.link {
+            return Err(ApiError::invalid_parameter(
+                "berth has no container links to remove",
+            ));
+        }
+        self.engine
+            .remove_container(&id_or_name, options.force)
+            .await
+            .map(drop)
+            .map_err(api_error)
+    }
+
+    async fn container_list(
+        &self,
+        options: ContainerListOptions,
+    ) -> Result<Vec<ContainerSummary>, ApiError> {
+        let filter = ContainerFilter::parse(&options.filters).map_err(api_error)?;
+        let mut list = self
+            .engine
+            .list_containers(options.all, &filter)
+            .map_err(api_error)?;
+        if let Some(limit) = options.limit {
+            list.truncate(limit);
+        }
+        let networks = self.networks()?;
+        let now = SystemTime::now();
+        Ok(list
+            .iter()
+            .map(|c| wire::container_summary(c, &networks, now))
+            .collect())
+    }
+
+    async fn container_inspect(
+        &self,
+        id_or_name: String,
+        _size: bool,
+    ) -> Result<ContainerInspectResponse, ApiError> {
+        let c = self.container(&id_or_name)?;
+        let networks = self.networks()?;
+        let layout = self.oci().runtime().layout();
+        let dir = layout.container_data_dir(&c.id);
+        let paths = wire::Paths {
+            resolv_conf: dir.join("resolv.conf").display().to_string(),
+            hosts: dir.join("hosts").display().to_string(),
+            hostname: dir.join("hostname").display().to_string(),
+            log: layout.log_file(&c.id).display().to_string(),
+        };
+        Ok(wire::container_inspect(&c, &networks, paths))
+    }
+
+    async fn container_wait(
+        &self,
+        id_or_name: String,
+        condition: WaitCondition,
+    ) -> Result<WaitFuture, ApiError> {
+        let c = self.container(&id_or_name)?;
+        let condition = match condition {
+            WaitCondition::NotRunning => berth_core::WaitCondition::NotRunning,
+            WaitCondition::NextExit => berth_core::WaitCondition::NextExit,
+            WaitCondition::Removed => berth_core::WaitCondition::Removed,
+        };
+        // Subscribed before returning, so an exit right after the headers
+        // go out is not missed.
+        let waiting = self
+            .engine
+            .wait_container(c.id.as_str(), condition)
+            .map_err(api_error)?;
+        Ok(Box::pin(async move {
+            match waiting.await {
+                Ok(code) => ContainerWaitResponse {
+                    status_code: code,
+                    error: None,
+                },
+                Err(e) => ContainerWaitResponse {
+                    status_code: -1,
+                    error: Some(ContainerWaitExitError {
+                        message: Some(e.to_string()),
+                    }),
+                },
+            }
+        }))
+    }
+
+    async fn container_logs(
+        &self,
+        id_or_name: String,
+        options: LogsOptions,
+    ) -> Result<ContainerLogs, ApiError> {
+        let c = self.container(&id_or_name)?;
+        streams::logs(self.oci(), &c, options)
+    }
+
+    async fn container_attach(
+        &self,
+        id_or_name: String,
+        options: AttachOptions,
+    ) -> Result<ContainerAttach, ApiError> {
+        let c = self.container(&id_or_name)?;
+        streams::attach(self.oci(), &c, options)
+    }
+
+    async fn container_resize(&self, id_or_name: String, size: TtySize) -> Result<(), ApiError> {
+        let c = self.container(&id_or_name)?;
+        if !c.is_running() && !c.state.starting {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        let (w, h) = streams::tty_dims(size);
+        let id = c.id.clone();
+        self.oci()
+            .blocking(move |rt, _| rt.resize(&id, w, h))
+            .await
+            .map_err(oci_error)
+    }
+
+    async fn exec_create(&self, container: String, config: ExecConfig) -> Result<String, ApiError> {
+        let c = self.container(&container)?;
+        if !c.is_running() {
+            return Err(ApiError::conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
+        }
+        Ok(self.execs.create(&c, config))
+    }
+
+    async fn exec_start_detached(
+        &self,
+        exec_id: String,
+        options: ExecStartOptions,
+    ) -> Result<(), ApiError> {
+        streams::exec_start_detached(
+            Arc::clone(&self.execs),
+            self.oci().clone(),
+            &exec_id,
+            options,
+        )
+        .await
+    }
+
+    async fn exec_start_attached(
+        &self,
+        exec_id: String,
+        options: ExecStartOptions,
+    ) -> Result<StreamSession, ApiError> {
+        streams::exec_start_attached(
+            Arc::clone(&self.execs),
+            self.oci().clone(),
+            &exec_id,
+            options,
+        )
+    }
+
+    async fn exec_resize(&self, exec_id: String, size: TtySize) -> Result<(), ApiError> {
+        streams::exec_resize(&self.execs, self.oci(), &exec_id, size).await
+    }
+
+    async fn exec_inspect(&self, exec_id: String) -> Result<ExecInspectResponse, ApiError> {
+        self.execs.inspect(&exec_id)
+    }
+
+    async fn image_import(
+        &self,
+        options: ImageImportOptions,
+        tarball: RequestBody,
+    ) -> Result<String, ApiError> {
+        images::import(self.oci(), options, tarball).await
+    }
+
+    async fn image_list(&self, options: ImageListOptions) -> Result<Vec<ImageSummary>, ApiError> {
+        let containers = self.engine.containers().map_err(api_error)?;
+        images::list(self.oci(), &options, &containers).await
+    }
+
+    async fn image_inspect(&self, name: String) -> Result<ImageInspect, ApiError> {
+        images::inspect(self.oci(), &name).await
+    }
+
+    async fn image_remove(
+        &self,
+        name: String,
+        options: ImageRemoveOptions,
+    ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
+        let containers = self.engine.containers().map_err(api_error)?;
+        images::remove(self.oci(), &name, options, &containers).await
+    }
+}

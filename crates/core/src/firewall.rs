@@ -1,0 +1,116 @@
+//! The engine's side of the firewall: what berth's tables must express,
+//! derived from the store, and the element changes each use case makes.
+
+use tracing::{info, warn};
+
+use crate::container::Container;
+use crate::engine::{live_networks, Engine};
+use crate::error::{Error, Result};
+use crate::model::Network;
+use crate::ports::{Firewall, FirewallChange, FirewallState, FwNetwork, FwPort, Host, Store};
+use crate::publish::firewall_ports;
+
+impl<H: Host> Engine<H> {
+    pub(crate) fn fw_network(&self, n: &Network) -> Option<FwNetwork> {
+        let bridge = n.bridge.as_ref()?;
+        Some(FwNetwork {
+            bridge: bridge.name.clone(),
+            subnets: n.subnets.iter().map(|p| p.subnet).collect(),
+            internal: n.internal,
+            icc: bridge.icc,
+            masquerade: bridge.masquerade && self.config.ip_masq && !n.internal,
+        })
+    }
+
+    /// The mappings a running container's publications need: to its address
+    /// on its first network (Docker's rule), none on internal networks.
+    pub(crate) fn fw_ports(&self, c: &Container, networks: &[Network]) -> Vec<FwPort> {
+        let Some(attachment) = c.attachments.first() else {
+            return Vec::new();
+        };
+        let Some(endpoint) = &attachment.endpoint else {
+            return Vec::new();
+        };
+        let Some(network) = networks.iter().find(|n| n.id == attachment.network) else {
+            return Vec::new();
+        };
+        let Some(bridge) = &network.bridge else {
+            return Vec::new();
+        };
+        if network.internal {
+            return Vec::new();
+        }
+        firewall_ports(
+            &c.published,
+            endpoint.ipv4.map(|n| n.addr()),
+            endpoint.ipv6.map(|n| n.addr()),
+            &bridge.name,
+        )
+    }
+
+    pub(crate) fn firewall_state(&self) -> Result<FirewallState> {
+        let networks = live_networks(self.host.store())?;
+        let containers = self
+            .host
+            .store()
+            .containers()
+            .map_err(Error::store("list containers"))?;
+        let mut state = FirewallState {
+            networks: networks.iter().filter_map(|n| self.fw_network(n)).collect(),
+            ports: containers
+                .iter()
+                .filter(|c| c.is_running())
+                .flat_map(|c| self.fw_ports(c, &networks))
+                .collect(),
+        };
+        state.networks.sort();
+        state.ports.sort();
+        Ok(state)
+    }
+
+    /// Rewrites berth's tables from the store: at start, and when someone
+    /// else deleted them.
+    pub async fn apply_firewall(&self) -> Result<()> {
+        if !self.config.firewall {
+            return Ok(());
+        }
+        let state = self.firewall_state()?;
+        self.host
+            .firewall()
+            .apply(&state)
+            .await
+            .map_err(Error::kernel("load berth's nftables tables"))
+    }
+
+    /// One transaction of element changes; a no-op with `--iptables=false`.
+    pub(crate) async fn update_firewall(&self, change: FirewallChange) -> Result<()> {
+        if !self.config.firewall || change == FirewallChange::default() {
+            return Ok(());
+        }
+        self.host
+            .firewall()
+            .update(&change)
+            .await
+            .map_err(Error::kernel("update berth's nftables tables"))
+    }
+
+    /// Puts berth's tables back if they vanished; true if it had to.
+    pub async fn repair_firewall(&self) -> Result<bool> {
+        if !self.config.firewall {
+            return Ok(false);
+        }
+        match self.host.firewall().present().await {
+            Ok(true) => Ok(false),
+            Ok(false) => {
+                warn!("berth's nftables tables are gone (flushed from outside?): restoring them");
+                self.apply_firewall().await?;
+                info!("berth's nftables tables restored");
+                Ok(true)
+            }
+            Err(e) => Err(Error::Kernel {
+                what: "check berth's nftables tables".to_owned(),
+                source: e,
+            }),
+        }
+    }
+}

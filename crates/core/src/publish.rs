@@ -1,0 +1,324 @@
+//! Published ports: turning `-p`/`-P` into concrete host ports at start
+//! (Docker's conflict rules and texts), and into the firewall's mappings.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use berth_types::IfName;
+use serde::{Deserialize, Serialize};
+
+use crate::container::{PortBinding, Proto};
+use crate::error::{Error, Result};
+use crate::ports::FwPort;
+
+/// Where ephemeral host ports come from (Linux's default local port range,
+/// which Docker uses too).
+pub const EPHEMERAL_PORTS: (u16, u16) = (32768, 60999);
+
+/// A port published on the host, as `port`, `ps` and `inspect` show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Published {
+    pub proto: Proto,
+    /// `0.0.0.0` or `::` for every local address.
+    pub host_ip: IpAddr,
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+impl Published {
+    /// Whether two publications would claim the same host socket.
+    fn clashes(&self, proto: Proto, ip: IpAddr, port: u16) -> bool {
+        self.proto == proto
+            && self.host_port == port
+            && self.host_ip.is_ipv4() == ip.is_ipv4()
+            && (self.host_ip.is_unspecified() || ip.is_unspecified() || self.host_ip == ip)
+    }
+}
+
+/// What a start must not collide with.
+pub struct Taken<'a> {
+    /// Ports other running containers publish.
+    pub published: &'a [Published],
+    /// Whether a host process holds the socket (checked by binding).
+    pub host_bound: &'a (dyn Fn(Proto, IpAddr, u16) -> bool + Sync),
+}
+
+fn port_taken(taken: &Taken<'_>, mine: &[Published], proto: Proto, ip: IpAddr, port: u16) -> bool {
+    taken
+        .published
+        .iter()
+        .chain(mine)
+        .any(|p| p.clashes(proto, ip, port))
+        || (taken.host_bound)(proto, ip, port)
+}
+
+/// Concrete host ports for `bindings` (and, with `publish_all`, every
+/// `exposed` port not bound explicitly), or Docker's error for the first
+/// one that cannot be had.
+pub fn allocate(
+    bindings: &[PortBinding],
+    exposed: &[(u16, Proto)],
+    publish_all: bool,
+    want_ipv6: bool,
+    taken: &Taken<'_>,
+) -> Result<Vec<Published>> {
+    let mut wanted: Vec<PortBinding> = bindings.to_vec();
+    if publish_all {
+        for &(port, proto) in exposed {
+            if !wanted
+                .iter()
+                .any(|b| b.container_port == port && b.proto == proto)
+            {
+                wanted.push(PortBinding {
+                    proto,
+                    container_port: port,
+                    host_ip: None,
+                    host_ports: None,
+                });
+            }
+        }
+    }
+    let mut out: Vec<Published> = Vec::new();
+    for b in &wanted {
+        // No address means all of them: IPv4, and IPv6 where the container has it.
+        let ips: Vec<IpAddr> = match b.host_ip {
+            Some(ip) => vec![ip],
+            None if want_ipv6 => vec![Ipv4Addr::UNSPECIFIED.into(), Ipv6Addr::UNSPECIFIED.into()],
+            None => vec![Ipv4Addr::UNSPECIFIED.into()],
+        };
+        let (first, last, fixed) = match b.host_ports {
+            Some((a, z)) => (a, z, a == z),
+            None => (EPHEMERAL_PORTS.0, EPHEMERAL_PORTS.1, false),
+        };
+        let free = |port: u16| {
+            ips.iter()
+                .all(|ip| !port_taken(taken, &out, b.proto, *ip, port))
+        };
+        let port = if fixed {
+            if !free(first) {
+                return Err(Error::Conflict(format!(
+                    "Bind for {} failed: port is already allocated",
+                    socket_text(ips[0], first)
+                )));
+            }
+            first
+        } else {
+            (first..=last).find(|p| free(*p)).ok_or_else(|| {
+                Error::Conflict(format!(
+                    "Bind for {} failed: port is already allocated",
+                    socket_text(ips[0], first)
+                ))
+            })?
+        };
+        for ip in ips {
+            out.push(Published {
+                proto: b.proto,
+                host_ip: ip,
+                host_port: port,
+                container_port: b.container_port,
+            });
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn socket_text(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("{v4}:{port}"),
+        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+    }
+}
+
+/// Firewall mappings for one container's publications: runs of consecutive
+/// ports with the same offset become one range.
+pub fn firewall_ports(
+    published: &[Published],
+    container_v4: Option<IpAddr>,
+    container_v6: Option<IpAddr>,
+    bridge: &IfName,
+) -> Vec<FwPort> {
+    let mut sorted: Vec<&Published> = published.iter().collect();
+    sorted.sort_by_key(|p| (p.proto, p.host_ip, p.host_port));
+    let mut out: Vec<FwPort> = Vec::new();
+    for p in sorted {
+        let target = if p.host_ip.is_ipv4() {
+            container_v4
+        } else {
+            container_v6
+        };
+        let Some(container_ip) = target else {
+            continue;
+        };
+        let host_ip = (!p.host_ip.is_unspecified()).then_some(p.host_ip);
+        if let Some(last) = out.last_mut() {
+            let extends = last.proto == p.proto
+                && last.host_ip == host_ip
+                && last.container_ip == container_ip
+                && u32::from(last.host_ports.1) + 1 == u32::from(p.host_port)
+                && u32::from(last.container_ports.1) + 1 == u32::from(p.container_port);
+            if extends {
+                last.host_ports.1 = p.host_port;
+                last.container_ports.1 = p.container_port;
+                continue;
+            }
+        }
+        out.push(FwPort {
+            proto: p.proto,
+            host_ip,
+            host_ports: (p.host_port, p.host_port),
+            container_ip,
+            container_ports: (p.container_port, p.container_port),
+            bridge: bridge.clone(),
+        });
+    }
+    out
+}
+
+/// Every publication of other containers (for conflict checks).
+pub fn all_published<'a>(
+    containers: impl Iterator<Item = &'a crate::container::Container>,
+) -> Vec<Published> {
+    let set: BTreeSet<Published> = containers
+        .flat_map(|c| c.published.iter().copied())
+        .collect();
+    set.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(cport: u16, host: Option<(u16, u16)>, ip: Option<&str>) -> PortBinding {
+        PortBinding {
+            proto: Proto::Tcp,
+            container_port: cport,
+            host_ip: ip.map(|s| s.parse().unwrap()),
+            host_ports: host,
+        }
+    }
+
+    fn none_bound(_: Proto, _: IpAddr, _: u16) -> bool {
+        false
+    }
+
+    fn taken<'a>(
+        published: &'a [Published],
+        bound: &'a (dyn Fn(Proto, IpAddr, u16) -> bool + Sync),
+    ) -> Taken<'a> {
+        Taken {
+            published,
+            host_bound: bound,
+        }
+    }
+
+    #[test]
+    fn fixed_port_and_conflict_text() {
+        let first = allocate(
+            &[binding(80, Some((8080, 8080)), None)],
+            &[],
+            false,
+            false,
+            &taken(&[], &none_bound),
+        )
+        .unwrap();
+        assert_eq!(first[0].host_port, 8080);
+        assert_eq!(first[0].host_ip, IpAddr::from(Ipv4Addr::UNSPECIFIED));
+        let err = allocate(
+            &[binding(81, Some((8080, 8080)), None)],
+            &[],
+            false,
+            false,
+            &taken(&first, &none_bound),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Bind for 0.0.0.0:8080 failed: port is already allocated"
+        );
+        // A specific address clashes with "all addresses" too.
+        let err = allocate(
+            &[binding(81, Some((8080, 8080)), Some("127.0.0.1"))],
+            &[],
+            false,
+            false,
+            &taken(&first, &none_bound),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Bind for 127.0.0.1:8080 failed: port is already allocated"
+        );
+        // Another protocol does not.
+        let mut udp = binding(81, Some((8080, 8080)), None);
+        udp.proto = Proto::Udp;
+        assert!(allocate(&[udp], &[], false, false, &taken(&first, &none_bound)).is_ok());
+    }
+
+    #[test]
+    fn host_process_holding_the_port_is_refused() {
+        let bound = |_: Proto, _: IpAddr, port: u16| port == 9000;
+        let err = allocate(
+            &[binding(80, Some((9000, 9000)), None)],
+            &[],
+            false,
+            false,
+            &taken(&[], &bound),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("0.0.0.0:9000"));
+    }
+
+    #[test]
+    fn ephemeral_and_range_pick_free_ports() {
+        let bound = |_: Proto, _: IpAddr, port: u16| port == EPHEMERAL_PORTS.0;
+        let got = allocate(
+            &[binding(80, None, None)],
+            &[],
+            false,
+            false,
+            &taken(&[], &bound),
+        )
+        .unwrap();
+        assert_eq!(got[0].host_port, EPHEMERAL_PORTS.0 + 1);
+        let got = allocate(
+            &[binding(80, Some((8000, 8010)), None)],
+            &[],
+            false,
+            false,
+            &taken(&[], &|_, _, p| p < 8005),
+        )
+        .unwrap();
+        assert_eq!(got[0].host_port, 8005);
+    }
+
+    #[test]
+    fn publish_all_covers_exposed_ports() {
+        let got = allocate(
+            &[],
+            &[(80, Proto::Tcp), (53, Proto::Udp)],
+            true,
+            false,
+            &taken(&[], &none_bound),
+        )
+        .unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().all(|p| p.host_port >= EPHEMERAL_PORTS.0));
+    }
+
+    #[test]
+    fn consecutive_ports_merge_into_ranges() {
+        let bindings: Vec<PortBinding> = (0..1000)
+            .map(|i| binding(8000 + i, Some((8000 + i, 8000 + i)), None))
+            .collect();
+        let got = allocate(&bindings, &[], false, false, &taken(&[], &none_bound)).unwrap();
+        let bridge = IfName::parse("berth0").unwrap();
+        let fw = firewall_ports(&got, Some("172.17.0.2".parse().unwrap()), None, &bridge);
+        assert_eq!(fw.len(), 1);
+        assert_eq!(
+            (fw[0].host_ports, fw[0].container_ports),
+            ((8000, 8999), (8000, 8999))
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! `add_endpoint`: a container's attachment to a bridge, made all or nothing.
+//!
+//! Host side, through the adapter's own socket: one RTM_NEWLINK makes the
+//! veth pair with the host end enslaved, sized and up and the peer born
+//! inside the sandbox under its final name with its MAC; a second request
+//! sets the host end's alias (the kernel ignores `IFLA_IFALIAS` on creation,
+//! for veth as for bridges). Sandbox side, through a socket opened in the
+//! sandbox for this call only (no thread ever changes namespace, see
+//! [`Netlink::open_in_netns`]): addresses, link up, `lo` up, default routes.
+//!
+//! Any failure after the pair exists deletes the host end, which takes the
+//! peer with it, so the sandbox is left as it was.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsFd;
+
+use berth_core::ports::EndpointSpec;
+use rtnetlink::{LinkUnspec, RouteMessageBuilder};
+
+use crate::adapter::{Netlink, Result};
+use crate::error::NetlinkError;
+use crate::netns::VethSpec;
+use crate::nsfs::open_netns;
+
+impl Netlink {
+    /// [`berth_core::ports::NetOps::add_endpoint`] with the adapter's own
+    /// error type. On error nothing of the endpoint is left (see
+    /// [`NetlinkError::Endpoint`] for the rare exception).
+    pub async fn add_endpoint(&self, spec: &EndpointSpec) -> Result<()> {
+        let describe = || {
+            format!(
+                "{} ({} on {}, {} in {})",
+                spec.alias,
+                spec.host_ifname,
+                spec.bridge,
+                spec.ifname,
+                spec.netns.display()
+            )
+        };
+        let fail = |step: &'static str, source: NetlinkError, cleanup: Option<String>| {
+            NetlinkError::Endpoint {
+                endpoint: describe(),
+                step,
+                source: Box::new(source),
+                cleanup,
+            }
+        };
+
+        // Nothing exists yet: failures here need no cleanup.
+        let netns = open_netns(&spec.netns)
+            .map_err(|e| fail("opening the sandbox's network namespace", e, None))?;
+        let veth = VethSpec {
+            host_name: spec.host_ifname.clone(),
+            bridge: Some(spec.bridge.clone()),
+            mtu: spec.mtu,
+            peer_name: spec.ifname.clone(),
+            peer_netns: netns.as_fd(),
+            peer_mac: Some(spec.mac),
+        };
+        self.add_veth(&veth)
+            .await
+            .map_err(|e| fail("creating the veth pair", e, None))?;
+
+        match self.configure_endpoint(spec, &veth).await {
+            Ok(()) => {
+                tracing::info!(endpoint = %describe(), "endpoint added");
+                Ok(())
+            }
+            Err((step, source)) => {
+                let cleanup = match self.delete_link(&spec.host_ifname).await {
+                    Ok(()) => None,
+                    Err(e) => {
+                        tracing::warn!(endpoint = %describe(), error = %e, "removing a half-made endpoint failed");
+                        Some(e.to_string())
+                    }
+                };
+                Err(fail(step, source, cleanup))
+            }
+        }
+    }
+
+    /// Everything after the pair exists; the error names the failed step.
+    async fn configure_endpoint(
+        &self,
+        spec: &EndpointSpec,
+        veth: &VethSpec<'_>,
+    ) -> std::result::Result<(), (&'static str, NetlinkError)> {
+        let host = spec.host_ifname.as_str();
+        let msg = LinkUnspec::new_with_name(host)
+            .alias(spec.alias.as_str())
+            .build();
+        self.handle
+            .link()
+            .change(msg)
+            .execute()
+            .await
+            .map_err(|e| {
+                (
+                    "setting the host end's alias",
+                    NetlinkError::request(
+                        "setting alias",
+                        format!("{:?} on {host}", spec.alias),
+                        e,
+                        &[],
+                    ),
+                )
+            })?;
+
+        let inside = Netlink::open_in_netns(veth.peer_netns)
+            .map_err(|e| ("opening netlink in the sandbox", e))?;
+        let ifname = spec.ifname.as_str();
+        let index = inside
+            .require_index(&spec.ifname, "configuring the sandbox end")
+            .await
+            .map_err(|e| ("looking up the sandbox end", e))?;
+        for net in &spec.addresses {
+            inside
+                .add_address(ifname, index, *net)
+                .await
+                .map_err(|e| ("adding the sandbox end's addresses", e))?;
+        }
+        let up = LinkUnspec::new_with_index(index).up().build();
+        inside
+            .handle
+            .link()
+            .change(up)
+            .execute()
+            .await
+            .map_err(|e| {
+                (
+                    "setting the sandbox end up",
+                    NetlinkError::request("setting up", ifname, e, &[]),
+                )
+            })?;
+        inside
+            .set_up_by_name("lo")
+            .await
+            .map_err(|e| ("setting lo up in the sandbox", e))?;
+        for gateway in &spec.default_gateways {
+            inside
+                .add_default_route(ifname, index, *gateway)
+                .await
+                .map_err(|e| ("adding the sandbox's default routes", e))?;
+        }
+        Ok(())
+    }
+
+    /// `ip route add default via GATEWAY dev NAME`.
+    async fn add_default_route(&self, name: &str, index: u32, gateway: IpAddr) -> Result<()> {
+        let msg = match gateway {
+            IpAddr::V4(gw) => RouteMessageBuilder::<Ipv4Addr>::new()
+                .gateway(gw)
+                .output_interface(index)
+                .build(),
+            IpAddr::V6(gw) => RouteMessageBuilder::<Ipv6Addr>::new()
+                .gateway(gw)
+                .output_interface(index)
+                .build(),
+        };
+        self.handle.route().add(msg).execute().await.map_err(|e| {
+            NetlinkError::request(
+                "adding default route",
+                format!("via {gateway} dev {name}"),
+                e,
+                &[
+                    (
+                        libc::ENETUNREACH,
+                        "the gateway is not inside a subnet of the endpoint's addresses",
+                    ),
+                    (libc::EEXIST, "the sandbox already has a default route"),
+                ],
+            )
+        })?;
+        tracing::debug!(link = name, %gateway, "default route added");
+        Ok(())
+    }
+}

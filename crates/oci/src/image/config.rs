@@ -1,0 +1,70 @@
+//! The image config JSON, in Docker's shape (`docker image inspect` shows
+//! these fields), and the on-disk image document whose sha256 is the id.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Docker's `{}` value in `ExposedPorts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// The runnable part of an image: what `import --change` sets and what a
+/// container inherits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub working_dir: String,
+    /// Keys like `80/tcp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, Empty>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct History {
+    pub created: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RootFs {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub diff_ids: Vec<String>,
+}
+
+/// `<data-root>/images/<hex>/config.json`, the OCI/Docker image config.
+/// Field order is fixed by the struct, so the bytes (and the id) are a
+/// function of the content.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ImageDocument {
+    pub architecture: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub comment: String,
+    pub config: ImageConfig,
+    pub created: String,
+    pub history: Vec<History>,
+    pub os: String,
+    pub rootfs: RootFs,
+}
+
+/// Go's name for this machine's architecture, as image configs carry it.
+pub(crate) fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}

@@ -1,0 +1,582 @@
+//! Local images under `<data-root>/images`, with `docker import` semantics.
+//!
+//! An image is a directory `<hex>/` holding `config.json` (whose sha256 is
+//! the id) and `rootfs/`. `index.json` maps `repo:tag` names to ids and
+//! keeps each image's size; it is rewritten atomically (temp + rename)
+//! after the image directory is complete, so a crash leaves either no
+//! trace of an import or a complete image. Leftovers of an interrupted
+//! import or removal are swept by [`ImageStore::open`].
+
+mod changes;
+mod config;
+mod reference;
+mod unpack;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use changes::apply_changes;
+pub use config::{Empty, ImageConfig};
+pub use reference::{ImageId, RepoTag, DEFAULT_TAG};
+
+use crate::error::{Error, Result};
+use crate::fsutil::{create_dir_all, remove_dir_all_if_exists, write_atomic};
+use crate::time::{format_rfc3339_nano, parse_rfc3339};
+use config::{go_arch, History, ImageDocument, RootFs};
+use reference::is_hex;
+
+const INDEX: &str = "index.json";
+const TMP: &str = "tmp";
+
+/// Where an import's files come from.
+pub enum ImportSource<'a> {
+    /// A tar stream, plain or gzip-compressed.
+    Tar(&'a mut dyn Read),
+    /// A directory tree, taken as if it had been tarred.
+    Dir(&'a Path),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// `repo:tag` to give the new image; an existing tag moves to it.
+    pub tag: Option<RepoTag>,
+    /// `--change` lines (`CMD`, `ENTRYPOINT`, `ENV`, `WORKDIR`, `EXPOSE`,
+    /// `LABEL`).
+    pub changes: Vec<String>,
+    /// `--message`; Docker's default is `Imported from -`.
+    pub message: Option<String>,
+}
+
+/// One image as `docker images` / `docker image inspect` need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub id: ImageId,
+    /// Sorted `repo:tag` names; empty for a dangling image.
+    pub repo_tags: Vec<String>,
+    pub created: SystemTime,
+    /// Bytes of regular files in the rootfs.
+    pub size: u64,
+    pub config: ImageConfig,
+    pub architecture: String,
+    pub os: String,
+    pub comment: String,
+    /// The layer diff ids (`RootFS.Layers` in inspect).
+    pub layers: Vec<String>,
+    /// The extracted files: a container's overlay lowerdir.
+    pub rootfs: PathBuf,
+}
+
+/// What removing a reference will do, decided before doing it so the
+/// caller can refuse (an image still used by a container) first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovePlan {
+    pub id: ImageId,
+    pub untag: Vec<String>,
+    pub delete: bool,
+}
+
+/// One line of Docker's `DELETE /images/{name}` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removed {
+    Untagged(String),
+    Deleted(ImageId),
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Index {
+    images: BTreeMap<String, IndexEntry>,
+    tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct IndexEntry {
+    size: u64,
+}
+
+/// How a reference matched.
+enum Resolved {
+    Tag(String, String),
+    Id(String),
+}
+
+pub struct ImageStore {
+    dir: PathBuf,
+    index: Mutex<Index>,
+}
+
+impl ImageStore {
+    /// Opens (creating if needed) the store under `images_dir` and sweeps
+    /// what an interrupted import or removal left behind.
+    pub fn open(images_dir: impl Into<PathBuf>) -> Result<Self> {
+        let dir = images_dir.into();
+        create_dir_all(&dir)?;
+        let index_path = dir.join(INDEX);
+        let mut index: Index = match fs::read(&index_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::CorruptStore {
+                path: index_path.clone(),
+                reason: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Index::default(),
+            Err(e) => return Err(Error::io("read", &index_path)(e)),
+        };
+        remove_dir_all_if_exists(&dir.join(TMP))?;
+        create_dir_all(&dir.join(TMP))?;
+        for entry in fs::read_dir(&dir).map_err(Error::io("list", &dir))? {
+            let entry = entry.map_err(Error::io("list", &dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.len() == 64 && is_hex(&name) && !index.images.contains_key(&name) {
+                tracing::warn!(image = %name, "removing image directory missing from the index");
+                remove_dir_all_if_exists(&entry.path())?;
+            }
+        }
+        let missing: Vec<String> = index
+            .images
+            .keys()
+            .filter(|hex| !dir.join(hex).join("config.json").is_file())
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            for hex in &missing {
+                tracing::warn!(image = %hex, "dropping index entry whose files are gone");
+                index.images.remove(hex);
+            }
+            index.tags.retain(|_, hex| !missing.contains(hex));
+            write_index(&dir, &index)?;
+        }
+        Ok(ImageStore {
+            dir,
+            index: Mutex::new(index),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Index> {
+        // A panic while holding the lock cannot leave the index half
+        // written on disk (it is replaced atomically), so keep going.
+        self.index.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `docker import`: extracts `source` into a new image and, if asked,
+    /// tags it (moving the tag off any previous image).
+    pub fn import(&self, source: ImportSource<'_>, opts: &ImportOptions) -> Result<Image> {
+        // Refuse bad changes before reading a byte, as Docker does.
+        let mut config = ImageConfig::default();
+        apply_changes(&mut config, &opts.changes)?;
+
+        let tmp = tempfile::Builder::new()
+            .prefix("import-")
+            .tempdir_in(self.dir.join(TMP))
+            .map_err(Error::io("create temp dir in", self.dir.join(TMP)))?;
+        let rootfs = tmp.path().join("rootfs");
+        create_dir_all(&rootfs)?;
+        let (unpacked, default_msg) = match source {
+            ImportSource::Tar(r) => (
+                unpack::unpack_stream(r, &rootfs)?,
+                "Imported from -".to_owned(),
+            ),
+            ImportSource::Dir(d) => (
+                unpack::unpack_dir(d, &rootfs)?,
+                format!("Imported from {}", d.display()),
+            ),
+        };
+        let comment = opts.message.clone().unwrap_or(default_msg);
+        let created = format_rfc3339_nano(SystemTime::now());
+        let doc = ImageDocument {
+            architecture: go_arch().to_owned(),
+            comment: comment.clone(),
+            config,
+            created: created.clone(),
+            history: vec![History { created, comment }],
+            os: "linux".to_owned(),
+            rootfs: RootFs {
+                kind: "layers".to_owned(),
+                diff_ids: vec![unpacked.diff_id],
+            },
+        };
+        let bytes = serde_json::to_vec(&doc).map_err(|e| Error::Archive(e.to_string()))?;
+        let hex = unpack::hex(&Sha256::digest(&bytes));
+        let config_path = tmp.path().join("config.json");
+        fs::write(&config_path, &bytes).map_err(Error::io("write", &config_path))?;
+        let final_dir = self.dir.join(&hex);
+        if !final_dir.exists() {
+            let tmp_path = tmp.keep();
+            fs::rename(&tmp_path, &final_dir)
+                .map_err(Error::io("rename into place", &final_dir))?;
+        }
+
+        let mut index = self.lock();
+        index.images.insert(
+            hex.clone(),
+            IndexEntry {
+                size: unpacked.size,
+            },
+        );
+        if let Some(tag) = &opts.tag {
+            index.tags.insert(tag.to_string(), hex.clone());
+        }
+        write_index(&self.dir, &index)?;
+        tracing::info!(image = %hex, tag = ?opts.tag.as_ref().map(ToString::to_string), size = unpacked.size, "imported image");
+        self.load(&index, &hex)
+    }
+
+    /// All images, newest first (as `docker images` lists them).
+    pub fn list(&self) -> Result<Vec<Image>> {
+        let index = self.lock();
+        let mut images = index
+            .images
+            .keys()
+            .map(|hex| self.load(&index, hex))
+            .collect::<Result<Vec<_>>>()?;
+        images.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+        Ok(images)
+    }
+
+    pub fn inspect(&self, reference: &str) -> Result<Image> {
+        let index = self.lock();
+        let hex = match resolve(&index, reference)? {
+            Resolved::Tag(_, hex) | Resolved::Id(hex) => hex,
+        };
+        self.load(&index, &hex)
+    }
+
+    /// A name (`repo[:tag]`), a full id (with or without `sha256:`) or a
+    /// unique id prefix, to the image id.
+    pub fn resolve(&self, reference: &str) -> Result<ImageId> {
+        match resolve(&self.lock(), reference)? {
+            Resolved::Tag(_, hex) | Resolved::Id(hex) => Ok(ImageId::from_hex(hex)),
+        }
+    }
+
+    /// The directory a container's overlay uses as its lowerdir.
+    pub fn rootfs(&self, id: &ImageId) -> PathBuf {
+        self.dir.join(id.hex()).join("rootfs")
+    }
+
+    /// Docker's rules: a name untags (and deletes the image when it was the
+    /// last name); an id deletes, refusing without `force` when several
+    /// names point at the image. Checking containers is the caller's job.
+    pub fn plan_remove(&self, reference: &str, force: bool) -> Result<RemovePlan> {
+        let index = self.lock();
+        let tags_of = |hex: &str| -> Vec<String> {
+            index
+                .tags
+                .iter()
+                .filter(|(_, h)| h.as_str() == hex)
+                .map(|(t, _)| t.clone())
+                .collect()
+        };
+        match resolve(&index, reference)? {
+            Resolved::Tag(tag, hex) => {
+                let others = tags_of(&hex).len() > 1;
+                Ok(RemovePlan {
+                    id: ImageId::from_hex(hex),
+                    untag: vec![tag],
+                    delete: !others,
+                })
+            }
+            Resolved::Id(hex) => {
+                let tags = tags_of(&hex);
+                if tags.len() > 1 && !force {
+                    return Err(Error::ImageReferencedByTags(hex[..12].to_owned()));
+                }
+                Ok(RemovePlan {
+                    id: ImageId::from_hex(hex),
+                    untag: tags,
+                    delete: true,
+                })
+            }
+        }
+    }
+
+    /// Carries out a plan from [`ImageStore::plan_remove`]. The index is
+    /// updated first; the files are then moved aside and deleted, so a
+    /// crash leaves at worst a directory that `open` sweeps.
+    pub fn remove(&self, plan: &RemovePlan) -> Result<Vec<Removed>> {
+        let mut index = self.lock();
+        let hex = plan.id.hex();
+        if !index.images.contains_key(hex) {
+            return Err(Error::NoSuchImage(plan.id.to_string()));
+        }
+        let mut out = Vec::new();
+        for tag in &plan.untag {
+            if index.tags.get(tag).map(String::as_str) == Some(hex) {
+                index.tags.remove(tag);
+                out.push(Removed::Untagged(tag.clone()));
+            }
+        }
+        if plan.delete {
+            index.images.remove(hex);
+            index.tags.retain(|_, h| h != hex);
+        }
+        write_index(&self.dir, &index)?;
+        if plan.delete {
+            let doomed = self.dir.join(TMP).join(format!("delete-{hex}"));
+            let dir = self.dir.join(hex);
+            fs::rename(&dir, &doomed).map_err(Error::io("move aside", &dir))?;
+            remove_dir_all_if_exists(&doomed)?;
+            out.push(Removed::Deleted(plan.id.clone()));
+            tracing::info!(image = %hex, "deleted image");
+        }
+        Ok(out)
+    }
+
+    /// Plans and carries out a removal in one step, for callers with no
+    /// container check to make.
+    pub fn remove_reference(&self, reference: &str, force: bool) -> Result<Vec<Removed>> {
+        let plan = self.plan_remove(reference, force)?;
+        self.remove(&plan)
+    }
+
+    fn load(&self, index: &Index, hex: &str) -> Result<Image> {
+        let entry = index
+            .images
+            .get(hex)
+            .ok_or_else(|| Error::NoSuchImage(format!("sha256:{hex}")))?;
+        let path = self.dir.join(hex).join("config.json");
+        let bytes = fs::read(&path).map_err(Error::io("read", &path))?;
+        let doc: ImageDocument =
+            serde_json::from_slice(&bytes).map_err(|e| Error::CorruptStore {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        let created = parse_rfc3339(&doc.created).ok_or_else(|| Error::CorruptStore {
+            path: path.clone(),
+            reason: format!("bad created time {:?}", doc.created),
+        })?;
+        Ok(Image {
+            id: ImageId::from_hex(hex.to_owned()),
+            repo_tags: index
+                .tags
+                .iter()
+                .filter(|(_, h)| h.as_str() == hex)
+                .map(|(t, _)| t.clone())
+                .collect(),
+            created,
+            size: entry.size,
+            config: doc.config,
+            architecture: doc.architecture,
+            os: doc.os,
+            comment: doc.comment,
+            layers: doc.rootfs.diff_ids,
+            rootfs: self.dir.join(hex).join("rootfs"),
+        })
+    }
+}
+
+fn write_index(dir: &Path, index: &Index) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(index).map_err(|e| Error::CorruptStore {
+        path: dir.join(INDEX),
+        reason: e.to_string(),
+    })?;
+    write_atomic(&dir.join(INDEX), &bytes)
+}
+
+fn resolve(index: &Index, reference: &str) -> Result<Resolved> {
+    let not_found = || Error::NoSuchImage(reference.to_owned());
+    if let Some(hex) = reference.strip_prefix("sha256:") {
+        return by_id_prefix(index, hex).ok_or_else(not_found)?;
+    }
+    if reference.len() == 64 && is_hex(reference) {
+        return by_id_prefix(index, reference).ok_or_else(not_found)?;
+    }
+    let name_err = match RepoTag::parse(reference) {
+        Ok(tag) => {
+            let key = tag.to_string();
+            if let Some(hex) = index.tags.get(&key) {
+                return Ok(Resolved::Tag(key, hex.clone()));
+            }
+            Error::NoSuchImage(key)
+        }
+        Err(e) => e,
+    };
+    // A short hex string that is no name: an id prefix (`docker rmi 3f2a`).
+    if is_hex(reference) {
+        if let Some(found) = by_id_prefix(index, reference) {
+            return found;
+        }
+    }
+    Err(name_err)
+}
+
+/// `None` when nothing matches; `Some(Err)` when several do.
+fn by_id_prefix(index: &Index, prefix: &str) -> Option<Result<Resolved>> {
+    if !is_hex(prefix) {
+        return None;
+    }
+    let mut matches = index.images.keys().filter(|h| h.starts_with(prefix));
+    let first = matches.next()?;
+    if matches.next().is_some() {
+        return Some(Err(Error::AmbiguousImage(prefix.to_owned())));
+    }
+    Some(Ok(Resolved::Id(first.clone())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tarball(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o755);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(1);
+            h.set_size(data.len() as u64);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn import(store: &ImageStore, tag: Option<&str>, files: &[(&str, &[u8])]) -> Image {
+        let data = tarball(files);
+        let opts = ImportOptions {
+            tag: tag.map(|t| RepoTag::parse(t).unwrap()),
+            ..Default::default()
+        };
+        store
+            .import(ImportSource::Tar(&mut &data[..]), &opts)
+            .unwrap()
+    }
+
+    #[test]
+    fn import_inspect_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let data = tarball(&[("bin/sh", b"#!"), ("etc/passwd", b"root")]);
+        let opts = ImportOptions {
+            tag: Some(RepoTag::parse("busybox").unwrap()),
+            changes: vec!["CMD [\"sh\"]".into(), "ENV A=1".into()],
+            message: None,
+        };
+        let img = store
+            .import(ImportSource::Tar(&mut &data[..]), &opts)
+            .unwrap();
+        assert_eq!(img.repo_tags, ["busybox:latest"]);
+        assert_eq!(img.size, 6);
+        assert_eq!(img.comment, "Imported from -");
+        assert_eq!(img.config.cmd.as_deref(), Some(&["sh".to_owned()][..]));
+        assert_eq!(img.layers.len(), 1);
+        assert!(img.rootfs.join("bin/sh").is_file());
+
+        // The id is the digest of config.json.
+        let cfg = fs::read(dir.path().join(img.id.hex()).join("config.json")).unwrap();
+        assert_eq!(unpack::hex(&Sha256::digest(&cfg)), img.id.hex());
+
+        for r in [
+            "busybox",
+            "busybox:latest",
+            "docker.io/library/busybox:latest",
+            &img.id.to_string(),
+            img.id.hex(),
+            &img.id.hex()[..5],
+            &format!("sha256:{}", &img.id.hex()[..7]),
+        ] {
+            assert_eq!(store.resolve(r).unwrap(), img.id, "{r}");
+        }
+        assert_eq!(store.inspect("busybox").unwrap(), img);
+        assert_eq!(store.list().unwrap(), vec![img]);
+        assert_eq!(
+            store.resolve("nope").unwrap_err().to_string(),
+            "No such image: nope:latest"
+        );
+        assert!(store.resolve("busybox:1").is_err());
+    }
+
+    #[test]
+    fn reimport_moves_the_tag_and_remove_follows_docker() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let old = import(&store, Some("app:v1"), &[("a", b"1")]);
+        let new = import(&store, Some("app:v1"), &[("a", b"2")]);
+        assert_ne!(old.id, new.id);
+        assert_eq!(store.resolve("app:v1").unwrap(), new.id);
+        assert!(store.inspect(old.id.hex()).unwrap().repo_tags.is_empty());
+
+        // Two names on one image: removing one only untags.
+        let plan = store.plan_remove(new.id.hex(), false);
+        assert!(plan.is_ok());
+        let idx_hex = new.id.hex().to_owned();
+        {
+            let mut index = store.lock();
+            index.tags.insert("other:latest".into(), idx_hex);
+        }
+        let e = store.plan_remove(&new.id.to_string(), false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                new.id.short()
+            )
+        );
+        let out = store.remove_reference("app:v1", false).unwrap();
+        assert_eq!(out, [Removed::Untagged("app:v1".into())]);
+        assert!(store.rootfs(&new.id).exists());
+        let out = store.remove_reference("other", false).unwrap();
+        assert_eq!(
+            out,
+            [
+                Removed::Untagged("other:latest".into()),
+                Removed::Deleted(new.id.clone())
+            ]
+        );
+        assert!(!store.rootfs(&new.id).exists());
+        // The dangling old image goes by id.
+        let out = store.remove_reference(old.id.hex(), false).unwrap();
+        assert_eq!(out, [Removed::Deleted(old.id.clone())]);
+        assert!(store.list().unwrap().is_empty());
+
+        // The index survived on disk.
+        let reopened = ImageStore::open(dir.path()).unwrap();
+        assert!(reopened.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn ambiguous_prefix_and_bad_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let mut ids = Vec::new();
+        // Enough images that two share a first hex digit.
+        for i in 0..17u8 {
+            ids.push(import(&store, None, &[("f", &[i])]).id);
+        }
+        let mut firsts: Vec<_> = ids.iter().map(|i| &i.hex()[..1]).collect();
+        firsts.sort();
+        let dup = firsts.windows(2).find(|w| w[0] == w[1]).unwrap()[0];
+        assert!(matches!(store.resolve(dup), Err(Error::AmbiguousImage(_))));
+
+        let data = tarball(&[("a", b"1")]);
+        let opts = ImportOptions {
+            changes: vec!["RUN rm -rf /".into()],
+            ..Default::default()
+        };
+        let e = store
+            .import(ImportSource::Tar(&mut &data[..]), &opts)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "RUN is not a valid change command");
+    }
+
+    #[test]
+    fn open_sweeps_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let img = import(&store, Some("keep"), &[("a", b"1")]);
+        drop(store);
+        // An import that was renamed into place but never indexed, and one
+        // still in progress.
+        let orphan = dir.path().join("f".repeat(64));
+        fs::create_dir_all(orphan.join("rootfs")).unwrap();
+        fs::create_dir_all(dir.path().join("tmp/import-x/rootfs")).unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        assert!(!orphan.exists());
+        assert!(!dir.path().join("tmp/import-x").exists());
+        assert_eq!(store.resolve("keep").unwrap(), img.id);
+    }
+}

@@ -1,0 +1,35 @@
+//! berth-oci: the runtime side of containers.
+//!
+//! - [`image`]: local images (`docker import`), names, ids, removal.
+//! - [`rootfs`]: a container's overlayfs over its image.
+//! - [`spec`]: the OCI bundle (`config.json`, exec `process.json`), rendered
+//!   by pure functions.
+//! - [`runc`]: the runc driver, with berth's own `--root`.
+//! - [`shim`]: the per-container shim's config, wire protocol and client.
+//! - [`logs`]: Docker's json-file log format (written by the shim, read
+//!   here).
+//! - [`ContainerRuntime`]: the above tied together over one [`Layout`]
+//!   (the on-disk layout is documented in [`layout`]).
+//!
+//! Everything here blocks; the daemon calls it from blocking threads.
+
+pub mod error;
+pub mod fsutil;
+pub mod image;
+pub mod layout;
+pub mod logs;
+pub mod port;
+pub mod rootfs;
+pub mod runc;
+pub mod runtime;
+pub mod shim;
+pub mod spec;
+pub mod time;
+
+pub use error::{Error, ErrorKind, Result, RuntimeFailure};
+pub use image::{ImageId, ImageStore, RepoTag};
+pub use layout::{ExecId, Layout};
+pub use port::OciAdapter;
+pub use runtime::{ContainerRuntime, Probe, RuntimeConfig, Spawned, TaskSpec};
+pub use shim::client::{AttachStream, Output, ShimClient};
+pub use shim::proto::{ExitInfo, ProcessState, ShimStatus};

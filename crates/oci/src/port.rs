@@ -1,0 +1,335 @@
+//! berth-core's `Runtime` and `Images` ports on top of this crate. The
+//! blocking calls run on tokio's blocking pool; waiting for an exit is
+//! async over the shim's socket, so a thousand running containers hold no
+//! thread each.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use berth_core::container::Proto;
+use berth_core::ports::{
+    EtcFiles as CoreEtcFiles, ExitStatus, ImageConfig as CoreImageConfig, Images, LaunchSpec,
+    NetnsRef, PortError, Runtime, RuntimeStatus,
+};
+use berth_types::ContainerId;
+use tokio::io::AsyncReadExt;
+
+use crate::error::{Error, Result};
+use crate::image::{ImageId, ImageStore};
+use crate::runtime::{ContainerRuntime, Probe, TaskSpec};
+use crate::shim::client::connect_unix;
+use crate::shim::proto::{self, ExitInfo, ProcessState};
+use crate::spec::{EtcFiles, NetworkNamespace, ProcessSpec, Rlimit, User};
+
+/// The runtime and the image store, shared by the daemon's tasks.
+#[derive(Clone)]
+pub struct OciAdapter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: ContainerRuntime,
+    images: ImageStore,
+}
+
+impl OciAdapter {
+    pub fn new(runtime: ContainerRuntime, images: ImageStore) -> Self {
+        OciAdapter {
+            inner: Arc::new(Inner { runtime, images }),
+        }
+    }
+
+    pub fn runtime(&self) -> &ContainerRuntime {
+        &self.inner.runtime
+    }
+
+    pub fn images(&self) -> &ImageStore {
+        &self.inner.images
+    }
+
+    /// Runs blocking work of this crate off the async threads.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&ContainerRuntime, &ImageStore) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || work(&inner.runtime, &inner.images))
+            .await
+            .map_err(|e| Error::Shim {
+                target: "berth runtime".to_owned(),
+                message: format!("blocking task failed: {e}"),
+            })?
+    }
+
+    /// Waits for the exit without holding a thread: one WAIT request on the
+    /// shim's socket, then an async read of the EXIT frame.
+    async fn wait_exit(&self, id: &ContainerId) -> Result<ExitInfo> {
+        let shim = self.inner.runtime.shim(id);
+        let connected = connect_unix(shim.socket()).and_then(|s| {
+            std::io::Write::write_all(&mut &s, &proto::encode(proto::WAIT, &[]))?;
+            s.set_nonblocking(true)?;
+            Ok(s)
+        });
+        if let Ok(stream) = connected {
+            let mut stream = tokio::net::UnixStream::from_std(stream).map_err(|e| Error::Shim {
+                target: id.to_string(),
+                message: format!("register the socket: {e}"),
+            })?;
+            let mut header = [0u8; proto::HEADER_LEN];
+            if stream.read_exact(&mut header).await.is_ok() {
+                let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+                let mut payload = vec![0u8; len.min(proto::MAX_PAYLOAD)];
+                if header[0] == proto::EXIT && stream.read_exact(&mut payload).await.is_ok() {
+                    return serde_json::from_slice(&payload).map_err(|e| Error::Shim {
+                        target: id.to_string(),
+                        message: format!("bad exit record: {e}"),
+                    });
+                }
+            }
+        }
+        // The shim is gone (or went while we waited): it wrote the exit
+        // file before it stopped serving.
+        let id = id.clone();
+        self.blocking(move |rt, _| {
+            rt.read_exit(&id)?.ok_or(Error::ShimGone {
+                target: id.to_string(),
+            })
+        })
+        .await
+    }
+}
+
+fn port_err(e: Error) -> PortError {
+    Box::new(e)
+}
+
+fn exit_status(info: &ExitInfo) -> ExitStatus {
+    ExitStatus {
+        code: i64::from(info.exit_code),
+        finished_at: crate::time::parse_rfc3339(&info.finished_at).unwrap_or_else(SystemTime::now),
+    }
+}
+
+/// Docker's `--user`: `uid[:gid]` numbers, `root` or empty. Names would
+/// need the image's /etc/passwd; berth's images are built from busybox,
+/// whose only user of note is root.
+pub fn parse_user(user: &str) -> Result<User> {
+    if user.is_empty() || user == "root" || user == "0" {
+        return Ok(User::ROOT);
+    }
+    let (u, g) = user.split_once(':').unwrap_or((user, ""));
+    let uid = u.parse().map_err(|_| Error::InvalidSpec {
+        id: user.to_owned(),
+        reason: format!("unable to find user {u}: no matching entries in passwd file"),
+    })?;
+    let gid = if g.is_empty() {
+        uid
+    } else {
+        g.parse().map_err(|_| Error::InvalidSpec {
+            id: user.to_owned(),
+            reason: format!("unable to find group {g}: no matching entries in group file"),
+        })?
+    };
+    Ok(User { uid, gid })
+}
+
+/// The environment Docker gives a process: the container's, plus
+/// HOSTNAME and (with a terminal) TERM unless set.
+pub fn process_env(env: &[String], hostname: &str, tty: bool) -> Vec<String> {
+    let mut out = env.to_vec();
+    let has = |key: &str| env.iter().any(|e| e.split('=').next() == Some(key));
+    if !hostname.is_empty() && !has("HOSTNAME") {
+        out.push(format!("HOSTNAME={hostname}"));
+    }
+    if tty && !has("TERM") {
+        out.push("TERM=xterm".to_owned());
+    }
+    out
+}
+
+fn write_etc(dir: &Path, files: &CoreEtcFiles) -> Result<EtcFiles> {
+    std::fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+    let mut paths = EtcFiles::default();
+    for (name, text, slot) in [
+        ("hosts", &files.hosts, &mut paths.hosts),
+        ("resolv.conf", &files.resolv_conf, &mut paths.resolv_conf),
+        ("hostname", &files.hostname, &mut paths.hostname),
+    ] {
+        let path = dir.join(name);
+        crate::fsutil::write_atomic(&path, text.as_bytes())?;
+        *slot = Some(path);
+    }
+    Ok(paths)
+}
+
+impl Runtime for OciAdapter {
+    async fn create(&self, spec: &LaunchSpec) -> Result<(), PortError> {
+        let spec = spec.clone();
+        self.blocking(move |rt, images| {
+            let image = ImageId::parse(&spec.image_id)?;
+            let hostname = if spec.hostname.is_empty() {
+                nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            } else {
+                spec.hostname.clone()
+            };
+            let etc = write_etc(&rt.layout().container_data_dir(&spec.id), &spec.etc)?;
+            let process = ProcessSpec {
+                args: spec.process.args.clone(),
+                env: process_env(&spec.process.env, &hostname, spec.process.tty),
+                cwd: if spec.process.working_dir.is_empty() {
+                    "/".to_owned()
+                } else {
+                    spec.process.working_dir.clone()
+                },
+                tty: spec.process.tty,
+                user: parse_user(&spec.process.user)?,
+                nofile: Rlimit::inherited_nofile(),
+            };
+            let task = TaskSpec {
+                image_rootfs: images.rootfs(&image),
+                process,
+                hostname,
+                network: match &spec.netns {
+                    NetnsRef::Path(p) => NetworkNamespace::Path(p.clone()),
+                    NetnsRef::Host => NetworkNamespace::Host,
+                },
+                etc,
+                stdin: spec.process.open_stdin,
+            };
+            rt.spawn_shim(&spec.id, &task).map(drop)
+        })
+        .await
+        .map_err(port_err)
+    }
+
+    async fn start(&self, id: &ContainerId) -> Result<u32, PortError> {
+        let id = id.clone();
+        self.blocking(move |rt, _| rt.start(&id))
+            .await
+            .map_err(port_err)
+    }
+
+    async fn signal(&self, id: &ContainerId, signal: i32) -> Result<(), PortError> {
+        let id = id.clone();
+        let signal = nix::sys::signal::Signal::try_from(signal).map_err(|_| {
+            port_err(Error::InvalidSpec {
+                id: id.to_string(),
+                reason: format!("Invalid signal: {signal}"),
+            })
+        })?;
+        self.blocking(move |rt, _| rt.kill(&id, signal))
+            .await
+            .map_err(port_err)
+    }
+
+    async fn wait(&self, id: &ContainerId) -> Result<ExitStatus, PortError> {
+        self.wait_exit(id)
+            .await
+            .map(|e| exit_status(&e))
+            .map_err(port_err)
+    }
+
+    async fn status(&self, id: &ContainerId) -> Result<RuntimeStatus, PortError> {
+        let id = id.clone();
+        self.blocking(move |rt, _| {
+            Ok(match rt.probe(&id)? {
+                Probe::Alive(s) => match s.state {
+                    ProcessState::Created => RuntimeStatus::Created,
+                    // An exited process still draining counts as running
+                    // until its exit arrives through `wait`.
+                    ProcessState::Running | ProcessState::Exited => RuntimeStatus::Running { pid: s.pid },
+                },
+                Probe::Exited(info) => RuntimeStatus::Exited(exit_status(&info)),
+                Probe::Orphaned { pid } => {
+                    // Nothing can collect its output or exit code any more.
+                    tracing::warn!(container = %id, pid, "orphaned container (its shim died): killing it");
+                    rt.delete(&id)?;
+                    RuntimeStatus::Missing
+                }
+                Probe::Gone => RuntimeStatus::Missing,
+            })
+        })
+        .await
+        .map_err(port_err)
+    }
+
+    async fn delete(&self, id: &ContainerId) -> Result<(), PortError> {
+        let id = id.clone();
+        self.blocking(move |rt, _| rt.delete(&id))
+            .await
+            .map_err(port_err)
+    }
+
+    async fn write_etc(&self, id: &ContainerId, files: &CoreEtcFiles) -> Result<(), PortError> {
+        let id = id.clone();
+        let files = files.clone();
+        self.blocking(move |rt, _| {
+            write_etc(&rt.layout().container_data_dir(&id), &files).map(drop)
+        })
+        .await
+        .map_err(port_err)
+    }
+}
+
+impl Images for OciAdapter {
+    fn resolve(&self, reference: &str) -> Result<Option<CoreImageConfig>, PortError> {
+        let image = match self.inner.images.inspect(reference) {
+            Ok(image) => image,
+            Err(e) if e.kind() == crate::error::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(port_err(e)),
+        };
+        let config = image.config;
+        let exposed = config
+            .exposed_ports
+            .iter()
+            .flat_map(|m| m.keys())
+            .filter_map(|k| {
+                let (port, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+                Some((port.parse().ok()?, Proto::parse(proto)?))
+            })
+            .collect();
+        Ok(Some(CoreImageConfig {
+            id: image.id.to_string(),
+            cmd: config.cmd,
+            entrypoint: config.entrypoint,
+            env: config.env.unwrap_or_default(),
+            working_dir: config.working_dir,
+            user: String::new(),
+            exposed,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_as_docker_reads_them() {
+        assert_eq!(parse_user("").unwrap(), User::ROOT);
+        assert_eq!(parse_user("root").unwrap(), User::ROOT);
+        assert_eq!(
+            parse_user("1000").unwrap(),
+            User {
+                uid: 1000,
+                gid: 1000
+            }
+        );
+        assert_eq!(parse_user("1000:50").unwrap(), User { uid: 1000, gid: 50 });
+        assert!(parse_user("alice")
+            .unwrap_err()
+            .to_string()
+            .contains("unable to find user alice"));
+    }
+
+    #[test]
+    fn env_gets_hostname_and_term() {
+        let env = process_env(&["PATH=/bin".to_owned()], "abc", true);
+        assert_eq!(env, vec!["PATH=/bin", "HOSTNAME=abc", "TERM=xterm"]);
+        let env = process_env(&["TERM=dumb".to_owned()], "", true);
+        assert_eq!(env, vec!["TERM=dumb"]);
+    }
+}

@@ -1,0 +1,612 @@
+//! The OCI runtime spec berth hands runc: `config.json` for a container and
+//! `process.json` for an exec. Rendering is pure (input struct -> JSON
+//! value), so every field is unit-tested without root.
+//!
+//! The defaults follow Docker's (moby `oci/defaults.go` plus what the
+//! daemon adds): pid/ipc/uts/mount namespaces and a network one unless the
+//! container uses the host's, the usual /proc, /dev, /sys, cgroup, mqueue
+//! and shm mounts, Docker's 14 default capabilities, its masked and
+//! read-only paths, and a deny-all device cgroup (runc adds the standard
+//! allowed devices itself). No seccomp or AppArmor profile is applied.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Docker's default capability set (moby `oci/caps/defaults.go`).
+pub const DEFAULT_CAPABILITIES: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+const MASKED_PATHS: [&str; 11] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Which network namespace the container gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkNamespace {
+    /// Join an existing namespace (a bind-mounted netns file, or
+    /// `/proc/<pid>/ns/net` of another container).
+    Path(PathBuf),
+    /// The host's own (`--network host`): no network namespace entry.
+    Host,
+    /// A fresh namespace made by runc, with only `lo` (up).
+    New,
+}
+
+/// Files bind-mounted read-write over the image's `/etc` entries. The
+/// caller writes them (they belong to the sandbox).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EtcFiles {
+    pub hosts: Option<PathBuf>,
+    pub resolv_conf: Option<PathBuf>,
+    pub hostname: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl User {
+    pub const ROOT: User = User { uid: 0, gid: 0 };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub soft: u64,
+    pub hard: u64,
+}
+
+impl Rlimit {
+    /// This process's open-files hard limit for both values, which is what
+    /// a container of Docker's sees (dockerd runs with a high limit and
+    /// containers inherit it). Raising a hard limit needs CAP_SYS_RESOURCE,
+    /// which not every host grants, so never ask for more than we have.
+    pub fn inherited_nofile() -> Rlimit {
+        let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map(|(_, hard)| hard)
+            .unwrap_or(1024);
+        Rlimit { soft: hard, hard }
+    }
+}
+
+/// A process to run: a container's init or an exec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessSpec {
+    pub args: Vec<String>,
+    /// `KEY=value` entries, complete (the caller merges image and user env
+    /// and adds PATH, HOSTNAME, TERM as Docker does).
+    pub env: Vec<String>,
+    /// Absolute; runc creates it if missing.
+    pub cwd: String,
+    pub tty: bool,
+    pub user: User,
+    pub nofile: Rlimit,
+}
+
+/// Everything a container's `config.json` depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleSpec {
+    /// Container id, for messages.
+    pub id: String,
+    /// The mounted overlay.
+    pub rootfs: PathBuf,
+    pub process: ProcessSpec,
+    pub hostname: String,
+    pub network: NetworkNamespace,
+    pub etc: EtcFiles,
+    /// runc's cgroupfs path, e.g. `/berth/<id>`: a plain path works on
+    /// cgroup v1, v2 and hybrid hosts with runc's cgroupfs driver.
+    pub cgroups_path: String,
+}
+
+// ---- the OCI JSON shapes (only the fields berth sets) ----
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Spec {
+    pub oci_version: &'static str,
+    pub process: Process,
+    pub root: Root,
+    pub hostname: String,
+    pub mounts: Vec<Mount>,
+    pub linux: Linux,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Process {
+    pub terminal: bool,
+    pub user: OciUser,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub capabilities: Capabilities,
+    pub rlimits: Vec<OciRlimit>,
+    pub no_new_privileges: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciUser {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Capabilities {
+    pub bounding: Vec<&'static str>,
+    pub effective: Vec<&'static str>,
+    pub permitted: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OciRlimit {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub hard: u64,
+    pub soft: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Root {
+    pub path: PathBuf,
+    pub readonly: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Mount {
+    pub destination: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub source: PathBuf,
+    pub options: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Linux {
+    pub cgroups_path: String,
+    pub namespaces: Vec<Namespace>,
+    pub resources: Resources,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sysctl: std::collections::BTreeMap<&'static str, &'static str>,
+    pub masked_paths: Vec<&'static str>,
+    pub readonly_paths: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Namespace {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Resources {
+    pub devices: Vec<DeviceRule>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeviceRule {
+    pub allow: bool,
+    pub access: &'static str,
+}
+
+fn mount(dest: &str, kind: &'static str, source: &str, options: &[&'static str]) -> Mount {
+    Mount {
+        destination: dest.to_owned(),
+        kind,
+        source: PathBuf::from(source),
+        options: options.to_vec(),
+    }
+}
+
+fn bind(dest: &str, source: &Path) -> Mount {
+    Mount {
+        destination: dest.to_owned(),
+        kind: "bind",
+        source: source.to_path_buf(),
+        options: vec!["rbind", "rprivate"],
+    }
+}
+
+/// The `process` object, shared by `config.json` and an exec's
+/// `process.json` (an exec gets the container's capabilities, as in Docker).
+pub fn render_process(id: &str, p: &ProcessSpec) -> Result<Process> {
+    let invalid = |reason: String| Error::InvalidSpec {
+        id: id.to_owned(),
+        reason,
+    };
+    if p.args.is_empty() || p.args[0].is_empty() {
+        return Err(invalid("no command specified".into()));
+    }
+    if !p.cwd.starts_with('/') {
+        return Err(invalid(format!(
+            "the working directory '{}' is invalid, it needs to be an absolute path",
+            p.cwd
+        )));
+    }
+    if let Some(bad) = p
+        .env
+        .iter()
+        .find(|e| !e.contains('=') || e.starts_with('='))
+    {
+        return Err(invalid(format!("invalid environment variable {bad:?}")));
+    }
+    let caps = DEFAULT_CAPABILITIES.to_vec();
+    Ok(Process {
+        terminal: p.tty,
+        user: OciUser {
+            uid: p.user.uid,
+            gid: p.user.gid,
+        },
+        args: p.args.clone(),
+        env: p.env.clone(),
+        cwd: p.cwd.clone(),
+        capabilities: Capabilities {
+            bounding: caps.clone(),
+            effective: caps.clone(),
+            permitted: caps,
+        },
+        rlimits: vec![OciRlimit {
+            kind: "RLIMIT_NOFILE",
+            hard: p.nofile.hard,
+            soft: p.nofile.soft,
+        }],
+        no_new_privileges: false,
+    })
+}
+
+/// Renders a container's `config.json`.
+pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
+    let invalid = |reason: String| Error::InvalidSpec {
+        id: b.id.clone(),
+        reason,
+    };
+    if !b.rootfs.is_absolute() {
+        return Err(invalid(format!(
+            "rootfs {} is not absolute",
+            b.rootfs.display()
+        )));
+    }
+    if !b.cgroups_path.starts_with('/') {
+        return Err(invalid(format!(
+            "cgroups path {:?} is not absolute",
+            b.cgroups_path
+        )));
+    }
+    let process = render_process(&b.id, &b.process)?;
+
+    let mut mounts = vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        ),
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ),
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["ro", "nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        ),
+    ];
+    for (dest, src) in [
+        ("/etc/resolv.conf", &b.etc.resolv_conf),
+        ("/etc/hostname", &b.etc.hostname),
+        ("/etc/hosts", &b.etc.hosts),
+    ] {
+        if let Some(src) = src {
+            if !src.is_absolute() {
+                return Err(invalid(format!(
+                    "{dest} source {} is not absolute",
+                    src.display()
+                )));
+            }
+            mounts.push(bind(dest, src));
+        }
+    }
+
+    let mut namespaces = vec![
+        Namespace {
+            kind: "pid",
+            path: None,
+        },
+        Namespace {
+            kind: "ipc",
+            path: None,
+        },
+        Namespace {
+            kind: "uts",
+            path: None,
+        },
+        Namespace {
+            kind: "mount",
+            path: None,
+        },
+    ];
+    let mut sysctl = std::collections::BTreeMap::new();
+    match &b.network {
+        NetworkNamespace::Host => {}
+        NetworkNamespace::New => namespaces.push(Namespace {
+            kind: "network",
+            path: None,
+        }),
+        NetworkNamespace::Path(p) => {
+            if !p.is_absolute() {
+                return Err(invalid(format!(
+                    "netns path {} is not absolute",
+                    p.display()
+                )));
+            }
+            namespaces.push(Namespace {
+                kind: "network",
+                path: Some(p.clone()),
+            });
+        }
+    }
+    if b.network != NetworkNamespace::Host {
+        // What Docker sets in a container's own network namespace: ping
+        // without CAP_NET_RAW and binding low ports without privileges.
+        sysctl.insert("net.ipv4.ping_group_range", "0 2147483647");
+        sysctl.insert("net.ipv4.ip_unprivileged_port_start", "0");
+    }
+
+    Ok(Spec {
+        oci_version: "1.0.2",
+        process,
+        root: Root {
+            path: b.rootfs.clone(),
+            readonly: false,
+        },
+        hostname: b.hostname.clone(),
+        mounts,
+        linux: Linux {
+            cgroups_path: b.cgroups_path.clone(),
+            namespaces,
+            resources: Resources {
+                devices: vec![DeviceRule {
+                    allow: false,
+                    access: "rwm",
+                }],
+            },
+            sysctl,
+            masked_paths: MASKED_PATHS.to_vec(),
+            readonly_paths: READONLY_PATHS.to_vec(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn sample() -> BundleSpec {
+        BundleSpec {
+            id: "c1".into(),
+            rootfs: "/run/berth/containers/c1/rootfs".into(),
+            process: ProcessSpec {
+                args: vec!["sh".into(), "-c".into(), "echo hi".into()],
+                env: vec!["PATH=/bin".into(), "HOSTNAME=box".into()],
+                cwd: "/".into(),
+                tty: false,
+                user: User::ROOT,
+                nofile: Rlimit {
+                    soft: 1024,
+                    hard: 4096,
+                },
+            },
+            hostname: "box".into(),
+            network: NetworkNamespace::Path("/run/berth/netns/c1".into()),
+            etc: EtcFiles {
+                hosts: Some("/var/lib/berth/containers/c1/hosts".into()),
+                resolv_conf: Some("/var/lib/berth/containers/c1/resolv.conf".into()),
+                hostname: Some("/var/lib/berth/containers/c1/hostname".into()),
+            },
+            cgroups_path: "/berth/c1".into(),
+        }
+    }
+
+    fn render(b: &BundleSpec) -> Value {
+        serde_json::to_value(render_spec(b).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn process_is_docker_like() {
+        let v = render(&sample());
+        let p = &v["process"];
+        assert_eq!(p["args"], json!(["sh", "-c", "echo hi"]));
+        assert_eq!(p["env"], json!(["PATH=/bin", "HOSTNAME=box"]));
+        assert_eq!(p["cwd"], "/");
+        assert_eq!(p["terminal"], false);
+        assert_eq!(p["user"], json!({"uid": 0, "gid": 0}));
+        assert_eq!(p["capabilities"]["bounding"].as_array().unwrap().len(), 14);
+        assert_eq!(
+            p["capabilities"]["effective"],
+            p["capabilities"]["permitted"]
+        );
+        assert!(p["capabilities"].get("inheritable").is_none());
+        assert_eq!(
+            p["rlimits"],
+            json!([{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 1024}])
+        );
+        assert_eq!(v["hostname"], "box");
+        assert_eq!(
+            v["root"],
+            json!({"path": "/run/berth/containers/c1/rootfs", "readonly": false})
+        );
+    }
+
+    #[test]
+    fn namespaces_per_network_mode() {
+        let ns = |net: NetworkNamespace| {
+            let mut b = sample();
+            b.network = net;
+            render(&b)["linux"]["namespaces"].clone()
+        };
+        assert_eq!(
+            ns(NetworkNamespace::Path("/run/berth/netns/c1".into())),
+            json!([{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},
+                   {"type":"network","path":"/run/berth/netns/c1"}])
+        );
+        assert_eq!(ns(NetworkNamespace::New)[4], json!({"type": "network"}));
+        assert_eq!(ns(NetworkNamespace::Host).as_array().unwrap().len(), 4);
+
+        let mut b = sample();
+        b.network = NetworkNamespace::Host;
+        assert!(render(&b)["linux"].get("sysctl").is_none());
+        assert_eq!(
+            render(&sample())["linux"]["sysctl"]["net.ipv4.ping_group_range"],
+            "0 2147483647"
+        );
+    }
+
+    #[test]
+    fn mounts_and_hardening() {
+        let v = render(&sample());
+        let dests: Vec<&str> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            dests,
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/sys",
+                "/sys/fs/cgroup",
+                "/dev/mqueue",
+                "/dev/shm",
+                "/etc/resolv.conf",
+                "/etc/hostname",
+                "/etc/hosts"
+            ]
+        );
+        let hosts = &v["mounts"][9];
+        assert_eq!(hosts["type"], "bind");
+        assert_eq!(hosts["source"], "/var/lib/berth/containers/c1/hosts");
+        assert_eq!(hosts["options"], json!(["rbind", "rprivate"]));
+        assert_eq!(
+            v["mounts"][3]["options"],
+            json!(["nosuid", "noexec", "nodev", "ro"])
+        );
+        let linux = &v["linux"];
+        assert_eq!(linux["cgroupsPath"], "/berth/c1");
+        assert!(linux["maskedPaths"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("/proc/kcore")));
+        assert!(linux["readonlyPaths"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("/proc/sys")));
+        assert_eq!(
+            linux["resources"]["devices"],
+            json!([{"allow": false, "access": "rwm"}])
+        );
+
+        // Without /etc files, no bind mounts.
+        let mut b = sample();
+        b.etc = EtcFiles::default();
+        assert_eq!(render(&b)["mounts"].as_array().unwrap().len(), 7);
+    }
+
+    #[test]
+    fn refuses_bad_input() {
+        let bad = |f: &dyn Fn(&mut BundleSpec)| {
+            let mut b = sample();
+            f(&mut b);
+            render_spec(&b).unwrap_err().to_string()
+        };
+        assert!(bad(&|b| b.process.args.clear()).contains("no command"));
+        assert!(bad(&|b| b.process.cwd = "rel".into()).contains("absolute path"));
+        assert!(bad(&|b| b.process.env.push("NOEQUALS".into())).contains("NOEQUALS"));
+        assert!(bad(&|b| b.rootfs = "rel".into()).contains("rootfs"));
+        assert!(bad(&|b| b.network = NetworkNamespace::Path("x".into())).contains("netns"));
+        assert!(bad(&|b| b.etc.hosts = Some("hosts".into())).contains("/etc/hosts"));
+    }
+
+    #[test]
+    fn exec_process_has_the_container_capabilities() {
+        let mut p = sample().process;
+        p.tty = true;
+        p.args = vec!["ip".into(), "addr".into()];
+        let v = serde_json::to_value(render_process("c1", &p).unwrap()).unwrap();
+        assert_eq!(v["terminal"], true);
+        assert_eq!(v["args"], json!(["ip", "addr"]));
+        assert_eq!(v["capabilities"]["bounding"][0], "CAP_CHOWN");
+    }
+}
