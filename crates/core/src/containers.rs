@@ -166,6 +166,7 @@ impl<H: Host> Engine<H> {
                     self.join(c, index, path).await?;
                 }
                 self.publish(c).await?;
+                self.publish_names(c)?;
             }
         }
         let etc = self.etc_files(c)?;
@@ -245,7 +246,7 @@ impl<H: Host> Engine<H> {
 
     /// Where the embedded DNS forwards for `c`, or `None` if `c` is on no
     /// user-defined network (the default bridge has no embedded DNS).
-    fn dns_upstreams(&self, c: &Container) -> Result<Option<DnsUpstreams>> {
+    pub(crate) fn dns_upstreams(&self, c: &Container) -> Result<Option<DnsUpstreams>> {
         let networks = live_networks(self.host.store())?;
         let user: Vec<&Network> = c
             .attachments
@@ -438,6 +439,7 @@ impl<H: Host> Engine<H> {
                 self.remove_endpoint(&c.name, &endpoint).await;
             }
         }
+        self.names.remove_container(&c.id);
         if let Some(path) = c.netns.take() {
             self.host.dns().stop(&c.id).await;
             if let Err(e) = self.host.net().remove_netns(&path).await {
@@ -550,7 +552,9 @@ impl<H: Host> Engine<H> {
             .map_err(Error::store(format!("forget container {}", c.name)))?;
         self.names.remove_container(&c.id);
         info!(container = %c.name, "container removed");
-        let _ = self.events.send(Event::Removed(c.id.clone()));
+        let _ = self
+            .events
+            .send(Event::Removed(c.id.clone(), c.state.exit_code));
         Ok(())
     }
 

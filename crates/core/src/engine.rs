@@ -51,7 +51,7 @@ pub(crate) enum Command {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     Exited(ContainerId, i64),
-    Removed(ContainerId),
+    Removed(ContainerId, i64),
 }
 
 pub struct Engine<H: Host> {
@@ -531,7 +531,7 @@ impl<H: Host> EngineHandle<H> {
                 _ => return,
             }
             match events.recv().await {
-                Ok(Event::Exited(e, _) | Event::Removed(e)) if &e == id => return,
+                Ok(Event::Exited(e, _) | Event::Removed(e, _)) if &e == id => return,
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return,
             }
@@ -571,7 +571,6 @@ impl<H: Host> EngineHandle<H> {
         let done_now =
             (condition == WaitCondition::NotRunning && !c.is_running() && !c.state.starting)
                 .then_some(c.state.exit_code);
-        let handle = self.clone();
         Ok(async move {
             if let Some(code) = done_now {
                 return Ok(code);
@@ -583,18 +582,12 @@ impl<H: Host> EngineHandle<H> {
                     {
                         return Ok(code)
                     }
-                    Ok(Event::Removed(id)) if id == c.id => return Ok(handle.last_exit_code(&c)),
+                    Ok(Event::Removed(id, code)) if id == c.id => return Ok(code),
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return Err(Error::ShutDown),
                 }
             }
         })
-    }
-
-    fn last_exit_code(&self, c: &Container) -> i64 {
-        self.inspect_container(c.id.as_str())
-            .map(|c| c.state.exit_code)
-            .unwrap_or(c.state.exit_code)
     }
 
     pub async fn connect(

@@ -88,7 +88,8 @@ impl NameIndex {
         }
         let mut index = self.write();
         index.remove(&c.id);
-        if c.is_running() && !memberships.is_empty() {
+        // Starting counts: the process may query before the start is recorded.
+        if (c.is_running() || c.state.starting) && !memberships.is_empty() {
             index.add(&c.id, memberships);
         }
     }

@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 use crate::model::{Network, RecordState};
 use crate::network::{default_bridge_network, driverless_network};
 use crate::ports::{
-    endpoint_id_from_alias, network_id_from_alias, Env, Host, NetOps, Runtime, RuntimeStatus, Store,
+    endpoint_id_from_alias, network_id_from_alias, Env, Host, NetOps, Runtime, RuntimeStatus,
+    SandboxDns, Store,
 };
 
 impl<H: Host> Engine<H> {
@@ -97,6 +98,12 @@ impl<H: Host> Engine<H> {
                         info!(container = %c.name, "finished an interrupted start");
                     }
                     self.publish_names(&c)?;
+                    // The old daemon's DNS sockets died with it.
+                    if let (Some(path), Some(upstreams)) = (&c.netns, self.dns_upstreams(&c)?) {
+                        if let Err(e) = self.host.dns().serve(&c.id, path, upstreams).await {
+                            warn!(container = %c.name, error = %e, "embedded DNS not restored");
+                        }
+                    }
                 }
                 (true, RuntimeStatus::Exited(exit)) if c.is_running() => {
                     info!(container = %c.name, code = exit.code, "exited while berthd was away");

@@ -3,8 +3,9 @@
 //! async over the shim's socket, so a thousand running containers hold no
 //! thread each.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use berth_core::container::Proto;
@@ -14,6 +15,7 @@ use berth_core::ports::{
 };
 use berth_types::ContainerId;
 use tokio::io::AsyncReadExt;
+use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::image::{ImageId, ImageStore};
@@ -31,12 +33,70 @@ pub struct OciAdapter {
 struct Inner {
     runtime: ContainerRuntime,
     images: ImageStore,
+    /// Clients that attached before the container's shim existed (the
+    /// docker CLI attaches before it starts a container): connected right
+    /// after `runc create`, before the process runs, so no output is lost.
+    pending: Mutex<HashMap<ContainerId, Vec<PendingAttach>>>,
+}
+
+struct PendingAttach {
+    stdout: bool,
+    stderr: bool,
+    reply: oneshot::Sender<Result<std::os::unix::net::UnixStream>>,
 }
 
 impl OciAdapter {
     pub fn new(runtime: ContainerRuntime, images: ImageStore) -> Self {
         OciAdapter {
-            inner: Arc::new(Inner { runtime, images }),
+            inner: Arc::new(Inner {
+                runtime,
+                images,
+                pending: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Attaches to the container's shim now if it has one, else when the
+    /// container is next created (its start). The stream is the shim's
+    /// socket after the ATTACH request.
+    pub async fn attach(
+        &self,
+        id: &ContainerId,
+        stdout: bool,
+        stderr: bool,
+    ) -> Result<std::os::unix::net::UnixStream> {
+        let receiver = {
+            // Registered under the lock `create` takes, so a create racing
+            // with this either sees the waiter or has a live shim already.
+            let mut pending = lock(&self.inner.pending);
+            match self.inner.runtime.attach(id, stdout, stderr) {
+                Ok(stream) => return Ok(stream.into_inner()),
+                Err(Error::ShimGone { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            let (reply, receiver) = oneshot::channel();
+            pending.entry(id.clone()).or_default().push(PendingAttach {
+                stdout,
+                stderr,
+                reply,
+            });
+            receiver
+        };
+        receiver.await.map_err(|_| Error::ShimGone {
+            target: id.to_string(),
+        })?
+    }
+
+    /// Connects the clients waiting for `id`'s shim.
+    fn connect_pending(&self, id: &ContainerId) {
+        let waiting = lock(&self.inner.pending).remove(id).unwrap_or_default();
+        for w in waiting {
+            let stream = self
+                .inner
+                .runtime
+                .attach(id, w.stdout, w.stderr)
+                .map(|s| s.into_inner());
+            let _ = w.reply.send(stream);
         }
     }
 
@@ -98,6 +158,10 @@ impl OciAdapter {
         })
         .await
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn port_err(e: Error) -> PortError {
@@ -165,6 +229,7 @@ fn write_etc(dir: &Path, files: &CoreEtcFiles) -> Result<EtcFiles> {
 
 impl Runtime for OciAdapter {
     async fn create(&self, spec: &LaunchSpec) -> Result<(), PortError> {
+        let id = spec.id.clone();
         let spec = spec.clone();
         self.blocking(move |rt, images| {
             let image = ImageId::parse(&spec.image_id)?;
@@ -202,7 +267,17 @@ impl Runtime for OciAdapter {
             rt.spawn_shim(&spec.id, &task).map(drop)
         })
         .await
-        .map_err(port_err)
+        .map_err(port_err)?;
+        let adapter = self.clone();
+        let target = id.to_string();
+        tokio::task::spawn_blocking(move || adapter.connect_pending(&id))
+            .await
+            .map_err(|e| {
+                port_err(Error::Shim {
+                    target,
+                    message: format!("attach waiting clients: {e}"),
+                })
+            })
     }
 
     async fn start(&self, id: &ContainerId) -> Result<u32, PortError> {
@@ -257,6 +332,8 @@ impl Runtime for OciAdapter {
     }
 
     async fn delete(&self, id: &ContainerId) -> Result<(), PortError> {
+        // Clients waiting for a start that will never come are let go.
+        lock(&self.inner.pending).remove(id);
         let id = id.clone();
         self.blocking(move |rt, _| rt.delete(&id))
             .await

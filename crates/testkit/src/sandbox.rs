@@ -102,6 +102,26 @@ impl Run {
     }
 }
 
+/// Runs `cmd` with `input` on its stdin.
+pub fn run_with_input(cmd: &mut Command, input: &[u8]) -> Run {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input)
+            .unwrap_or_else(|e| panic!("write stdin: {e}"));
+    }
+    Run::from_output(
+        child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("wait for {cmd:?}: {e}")),
+    )
+}
+
 fn run(cmd: &mut Command) -> Run {
     let out = cmd
         .stdin(Stdio::null())
@@ -338,11 +358,16 @@ impl Sandbox {
 
     /// Runs the real docker CLI against this sandbox's daemon.
     pub fn docker(&self, args: &[&str]) -> Run {
-        let docker = docker_cli();
-        run(Command::new(docker)
-            .env("DOCKER_HOST", self.host_arg())
+        run(&mut self.docker_command(args))
+    }
+
+    /// The docker CLI command, for callers that feed it input.
+    pub fn docker_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(docker_cli());
+        cmd.env("DOCKER_HOST", self.host_arg())
             .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
-            .args(args))
+            .args(args);
+        cmd
     }
 
     /// Imports the busybox test image as `busybox:latest`.

@@ -86,3 +86,494 @@ fn seed_transcript_with_the_docker_cli() {
         format!("container:{}", test2["Id"].as_str().unwrap())
     );
 }
+
+fn ip_of(sb: &Sandbox, name: &str, network: &str) -> String {
+    inspect(sb, name)["NetworkSettings"]["Networks"][network]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn veths(sb: &Sandbox) -> Vec<String> {
+    sb.link_names()
+        .into_iter()
+        .filter(|l| l.starts_with("veth"))
+        .collect()
+}
+
+#[test]
+fn default_bridge_containers_ping_each_other_and_the_gateway() {
+    let sb = with_image();
+    sb.docker(&["run", "-d", "--name", "one", "busybox", "sleep", "1d"])
+        .ok();
+    sb.docker(&["run", "-d", "--name", "two", "busybox", "sleep", "1d"])
+        .ok();
+    let one = ip_of(&sb, "one", "bridge");
+    let two = ip_of(&sb, "two", "bridge");
+    assert_eq!((one.as_str(), two.as_str()), ("172.17.0.2", "172.17.0.3"));
+    sb.docker(&["exec", "one", "ping", "-c1", "-W2", &two]).ok();
+    sb.docker(&["exec", "two", "ping", "-c1", "-W2", &one]).ok();
+    sb.docker(&["exec", "one", "ping", "-c1", "-W2", "172.17.0.1"])
+        .ok();
+    let addr = sb
+        .docker(&["exec", "one", "ip", "addr", "show", "eth0"])
+        .ok();
+    assert!(
+        addr.contains("inet 172.17.0.2/16") && addr.contains("02:42:ac:11:00:02"),
+        "{addr}"
+    );
+    let route = sb.docker(&["exec", "one", "ip", "route"]).ok();
+    assert!(route.contains("default via 172.17.0.1 dev eth0"), "{route}");
+    // Both host ends hang off berth0.
+    let links = sb.sh("bridge link").ok();
+    let on_bridge: Vec<&str> = links
+        .lines()
+        .filter(|l| l.contains("master berth0"))
+        .collect();
+    assert_eq!(on_bridge.len(), 2, "{links}");
+    assert!(on_bridge.iter().all(|l| l.contains(": veth")), "{links}");
+}
+
+#[test]
+fn host_and_none_modes() {
+    let sb = with_image();
+    let host = sb
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "busybox",
+            "ip",
+            "-o",
+            "link",
+        ])
+        .ok();
+    assert!(
+        host.contains("berth0"),
+        "host mode sees the host's interfaces: {host}"
+    );
+    let none = sb
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "ip",
+            "-o",
+            "link",
+        ])
+        .ok();
+    let names: Vec<&str> = none
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(str::trim)
+        .collect();
+    assert_eq!(names, vec!["lo"], "{none}");
+    let route = sb
+        .docker(&["run", "--rm", "--network", "none", "busybox", "ip", "route"])
+        .ok();
+    assert!(route.trim().is_empty(), "{route}");
+}
+
+#[test]
+fn connect_and_disconnect_change_interfaces_live() {
+    let sb = with_image();
+    sb.docker(&["network", "create", "--subnet", "10.55.0.0/24", "side"])
+        .ok();
+    sb.docker(&["run", "-d", "--name", "c1", "busybox", "sleep", "1d"])
+        .ok();
+    sb.docker(&[
+        "network",
+        "connect",
+        "--ip",
+        "10.55.0.77",
+        "--alias",
+        "extra",
+        "side",
+        "c1",
+    ])
+    .ok();
+    let addr = sb
+        .docker(&["exec", "c1", "ip", "addr", "show", "eth1"])
+        .ok();
+    assert!(addr.contains("inet 10.55.0.77/24"), "{addr}");
+    let net = sb.docker(&["network", "inspect", "side"]).ok();
+    let net: Value = serde_json::from_str(&net).unwrap();
+    let members = net[0]["Containers"].as_object().unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(
+        members.values().next().unwrap()["IPv4Address"],
+        "10.55.0.77/24"
+    );
+    let err = sb.docker(&["network", "rm", "side"]).err();
+    assert!(err.contains("has active endpoints"), "{err}");
+    sb.docker(&["network", "disconnect", "side", "c1"]).ok();
+    let err = sb
+        .docker(&["exec", "c1", "ip", "addr", "show", "eth1"])
+        .err();
+    assert!(err.contains("eth1"), "{err}");
+    sb.docker(&["network", "rm", "side"]).ok();
+}
+
+#[test]
+fn refusals_with_dockers_words() {
+    let sb = with_image();
+    sb.docker(&["network", "create", "--subnet", "10.66.0.0/29", "tiny"])
+        .ok();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "-d", "--ip", "172.17.0.50", "busybox", "sleep", "1d"],
+            "user specified IP address is supported on user defined networks only",
+        ),
+        (
+            &[
+                "run",
+                "-d",
+                "--net",
+                "tiny",
+                "--ip",
+                "10.99.0.5",
+                "busybox",
+                "sleep",
+                "1d",
+            ],
+            "no configured subnet or ip-range contain the IP address 10.99.0.5",
+        ),
+        (
+            &["run", "-d", "--net", "nosuch", "busybox", "sleep", "1d"],
+            "network nosuch not found",
+        ),
+        (
+            &[
+                "run",
+                "-d",
+                "--net",
+                "container:ghost",
+                "busybox",
+                "sleep",
+                "1d",
+            ],
+            "No such container: ghost",
+        ),
+        (&["run", "-d", "nosuchimage"], "nosuchimage"),
+    ];
+    for (args, want) in cases {
+        let err = sb.docker(args).err();
+        assert!(
+            err.contains(want),
+            "docker {args:?}: want {want:?} in {err:?}"
+        );
+    }
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "fixed",
+        "--net",
+        "tiny",
+        "--ip",
+        "10.66.0.2",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    let err = sb
+        .docker(&[
+            "run",
+            "-d",
+            "--net",
+            "tiny",
+            "--ip",
+            "10.66.0.2",
+            "busybox",
+            "sleep",
+            "1d",
+        ])
+        .err();
+    assert!(err.contains("Address already in use"), "{err}");
+    // A /29 has 5 addresses for containers once the gateway is taken.
+    for _ in 0..4 {
+        sb.docker(&["run", "-d", "--net", "tiny", "busybox", "sleep", "1d"])
+            .ok();
+    }
+    let err = sb
+        .docker(&["run", "-d", "--net", "tiny", "busybox", "sleep", "1d"])
+        .err();
+    assert!(
+        err.contains("no available IPv4 addresses on this network's address pools: tiny"),
+        "{err}"
+    );
+    let err = sb
+        .docker(&["run", "-d", "--name", "fixed", "busybox", "sleep", "1d"])
+        .err();
+    assert!(
+        err.contains("The container name \"/fixed\" is already in use"),
+        "{err}"
+    );
+    let err = sb
+        .docker(&[
+            "run",
+            "-d",
+            "--net",
+            "container:fixed",
+            "-p",
+            "80:80",
+            "busybox",
+            "true",
+        ])
+        .err();
+    assert!(
+        err.contains("conflicting options: port publishing and the container type network mode"),
+        "{err}"
+    );
+    let err = sb
+        .docker(&[
+            "run",
+            "-d",
+            "--net",
+            "container:fixed",
+            "--hostname",
+            "x",
+            "busybox",
+            "true",
+        ])
+        .err();
+    assert!(
+        err.contains("conflicting options: hostname and the network mode"),
+        "{err}"
+    );
+}
+
+#[test]
+fn foreground_run_logs_and_exit_codes() {
+    let sb = with_image();
+    let out = sb.docker(&["run", "--rm", "busybox", "echo", "hello"]).ok();
+    assert_eq!(out, "hello\n");
+    let run = sb.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(run.status, 3);
+    assert_eq!(run.stdout, "out\n");
+    assert!(run.stderr.contains("err"), "{}", run.stderr);
+    sb.docker(&[
+        "run",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; echo two",
+    ])
+    .ok();
+    assert_eq!(sb.docker(&["logs", "talker"]).ok(), "one\ntwo\n");
+    assert_eq!(sb.docker(&["logs", "--tail", "1", "talker"]).ok(), "two\n");
+    let ps = sb
+        .docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            "name=talker",
+            "--format",
+            "{{.Status}}",
+        ])
+        .ok();
+    assert!(ps.starts_with("Exited (0)"), "{ps}");
+    assert_eq!(sb.docker(&["wait", "talker"]).ok().trim(), "0");
+    // Piped stdin reaches the container with -i.
+    let mut cmd = sb.docker_command(&["run", "--rm", "-i", "busybox", "cat"]);
+    let out = berth_testkit::sandbox::run_with_input(&mut cmd, b"piped\n");
+    assert_eq!(out.stdout, "piped\n");
+}
+
+#[test]
+fn interactive_run_and_exec_under_a_terminal() {
+    let sb = with_image();
+    // `script` gives the docker CLI a pseudo-terminal, as a user's shell would.
+    let docker = berth_testkit::sandbox::docker_cli();
+    let session = format!(
+        "printf 'echo hi-from-$((6*7))\\nexit 4\\n' | DOCKER_HOST={} DOCKER_CONFIG={}/dc script -qec '{} run -it --rm busybox sh' /dev/null",
+        sb.host_arg(),
+        sb.dir().display(),
+        docker.display()
+    );
+    let run = sb.sh(&session);
+    assert!(run.stdout.contains("hi-from-42"), "{run:?}");
+    assert_eq!(run.status, 4, "{run:?}");
+    sb.docker(&["run", "-d", "--name", "box", "busybox", "sleep", "1d"])
+        .ok();
+    let session = format!(
+        "printf 'hostname\\nexit 7\\n' | DOCKER_HOST={} DOCKER_CONFIG={}/dc script -qec '{} exec -it box sh' /dev/null",
+        sb.host_arg(),
+        sb.dir().display(),
+        docker.display()
+    );
+    let exec = sb.sh(&session);
+    let id = inspect(&sb, "box")["Id"].as_str().unwrap()[..12].to_owned();
+    assert!(exec.stdout.contains(&id), "{exec:?}");
+    assert_eq!(exec.status, 7, "{exec:?}");
+    let exec = sb
+        .docker(&[
+            "exec",
+            "-e",
+            "GREETING=yo",
+            "-w",
+            "/tmp",
+            "box",
+            "sh",
+            "-c",
+            "echo $GREETING $(pwd)",
+        ])
+        .ok();
+    assert_eq!(exec, "yo /tmp\n");
+}
+
+#[test]
+fn rm_leaves_nothing_and_frees_the_address() {
+    let sb = with_image();
+    sb.docker(&["run", "-d", "--name", "gone", "busybox", "sleep", "1d"])
+        .ok();
+    let id = inspect(&sb, "gone")["Id"].as_str().unwrap().to_owned();
+    assert_eq!(veths(&sb).len(), 1);
+    sb.docker(&["rm", "-f", "gone"]).ok();
+    assert!(veths(&sb).is_empty());
+    let mounts = sb.sh("cat /proc/self/mountinfo").ok();
+    assert!(
+        !mounts.contains(&id),
+        "a mount of the container is left: {mounts}"
+    );
+    assert!(
+        !mounts.contains("nsfs"),
+        "a network namespace mount is left: {mounts}"
+    );
+    sb.docker(&["run", "-d", "--name", "next", "busybox", "sleep", "1d"])
+        .ok();
+    assert_eq!(
+        ip_of(&sb, "next", "bridge"),
+        "172.17.0.2",
+        "the address is free again"
+    );
+}
+
+#[test]
+fn containers_survive_berthd_kill9_and_nothing_is_duplicated() {
+    let mut sb = with_image();
+    sb.docker(&["network", "create", "app"]).ok();
+    sb.docker(&[
+        "run", "-d", "--name", "web", "--net", "app", "busybox", "sleep", "1d",
+    ])
+    .ok();
+    sb.docker(&[
+        "run", "-d", "--name", "peer", "--net", "app", "busybox", "sleep", "1d",
+    ])
+    .ok();
+    let web_ip = ip_of(&sb, "web", "app");
+    let before = (veths(&sb), sb.docker(&["ps", "-q"]).ok());
+    sb.kill_daemon();
+    // The containers run on without the daemon.
+    sb.sh(&format!("busybox ping -c1 -W2 {web_ip}")).ok();
+    sb.restart_daemon();
+    assert_eq!((veths(&sb), sb.docker(&["ps", "-q"]).ok()), before);
+    sb.docker(&["exec", "peer", "ping", "-c1", "-W2", &web_ip])
+        .ok();
+    // Names still resolve after the restart.
+    sb.docker(&["exec", "peer", "ping", "-c1", "-W2", "web"])
+        .ok();
+    // And the daemon still sees exits.
+    sb.docker(&["stop", "-t", "1", "web"]).ok();
+    let ps = sb
+        .docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            "name=web",
+            "--format",
+            "{{.Status}}",
+        ])
+        .ok();
+    assert!(ps.starts_with("Exited"), "{ps}");
+}
+
+#[test]
+fn embedded_dns_between_containers() {
+    let sb = with_image();
+    sb.docker(&["network", "create", "app"]).ok();
+    sb.docker(&["network", "create", "elsewhere"]).ok();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "app",
+        "--network-alias",
+        "database",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    sb.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "app",
+        "busybox",
+        "ping",
+        "-c1",
+        "db",
+    ])
+    .ok();
+    let short = inspect(&sb, "db")["Id"].as_str().unwrap()[..12].to_owned();
+    for name in ["database", short.as_str(), "DB"] {
+        sb.docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "app",
+            "busybox",
+            "ping",
+            "-c1",
+            "-W2",
+            name,
+        ])
+        .ok();
+    }
+    let resolv = sb
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "app",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf",
+        ])
+        .ok();
+    assert!(resolv.contains("nameserver 127.0.0.11"), "{resolv}");
+    // busybox nslookup exits 0 either way: read what it says.
+    let other = sb.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "elsewhere",
+        "busybox",
+        "nslookup",
+        "db",
+    ]);
+    assert!(other.stdout.contains("can't find db"), "{other:?}");
+    let plain = sb
+        .docker(&["run", "--rm", "busybox", "cat", "/etc/resolv.conf"])
+        .ok();
+    assert!(
+        !plain.contains("127.0.0.11"),
+        "the default bridge has no embedded DNS: {plain}"
+    );
+}

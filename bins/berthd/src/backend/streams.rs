@@ -30,23 +30,6 @@ pub fn tty_dims(size: TtySize) -> (u16, u16) {
     (clamp(size.width), clamp(size.height))
 }
 
-fn attach_blocking(
-    oci: &OciAdapter,
-    id: &ContainerId,
-    stdout: bool,
-    stderr: bool,
-) -> Result<std::os::unix::net::UnixStream, ApiError> {
-    let stream = oci
-        .runtime()
-        .attach(id, stdout, stderr)
-        .map_err(oci_error)?;
-    let socket = stream.into_inner();
-    socket
-        .set_nonblocking(true)
-        .map_err(|e| ApiError::internal(format!("attach to {id}: {e}")))?;
-    Ok(socket)
-}
-
 /// Copies the shim's output frames to the client until the process exits
 /// (returns its exit code) or the client goes away (`None`); meanwhile
 /// forwards the client's input as stdin frames.
@@ -119,23 +102,35 @@ async fn copy_output(
     }
 }
 
+/// Attaches now, or (for a container not started yet, as `docker run`
+/// does) as soon as it is created, before its process runs.
 pub fn attach(
     oci: &OciAdapter,
     c: &Container,
     options: AttachOptions,
 ) -> Result<ContainerAttach, ApiError> {
-    let socket = attach_blocking(oci, &c.id, options.stdout, options.stderr)?;
     let stdin = options.stdin && c.process.open_stdin;
     let stdin_once = c.process.stdin_once;
+    let oci = oci.clone();
+    let id = c.id.clone();
     Ok(ContainerAttach {
         tty: c.process.tty,
         session: StreamSession::new(move |io| async move {
-            let socket = UnixStream::from_std(socket)
-                .map_err(|e| ApiError::internal(format!("attach: {e}")))?;
-            pump(socket, io, stdin, stdin_once).await;
+            let socket = oci
+                .attach(&id, options.stdout, options.stderr)
+                .await
+                .map_err(oci_error)?;
+            pump(async_socket(socket)?, io, stdin, stdin_once).await;
             Ok(())
         }),
     })
+}
+
+fn async_socket(socket: std::os::unix::net::UnixStream) -> Result<UnixStream, ApiError> {
+    socket
+        .set_nonblocking(true)
+        .and_then(|()| UnixStream::from_std(socket))
+        .map_err(|e| ApiError::internal(format!("attach stream: {e}")))
 }
 
 pub fn logs(
@@ -436,14 +431,7 @@ pub fn exec_start_attached(
         };
         execs.set_pid(&id, pid);
         let code = match stream {
-            Some(stream) => {
-                stream
-                    .set_nonblocking(true)
-                    .map_err(|e| ApiError::internal(format!("exec stream: {e}")))?;
-                let socket = UnixStream::from_std(stream)
-                    .map_err(|e| ApiError::internal(format!("exec stream: {e}")))?;
-                pump(socket, io, stdin, true).await
-            }
+            Some(stream) => pump(async_socket(stream)?, io, stdin, true).await,
             None => None,
         };
         // The client may have gone before the exit: ask the shim (or its

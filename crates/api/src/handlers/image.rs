@@ -33,10 +33,32 @@ pub(super) async fn create<B: Backend>(
 ) -> Result<Response<ResponseBody>, ApiError> {
     let uri = request.uri().clone();
     if let Some(image) = non_empty_param(&uri, "fromImage") {
-        return Err(pull_refused(
-            &image,
-            non_empty_param(&uri, "tag").as_deref(),
-        ));
+        let (registry, reference) = pull_reference(&image, non_empty_param(&uri, "tag").as_deref());
+        // The docker CLI pulls after any 404 from create (an unknown network
+        // too) and then retries: for an image that is here, answer as dockerd
+        // does for an image already up to date, so the retry shows the real
+        // error.
+        let with_tag = if reference.contains(':') {
+            reference.clone()
+        } else {
+            format!("{reference}:latest")
+        };
+        if backend.image_inspect(with_tag.clone()).await.is_ok() {
+            let status = format!("Status: Image is up to date for {with_tag}");
+            let mut line =
+                serde_json::to_vec(&ProgressStatus { status: &status }).map_err(|err| {
+                    ApiError::internal(format!("encoding the response failed: {err}"))
+                })?;
+            line.extend_from_slice(b"\r\n");
+            let mut reply = response(StatusCode::OK, line);
+            reply
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON));
+            return Ok(reply);
+        }
+        return Err(ApiError::unavailable(format!(
+            "Get \"https://{registry}/v2/\": berth does not pull images: no registry is reachable; create {reference:?} with docker import"
+        )));
     }
     let source = query_param(&uri, "fromSrc").unwrap_or_default();
     if source != "-" {
@@ -65,11 +87,12 @@ pub(super) async fn create<B: Backend>(
     Ok(reply)
 }
 
-/// berth has no registry client. The answer has the shape of dockerd's when
-/// it cannot reach the registry, so clients report it as a pull failure.
-/// `image` is what the client sent: the docker CLI sends the normalised
-/// name (`docker.io/library/busybox`) with the tag apart.
-fn pull_refused(image: &str, tag: Option<&str>) -> ApiError {
+/// berth has no registry client: a pull of an image that is not here gets
+/// the shape of dockerd's answer when it cannot reach the registry, so
+/// clients report it as a pull failure. `image` is what the client sent:
+/// the docker CLI sends the normalised name (`docker.io/library/busybox`)
+/// with the tag apart. Returns the registry and the familiar reference.
+fn pull_reference(image: &str, tag: Option<&str>) -> (String, String) {
     let (domain, path) = match image.split_once('/') {
         Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (first, rest),
         _ => (DOCKER_HUB, image),
@@ -86,9 +109,7 @@ fn pull_refused(image: &str, tag: Option<&str>) -> ApiError {
         Some(tag) => format!("{familiar}:{tag}"),
         None => familiar,
     };
-    ApiError::unavailable(format!(
-        "Get \"https://{registry}/v2/\": berth does not pull images: no registry is reachable; create {reference:?} with docker import"
-    ))
+    (registry, reference)
 }
 
 pub(super) async fn list<B: Backend>(
@@ -357,11 +378,9 @@ mod tests {
             ("localhost/app", "localhost", "localhost/app:latest"),
             ("ghcr.io/org/app", "ghcr.io", "ghcr.io/org/app:latest"),
         ] {
-            let err = pull_refused(image, Some("latest"));
-            assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(
-                err.message,
-                format!("Get \"https://{registry}/v2/\": berth does not pull images: no registry is reachable; create \"{reference}\" with docker import"),
+                pull_reference(image, Some("latest")),
+                (registry.to_owned(), reference.to_owned()),
                 "{image}"
             );
         }
