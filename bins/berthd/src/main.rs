@@ -80,6 +80,7 @@ async fn run(config: Config) -> Result<()> {
         .context("reconcile the host with the stored state")?;
     let (handle, engine_task) = engine.spawn();
 
+    let watchdog = tokio::spawn(firewall_watchdog(handle.clone()));
     let listener = bind_socket(&config.socket)?;
     let backend = Arc::new(DaemonBackend::new(handle, &config));
     info!(
@@ -93,8 +94,11 @@ async fn run(config: Config) -> Result<()> {
         .await
         .context("serve the API")?;
 
-    // The backend (and with it the last engine handle) is gone once `serve`
-    // returns, so the engine finishes its queue and stops.
+    // The backend (and with it the last engine handle but the watchdog's)
+    // is gone once `serve` returns, so the engine finishes its queue and
+    // stops.
+    watchdog.abort();
+    let _ = watchdog.await;
     if let Err(e) = engine_task.await {
         tracing::warn!(error = %e, "engine task ended abnormally");
     }
@@ -103,6 +107,24 @@ async fn run(config: Config) -> Result<()> {
     }
     info!("berthd stopped");
     Ok(())
+}
+
+/// How often berth checks that its nftables tables are still there.
+const FIREWALL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Puts berth's tables back within seconds when someone else deletes them
+/// (`nft flush ruleset`, a firewall service reload).
+async fn firewall_watchdog(engine: berth_core::EngineHandle<RealHost>) {
+    let mut tick = tokio::time::interval(FIREWALL_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match engine.repair_firewall().await {
+            Ok(_) => {}
+            Err(berth_core::Error::ShutDown) => return,
+            Err(e) => tracing::warn!(error = %e, "firewall check failed"),
+        }
+    }
 }
 
 fn engine_config(config: &Config) -> Result<EngineConfig> {

@@ -241,6 +241,15 @@ pub fn plan_container(
         exposed.push(parse_port_proto(p)?);
     }
     let mut ports = parse_port_bindings(&req.port_bindings)?;
+    // IPv6 has no route_localnet: a DNAT from ::1 never reaches a bridge.
+    if ports
+        .iter()
+        .any(|p| p.host_ip == Some(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)))
+    {
+        return Err(invalid(
+            "publishing on [::1] is not supported: IPv6 loopback traffic cannot be forwarded to a container (use 127.0.0.1)",
+        ));
+    }
     for p in &ports {
         if !exposed.contains(&(p.container_port, p.proto)) {
             exposed.push((p.container_port, p.proto));

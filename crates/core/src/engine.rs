@@ -45,6 +45,7 @@ pub(crate) enum Command {
     RemoveContainer(String, Reply<Container>),
     Connect(String, String, EndpointRequest, Reply<()>),
     Disconnect(String, String, Reply<()>),
+    RepairFirewall(Reply<bool>),
 }
 
 /// What happened to a container, for those waiting on it.
@@ -142,6 +143,9 @@ impl<H: Host> Engine<H> {
                 }
                 Command::Disconnect(network, container, reply) => {
                     let _ = reply.send(self.disconnect(&network, &container).await);
+                }
+                Command::RepairFirewall(reply) => {
+                    let _ = reply.send(self.repair_firewall().await);
                 }
             }
         }
@@ -598,6 +602,11 @@ impl<H: Host> EngineHandle<H> {
     ) -> Result<()> {
         self.ask(|r| Command::Connect(network, container, req, r))
             .await
+    }
+
+    /// Puts berth's tables back if someone deleted them; true if it had to.
+    pub async fn repair_firewall(&self) -> Result<bool> {
+        self.ask(Command::RepairFirewall).await
     }
 
     pub async fn disconnect(&self, network: String, container: String) -> Result<()> {

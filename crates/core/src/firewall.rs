@@ -87,11 +87,16 @@ impl<H: Host> Engine<H> {
         if !self.config.firewall || change == FirewallChange::default() {
             return Ok(());
         }
-        self.host
-            .firewall()
-            .update(&change)
-            .await
-            .map_err(Error::kernel("update berth's nftables tables"))
+        match self.host.firewall().update(&change).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // An element update fails whole if the tables drifted (an
+                // element already gone, a table flushed): rewrite them from
+                // the store, which already holds the change's intent.
+                warn!(error = %e, "firewall update refused: reloading berth's tables");
+                self.apply_firewall().await
+            }
+        }
     }
 
     /// Puts berth's tables back if they vanished; true if it had to.

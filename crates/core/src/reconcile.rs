@@ -31,6 +31,18 @@ impl<H: Host> Engine<H> {
                 .map_err(Error::kernel("enable net.ipv4.ip_forward"))?;
         }
 
+        if self.config.firewall {
+            // Docker's default: bridged traffic passes the ip/ip6 hooks, so
+            // icc=false can drop traffic within one bridge.
+            for key in [
+                "net.bridge.bridge-nf-call-iptables",
+                "net.bridge.bridge-nf-call-ip6tables",
+            ] {
+                if let Err(e) = net.set_sysctl(key, "1").await {
+                    warn!(key, error = %e, "br_netfilter unavailable: enable_icc=false cannot be enforced");
+                }
+            }
+        }
         let mut records = self
             .host
             .store()

@@ -15,6 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
 
 use berth_core::ports::EndpointSpec;
+use netlink_packet_route::link::{InfoBridgePort, InfoPortData, InfoPortKind};
 use rtnetlink::{LinkUnspec, RouteMessageBuilder};
 
 use crate::adapter::{Netlink, Result};
@@ -86,8 +87,15 @@ impl Netlink {
         veth: &VethSpec<'_>,
     ) -> std::result::Result<(), (&'static str, NetlinkError)> {
         let host = spec.host_ifname.as_str();
+        // Hairpin mode lets a frame go back out of the port it came in by:
+        // a container reaching its own published port through a host
+        // address gets its DNATed packets back on its own veth.
         let msg = LinkUnspec::new_with_name(host)
             .alias(spec.alias.as_str())
+            .set_port_kind(InfoPortKind::Bridge)
+            .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                true,
+            )]))
             .build();
         self.handle
             .link()
@@ -96,9 +104,9 @@ impl Netlink {
             .await
             .map_err(|e| {
                 (
-                    "setting the host end's alias",
+                    "setting the host end's alias and hairpin mode",
                     NetlinkError::request(
-                        "setting alias",
+                        "setting alias and hairpin mode",
                         format!("{:?} on {host}", spec.alias),
                         e,
                         &[],

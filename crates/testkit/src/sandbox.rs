@@ -136,6 +136,48 @@ pub struct Sandbox {
     holder: Child,
     daemon: Option<Child>,
     daemon_args: Vec<String>,
+    peers: Vec<Child>,
+}
+
+/// The sandbox host's address on the link to its outside peer.
+pub const HOST_OUTSIDE_IP: &str = "10.200.0.1";
+/// The outside peer's address.
+pub const PEER_IP: &str = "10.200.0.2";
+pub const HOST_OUTSIDE_IP6: &str = "fd00:200::1";
+pub const PEER_IP6: &str = "fd00:200::2";
+
+/// Another host, outside the sandbox host: its own network namespace joined
+/// to the sandbox by a veth pair, default route via the sandbox.
+pub struct Peer {
+    pid: u32,
+}
+
+impl Peer {
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Runs `sh -c script` in the peer's network namespace (it shares the
+    /// sandbox's mount namespace, so the sandbox's files are visible).
+    pub fn sh(&self, script: &str) -> Run {
+        run(Command::new("nsenter")
+            .arg("-t")
+            .arg(self.pid.to_string())
+            .args(["-n", "-m", "--", "sh", "-c", script]))
+    }
+
+    /// Starts a long-running process in the peer; it dies with the sandbox.
+    pub fn spawn(&self, script: &str) -> Child {
+        Command::new("nsenter")
+            .arg("-t")
+            .arg(self.pid.to_string())
+            .args(["-n", "-m", "--", "sh", "-c", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {script:?} in the peer: {e}"))
+    }
 }
 
 impl Sandbox {
@@ -171,6 +213,7 @@ impl Sandbox {
             holder,
             daemon: None,
             daemon_args: Vec::new(),
+            peers: Vec::new(),
         };
         wait_for(Duration::from_secs(10), "sandbox namespaces", || {
             ready.exists()
@@ -244,6 +287,40 @@ impl Sandbox {
             .filter(|a| a["scope"] == "global")
             .map(|a| format!("{}/{}", a["local"].as_str().unwrap_or(""), a["prefixlen"]))
             .collect()
+    }
+
+    /// Adds the outside peer: `out0` (10.200.0.1/24, fd00:200::1/64) here,
+    /// `eth0` (10.200.0.2/24, fd00:200::2/64) there, default routes via the
+    /// sandbox host.
+    pub fn add_outside_peer(&mut self) -> Peer {
+        let ready = self.dir.path().join(format!("peer{}", self.peers.len()));
+        let child = self
+            .command("unshare")
+            .args(["--net", "--", "sh", "-c"])
+            .arg(format!(
+                "ip link set lo up && touch {} && exec sleep infinity",
+                ready.display()
+            ))
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start the outside peer: {e}"));
+        wait_for(Duration::from_secs(10), "the outside peer", || {
+            ready.exists()
+        });
+        let peer = Peer { pid: child.id() };
+        self.peers.push(child);
+        self.sh(&format!(
+            "ip link add out0 type veth peer name eth0 netns {pid} && ip addr add {HOST_OUTSIDE_IP}/24 dev out0 \
+             && ip -6 addr add {HOST_OUTSIDE_IP6}/64 dev out0 nodad && ip link set out0 up",
+            pid = peer.pid
+        ))
+        .ok();
+        peer.sh(&format!(
+            "ip addr add {PEER_IP}/24 dev eth0 && ip -6 addr add {PEER_IP6}/64 dev eth0 nodad && ip link set eth0 up \
+             && ip route add default via {HOST_OUTSIDE_IP} && ip -6 route add default via {HOST_OUTSIDE_IP6}"
+        ))
+        .ok();
+        peer
     }
 
     /// Starts berthd inside the sandbox with its paths under the temp dir,
@@ -399,6 +476,10 @@ impl Default for Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.kill_daemon();
+        for peer in &mut self.peers {
+            let _ = peer.kill();
+            let _ = peer.wait();
+        }
         let _ = self.holder.kill();
         let _ = self.holder.wait();
     }
