@@ -577,3 +577,157 @@ fn embedded_dns_between_containers() {
         "the default bridge has no embedded DNS: {plain}"
     );
 }
+
+#[test]
+fn lifecycle_verbs_and_references() {
+    let mut sb = with_image();
+    let id = sb
+        .docker(&[
+            "create",
+            "--name",
+            "life",
+            "-e",
+            "A=1",
+            "-w",
+            "/tmp",
+            "--hostname",
+            "lifehost",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $A $(pwd) $(hostname); sleep 1d",
+        ])
+        .ok();
+    let id = id.trim().to_owned();
+    assert_eq!(id.len(), 64);
+    let ps = sb
+        .docker(&["ps", "-a", "--no-trunc", "-q", "--filter", "status=created"])
+        .ok();
+    assert_eq!(ps.trim(), id);
+    sb.docker(&["start", &id[..8]]).ok();
+    assert_eq!(
+        sb.docker(&["ps", "-q", "--filter", "name=life"])
+            .ok()
+            .trim(),
+        &id[..12]
+    );
+    // Logs -f follows until the container stops.
+    let mut follow = sb.docker_command(&["logs", "-f", "life"]);
+    let follower = std::thread::spawn(move || follow.output().unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    sb.docker(&["kill", "-s", "KILL", "life"]).ok();
+    let followed = follower.join().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&followed.stdout),
+        "1 /tmp lifehost\n"
+    );
+    assert_eq!(sb.docker(&["wait", "life"]).ok().trim(), "137");
+    sb.docker(&["restart", "-t", "1", "life"]).ok();
+    let status = sb
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Running}}",
+            "life",
+        ])
+        .ok();
+    assert_eq!(status.trim(), "running true");
+    let err = sb.docker(&["rm", "life"]).err();
+    assert!(
+        err.contains("stop the container before removing or force remove"),
+        "{err}"
+    );
+    sb.docker(&["stop", "-t", "1", "life"]).ok();
+    // Entrypoint and exec -d.
+    let out = sb
+        .docker(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "echo",
+            "busybox",
+            "via",
+            "entrypoint",
+        ])
+        .ok();
+    assert_eq!(out, "via entrypoint\n");
+    sb.docker(&["start", "life"]).ok();
+    sb.docker(&["exec", "-d", "life", "touch", "/tmp/from-exec"])
+        .ok();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    sb.docker(&["exec", "life", "test", "-f", "/tmp/from-exec"])
+        .ok();
+    // A SIGTERM'd daemon leaves containers running; the next one adopts them.
+    assert_eq!(sb.stop_daemon(), 0);
+    sb.restart_daemon();
+    let status = sb
+        .docker(&["inspect", "-f", "{{.State.Running}}", "life"])
+        .ok();
+    assert_eq!(status.trim(), "true");
+    sb.docker(&["rm", "-f", "life"]).ok();
+    let err = sb.docker(&["inspect", "life"]).err();
+    assert!(
+        err.contains("No such object: life") || err.contains("No such container"),
+        "{err}"
+    );
+}
+
+#[test]
+fn etc_files_follow_the_flags() {
+    let sb = with_image();
+    sb.docker(&["network", "create", "--subnet", "10.77.0.0/24", "files"])
+        .ok();
+    let hosts = sb
+        .docker(&[
+            "run",
+            "--rm",
+            "--name",
+            "withhosts",
+            "--net",
+            "files",
+            "--ip",
+            "10.77.0.9",
+            "--hostname",
+            "myhost",
+            "--add-host",
+            "db.example:10.1.2.3",
+            "--add-host",
+            "gw:host-gateway",
+            "busybox",
+            "cat",
+            "/etc/hosts",
+        ])
+        .ok();
+    assert!(hosts.contains("127.0.0.1\tlocalhost"), "{hosts}");
+    assert!(hosts.contains("10.1.2.3\tdb.example"), "{hosts}");
+    assert!(
+        hosts.contains("172.17.0.1\tgw"),
+        "host-gateway is the default bridge's gateway: {hosts}"
+    );
+    assert!(
+        hosts.contains("10.77.0.9\tmyhost"),
+        "its own name and address: {hosts}"
+    );
+    let hostname = sb
+        .docker(&["run", "--rm", "--hostname", "myhost", "busybox", "hostname"])
+        .ok();
+    assert_eq!(hostname, "myhost\n");
+    let resolv = sb
+        .docker(&[
+            "run",
+            "--rm",
+            "--dns",
+            "10.9.9.9",
+            "--dns-search",
+            "corp.test",
+            "--dns-option",
+            "ndots:3",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf",
+        ])
+        .ok();
+    assert!(resolv.contains("nameserver 10.9.9.9"), "{resolv}");
+    assert!(resolv.contains("search corp.test"), "{resolv}");
+    assert!(resolv.contains("options ndots:3"), "{resolv}");
+}
