@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
+pub const DEFAULT_RESOLV_CONF: &str = "/etc/resolv.conf";
 const DEFAULT_BIP: &str = "172.17.0.1/16";
 const DEFAULT_MTU: u32 = 1500;
 
@@ -65,6 +66,11 @@ pub struct Flags {
     /// The OCI runtime binary.
     #[arg(long, value_name = "PATH")]
     pub runtime: Option<PathBuf>,
+    /// The host's resolver configuration: where containers' upstream DNS
+    /// servers, search domains and options come from (dockerd's internal
+    /// `resolv.conf` path setting). For tests; hidden from users.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub resolv_conf: Option<PathBuf>,
 }
 
 /// `daemon.json`, with Docker's key names. Unknown keys are an error, as in
@@ -110,6 +116,8 @@ pub struct Config {
     pub icc: bool,
     pub dns: Vec<IpAddr>,
     pub runtime: PathBuf,
+    /// The host's resolv.conf (`--resolv-conf`, default /etc/resolv.conf).
+    pub resolv_conf: PathBuf,
 }
 
 impl Config {
@@ -197,6 +205,9 @@ impl Config {
                 .runtime
                 .or(file.default_runtime)
                 .unwrap_or_else(|| "runc".into()),
+            resolv_conf: flags
+                .resolv_conf
+                .unwrap_or_else(|| DEFAULT_RESOLV_CONF.into()),
         })
     }
 }
@@ -242,6 +253,17 @@ mod tests {
         assert_eq!(c.data_root, PathBuf::from("/var/lib/berth"));
         assert_eq!(c.mtu, 1500);
         assert!(c.iptables && c.ip_forward && c.ip_masq && c.icc);
+        assert_eq!(c.resolv_conf, PathBuf::from("/etc/resolv.conf"));
+    }
+
+    #[test]
+    fn resolv_conf_is_a_hidden_flag() {
+        let flags = Flags::try_parse_from(["berthd", "--resolv-conf", "/tmp/r.conf"]).unwrap();
+        let c = Config::merge(flags, FileConfig::default()).unwrap();
+        assert_eq!(c.resolv_conf, PathBuf::from("/tmp/r.conf"));
+        use clap::CommandFactory;
+        let help = Flags::command().render_long_help().to_string();
+        assert!(!help.contains("resolv-conf"), "{help}");
     }
 
     #[test]

@@ -47,7 +47,9 @@ impl RealHost {
         Ok(RealHost {
             net,
             store,
-            env: SystemEnv,
+            env: SystemEnv {
+                resolv_conf: config.resolv_conf.clone(),
+            },
             oci: OciAdapter::new(runtime, images),
             firewall: NftFirewall::new(FwConfig::new(NFT_TABLE)?),
             dns: EmbeddedDns::default(),
@@ -118,7 +120,10 @@ impl Host for RealHost {
     }
 }
 
-pub struct SystemEnv;
+pub struct SystemEnv {
+    /// The host's resolv.conf (normally /etc/resolv.conf).
+    resolv_conf: PathBuf,
+}
 
 impl Env for SystemEnv {
     fn now(&self) -> SystemTime {
@@ -136,7 +141,15 @@ impl Env for SystemEnv {
     }
 
     fn host_resolv_conf(&self) -> String {
-        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+        match std::fs::read_to_string(&self.resolv_conf) {
+            Ok(text) => text,
+            // As in Docker, a missing file is an empty one.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                tracing::warn!(path = %self.resolv_conf.display(), error = %e, "cannot read the host's resolv.conf; containers get no host DNS servers from it");
+                String::new()
+            }
+        }
     }
 }
 

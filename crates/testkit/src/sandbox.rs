@@ -473,9 +473,91 @@ impl Default for Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Removes every container through the API while a daemon serves.
+    fn remove_containers(&self) {
+        if self.daemon.is_none() {
+            return;
+        }
+        let (status, body) = self.http("GET", "/v1.50/containers/json?all=1", None);
+        if status != 200 {
+            return;
+        }
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        for id in list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["Id"].as_str())
+        {
+            self.http("DELETE", &format!("/v1.50/containers/{id}?force=1"), None);
+        }
+    }
+
+    /// Shims detach from the daemon (so containers outlive it) and so also
+    /// from the sandbox's process tree: kill any that names this sandbox's
+    /// directory, and the containers under it, by pid.
+    fn kill_leftover_processes(&self) {
+        let dir = self.dir.path().to_string_lossy().into_owned();
+        let procs = processes();
+        let shims: Vec<u32> = procs
+            .iter()
+            .filter(|p| p.cmdline.contains(&dir))
+            .map(|p| p.pid)
+            .collect();
+        for shim in &shims {
+            for child in procs.iter().filter(|p| p.ppid == *shim) {
+                kill9(child.pid);
+            }
+            kill9(*shim);
+        }
+    }
+}
+
+struct Proc {
+    pid: u32,
+    ppid: u32,
+    cmdline: String,
+}
+
+fn processes() -> Vec<Proc> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The command name may hold spaces: fields start after ')'.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            Some(Proc {
+                pid,
+                ppid,
+                cmdline: String::from_utf8_lossy(&cmdline).replace('\0', " "),
+            })
+        })
+        .collect()
+}
+
+fn kill9(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        self.remove_containers();
         self.kill_daemon();
+        self.kill_leftover_processes();
         for peer in &mut self.peers {
             let _ = peer.kill();
             let _ = peer.wait();

@@ -523,7 +523,11 @@ async fn names_are_scoped_to_shared_networks_and_follow_changes() {
     for name in ["db", "DB.", "database", db.short_id()] {
         assert_eq!(names.resolve(&app.id, name), Some(vec![db_ip]), "{name}");
     }
-    assert_eq!(names.reverse(&app.id, db_ip).as_deref(), Some("db"));
+    assert_eq!(
+        names.reverse(&app.id, db_ip).as_deref(),
+        Some("db.mynetwork")
+    );
+    assert_eq!(names.resolve(&app.id, "db.mynetwork"), Some(vec![db_ip]));
     assert_eq!(
         names.resolve(&stranger.id, "db"),
         None,
