@@ -116,7 +116,8 @@ fn parse_host_ports(s: &str) -> Result<Option<(u16, u16)>> {
     if s.is_empty() || s == "0" {
         return Ok(None);
     }
-    let bad = || invalid(format!("invalid hostPort: {s}"));
+    // dockerd's words (validatePortBindings), with Go's %q quoting.
+    let bad = || invalid(format!("invalid port specification: {s:?}"));
     let (a, b) = s.split_once('-').unwrap_or((s, s));
     let a = a.parse::<u16>().map_err(|_| bad())?;
     let b = b.parse::<u16>().map_err(|_| bad())?;
@@ -129,6 +130,10 @@ fn parse_host_ports(s: &str) -> Result<Option<(u16, u16)>> {
 fn parse_port_bindings(raw: &BTreeMap<String, Vec<(String, String)>>) -> Result<Vec<PortBinding>> {
     let mut out = Vec::new();
     for (key, bindings) in raw {
+        let port = key.split_once('/').map_or(key.as_str(), |(port, _)| port);
+        if port.parse::<u16>().is_err() {
+            return Err(invalid(format!("invalid port specification: {port:?}")));
+        }
         let (container_port, proto) = parse_port_proto(key)?;
         for (host_ip, host_port) in bindings {
             let host_ip = match host_ip.trim_matches(['[', ']']) {

@@ -23,7 +23,7 @@ use crate::ports::{
     FirewallChange, Host, Images, LaunchSpec, NetOps, NetnsRef, Runtime, SandboxDns, Store,
     StoreConflict,
 };
-use crate::publish::{all_published, allocate, Taken};
+use crate::publish::{all_published, allocate, Taken, Target};
 
 impl<H: Host> Engine<H> {
     pub(crate) fn containers(&self) -> Result<Vec<Container>> {
@@ -383,7 +383,13 @@ impl<H: Host> Engine<H> {
         }
         let networks = live_networks(self.host.store())?;
         let others = self.containers()?;
-        let published = all_published(others.iter().filter(|o| o.id != c.id && o.is_running()));
+        // A container still starting holds its ports already (its start
+        // runs outside the engine, so another start can come in between).
+        let published = all_published(
+            others
+                .iter()
+                .filter(|o| o.id != c.id && (o.is_running() || o.state.starting)),
+        );
         let net = self.host.net();
         let host_bound = |proto, ip, port| net.port_in_use(proto, ip, port);
         // The network's host_binding_ipv4 is the default host address.
@@ -402,16 +408,25 @@ impl<H: Host> Engine<H> {
                 ..b.clone()
             })
             .collect();
-        let want_ipv6 = c
-            .attachments
-            .first()
-            .and_then(|a| a.endpoint.as_ref())
-            .is_some_and(|e| e.ipv6.is_some());
+        let endpoint = c.attachments.first().and_then(|a| a.endpoint.as_ref());
+        let target = Target {
+            v4: endpoint.and_then(|e| e.ipv4).map(|n| n.addr()),
+            v6: endpoint.and_then(|e| e.ipv6).map(|n| n.addr()),
+        };
         let taken = Taken {
             published: &published,
             host_bound: &host_bound,
         };
-        c.published = allocate(&bindings, &c.exposed, c.publish_all, want_ipv6, &taken)?;
+        c.published = allocate(&bindings, &c.exposed, c.publish_all, target, &taken).map_err(
+            |e| match (e, endpoint) {
+                // Docker's prefix: the bridge driver failed for this endpoint.
+                (Error::Conflict(why), Some(ep)) => Error::Conflict(format!(
+                    "failed to set up container networking: driver failed programming external connectivity on endpoint {} ({}): {why}",
+                    c.name, ep.id
+                )),
+                (e, _) => e,
+            },
+        )?;
         self.save_container(c)?;
         let change = FirewallChange {
             add_ports: self.fw_ports(c, &networks),

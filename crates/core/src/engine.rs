@@ -125,7 +125,10 @@ impl<H: Host> Engine<H> {
                     let _ = reply.send(self.create_container(*req).await);
                 }
                 Command::PrepareStart(reference, reply) => {
-                    let _ = reply.send(self.prepare_start(&reference).await);
+                    let started = std::time::Instant::now();
+                    let result = self.prepare_start(&reference).await;
+                    timing("network_setup", &reference, started, result.is_ok());
+                    let _ = reply.send(result);
                 }
                 Command::FinishStart(id, started, reply) => {
                     let _ = reply.send(self.finish_start(&id, started).await);
@@ -136,7 +139,10 @@ impl<H: Host> Engine<H> {
                     }
                 }
                 Command::RemoveContainer(reference, reply) => {
-                    let _ = reply.send(self.remove_container(&reference).await);
+                    let started = std::time::Instant::now();
+                    let result = self.remove_container(&reference).await;
+                    timing("engine_remove", &reference, started, result.is_ok());
+                    let _ = reply.send(result);
                 }
                 Command::Connect(network, container, req, reply) => {
                     let _ = reply.send(self.connect(&network, &container, req).await);
@@ -215,6 +221,13 @@ impl<H: Host> Engine<H> {
                     "enable route_localnet on {}",
                     spec.name
                 )))?;
+        }
+        // As dockerd: an IPv6 network turns IPv6 forwarding on, or its
+        // containers could not reach past the host.
+        if self.config.ip_forward && network.enable_ipv6 {
+            net.set_sysctl("net.ipv6.conf.all.forwarding", "1")
+                .await
+                .map_err(Error::kernel("enable net.ipv6.conf.all.forwarding"))?;
         }
         Ok(())
     }
@@ -465,10 +478,12 @@ impl<H: Host> EngineHandle<H> {
         let tx = self.tx.clone();
         let task = tokio::spawn(async move {
             let runtime = host.runtime();
+            let t0 = std::time::Instant::now();
             let started = match runtime.create(&spec).await {
                 Ok(()) => runtime.start(&spec.id).await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
+            timing("runtime_start", spec.id.as_str(), t0, started.is_ok());
             let (reply, answer) = oneshot::channel();
             tx.send(Command::FinishStart(spec.id.clone(), started, reply))
                 .await
@@ -613,6 +628,12 @@ impl<H: Host> EngineHandle<H> {
         self.ask(|r| Command::Disconnect(network, container, r))
             .await
     }
+}
+
+/// One debug line per timed step (target `berth::timing`), which
+/// `berth-bench` reads from the daemon's log.
+fn timing(op: &str, container: &str, started: std::time::Instant, ok: bool) {
+    tracing::debug!(target: "berth::timing", op, container, ok, us = started.elapsed().as_micros() as u64, "timing");
 }
 
 /// Signal numbers are the same on every Linux architecture berth runs on.

@@ -57,9 +57,11 @@ impl<H: Host> Engine<H> {
             .map_err(Error::store("list containers"))?;
         let mut state = FirewallState {
             networks: networks.iter().filter_map(|n| self.fw_network(n)).collect(),
+            // A starting container's ports are mapped already (before its
+            // process runs): a reload in between must keep them.
             ports: containers
                 .iter()
-                .filter(|c| c.is_running())
+                .filter(|c| c.is_running() || c.state.starting)
                 .flat_map(|c| self.fw_ports(c, &networks))
                 .collect(),
         };

@@ -52,6 +52,23 @@ fn port_taken(taken: &Taken<'_>, mine: &[Published], proto: Proto, ip: IpAddr, p
         || (taken.host_bound)(proto, ip, port)
 }
 
+/// The container's addresses its ports map to (on its first network).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Target {
+    pub v4: Option<IpAddr>,
+    pub v6: Option<IpAddr>,
+}
+
+impl Target {
+    fn of(&self, host_ip: IpAddr) -> Option<IpAddr> {
+        if host_ip.is_ipv4() {
+            self.v4
+        } else {
+            self.v6
+        }
+    }
+}
+
 /// Concrete host ports for `bindings` (and, with `publish_all`, every
 /// `exposed` port not bound explicitly), or Docker's error for the first
 /// one that cannot be had.
@@ -59,9 +76,10 @@ pub fn allocate(
     bindings: &[PortBinding],
     exposed: &[(u16, Proto)],
     publish_all: bool,
-    want_ipv6: bool,
+    target: Target,
     taken: &Taken<'_>,
 ) -> Result<Vec<Published>> {
+    let want_ipv6 = target.v6.is_some();
     let mut wanted: Vec<PortBinding> = bindings.to_vec();
     if publish_all {
         for &(port, proto) in exposed {
@@ -95,11 +113,32 @@ pub fn allocate(
                 .all(|ip| !port_taken(taken, &out, b.proto, *ip, port))
         };
         let port = if fixed {
-            if !free(first) {
-                return Err(Error::Conflict(format!(
-                    "Bind for {} failed: port is already allocated",
-                    socket_text(ips[0], first)
-                )));
+            // Docker 28's words: its port allocator's for a port it
+            // published itself, the kernel's for one a host process holds.
+            for &ip in &ips {
+                if taken
+                    .published
+                    .iter()
+                    .chain(&out)
+                    .any(|p| p.clashes(b.proto, ip, first))
+                {
+                    return Err(Error::Conflict(format!(
+                        "Bind for {} failed: port is already allocated",
+                        socket_text(ip, first)
+                    )));
+                }
+                if (taken.host_bound)(b.proto, ip, first) {
+                    let container = target
+                        .of(ip)
+                        .map(|c| format!("{}:", bracketed(c)))
+                        .unwrap_or_default();
+                    return Err(Error::Conflict(format!(
+                        "failed to bind host port for {}:{container}{}/{}: address already in use",
+                        socket_text(ip, first),
+                        b.container_port,
+                        b.proto.as_str()
+                    )));
+                }
             }
             first
         } else {
@@ -125,9 +164,13 @@ pub fn allocate(
 }
 
 fn socket_text(ip: IpAddr, port: u16) -> String {
+    format!("{}:{port}", bracketed(ip))
+}
+
+fn bracketed(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(v4) => format!("{v4}:{port}"),
-        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
     }
 }
 
@@ -219,7 +262,7 @@ mod tests {
             &[binding(80, Some((8080, 8080)), None)],
             &[],
             false,
-            false,
+            Target::default(),
             &taken(&[], &none_bound),
         )
         .unwrap();
@@ -229,7 +272,7 @@ mod tests {
             &[binding(81, Some((8080, 8080)), None)],
             &[],
             false,
-            false,
+            Target::default(),
             &taken(&first, &none_bound),
         )
         .unwrap_err();
@@ -242,7 +285,7 @@ mod tests {
             &[binding(81, Some((8080, 8080)), Some("127.0.0.1"))],
             &[],
             false,
-            false,
+            Target::default(),
             &taken(&first, &none_bound),
         )
         .unwrap_err();
@@ -253,21 +296,52 @@ mod tests {
         // Another protocol does not.
         let mut udp = binding(81, Some((8080, 8080)), None);
         udp.proto = Proto::Udp;
-        assert!(allocate(&[udp], &[], false, false, &taken(&first, &none_bound)).is_ok());
+        assert!(allocate(
+            &[udp],
+            &[],
+            false,
+            Target::default(),
+            &taken(&first, &none_bound)
+        )
+        .is_ok());
     }
 
     #[test]
     fn host_process_holding_the_port_is_refused() {
         let bound = |_: Proto, _: IpAddr, port: u16| port == 9000;
+        let target = Target {
+            v4: Some("172.17.0.2".parse().unwrap()),
+            v6: None,
+        };
         let err = allocate(
             &[binding(80, Some((9000, 9000)), None)],
             &[],
             false,
-            false,
+            target,
             &taken(&[], &bound),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("0.0.0.0:9000"));
+        assert_eq!(
+            err.to_string(),
+            "failed to bind host port for 0.0.0.0:9000:172.17.0.2:80/tcp: address already in use"
+        );
+        let target = Target {
+            v4: Some("172.17.0.2".parse().unwrap()),
+            v6: Some("fd00::2".parse().unwrap()),
+        };
+        let v6_bound = |_: Proto, ip: IpAddr, _: u16| ip.is_ipv6();
+        let err = allocate(
+            &[binding(80, Some((9000, 9000)), None)],
+            &[],
+            false,
+            target,
+            &taken(&[], &v6_bound),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "failed to bind host port for [::]:9000:[fd00::2]:80/tcp: address already in use"
+        );
     }
 
     #[test]
@@ -277,7 +351,7 @@ mod tests {
             &[binding(80, None, None)],
             &[],
             false,
-            false,
+            Target::default(),
             &taken(&[], &bound),
         )
         .unwrap();
@@ -286,7 +360,7 @@ mod tests {
             &[binding(80, Some((8000, 8010)), None)],
             &[],
             false,
-            false,
+            Target::default(),
             &taken(&[], &|_, _, p| p < 8005),
         )
         .unwrap();
@@ -299,7 +373,7 @@ mod tests {
             &[],
             &[(80, Proto::Tcp), (53, Proto::Udp)],
             true,
-            false,
+            Target::default(),
             &taken(&[], &none_bound),
         )
         .unwrap();
@@ -312,7 +386,14 @@ mod tests {
         let bindings: Vec<PortBinding> = (0..1000)
             .map(|i| binding(8000 + i, Some((8000 + i, 8000 + i)), None))
             .collect();
-        let got = allocate(&bindings, &[], false, false, &taken(&[], &none_bound)).unwrap();
+        let got = allocate(
+            &bindings,
+            &[],
+            false,
+            Target::default(),
+            &taken(&[], &none_bound),
+        )
+        .unwrap();
         let bridge = IfName::parse("berth0").unwrap();
         let fw = firewall_ports(&got, Some("172.17.0.2".parse().unwrap()), None, &bridge);
         assert_eq!(fw.len(), 1);

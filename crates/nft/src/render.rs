@@ -570,13 +570,18 @@ impl Family {
                 "MASQUERADE FROM LOOPBACK: the host reaching a published port at 127.0.0.1",
             ));
         }
-        raw_rules.push((
-            format!("{ip} daddr @subnets {ip} daddr . iifname != @subnet-bridges fib daddr type != local counter drop"),
-            "DROP DIRECT ACCESS: container addresses are reached from their own bridge or the host; others use published ports",
-        ));
+        // After connection tracking, so that replies to a container's own
+        // connections still come in where nothing masquerades them
+        // (enable_ip_masquerade=false, --ip-masq=false); before DNAT, so
+        // the address is the one the packet was sent to.
+        let direct_access = (
+            format!("ct state {{ new, invalid, untracked }} {ip} daddr @subnets {ip} daddr . iifname != @subnet-bridges fib daddr type != local counter drop"),
+            "DROP DIRECT ACCESS: connections to container addresses come from their own bridge or the host; others use published ports",
+        );
 
-        vec![
-            Chain {
+        let mut chains = Vec::new();
+        if !raw_rules.is_empty() {
+            chains.push(Chain {
                 name: "raw-prerouting",
                 hook: Some(Hook {
                     type_: "filter",
@@ -585,6 +590,18 @@ impl Family {
                 }),
                 comment: "drops decided before connection tracking and NAT",
                 rules: raw_rules,
+            });
+        }
+        chains.extend([
+            Chain {
+                name: "filter-prerouting",
+                hook: Some(Hook {
+                    type_: "filter",
+                    hook: "prerouting",
+                    priority: "mangle",
+                }),
+                comment: "drops decided on connection state, before NAT",
+                rules: vec![direct_access],
             },
             Chain {
                 name: "nat-prerouting",
@@ -725,7 +742,8 @@ impl Family {
                 comment: "source NAT of containers' outbound traffic and of NATed traffic that could not find its way back",
                 rules: postrouting_rules,
             },
-        ]
+        ]);
+        chains
     }
 }
 

@@ -321,7 +321,7 @@ fn two_bridges_are_isolated_but_reach_each_others_published_ports() {
             Some("172.30.0.1"),
             "published ports are for everyone (masqueraded on the way out of br1)"
         );
-        let counters = ok(&["nft", "list", "chain", "ip", "berth", "raw-prerouting"]);
+        let counters = ok(&["nft", "list", "chain", "ip", "berth", "filter-prerouting"]);
         assert!(
             counters
                 .lines()

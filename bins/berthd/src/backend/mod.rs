@@ -315,14 +315,20 @@ impl Backend for DaemonBackend {
         name: Option<String>,
         config: ContainerCreateBody,
     ) -> Result<ContainerCreateResponse, ApiError> {
+        // dockerd's check, on the request: create drops the bindings of a
+        // container on the host's network.
+        let host_config = config.host_config.as_ref();
+        let discards_ports = host_config.is_some_and(|h| {
+            h.network_mode.as_deref() == Some("host")
+                && h.port_bindings.as_ref().is_some_and(|b| !b.is_empty())
+        });
         let c = self
             .engine
             .create_container(wire::create_request(name, config))
             .await
             .map_err(api_error)?;
         let mut warnings = Vec::new();
-        if matches!(c.network_mode, berth_core::container::NetworkMode::Host) && !c.ports.is_empty()
-        {
+        if discards_ports && matches!(c.network_mode, berth_core::container::NetworkMode::Host) {
             warnings.push("Published ports are discarded when using host network mode".to_owned());
         }
         Ok(ContainerCreateResponse {

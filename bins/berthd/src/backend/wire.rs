@@ -187,6 +187,17 @@ pub fn container_networks(
     out
 }
 
+/// Whether `ps` and `inspect` show the container's ports: as dockerd, only
+/// while it runs with its own bridge endpoints (not on the host's network,
+/// none, or another container's).
+fn shows_ports(c: &Container) -> bool {
+    c.is_running()
+        && matches!(
+            c.network_mode,
+            NetworkMode::Bridge | NetworkMode::Network(_)
+        )
+}
+
 /// `NetworkSettings.Ports`: every exposed port, with its host bindings or
 /// `null` when it is not published.
 pub fn port_map(c: &Container) -> PortMap {
@@ -301,7 +312,7 @@ pub fn container_inspect(
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
         ),
-        ports: Some(if c.is_running() {
+        ports: Some(if shows_ports(c) {
             port_map(c)
         } else {
             PortMap::new()
@@ -359,9 +370,13 @@ pub fn container_summary(c: &Container, networks: &[Network], now: SystemTime) -
         Status::Exited => ContainerSummaryStateEnum::EXITED,
         Status::Removing => ContainerSummaryStateEnum::REMOVING,
     };
+    // Docker lists ports from NetworkSettings.Ports: a stopped container,
+    // or one on the host's network, shows none.
+    let running = shows_ports(c);
     let mut ports: Vec<PortSummary> = c
         .published
         .iter()
+        .filter(|_| running)
         .map(|p| PortSummary {
             ip: Some(p.host_ip.to_string()),
             private_port: p.container_port,
@@ -369,7 +384,7 @@ pub fn container_summary(c: &Container, networks: &[Network], now: SystemTime) -
             typ: Some(port_type(p.proto)),
         })
         .collect();
-    for (port, proto) in &c.exposed {
+    for (port, proto) in c.exposed.iter().filter(|_| running) {
         if !c
             .published
             .iter()
