@@ -603,6 +603,7 @@ impl<H: Host> Engine<H> {
                 )));
             }
         }
+        let had_embedded_dns = self.dns_upstreams(&c)?.is_some();
         c.attachments.push(Attachment {
             network: network.id.clone(),
             aliases: req.aliases,
@@ -630,6 +631,7 @@ impl<H: Host> Engine<H> {
         }
         self.save_container(&c)?;
         self.publish_names(&c)?;
+        self.refresh_resolution(&c, had_embedded_dns).await?;
         info!(container = %c.name, network = %network.name, "connected");
         Ok(())
     }
@@ -654,14 +656,48 @@ impl<H: Host> Engine<H> {
                     .to_owned(),
             ));
         }
+        let had_embedded_dns = self.dns_upstreams(&c)?.is_some();
         let attachment = c.attachments.remove(index);
         if let Some(endpoint) = &attachment.endpoint {
             self.remove_endpoint(&c.name, endpoint).await;
         }
         self.save_container(&c)?;
         self.publish_names(&c)?;
+        self.refresh_resolution(&c, had_embedded_dns).await?;
         info!(container = %c.name, network = %network.name, "disconnected");
         Ok(())
+    }
+
+    /// After a running container's networks changed, as Docker does: the
+    /// embedded DNS starts when it first joins a user-defined network (and
+    /// stops when it leaves the last), and its `/etc` files are rewritten
+    /// (its addresses in hosts; 127.0.0.11 or the host's servers).
+    async fn refresh_resolution(&self, c: &Container, had_embedded_dns: bool) -> Result<()> {
+        let (true, Some(path)) = (c.is_running(), &c.netns) else {
+            return Ok(());
+        };
+        match (had_embedded_dns, self.dns_upstreams(c)?) {
+            (false, Some(upstreams)) => self
+                .host
+                .dns()
+                .serve(&c.id, path, upstreams)
+                .await
+                .map_err(Error::kernel(format!(
+                    "start the embedded DNS server of container {}",
+                    c.name
+                )))?,
+            (true, None) => self.host.dns().stop(&c.id).await,
+            _ => {}
+        }
+        let etc = self.etc_files(c)?;
+        self.host
+            .runtime()
+            .write_etc(&c.id, &etc)
+            .await
+            .map_err(Error::kernel(format!(
+                "rewrite the /etc files of container {}",
+                c.name
+            )))
     }
 
     /// Makes the embedded DNS answer for `c` as it is now.

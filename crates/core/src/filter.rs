@@ -58,6 +58,12 @@ pub struct ListFilter {
     dangling: Option<bool>,
 }
 
+/// Docker's `filters.Match`: the value is a regular expression searched in
+/// the text; one that does not compile matches nothing.
+fn matches(pattern: &str, text: &str) -> bool {
+    regex::Regex::new(pattern).is_ok_and(|re| re.is_match(text))
+}
+
 fn check_keys(raw: &RawFilters, allowed: &[&str]) -> Result<()> {
     match raw.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(Error::InvalidParameter(format!("invalid filter '{k}'"))),
@@ -130,8 +136,8 @@ impl ListFilter {
             list.is_empty() || list.iter().any(|v| f(v))
         };
         // Docker matches `name` and `id` as substrings (regexp match of a literal).
-        any(&self.names, &|v| n.name.as_str().contains(v))
-            && any(&self.ids, &|v| n.id.as_str().contains(v))
+        any(&self.names, &|v| matches(v, n.name.as_str()))
+            && any(&self.ids, &|v| matches(v, n.id.as_str()))
             && any(&self.drivers, &|v| n.driver.as_str() == v)
             && self.labels.iter().all(|l| l.matches(&n.labels))
             && (self.types.is_empty()
@@ -202,8 +208,11 @@ impl ContainerFilter {
                         .any(|n| n.id == a.network && n.name.as_str() == v)
             })
         };
-        any(&self.names, &|v| c.name.contains(v.trim_start_matches('/')))
-            && any(&self.ids, &|v| c.id.as_str().starts_with(v))
+        // Docker matches against the name with its leading slash, so both
+        // `web` and `^/web$` find /web.
+        let name = format!("/{}", c.name);
+        any(&self.names, &|v| matches(v, &name))
+            && any(&self.ids, &|v| matches(v, c.id.as_str()))
             && self
                 .statuses
                 .as_ref()
@@ -309,6 +318,15 @@ mod tests {
         );
         assert!(parse_until("1970-01-02T00:00:00Z", now).is_ok());
         assert!(parse_until("yesterday-ish", now).is_err());
+    }
+
+    #[test]
+    fn name_and_id_filters_are_regular_expressions() {
+        assert!(matches("web", "/web-1"));
+        assert!(matches("^/web$", "/web"));
+        assert!(!matches("^/web$", "/web-1"));
+        assert!(matches("^abc", "abcdef"));
+        assert!(!matches("(", "/web"), "an invalid pattern matches nothing");
     }
 
     #[test]

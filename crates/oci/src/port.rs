@@ -221,7 +221,9 @@ fn write_etc(dir: &Path, files: &CoreEtcFiles) -> Result<EtcFiles> {
         ("hostname", &files.hostname, &mut paths.hostname),
     ] {
         let path = dir.join(name);
-        crate::fsutil::write_atomic(&path, text.as_bytes())?;
+        // In place, not by rename: a running container has the file
+        // bind-mounted, and a bind mount keeps the inode it was made with.
+        std::fs::write(&path, text.as_bytes()).map_err(Error::io("write", &path))?;
         *slot = Some(path);
     }
     Ok(paths)

@@ -744,3 +744,37 @@ async fn embedded_dns_runs_in_user_network_sandboxes_only() {
         .unwrap();
     assert!(host.dns.serving(&app.id).is_none());
 }
+
+#[tokio::test]
+async fn joining_a_user_network_brings_the_embedded_dns() {
+    let (host, h) = setup().await;
+    mynetwork(&h).await;
+    h.create_container(run_req("plain", "")).await.unwrap();
+    let c = h.start_container("plain").await.unwrap();
+    assert!(host.dns.serving(&c.id).is_none());
+    h.connect(
+        "mynetwork".into(),
+        "plain".into(),
+        EndpointRequest::default(),
+    )
+    .await
+    .unwrap();
+    assert!(host.dns.serving(&c.id).is_some());
+    let etc = host.runtime.process(&c.id).unwrap().etc;
+    assert!(
+        etc.resolv_conf.contains("nameserver 127.0.0.11"),
+        "{}",
+        etc.resolv_conf
+    );
+    assert!(etc.hosts.contains("192.168.100."), "{}", etc.hosts);
+    h.disconnect("mynetwork".into(), "plain".into())
+        .await
+        .unwrap();
+    assert!(host.dns.serving(&c.id).is_none());
+    let etc = host.runtime.process(&c.id).unwrap().etc;
+    assert!(
+        etc.resolv_conf.contains("nameserver 10.0.0.2"),
+        "{}",
+        etc.resolv_conf
+    );
+}

@@ -453,6 +453,15 @@ fn the_default_bridge_has_no_embedded_dns() {
     resolves(sb, "b2", UPSTREAM_NAME, &[ip(UPSTREAM_ADDR)]);
     // And a user network's container does not see default-bridge names.
     does_not_resolve(sb, "web", "b1");
+    // Joining a user network brings the embedded DNS, as in Docker; leaving
+    // it gives the host's resolvers back.
+    sb.docker(&["network", "connect", "app", "b2"]).ok();
+    let resolv = sb.docker(&["exec", "b2", "cat", "/etc/resolv.conf"]).ok();
+    assert!(resolv.contains("nameserver 127.0.0.11"), "{resolv}");
+    resolves(sb, "b2", "web", &[ip_of(sb, "web", "app")]);
+    sb.docker(&["network", "disconnect", "app", "b2"]).ok();
+    let resolv = sb.docker(&["exec", "b2", "cat", "/etc/resolv.conf"]).ok();
+    assert!(!resolv.contains("127.0.0.11"), "{resolv}");
 }
 
 #[test]
