@@ -40,9 +40,12 @@ pub enum Arity {
     None,
     Exactly(usize),
     AtLeast(usize),
+    AtMost(usize),
+    Between(usize, usize),
 }
 
-/// docker's `cli.NoArgs` / `cli.ExactArgs` / `cli.RequiresMinArgs`.
+/// docker's `cli.NoArgs` / `cli.ExactArgs` / `cli.RequiresMinArgs` /
+/// `cli.RequiresMaxArgs` / `cli.RequiresRangeArgs`.
 /// `path` is the command path after the binary name (`network ls`),
 /// `usage` its usage line without the binary (`network ls [OPTIONS]`).
 pub fn check_args(args: &[String], arity: Arity, path: &str, usage: &str) -> Result<(), Exit> {
@@ -55,6 +58,17 @@ pub fn check_args(args: &[String], arity: Arity, path: &str, usage: &str) -> Res
             format!("requires at least {k} {}", plural(k)),
             "See",
         ),
+        // docker 28.2 really prints `SRun` here.
+        Arity::AtMost(k) => (
+            n <= k,
+            format!("requires at most {k} {}", plural(k)),
+            "SRun",
+        ),
+        Arity::Between(lo, hi) => (
+            (lo..=hi).contains(&n),
+            format!("requires at least {lo} and at most {hi} {}", plural(hi)),
+            "Run",
+        ),
     };
     if ok {
         return Ok(());
@@ -65,6 +79,27 @@ pub fn check_args(args: &[String], arity: Arity, path: &str, usage: &str) -> Res
             "berth: 'berth {path}' {what}\n\nUsage:  berth {usage}\n\n{see} 'berth {path} --help' for more information"
         ),
     ))
+}
+
+/// docker's report of a bad flag value (pflag's text, then the usage),
+/// exit status 125. `flag` is as docker names it: `--dns`, `-e, --env`.
+pub fn flag_error(flag: &str, value: &str, err: &str, path: &str, usage: &str) -> Exit {
+    Exit::status(
+        125,
+        format!(
+            "invalid argument \"{value}\" for \"{flag}\" flag: {err}\n\nUsage:  berth {usage}\n\n\
+             Run 'berth {path} --help' for more information"
+        ),
+    )
+}
+
+/// docker's `reportError` for `run` and `create`: `berth: <error>` and a
+/// pointer to the help, with the given status.
+pub fn report(code: u8, path: &str, err: &str) -> Exit {
+    Exit::status(
+        code,
+        format!("berth: {err}\n\nRun 'berth {path} --help' for more information"),
+    )
 }
 
 fn plural(n: usize) -> &'static str {
@@ -109,5 +144,28 @@ mod tests {
              See 'berth network inspect --help' for more information"
         );
         assert!(check_args(&["a".into(), "b".into()], Arity::AtLeast(1), "x", "x").is_ok());
+        // `docker images a b`, `docker port`.
+        assert_eq!(
+            msg(check_args(
+                &["a".into(), "b".into()],
+                Arity::AtMost(1),
+                "images",
+                "images [OPTIONS] [REPOSITORY[:TAG]]"
+            )),
+            "berth: 'berth images' requires at most 1 argument\n\n\
+             Usage:  berth images [OPTIONS] [REPOSITORY[:TAG]]\n\n\
+             SRun 'berth images --help' for more information"
+        );
+        assert_eq!(
+            msg(check_args(
+                &[],
+                Arity::Between(1, 2),
+                "port",
+                "port CONTAINER [PRIVATE_PORT[/PROTO]]"
+            )),
+            "berth: 'berth port' requires at least 1 and at most 2 arguments\n\n\
+             Usage:  berth port CONTAINER [PRIVATE_PORT[/PROTO]]\n\n\
+             Run 'berth port --help' for more information"
+        );
     }
 }

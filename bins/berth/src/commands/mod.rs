@@ -1,6 +1,8 @@
-//! One module per top-level verb group, each exposing a clap `Args` or
-//! `Subcommand` type and an async `run`. Container verbs (`run`, `ps`,
-//! `exec`, …) join as siblings of `network` and `system`.
+//! One module per verb group, each exposing clap `Args` or `Subcommand`
+//! types and an async `run`.
 
+pub mod container;
+pub mod image;
+pub mod inspect;
 pub mod network;
 pub mod system;

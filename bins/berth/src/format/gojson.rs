@@ -107,6 +107,35 @@ pub fn marshal(value: &Value, escape_html: bool) -> String {
     out
 }
 
+/// Go's `strconv.Quote`: a double-quoted Go string literal; printable
+/// characters stay as they are.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x80 && c.is_control() => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +188,13 @@ mod tests {
     #[test]
     fn invalid_json_is_an_error() {
         assert!(indent("{\"a\":", "    ").is_err());
+    }
+
+    #[test]
+    fn quote_like_strconv() {
+        assert_eq!(quote("nginx -g 'daemon of…"), "\"nginx -g 'daemon of…\"");
+        assert_eq!(quote("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\x01\"");
+        assert_eq!(quote(""), "\"\"");
     }
 
     #[test]

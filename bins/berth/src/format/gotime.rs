@@ -1,7 +1,7 @@
-//! The two renderings of API timestamps docker's CLI prints: Go's
-//! `time.Time.String()` (network `CreatedAt`) and `time.ANSIC` (version
-//! `Built`). Both keep the offset the daemon wrote; nothing is converted to
-//! local time.
+//! The renderings of API timestamps docker's CLI prints: Go's
+//! `time.Time.String()` of an RFC 3339 string (network `CreatedAt`, which
+//! keeps the offset the daemon wrote), of a Unix time (container and image
+//! `CreatedAt`, in the local zone), and `time.ANSIC` (version `Built`).
 
 /// An RFC 3339 timestamp as written, with its offset.
 #[derive(Debug, PartialEq)]
@@ -135,6 +135,45 @@ pub fn go_string(s: &str) -> String {
     out
 }
 
+/// Go's `time.Unix(secs, 0).String()`: the local time with its offset and
+/// zone abbreviation, `2024-05-01 12:00:00 +0200 CEST`.
+pub fn unix_local(secs: i64) -> String {
+    // `time_t` is 64 bits wide on every target berth runs on.
+    let t = secs as libc::time_t;
+    // SAFETY: `tm` is plain old data, so all-zero is a valid value; both
+    // pointers are valid for the call, and `localtime_r` is the reentrant
+    // form that writes only into the `tm` it is given.
+    let (tm, ok) = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        let ok = !libc::localtime_r(&t, &mut tm).is_null();
+        (tm, ok)
+    };
+    if !ok {
+        return "0001-01-01 00:00:00 +0000 UTC".to_string();
+    }
+    let zone = if tm.tm_zone.is_null() {
+        String::new()
+    } else {
+        // SAFETY: glibc points `tm_zone` at a NUL-terminated abbreviation
+        // that lives as long as the process's time zone data.
+        unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) }
+            .to_string_lossy()
+            .to_string()
+    };
+    let offset = i32::try_from(tm.tm_gmtoff).unwrap_or(0);
+    let hhmm = offset_hhmm(offset);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {hhmm} {}",
+        i64::from(tm.tm_year) + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        if zone.is_empty() { &hhmm } else { &zone }
+    )
+}
+
 fn offset_hhmm(off: i32) -> String {
     let sign = if off < 0 { '-' } else { '+' };
     let mins = off.unsigned_abs() / 60;
@@ -196,6 +235,27 @@ mod tests {
         assert_eq!(ansic("2025-05-30T12:07:14Z"), "Fri May 30 12:07:14 2025");
         assert_eq!(ansic("2024-02-29T00:00:00Z"), "Thu Feb 29 00:00:00 2024");
         assert_eq!(ansic("yesterday"), "yesterday");
+    }
+
+    #[test]
+    fn unix_times_in_the_local_zone() {
+        // The tests run with the machine's zone; the date and clock are
+        // shifted by exactly the offset it prints.
+        let s = unix_local(1_714_557_600);
+        let offset = &s[20..25];
+        let sign = if offset.starts_with('-') { -1 } else { 1 };
+        let h: i64 = offset[1..3].parse().unwrap_or(99);
+        let m: i64 = offset[3..5].parse().unwrap_or(99);
+        let local = 1_714_557_600 + sign * (h * 3600 + m * 60);
+        let (day, secs) = (local.div_euclid(86400), local.rem_euclid(86400));
+        // 2024-05-01 is day 19844 of the Unix epoch.
+        let date = match day {
+            19843 => "2024-04-30",
+            19844 => "2024-05-01",
+            _ => "2024-05-02",
+        };
+        let clock = format!("{:02}:{:02}:00", secs / 3600, secs % 3600 / 60);
+        assert_eq!(&s[..19], format!("{date} {clock}"));
     }
 
     #[test]

@@ -30,45 +30,63 @@ impl Inspector {
         }
     }
 
-    /// Renders the daemon's raw objects; returns stdout and the errors of
-    /// objects the template failed on. Like docker, an empty result is
-    /// `[]` (JSON modes) or a blank line (templates).
-    pub fn render(&self, raws: &[String]) -> Result<(String, Vec<String>), String> {
-        let array = || format!("[{}]", raws.join(","));
+    /// Renders what the daemon returned for each reference, in order: a
+    /// raw object, or the error to report for it. Returns stdout and every
+    /// error (fetch and template alike) in reference order. Like docker,
+    /// an empty result is `[]` (JSON modes) or a blank line (templates).
+    pub fn render(
+        &self,
+        results: &[Result<String, String>],
+    ) -> Result<(String, Vec<String>), String> {
         let json_err = |e: serde_json::Error| format!("invalid JSON from the daemon: {e}");
-        match self {
-            Inspector::Indented if raws.is_empty() => Ok(("[]\n".to_string(), Vec::new())),
-            Inspector::Compact if raws.is_empty() => Ok(("[]\n".to_string(), Vec::new())),
-            Inspector::Indented => Ok((
-                gojson::indent(&array(), "    ").map_err(json_err)? + "\n",
-                Vec::new(),
-            )),
-            Inspector::Compact => Ok((
-                gojson::compact(&array()).map_err(json_err)? + "\n",
-                Vec::new(),
-            )),
-            Inspector::Template(t) => {
-                let exec = Exec {
-                    missing: Missing::Error,
-                    escape_root_json: false,
-                };
-                let mut out = String::new();
-                let mut errors = Vec::new();
-                for raw in raws {
-                    let value: Value = serde_json::from_str(raw).map_err(json_err)?;
-                    match t.execute(&value, exec) {
-                        Ok(text) => {
-                            out.push_str(&text);
-                            out.push('\n');
-                        }
-                        Err(e) => errors.push(format!("template parsing error: {e}")),
-                    }
+        let mut errors = Vec::new();
+        let mut raws = Vec::new();
+        let mut out = String::new();
+        for result in results {
+            let raw = match result {
+                Ok(raw) => raw,
+                Err(e) => {
+                    errors.push(e.clone());
+                    continue;
                 }
-                if out.is_empty() {
+            };
+            let Inspector::Template(t) = self else {
+                raws.push(raw.as_str());
+                continue;
+            };
+            let exec = Exec {
+                missing: Missing::Error,
+                escape_root_json: false,
+            };
+            let value: Value = serde_json::from_str(raw).map_err(json_err)?;
+            match t.execute(&value, exec) {
+                Ok(text) => {
+                    out.push_str(&text);
                     out.push('\n');
                 }
-                Ok((out, errors))
+                Err(e) => errors.push(format!("template parsing error: {e}")),
             }
+        }
+        let array = format!("[{}]", raws.join(","));
+        match self {
+            Inspector::Indented if raws.is_empty() => out.push_str("[]\n"),
+            Inspector::Compact if raws.is_empty() => out.push_str("[]\n"),
+            Inspector::Indented => out = gojson::indent(&array, "    ").map_err(json_err)? + "\n",
+            Inspector::Compact => out = gojson::compact(&array).map_err(json_err)? + "\n",
+            Inspector::Template(_) if out.is_empty() => out.push('\n'),
+            Inspector::Template(_) => {}
+        }
+        Ok((out, errors))
+    }
+
+    /// Prints the rendering; the errors end the command with status 1.
+    pub fn print(&self, results: &[Result<String, String>]) -> anyhow::Result<()> {
+        let (out, errors) = self.render(results).map_err(anyhow::Error::msg)?;
+        print!("{out}");
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Exit::status(1, errors.join("\n")).into())
         }
     }
 }
@@ -81,7 +99,7 @@ mod tests {
     const NET10: &str = r#"{"Name":"net10","Labels":{"b":"2","a":"x<y&z"},"Extra":{"z":1,"a":[]}}"#;
 
     fn render(format: &str, raws: &[&str]) -> (String, Vec<String>) {
-        let raws: Vec<String> = raws.iter().map(|s| s.to_string()).collect();
+        let raws: Vec<Result<String, String>> = raws.iter().map(|s| Ok(s.to_string())).collect();
         Inspector::new(format)
             .ok()
             .and_then(|i| i.render(&raws).ok())
@@ -109,6 +127,27 @@ mod tests {
         assert_eq!(
             render("json", &[HOST, NET10]).0,
             format!("[{HOST},{NET10}]\n")
+        );
+    }
+
+    #[test]
+    fn errors_keep_reference_order() {
+        let results = vec![
+            Ok(HOST.to_string()),
+            Err("Error: No such object: nope".to_string()),
+            Ok(NET10.to_string()),
+        ];
+        let out = Inspector::new("{{.Name}} {{.IPAM.Driver}}")
+            .ok()
+            .and_then(|i| i.render(&results).ok())
+            .unwrap_or_default();
+        assert_eq!(out.0, "host default\n");
+        assert_eq!(
+            out.1,
+            vec![
+                "Error: No such object: nope".to_string(),
+                r#"template parsing error: template: :1:17: executing "" at <.IPAM.Driver>: map has no entry for key "IPAM""#.to_string()
+            ]
         );
     }
 

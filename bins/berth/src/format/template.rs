@@ -1,7 +1,8 @@
 //! The subset of Go's `text/template` that docker's `--format` flags are
 //! used with in practice: field chains (`{{.Name}}`, `{{.IPAM.Driver}}`),
-//! string literals, pipelines, `{{-`/`-}}` trimming and the functions
-//! `json`, `join`, `lower` and `upper` from docker's `templates` package.
+//! string and integer literals, pipelines, `{{-`/`-}}` trimming and the
+//! functions `json`, `join`, `lower`, `upper` and `pad` from docker's
+//! `templates` package.
 //! Control structures (`if`, `range`, …) are rejected with a clear error
 //! rather than half-implemented.
 //!
@@ -64,6 +65,7 @@ enum Term {
     },
     Func(Func),
     Str(String),
+    Int(i64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,6 +74,7 @@ enum Func {
     Join,
     Lower,
     Upper,
+    Pad,
 }
 
 impl Func {
@@ -81,6 +84,7 @@ impl Func {
             Func::Join => "join",
             Func::Lower => "lower",
             Func::Upper => "upper",
+            Func::Pad => "pad",
         }
     }
 }
@@ -214,10 +218,15 @@ fn parse_action(src: &str, start: usize) -> Result<(Vec<Command>, usize, bool), 
                 if path.iter().any(String::is_empty) {
                     return Err(err(pos, format!("unexpected <.> in operand: {text:?}")));
                 }
+                // Go positions a chain `.A.B.C` at its second field.
+                let at = match path.first() {
+                    Some(first) if path.len() > 1 => pos + 1 + first.len(),
+                    _ => pos,
+                };
                 terms.push(Term::Field {
                     path,
-                    line: line_of(src, pos),
-                    col: col_of(src, pos),
+                    line: line_of(src, at),
+                    col: col_of(src, at),
                 });
                 pos += len;
             }
@@ -225,6 +234,16 @@ fn parse_action(src: &str, start: usize) -> Result<(Vec<Command>, usize, bool), 
                 let (s, len) = parse_string(rest)
                     .ok_or_else(|| err(pos, "unterminated quoted string".to_string()))?;
                 terms.push(Term::Str(s));
+                pos += len;
+            }
+            c if c.is_ascii_digit() || c == '-' => {
+                let len = rest[1..]
+                    .find(|ch: char| !ch.is_ascii_digit())
+                    .map_or(rest.len(), |l| l + 1);
+                let number = rest[..len]
+                    .parse()
+                    .map_err(|_| err(pos, format!("bad number syntax: {:?}", &rest[..len])))?;
+                terms.push(Term::Int(number));
                 pos += len;
             }
             c if is_ident(c) => {
@@ -235,6 +254,7 @@ fn parse_action(src: &str, start: usize) -> Result<(Vec<Command>, usize, bool), 
                     "join" => Func::Join,
                     "lower" => Func::Lower,
                     "upper" => Func::Upper,
+                    "pad" => Func::Pad,
                     w if KEYWORDS.contains(&w) => {
                         return Err(err(
                             pos,
@@ -340,11 +360,16 @@ fn eval_operand(term: &Term, data: &Value, exec: Exec<'_>) -> Result<Val, String
             value: Value::String(s.clone()),
             root: false,
         }),
+        Term::Int(n) => Ok(Val {
+            value: Value::from(*n),
+            root: false,
+        }),
         Term::Func(f) => call(*f, Vec::new(), exec),
         Term::Field { path, line, col } => {
             let mut cur = data;
             for (i, key) in path.iter().enumerate() {
-                let node = format!(".{}", path[..=i].join("."));
+                // Go names the whole chain, whichever link failed.
+                let node = format!(".{}", path.join("."));
                 let fail = |msg: String| exec_error(*line, *col, &node, &msg);
                 cur = match cur {
                     Value::Object(map) => {
@@ -404,7 +429,11 @@ fn go_type(v: &Value) -> &'static str {
 }
 
 fn call(f: Func, args: Vec<Val>, exec: Exec<'_>) -> Result<Val, String> {
-    let want = if f == Func::Join { 2 } else { 1 };
+    let want = match f {
+        Func::Join => 2,
+        Func::Pad => 3,
+        _ => 1,
+    };
     if args.len() != want {
         return Err(format!(
             "template: wrong number of args for {}: want {want} got {}",
@@ -437,6 +466,29 @@ fn call(f: Func, args: Vec<Val>, exec: Exec<'_>) -> Result<Val, String> {
                 s.to_lowercase()
             } else {
                 s.to_uppercase()
+            }
+        }
+        Func::Pad => {
+            let Value::String(s) = first.value else {
+                return Err(format!(
+                    "template: wrong type for value; expected string; got {}",
+                    go_type(&first.value)
+                ));
+            };
+            let mut width = || {
+                args.next()
+                    .and_then(|v| v.value.as_u64())
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| {
+                        "template: pad: widths must be non-negative integers".to_string()
+                    })
+            };
+            let (prefix, suffix) = (width()?, width()?);
+            // docker's `padWithSpace` leaves an empty string alone.
+            if s.is_empty() {
+                s
+            } else {
+                format!("{}{s}{}", " ".repeat(prefix), " ".repeat(suffix))
             }
         }
         Func::Join => {
@@ -582,7 +634,16 @@ mod tests {
         );
         assert_eq!(
             run("x\n {{.IPAM.Options.K}}", &net10(), RAW),
-            Err(r#"template: :2:3: executing "" at <.IPAM.Options.K>: nil pointer evaluating interface {}.K"#.to_string())
+            Err(r#"template: :2:8: executing "" at <.IPAM.Options.K>: nil pointer evaluating interface {}.K"#.to_string())
+        );
+    }
+
+    #[test]
+    fn chains_are_placed_and_named_like_go() {
+        // docker 28.2.2: `inspect -f '{{.Name}} {{.State.Running}}' bridge`.
+        assert_eq!(
+            run("{{.Name}} {{.State.Running}}", &json!({"Name": "b"}), RAW),
+            Err(r#"template: :1:18: executing "" at <.State.Running>: map has no entry for key "State""#.to_string())
         );
     }
 
@@ -625,6 +686,21 @@ mod tests {
             run("{{json .Name}} {{\"lit\"}}", &data, RAW).as_deref(),
             Ok("\"Net\" lit")
         );
+    }
+
+    #[test]
+    fn pad_like_docker_raw_formats() {
+        let data = json!({"State": "running", "Labels": ""});
+        assert_eq!(
+            run(
+                "state: {{- pad .State 1 0}}|labels: {{- pad .Labels 1 0}}|{{pad .State 2 1}}",
+                &data,
+                RAW
+            )
+            .as_deref(),
+            Ok("state: running|labels:|  running ")
+        );
+        assert!(Template::parse("{{pad .State 1x}}").is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use crate::api::{Api, Host};
-use crate::exit::{check_args, Arity, Exit};
+use crate::exit::{check_args, Arity};
 use crate::format::inspector::Inspector;
 
 const PATH: &str = "network inspect";
@@ -34,24 +34,13 @@ pub async fn run(host: &Host, args: InspectArgs) -> anyhow::Result<()> {
     // Each name gets its own error, even when the daemon is unreachable,
     // matching docker's per-reference reporting.
     let api = Api::connect(host).await;
-    let mut raws = Vec::new();
-    let mut errors = Vec::new();
+    let mut results = Vec::new();
     for name in &args.networks {
         let result = match &api {
             Ok(api) => api.inspect_network_raw(name, args.verbose).await,
             Err(e) => Err(e.clone()),
         };
-        match result {
-            Ok(raw) => raws.push(raw),
-            Err(e) => errors.push(e.to_string()),
-        }
+        results.push(result.map_err(|e| e.to_string()));
     }
-    let (out, template_errors) = inspector.render(&raws).map_err(anyhow::Error::msg)?;
-    print!("{out}");
-    errors.extend(template_errors);
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Exit::status(1, errors.join("\n")).into())
-    }
+    inspector.print(&results)
 }

@@ -1,8 +1,6 @@
 //! `berth network ls` (docker/cli `cli/command/network/list.go` and
 //! `formatter.go`, with `cli/command/formatter/formatter.go`).
 
-use std::cmp::Ordering;
-
 use anyhow::anyhow;
 use bollard::models::Network;
 use clap::Args;
@@ -10,8 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::api::{Api, Host};
 use crate::exit::{check_args, Arity};
-use crate::format::template::{Exec, Missing, Template};
-use crate::format::{gotime, tabwriter};
+use crate::format::{gotime, list, natural, truncate_id};
 use crate::opts::{self, FilterArg};
 
 const PATH: &str = "network ls";
@@ -100,12 +97,6 @@ impl From<&Network> for Row {
     }
 }
 
-/// docker's `stringid.TruncateID`: drop an `algo:` prefix, keep 12 chars.
-fn truncate_id(id: &str) -> &str {
-    let id = id.split_once(':').map_or(id, |(_, rest)| rest);
-    id.char_indices().nth(12).map_or(id, |(i, _)| &id[..i])
-}
-
 /// The row as the template sees it: docker's `networkContext` methods.
 fn row_value(row: &Row, trunc: bool) -> Value {
     let labels: Vec<String> = row.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -143,106 +134,20 @@ fn select_format(source: &str, quiet: bool) -> &str {
     }
 }
 
-/// docker's `Context.preFormat`: strip `table`, expand `json`, trim
-/// spaces, and turn the two-character sequences `\t` and `\n` into tabs
-/// and newlines.
-fn pre_format(format: &str) -> String {
-    let body = if let Some(rest) = format.strip_prefix("table") {
-        rest
-    } else if format == "json" {
-        "{{json .}}"
-    } else {
-        format
-    };
-    body.trim_matches(' ')
-        .replace("\\t", "\t")
-        .replace("\\n", "\n")
-}
-
-/// Renders the listing like docker: one template execution per row, and
-/// for table formats a header row and tabwriter alignment (min width 10,
-/// padding 3).
+/// Renders the listing like docker (see `format::list`).
 pub fn render(format: &str, quiet: bool, trunc: bool, rows: &[Row]) -> Result<String, String> {
-    let format = select_format(format, quiet);
-    let template = Template::parse(&pre_format(format))?;
-    let exec = Exec {
-        missing: Missing::Struct(ROW_TYPE),
-        escape_root_json: true,
-    };
-    let mut body = String::new();
-    for row in rows {
-        body.push_str(&template.execute(&row_value(row, trunc), exec)?);
-        body.push('\n');
-    }
-    if !format.starts_with("table") {
-        return Ok(body);
-    }
-    let header_exec = Exec {
-        missing: Missing::Header,
-        escape_root_json: false,
-    };
-    let header = template.execute(&header_value(), header_exec)?;
-    Ok(tabwriter::align(&format!("{header}\n{body}"), 10, 3))
+    let values: Vec<Value> = rows.iter().map(|r| row_value(r, trunc)).collect();
+    list::render(
+        select_format(format, quiet),
+        &values,
+        ROW_TYPE,
+        &header_value(),
+    )
 }
 
 /// docker sorts by name with `sortorder.NaturalLess`.
 fn sort_by_name(rows: &mut [Row]) {
-    rows.sort_by(|a, b| {
-        if natural_less(&a.name, &b.name) {
-            Ordering::Less
-        } else if natural_less(&b.name, &a.name) {
-            Ordering::Greater
-        } else {
-            Ordering::Equal
-        }
-    });
-}
-
-/// `github.com/fvbommel/sortorder.NaturalLess`: bytewise, except that runs
-/// of digits compare by numeric value (then by fewer leading zeros), and a
-/// digit sorts before any other byte.
-fn natural_less(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        let (ca, cb) = (a[i], b[j]);
-        let (da, db) = (ca.is_ascii_digit(), cb.is_ascii_digit());
-        if da != db {
-            return da;
-        }
-        if !da {
-            if ca != cb {
-                return ca < cb;
-            }
-            i += 1;
-            j += 1;
-            continue;
-        }
-        while i < a.len() && a[i] == b'0' {
-            i += 1;
-        }
-        while j < b.len() && b[j] == b'0' {
-            j += 1;
-        }
-        let (nz_a, nz_b) = (i, j);
-        while i < a.len() && a[i].is_ascii_digit() {
-            i += 1;
-        }
-        while j < b.len() && b[j].is_ascii_digit() {
-            j += 1;
-        }
-        let (num_a, num_b) = (&a[nz_a..i], &b[nz_b..j]);
-        if num_a.len() != num_b.len() {
-            return num_a.len() < num_b.len();
-        }
-        if num_a != num_b {
-            return num_a < num_b;
-        }
-        if nz_a != nz_b {
-            return nz_a < nz_b;
-        }
-    }
-    a.len() - i < b.len() - j
+    rows.sort_by(|a, b| natural::compare(&a.name, &b.name));
 }
 
 #[cfg(test)]
@@ -391,29 +296,5 @@ cc11bb22cc33   none                            null      local
             render("{{.Name", false, true, &sample()),
             Err("template: :1: unclosed action".to_string())
         );
-    }
-
-    #[test]
-    fn natural_order() {
-        let mut names = vec!["a10", "a9", "a09", "b", "A", "1x", "a", "a9b", "a9a"];
-        names.sort_by(|a, b| {
-            if natural_less(a, b) {
-                Ordering::Less
-            } else if natural_less(b, a) {
-                Ordering::Greater
-            } else {
-                Ordering::Equal
-            }
-        });
-        assert_eq!(
-            names,
-            vec!["1x", "A", "a", "a9", "a9a", "a9b", "a09", "a10", "b"]
-        );
-    }
-
-    #[test]
-    fn truncation() {
-        assert_eq!(truncate_id("sha256:0123456789abcdef"), "0123456789ab");
-        assert_eq!(truncate_id("short"), "short");
     }
 }

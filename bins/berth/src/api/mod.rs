@@ -1,15 +1,20 @@
 //! The connection to berthd: host selection, API version negotiation, and
-//! the requests the commands make. Typed requests go through bollard; the
-//! ping and inspect are raw HTTP/1.1 exchanges because docker reads a
-//! response header of the former and prints the body of the latter
-//! verbatim (bollard only returns decoded models, which would drop fields
-//! and reorder keys).
+//! the requests the commands make. The network and system requests are
+//! typed bollard calls; everything else is raw HTTP/1.1 (`raw`): the ping
+//! (docker reads a response header), inspect (printed verbatim: bollard's
+//! models would drop fields and reorder keys), and the container, image and
+//! network-attachment endpoints (`container`, `image`), which need hijacked
+//! streams, streamed bodies, docker's exact query spelling and bodies, and
+//! docker's lenient decoding.
+
+mod container;
+mod image;
+pub mod raw;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use bollard::models::{
     Network, NetworkCreateRequest, NetworkCreateResponse, NetworkPruneResponse, SystemInfo,
@@ -17,12 +22,12 @@ use bollard::models::{
 };
 use bollard::query_parameters::{ListNetworksOptions, PruneNetworksOptions};
 use bollard::{BollardRequest, ClientVersion, Docker};
-use http::{header, Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
+use http::{Method, StatusCode, Uri};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
-use tokio::net::UnixStream;
+
+pub use container::{ExecStart, WaitCondition, WaitError, WaitHandle};
+pub use raw::Conn;
+use raw::{Query, ReqBody};
 
 /// Where berthd listens unless `-H` or `BERTH_HOST` say otherwise.
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
@@ -34,10 +39,12 @@ pub const CLIENT_API_VERSION: ApiVersion = ApiVersion {
     minor: 50,
 };
 
-/// Per-request timeout; bollard's default, applied to raw requests too.
+/// Per-request timeout; bollard's default, applied to raw requests too
+/// (except streams, which last as long as what they follow).
 const TIMEOUT_SECS: u64 = 120;
 
-/// Characters escaped in a path segment (a network name or id).
+/// Characters escaped in a path segment (a network, container or image
+/// reference; `:` and `@` stay, as docker leaves them in image names).
 const SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
@@ -195,58 +202,19 @@ fn from_bollard(host: &Host, err: bollard::errors::Error) -> ApiError {
     }
 }
 
-struct RawResponse {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: Bytes,
-}
-
-/// One request on a fresh connection, the body read to the end.
-async fn raw(host: &Host, method: Method, path: &str) -> Result<RawResponse, ApiError> {
+/// `GET /_ping` (unversioned), answered with any status: its headers
+/// matter even on an error.
+async fn ping(host: &Host) -> Result<http::response::Parts, ApiError> {
     let exchange = async {
-        let stream = UnixStream::connect(&host.socket)
-            .await
-            .map_err(|e| connect_error(host, &e))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| transport_error(&e))?;
-        // The connection task drives the socket and ends once `sender` is
-        // dropped; its own errors surface through `send_request`.
-        tokio::spawn(conn);
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            // HTTP/1.1 requires a Host; dockerd-style servers reject none.
-            .header(header::HOST, "berth")
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| transport_error(&e))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| transport_error(&e))?;
-        let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| transport_error(&e))?
-            .to_bytes();
-        Ok(RawResponse {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
+        let request = raw::build(Method::GET, "/_ping", None, false, ReqBody::Full(None))?;
+        let (parts, body) = raw::send(host, request).await?.into_parts();
+        raw::read_all(body).await?;
+        Ok(parts)
     };
-    tokio::time::timeout(Duration::from_secs(TIMEOUT_SECS), exchange)
-        .await
-        .map_err(|_| {
-            ApiError::Transport(format!(
-                "error during connect: no answer from {} within {TIMEOUT_SECS}s",
-                host.url()
-            ))
-        })?
+    raw::within_timeout(host, exchange).await
 }
 
-/// Escapes a network name or id for use as one path segment.
+/// Escapes a name or id for use as one path segment.
 fn segment(name: &str) -> String {
     utf8_percent_encode(name, SEGMENT).to_string()
 }
@@ -283,7 +251,9 @@ fn versioned(mut request: BollardRequest, prefix: &str) -> BollardRequest {
     request
 }
 
-/// A connected client.
+/// A connected client; clones share the connection settings (each request
+/// opens its own connection).
+#[derive(Clone)]
 pub struct Api {
     docker: Docker,
     host: Host,
@@ -294,8 +264,8 @@ impl Api {
     /// Pings the daemon (`GET /_ping`) and adopts its `Api-Version` when it
     /// is older than ours, as docker's client does.
     pub async fn connect(host: &Host) -> Result<Api, ApiError> {
-        let ping = raw(host, Method::GET, "/_ping").await?;
-        let server = ping
+        let server = ping(host)
+            .await?
             .headers
             .get("api-version")
             .and_then(|v| v.to_str().ok())
@@ -376,13 +346,20 @@ impl Api {
 
     /// `GET /networks/{name}` with the body exactly as the daemon sent it.
     pub async fn inspect_network_raw(&self, name: &str, verbose: bool) -> Result<String, ApiError> {
-        let query = if verbose { "?verbose=true" } else { "" };
-        let path = format!("/v{}/networks/{}{query}", self.version, segment(name));
-        let response = raw(&self.host, Method::GET, &path).await?;
-        if !response.status.is_success() {
-            return Err(daemon_error(response.status, &response.body));
-        }
-        String::from_utf8(response.body.to_vec())
+        // docker's client spells this one `true`.
+        let query = if verbose {
+            Query::new().set("verbose", "true")
+        } else {
+            Query::new()
+        };
+        self.get_text(&format!("/networks/{}", segment(name)), query)
+            .await
+    }
+
+    /// A `GET` whose body is printed verbatim.
+    async fn get_text(&self, path: &str, query: Query) -> Result<String, ApiError> {
+        let body = self.call(Method::GET, path, query, None).await?;
+        String::from_utf8(body.to_vec())
             .map_err(|e| ApiError::Transport(format!("invalid response from daemon: {e}")))
     }
 
@@ -452,9 +429,9 @@ mod tests {
     #[test]
     fn bollard_requests_get_the_version_prefix() {
         let target = |uri: &str| {
-            let request = Request::builder()
+            let request = http::Request::builder()
                 .uri(uri)
-                .body(bollard::body_full(Bytes::new()))
+                .body(bollard::body_full(hyper::body::Bytes::new()))
                 .map(|r| versioned(r, "/v1.50"));
             request.map(|r| r.uri().to_string()).unwrap_or_default()
         };

@@ -1,0 +1,246 @@
+//! `berth import` (docker/cli `cli/command/image/import.go`): a tarball
+//! from a file, stdin or a URL becomes an image. Beyond docker, a
+//! directory is tarred here, on the client, as it streams.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use clap::Args;
+use http_body_util::BodyExt;
+use hyper::body::Bytes;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::api::raw::{Query, ReqBody};
+use crate::api::{Api, Host};
+use crate::exit::{check_args, Arity};
+use crate::reference;
+
+/// How much of the tarball is read (or written) at a time.
+const CHUNK: usize = 64 * 1024;
+
+#[derive(Debug, Args)]
+#[command(override_usage = "berth import [OPTIONS] file|URL|-|DIR [REPOSITORY[:TAG]]")]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(
+        allow_hyphen_values = true,
+        short = 'c',
+        long = "change",
+        value_name = "list"
+    )]
+    change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long, value_name = "string", allow_hyphen_values = true)]
+    message: Option<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "string", allow_hyphen_values = true)]
+    platform: Option<String>,
+    #[arg(value_name = "file|URL|-|DIR")]
+    args: Vec<String>,
+}
+
+/// A reader streamed into the request body from a thread of its own (the
+/// reads block).
+fn stream_reader(mut reader: impl Read + Send + 'static) -> ReqBody {
+    let (tx, rx) = mpsc::channel(4);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let chunk = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => Ok(Bytes::copy_from_slice(&buf[..n])),
+                Err(e) => Err(e),
+            };
+            let failed = chunk.is_err();
+            if tx.blocking_send(chunk).is_err() || failed {
+                break;
+            }
+        }
+    });
+    ReqBody::Stream(rx)
+}
+
+/// The writing end of a streamed body.
+struct ChannelWriter(mpsc::Sender<std::io::Result<Bytes>>);
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::other("the upload was closed"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `dir` as a tar stream of its contents (paths relative to it, owners,
+/// modes and links kept), written as it is read.
+fn stream_tar(dir: PathBuf) -> ReqBody {
+    let (tx, rx) = mpsc::channel(4);
+    std::thread::spawn(move || {
+        let writer = std::io::BufWriter::with_capacity(CHUNK, ChannelWriter(tx.clone()));
+        let mut builder = tar::Builder::new(writer);
+        builder.follow_symlinks(false);
+        let result = builder
+            .append_dir_all(".", &dir)
+            .and_then(|()| builder.into_inner())
+            .and_then(|mut w| w.flush());
+        if let Err(e) = result {
+            // The request fails with the reason instead of a short image.
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    ReqBody::Stream(rx)
+}
+
+/// Go's `*PathError` text for an open that failed: `open X: <errno text>`.
+fn open_error(path: &str, e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or_default();
+    let mut chars = text.chars();
+    let lowered = match chars.next() {
+        Some(first) => first.to_lowercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    };
+    format!("open {path}: {lowered}")
+}
+
+/// docker's `jsonmessage.DisplayJSONMessagesStream` for output that is not
+/// a terminal: status lines (with their id), streams as they are, progress
+/// bars left out; an error message ends it.
+fn display(line: &str) -> Result<String, String> {
+    let Ok(m) = serde_json::from_str::<Value>(line) else {
+        return Ok(String::new());
+    };
+    let text = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+    if let Some(message) = m["errorDetail"]["message"].as_str() {
+        return Err(message.to_string());
+    }
+    if !text("error").is_empty() {
+        return Err(text("error"));
+    }
+    let progress = &m["progressDetail"];
+    let current = progress["current"].as_i64().unwrap_or(0);
+    let total = progress["total"].as_i64().unwrap_or(0);
+    if current > 0 || total > 0 {
+        return Ok(String::new());
+    }
+    let mut out = String::new();
+    if !text("id").is_empty() {
+        out.push_str(&format!("{}: ", text("id")));
+    }
+    if !text("from").is_empty() {
+        out.push_str(&format!("(from {}) ", text("from")));
+    }
+    if !text("progress").is_empty() {
+        out.push_str(&format!("{} {}", text("status"), text("progress")));
+    } else if !text("stream").is_empty() {
+        out.push_str(&text("stream"));
+    } else {
+        out.push_str(&format!("{}\n", text("status")));
+    }
+    Ok(out)
+}
+
+pub async fn run(host: &Host, args: ImportArgs) -> anyhow::Result<()> {
+    check_args(
+        &args.args,
+        Arity::AtLeast(1),
+        "import",
+        "import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+    )?;
+    let source = args.args[0].as_str();
+    let repo = args.args.get(1).map(String::as_str).unwrap_or_default();
+    let url = source.starts_with("http://") || source.starts_with("https://");
+    let dir = !url && source != "-" && Path::new(source).is_dir();
+    // As docker: the file is opened before the name is checked.
+    let file = if url || dir || source == "-" {
+        None
+    } else {
+        Some(std::fs::File::open(source).map_err(|e| anyhow!(open_error(source, &e)))?)
+    };
+    if !repo.is_empty() {
+        reference::parse_normalized(repo).map_err(|e| anyhow!(e))?;
+    }
+    let (from_src, body) = match file {
+        Some(file) => ("-", stream_reader(file)),
+        // The daemon fetches a URL itself.
+        None if url => (source, ReqBody::Full(None)),
+        None if dir => ("-", stream_tar(PathBuf::from(source))),
+        None => ("-", stream_reader(std::io::stdin())),
+    };
+    let mut query = Query::new()
+        .set("fromSrc", from_src)
+        .non_empty("repo", repo)
+        .non_empty("message", args.message.as_deref().unwrap_or_default())
+        .non_empty("platform", args.platform.as_deref().unwrap_or_default());
+    for change in &args.change {
+        query = query.set("changes", change.clone());
+    }
+    let api = Api::connect(host).await?;
+    let mut response = api.import_image(query, body).await?;
+    let mut pending = Vec::new();
+    while let Some(frame) = response.frame().await {
+        let frame = frame.map_err(|e| anyhow!("error during connect: {e}"))?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        pending.extend_from_slice(data);
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            print!(
+                "{}",
+                display(&String::from_utf8_lossy(&line)).map_err(|e| anyhow!(e))?
+            );
+        }
+    }
+    print!(
+        "{}",
+        display(&String::from_utf8_lossy(&pending)).map_err(|e| anyhow!(e))?
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_display_like_docker() {
+        assert_eq!(
+            display(r#"{"status":"sha256:abc"}"#),
+            Ok("sha256:abc\n".to_string())
+        );
+        assert_eq!(
+            display(
+                r#"{"status":"Importing","progressDetail":{"current":10,"total":100},"progress":"[=>  ]"}"#
+            ),
+            Ok(String::new())
+        );
+        assert_eq!(
+            display(r#"{"id":"x","status":"Done"}"#),
+            Ok("x: Done\n".to_string())
+        );
+        assert_eq!(
+            display(
+                r#"{"errorDetail":{"message":"invalid reference format"},"error":"invalid reference format"}"#
+            ),
+            Err("invalid reference format".to_string())
+        );
+        assert_eq!(display(""), Ok(String::new()));
+    }
+
+    #[test]
+    fn open_errors_read_like_go() {
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(
+            open_error("imp/nope.tar", &e),
+            "open imp/nope.tar: no such file or directory"
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! The image verbs (docker/cli `cli/command/image`): `import`, `images`,
+//! `rmi`.
+
+pub mod import;
+pub mod list;
+pub mod remove;
