@@ -731,3 +731,108 @@ fn etc_files_follow_the_flags() {
     assert!(resolv.contains("search corp.test"), "{resolv}");
     assert!(resolv.contains("options ndots:3"), "{resolv}");
 }
+
+#[test]
+fn seed_transcript_with_the_berth_cli() {
+    let mut sb = Sandbox::new();
+    sb.start_daemon(&[]);
+    let tar = berth_testkit::sandbox::busybox_tarball();
+    sb.berth(&["import", tar.to_str().unwrap(), "busybox:latest"])
+        .ok();
+    let images = sb.berth(&["images"]).ok();
+    assert!(
+        images.contains("busybox") && images.contains("latest"),
+        "{images}"
+    );
+    sb.berth(&[
+        "network",
+        "create",
+        "--subnet=192.168.100.0/24",
+        "mynetwork",
+    ])
+    .ok();
+    sb.berth(&[
+        "run",
+        "-itd",
+        "--name",
+        "test2",
+        "--net",
+        "mynetwork",
+        "--ip",
+        "192.168.100.10",
+        "busybox",
+        "sh",
+    ])
+    .ok();
+    sb.berth(&[
+        "run",
+        "-itd",
+        "--name",
+        "test3",
+        "--net=container:test2",
+        "busybox",
+        "sh",
+    ])
+    .ok();
+    let addr = sb.berth(&["exec", "test3", "ip", "addr"]).ok();
+    assert!(addr.contains("inet 192.168.100.10/24"), "{addr}");
+    assert!(addr.contains("02:42:c0:a8:64:0a"), "{addr}");
+    let ps = sb.berth(&["ps", "-a"]).ok();
+    let header = ps.lines().next().unwrap();
+    for col in [
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ] {
+        assert!(header.contains(col), "{ps}");
+    }
+    assert!(
+        ps.contains("test2") && ps.contains("test3") && ps.contains("Up "),
+        "{ps}"
+    );
+    // The berth CLI and the docker CLI see the same containers.
+    assert_eq!(
+        sb.berth(&["ps", "-aq"]).ok(),
+        sb.docker(&["ps", "-aq"]).ok()
+    );
+
+    // Published ports through the berth CLI, and `port`.
+    sb.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "8080:80",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo hello > /www/index.html && httpd -f -p 80 -h /www",
+    ])
+    .ok();
+    assert_eq!(sb.berth(&["port", "web"]).ok(), "80/tcp -> 0.0.0.0:8080\n");
+    let page = sb.sh("for i in 1 2 3 4 5 6 7 8 9 10; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc 127.0.0.1 8080 && break; sleep 0.2; done").ok();
+    assert!(page.contains("hello"), "{page}");
+    let ps = sb.berth(&["ps", "--filter", "name=web"]).ok();
+    assert!(ps.contains("0.0.0.0:8080->80/tcp"), "{ps}");
+
+    // Lifecycle through the berth CLI.
+    let out = sb.berth(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo from-berth; exit 5",
+    ]);
+    assert_eq!((out.status, out.stdout.as_str()), (5, "from-berth\n"));
+    sb.berth(&["stop", "-t", "1", "test3"]).ok();
+    sb.berth(&["rm", "-f", "test2", "test3", "web"]).ok();
+    assert_eq!(sb.berth(&["ps", "-aq"]).ok(), "");
+    let err = sb.berth(&["rmi", "nosuch"]).err();
+    assert!(err.contains("No such image"), "{err}");
+}

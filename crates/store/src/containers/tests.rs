@@ -98,6 +98,7 @@ fn container(n: u8, name: &str) -> Container {
         publish_all: true,
         exposed: vec![(53, Proto::Udp), (80, Proto::Tcp)],
         auto_remove: true,
+        published: Vec::new(),
         state: RunState {
             status: Status::Running,
             pid: 4242,
