@@ -850,7 +850,10 @@ async fn image_pull_and_url_import_are_refused() {
     assert_eq!(url.status, 501);
     // The pull first asks whether the image is here (then it would be "up
     // to date"); nothing else reaches the backend.
-    assert_eq!(server.backend.calls(), vec![Call::ImageInspect("alpine:3".to_owned())]);
+    assert_eq!(
+        server.backend.calls(),
+        vec![Call::ImageInspect("alpine:3".to_owned())]
+    );
     server.stop().await.unwrap();
 }
 
