@@ -5,6 +5,28 @@
 mod fakes;
 pub mod sandbox;
 
+use berth_core::{DefaultBridge, EngineConfig};
+use berth_types::IfName;
+
+/// A daemon configuration as berthd's defaults make it, for engine tests.
+pub fn engine_config() -> EngineConfig {
+    EngineConfig {
+        default_bridge: DefaultBridge {
+            name: IfName::parse("berth0").unwrap_or_else(|e| panic!("{e}")),
+            address: "172.17.0.1/16".parse().unwrap_or_else(|e| panic!("{e}")),
+        },
+        address_pools: berth_ipam::docker_default_pools(),
+        ipv6_pools: vec![berth_ipam::PoolSpec::parse("base=fd00:b::/48,size=64")
+            .unwrap_or_else(|e| panic!("{e}"))],
+        mtu: 1500,
+        icc: true,
+        ip_masq: true,
+        ip_forward: true,
+        firewall: true,
+        dns: Vec::new(),
+    }
+}
+
 pub use fakes::{
     FakeHost, FakeImages, FakeLink, FakeNet, FakeProcess, FakeRuntime, FixedEnv, MemStore,
 };

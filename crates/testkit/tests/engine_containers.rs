@@ -13,29 +13,13 @@ use berth_core::container::Container;
 use berth_core::container_create::{ContainerCreate, EndpointRequest};
 use berth_core::network::{IpamInput, NetworkCreate};
 use berth_core::ports::{RuntimeStatus, Store};
-use berth_core::{DefaultBridge, Engine, EngineConfig, EngineHandle, ErrorKind, WaitCondition};
+use berth_core::{Engine, EngineHandle, ErrorKind, WaitCondition};
+use berth_testkit::engine_config;
 use berth_testkit::FakeHost;
-use berth_types::{IfName, IpNet};
-
-fn config() -> EngineConfig {
-    EngineConfig {
-        default_bridge: DefaultBridge {
-            name: IfName::parse("berth0").unwrap(),
-            address: "172.17.0.1/16".parse().unwrap(),
-        },
-        address_pools: berth_ipam::docker_default_pools(),
-        ipv6_pools: vec![berth_ipam::PoolSpec::parse("base=fd00:b::/48,size=64").unwrap()],
-        mtu: 1500,
-        icc: true,
-        ip_masq: true,
-        ip_forward: true,
-        firewall: true,
-        dns: Vec::new(),
-    }
-}
+use berth_types::IpNet;
 
 async fn started(host: &Arc<FakeHost>) -> EngineHandle<FakeHost> {
-    let mut engine = Engine::new(Arc::clone(host), config());
+    let mut engine = Engine::new(Arc::clone(host), engine_config());
     engine.reconcile().await.unwrap();
     engine.spawn().0
 }
@@ -481,7 +465,7 @@ async fn reconcile_repairs_what_a_crash_left() {
 async fn names_are_scoped_to_shared_networks_and_follow_changes() {
     use berth_core::ports::NameLookup;
     let host = Arc::new(FakeHost::default());
-    let mut engine = Engine::new(Arc::clone(&host), config());
+    let mut engine = Engine::new(Arc::clone(&host), engine_config());
     engine.reconcile().await.unwrap();
     let names = engine.names();
     let h = engine.spawn().0;
@@ -671,7 +655,7 @@ async fn published_ports_map_conflict_and_unmap() {
 #[tokio::test]
 async fn networks_are_firewall_elements_and_a_flush_is_repaired() {
     let host = Arc::new(FakeHost::default());
-    let mut engine = Engine::new(Arc::clone(&host), config());
+    let mut engine = Engine::new(Arc::clone(&host), engine_config());
     engine.reconcile().await.unwrap();
     let h = engine.spawn().0;
     mynetwork(&h).await;
@@ -681,7 +665,7 @@ async fn networks_are_firewall_elements_and_a_flush_is_repaired() {
 
     mynetwork(&h).await;
     host.firewall.flush();
-    let mut engine = Engine::new(Arc::clone(&host), config());
+    let mut engine = Engine::new(Arc::clone(&host), engine_config());
     assert!(engine.repair_firewall().await.unwrap());
     assert_eq!(host.firewall.state().unwrap().networks.len(), 2);
     assert!(
@@ -692,7 +676,7 @@ async fn networks_are_firewall_elements_and_a_flush_is_repaired() {
 
     // With --iptables=false the tables are left alone entirely.
     let quiet = Arc::new(FakeHost::default());
-    let mut cfg = config();
+    let mut cfg = engine_config();
     cfg.firewall = false;
     let mut engine = Engine::new(Arc::clone(&quiet), cfg);
     engine.reconcile().await.unwrap();

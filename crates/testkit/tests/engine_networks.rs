@@ -10,30 +10,14 @@ use berth_core::filter::PruneFilter;
 use berth_core::model::{Network, RecordState};
 use berth_core::network::{IpamInput, NetworkCreate};
 use berth_core::ports::{network_link_alias, NetOps, Store};
-use berth_core::{DefaultBridge, Engine, EngineConfig, ErrorKind};
+use berth_core::{Engine, ErrorKind};
+use berth_testkit::engine_config;
 use berth_testkit::{FakeHost, FakeLink};
-use berth_types::{IfName, IpNet};
-
-fn config() -> EngineConfig {
-    EngineConfig {
-        default_bridge: DefaultBridge {
-            name: IfName::parse("berth0").unwrap(),
-            address: "172.17.0.1/16".parse().unwrap(),
-        },
-        address_pools: berth_ipam::docker_default_pools(),
-        ipv6_pools: vec![berth_ipam::PoolSpec::parse("base=fd00:b::/48,size=64").unwrap()],
-        mtu: 1500,
-        icc: true,
-        ip_masq: true,
-        ip_forward: true,
-        firewall: true,
-        dns: Vec::new(),
-    }
-}
+use berth_types::IpNet;
 
 async fn engine() -> (Arc<FakeHost>, Engine<FakeHost>) {
     let host = Arc::new(FakeHost::default());
-    let mut engine = Engine::new(Arc::clone(&host), config());
+    let mut engine = Engine::new(Arc::clone(&host), engine_config());
     engine.reconcile().await.unwrap();
     (host, engine)
 }
@@ -229,7 +213,7 @@ async fn bip_change_keeps_the_bridge_network_id() {
             .unwrap()
     };
     let before = id(&host);
-    let mut cfg = config();
+    let mut cfg = engine_config();
     cfg.default_bridge.address = net("10.99.0.1/24");
     let mut engine = Engine::new(Arc::clone(&host), cfg);
     engine.reconcile().await.unwrap();

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
-use berth_testkit::sandbox::Sandbox;
+use berth_testkit::sandbox::{Run, Sandbox};
 use serde_json::Value;
 
 fn with_image() -> Sandbox {
@@ -19,17 +19,16 @@ fn inspect(sb: &Sandbox, what: &str) -> Value {
     serde_json::from_str::<Value>(&out).unwrap()[0].clone()
 }
 
-#[test]
-fn seed_transcript_with_the_docker_cli() {
-    let sb = with_image();
-    sb.docker(&[
+/// The seed's transcript (see ../shared/seed/README.md), with either CLI.
+fn seed_transcript(cli: &dyn Fn(&[&str]) -> Run) {
+    cli(&[
         "network",
         "create",
         "--subnet=192.168.100.0/24",
         "mynetwork",
     ])
     .ok();
-    sb.docker(&[
+    cli(&[
         "run",
         "-itd",
         "--name",
@@ -42,7 +41,7 @@ fn seed_transcript_with_the_docker_cli() {
         "sh",
     ])
     .ok();
-    sb.docker(&[
+    cli(&[
         "run",
         "-itd",
         "--name",
@@ -52,10 +51,10 @@ fn seed_transcript_with_the_docker_cli() {
         "sh",
     ])
     .ok();
-    let addr = sb.docker(&["exec", "test3", "ip", "addr"]).ok();
+    let addr = cli(&["exec", "test3", "ip", "addr"]).ok();
     assert!(addr.contains("inet 192.168.100.10/24"), "{addr}");
     assert!(addr.contains("02:42:c0:a8:64:0a"), "{addr}");
-    let ps = sb.docker(&["ps", "-a"]).ok();
+    let ps = cli(&["ps", "-a"]).ok();
     let header = ps.lines().next().unwrap();
     for col in [
         "CONTAINER ID",
@@ -69,6 +68,12 @@ fn seed_transcript_with_the_docker_cli() {
         assert!(header.contains(col), "{ps}");
     }
     assert!(ps.contains("test2") && ps.contains("test3"), "{ps}");
+}
+
+#[test]
+fn seed_transcript_with_the_docker_cli() {
+    let sb = with_image();
+    seed_transcript(&|args| sb.docker(args));
     let test2 = inspect(&sb, "test2");
     assert_eq!(
         test2["NetworkSettings"]["Networks"]["mynetwork"]["IPAddress"],
@@ -744,56 +749,9 @@ fn seed_transcript_with_the_berth_cli() {
         images.contains("busybox") && images.contains("latest"),
         "{images}"
     );
-    sb.berth(&[
-        "network",
-        "create",
-        "--subnet=192.168.100.0/24",
-        "mynetwork",
-    ])
-    .ok();
-    sb.berth(&[
-        "run",
-        "-itd",
-        "--name",
-        "test2",
-        "--net",
-        "mynetwork",
-        "--ip",
-        "192.168.100.10",
-        "busybox",
-        "sh",
-    ])
-    .ok();
-    sb.berth(&[
-        "run",
-        "-itd",
-        "--name",
-        "test3",
-        "--net=container:test2",
-        "busybox",
-        "sh",
-    ])
-    .ok();
-    let addr = sb.berth(&["exec", "test3", "ip", "addr"]).ok();
-    assert!(addr.contains("inet 192.168.100.10/24"), "{addr}");
-    assert!(addr.contains("02:42:c0:a8:64:0a"), "{addr}");
+    seed_transcript(&|args| sb.berth(args));
     let ps = sb.berth(&["ps", "-a"]).ok();
-    let header = ps.lines().next().unwrap();
-    for col in [
-        "CONTAINER ID",
-        "IMAGE",
-        "COMMAND",
-        "CREATED",
-        "STATUS",
-        "PORTS",
-        "NAMES",
-    ] {
-        assert!(header.contains(col), "{ps}");
-    }
-    assert!(
-        ps.contains("test2") && ps.contains("test3") && ps.contains("Up "),
-        "{ps}"
-    );
+    assert!(ps.contains("Up "), "{ps}");
     // The berth CLI and the docker CLI see the same containers.
     assert_eq!(
         sb.berth(&["ps", "-aq"]).ok(),
