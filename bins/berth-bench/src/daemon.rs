@@ -345,9 +345,8 @@ impl Daemon {
         if self.child.is_none() {
             return;
         }
-        if let Ok(ids) = self.all_containers() {
-            crate::scenarios::parallel(4, &ids, |id| self.rm_force(id).map(|_| ()));
-        }
+        let ids = self.all_containers().unwrap_or_default();
+        crate::scenarios::parallel_always(4, &ids, |id| self.rm_force(id));
         if let Ok(nets) = self.api.get("/networks").and_then(|r| r.json()) {
             for n in nets.as_array().into_iter().flatten() {
                 let name = n["Name"].as_str().unwrap_or_default();
@@ -361,8 +360,15 @@ impl Daemon {
         }
         self.sb.kill_helpers();
         self.sb.kill_leftovers();
-        if self.kind == Kind::Docker {
-            remove_new_cgroups(&self.cgroups_before);
+        match self.kind {
+            Kind::Docker => remove_new_cgroups(&self.cgroups_before),
+            // runc's cgroups of containers that had to be killed rather
+            // than removed (empty once their processes are gone).
+            Kind::Berth => {
+                for id in &ids {
+                    remove_container_cgroups("berth", id);
+                }
+            }
         }
     }
 }
@@ -445,6 +451,23 @@ fn remove_new_cgroups(before: &[PathBuf]) {
         if !before.contains(&dir) {
             remove_cgroup_tree(&dir);
         }
+    }
+}
+
+/// Removes `/sys/fs/cgroup/*/<parent>/<id>` (v1 controllers and v2).
+fn remove_container_cgroups(parent: &str, id: &str) {
+    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let dir = e.path().join(parent).join(id);
+        if dir.is_dir() {
+            remove_cgroup_tree(&dir);
+        }
+    }
+    let v2 = Path::new("/sys/fs/cgroup").join(parent).join(id);
+    if v2.is_dir() {
+        remove_cgroup_tree(&v2);
     }
 }
 

@@ -184,9 +184,28 @@ fn say(d: &Daemon, what: &str) {
 }
 
 /// Runs `f` on every item with `threads` workers; results in item order.
+/// Stops early (errors for the rest) once interrupted.
 pub fn parallel<T: Sync, R: Send>(
     threads: usize,
     items: &[T],
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Vec<Result<R>> {
+    parallel_inner(threads, items, true, f)
+}
+
+/// [`parallel`] that goes on when interrupted: for the clean-up.
+pub fn parallel_always<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Vec<Result<R>> {
+    parallel_inner(threads, items, false, f)
+}
+
+fn parallel_inner<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    interruptible: bool,
     f: impl Fn(&T) -> Result<R> + Sync,
 ) -> Vec<Result<R>> {
     let next = AtomicUsize::new(0);
@@ -199,7 +218,11 @@ pub fn parallel<T: Sync, R: Send>(
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(item) = items.get(i) else { break };
-                        let r = check_interrupted().and_then(|()| f(item));
+                        let r = if interruptible {
+                            check_interrupted().and_then(|()| f(item))
+                        } else {
+                            f(item)
+                        };
                         done.push((i, r));
                     }
                     done
@@ -265,7 +288,9 @@ pub fn run_all(d: &Daemon, p: &Params, sel: &Selection, busybox: &Path) -> Resul
     if sel.has("burst") {
         burst(d, p, &mut rec, &mut bg)?;
     }
-    for &level in levels.iter().filter(|l| **l > 0) {
+    // Growing to a level is only worth it for what is measured there.
+    let at_levels = sel.has("run") || sel.has("mem") || sel.has("dns");
+    for &level in levels.iter().filter(|l| **l > 0 && at_levels) {
         check_interrupted()?;
         grow(d, p, level, &mut bg, &mut rec)?;
         if sel.has("run") {
