@@ -72,7 +72,8 @@ async fn run(config: Config) -> Result<()> {
     let _lock = lock::DataRootLock::acquire(&config.data_root)?;
 
     let host = Arc::new(RealHost::open(&config).await?);
-    let mut engine = Engine::new(Arc::clone(&host), engine_config(&config)?);
+    let mut engine = Engine::new(Arc::clone(&host), engine_config(&config)?)
+        .context("load the stored containers")?;
     host.embedded_dns().attach(engine.names());
     engine
         .reconcile()

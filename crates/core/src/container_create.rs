@@ -12,8 +12,9 @@ use crate::container::{
     Attachment, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto, RunState,
     Status,
 };
+use crate::container_table::ContainerTable;
 use crate::error::{Error, Result};
-use crate::lookup::{find_container, find_network};
+use crate::lookup::find_network;
 use crate::model::Network;
 use crate::ports::ImageConfig;
 
@@ -68,7 +69,7 @@ pub struct ContainerCreate {
 pub struct Context<'a> {
     pub image: &'a ImageConfig,
     pub networks: &'a [Network],
-    pub containers: &'a [Container],
+    pub containers: &'a ContainerTable,
     /// The default bridge's gateway: what `host-gateway` means.
     pub host_gateway: Option<IpAddr>,
 }
@@ -203,8 +204,8 @@ pub fn plan_container(
         Some(n) if !n.is_empty() => check_container_name(n)?,
         _ => generated_name(),
     };
-    if let Some(holder) = ctx.containers.iter().find(|c| c.name == name) {
-        return Err(name_conflict(&name, &holder.id));
+    if let Some(holder) = ctx.containers.name_holder(&name) {
+        return Err(name_conflict(&name, &holder));
     }
 
     let entrypoint = req
@@ -392,8 +393,8 @@ fn resolve_network_mode(mode: &str, ctx: &Context<'_>) -> Result<NetworkMode> {
         "none" => Ok(NetworkMode::None),
         m => match m.strip_prefix("container:") {
             Some(target) => {
-                let target = find_container(ctx.containers, target)?;
-                Ok(NetworkMode::Container(target.id.clone()))
+                let target = ctx.containers.find(target)?;
+                Ok(NetworkMode::Container(target.id))
             }
             None => {
                 let network = find_network(ctx.networks, m)?;

@@ -16,33 +16,29 @@ use crate::container_create::{
 use crate::engine::{live_networks, Engine, Event};
 use crate::error::{Error, Result};
 use crate::etc_files::{self, ResolvConf, Resolver, SelfEntry};
-use crate::lookup::{find_container, find_network};
+use crate::lookup::find_network;
 use crate::model::Network;
 use crate::ports::{
     endpoint_link_alias, DnsUpstreams, EndpointRecord, EndpointSpec, Env, EtcFiles, ExitStatus,
     FirewallChange, Host, Images, LaunchSpec, NetOps, NetnsRef, Runtime, SandboxDns, Store,
     StoreConflict,
 };
-use crate::publish::{all_published, allocate, Taken, Target};
+use crate::publish::{allocate, Taken, Target};
 
 impl<H: Host> Engine<H> {
-    pub(crate) fn containers(&self) -> Result<Vec<Container>> {
-        self.host
-            .store()
-            .containers()
-            .map_err(Error::store("list containers"))
-    }
-
     fn container(&self, reference: &str) -> Result<Container> {
-        let all = self.containers()?;
-        find_container(&all, reference).cloned()
+        self.table.find(reference)
     }
 
+    /// Writes `c` to the store, then to the table (so the table never holds
+    /// what the store refused).
     pub(crate) fn save_container(&self, c: &Container) -> Result<()> {
         self.host
             .store()
             .update_container(c)
-            .map_err(Error::store(format!("update container {}", c.name)))
+            .map_err(Error::store(format!("update container {}", c.name)))?;
+        self.table.put(c);
+        Ok(())
     }
 
     pub async fn create_container(&mut self, req: ContainerCreate) -> Result<Container> {
@@ -55,19 +51,17 @@ impl<H: Host> Engine<H> {
                 Error::NotFound(format!("No such image: {}", image_display(&req.image)))
             })?;
         let networks = live_networks(self.host.store())?;
-        let containers = self.containers()?;
         let env = self.host.env();
         let id = ContainerId::from_bytes(env.random_id_bytes());
         let seed = env.random_id_bytes();
         let ctx = Context {
             image: &image,
             networks: &networks,
-            containers: &containers,
+            containers: &self.table,
             host_gateway: default_gateway(&networks),
         };
-        let taken: BTreeSet<&str> = containers.iter().map(|c| c.name.as_str()).collect();
         let container = plan_container(req, &ctx, id, env.now(), || {
-            generated_name(&seed, |n| taken.contains(n))
+            generated_name(&seed, |n| self.table.name_holder(n).is_some())
         })?;
         self.host
             .store()
@@ -79,6 +73,7 @@ impl<H: Host> Engine<H> {
                     source: e,
                 },
             })?;
+        self.table.put(&container);
         info!(container = %container.name, id = %container.id, "container created");
         Ok(container)
     }
@@ -290,17 +285,10 @@ impl<H: Host> Engine<H> {
         let Some(bridge) = &network.bridge else {
             return Ok(());
         };
-        let in_use = self
-            .host
-            .store()
-            .allocated_addresses(&network.id)
-            .map_err(Error::store(format!(
-                "list addresses of network {}",
-                network.name
-            )))?;
-        let ipv4 = pick_address(&network, &attachment, false, &in_use)?;
+        let in_use = self.addresses.in_use(self.host.store(), &network.id)?;
+        let ipv4 = pick_address(&network, &attachment, false, in_use)?;
         let ipv6 = if network.enable_ipv6 {
-            pick_address(&network, &attachment, true, &in_use)?
+            pick_address(&network, &attachment, true, in_use)?
         } else {
             None
         };
@@ -346,6 +334,7 @@ impl<H: Host> Engine<H> {
                 },
             }
         })?;
+        self.addresses.added(&network.id, &record.addresses);
         // Recorded in the container too before the kernel work, so teardown
         // after a failure (or a crash) knows what to remove.
         c.attachments[index].endpoint = Some(endpoint.clone());
@@ -382,14 +371,8 @@ impl<H: Host> Engine<H> {
             return Ok(());
         }
         let networks = live_networks(self.host.store())?;
-        let others = self.containers()?;
-        // A container still starting holds its ports already (its start
-        // runs outside the engine, so another start can come in between).
-        let published = all_published(
-            others
-                .iter()
-                .filter(|o| o.id != c.id && (o.is_running() || o.state.starting)),
-        );
+        let table = &self.table;
+        let published = |proto, ip, port| table.port_held(&c.id, proto, ip, port);
         let net = self.host.net();
         let host_bound = |proto, ip, port| net.port_in_use(proto, ip, port);
         // The network's host_binding_ipv4 is the default host address.
@@ -451,7 +434,8 @@ impl<H: Host> Engine<H> {
         }
         for attachment in &mut c.attachments {
             if let Some(endpoint) = attachment.endpoint.take() {
-                self.remove_endpoint(&c.name, &endpoint).await;
+                self.remove_endpoint(&c.name, &attachment.network, &endpoint)
+                    .await;
             }
         }
         self.names.remove_container(&c.id);
@@ -463,12 +447,24 @@ impl<H: Host> Engine<H> {
         }
     }
 
-    async fn remove_endpoint(&self, container: &str, endpoint: &Endpoint) {
+    async fn remove_endpoint(&mut self, container: &str, network: &NetworkId, endpoint: &Endpoint) {
         if let Err(e) = self.host.net().delete_link(&endpoint.host_ifname).await {
             warn!(container, veth = %endpoint.host_ifname, error = %e, "veth not removed");
         }
-        if let Err(e) = self.host.store().delete_endpoint(&endpoint.id) {
-            warn!(container, endpoint = %endpoint.id, error = %e, "endpoint record not removed");
+        match self.host.store().delete_endpoint(&endpoint.id) {
+            Ok(()) => {
+                let released: Vec<IpAddr> = endpoint
+                    .ipv4
+                    .iter()
+                    .chain(endpoint.ipv6.iter())
+                    .map(IpNet::addr)
+                    .collect();
+                self.addresses.removed(network, &released);
+            }
+            Err(e) => {
+                self.addresses.forget(network);
+                warn!(container, endpoint = %endpoint.id, error = %e, "endpoint record not removed");
+            }
         }
     }
 
@@ -565,6 +561,7 @@ impl<H: Host> Engine<H> {
             .store()
             .delete_container(&c.id)
             .map_err(Error::store(format!("forget container {}", c.name)))?;
+        self.table.remove(&c.id);
         self.names.remove_container(&c.id);
         info!(container = %c.name, "container removed");
         let _ = self
@@ -622,7 +619,7 @@ impl<H: Host> Engine<H> {
             };
             if let Err(e) = self.join(&mut c, index, &path).await {
                 if let Some(endpoint) = c.attachments[index].endpoint.take() {
-                    self.remove_endpoint(&c.name, &endpoint).await;
+                    self.remove_endpoint(&c.name, &network.id, &endpoint).await;
                 }
                 c.attachments.pop();
                 self.save_container(&c)?;
@@ -659,7 +656,7 @@ impl<H: Host> Engine<H> {
         let had_embedded_dns = self.dns_upstreams(&c)?.is_some();
         let attachment = c.attachments.remove(index);
         if let Some(endpoint) = &attachment.endpoint {
-            self.remove_endpoint(&c.name, endpoint).await;
+            self.remove_endpoint(&c.name, &network.id, endpoint).await;
         }
         self.save_container(&c)?;
         self.publish_names(&c)?;

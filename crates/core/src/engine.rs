@@ -1,8 +1,9 @@
 //! The engine: the one owner of mutation. API handlers send it commands and
 //! await the reply, so kernel, IPAM and store changes never race, and a
 //! command runs to the end even if the client that asked goes away (a
-//! half-done change is what crash safety is about). Reads go straight to the
-//! store through the handle; signals and waiting happen outside the engine.
+//! half-done change is what crash safety is about). Reads go to the
+//! container table the engine keeps beside the store (its only writer) and
+//! to the store; signals and waiting happen outside the engine.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,13 +12,15 @@ use berth_types::{ContainerId, NetworkId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{info, warn};
 
+use crate::address_book::AddressBook;
 use crate::config::EngineConfig;
 use crate::container::{Container, Endpoint};
 use crate::container_create::{ContainerCreate, EndpointRequest};
+use crate::container_table::ContainerTable;
 use crate::containers::network_in_use;
 use crate::error::{Error, Result};
 use crate::filter::{ContainerFilter, ListFilter, PruneFilter};
-use crate::lookup::{find_container, find_network};
+use crate::lookup::find_network;
 use crate::model::{Network, RecordState};
 use crate::names::NameIndex;
 use crate::network::{bridge_spec, plan_network, NetworkCreate, Surroundings};
@@ -64,18 +67,29 @@ pub struct Engine<H: Host> {
     pub(crate) commands: Option<mpsc::WeakSender<Command>>,
     /// What the embedded DNS answers, kept current by the engine.
     pub(crate) names: Arc<NameIndex>,
+    /// The store's container records, kept in step with every write.
+    pub(crate) table: Arc<ContainerTable>,
+    /// Addresses in use per network, kept in step with the store.
+    pub(crate) addresses: AddressBook,
 }
 
 impl<H: Host> Engine<H> {
-    pub fn new(host: Arc<H>, config: EngineConfig) -> Self {
+    /// Loads the container records; fails only if the store cannot be read.
+    pub fn new(host: Arc<H>, config: EngineConfig) -> Result<Self> {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        Engine {
+        let records = host
+            .store()
+            .containers()
+            .map_err(Error::store("load containers"))?;
+        Ok(Engine {
             host,
             config,
             events,
             commands: None,
             names: Arc::default(),
-        }
+            table: Arc::new(ContainerTable::new(records)),
+            addresses: AddressBook::default(),
+        })
     }
 
     /// The name index the embedded DNS server answers from.
@@ -91,18 +105,14 @@ impl<H: Host> Engine<H> {
         self.commands = Some(tx.downgrade());
         let handle = EngineHandle {
             host: Arc::clone(&self.host),
+            table: Arc::clone(&self.table),
             tx,
             events: self.events.clone(),
         };
         // Containers found running at start get their exit monitors now
         // that there is a channel to report on.
-        match self.containers() {
-            Ok(containers) => {
-                for c in containers.iter().filter(|c| c.is_running()) {
-                    self.watch_exit(&c.id);
-                }
-            }
-            Err(e) => warn!(error = %e, "running containers not monitored"),
+        for c in self.table.all().iter().filter(|c| c.is_running()) {
+            self.watch_exit(&c.id);
         }
         (handle, tokio::spawn(self.run(rx)))
     }
@@ -272,7 +282,7 @@ impl<H: Host> Engine<H> {
     }
 
     /// Removes a custom network that has been checked to be removable.
-    async fn destroy_network(&self, network: &Network) -> Result<()> {
+    async fn destroy_network(&mut self, network: &Network) -> Result<()> {
         let store = self.host.store();
         store
             .set_network_state(&network.id, RecordState::Removing)
@@ -304,6 +314,7 @@ impl<H: Host> Engine<H> {
         store
             .delete_network(&network.id)
             .map_err(Error::store(format!("forget network {}", network.name)))?;
+        self.addresses.forget(&network.id);
         info!(network = %network.name, id = %network.id, "network removed");
         Ok(())
     }
@@ -353,6 +364,7 @@ pub enum WaitCondition {
 /// reads directly from the store, signals and waits on its own.
 pub struct EngineHandle<H: Host> {
     host: Arc<H>,
+    table: Arc<ContainerTable>,
     tx: mpsc::Sender<Command>,
     events: broadcast::Sender<Event>,
 }
@@ -361,6 +373,7 @@ impl<H: Host> Clone for EngineHandle<H> {
     fn clone(&self) -> Self {
         EngineHandle {
             host: Arc::clone(&self.host),
+            table: Arc::clone(&self.table),
             tx: self.tx.clone(),
             events: self.events.clone(),
         }
@@ -419,9 +432,9 @@ impl<H: Host> EngineHandle<H> {
     }
 
     /// The running containers attached to a network, with their endpoints.
-    pub fn network_members(&self, network: &NetworkId) -> Result<Vec<(Container, Endpoint)>> {
-        Ok(self
-            .containers()?
+    pub fn network_members(&self, network: &NetworkId) -> Vec<(Arc<Container>, Endpoint)> {
+        self.table
+            .all()
             .into_iter()
             .filter_map(|c| {
                 let endpoint = c
@@ -431,30 +444,32 @@ impl<H: Host> EngineHandle<H> {
                     .and_then(|a| a.endpoint.clone())?;
                 Some((c, endpoint))
             })
-            .collect())
+            .collect()
     }
 
     pub fn now(&self) -> std::time::SystemTime {
         self.host.env().now()
     }
 
-    pub fn containers(&self) -> Result<Vec<Container>> {
-        self.host
-            .store()
-            .containers()
-            .map_err(Error::store("list containers"))
+    /// Every container, in id order.
+    pub fn containers(&self) -> Vec<Arc<Container>> {
+        self.table.all()
     }
 
     pub fn inspect_container(&self, reference: &str) -> Result<Container> {
-        let all = self.containers()?;
-        find_container(&all, reference).cloned()
+        self.table.find(reference)
     }
 
     /// Containers matching `filter`, newest first as `docker ps` lists them.
-    pub fn list_containers(&self, all: bool, filter: &ContainerFilter) -> Result<Vec<Container>> {
+    pub fn list_containers(
+        &self,
+        all: bool,
+        filter: &ContainerFilter,
+    ) -> Result<Vec<Arc<Container>>> {
         let networks = self.networks()?;
-        let mut list: Vec<Container> = self
-            .containers()?
+        let mut list: Vec<Arc<Container>> = self
+            .table
+            .all()
             .into_iter()
             .filter(|c| (all || c.is_running()) && filter.matches(c, &networks))
             .collect();

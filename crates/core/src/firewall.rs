@@ -7,7 +7,7 @@ use crate::container::Container;
 use crate::engine::{live_networks, Engine};
 use crate::error::{Error, Result};
 use crate::model::Network;
-use crate::ports::{Firewall, FirewallChange, FirewallState, FwNetwork, FwPort, Host, Store};
+use crate::ports::{Firewall, FirewallChange, FirewallState, FwNetwork, FwPort, Host};
 use crate::publish::firewall_ports;
 
 impl<H: Host> Engine<H> {
@@ -50,11 +50,7 @@ impl<H: Host> Engine<H> {
 
     pub(crate) fn firewall_state(&self) -> Result<FirewallState> {
         let networks = live_networks(self.host.store())?;
-        let containers = self
-            .host
-            .store()
-            .containers()
-            .map_err(Error::store("list containers"))?;
+        let containers = self.table.all();
         let mut state = FirewallState {
             networks: networks.iter().filter_map(|n| self.fw_network(n)).collect(),
             // A starting container's ports are mapped already (before its

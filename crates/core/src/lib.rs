@@ -2,9 +2,11 @@
 //! firewall and store should hold lives here, behind the ports in [`ports`];
 //! nothing here touches the OS, so it is tested with fakes and without root.
 
+mod address_book;
 pub mod config;
 pub mod container;
 pub mod container_create;
+pub mod container_table;
 mod containers;
 pub mod engine;
 pub mod error;

@@ -1,7 +1,6 @@
 //! Resolving what a user typed (`mynet`, a full id, an id prefix) to a network,
 //! in Docker's order: full id, then exact name, then unique id prefix.
 
-use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::model::Network;
 
@@ -25,32 +24,6 @@ pub fn find_network<'a>(networks: &'a [Network], reference: &str) -> Result<&'a 
         (Some(_), more) => Err(Error::InvalidParameter(format!(
             "network {reference} is ambiguous ({} matches found based on ID prefix)",
             more + 1
-        ))),
-    }
-}
-
-/// Resolves a container reference the same way: full id, exact name (with or
-/// without Docker's leading `/`), then unique id prefix.
-pub fn find_container<'a>(containers: &'a [Container], reference: &str) -> Result<&'a Container> {
-    let name = reference.strip_prefix('/').unwrap_or(reference);
-    if let Some(c) = containers.iter().find(|c| c.id.as_str() == reference) {
-        return Ok(c);
-    }
-    if let Some(c) = containers.iter().find(|c| c.name == name) {
-        return Ok(c);
-    }
-    let not_found = || Error::NotFound(format!("No such container: {reference}"));
-    if reference.is_empty() {
-        return Err(not_found());
-    }
-    let mut by_prefix = containers
-        .iter()
-        .filter(|c| c.id.as_str().starts_with(reference));
-    match (by_prefix.next(), by_prefix.next()) {
-        (None, _) => Err(not_found()),
-        (Some(c), None) => Ok(c),
-        (Some(_), Some(_)) => Err(Error::InvalidParameter(format!(
-            "multiple IDs found with provided prefix: {reference}"
         ))),
     }
 }

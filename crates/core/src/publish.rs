@@ -1,7 +1,6 @@
 //! Published ports: turning `-p`/`-P` into concrete host ports at start
 //! (Docker's conflict rules and texts), and into the firewall's mappings.
 
-use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use berth_types::IfName;
@@ -27,7 +26,7 @@ pub struct Published {
 
 impl Published {
     /// Whether two publications would claim the same host socket.
-    fn clashes(&self, proto: Proto, ip: IpAddr, port: u16) -> bool {
+    pub(crate) fn clashes(&self, proto: Proto, ip: IpAddr, port: u16) -> bool {
         self.proto == proto
             && self.host_port == port
             && self.host_ip.is_ipv4() == ip.is_ipv4()
@@ -37,18 +36,16 @@ impl Published {
 
 /// What a start must not collide with.
 pub struct Taken<'a> {
-    /// Ports other running containers publish.
-    pub published: &'a [Published],
+    /// Whether another running (or starting) container publishes a port
+    /// that claims this host socket.
+    pub published: &'a (dyn Fn(Proto, IpAddr, u16) -> bool + Sync),
     /// Whether a host process holds the socket (checked by binding).
     pub host_bound: &'a (dyn Fn(Proto, IpAddr, u16) -> bool + Sync),
 }
 
 fn port_taken(taken: &Taken<'_>, mine: &[Published], proto: Proto, ip: IpAddr, port: u16) -> bool {
-    taken
-        .published
-        .iter()
-        .chain(mine)
-        .any(|p| p.clashes(proto, ip, port))
+    mine.iter().any(|p| p.clashes(proto, ip, port))
+        || (taken.published)(proto, ip, port)
         || (taken.host_bound)(proto, ip, port)
 }
 
@@ -116,11 +113,8 @@ pub fn allocate(
             // Docker 28's words: its port allocator's for a port it
             // published itself, the kernel's for one a host process holds.
             for &ip in &ips {
-                if taken
-                    .published
-                    .iter()
-                    .chain(&out)
-                    .any(|p| p.clashes(b.proto, ip, first))
+                if (taken.published)(b.proto, ip, first)
+                    || out.iter().any(|p| p.clashes(b.proto, ip, first))
                 {
                     return Err(Error::Conflict(format!(
                         "Bind for {} failed: port is already allocated",
@@ -219,16 +213,6 @@ pub fn firewall_ports(
     out
 }
 
-/// Every publication of other containers (for conflict checks).
-pub fn all_published<'a>(
-    containers: impl Iterator<Item = &'a crate::container::Container>,
-) -> Vec<Published> {
-    let set: BTreeSet<Published> = containers
-        .flat_map(|c| c.published.iter().copied())
-        .collect();
-    set.into_iter().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,12 +230,17 @@ mod tests {
         false
     }
 
+    /// What `published` (other containers' publications) and `bound`
+    /// (host sockets) hold. The check outlives the call, so it is leaked:
+    /// tests only.
     fn taken<'a>(
         published: &'a [Published],
         bound: &'a (dyn Fn(Proto, IpAddr, u16) -> bool + Sync),
     ) -> Taken<'a> {
+        let held: Box<dyn Fn(Proto, IpAddr, u16) -> bool + Sync + 'a> =
+            Box::new(move |proto, ip, port| published.iter().any(|p| p.clashes(proto, ip, port)));
         Taken {
-            published,
+            published: Box::leak(held),
             host_bound: bound,
         }
     }

@@ -75,6 +75,8 @@ impl<H: Host> Engine<H> {
 
         self.remove_orphan_bridges(&records).await?;
         self.reconcile_containers().await?;
+        // Allocations were removed behind the book's back above.
+        self.addresses.forget_all();
         self.apply_firewall().await
     }
 
@@ -83,7 +85,8 @@ impl<H: Host> Engine<H> {
     /// then endpoints, veths and namespace files that no running container
     /// owns are removed.
     async fn reconcile_containers(&mut self) -> Result<()> {
-        for mut c in self.containers()? {
+        for c in self.table.all() {
+            let mut c = Container::clone(&c);
             if c.state.status == Status::Removing {
                 let name = c.name.clone();
                 if let Err(e) = self.destroy_container(c).await {
@@ -153,8 +156,12 @@ impl<H: Host> Engine<H> {
     }
 
     async fn remove_orphan_endpoints(&mut self) -> Result<()> {
-        let containers = self.containers()?;
-        let running: Vec<&Container> = containers.iter().filter(|c| c.is_running()).collect();
+        let containers = self.table.all();
+        let running: Vec<&Container> = containers
+            .iter()
+            .map(|c| c.as_ref())
+            .filter(|c| c.is_running())
+            .collect();
         let live: BTreeSet<&str> = running
             .iter()
             .flat_map(|c| live_endpoint_ids(c))

@@ -19,7 +19,7 @@ use berth_testkit::FakeHost;
 use berth_types::IpNet;
 
 async fn started(host: &Arc<FakeHost>) -> EngineHandle<FakeHost> {
-    let mut engine = Engine::new(Arc::clone(host), engine_config());
+    let mut engine = Engine::new(Arc::clone(host), engine_config()).unwrap();
     engine.reconcile().await.unwrap();
     engine.spawn().0
 }
@@ -365,6 +365,27 @@ async fn auto_remove_and_stop_and_rm() {
 }
 
 #[tokio::test]
+async fn a_released_address_is_the_next_one_given() {
+    let (host, h) = setup().await;
+    let ip = |c: &Container| c.attachments[0].endpoint.as_ref().unwrap().ipv4.unwrap();
+    for name in ["c1", "c2", "c3"] {
+        h.create_container(run_req(name, "")).await.unwrap();
+    }
+    let c1 = h.start_container("c1").await.unwrap();
+    let c2 = h.start_container("c2").await.unwrap();
+    assert_eq!(ip(&c1), net("172.17.0.2/16"));
+    assert_eq!(ip(&c2), net("172.17.0.3/16"));
+    host.runtime.exit(&c1.id, 0);
+    while h.inspect_container("c1").unwrap().is_running() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let c3 = h.start_container("c3").await.unwrap();
+    assert_eq!(ip(&c3), net("172.17.0.2/16"), "the lowest free address");
+    let c1 = h.start_container("c1").await.unwrap();
+    assert_eq!(ip(&c1), net("172.17.0.4/16"));
+}
+
+#[tokio::test]
 async fn connect_and_disconnect_live() {
     let (host, h) = setup().await;
     mynetwork(&h).await;
@@ -465,7 +486,7 @@ async fn reconcile_repairs_what_a_crash_left() {
 async fn names_are_scoped_to_shared_networks_and_follow_changes() {
     use berth_core::ports::NameLookup;
     let host = Arc::new(FakeHost::default());
-    let mut engine = Engine::new(Arc::clone(&host), engine_config());
+    let mut engine = Engine::new(Arc::clone(&host), engine_config()).unwrap();
     engine.reconcile().await.unwrap();
     let names = engine.names();
     let h = engine.spawn().0;
@@ -655,7 +676,7 @@ async fn published_ports_map_conflict_and_unmap() {
 #[tokio::test]
 async fn networks_are_firewall_elements_and_a_flush_is_repaired() {
     let host = Arc::new(FakeHost::default());
-    let mut engine = Engine::new(Arc::clone(&host), engine_config());
+    let mut engine = Engine::new(Arc::clone(&host), engine_config()).unwrap();
     engine.reconcile().await.unwrap();
     let h = engine.spawn().0;
     mynetwork(&h).await;
@@ -665,7 +686,7 @@ async fn networks_are_firewall_elements_and_a_flush_is_repaired() {
 
     mynetwork(&h).await;
     host.firewall.flush();
-    let mut engine = Engine::new(Arc::clone(&host), engine_config());
+    let mut engine = Engine::new(Arc::clone(&host), engine_config()).unwrap();
     assert!(engine.repair_firewall().await.unwrap());
     assert_eq!(host.firewall.state().unwrap().networks.len(), 2);
     assert!(
@@ -678,7 +699,7 @@ async fn networks_are_firewall_elements_and_a_flush_is_repaired() {
     let quiet = Arc::new(FakeHost::default());
     let mut cfg = engine_config();
     cfg.firewall = false;
-    let mut engine = Engine::new(Arc::clone(&quiet), cfg);
+    let mut engine = Engine::new(Arc::clone(&quiet), cfg).unwrap();
     engine.reconcile().await.unwrap();
     assert!(quiet.firewall.state().is_none());
 }

@@ -17,7 +17,7 @@ use berth_types::IpNet;
 
 async fn engine() -> (Arc<FakeHost>, Engine<FakeHost>) {
     let host = Arc::new(FakeHost::default());
-    let mut engine = Engine::new(Arc::clone(&host), engine_config());
+    let mut engine = Engine::new(Arc::clone(&host), engine_config()).unwrap();
     engine.reconcile().await.unwrap();
     (host, engine)
 }
@@ -215,7 +215,7 @@ async fn bip_change_keeps_the_bridge_network_id() {
     let before = id(&host);
     let mut cfg = engine_config();
     cfg.default_bridge.address = net("10.99.0.1/24");
-    let mut engine = Engine::new(Arc::clone(&host), cfg);
+    let mut engine = Engine::new(Arc::clone(&host), cfg).unwrap();
     engine.reconcile().await.unwrap();
     assert_eq!(id(&host), before);
     assert_eq!(

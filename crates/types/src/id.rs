@@ -65,6 +65,14 @@ macro_rules! hex_id {
             }
         }
 
+        // Eq, Ord and Hash are the inner string's, so maps keyed by id can
+        // be searched by `&str` (an id prefix is a range).
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl From<$name> for String {
             fn from(id: $name) -> String {
                 id.0

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use berth_api::{ApiError, ImageImportOptions, ImageListOptions, ImageRemoveOptions, RequestBody};
+use std::sync::Arc;
+
 use berth_core::container::Container;
 use berth_oci::image::{Image, ImportOptions, ImportSource, Removed};
 use berth_oci::{OciAdapter, RepoTag};
@@ -56,7 +58,10 @@ pub async fn import(
     Ok(image.id.to_string())
 }
 
-fn users_of<'a>(image: &Image, containers: &'a [Container]) -> impl Iterator<Item = &'a Container> {
+fn users_of<'a>(
+    image: &Image,
+    containers: &'a [Arc<Container>],
+) -> impl Iterator<Item = &'a Arc<Container>> {
     let id = image.id.to_string();
     containers.iter().filter(move |c| c.image_id == id)
 }
@@ -64,7 +69,7 @@ fn users_of<'a>(image: &Image, containers: &'a [Container]) -> impl Iterator<Ite
 pub async fn list(
     oci: &OciAdapter,
     _options: &ImageListOptions,
-    containers: &[Container],
+    containers: &[Arc<Container>],
 ) -> Result<Vec<ImageSummary>, ApiError> {
     let images = oci
         .blocking(|_, images| images.list())
@@ -139,7 +144,7 @@ pub async fn remove(
     oci: &OciAdapter,
     name: &str,
     options: ImageRemoveOptions,
-    containers: &[Container],
+    containers: &[Arc<Container>],
 ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
     let reference = name.to_owned();
     let force = options.force;

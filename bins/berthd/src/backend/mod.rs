@@ -198,7 +198,7 @@ impl Backend for DaemonBackend {
         let ncpu = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
-        let containers = self.engine.containers().map_err(api_error)?;
+        let containers = self.engine.containers();
         let running = containers.iter().filter(|c| c.is_running()).count();
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         let images = self.oci().images().list().map(|l| l.len()).unwrap_or(0);
@@ -245,10 +245,7 @@ impl Backend for DaemonBackend {
             .engine
             .inspect_network(&id_or_name)
             .map_err(api_error)?;
-        let members = self
-            .engine
-            .network_members(&network.id)
-            .map_err(api_error)?;
+        let members = self.engine.network_members(&network.id);
         Ok(wire::network_to_wire(&network, &members))
     }
 
@@ -576,7 +573,7 @@ impl Backend for DaemonBackend {
     }
 
     async fn image_list(&self, options: ImageListOptions) -> Result<Vec<ImageSummary>, ApiError> {
-        let containers = self.engine.containers().map_err(api_error)?;
+        let containers = self.engine.containers();
         images::list(self.oci(), &options, &containers).await
     }
 
@@ -589,7 +586,7 @@ impl Backend for DaemonBackend {
         name: String,
         options: ImageRemoveOptions,
     ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
-        let containers = self.engine.containers().map_err(api_error)?;
+        let containers = self.engine.containers();
         images::remove(self.oci(), &name, options, &containers).await
     }
 }

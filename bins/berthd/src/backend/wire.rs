@@ -437,7 +437,7 @@ fn port_type(proto: berth_core::container::Proto) -> PortSummaryTypeEnum {
 /// sends it (the docker CLI prints the raw JSON).
 pub fn network_to_wire(
     n: &Network,
-    members: &[(Container, berth_core::container::Endpoint)],
+    members: &[(std::sync::Arc<Container>, berth_core::container::Endpoint)],
 ) -> NetworkInspect {
     let config = n
         .subnets
