@@ -69,6 +69,9 @@ pub struct Engine<H: Host> {
     pub(crate) names: Arc<NameIndex>,
     /// The store's container records, kept in step with every write.
     pub(crate) table: Arc<ContainerTable>,
+    /// Bridges of removed networks still being deleted (the kernel takes
+    /// ~50 ms per bridge, so `network rm` does not wait for it).
+    bridge_removals: tokio::task::JoinSet<()>,
     /// Addresses in use per network, kept in step with the store.
     pub(crate) addresses: AddressBook,
 }
@@ -88,6 +91,7 @@ impl<H: Host> Engine<H> {
             commands: None,
             names: Arc::default(),
             table: Arc::new(ContainerTable::new(records)),
+            bridge_removals: tokio::task::JoinSet::new(),
             addresses: AddressBook::default(),
         })
     }
@@ -165,6 +169,14 @@ impl<H: Host> Engine<H> {
                 }
             }
         }
+        self.finish_bridge_removals().await;
+    }
+
+    /// Waits for the bridges of removed networks to be gone. A new network
+    /// waits for them, as its subnet or bridge name may be the one just
+    /// freed; so does shutdown.
+    pub async fn finish_bridge_removals(&mut self) {
+        while self.bridge_removals.join_next().await.is_some() {}
     }
 
     fn live_networks(&self) -> Result<Vec<Network>> {
@@ -172,6 +184,7 @@ impl<H: Host> Engine<H> {
     }
 
     pub async fn create_network(&mut self, req: NetworkCreate) -> Result<Network> {
+        self.finish_bridge_removals().await;
         let existing = self.live_networks()?;
         let host_routes = self
             .host
@@ -281,7 +294,10 @@ impl<H: Host> Engine<H> {
         Ok(network)
     }
 
-    /// Removes a custom network that has been checked to be removable.
+    /// Removes a custom network that has been checked to be removable: its
+    /// firewall elements and record now, its bridge in the background. A
+    /// crash before the bridge is gone leaves a bridge no record claims,
+    /// which start-up reconcile removes.
     async fn destroy_network(&mut self, network: &Network) -> Result<()> {
         let store = self.host.store();
         store
@@ -299,22 +315,21 @@ impl<H: Host> Engine<H> {
             // apply drops them.
             warn!(network = %network.name, error = %e, "firewall elements not removed");
         }
-        if let Some(bridge) = &network.bridge {
-            if let Err(source) = self.host.net().delete_link(&bridge.name).await {
-                // The network is still whole: give it back to the user.
-                if let Err(e) = store.set_network_state(&network.id, RecordState::Ready) {
-                    warn!(network = %network.name, error = %e, "network left marked for removal");
-                }
-                return Err(Error::Kernel {
-                    what: format!("remove bridge {} of network {}", bridge.name, network.name),
-                    source,
-                });
-            }
-        }
         store
             .delete_network(&network.id)
             .map_err(Error::store(format!("forget network {}", network.name)))?;
         self.addresses.forget(&network.id);
+        if let Some(bridge) = network.bridge.as_ref().map(|b| b.name.clone()) {
+            // Reap the finished ones so the set stays small.
+            while self.bridge_removals.try_join_next().is_some() {}
+            let host = Arc::clone(&self.host);
+            let name = network.name.clone();
+            self.bridge_removals.spawn(async move {
+                if let Err(e) = host.net().delete_link(&bridge).await {
+                    warn!(network = %name, bridge = %bridge, error = %e, "bridge not removed: the next start removes it");
+                }
+            });
+        }
         info!(network = %network.name, id = %network.id, "network removed");
         Ok(())
     }

@@ -24,6 +24,7 @@ impl<H: Host> Engine<H> {
     /// made. A user network whose bridge fails is logged and retried at the
     /// next start.
     pub async fn reconcile(&mut self) -> Result<()> {
+        self.finish_bridge_removals().await;
         let net = self.host.net();
         if self.config.ip_forward {
             net.set_sysctl("net.ipv4.ip_forward", "1")

@@ -277,6 +277,19 @@ impl Sandbox {
         names
     }
 
+    /// Waits (up to 10 s) for a link to be gone: berthd deletes a removed
+    /// network's bridge after it has answered.
+    pub fn wait_link_gone(&self, name: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.link_names().iter().any(|l| l == name) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "link {name} still there"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// The global addresses of a link as `addr/prefix` strings.
     pub fn addresses(&self, link: &str) -> Vec<String> {
         self.ip_json(&["addr", "show", "dev", link])

@@ -78,8 +78,10 @@ async fn create_makes_bridge_with_gateway_and_remove_deletes_it() {
     assert_eq!(host.store.state_of(&n.id), Some(RecordState::Ready));
 
     engine.remove_network("mynetwork").await.unwrap();
-    assert!(host.net.link(&bridge).is_none());
+    // The record goes at once; the bridge in the background.
     assert_eq!(host.store.state_of(&n.id), None);
+    engine.finish_bridge_removals().await;
+    assert!(host.net.link(&bridge).is_none());
 }
 
 #[tokio::test]
@@ -247,4 +249,29 @@ async fn prune_removes_matching_custom_networks_only() {
         .collect();
     names.sort();
     assert_eq!(names, ["bridge", "host", "keep", "none"]);
+}
+
+#[tokio::test]
+async fn a_network_made_right_after_a_removal_may_reuse_its_subnet_and_bridge_name() {
+    let (host, mut engine) = engine().await;
+    let named = |name: &str| {
+        let mut req = create(name, "10.9.0.0/24");
+        req.options = BTreeMap::from([(
+            "com.docker.network.bridge.name".to_owned(),
+            "br-same".to_owned(),
+        )]);
+        req
+    };
+    engine.create_network(named("first")).await.unwrap();
+    engine.remove_network("first").await.unwrap();
+    // No wait in between: the old bridge's deletion is still queued.
+    let second = engine.create_network(named("second")).await.unwrap();
+    // Whatever was queued has run by now, and took the old bridge only.
+    engine.finish_bridge_removals().await;
+    let link = host.net.link("br-same").unwrap();
+    assert_eq!(
+        link.alias.as_deref(),
+        Some(network_link_alias(&second.id).as_str())
+    );
+    assert_eq!(link.addresses, vec![net("10.9.0.1/24")]);
 }
