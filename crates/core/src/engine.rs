@@ -5,10 +5,11 @@
 //! container table the engine keeps beside the store (its only writer) and
 //! to the store; signals and waiting happen outside the engine.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_types::{ContainerId, NetworkId};
+use berth_types::{ContainerId, IfName, NetworkId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{info, warn};
 
@@ -70,8 +71,10 @@ pub struct Engine<H: Host> {
     /// The store's container records, kept in step with every write.
     pub(crate) table: Arc<ContainerTable>,
     /// Bridges of removed networks still being deleted (the kernel takes
-    /// ~50 ms per bridge, so `network rm` does not wait for it).
-    bridge_removals: tokio::task::JoinSet<()>,
+    /// ~50 ms per bridge, so `network rm` does not wait for it); each task
+    /// returns its bridge's name.
+    bridge_removals: tokio::task::JoinSet<IfName>,
+    removing_bridges: HashSet<IfName>,
     /// Addresses in use per network, kept in step with the store.
     pub(crate) addresses: AddressBook,
 }
@@ -92,6 +95,7 @@ impl<H: Host> Engine<H> {
             names: Arc::default(),
             table: Arc::new(ContainerTable::new(records)),
             bridge_removals: tokio::task::JoinSet::new(),
+            removing_bridges: HashSet::new(),
             addresses: AddressBook::default(),
         })
     }
@@ -172,11 +176,20 @@ impl<H: Host> Engine<H> {
         self.finish_bridge_removals().await;
     }
 
-    /// Waits for the bridges of removed networks to be gone. A new network
-    /// waits for them, as its subnet or bridge name may be the one just
-    /// freed; so does shutdown.
+    /// Waits for the bridges of removed networks to be gone (shutdown,
+    /// reconcile, and a new network that wants one of their names).
     pub async fn finish_bridge_removals(&mut self) {
         while self.bridge_removals.join_next().await.is_some() {}
+        self.removing_bridges.clear();
+    }
+
+    /// Forgets the deletions that have finished.
+    fn reap_bridge_removals(&mut self) {
+        while let Some(done) = self.bridge_removals.try_join_next() {
+            if let Ok(name) = done {
+                self.removing_bridges.remove(&name);
+            }
+        }
     }
 
     fn live_networks(&self) -> Result<Vec<Network>> {
@@ -184,7 +197,6 @@ impl<H: Host> Engine<H> {
     }
 
     pub async fn create_network(&mut self, req: NetworkCreate) -> Result<Network> {
-        self.finish_bridge_removals().await;
         let existing = self.live_networks()?;
         let host_routes = self
             .host
@@ -199,6 +211,14 @@ impl<H: Host> Engine<H> {
             host_routes: &host_routes,
         };
         let network = plan_network(req, &around, &self.config, id, env.now())?;
+        // A removed network's bridge is down, so its subnet is free at once;
+        // its name is free once it is deleted.
+        self.reap_bridge_removals();
+        if let Some(bridge) = &network.bridge {
+            if self.removing_bridges.contains(&bridge.name) {
+                self.finish_bridge_removals().await;
+            }
+        }
 
         let store = self.host.store();
         store
@@ -295,9 +315,10 @@ impl<H: Host> Engine<H> {
     }
 
     /// Removes a custom network that has been checked to be removable: its
-    /// firewall elements and record now, its bridge in the background. A
-    /// crash before the bridge is gone leaves a bridge no record claims,
-    /// which start-up reconcile removes.
+    /// firewall elements, its bridge's routes (by setting it down) and its
+    /// record now; the bridge itself in the background. A crash before the
+    /// bridge is gone leaves a bridge no record claims, which start-up
+    /// reconcile removes.
     async fn destroy_network(&mut self, network: &Network) -> Result<()> {
         let store = self.host.store();
         store
@@ -315,19 +336,26 @@ impl<H: Host> Engine<H> {
             // apply drops them.
             warn!(network = %network.name, error = %e, "firewall elements not removed");
         }
+        let bridge = network.bridge.as_ref().map(|b| b.name.clone());
+        if let Some(bridge) = &bridge {
+            if let Err(e) = self.host.net().set_link_down(bridge).await {
+                warn!(network = %network.name, %bridge, error = %e, "bridge not set down");
+            }
+        }
         store
             .delete_network(&network.id)
             .map_err(Error::store(format!("forget network {}", network.name)))?;
         self.addresses.forget(&network.id);
-        if let Some(bridge) = network.bridge.as_ref().map(|b| b.name.clone()) {
-            // Reap the finished ones so the set stays small.
-            while self.bridge_removals.try_join_next().is_some() {}
+        if let Some(bridge) = bridge {
+            self.reap_bridge_removals();
+            self.removing_bridges.insert(bridge.clone());
             let host = Arc::clone(&self.host);
             let name = network.name.clone();
             self.bridge_removals.spawn(async move {
                 if let Err(e) = host.net().delete_link(&bridge).await {
-                    warn!(network = %name, bridge = %bridge, error = %e, "bridge not removed: the next start removes it");
+                    warn!(network = %name, %bridge, error = %e, "bridge not removed: the next start removes it");
                 }
+                bridge
             });
         }
         info!(network = %network.name, id = %network.id, "network removed");

@@ -97,6 +97,10 @@ pub trait NetOps: Send + Sync + 'static {
     /// Deletes a link by name; a link that is already gone is success.
     fn delete_link(&self, name: &IfName) -> impl Future<Output = Result<(), PortError>> + Send;
 
+    /// Sets a link down, which also takes its connected routes away; a link
+    /// that is gone is success. Cheap, unlike deleting a bridge.
+    fn set_link_down(&self, name: &IfName) -> impl Future<Output = Result<(), PortError>> + Send;
+
     /// Every link whose alias starts with [`LINK_ALIAS_PREFIX`].
     fn owned_links(&self) -> impl Future<Output = Result<Vec<OwnedLink>, PortError>> + Send;
 

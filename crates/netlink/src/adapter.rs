@@ -288,6 +288,16 @@ impl Netlink {
         }
     }
 
+    /// [`NetOps::set_link_down`] with the adapter's own error type.
+    pub async fn set_link_down(&self, name: &IfName) -> Result<()> {
+        let msg = LinkUnspec::new_with_name(name.as_str()).down().build();
+        match self.handle.link().change(msg).execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if errno_of(&e) == Some(libc::ENODEV) => Ok(()),
+            Err(e) => Err(NetlinkError::request("setting down", name.as_str(), e, &[])),
+        }
+    }
+
     /// [`NetOps::owned_links`] with the adapter's own error type.
     pub async fn owned_links(&self) -> Result<Vec<OwnedLink>> {
         let mut owned = Vec::new();
@@ -348,6 +358,10 @@ impl NetOps for Netlink {
 
     async fn delete_link(&self, name: &IfName) -> Result<(), PortError> {
         Netlink::delete_link(self, name).await.map_err(Into::into)
+    }
+
+    async fn set_link_down(&self, name: &IfName) -> Result<(), PortError> {
+        Netlink::set_link_down(self, name).await.map_err(Into::into)
     }
 
     async fn owned_links(&self) -> Result<Vec<OwnedLink>, PortError> {

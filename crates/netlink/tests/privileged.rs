@@ -221,6 +221,36 @@ fn owned_links_lists_only_berth_aliased_links() {
     not(feature = "privileged"),
     ignore = "needs root: cargo test -p berth-netlink --features privileged"
 )]
+fn set_link_down_takes_the_bridge_routes_away() {
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        NetOps::ensure_bridge(&nl, &spec("br-down", &["172.30.0.1/16"]))
+            .await
+            .expect("ensure");
+        let before = NetOps::host_routes(&nl).await.expect("routes");
+        assert!(
+            before.contains(&"172.30.0.0/16".parse().unwrap()),
+            "{before:?}"
+        );
+        NetOps::set_link_down(&nl, &name("br-down"))
+            .await
+            .expect("down");
+        let after = NetOps::host_routes(&nl).await.expect("routes");
+        assert!(
+            !after.contains(&"172.30.0.0/16".parse().unwrap()),
+            "{after:?}"
+        );
+        NetOps::set_link_down(&nl, &name("never-was"))
+            .await
+            .expect("a missing link is fine");
+    });
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
 fn delete_link_twice_is_fine() {
     in_fresh_netns(|| async {
         let nl = open().await;

@@ -149,6 +149,13 @@ impl NetOps for FakeNet {
         Ok(())
     }
 
+    async fn set_link_down(&self, name: &IfName) -> Result<(), PortError> {
+        if let Some(link) = lock(&self.state).links.get_mut(name.as_str()) {
+            link.up = false;
+        }
+        Ok(())
+    }
+
     async fn owned_links(&self) -> Result<Vec<OwnedLink>, PortError> {
         let st = lock(&self.state);
         Ok(st
@@ -169,9 +176,11 @@ impl NetOps for FakeNet {
 
     async fn host_routes(&self) -> Result<Vec<IpNet>, PortError> {
         let st = lock(&self.state);
+        // As the kernel: a link that is down has no connected routes.
         let connected = st
             .links
             .values()
+            .filter(|l| l.up)
             .flat_map(|l| l.addresses.iter().map(IpNet::trunc));
         Ok(st.routes.iter().copied().chain(connected).collect())
     }

@@ -275,3 +275,19 @@ async fn a_network_made_right_after_a_removal_may_reuse_its_subnet_and_bridge_na
     );
     assert_eq!(link.addresses, vec![net("10.9.0.1/24")]);
 }
+
+#[tokio::test]
+async fn a_removed_networks_pool_is_free_before_its_bridge_is_gone() {
+    let (host, mut engine) = engine().await;
+    let first = engine.create_network(create("first", "")).await.unwrap();
+    let old_bridge = first.bridge.clone().unwrap().name;
+    engine.remove_network("first").await.unwrap();
+    // The old bridge is down (no routes) while its deletion is queued.
+    assert!(!host.net.link(old_bridge.as_str()).unwrap().up);
+    let second = engine.create_network(create("second", "")).await.unwrap();
+    assert_eq!(second.subnets[0].subnet, first.subnets[0].subnet);
+    engine.finish_bridge_removals().await;
+    assert!(host.net.link(old_bridge.as_str()).is_none());
+    let new_bridge = second.bridge.unwrap().name;
+    assert!(host.net.link(new_bridge.as_str()).unwrap().up);
+}
