@@ -449,7 +449,8 @@ impl<H: Host> EngineHandle<H> {
         self.ask(|r| Command::PruneNetworks(filter, r)).await
     }
 
-    fn networks(&self) -> Result<Vec<Network>> {
+    /// Every network that exists for users, unsorted.
+    pub fn networks(&self) -> Result<Vec<Network>> {
         live_networks(self.host.store())
     }
 

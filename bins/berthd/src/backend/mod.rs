@@ -65,9 +65,7 @@ impl DaemonBackend {
     }
 
     fn networks(&self) -> Result<Vec<berth_core::model::Network>, ApiError> {
-        self.engine
-            .list_networks(&ListFilter::default())
-            .map_err(api_error)
+        self.engine.networks().map_err(api_error)
     }
 
     fn container(&self, reference: &str) -> Result<berth_core::container::Container, ApiError> {
