@@ -181,7 +181,7 @@ impl Server {
             .map_err(|e| format!("chmod socket: {e}"))?;
 
         let log = match &cfg.mode {
-            ShimMode::Container { log_file } => Some(LogWriter {
+            ShimMode::Container { log_file, .. } => Some(LogWriter {
                 file: OpenOptions::new()
                     .create(true)
                     .append(true)
@@ -291,11 +291,29 @@ impl Server {
             ];
             stderr_source = Some(1);
         }
+        // The container's rootfs exists only in `runc create`'s own mount
+        // namespace (and then in the container's), never in ours.
+        let rootfs = match (&cfg.mode, launch) {
+            (ShimMode::Container { rootfs, .. }, Launch::Create) => {
+                rootfs
+                    .mount_in_new_namespace(&mut cmd)
+                    .map_err(|e| e.to_string())?;
+                Some(rootfs)
+            }
+            _ => None,
+        };
         let spawned = cmd.spawn();
         // Our copies of the child's ends must go now, or the pipes never
         // reach EOF.
         drop(cmd);
-        let mut child = spawned.map_err(|e| format!("run {}: {e}", cfg.runtime.display()))?;
+        let mut child = spawned.map_err(|e| match rootfs {
+            Some(r) => format!(
+                "run {} in a new mount namespace with the rootfs mounted at {}: {e}",
+                cfg.runtime.display(),
+                r.target.display()
+            ),
+            None => format!("run {}: {e}", cfg.runtime.display()),
+        })?;
         let master = match &console {
             Some(l) => receive_master(l, &mut child),
             None => Ok(None),

@@ -6,9 +6,10 @@
 //!
 //! The bind mounts are made in the mount namespace of the calling process
 //! (berthd's). That is where runc looks: it is started by berthd (through the
-//! shim) and inherits that mount namespace, and it opens the namespace path
-//! (`linux.namespaces[].path`) before it makes the container's own mount
-//! namespace. Anything that wants to use a namespace file (`nsenter
+//! shim) in a copy of that mount namespace, made as `runc create` starts, so
+//! after the sandbox's bind mount (berth-oci's `rootfs` module), and it opens
+//! the namespace path (`linux.namespaces[].path`) before it makes the
+//! container's own mount namespace. Anything that wants to use a namespace file (`nsenter
 //! --net=PATH`, `ip netns exec` on a symlink) must therefore run in berthd's
 //! mount namespace too; if berthd runs in one of its own (systemd
 //! `PrivateMounts=`), a host shell sees only empty files.

@@ -105,20 +105,22 @@ impl ContainerRuntime {
         &self.runc
     }
 
-    /// Mounts the container's overlay over `image_rootfs` (no-op when it is
-    /// already mounted) and returns the merged path.
-    pub fn mount_rootfs(&self, id: &ContainerId, image_rootfs: &Path) -> Result<PathBuf> {
-        let overlay = Overlay {
+    /// The container's overlay over `image_rootfs`, mounted at the bundle's
+    /// `rootfs` by its shim, in `runc create`'s own mount namespace (see
+    /// [`crate::rootfs`]).
+    fn overlay(&self, id: &ContainerId, image_rootfs: &Path) -> Overlay {
+        Overlay {
             id: id.to_string(),
             lower: image_rootfs.to_path_buf(),
             upper: self.layout.upper_dir(id),
             work: self.layout.work_dir(id),
             target: self.layout.rootfs(id),
-        };
-        overlay.mount()?;
-        Ok(overlay.target)
+        }
     }
 
+    /// Unmounts the rootfs in this mount namespace, where berth no longer
+    /// mounts it (one `umount2` that finds nothing) but an earlier berthd
+    /// did, for containers it started.
     pub fn unmount_rootfs(&self, id: &ContainerId) -> Result<()> {
         rootfs::unmount(id.as_str(), &self.layout.rootfs(id))
     }
@@ -155,10 +157,11 @@ impl ContainerRuntime {
         )
     }
 
-    /// Mounts the rootfs, writes the bundle and starts the container's shim,
-    /// which runs `runc create`; returns once the container is created (not
-    /// started: see [`ContainerRuntime::start`]). Also used to start an
-    /// exited container again: its log is appended to.
+    /// Writes the bundle and starts the container's shim, which mounts the
+    /// rootfs and runs `runc create` (see [`crate::rootfs`]); returns once
+    /// the container is created (not started: see
+    /// [`ContainerRuntime::start`]). Also used to start an exited container
+    /// again: its log is appended to.
     pub fn spawn_shim(&self, id: &ContainerId, task: &TaskSpec) -> Result<Spawned> {
         let client = self.shim(id);
         if client.is_alive() {
@@ -169,7 +172,6 @@ impl ContainerRuntime {
         }
         create_dir_all(&self.layout.container_data_dir(id))?;
         create_dir_all(&self.layout.bundle_dir(id))?;
-        self.mount_rootfs(id, &task.image_rootfs)?;
         // Leftovers of a previous run: its exit record and, if its shim
         // died, runc's state for the same id.
         remove_file_if_exists(&self.layout.exit_file(id))?;
@@ -183,6 +185,7 @@ impl ContainerRuntime {
             dir: self.layout.bundle_dir(id),
             mode: ShimMode::Container {
                 log_file: self.layout.log_file(id),
+                rootfs: self.overlay(id, &task.image_rootfs),
             },
             exit_file: self.layout.exit_file(id),
             tty: task.process.tty,

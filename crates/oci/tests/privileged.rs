@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use berth_oci::image::{Image, ImportOptions, ImportSource};
 use berth_oci::logs::{LogOptions, Stream};
-use berth_oci::rootfs::mounted_fs_type;
+use berth_oci::rootfs::{mounted_fs_type, unmount, Overlay, OVERLAYFS_SUPER_MAGIC};
 use berth_oci::spec::{EtcFiles, NetworkNamespace, ProcessSpec, Rlimit, User};
 use berth_oci::{
     ContainerRuntime, ExecId, ExitInfo, ImageStore, Output, Probe, ProcessState, RepoTag,
@@ -276,15 +276,18 @@ fn import_run_echo_and_delete() {
         };
         let id = env.create(&task);
         let l = env.rt.layout();
+        // The overlay is the container's root, mounted in runc's own mount
+        // namespace: none in this one (the daemon's).
+        let pid = env.rt.runc().state(id.as_str()).unwrap().unwrap().pid;
+        let root = PathBuf::from(format!("/proc/{pid}/root"));
         assert_eq!(
-            mounted_fs_type(&l.rootfs(&id)).unwrap().as_deref(),
-            Some("overlay")
+            nix::sys::statfs::statfs(&root).unwrap().filesystem_type(),
+            OVERLAYFS_SUPER_MAGIC
         );
-        // A second mount attempt (a restarted daemon) sees the first.
-        env.rt.mount_rootfs(&id, &img.rootfs).unwrap();
+        assert!(root.join("bin/ip").exists());
+        assert_eq!(mounted_fs_type(&l.rootfs(&id)).unwrap(), None);
         let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let target = l.rootfs(&id);
-        assert_eq!(info.matches(target.to_str().unwrap()).count(), 1);
+        assert!(!info.contains(id.as_str()), "{info}");
 
         match env.rt.probe(&id).unwrap() {
             Probe::Alive(s) => assert_eq!(s.state, ProcessState::Created),
@@ -373,6 +376,102 @@ fn exit_codes_and_restart() {
             .unwrap_err();
         assert!(e.to_string().contains("no-such-cmd"), "{e}");
         assert!(e.to_string().contains("not found"), "{e}");
+
+        // A missing image rootfs fails at create too, naming it.
+        let mut task = env.task(&["true"], false, false);
+        task.image_rootfs = env.root.join("no-such-image");
+        let e = env.rt.spawn_shim(&random_id(), &task).unwrap_err();
+        assert!(e.to_string().contains("no-such-image"), "{e}");
+    });
+}
+
+#[test]
+fn overlay_mount_is_idempotent_and_unmount_takes_all() {
+    sandboxed("overlay_mount_is_idempotent_and_unmount_takes_all", || {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let lower = root.join("lower");
+        std::fs::create_dir_all(lower.join("sub")).unwrap();
+        std::fs::write(lower.join("file"), "lower\n").unwrap();
+        let overlay = |name: &str, target: PathBuf| Overlay {
+            id: name.into(),
+            lower: lower.clone(),
+            upper: root.join(name).join("upper"),
+            work: root.join(name).join("work"),
+            target,
+        };
+        let mountinfo = || std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+
+        let a = overlay("a", root.join("a/rootfs"));
+        assert_eq!(mounted_fs_type(&a.target).unwrap(), None);
+        assert!(a.mount().unwrap());
+        assert_eq!(
+            mounted_fs_type(&a.target).unwrap(),
+            Some(OVERLAYFS_SUPER_MAGIC)
+        );
+        assert_eq!(
+            std::fs::read_to_string(a.target.join("file")).unwrap(),
+            "lower\n"
+        );
+        // A second mount (a restarted daemon) sees the first.
+        assert!(!a.mount().unwrap());
+        let target = a.target.to_str().unwrap().to_owned();
+        assert_eq!(mountinfo().matches(&target).count(), 1);
+
+        // Inside an overlay mounted higher up the type is overlay too, but
+        // that is no mount point.
+        let b = overlay("b", a.target.join("sub"));
+        assert_eq!(mounted_fs_type(&b.target).unwrap(), None);
+        assert!(b.mount().unwrap());
+        assert_eq!(
+            mounted_fs_type(&b.target).unwrap(),
+            Some(OVERLAYFS_SUPER_MAGIC)
+        );
+        unmount("b", &b.target).unwrap();
+        assert_eq!(mounted_fs_type(&b.target).unwrap(), None);
+
+        // Something else on top of the overlay: refused.
+        nix::mount::mount(
+            Some("tmpfs"),
+            &a.target,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        let e = a.mount().unwrap_err().to_string();
+        assert!(e.contains("something else"), "{e}");
+        assert_eq!(mountinfo().matches(&target).count(), 2);
+
+        // Unmounting takes both, the busy top one lazily.
+        let mut busy = Command::new("sleep")
+            .arg("60")
+            .current_dir(&a.target)
+            .spawn()
+            .unwrap();
+        unmount("a", &a.target).unwrap();
+        busy.kill().unwrap();
+        busy.wait().unwrap();
+        assert_eq!(mounted_fs_type(&a.target).unwrap(), None);
+        assert_eq!(mountinfo().matches(&target).count(), 0);
+        // Not mounted, or missing: nothing to do.
+        unmount("a", &a.target).unwrap();
+        unmount("a", &root.join("missing")).unwrap();
+
+        // Mounted in a namespace of the command's own: not in this one.
+        let c = overlay("c", root.join("c/rootfs"));
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "cat \"$0/file\" && grep -c \"$0\" /proc/self/mountinfo",
+        ])
+        .arg(&c.target);
+        c.mount_in_new_namespace(&mut cmd).unwrap();
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "lower\n1\n");
+        assert_eq!(mounted_fs_type(&c.target).unwrap(), None);
+        assert!(!mountinfo().contains(c.target.to_str().unwrap()));
     });
 }
 

@@ -447,6 +447,15 @@ fn rm_leaves_nothing_and_frees_the_address() {
         .ok();
     let id = inspect(&sb, "gone")["Id"].as_str().unwrap().to_owned();
     assert_eq!(veths(&sb).len(), 1);
+    // The rootfs is mounted in the container's own mount namespace only,
+    // never in berthd's.
+    let mounts = sb.sh("cat /proc/self/mountinfo").ok();
+    assert!(
+        !mounts
+            .lines()
+            .any(|l| l.contains(&id) && l.contains(" - overlay ")),
+        "berthd's mount namespace holds the container's overlay: {mounts}"
+    );
     sb.docker(&["rm", "-f", "gone"]).ok();
     assert!(veths(&sb).is_empty());
     let mounts = sb.sh("cat /proc/self/mountinfo").ok();

@@ -3,10 +3,12 @@
 //!
 //! berthd runs `berth-shim <dir>/shim.json`. The shim forks: the child
 //! calls setsid, becomes a child subreaper, binds `<dir>/shim.sock`, and in
-//! container mode runs `runc create`; the parent waits for the child to
-//! report that (or its error) on a pipe and exits with it, so
-//! [`spawn`] returns once the container exists, and the shim is then
-//! reparented away from berthd (to init or a subreaper) and survives it.
+//! container mode runs `runc create` in a mount namespace of runc's own
+//! with the container's rootfs mounted there (see [`crate::rootfs`]); the
+//! parent waits for the child to report that (or its error) on a pipe and
+//! exits with it, so [`spawn`] returns once the container exists, and the
+//! shim is then reparented away from berthd (to init or a subreaper) and
+//! survives it.
 //! After `START` it waits for the process, keeps its output (json-file log
 //! in container mode, live frames to attached clients), and when the
 //! process has exited and its output is drained: deletes the runc
@@ -26,13 +28,16 @@ use crate::error::{Error, Result};
 use crate::layout::{
     CONSOLE_SOCKET, INIT_PID, PROCESS_JSON, RUNC_LOG, SHIM_CONFIG, SHIM_LOG, SHIM_PID, SHIM_SOCKET,
 };
+use crate::rootfs::Overlay;
 
 /// What the shim runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ShimMode {
     /// A container: `dir` is its bundle; output goes to `log_file` too.
-    Container { log_file: PathBuf },
+    /// `runc create` runs in a mount namespace of its own with `rootfs`
+    /// mounted there ([`Overlay::mount_in_new_namespace`]).
+    Container { log_file: PathBuf, rootfs: Overlay },
     /// An exec in the running container `id`: `dir/process.json`.
     Exec,
 }
