@@ -294,9 +294,9 @@ impl Server {
         // The container's rootfs exists only in `runc create`'s own mount
         // namespace (and then in the container's), never in ours.
         let rootfs = match (&cfg.mode, launch) {
-            (ShimMode::Container { rootfs, .. }, Launch::Create) => {
+            (ShimMode::Container { rootfs, netns, .. }, Launch::Create) => {
                 rootfs
-                    .mount_in_new_namespace(&mut cmd)
+                    .mount_in_new_namespace(&mut cmd, netns.as_ref())
                     .map_err(|e| e.to_string())?;
                 Some(rootfs)
             }

@@ -36,6 +36,8 @@ pub(crate) const INIT_PID: &str = "init.pid";
 pub(crate) const CONSOLE_SOCKET: &str = "console.sock";
 pub(crate) const EXIT_FILE: &str = "exit.json";
 pub(crate) const BUNDLE_CONFIG: &str = "config.json";
+/// The bundle's file runc joins the sandbox's network namespace through.
+pub(crate) const NETNS_PIN: &str = "netns";
 pub(crate) const PROCESS_JSON: &str = "process.json";
 
 /// An exec instance's id: Docker uses 64 hex digits; we accept any short

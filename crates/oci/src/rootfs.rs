@@ -30,6 +30,17 @@
 //! higher up has the overlay's type too.) A bind mount from the same file
 //! system is not seen as a mount point; berth never makes one there.
 //!
+//! # The sandbox's network namespace
+//!
+//! berthd's table still holds one netns bind mount per running container,
+//! all under its namespace directory (a mount of its own). runc reads its
+//! mount table several times per container and the kernel copies it twice
+//! (this namespace, the container's), so the same hook also pins the one
+//! namespace the container joins at a path in its bundle ([`NetnsPin`]) and
+//! then detaches the whole namespace directory from the throwaway copy, in
+//! one call: runc then works on a table of a few dozen mounts, however many
+//! containers run. The spec names the pinned path.
+//!
 //! Mounting is idempotent: a rootfs still mounted where the shim mounts it
 //! (by a berthd that mounted overlays in its own namespace) is used as it
 //! is, not mounted again.
@@ -70,6 +81,24 @@ pub struct Overlay {
     pub target: PathBuf,
 }
 
+/// The network namespace a container joins, bound at `pin` (an empty file
+/// in its bundle) in `runc create`'s mount namespace, after which `dir`,
+/// the mount holding every sandbox's namespace file, is detached there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetnsPin {
+    /// The namespace file (`<exec-root>/netns/<id>`).
+    pub source: PathBuf,
+    pub pin: PathBuf,
+}
+
+/// [`NetnsPin`] as C strings, for the hook.
+#[derive(Debug)]
+struct PreparedPin {
+    source: CString,
+    pin: CString,
+    dir: CString,
+}
+
 /// What [`Overlay::mount`] needs, checked and turned into C strings
 /// beforehand, so that mounting makes system calls only and can run
 /// between `fork` and `exec`.
@@ -102,9 +131,13 @@ impl Prepared {
     }
 
     /// Moves the calling process into a new mount namespace, a slave copy
-    /// of the current one, and mounts the overlay there. System calls
-    /// only, for [`Overlay::mount_in_new_namespace`]'s child.
-    fn mount_in_new_namespace(&self) -> std::result::Result<(), Errno> {
+    /// of the current one, pins the network namespace, and mounts the
+    /// overlay there. System calls only, for
+    /// [`Overlay::mount_in_new_namespace`]'s child.
+    fn mount_in_new_namespace(
+        &self,
+        netns: Option<&PreparedPin>,
+    ) -> std::result::Result<(), Errno> {
         unshare(CloneFlags::CLONE_NEWNS)?;
         // Copies of shared mounts are peers of the originals: without
         // this the overlay would propagate back to berthd's namespace.
@@ -118,6 +151,21 @@ impl Prepared {
             MsFlags::MS_REC | MsFlags::MS_SLAVE,
             None::<&CStr>,
         )?;
+        if let Some(netns) = netns {
+            mount(
+                Some(netns.source.as_c_str()),
+                netns.pin.as_c_str(),
+                None::<&CStr>,
+                MsFlags::MS_BIND,
+                None::<&CStr>,
+            )?;
+            match umount2(netns.dir.as_c_str(), MntFlags::MNT_DETACH) {
+                // Not a mount point: its namespace files are then mounts of
+                // a larger tree, left as they are.
+                Ok(()) | Err(Errno::EINVAL) => {}
+                Err(e) => return Err(e),
+            }
+        }
         self.mount().map(drop)
     }
 }
@@ -177,6 +225,34 @@ impl Overlay {
         })
     }
 
+    /// Creates the pin file and renders the paths.
+    fn prepare_pin(&self, netns: &NetnsPin) -> Result<PreparedPin> {
+        let dir = netns.source.parent().ok_or_else(|| {
+            self.err(format!(
+                "netns path {} has no directory",
+                netns.source.display()
+            ))
+        })?;
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&netns.pin)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("create netns pin", &netns.pin)(e)),
+        }
+        let cstring = |p: &Path| {
+            CString::new(p.as_os_str().as_bytes())
+                .map_err(|_| self.err("path contains a NUL byte".to_owned()))
+        };
+        Ok(PreparedPin {
+            source: cstring(&netns.source)?,
+            pin: cstring(&netns.pin)?,
+            dir: cstring(dir)?,
+        })
+    }
+
     /// Mounts the overlay in this mount namespace unless it already is.
     /// Returns whether it mounted.
     pub fn mount(&self) -> Result<bool> {
@@ -194,19 +270,28 @@ impl Overlay {
     }
 
     /// Makes `cmd` (`runc create`) start in a mount namespace of its own
-    /// with the overlay mounted there (see the module documentation). The
-    /// directories are made and the paths checked now; a failure in the
-    /// child (`unshare`, propagation, the mount) is the error of
-    /// `cmd.spawn()`.
-    pub fn mount_in_new_namespace(&self, cmd: &mut Command) -> Result<()> {
+    /// with the overlay mounted there and `netns` pinned (see the module
+    /// documentation). The directories are made and the paths checked now;
+    /// a failure in the child (`unshare`, propagation, the mounts) is the
+    /// error of `cmd.spawn()`.
+    pub fn mount_in_new_namespace(
+        &self,
+        cmd: &mut Command,
+        netns: Option<&NetnsPin>,
+    ) -> Result<()> {
         let prepared = self.prepare()?;
+        let pin = netns.map(|n| self.prepare_pin(n)).transpose()?;
         // SAFETY: the hook runs in the forked child before exec. It only
         // makes system calls (unshare, mount, stat, statfs) on C strings
         // made before the fork, and maps an errno to an io::Error without
         // allocating: nothing that takes a lock another thread of the
         // parent could have held at fork time.
         unsafe {
-            cmd.pre_exec(move || prepared.mount_in_new_namespace().map_err(io::Error::from));
+            cmd.pre_exec(move || {
+                prepared
+                    .mount_in_new_namespace(pin.as_ref())
+                    .map_err(io::Error::from)
+            });
         }
         Ok(())
     }

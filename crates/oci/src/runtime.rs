@@ -13,9 +13,9 @@ use crate::error::{Error, Result, RuntimeFailure};
 use crate::fsutil::{
     create_dir_all, remove_dir_all_if_exists, remove_file_if_exists, write_atomic,
 };
-use crate::layout::{ExecId, Layout, BUNDLE_CONFIG, EXIT_FILE, PROCESS_JSON};
+use crate::layout::{ExecId, Layout, BUNDLE_CONFIG, EXIT_FILE, NETNS_PIN, PROCESS_JSON};
 use crate::logs::{LogOptions, LogReader};
-use crate::rootfs::{self, Overlay};
+use crate::rootfs::{self, NetnsPin, Overlay};
 use crate::runc::Runc;
 use crate::shim::client::{read_exit_file, AttachStream, ShimClient};
 use crate::shim::proto::{ExitInfo, ShimStatus};
@@ -125,14 +125,30 @@ impl ContainerRuntime {
         rootfs::unmount(id.as_str(), &self.layout.rootfs(id))
     }
 
+    /// Where `runc create` finds the network namespace it joins: a path in
+    /// the bundle its shim binds the namespace to (see [`crate::rootfs`]).
+    fn netns_pin(&self, id: &ContainerId, network: &NetworkNamespace) -> Option<NetnsPin> {
+        match network {
+            NetworkNamespace::Path(source) => Some(NetnsPin {
+                source: source.clone(),
+                pin: self.layout.bundle_dir(id).join(NETNS_PIN),
+            }),
+            NetworkNamespace::Host | NetworkNamespace::New => None,
+        }
+    }
+
     /// Renders and writes the bundle's `config.json`.
     pub fn write_bundle(&self, id: &ContainerId, task: &TaskSpec) -> Result<PathBuf> {
+        let network = match self.netns_pin(id, &task.network) {
+            Some(pin) => NetworkNamespace::Path(pin.pin),
+            None => task.network.clone(),
+        };
         let spec = render_spec(&BundleSpec {
             id: id.to_string(),
             rootfs: self.layout.rootfs(id),
             process: task.process.clone(),
             hostname: task.hostname.clone(),
-            network: task.network.clone(),
+            network,
             etc: task.etc.clone(),
             cgroups_path: format!("{}/{id}", self.cgroup_parent.trim_end_matches('/')),
         })?;
@@ -186,6 +202,7 @@ impl ContainerRuntime {
             mode: ShimMode::Container {
                 log_file: self.layout.log_file(id),
                 rootfs: self.overlay(id, &task.image_rootfs),
+                netns: self.netns_pin(id, &task.network),
             },
             exit_file: self.layout.exit_file(id),
             tty: task.process.tty,

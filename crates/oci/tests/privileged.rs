@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use berth_oci::image::{Image, ImportOptions, ImportSource};
 use berth_oci::logs::{LogOptions, Stream};
-use berth_oci::rootfs::{mounted_fs_type, unmount, Overlay, OVERLAYFS_SUPER_MAGIC};
+use berth_oci::rootfs::{mounted_fs_type, unmount, NetnsPin, Overlay, OVERLAYFS_SUPER_MAGIC};
 use berth_oci::spec::{EtcFiles, NetworkNamespace, ProcessSpec, Rlimit, User};
 use berth_oci::{
     ContainerRuntime, ExecId, ExitInfo, ImageStore, Output, Probe, ProcessState, RepoTag,
@@ -459,19 +459,54 @@ fn overlay_mount_is_idempotent_and_unmount_takes_all() {
         unmount("a", &root.join("missing")).unwrap();
 
         // Mounted in a namespace of the command's own: not in this one.
+        // The namespace directory (a mount of its own, as berth's) with two
+        // files mounted in it: the command sees the pinned one at the pin
+        // and none of the directory's mounts.
+        let bind = |from: &Path, to: &Path| {
+            let flags = nix::mount::MsFlags::MS_BIND;
+            nix::mount::mount(Some(from), to, None::<&str>, flags, None::<&str>).unwrap();
+        };
+        let nsdir = root.join("netns");
+        std::fs::create_dir(&nsdir).unwrap();
+        bind(&nsdir, &nsdir);
+        for name in ["x", "y"] {
+            let content = root.join(format!("{name}.src"));
+            std::fs::write(&content, format!("namespace {name}\n")).unwrap();
+            std::fs::write(nsdir.join(name), "").unwrap();
+            bind(&content, &nsdir.join(name));
+        }
         let c = overlay("c", root.join("c/rootfs"));
+        let pin = NetnsPin {
+            source: nsdir.join("x"),
+            pin: root.join("c/netns"),
+        };
         let mut cmd = Command::new("sh");
         cmd.args([
             "-c",
-            "cat \"$0/file\" && grep -c \"$0\" /proc/self/mountinfo",
+            "cat \"$0/file\" \"$1\" && grep -c \"$0\" /proc/self/mountinfo \
+             && ! grep \"$2\" /proc/self/mountinfo",
         ])
-        .arg(&c.target);
-        c.mount_in_new_namespace(&mut cmd).unwrap();
+        .arg(&c.target)
+        .arg(&pin.pin)
+        .arg(&nsdir);
+        c.mount_in_new_namespace(&mut cmd, Some(&pin)).unwrap();
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "{out:?}");
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), "lower\n1\n");
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            "lower\nnamespace x\n1\n"
+        );
         assert_eq!(mounted_fs_type(&c.target).unwrap(), None);
         assert!(!mountinfo().contains(c.target.to_str().unwrap()));
+        // Here the directory and both files are still mounted; the pin is
+        // an empty file.
+        let nsdir_text = nsdir.to_str().unwrap().to_owned();
+        let lines = mountinfo()
+            .lines()
+            .filter(|l| l.contains(&nsdir_text))
+            .count();
+        assert_eq!(lines, 3);
+        assert_eq!(std::fs::read_to_string(&pin.pin).unwrap(), "");
     });
 }
 

@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::layout::{
     CONSOLE_SOCKET, INIT_PID, PROCESS_JSON, RUNC_LOG, SHIM_CONFIG, SHIM_LOG, SHIM_PID, SHIM_SOCKET,
 };
-use crate::rootfs::Overlay;
+use crate::rootfs::{NetnsPin, Overlay};
 
 /// What the shim runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,8 +36,13 @@ use crate::rootfs::Overlay;
 pub enum ShimMode {
     /// A container: `dir` is its bundle; output goes to `log_file` too.
     /// `runc create` runs in a mount namespace of its own with `rootfs`
-    /// mounted there ([`Overlay::mount_in_new_namespace`]).
-    Container { log_file: PathBuf, rootfs: Overlay },
+    /// mounted there and `netns` pinned ([`Overlay::mount_in_new_namespace`]).
+    Container {
+        log_file: PathBuf,
+        rootfs: Overlay,
+        #[serde(default)]
+        netns: Option<NetnsPin>,
+    },
     /// An exec in the running container `id`: `dir/process.json`.
     Exec,
 }
