@@ -191,7 +191,7 @@ impl Server {
             }),
             ShimMode::Exec => None,
         };
-        let runc = Runc::new(&cfg.runtime, &cfg.runtime_root);
+        let runc = Runc::new(&cfg.runtime, &cfg.runtime_root).hiding(cfg.runc_hides.clone());
         let mut server = Server {
             cfg,
             runc,
@@ -299,6 +299,13 @@ impl Server {
                     .mount_in_new_namespace(&mut cmd, netns.as_ref())
                     .map_err(|e| e.to_string())?;
                 Some(rootfs)
+            }
+            (_, Launch::Exec) => {
+                if let Some(dir) = self.runc.hidden() {
+                    berth_oci::mountns::hide_in_new_namespace(&mut cmd, dir)
+                        .map_err(|e| format!("prepare runc's mount namespace: {e}"))?;
+                }
+                None
             }
             _ => None,
         };

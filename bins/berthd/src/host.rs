@@ -13,6 +13,9 @@ use berth_store::SqliteStore;
 use crate::config::Config;
 use crate::dns::EmbeddedDns;
 
+/// Under the exec root: the sandboxes' bind-mounted network namespaces.
+const NETNS_DIR: &str = "netns";
+
 /// berth's nftables tables are `table ip berth` and `table ip6 berth`.
 const NFT_TABLE: &str = "berth";
 /// The cgroup every container's cgroup sits under.
@@ -40,6 +43,7 @@ impl RealHost {
             runtime: config.runtime.clone(),
             shim: shim_binary()?,
             cgroup_parent: CGROUP_PARENT.to_owned(),
+            netns_dir: Some(config.exec_root.join(NETNS_DIR)),
         })
         .context("prepare the container runtime")?;
         let images =
@@ -53,7 +57,7 @@ impl RealHost {
             oci: OciAdapter::new(runtime, images),
             firewall: NftFirewall::new(FwConfig::new(NFT_TABLE)?),
             dns: EmbeddedDns::default(),
-            netns_dir: config.exec_root.join("netns"),
+            netns_dir: config.exec_root.join(NETNS_DIR),
         })
     }
 

@@ -18,6 +18,7 @@ pub mod fsutil;
 pub mod image;
 pub mod layout;
 pub mod logs;
+pub mod mountns;
 pub mod port;
 pub mod rootfs;
 pub mod runc;

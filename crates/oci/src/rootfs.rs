@@ -55,12 +55,12 @@ use std::process::Command;
 
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sched::{unshare, CloneFlags};
 use nix::sys::stat::stat;
 use nix::sys::statfs::{statfs, FsType};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::mountns;
 
 pub use nix::sys::statfs::OVERLAYFS_SUPER_MAGIC;
 
@@ -138,19 +138,8 @@ impl Prepared {
         &self,
         netns: Option<&PreparedPin>,
     ) -> std::result::Result<(), Errno> {
-        unshare(CloneFlags::CLONE_NEWNS)?;
-        // Copies of shared mounts are peers of the originals: without
-        // this the overlay would propagate back to berthd's namespace.
-        // Slave, not private, keeps what runc makes of the container's
-        // namespace (a copy of this one) as it was: unmounts on the host
-        // still reach it.
-        mount(
-            None::<&CStr>,
-            c"/",
-            None::<&CStr>,
-            MsFlags::MS_REC | MsFlags::MS_SLAVE,
-            None::<&CStr>,
-        )?;
+        // A slave copy: the overlay must not propagate back to berthd.
+        mountns::enter_slave_copy()?;
         if let Some(netns) = netns {
             mount(
                 Some(netns.source.as_c_str()),
@@ -159,12 +148,7 @@ impl Prepared {
                 MsFlags::MS_BIND,
                 None::<&CStr>,
             )?;
-            match umount2(netns.dir.as_c_str(), MntFlags::MNT_DETACH) {
-                // Not a mount point: its namespace files are then mounts of
-                // a larger tree, left as they are.
-                Ok(()) | Err(Errno::EINVAL) => {}
-                Err(e) => return Err(e),
-            }
+            mountns::detach(&netns.dir)?;
         }
         self.mount().map(drop)
     }

@@ -16,6 +16,9 @@ use crate::error::{Error, Result, RuntimeFailure};
 pub struct Runc {
     binary: PathBuf,
     root: PathBuf,
+    /// A mount (berth's netns directory) runc runs without: see
+    /// [`crate::mountns`].
+    hidden: Option<PathBuf>,
 }
 
 /// `runc state` output (the fields berth reads).
@@ -34,7 +37,28 @@ impl Runc {
         Runc {
             binary: binary.into(),
             root: root.into(),
+            hidden: None,
         }
+    }
+
+    /// Runs runc (except `create`, whose shim sets up its namespace itself)
+    /// in a mount namespace without `dir`.
+    pub fn hiding(mut self, dir: Option<PathBuf>) -> Self {
+        self.hidden = dir;
+        self
+    }
+
+    pub fn hidden(&self) -> Option<&Path> {
+        self.hidden.as_deref()
+    }
+
+    /// [`Runc::base`] in a namespace without the hidden mount.
+    fn base_hiding(&self) -> std::io::Result<Command> {
+        let mut c = self.base();
+        if let Some(dir) = &self.hidden {
+            crate::mountns::hide_in_new_namespace(&mut c, dir)?;
+        }
+        Ok(c)
     }
 
     pub fn root(&self) -> &Path {
@@ -149,10 +173,8 @@ impl Runc {
 
     fn run(&self, op: &'static str, id: &str, args: &[&str]) -> Result<Output> {
         let out = self
-            .base()
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
+            .base_hiding()
+            .and_then(|mut c| c.args(args).stdin(Stdio::null()).output())
             .map_err(|e| {
                 self.error(
                     op,

@@ -37,6 +37,9 @@ pub struct RuntimeConfig {
     pub shim: PathBuf,
     /// Parent of every container's cgroup, e.g. `/berth`.
     pub cgroup_parent: String,
+    /// The mount holding the sandboxes' netns files, which runc runs
+    /// without ([`crate::mountns`]).
+    pub netns_dir: Option<PathBuf>,
 }
 
 /// What a container runs and with which namespaces and files.
@@ -90,7 +93,7 @@ impl ContainerRuntime {
         create_dir_all(&layout.exec_root().join("containers"))?;
         create_dir_all(&layout.runc_root())?;
         Ok(ContainerRuntime {
-            runc: Runc::new(cfg.runtime, layout.runc_root()),
+            runc: Runc::new(cfg.runtime, layout.runc_root()).hiding(cfg.netns_dir),
             layout,
             shim_binary: cfg.shim,
             cgroup_parent: cfg.cgroup_parent,
@@ -198,6 +201,7 @@ impl ContainerRuntime {
             target: Self::target(id),
             runtime: self.runc_binary(),
             runtime_root: self.layout.runc_root(),
+            runc_hides: self.runc.hidden().map(Path::to_path_buf),
             dir: self.layout.bundle_dir(id),
             mode: ShimMode::Container {
                 log_file: self.layout.log_file(id),
@@ -219,6 +223,11 @@ impl ContainerRuntime {
     }
 
     fn delete_runc_state(&self, id: &ContainerId) -> Result<()> {
+        // runc keeps a directory per container under its root: none means
+        // nothing to delete, and no runc process to pay for.
+        if !self.layout.runc_root().join(id.as_str()).exists() {
+            return Ok(());
+        }
         match self.runc.delete(id.as_str(), true) {
             Ok(()) => Ok(()),
             Err(Error::Runtime {
@@ -395,6 +404,7 @@ impl ContainerRuntime {
             target: Self::exec_target(id, exec),
             runtime: self.runc_binary(),
             runtime_root: self.layout.runc_root(),
+            runc_hides: self.runc.hidden().map(Path::to_path_buf),
             dir: dir.clone(),
             mode: ShimMode::Exec,
             exit_file: dir.join(EXIT_FILE),

@@ -109,6 +109,8 @@ fn config(root: &Path) -> RuntimeConfig {
         runtime: "runc".into(),
         shim: shim_binary(),
         cgroup_parent: "/berth-test".into(),
+        // Missing here: runc still runs in a namespace of its own.
+        netns_dir: Some(root.join("e").join("netns")),
     }
 }
 
@@ -506,6 +508,24 @@ fn overlay_mount_is_idempotent_and_unmount_takes_all() {
             .filter(|l| l.contains(&nsdir_text))
             .count();
         assert_eq!(lines, 3);
+
+        // runc's other calls: the directory and its mounts detached,
+        // nothing else.
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "! grep \"$0\" /proc/self/mountinfo && wc -l < /proc/self/mountinfo",
+        ])
+        .arg(&nsdir);
+        berth_oci::mountns::hide_in_new_namespace(&mut cmd, &nsdir).unwrap();
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let seen: usize = String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(seen, mountinfo().lines().count() - 3);
         assert_eq!(std::fs::read_to_string(&pin.pin).unwrap(), "");
     });
 }

@@ -56,6 +56,9 @@ pub struct ShimConfig {
     pub target: String,
     pub runtime: PathBuf,
     pub runtime_root: PathBuf,
+    /// The mount runc runs without ([`crate::mountns`]).
+    #[serde(default)]
+    pub runc_hides: Option<PathBuf>,
     /// The shim's directory (the bundle in container mode): socket, pid
     /// files, logs.
     pub dir: PathBuf,
