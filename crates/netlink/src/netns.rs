@@ -34,6 +34,9 @@ pub struct VethSpec<'a> {
     pub peer_netns: BorrowedFd<'a>,
     /// MAC of the peer (Docker's `02:42:` + IPv4), else a random one.
     pub peer_mac: Option<MacAddr>,
+    /// Whether the host end is set up at once (else its creator does, once
+    /// it is configured).
+    pub host_up: bool,
 }
 
 impl Netlink {
@@ -92,8 +95,10 @@ impl Netlink {
         }
         let mut msg = LinkVeth::new(host, spec.peer_name.as_str())
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
-            .mtu(spec.mtu)
-            .up();
+            .mtu(spec.mtu);
+        if spec.host_up {
+            msg = msg.up();
+        }
         if let Some(index) = controller {
             msg = msg.controller(index);
         }

@@ -424,6 +424,7 @@ fn veth_peer_is_born_in_the_sandbox_with_its_final_name() {
             peer_name: name("eth0"),
             peer_netns: sandbox.as_fd(),
             peer_mac: Some(mac),
+            host_up: true,
         };
         let index = nl.create_veth(&veth).await.expect("create_veth");
 

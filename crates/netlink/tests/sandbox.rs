@@ -224,6 +224,16 @@ fn add_endpoint_connects_the_sandbox_to_the_bridge() {
                 assert_eq!(host["ifalias"], spec.alias.as_str());
                 assert_eq!(host["mtu"], 1400);
                 assert!(is_up(&host), "{host}");
+                // A bridge port: no IPv6 of its own, so no routes of its own
+                // in the host's IPv6 table.
+                let v6 = std::fs::read_to_string("/proc/sys/net/ipv6/conf/vethep0/disable_ipv6")
+                    .expect("ipv6 sysctl");
+                assert_eq!(v6.trim(), "1");
+                let routes = std::process::Command::new("ip")
+                    .args(["-6", "route", "show", "table", "all", "dev", "vethep0"])
+                    .output()
+                    .expect("ip -6 route");
+                assert_eq!(String::from_utf8_lossy(&routes.stdout), "");
                 assert!(!link_names().contains(&"eth0".to_owned()));
                 let owned = NetOps::owned_links(&nl).await.expect("owned");
                 assert!(
