@@ -277,6 +277,9 @@ pub fn run_all(d: &Daemon, p: &Params, sel: &Selection, busybox: &Path) -> Resul
     levels.dedup();
     if levels.first() == Some(&0) && sel.has("run") {
         run_rm(d, p, 0, &mut rec)?;
+        if d.kind == Kind::Berth {
+            port_floor(d, p, 0, &mut rec)?;
+        }
     }
     if sel.has("ports") {
         port_range(d, p, &mut rec)?;
@@ -295,6 +298,9 @@ pub fn run_all(d: &Daemon, p: &Params, sel: &Selection, busybox: &Path) -> Resul
         grow(d, p, level, &mut bg, &mut rec)?;
         if sel.has("run") {
             run_rm(d, p, level, &mut rec)?;
+            if d.kind == Kind::Berth {
+                port_floor(d, p, level, &mut rec)?;
+            }
         }
         if sel.has("mem") {
             rec.one(
@@ -404,6 +410,51 @@ nft delete table ip benchfloor
             rec.add(id, label, "ms", v);
         }
     }
+    Ok(())
+}
+
+/// The kernel's part of a container's network that grows with the
+/// containers on its bridge (a bridge's port add and removal walk its
+/// ports), with `ip` on the bridge with the most ports, at `level`
+/// containers: one process adds a veth pair and makes it a port, up;
+/// another deletes it.
+fn port_floor(d: &Daemon, p: &Params, level: usize, rec: &mut Recorder) -> Result<()> {
+    let n = p.run_n.max(5);
+    let script = format!(
+        r#"set -e
+br=$(for b in $(ip -o link show type bridge | cut -d: -f2); do echo "$(ip -o link show master $b | wc -l) $b"; done | sort -n | tail -1 | cut -d' ' -f2)
+batch=$(mktemp)
+printf 'link add vpf type veth peer name vpg\nlink set vpf master %s up\n' "$br" > "$batch"
+i=0
+while [ $i -lt {n} ]; do
+  i=$((i+1))
+  s=$(date +%s%N); ip -batch "$batch"; e=$(date +%s%N); echo "add $(( (e-s)/1000 ))"
+  s=$(date +%s%N); ip link del vpf; e=$(date +%s%N); echo "del $(( (e-s)/1000 ))"
+done
+rm -f "$batch"
+"#
+    );
+    let out = d.sb.sh(&script)?;
+    let (mut add, mut del) = (Vec::new(), Vec::new());
+    for line in out.lines() {
+        match line.split_once(' ') {
+            Some(("add", us)) => add.extend(us.parse::<f64>().ok().map(|v| v / 1000.0)),
+            Some(("del", us)) => del.extend(us.parse::<f64>().ok().map(|v| v / 1000.0)),
+            _ => {}
+        }
+    }
+    rec.add(
+        &format!("floor.portadd.{level}"),
+        &format!("  floor: veth add + bridge port, ip ({level} running)"),
+        "ms",
+        &add,
+    );
+    rec.add(
+        &format!("floor.portdel.{level}"),
+        &format!("  floor: veth delete from bridge, ip ({level} running)"),
+        "ms",
+        &del,
+    );
     Ok(())
 }
 
