@@ -167,6 +167,21 @@ pub struct RunState {
     pub starting: bool,
 }
 
+impl RunState {
+    /// A container just created: never started.
+    pub fn created() -> Self {
+        RunState {
+            status: Status::Created,
+            pid: 0,
+            exit_code: 0,
+            started_at: None,
+            finished_at: None,
+            error: String::new(),
+            starting: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Container {
     pub id: ContainerId,

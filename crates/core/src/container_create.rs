@@ -10,7 +10,6 @@ use berth_types::{ContainerId, MacAddr};
 
 use crate::container::{
     Attachment, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto, RunState,
-    Status,
 };
 use crate::container_table::ContainerTable;
 use crate::error::{Error, Result};
@@ -372,15 +371,7 @@ pub fn plan_container(
         exposed,
         auto_remove: req.auto_remove,
         published: Vec::new(),
-        state: RunState {
-            status: Status::Created,
-            pid: 0,
-            exit_code: 0,
-            started_at: None,
-            finished_at: None,
-            error: String::new(),
-            starting: false,
-        },
+        state: RunState::created(),
         netns: None,
         id,
     })

@@ -205,15 +205,7 @@ mod tests {
             exposed: Vec::new(),
             auto_remove: false,
             published: Vec::new(),
-            state: RunState {
-                status: Status::Created,
-                pid: 0,
-                exit_code: 0,
-                started_at: None,
-                finished_at: None,
-                error: String::new(),
-                starting: false,
-            },
+            state: RunState::created(),
             netns: None,
         }
     }

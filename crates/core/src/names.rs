@@ -278,11 +278,7 @@ mod tests {
             state: RunState {
                 status: Status::Running,
                 pid: 1,
-                exit_code: 0,
-                started_at: None,
-                finished_at: None,
-                error: String::new(),
-                starting: false,
+                ..RunState::created()
             },
             netns: None,
         }
