@@ -315,18 +315,17 @@ impl<H: Host> Engine<H> {
     }
 
     /// Removes a custom network that has been checked to be removable: its
-    /// firewall elements, its bridge's routes (by setting it down) and its
-    /// record now; the bridge itself in the background. A crash before the
-    /// bridge is gone leaves a bridge no record claims, which start-up
-    /// reconcile removes.
+    /// record, its firewall elements and its bridge's routes (by setting it
+    /// down) now; the bridge itself in the background. The record goes
+    /// first: a crash after it leaves firewall elements and a bridge no
+    /// record claims, and start-up reconcile's full firewall apply and
+    /// orphan sweep remove both.
     async fn destroy_network(&mut self, network: &Network) -> Result<()> {
-        let store = self.host.store();
-        store
-            .set_network_state(&network.id, RecordState::Removing)
-            .map_err(Error::store(format!(
-                "mark network {} for removal",
-                network.name
-            )))?;
+        self.host
+            .store()
+            .delete_network(&network.id)
+            .map_err(Error::store(format!("forget network {}", network.name)))?;
+        self.addresses.forget(&network.id);
         let change = FirewallChange {
             remove_networks: self.fw_network(network).into_iter().collect(),
             ..Default::default()
@@ -336,17 +335,10 @@ impl<H: Host> Engine<H> {
             // apply drops them.
             warn!(network = %network.name, error = %e, "firewall elements not removed");
         }
-        let bridge = network.bridge.as_ref().map(|b| b.name.clone());
-        if let Some(bridge) = &bridge {
-            if let Err(e) = self.host.net().set_link_down(bridge).await {
+        if let Some(bridge) = network.bridge.as_ref().map(|b| b.name.clone()) {
+            if let Err(e) = self.host.net().set_link_down(&bridge).await {
                 warn!(network = %network.name, %bridge, error = %e, "bridge not set down");
             }
-        }
-        store
-            .delete_network(&network.id)
-            .map_err(Error::store(format!("forget network {}", network.name)))?;
-        self.addresses.forget(&network.id);
-        if let Some(bridge) = bridge {
             self.reap_bridge_removals();
             self.removing_bridges.insert(bridge.clone());
             let host = Arc::clone(&self.host);

@@ -49,6 +49,8 @@ impl<H: Host> Engine<H> {
             .store()
             .networks()
             .map_err(Error::store("list networks"))?;
+        // Earlier berthd versions marked a network `removing` while deleting
+        // its bridge; a database they left may still hold such records.
         for (network, _) in records.iter().filter(|(_, s)| *s == RecordState::Removing) {
             self.finish_removal(network).await;
         }
