@@ -3,16 +3,24 @@
 //! <dir>/shim.json`; the protocol and lifecycle are documented in
 //! `berth_oci::shim` and `berth_oci::shim::proto`.
 //!
+//! Also, as `berth-shim --run-hiding <dir> <program> [args...]`, berthd's
+//! way to run runc in a mount namespace without its netns mounts
+//! (`berth_oci::mountns`).
+//!
 //! Deliberately small: std + nix, one thread, one poll loop, no async
 //! runtime, so a shim costs well under a megabyte per container.
 
 mod server;
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
-use std::process::ExitCode;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitCode};
 
+use berth_oci::mountns::{hide_here, RUN_HIDING};
 use berth_oci::shim::ShimConfig;
 use nix::fcntl::OFlag;
 use nix::unistd::{fork, pipe2, setsid, ForkResult};
@@ -32,8 +40,12 @@ pub(crate) use log;
 
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1);
-    let (Some(path), None) = (args.next(), args.next()) else {
-        eprintln!("usage: berth-shim <shim.json>");
+    let first = args.next();
+    if first.as_deref() == Some(OsStr::new(RUN_HIDING)) {
+        return run_hiding(args);
+    }
+    let (Some(path), None) = (first, args.next()) else {
+        eprintln!("usage: berth-shim <shim.json> | {RUN_HIDING} <dir> <program> [args...]");
         return ExitCode::from(2);
     };
     let cfg: ShimConfig = match std::fs::read(&path)
@@ -69,6 +81,26 @@ fn main() -> ExitCode {
             child(ready_w, cfg)
         }
     }
+}
+
+/// `--run-hiding DIR PROGRAM ARGS...`: PROGRAM (runc) in a slave copy of
+/// the mount namespace with DIR detached (see `berth_oci::mountns`). Exits
+/// 125 if that or the exec fails, as `env` and `nsenter` do.
+fn run_hiding(mut args: impl Iterator<Item = OsString>) -> ExitCode {
+    let (Some(dir), Some(program)) = (args.next(), args.next()) else {
+        eprintln!("usage: berth-shim {RUN_HIDING} <dir> <program> [args...]");
+        return ExitCode::from(2);
+    };
+    if let Err(e) = hide_here(Path::new(&dir)) {
+        eprintln!(
+            "berth-shim: detach {} in a new mount namespace: {e}",
+            dir.to_string_lossy()
+        );
+        return ExitCode::from(125);
+    }
+    let e = Command::new(&program).args(args).exec();
+    eprintln!("berth-shim: run {}: {e}", program.to_string_lossy());
+    ExitCode::from(125)
 }
 
 /// Waits for the shim proper to report "ok" (or its error) and exits with

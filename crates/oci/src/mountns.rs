@@ -46,6 +46,31 @@ pub(crate) fn detach(dir: &CStr) -> Result<(), Errno> {
     }
 }
 
+/// The argument that makes `berth-shim` do [`hide_here`] and exec the rest
+/// of its command line: `berth-shim --run-hiding DIR PROGRAM ARGS...`.
+/// A caller with many descriptors and a large address space (berthd) runs
+/// runc through it, so its own spawn stays a `posix_spawn` instead of a
+/// fork that copies its page tables and descriptor table (a pre-exec hook
+/// forces a fork).
+pub const RUN_HIDING: &str = "--run-hiding";
+
+/// `wrapper --run-hiding DIR PROGRAM`: `PROGRAM` then runs in a slave copy
+/// of the mount namespace with `dir` detached; add its arguments.
+pub fn hiding_command(wrapper: &Path, dir: &Path, program: &Path) -> Command {
+    let mut c = Command::new(wrapper);
+    c.arg(RUN_HIDING).arg(dir).arg(program);
+    c
+}
+
+/// Moves the calling (single-threaded) process into a slave copy of its
+/// mount namespace and detaches `dir` there: `berth-shim --run-hiding`.
+pub fn hide_here(dir: &Path) -> io::Result<()> {
+    let dir = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    enter_slave_copy()?;
+    detach(&dir).map_err(io::Error::from)
+}
+
 /// Makes `cmd` start in a slave copy of this mount namespace with `dir`
 /// detached. A failure is the error of `cmd.spawn()`.
 pub fn hide_in_new_namespace(cmd: &mut Command, dir: &Path) -> io::Result<()> {

@@ -19,6 +19,9 @@ pub struct Runc {
     /// A mount (berth's netns directory) runc runs without: see
     /// [`crate::mountns`].
     hidden: Option<PathBuf>,
+    /// `berth-shim`, to run runc through ([`crate::mountns::RUN_HIDING`]);
+    /// without it a pre-exec hook does the same.
+    wrapper: Option<PathBuf>,
 }
 
 /// `runc state` output (the fields berth reads).
@@ -38,6 +41,7 @@ impl Runc {
             binary: binary.into(),
             root: root.into(),
             hidden: None,
+            wrapper: None,
         }
     }
 
@@ -48,17 +52,32 @@ impl Runc {
         self
     }
 
+    /// Runs runc through `berth-shim --run-hiding` rather than with a
+    /// pre-exec hook (see [`crate::mountns::RUN_HIDING`]).
+    pub fn through(mut self, wrapper: PathBuf) -> Self {
+        self.wrapper = Some(wrapper);
+        self
+    }
+
     pub fn hidden(&self) -> Option<&Path> {
         self.hidden.as_deref()
     }
 
     /// [`Runc::base`] in a namespace without the hidden mount.
     fn base_hiding(&self) -> std::io::Result<Command> {
-        let mut c = self.base();
-        if let Some(dir) = &self.hidden {
-            crate::mountns::hide_in_new_namespace(&mut c, dir)?;
+        match (&self.hidden, &self.wrapper) {
+            (Some(dir), Some(wrapper)) => {
+                let mut c = crate::mountns::hiding_command(wrapper, dir, &self.binary);
+                c.arg("--root").arg(&self.root);
+                Ok(c)
+            }
+            (Some(dir), None) => {
+                let mut c = self.base();
+                crate::mountns::hide_in_new_namespace(&mut c, dir)?;
+                Ok(c)
+            }
+            (None, _) => Ok(self.base()),
         }
-        Ok(c)
     }
 
     pub fn root(&self) -> &Path {
@@ -323,6 +342,32 @@ mod tests {
         );
         let e = r.error_from_log("create", "c1", &dir.path().join("none"), "stderr said so");
         assert_eq!(e.to_string(), "runc create c1: stderr said so");
+    }
+
+    #[test]
+    fn hidden_runs_go_through_the_wrapper() {
+        let r = Runc::new("/usr/bin/runc", "/run/berth/runc")
+            .hiding(Some("/run/berth/netns".into()))
+            .through("/usr/local/bin/berth-shim".into());
+        let c = r.base_hiding().unwrap();
+        assert_eq!(c.get_program(), "/usr/local/bin/berth-shim");
+        let args: Vec<_> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "--run-hiding",
+                "/run/berth/netns",
+                "/usr/bin/runc",
+                "--root",
+                "/run/berth/runc"
+            ]
+        );
+        // Not hiding: runc itself.
+        let plain = Runc::new("/usr/bin/runc", "/x").through("/w".into());
+        assert_eq!(plain.base_hiding().unwrap().get_program(), "/usr/bin/runc");
     }
 
     #[test]

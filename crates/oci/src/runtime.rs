@@ -93,7 +93,9 @@ impl ContainerRuntime {
         create_dir_all(&layout.exec_root().join("containers"))?;
         create_dir_all(&layout.runc_root())?;
         Ok(ContainerRuntime {
-            runc: Runc::new(cfg.runtime, layout.runc_root()).hiding(cfg.netns_dir),
+            runc: Runc::new(cfg.runtime, layout.runc_root())
+                .hiding(cfg.netns_dir)
+                .through(cfg.shim.clone()),
             layout,
             shim_binary: cfg.shim,
             cgroup_parent: cfg.cgroup_parent,

@@ -509,23 +509,23 @@ fn overlay_mount_is_idempotent_and_unmount_takes_all() {
             .count();
         assert_eq!(lines, 3);
 
-        // runc's other calls: the directory and its mounts detached,
-        // nothing else.
-        let mut cmd = Command::new("sh");
-        cmd.args([
-            "-c",
-            "! grep \"$0\" /proc/self/mountinfo && wc -l < /proc/self/mountinfo",
-        ])
-        .arg(&nsdir);
-        berth_oci::mountns::hide_in_new_namespace(&mut cmd, &nsdir).unwrap();
-        let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{out:?}");
-        let seen: usize = String::from_utf8(out.stdout)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        assert_eq!(seen, mountinfo().lines().count() - 3);
+        // runc's other calls, with a pre-exec hook or through `berth-shim
+        // --run-hiding` (as berthd runs runc): the directory and its mounts
+        // detached, nothing else.
+        let script = "! grep \"$0\" /proc/self/mountinfo && wc -l < /proc/self/mountinfo";
+        let mut hooked = Command::new("sh");
+        berth_oci::mountns::hide_in_new_namespace(&mut hooked, &nsdir).unwrap();
+        let wrapped = berth_oci::mountns::hiding_command(&shim_binary(), &nsdir, Path::new("sh"));
+        for mut cmd in [hooked, wrapped] {
+            let out = cmd.args(["-c", script]).arg(&nsdir).output().unwrap();
+            assert!(out.status.success(), "{out:?}");
+            let seen: usize = String::from_utf8(out.stdout)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            assert_eq!(seen, mountinfo().lines().count() - 3);
+        }
         assert_eq!(std::fs::read_to_string(&pin.pin).unwrap(), "");
     });
 }
