@@ -569,7 +569,15 @@ fn kill_with_term_and_kill() {
         }
 
         let id = env.create(&env.task(&["sleep", "1000"], false, false));
-        env.rt.start(&id).unwrap();
+        let pid = env.rt.start(&id).unwrap();
+        // runc start returns once runc's init is told to go; until it has
+        // exec'd sleep, pid 1 is runc's (Go) init, which a TERM ends.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n"
+        {
+            assert!(Instant::now() < deadline, "sleep never ran");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         env.rt.kill(&id, Signal::SIGTERM).unwrap();
         // Ignored by pid 1 without a handler.
         assert_eq!(
