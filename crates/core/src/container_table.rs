@@ -149,14 +149,6 @@ impl ContainerTable {
         self.read().by_id.values().cloned().collect()
     }
 
-    pub fn len(&self) -> usize {
-        self.read().by_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Whether a container other than `asker` holds a publication that
     /// claims the same host socket.
     pub fn port_held(&self, asker: &ContainerId, proto: Proto, ip: IpAddr, port: u16) -> bool {
@@ -262,7 +254,7 @@ mod tests {
         assert!(table.name_holder("web").is_none());
         assert_eq!(table.name_holder("site"), Some(a.id.clone()));
         table.remove(&a.id);
-        assert!(table.is_empty());
+        assert!(table.all().is_empty());
         assert!(table.find("site").is_err());
     }
 

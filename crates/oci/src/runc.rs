@@ -344,6 +344,12 @@ mod tests {
         assert_eq!(e.to_string(), "runc create c1: stderr said so");
     }
 
+    fn args_of(c: &Command) -> Vec<String> {
+        c.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
     #[test]
     fn hidden_runs_go_through_the_wrapper() {
         let r = Runc::new("/usr/bin/runc", "/run/berth/runc")
@@ -351,10 +357,7 @@ mod tests {
             .through("/usr/local/bin/berth-shim".into());
         let c = r.base_hiding().unwrap();
         assert_eq!(c.get_program(), "/usr/local/bin/berth-shim");
-        let args: Vec<_> = c
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let args = args_of(&c);
         assert_eq!(
             args,
             [
@@ -380,10 +383,7 @@ mod tests {
             Some(Path::new("console.sock")),
             Path::new("/b/runc.log"),
         );
-        let args: Vec<_> = c
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let args = args_of(&c);
         assert_eq!(
             args,
             [
@@ -410,10 +410,7 @@ mod tests {
             None,
             Path::new("/l"),
         );
-        let args: Vec<_> = c
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let args = args_of(&c);
         assert!(args.windows(2).any(|w| w == ["exec", "--detach"]));
         assert_eq!(args.last().unwrap(), "c1");
     }
