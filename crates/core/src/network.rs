@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 use berth_ipam::{self as ipam, SubnetPlan, SubnetRequest};
-use berth_types::{Driver, IfName, IpNet, NetworkId, NetworkName};
+use berth_types::{Driver, IfName, IpNet, MacAddr, NetworkId, NetworkName};
 
 use crate::config::EngineConfig;
 use crate::error::{Error, Result};
@@ -238,7 +238,24 @@ pub fn bridge_spec(network: &Network) -> Option<BridgeSpec> {
         mtu: bridge.mtu,
         addresses,
         alias: crate::ports::network_link_alias(&network.id),
+        mac: bridge_mac(&network.id),
     })
+}
+
+/// A bridge's MAC, fixed for the life of its network: the first six bytes of
+/// the network id, made a locally administered unicast address (as the
+/// random MAC Docker gives its bridges). Derived rather than drawn, so a
+/// restart finds the bridge already right and changes nothing.
+pub fn bridge_mac(id: &NetworkId) -> MacAddr {
+    // Ids are 64 hex digits by construction.
+    let hex = id.as_str();
+    let mut mac = [0u8; 6];
+    for (i, byte) in mac.iter_mut().enumerate() {
+        let pair = hex.get(2 * i..2 * i + 2).unwrap_or("00");
+        *byte = u8::from_str_radix(pair, 16).unwrap_or(0);
+    }
+    mac[0] = (mac[0] & 0xfc) | 0x02;
+    MacAddr(mac)
 }
 
 /// The default `bridge` network as the daemon's config describes it. Its id
@@ -316,4 +333,20 @@ pub fn driverless_network(
 
 fn predefined_name(name: &str) -> Result<NetworkName> {
     NetworkName::parse(name).map_err(|e| Error::InvalidParameter(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bridge_mac_is_a_local_unicast_address_fixed_by_the_network_id() {
+        let id = NetworkId::parse(&format!("{}{}", "ffeeddccbbaa", "0".repeat(52))).unwrap();
+        let mac = bridge_mac(&id);
+        // Multicast bit cleared, locally administered bit set.
+        assert_eq!(mac.to_string(), "fe:ee:dd:cc:bb:aa");
+        assert_eq!(bridge_mac(&id), mac, "the same network, the same MAC");
+        let other = NetworkId::parse(&format!("{}{}", "0123456789ab", "0".repeat(52))).unwrap();
+        assert_eq!(bridge_mac(&other).to_string(), "02:23:45:67:89:ab");
+    }
 }

@@ -75,6 +75,12 @@ pub struct BridgeSpec {
     pub addresses: Vec<IpNet>,
     /// Stored as the link's alias: [`network_link_alias`].
     pub alias: String,
+    /// The bridge's own MAC, set explicitly. A bridge left to pick its MAC
+    /// takes its lowest port's and changes it when that port goes, while
+    /// containers still hold the old one for their gateway in their ARP
+    /// caches: their traffic to the gateway is then lost until the entry
+    /// expires (issue 17). An address set by hand never follows the ports.
+    pub mac: MacAddr,
 }
 
 /// A link that carries berth's alias, as found in the kernel.
@@ -87,8 +93,8 @@ pub struct OwnedLink {
 /// Links, addresses, routes and sysctls of the host's network namespace.
 pub trait NetOps: Send + Sync + 'static {
     /// Makes the bridge exist with exactly `spec`: created if missing (with its
-    /// alias), MTU set, `addresses` present and no other global addresses,
-    /// up. Idempotent: calling it on a correct bridge changes nothing.
+    /// alias and MAC), MTU and MAC set, `addresses` present and no other
+    /// global addresses, up. Idempotent: calling it on a correct bridge changes nothing.
     fn ensure_bridge(
         &self,
         spec: &BridgeSpec,

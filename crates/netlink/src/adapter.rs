@@ -7,7 +7,7 @@ use berth_core::container::Proto;
 use berth_core::ports::{
     BridgeSpec, EndpointSpec, NetOps, OwnedLink, PortError, LINK_ALIAS_PREFIX,
 };
-use berth_types::{IfName, IpNet};
+use berth_types::{IfName, IpNet, MacAddr};
 use futures::TryStreamExt;
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
@@ -106,8 +106,11 @@ impl Netlink {
         let name = spec.name.as_str();
         // The kernel ignores IFLA_IFALIAS on creation (checked on 6.x); it is
         // sent anyway and set again by the follow-up change if missing.
+        // Born with its MAC: an address given at creation is one the kernel
+        // never replaces with a port's.
         let msg = LinkBridge::new(name)
             .mtu(spec.mtu)
+            .address(spec.mac.0.to_vec())
             .alias(spec.alias.as_str())
             .build();
         match self.handle.link().add(msg).execute().await {
@@ -139,6 +142,9 @@ impl Netlink {
         }
         if change.up {
             msg = msg.up();
+        }
+        if let Some(mac) = change.mac {
+            msg = msg.address(mac.0.to_vec());
         }
         self.handle
             .link()
@@ -204,9 +210,11 @@ impl Netlink {
     /// [`NetOps::ensure_bridge`] with the adapter's own error type.
     pub async fn ensure_bridge(&self, spec: &BridgeSpec) -> Result<()> {
         let name = spec.name.as_str();
+        let mut created = false;
         let link = match self.link_by_name(name).await? {
             Some(link) => link,
             None => {
+                created = true;
                 self.create_bridge(spec).await?;
                 self.link_by_name(name)
                     .await?
@@ -229,6 +237,12 @@ impl Netlink {
             }
         }
         let change = plan::plan_link(spec, &facts);
+        if change.mac.is_some() && !created {
+            // A bridge made before its MAC was fixed (or changed by hand):
+            // announce the new MAC by gratuitous ARP, so containers that
+            // hold the old one for their gateway update at once.
+            sysctl::write_sysctl(&format!("net/ipv4/conf/{name}/arp_notify"), "1")?;
+        }
         if !change.is_noop() {
             self.apply_link_change(name, facts.index, &change).await?;
         }
@@ -435,11 +449,15 @@ pub(crate) fn link_facts(link: &LinkMessage) -> LinkFacts {
         mtu: None,
         alias: None,
         up: link.header.flags.contains(LinkFlags::Up),
+        mac: None,
     };
     for attr in &link.attributes {
         match attr {
             LinkAttribute::Mtu(m) => facts.mtu = Some(*m),
             LinkAttribute::IfAlias(a) => facts.alias = Some(a.clone()),
+            LinkAttribute::Address(a) => {
+                facts.mac = <[u8; 6]>::try_from(a.as_slice()).ok().map(MacAddr)
+            }
             LinkAttribute::LinkInfo(infos) => {
                 facts.kind = infos.iter().find_map(|i| match i {
                     LinkInfo::Kind(k) => Some(k.to_string()),

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use berth_core::ports::BridgeSpec;
-use berth_types::IpNet;
+use berth_types::{IpNet, MacAddr};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 
 /// What the kernel says about an existing link, reduced to what a bridge spec
@@ -18,6 +18,8 @@ pub(crate) struct LinkFacts {
     pub mtu: Option<u32>,
     pub alias: Option<String>,
     pub up: bool,
+    /// `IFLA_ADDRESS`.
+    pub mac: Option<MacAddr>,
 }
 
 /// The attributes of an existing bridge that must change to match the spec.
@@ -27,11 +29,12 @@ pub(crate) struct LinkChange {
     pub alias: Option<String>,
     pub mtu: Option<u32>,
     pub up: bool,
+    pub mac: Option<MacAddr>,
 }
 
 impl LinkChange {
     pub fn is_noop(&self) -> bool {
-        self.alias.is_none() && self.mtu.is_none() && !self.up
+        self.alias.is_none() && self.mtu.is_none() && !self.up && self.mac.is_none()
     }
 }
 
@@ -40,6 +43,7 @@ pub(crate) fn plan_link(spec: &BridgeSpec, facts: &LinkFacts) -> LinkChange {
         alias: (facts.alias.as_deref() != Some(spec.alias.as_str())).then(|| spec.alias.clone()),
         mtu: (facts.mtu != Some(spec.mtu)).then_some(spec.mtu),
         up: !facts.up,
+        mac: (facts.mac != Some(spec.mac)).then_some(spec.mac),
     }
 }
 
@@ -147,8 +151,11 @@ mod tests {
             mtu: 1400,
             addresses: vec![net("172.30.0.1/16")],
             alias: "berth:abc".into(),
+            mac: BRIDGE_MAC,
         }
     }
+
+    const BRIDGE_MAC: MacAddr = MacAddr([0x02, 0x11, 0x22, 0x33, 0x44, 0x55]);
 
     fn facts(alias: Option<&str>, mtu: u32, up: bool) -> LinkFacts {
         LinkFacts {
@@ -157,6 +164,7 @@ mod tests {
             mtu: Some(mtu),
             alias: alias.map(str::to_owned),
             up,
+            mac: Some(BRIDGE_MAC),
         }
     }
 
@@ -182,12 +190,30 @@ mod tests {
             LinkChange {
                 alias: Some("berth:abc".into()),
                 mtu: Some(1400),
-                up: true
+                up: true,
+                mac: None,
             }
         );
         let change = plan_link(&spec(), &facts(Some("berth:other"), 1400, true));
         assert_eq!(change.alias.as_deref(), Some("berth:abc"));
         assert_eq!((change.mtu, change.up), (None, false));
+    }
+
+    #[test]
+    fn a_mac_the_kernel_picked_is_replaced_by_the_spec_one() {
+        // A bridge that took its lowest port's MAC (made before MACs were
+        // fixed) gets the spec's; the rest of a correct bridge is left alone.
+        let mut kernel_picked = facts(Some("berth:abc"), 1400, true);
+        kernel_picked.mac = Some(MacAddr([0x8a, 0x01, 0x02, 0x03, 0x04, 0x05]));
+        let change = plan_link(&spec(), &kernel_picked);
+        assert_eq!(
+            change,
+            LinkChange {
+                mac: Some(BRIDGE_MAC),
+                ..LinkChange::default()
+            }
+        );
+        assert!(!change.is_noop());
     }
 
     #[test]

@@ -41,8 +41,11 @@ fn spec(bridge: &str, addresses: &[&str]) -> BridgeSpec {
         mtu: 1400,
         addresses: addresses.iter().map(|a| net(a)).collect(),
         alias: format!("berth:{bridge}"),
+        mac: BRIDGE_MAC,
     }
 }
+
+const BRIDGE_MAC: MacAddr = MacAddr([0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee]);
 
 #[test]
 #[cfg_attr(
@@ -134,6 +137,11 @@ fn changed_spec_replaces_addresses_and_keeps_link_local() {
         NetOps::ensure_bridge(&nl, &spec("br-chg", &["172.30.0.1/16", "2001:db8:1::1/64"]))
             .await
             .expect("first");
+        // A bridge with its own MAC has no carrier, and so no link-local
+        // address, until its first port is up (as docker0).
+        ip(&["link", "add", "c0", "type", "veth", "peer", "name", "c0p"]);
+        ip(&["link", "set", "c0p", "up"]);
+        ip(&["link", "set", "c0", "master", "br-chg", "up"]);
         // Someone else's stray address goes too.
         ip(&["addr", "add", "10.9.9.9/24", "dev", "br-chg"]);
         let mut changed = spec("br-chg", &["172.31.0.1/24"]);
@@ -502,5 +510,76 @@ fn enslave_attaches_an_existing_link() {
             .await
             .expect_err("missing");
         assert_eq!(err.to_string(), "link nope not found (enslaving it)");
+    });
+}
+
+/// Issue 17: a bridge left to pick its own MAC takes its lowest port's and
+/// changes it when that port goes, stranding containers that cached it for
+/// their gateway. berth's bridges keep the MAC of their spec whatever ports
+/// come and go, and one made before that rule gets it on the next ensure.
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn bridge_keeps_its_mac_as_ports_come_and_go() {
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        NetOps::ensure_bridge(&nl, &spec("br-mac", &["172.30.0.1/16"]))
+            .await
+            .expect("ensure");
+        assert_eq!(link_json("br-mac")["address"], "02:aa:bb:cc:dd:ee");
+        // Ports with MACs below and above the bridge's: a kernel-picked
+        // bridge MAC would follow the lowest one.
+        for (port, mac) in [("lo0", "00:00:00:00:00:01"), ("hi0", "fe:00:00:00:00:01")] {
+            ip(&[
+                "link",
+                "add",
+                port,
+                "address",
+                mac,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &format!("{port}p"),
+            ]);
+            ip(&["link", "set", port, "master", "br-mac", "up"]);
+            assert_eq!(
+                link_json("br-mac")["address"],
+                "02:aa:bb:cc:dd:ee",
+                "after adding {port}"
+            );
+        }
+        ip(&["link", "del", "lo0"]);
+        assert_eq!(
+            link_json("br-mac")["address"],
+            "02:aa:bb:cc:dd:ee",
+            "after removing lo0"
+        );
+
+        // A bridge the kernel gave a MAC (as older berthd versions left
+        // them) gets the spec's, and from then on keeps it.
+        ip(&["link", "add", "br-old", "type", "bridge"]);
+        ip(&[
+            "link",
+            "add",
+            "old0",
+            "address",
+            "00:00:00:00:00:02",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "old0p",
+        ]);
+        ip(&["link", "set", "old0", "master", "br-old", "up"]);
+        assert_eq!(link_json("br-old")["address"], "00:00:00:00:00:02");
+        NetOps::ensure_bridge(&nl, &spec("br-old", &[]))
+            .await
+            .expect("ensure an old bridge");
+        assert_eq!(link_json("br-old")["address"], "02:aa:bb:cc:dd:ee");
+        ip(&["link", "del", "old0"]);
+        assert_eq!(link_json("br-old")["address"], "02:aa:bb:cc:dd:ee");
     });
 }

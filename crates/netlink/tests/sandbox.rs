@@ -35,6 +35,7 @@ fn bridge(name_: &str, addresses: &[&str]) -> BridgeSpec {
         mtu: 1400,
         addresses: addresses.iter().map(|a| net(a)).collect(),
         alias: format!("berth:network:{name_}"),
+        mac: MacAddr([0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee]),
     }
 }
 
