@@ -17,6 +17,8 @@
 //! the backend the two halves of the hijacked connection ([`AttachIo`]) with
 //! stdcopy framing done here, so the backend never sees HTTP.
 
+#![forbid(unsafe_code)]
+
 mod backend;
 mod error;
 mod filters;

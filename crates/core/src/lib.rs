@@ -2,6 +2,8 @@
 //! firewall and store should hold lives here, behind the ports in [`ports`];
 //! nothing here touches the OS, so it is tested with fakes and without root.
 
+#![forbid(unsafe_code)]
+
 mod address_book;
 pub mod config;
 pub mod container;

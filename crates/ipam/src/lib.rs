@@ -11,6 +11,8 @@
 //!
 //! Error texts are Docker's; see [`IpamError`].
 
+#![forbid(unsafe_code)]
+
 mod alloc;
 mod error;
 mod plan;

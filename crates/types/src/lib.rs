@@ -2,6 +2,8 @@
 //! constructor checks its input once, so code that holds one of these types
 //! never re-validates it.
 
+#![forbid(unsafe_code)]
+
 mod id;
 mod ifname;
 mod mac;
