@@ -2,6 +2,8 @@
 //! Engine API on a unix socket; commands, output and exit statuses follow
 //! the docker CLI 28.2.
 
+#![forbid(unsafe_code)]
+
 mod api;
 mod commands;
 mod exit;

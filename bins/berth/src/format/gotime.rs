@@ -138,38 +138,20 @@ pub fn go_string(s: &str) -> String {
 /// Go's `time.Unix(secs, 0).String()`: the local time with its offset and
 /// zone abbreviation, `2024-05-01 12:00:00 +0200 CEST`.
 pub fn unix_local(secs: i64) -> String {
-    // `time_t` is 64 bits wide on every target berth runs on.
-    let t = secs as libc::time_t;
-    // SAFETY: `tm` is plain old data, so all-zero is a valid value; both
-    // pointers are valid for the call, and `localtime_r` is the reentrant
-    // form that writes only into the `tm` it is given.
-    let (tm, ok) = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        let ok = !libc::localtime_r(&t, &mut tm).is_null();
-        (tm, ok)
-    };
-    if !ok {
+    let Ok(at) = jiff::Timestamp::from_second(secs) else {
         return "0001-01-01 00:00:00 +0000 UTC".to_string();
-    }
-    let zone = if tm.tm_zone.is_null() {
-        String::new()
-    } else {
-        // SAFETY: glibc points `tm_zone` at a NUL-terminated abbreviation
-        // that lives as long as the process's time zone data.
-        unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) }
-            .to_string_lossy()
-            .to_string()
     };
-    let offset = i32::try_from(tm.tm_gmtoff).unwrap_or(0);
-    let hhmm = offset_hhmm(offset);
+    let local = at.to_zoned_datetime(jiff::tz::TimeZone::system());
+    let hhmm = offset_hhmm(local.offset().seconds());
+    // Go prints the offset again where the zone has no abbreviation.
+    let zone = local
+        .time_zone()
+        .to_offset_info(at)
+        .abbreviation()
+        .to_string();
     format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {hhmm} {}",
-        i64::from(tm.tm_year) + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
+        "{} {hhmm} {}",
+        local.strftime("%Y-%m-%d %H:%M:%S"),
         if zone.is_empty() { &hhmm } else { &zone }
     )
 }

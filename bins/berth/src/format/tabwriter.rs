@@ -1,103 +1,31 @@
 //! Go's `text/tabwriter` (docker's fork in `cli/command/formatter/tabwriter`)
-//! with a space pad character and no flags, the only way docker uses it.
+//! with a space pad character and no flags, the only way docker uses it,
+//! through the `tabwriter` crate (a port of Go's).
 //!
 //! Cells are tab-*terminated*: the text after the last tab of a line is not
 //! part of any column, which is why docker's tables have no trailing spaces.
 //! A column is a run of consecutive lines that all have a cell in it; its
 //! width is the widest cell plus `padding`, but at least `minwidth`.
-//! Widths count chars (Go's upstream counts runes; docker's fork uses the
-//! East-Asian display width, which only differs for wide glyphs).
+//! Widths are display widths, as in docker's fork.
 
-struct Cell<'a> {
-    text: &'a str,
-    width: usize,
-}
+use std::io::Write;
 
 /// Aligns the tab-separated `text` the way `tabwriter.NewWriter(out,
 /// minwidth, 1, padding, ' ', 0)` followed by `Flush` does.
 pub fn align(text: &str, minwidth: usize, padding: usize) -> String {
-    let mut segments: Vec<&str> = text.split('\n').collect();
-    // The text after the final newline is a line only if it is non-empty;
-    // Go's Flush terminates the pending cell only when it has content.
-    let last = segments.pop().unwrap_or_default();
-    let mut lines: Vec<Vec<Cell<'_>>> = segments.into_iter().map(cells).collect();
-    let mut tail = if last.is_empty() {
-        Vec::new()
-    } else {
-        cells(last)
-    };
-    if tail.last().is_some_and(|c| c.text.is_empty()) {
-        tail.pop();
-    }
-    lines.push(tail);
-
-    let writer = Writer {
-        minwidth,
-        padding,
-        lines,
-    };
-    let mut out = String::with_capacity(text.len() * 2);
-    let mut widths = Vec::new();
-    writer.format(&mut widths, 0, writer.lines.len(), &mut out);
-    out
-}
-
-fn cells(line: &str) -> Vec<Cell<'_>> {
-    line.split('\t')
-        .map(|text| Cell {
-            text,
-            width: text.chars().count(),
-        })
-        .collect()
-}
-
-struct Writer<'a> {
-    minwidth: usize,
-    padding: usize,
-    lines: Vec<Vec<Cell<'a>>>,
-}
-
-impl Writer<'_> {
-    /// Go's `Writer.format`: finds each block of lines sharing column
-    /// `widths.len()`, sizes it, and recurses for the columns to its right.
-    fn format(&self, widths: &mut Vec<usize>, mut line0: usize, line1: usize, out: &mut String) {
-        let column = widths.len();
-        let mut this = line0;
-        while this < line1 {
-            // The last cell of a line is not tab-terminated: not in a column.
-            if column + 1 >= self.lines[this].len() {
-                this += 1;
-                continue;
-            }
-            self.write_lines(widths, line0, this, out);
-            line0 = this;
-            let mut width = self.minwidth;
-            while this < line1 && column + 1 < self.lines[this].len() {
-                width = width.max(self.lines[this][column].width + self.padding);
-                this += 1;
-            }
-            widths.push(width);
-            self.format(widths, line0, this, out);
-            widths.pop();
-            line0 = this;
-        }
-        self.write_lines(widths, line0, line1, out);
-    }
-
-    fn write_lines(&self, widths: &[usize], line0: usize, line1: usize, out: &mut String) {
-        for i in line0..line1 {
-            for (j, cell) in self.lines[i].iter().enumerate() {
-                out.push_str(cell.text);
-                if let Some(&w) = widths.get(j) {
-                    out.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.width)));
-                }
-            }
-            // The last line is the text after the final newline.
-            if i + 1 < self.lines.len() {
-                out.push('\n');
-            }
-        }
-    }
+    // The crate pads after applying the minimum, Go pads before: a column is
+    // max(cell + padding, minwidth) wide in Go, max(cell, m) + padding here.
+    let mut writer = tabwriter::TabWriter::new(Vec::with_capacity(text.len() * 2))
+        .minwidth(minwidth.saturating_sub(padding))
+        .padding(padding);
+    // Writes go to memory: neither call can fail.
+    let aligned = writer
+        .write_all(text.as_bytes())
+        .and_then(|()| writer.flush())
+        .ok()
+        .and_then(|()| writer.into_inner().ok())
+        .unwrap_or_default();
+    String::from_utf8_lossy(&aligned).into_owned()
 }
 
 #[cfg(test)]

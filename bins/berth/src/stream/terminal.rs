@@ -2,7 +2,6 @@
 //! guard drops, on every way out), and the window size sent to the daemon.
 
 use std::io::IsTerminal;
-use std::os::fd::AsRawFd;
 
 use nix::sys::termios::{self, SetArg, Termios};
 
@@ -45,17 +44,8 @@ pub fn size() -> (u16, u16) {
     if !stdout.is_terminal() {
         return (0, 0);
     }
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one `winsize` through the pointer, which
-    // is valid and exclusive for the duration of the call.
-    let rc = unsafe { libc::ioctl(stdout.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
-    if rc != 0 {
-        return (0, 0);
+    match rustix::termios::tcgetwinsize(&stdout) {
+        Ok(ws) => (ws.ws_row, ws.ws_col),
+        Err(_) => (0, 0),
     }
-    (ws.ws_row, ws.ws_col)
 }
