@@ -10,7 +10,7 @@ pub mod list;
 pub mod logs;
 mod opts;
 pub mod port;
-mod ports;
+mod publish_spec;
 pub mod run;
 mod session;
 pub mod start;

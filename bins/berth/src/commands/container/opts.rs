@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use clap::{ArgAction, Args};
 use serde_json::{json, Map, Value};
 
-use super::ports;
+use super::publish_spec;
 use crate::exit::{flag_error, Exit};
 use crate::opts;
 
@@ -380,7 +380,7 @@ impl ContainerOptions {
         } else {
             (true, true)
         };
-        let ports = ports::parse(&self.publish, &self.expose)?;
+        let ports = publish_spec::parse(&self.publish, &self.expose)?;
         let attachments = self
             .network
             .iter()
