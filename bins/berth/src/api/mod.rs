@@ -1,11 +1,10 @@
 //! The connection to berthd: host selection, API version negotiation, and
-//! the requests the commands make. The network and system requests are
-//! typed bollard calls; everything else is raw HTTP/1.1 (`raw`): the ping
-//! (docker reads a response header), inspect (printed verbatim: bollard's
-//! models would drop fields and reorder keys), and the container, image and
-//! network-attachment endpoints (`container`, `image`), which need hijacked
-//! streams, streamed bodies, docker's exact query spelling and bodies, and
-//! docker's lenient decoding.
+//! the requests the commands make, all over one HTTP/1.1 client (`raw`):
+//! the ping (docker reads a response header), inspect (printed verbatim),
+//! the container, image and network-attachment endpoints (`container`,
+//! `image`), which need hijacked streams, streamed bodies and docker's exact
+//! query spelling, and the network and system requests below, decoded into
+//! the Engine API's generated models (`bollard-stubs`).
 
 mod container;
 mod image;
@@ -16,14 +15,13 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use bollard::models::{
+use bollard_stubs::models::{
     Network, NetworkCreateRequest, NetworkCreateResponse, NetworkPruneResponse, SystemInfo,
     SystemVersion,
 };
-use bollard::query_parameters::{ListNetworksOptions, PruneNetworksOptions};
-use bollard::{BollardRequest, ClientVersion, Docker};
-use http::{Method, StatusCode, Uri};
+use http::{Method, StatusCode};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use serde::de::DeserializeOwned;
 
 pub use container::{ExecStart, WaitCondition, WaitError, WaitHandle};
 pub use raw::Conn;
@@ -39,8 +37,8 @@ pub const CLIENT_API_VERSION: ApiVersion = ApiVersion {
     minor: 50,
 };
 
-/// Per-request timeout; bollard's default, applied to raw requests too
-/// (except streams, which last as long as what they follow).
+/// Per-request timeout (docker's client has none; bollard's default), except
+/// for streams, which last as long as what they follow.
 const TIMEOUT_SECS: u64 = 120;
 
 /// Characters escaped in a path segment (a network, container or image
@@ -159,8 +157,7 @@ fn transport_error(err: &dyn std::error::Error) -> ApiError {
     ApiError::Transport(format!("error during connect: {err}"))
 }
 
-/// The daemon's error body: `{"message": …}`, or the raw text otherwise
-/// (what bollard does for its typed requests).
+/// The daemon's error body: `{"message": …}`, or the raw text otherwise.
 fn daemon_error(status: StatusCode, body: &[u8]) -> ApiError {
     let message = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
@@ -173,32 +170,6 @@ fn daemon_error(status: StatusCode, body: &[u8]) -> ApiError {
     ApiError::Daemon {
         status: status.as_u16(),
         message,
-    }
-}
-
-fn from_bollard(host: &Host, err: bollard::errors::Error) -> ApiError {
-    use bollard::errors::Error as B;
-    match err {
-        B::DockerResponseServerError {
-            status_code,
-            message,
-        } => ApiError::Daemon {
-            status: status_code,
-            message,
-        },
-        B::SocketNotFoundError(_) => connect_error(host, &io::Error::from(io::ErrorKind::NotFound)),
-        other => {
-            // Connection failures arrive wrapped by hyper; the io::Error
-            // underneath decides docker's wording.
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&other);
-            while let Some(e) = source {
-                if let Some(io_err) = e.downcast_ref::<io::Error>() {
-                    return connect_error(host, io_err);
-                }
-                source = e.source();
-            }
-            ApiError::Transport(other.to_string())
-        }
     }
 }
 
@@ -219,43 +190,10 @@ fn segment(name: &str) -> String {
     utf8_percent_encode(name, SEGMENT).to_string()
 }
 
-/// docker's `filters` query value; `None` when there are no filters, so the
-/// parameter is omitted as docker omits it.
-fn filters_param(filters: HashMap<String, Vec<String>>) -> Option<HashMap<String, Vec<String>>> {
-    (!filters.is_empty()).then_some(filters)
-}
-
-/// bollard 0.21 builds its URLs with `Url::join` on an absolute path,
-/// which drops the `/v1.xx` prefix it meant to add. Put it back, so the
-/// daemon applies the negotiated version's semantics as it does for
-/// docker's requests; also drop the bare `?` bollard leaves when a request
-/// has no query.
-fn versioned(mut request: BollardRequest, prefix: &str) -> BollardRequest {
-    let uri = request.uri();
-    let already = uri
-        .path()
-        .strip_prefix("/v")
-        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
-    let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let target = target.strip_suffix('?').unwrap_or(target);
-    let target = if already {
-        target.to_string()
-    } else {
-        format!("{prefix}{target}")
-    };
-    let mut parts = uri.clone().into_parts();
-    parts.path_and_query = target.parse().ok();
-    if let Ok(uri) = Uri::from_parts(parts) {
-        *request.uri_mut() = uri;
-    }
-    request
-}
-
 /// A connected client; clones share the connection settings (each request
 /// opens its own connection).
 #[derive(Clone)]
 pub struct Api {
-    docker: Docker,
     host: Host,
     version: ApiVersion,
 }
@@ -271,22 +209,7 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .and_then(ApiVersion::parse);
         let version = negotiate(CLIENT_API_VERSION, server);
-        let socket = host.socket.to_str().ok_or_else(|| {
-            ApiError::Transport(format!(
-                "invalid host {:?}: the socket path is not UTF-8",
-                host.url()
-            ))
-        })?;
-        let client_version = ClientVersion {
-            major_version: version.major,
-            minor_version: version.minor,
-        };
-        let prefix = format!("/v{version}");
-        let docker = Docker::connect_with_unix(socket, TIMEOUT_SECS, &client_version)
-            .map_err(|e| from_bollard(host, e))?
-            .with_request_modifier(move |request| versioned(request, &prefix));
         Ok(Api {
-            docker,
             host: host.clone(),
             version,
         })
@@ -297,51 +220,45 @@ impl Api {
         self.version
     }
 
-    fn err(&self, e: bollard::errors::Error) -> ApiError {
-        from_bollard(&self.host, e)
-    }
-
     pub async fn list_networks(
         &self,
         filters: HashMap<String, Vec<String>>,
     ) -> Result<Vec<Network>, ApiError> {
-        let options = ListNetworksOptions {
-            filters: filters_param(filters),
-        };
-        self.docker
-            .list_networks(Some(options))
-            .await
-            .map_err(|e| self.err(e))
+        self.get_json("/networks", filters_query(&filters)).await
     }
 
     pub async fn create_network(
         &self,
         request: NetworkCreateRequest,
     ) -> Result<NetworkCreateResponse, ApiError> {
-        self.docker
-            .create_network(request)
-            .await
-            .map_err(|e| self.err(e))
+        let body = serde_json::to_value(&request)
+            .map_err(|e| ApiError::Transport(format!("invalid request: {e}")))?;
+        let answer = self
+            .call(Method::POST, "/networks/create", Query::new(), Some(&body))
+            .await?;
+        decode(&answer)
     }
 
     pub async fn remove_network(&self, name: &str) -> Result<(), ApiError> {
-        self.docker
-            .remove_network(&segment(name))
+        let path = format!("/networks/{}", segment(name));
+        self.call(Method::DELETE, &path, Query::new(), None)
             .await
-            .map_err(|e| self.err(e))
+            .map(drop)
     }
 
     pub async fn prune_networks(
         &self,
         filters: HashMap<String, Vec<String>>,
     ) -> Result<NetworkPruneResponse, ApiError> {
-        let options = PruneNetworksOptions {
-            filters: filters_param(filters),
-        };
-        self.docker
-            .prune_networks(Some(options))
-            .await
-            .map_err(|e| self.err(e))
+        let answer = self
+            .call(
+                Method::POST,
+                "/networks/prune",
+                filters_query(&filters),
+                None,
+            )
+            .await?;
+        decode(&answer)
     }
 
     /// `GET /networks/{name}` with the body exactly as the daemon sent it.
@@ -363,13 +280,35 @@ impl Api {
             .map_err(|e| ApiError::Transport(format!("invalid response from daemon: {e}")))
     }
 
+    /// A `GET` whose body is one of the API's models.
+    async fn get_json<T: DeserializeOwned>(&self, path: &str, query: Query) -> Result<T, ApiError> {
+        let body = self.call(Method::GET, path, query, None).await?;
+        decode(&body)
+    }
+
     pub async fn version(&self) -> Result<SystemVersion, ApiError> {
-        self.docker.version().await.map_err(|e| self.err(e))
+        self.get_json("/version", Query::new()).await
     }
 
     pub async fn info(&self) -> Result<SystemInfo, ApiError> {
-        self.docker.info().await.map_err(|e| self.err(e))
+        self.get_json("/info", Query::new()).await
     }
+}
+
+/// A response body as one of the API's models.
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::Transport(format!("invalid response from daemon: {e}")))
+}
+
+/// docker's `filters` query parameter (`{"name":["x"]}`), omitted when
+/// there are no filters, as docker omits it.
+fn filters_query(filters: &HashMap<String, Vec<String>>) -> Query {
+    if filters.is_empty() {
+        return Query::new();
+    }
+    let json = serde_json::to_string(filters).unwrap_or_default();
+    Query::new().set("filters", json)
 }
 
 #[cfg(test)]
@@ -424,29 +363,6 @@ mod tests {
             "Error response from daemon: upstream broke"
         );
         assert!(!text.is_not_found());
-    }
-
-    #[test]
-    fn bollard_requests_get_the_version_prefix() {
-        let target = |uri: &str| {
-            let request = http::Request::builder()
-                .uri(uri)
-                .body(bollard::body_full(hyper::body::Bytes::new()))
-                .map(|r| versioned(r, "/v1.50"));
-            request.map(|r| r.uri().to_string()).unwrap_or_default()
-        };
-        assert_eq!(
-            target("unix://2f782e736f636b/networks?"),
-            "unix://2f782e736f636b/v1.50/networks"
-        );
-        assert_eq!(
-            target("unix://2f782e736f636b/networks/prune?filters=%7B%7D"),
-            "unix://2f782e736f636b/v1.50/networks/prune?filters=%7B%7D"
-        );
-        assert_eq!(
-            target("unix://2f782e736f636b/v1.45/version"),
-            "unix://2f782e736f636b/v1.45/version"
-        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use bollard::models::{ConfigReference, Ipam, IpamConfig, NetworkCreateRequest};
+use bollard_stubs::models::{ConfigReference, Ipam, IpamConfig, NetworkCreateRequest};
 use clap::{ArgAction, Args};
 
 use crate::api::{Api, Host};

@@ -2,7 +2,7 @@
 //! `formatter.go`, with `cli/command/formatter/formatter.go`).
 
 use anyhow::anyhow;
-use bollard::models::Network;
+use bollard_stubs::models::Network;
 use clap::Args;
 use serde_json::{Map, Value};
 

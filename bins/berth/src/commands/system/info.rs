@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use bollard::models::SystemInfo;
+use bollard_stubs::models::SystemInfo;
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -190,8 +190,9 @@ fn render_server(info: &SystemInfo) -> String {
 
     let os_type = s(&info.os_type);
     if os_type == "linux" {
-        let commit =
-            |c: &Option<bollard::models::Commit>| c.as_ref().map(|c| s(&c.id)).unwrap_or_default();
+        let commit = |c: &Option<bollard_stubs::models::Commit>| {
+            c.as_ref().map(|c| s(&c.id)).unwrap_or_default()
+        };
         let _ = writeln!(o, " Init Binary: {}", s(&info.init_binary));
         let _ = writeln!(
             o,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use bollard::models::{SystemVersion, SystemVersionComponents};
+use bollard_stubs::models::{SystemVersion, SystemVersionComponents};
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -226,7 +226,7 @@ fn report_value(client: &Client, server: Option<&SystemVersion>) -> Value {
 mod tests {
     use super::*;
     use crate::format::gojson;
-    use bollard::models::SystemVersionPlatform;
+    use bollard_stubs::models::SystemVersionPlatform;
 
     fn client() -> Client {
         Client {
