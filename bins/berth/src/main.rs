@@ -9,7 +9,6 @@ mod commands;
 mod exit;
 mod format;
 mod opts;
-mod reference;
 mod stream;
 
 use std::io::Write;

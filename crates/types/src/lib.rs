@@ -8,6 +8,7 @@ mod id;
 mod ifname;
 mod mac;
 mod name;
+pub mod reference;
 
 pub use id::{ContainerId, EndpointId, IdError, NetworkId, SHORT_ID_LEN};
 pub use ifname::{IfName, IfNameError};

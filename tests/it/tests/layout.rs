@@ -57,8 +57,9 @@ fn allowed_berth_deps() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "berth-api",
             ][..],
         ),
-        // The CLI is a client of the API only.
-        ("berth", &[][..]),
+        // The CLI is a client of the API; it shares only validated values
+        // (image references) with the daemon.
+        ("berth", &["berth-types"][..]),
         // The shim is the OCI adapter's other half.
         ("berth-shim", &["berth-oci"][..]),
         // The benchmark drives binaries through their socket.

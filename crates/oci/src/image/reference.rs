@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use berth_types::reference;
+
 use crate::error::{Error, Result};
 
 pub const DEFAULT_TAG: &str = "latest";
@@ -67,54 +69,25 @@ impl RepoTag {
     /// The API's `repo` + `tag` pair (`POST /images/create?repo=&tag=`):
     /// an empty or absent `tag` leaves any tag written in `repo`.
     pub fn with_tag(repo: &str, tag: Option<&str>) -> Result<Self> {
-        let invalid = || Error::InvalidReference("invalid reference format".to_owned());
         if repo.contains('@') {
             return Err(Error::InvalidReference(format!(
                 "invalid reference format: digest references ({repo}) are not supported for local images"
             )));
         }
-        let (name, written_tag) = split_tag(repo);
+        let named = reference::parse_normalized(repo)
+            .map_err(|e| Error::InvalidReference(e.to_string()))?;
         let tag = match tag.filter(|t| !t.is_empty()) {
-            Some(t) => t,
-            None => written_tag.unwrap_or(DEFAULT_TAG),
-        };
-        if !valid_tag(tag) {
-            return Err(invalid());
-        }
-        if name.is_empty() || name.len() > 255 {
-            return Err(invalid());
-        }
-        let familiar = familiarize(name);
-        if familiar.len() == 64 && is_hex(familiar) {
-            return Err(Error::InvalidReference(format!(
-                "invalid repository name ({familiar}), cannot specify 64-byte hexadecimal strings"
-            )));
-        }
-        let (domain, path) = split_domain(familiar);
-        if let Some(d) = domain {
-            if !valid_domain(d) {
-                return Err(invalid());
+            Some(t) if reference::is_tag(t) => t.to_owned(),
+            Some(_) => {
+                return Err(Error::InvalidReference(
+                    "invalid reference format".to_owned(),
+                ))
             }
-        }
-        if path
-            .split('/')
-            .any(|c| !valid_path_component(&c.to_ascii_lowercase()))
-        {
-            return Err(invalid());
-        }
-        if path.bytes().any(|b| b.is_ascii_uppercase()) {
-            let full = if domain.is_none() && !path.contains('/') {
-                format!("library/{path}")
-            } else {
-                familiar.to_owned()
-            };
-            return Err(Error::InvalidReference(format!(
-                "invalid reference format: repository name ({full}) must be lowercase"
-            )));
-        }
+            None => named.tag.clone().unwrap_or_else(|| DEFAULT_TAG.to_owned()),
+        };
         Ok(RepoTag {
-            repo: familiar.to_owned(),
-            tag: tag.to_owned(),
+            repo: named.familiar_name(),
+            tag,
         })
     }
 
@@ -131,92 +104,6 @@ impl fmt::Display for RepoTag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.repo, self.tag)
     }
-}
-
-/// `host:5000/x:1` -> (`host:5000/x`, `1`): a colon followed by a `/` is a
-/// registry port, not a tag.
-fn split_tag(s: &str) -> (&str, Option<&str>) {
-    match s.rfind(':') {
-        Some(i) if !s[i + 1..].contains('/') => (&s[..i], Some(&s[i + 1..])),
-        _ => (s, None),
-    }
-}
-
-fn familiarize(name: &str) -> &str {
-    let rest = name
-        .strip_prefix("docker.io/")
-        .or_else(|| name.strip_prefix("index.docker.io/"))
-        .unwrap_or(name);
-    // `library/x` is the official image `x`, with or without `docker.io/`.
-    match rest.strip_prefix("library/") {
-        Some(short) if !short.contains('/') => short,
-        _ => rest,
-    }
-}
-
-/// Docker treats the first component as a registry host when it has a `.`
-/// or `:` or is `localhost`, and is not uppercase.
-fn split_domain(name: &str) -> (Option<&str>, &str) {
-    match name.split_once('/') {
-        Some((first, rest))
-            if (first.contains(['.', ':']) || first == "localhost")
-                && first.to_ascii_lowercase() == first =>
-        {
-            (Some(first), rest)
-        }
-        _ => (None, name),
-    }
-}
-
-fn valid_domain(d: &str) -> bool {
-    let (host, port) = match d.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (d, None),
-    };
-    let host_ok = host.split('.').all(|c| {
-        !c.is_empty()
-            && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !c.starts_with('-')
-            && !c.ends_with('-')
-    });
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    host_ok && port_ok
-}
-
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
-fn valid_path_component(c: &str) -> bool {
-    let b = c.as_bytes();
-    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if alnum(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !alnum(b[i]) {
-            i += 1;
-        }
-        let sep = &c[start..i];
-        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-');
-        if !ok {
-            return false;
-        }
-    }
-    true
-}
-
-/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`
-fn valid_tag(t: &str) -> bool {
-    let b = t.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
 }
 
 #[cfg(test)]

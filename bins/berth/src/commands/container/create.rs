@@ -6,8 +6,8 @@ use clap::Args;
 use super::opts::{Config, ContainerOptions};
 use crate::api::{Api, ApiError, Host};
 use crate::exit::{check_args, report, Arity};
-use crate::reference;
 use crate::stream::terminal;
+use berth_types::reference;
 
 const PATH: &str = "create";
 const USAGE: &str = "create [OPTIONS] IMAGE [COMMAND] [ARG...]";
@@ -55,10 +55,11 @@ pub async fn create_container(
         eprintln!("WARNING: Localhost DNS ({ip}) may fail in containers.");
     }
     // A 64-hex id is no name; anything else must parse as one.
-    let named = if reference::is_id(&config.image) {
+    let named = if reference::is_image_id(&config.image) {
         None
     } else {
-        let named = reference::parse_normalized(&config.image).map_err(ApiError::Transport)?;
+        let named = reference::parse_normalized(&config.image)
+            .map_err(|e| ApiError::Transport(e.to_string()))?;
         Some(named.with_default_tag())
     };
     let (height, width) = terminal::size();

@@ -14,7 +14,7 @@ use crate::api::{Api, Host};
 use crate::exit::{check_args, Arity};
 use crate::format::{gojson, gotime, list, truncate_id, units};
 use crate::opts::{self, FilterArg};
-use crate::reference;
+use berth_types::reference;
 
 const DEFAULT_TABLE: &str =
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";

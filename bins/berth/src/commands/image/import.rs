@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use crate::api::raw::{Query, ReqBody};
 use crate::api::{Api, Host};
 use crate::exit::{check_args, Arity};
-use crate::reference;
+use berth_types::reference;
 
 /// How much of the tarball is read (or written) at a time.
 const CHUNK: usize = 64 * 1024;

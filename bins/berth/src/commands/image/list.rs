@@ -12,7 +12,7 @@ use crate::api::{Api, Host};
 use crate::exit::{check_args, Arity};
 use crate::format::{gotime, list, truncate_id, units};
 use crate::opts::{self, FilterArg};
-use crate::reference;
+use berth_types::reference;
 
 // docker's default shows `N/A` for an image without a creation time, which
 // a Unix time never is; berth's templates have no `if`.

@@ -1,15 +1,31 @@
-//! Image references as docker reads and prints them
+//! Image references as Docker reads and prints them
 //! (`github.com/distribution/reference`): `ParseNormalizedNamed` with its
 //! error texts, and the "familiar" forms (`busybox:latest` for
-//! `docker.io/library/busybox:latest`).
+//! `docker.io/library/busybox:latest`). One parser for the CLI and the
+//! daemon.
+
+use std::fmt;
+
+/// Why a reference was refused, in Docker's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReferenceError {
+    #[error("invalid reference format")]
+    Invalid,
+    #[error("invalid reference format: repository name ({0}) must be lowercase")]
+    Uppercase(String),
+    #[error("invalid repository name ({0}), cannot specify 64-byte hexadecimal strings")]
+    HexName(String),
+    #[error("repository name must not be more than 255 characters")]
+    TooLong,
+}
 
 const DEFAULT_DOMAIN: &str = "docker.io";
 const LEGACY_DOMAIN: &str = "index.docker.io";
 const OFFICIAL_PREFIX: &str = "library/";
 
-/// A parsed, normalized reference.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Named {
+/// A parsed, normalized reference: `docker.io/library/busybox:latest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
     domain: String,
     /// The repository path under the domain (`library/busybox`).
     path: String,
@@ -69,7 +85,8 @@ fn is_domain(s: &str) -> bool {
     host_ok && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
 }
 
-fn is_tag(s: &str) -> bool {
+/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`
+pub fn is_tag(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 128
@@ -92,8 +109,8 @@ fn is_digest(s: &str) -> bool {
     }
 }
 
-/// A 64-hex image id, which is not a name.
-pub fn is_id(s: &str) -> bool {
+/// A 64-hex image id (`sha256:` optional), which is not a name.
+pub fn is_image_id(s: &str) -> bool {
     let hex = s.strip_prefix("sha256:").unwrap_or(s);
     hex.len() == 64
         && hex
@@ -101,14 +118,10 @@ pub fn is_id(s: &str) -> bool {
             .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
 }
 
-const INVALID: &str = "invalid reference format";
-
 /// `reference.ParseNormalizedNamed`.
-pub fn parse_normalized(s: &str) -> Result<Named, String> {
-    if s.len() == 64 && is_id(s) {
-        return Err(format!(
-            "invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
-        ));
+pub fn parse_normalized(s: &str) -> Result<ImageRef, ReferenceError> {
+    if s.len() == 64 && is_image_id(s) {
+        return Err(ReferenceError::HexName(s.to_owned()));
     }
     let (rest, digest) = match s.split_once('@') {
         Some((r, d)) => (r, Some(d)),
@@ -139,21 +152,19 @@ pub fn parse_normalized(s: &str) -> Result<Named, String> {
         path
     };
     if path.to_lowercase() != path {
-        return Err(format!(
-            "{INVALID}: repository name ({path}) must be lowercase"
-        ));
+        return Err(ReferenceError::Uppercase(path));
     }
     if !is_domain(&domain)
         || !path.split('/').all(is_component)
         || tag.is_some_and(|t| !is_tag(t))
         || digest.is_some_and(|d| !is_digest(d))
     {
-        return Err(INVALID.to_string());
+        return Err(ReferenceError::Invalid);
     }
     if domain.len() + 1 + path.len() > 255 {
-        return Err("repository name must not be more than 255 characters".to_string());
+        return Err(ReferenceError::TooLong);
     }
-    Ok(Named {
+    Ok(ImageRef {
         domain,
         path,
         tag: tag.map(str::to_string),
@@ -161,7 +172,17 @@ pub fn parse_normalized(s: &str) -> Result<Named, String> {
     })
 }
 
-impl Named {
+impl ImageRef {
+    /// The registry host (`docker.io`, `localhost:5000`).
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The repository path under the domain (`library/busybox`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// `reference.FamiliarName`: the name without `docker.io/library/`.
     pub fn familiar_name(&self) -> String {
         if self.domain == DEFAULT_DOMAIN {
@@ -191,7 +212,7 @@ impl Named {
 
     /// `reference.TagNameOnly`: `latest` when there is neither tag nor
     /// digest.
-    pub fn with_default_tag(mut self) -> Named {
+    pub fn with_default_tag(mut self) -> ImageRef {
         if self.tag.is_none() && self.digest.is_none() {
             self.tag = Some("latest".to_string());
         }
@@ -199,9 +220,23 @@ impl Named {
     }
 
     /// Without its digest.
-    pub fn trimmed(mut self) -> Named {
+    pub fn trimmed(mut self) -> ImageRef {
         self.digest = None;
         self
+    }
+}
+
+impl fmt::Display for ImageRef {
+    /// The full form: `docker.io/library/busybox:latest`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.domain, self.path)?;
+        if let Some(tag) = &self.tag {
+            write!(f, ":{tag}")?;
+        }
+        if let Some(digest) = &self.digest {
+            write!(f, "@{digest}")?;
+        }
+        Ok(())
     }
 }
 
@@ -210,7 +245,9 @@ mod tests {
     use super::*;
 
     fn familiar(s: &str) -> Result<String, String> {
-        parse_normalized(s).map(|n| n.familiar_string())
+        parse_normalized(s)
+            .map(|n| n.familiar_string())
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -228,8 +265,12 @@ mod tests {
             familiar("localhost:5000/team/app:v1"),
             Ok("localhost:5000/team/app:v1".into())
         );
-        let n = parse_normalized("busybox").map(Named::with_default_tag);
+        let n = parse_normalized("busybox").map(ImageRef::with_default_tag);
         assert_eq!(n.map(|n| n.familiar_string()), Ok("busybox:latest".into()));
+        assert_eq!(
+            parse_normalized("busybox").map(|n| n.with_default_tag().to_string()),
+            Ok("docker.io/library/busybox:latest".into())
+        );
         let digested =
             "busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
         assert_eq!(
@@ -254,7 +295,7 @@ mod tests {
         assert_eq!(familiar("-x"), Err("invalid reference format".into()));
         assert!(familiar(&"a".repeat(300)).is_err());
         assert!(familiar(&"ab".repeat(32)).is_err());
-        assert!(is_id(
+        assert!(is_image_id(
             "sha256:65ad0d468eb1c558bf7f4e64e790f586e9eb23b3d0f5d9bb2f7d9a1f3c5c2a11"
         ));
     }
