@@ -44,6 +44,8 @@ pub struct ContainerCreate {
     pub attach_stdin: bool,
     pub attach_stdout: bool,
     pub attach_stderr: bool,
+    /// `HostConfig.ConsoleSize`: the terminal's initial (height, width).
+    pub console_size: Option<(u16, u16)>,
     pub labels: BTreeMap<String, String>,
     /// `80/tcp` keys of `ExposedPorts`.
     pub exposed_ports: Vec<String>,
@@ -361,6 +363,7 @@ pub fn plan_container(
             attach_stdin: req.attach_stdin,
             attach_stdout: req.attach_stdout,
             attach_stderr: req.attach_stderr,
+            console_size: req.console_size.filter(|_| req.tty),
         },
         dns: DnsConfig { hostname, ..dns },
         labels: req.labels,

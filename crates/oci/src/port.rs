@@ -199,9 +199,11 @@ pub fn parse_user(user: &str) -> Result<User> {
 }
 
 /// The environment Docker gives a process: the container's, plus
-/// HOSTNAME and (with a terminal) TERM unless set.
+/// HOSTNAME and (with a terminal) TERM unless set. A bare `KEY` (what
+/// the docker CLI sends for `-e KEY` when KEY is unset on the client)
+/// unsets KEY, as in Docker.
 pub fn process_env(env: &[String], hostname: &str, tty: bool) -> Vec<String> {
-    let mut out = env.to_vec();
+    let mut out: Vec<String> = env.iter().filter(|e| e.contains('=')).cloned().collect();
     let has = |key: &str| env.iter().any(|e| e.split('=').next() == Some(key));
     if !hostname.is_empty() && !has("HOSTNAME") {
         out.push(format!("HOSTNAME={hostname}"));
@@ -252,6 +254,7 @@ impl Runtime for OciAdapter {
                     spec.process.working_dir.clone()
                 },
                 tty: spec.process.tty,
+                console_size: spec.process.console_size,
                 user: parse_user(&spec.process.user)?,
                 nofile: Rlimit::inherited_nofile(),
             };
@@ -410,5 +413,11 @@ mod tests {
         assert_eq!(env, vec!["PATH=/bin", "HOSTNAME=abc", "TERM=xterm"]);
         let env = process_env(&["TERM=dumb".to_owned()], "", true);
         assert_eq!(env, vec!["TERM=dumb"]);
+    }
+
+    #[test]
+    fn a_bare_key_unsets_it() {
+        let env = ["PATH=/bin", "UNSET", "HOSTNAME"].map(str::to_owned);
+        assert_eq!(process_env(&env, "abc", false), vec!["PATH=/bin"]);
     }
 }

@@ -267,6 +267,8 @@ impl Execs {
             env: berth_oci::port::process_env(&env, &record.hostname, tty),
             cwd,
             tty,
+            // spawn_exec sizes the terminal from the start request.
+            console_size: None,
             user: berth_oci::port::parse_user(&user).map_err(oci_error)?,
             nofile: berth_oci::spec::Rlimit::inherited_nofile(),
         };
