@@ -19,9 +19,9 @@ use crate::etc_files::{self, ResolvConf, Resolver, SelfEntry};
 use crate::lookup::find_network;
 use crate::model::Network;
 use crate::ports::{
-    endpoint_link_alias, DnsUpstreams, EndpointRecord, EndpointSpec, Env, EtcFiles, ExitStatus,
-    FirewallChange, Host, Images, LaunchSpec, NetOps, NetnsRef, Runtime, SandboxDns, Store,
-    StoreConflict,
+    endpoint_link_alias, BadImageReference, DnsUpstreams, EndpointRecord, EndpointSpec, Env,
+    EtcFiles, ExitStatus, FirewallChange, Host, Images, LaunchSpec, NetOps, NetnsRef, Runtime,
+    SandboxDns, Store, StoreConflict,
 };
 use crate::publish::{allocate, Taken, Target};
 
@@ -42,11 +42,22 @@ impl<H: Host> Engine<H> {
     }
 
     pub async fn create_container(&mut self, req: ContainerCreate) -> Result<Container> {
+        if req.image.is_empty() {
+            return Err(Error::InvalidParameter(
+                "no image specified: Image is empty".to_owned(),
+            ));
+        }
         let image = self
             .host
             .images()
             .resolve(&req.image)
-            .map_err(Error::store(format!("look up image {}", req.image)))?
+            .map_err(|e| match e.downcast::<BadImageReference>() {
+                Ok(bad) => Error::InvalidParameter(bad.0),
+                Err(e) => Error::Store {
+                    what: format!("look up image {}", req.image),
+                    source: e,
+                },
+            })?
             .ok_or_else(|| {
                 Error::NotFound(format!("No such image: {}", image_display(&req.image)))
             })?;
@@ -111,8 +122,21 @@ impl<H: Host> Engine<H> {
                 c.state.starting = false;
                 c.state.error = e.to_string();
                 self.save_container(&c)?;
+                self.remove_if_auto(c).await;
                 Err(e)
             }
+        }
+    }
+
+    /// Docker removes a `--rm` container whose start failed: the client
+    /// waits for the removal before it starts it.
+    async fn remove_if_auto(&mut self, c: Container) {
+        if !c.auto_remove {
+            return;
+        }
+        let name = c.name.clone();
+        if let Err(e) = self.destroy_container(c).await {
+            warn!(container = %name, error = %e, "not removed after a failed start");
         }
     }
 
@@ -494,10 +518,12 @@ impl<H: Host> Engine<H> {
                 if let Err(e) = self.host.runtime().delete(&c.id).await {
                     warn!(container = %c.name, error = %e, "runtime state not removed after a failed start");
                 }
-                c.state.error = message.clone();
-                c.state.exit_code = 127;
+                let (error, exit_code) = start_failure(message.clone());
+                c.state.error = message;
+                c.state.exit_code = exit_code;
                 self.save_container(&c)?;
-                Err(Error::Runtime(message))
+                self.remove_if_auto(c).await;
+                Err(error)
             }
         }
     }
@@ -588,6 +614,13 @@ impl<H: Host> Engine<H> {
         }
         let ipv4 = parse_requested(&req.ipv4)?;
         let ipv6 = parse_requested(&req.ipv6)?;
+        let mac =
+            match req.mac.as_str() {
+                "" => None,
+                text => Some(MacAddr::parse(text).ok_or_else(|| {
+                    Error::InvalidParameter(format!("invalid MAC address: {text}"))
+                })?),
+            };
         if (ipv4.is_some() || ipv6.is_some()) && network.is_predefined() {
             return Err(Error::InvalidParameter(
                 "user specified IP address is supported on user defined networks only".to_owned(),
@@ -606,7 +639,7 @@ impl<H: Host> Engine<H> {
             aliases: req.aliases,
             ipv4,
             ipv6,
-            mac: None,
+            mac,
             endpoint: None,
         });
         let index = c.attachments.len() - 1;
@@ -817,6 +850,24 @@ fn next_ifname(c: &Container) -> Result<IfName> {
 fn veth_name(endpoint: &EndpointId) -> Result<IfName> {
     IfName::parse(&format!("veth{}", &endpoint.as_str()[..7]))
         .map_err(|e| Error::InvalidParameter(e.to_string()))
+}
+
+/// moby's `translateContainerdStartErr`: a start that the container's own
+/// settings doom (no such command, not executable, unknown user) is the
+/// client's error, with the exit code a shell gives; anything else is ours.
+fn start_failure(message: String) -> (Error, i64) {
+    let has = |words: &str| message.contains(words);
+    if has("permission denied") {
+        (Error::InvalidParameter(message), 126)
+    } else if has("executable file not found")
+        || has("no such file or directory")
+        || has("unable to find user")
+        || has("unable to find group")
+    {
+        (Error::InvalidParameter(message), 127)
+    } else {
+        (Error::Runtime(message), 127)
+    }
 }
 
 /// A locally administered unicast MAC for endpoints without IPv4.

@@ -10,8 +10,8 @@ use std::time::SystemTime;
 
 use berth_core::container::Proto;
 use berth_core::ports::{
-    EtcFiles as CoreEtcFiles, ExitStatus, ImageConfig as CoreImageConfig, Images, LaunchSpec,
-    NetnsRef, PortError, Runtime, RuntimeStatus,
+    BadImageReference, EtcFiles as CoreEtcFiles, ExitStatus, ImageConfig as CoreImageConfig,
+    Images, LaunchSpec, NetnsRef, PortError, Runtime, RuntimeStatus,
 };
 use berth_types::ContainerId;
 use tokio::io::AsyncReadExt;
@@ -361,6 +361,9 @@ impl Images for OciAdapter {
         let image = match self.inner.images.inspect(reference) {
             Ok(image) => image,
             Err(e) if e.kind() == crate::error::ErrorKind::NotFound => return Ok(None),
+            Err(Error::InvalidReference(message)) => {
+                return Err(Box::new(BadImageReference(message)))
+            }
             Err(e) => return Err(port_err(e)),
         };
         let config = image.config;

@@ -273,6 +273,9 @@ async fn failures_mid_start_roll_back() {
         err.to_string().contains("executable file not found"),
         "{err}"
     );
+    // The container's own doing: Docker's 400, and a shell's 127.
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+    assert_eq!(h.inspect_container("c1").unwrap().state.exit_code, 127);
     assert!(host.net.namespace_paths().is_empty());
     assert!(host.store.endpoints().unwrap().is_empty());
     assert_eq!(host.net.link_names(), vec!["berth0"]);
@@ -280,6 +283,46 @@ async fn failures_mid_start_roll_back() {
     assert!(!c.is_running() && !c.state.starting);
     // And it starts fine afterwards.
     assert!(h.start_container("c1").await.unwrap().is_running());
+}
+
+#[tokio::test]
+async fn a_failed_start_removes_an_auto_remove_container() {
+    let (host, h) = setup().await;
+    h.create_container(ContainerCreate {
+        auto_remove: true,
+        ..run_req("tmp", "")
+    })
+    .await
+    .unwrap();
+    // `docker run --rm` waits for the removal before it starts.
+    let removed = h.wait_container("tmp", WaitCondition::Removed).unwrap();
+    host.runtime
+        .fail_next_start("exec: \"nope\": executable file not found in $PATH");
+    let err = h.start_container("tmp").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+    removed.await.unwrap();
+    assert_eq!(
+        h.inspect_container("tmp").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert!(host.store.endpoints().unwrap().is_empty());
+
+    // A failure making the network removes it too.
+    h.create_container(ContainerCreate {
+        auto_remove: true,
+        ..run_req("tmp2", "")
+    })
+    .await
+    .unwrap();
+    host.net.refuse_next_endpoint();
+    assert_eq!(
+        h.start_container("tmp2").await.unwrap_err().kind(),
+        ErrorKind::Internal
+    );
+    assert_eq!(
+        h.inspect_container("tmp2").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
 }
 
 #[tokio::test]
