@@ -455,6 +455,7 @@ fn plan_attachments(
                 "network-scoped alias is supported only for containers in user defined networks",
             ));
         }
+        check_fixed_addresses(network, ipv4.iter().chain(ipv6.iter()).copied())?;
         for ip in ipv4.iter().chain(ipv6.iter()) {
             if !network.subnets.iter().any(|p| p.contains(*ip)) {
                 return Err(invalid(format!(
@@ -477,6 +478,20 @@ fn plan_attachments(
         });
     }
     Ok(attachments)
+}
+
+/// moby's `validateEndpointSettings`: a fixed address needs a subnet of its
+/// family that the user configured, not one taken from the pools.
+pub fn check_fixed_addresses(
+    network: &Network,
+    mut addresses: impl Iterator<Item = IpAddr>,
+) -> Result<()> {
+    if addresses.any(|ip| !network.has_user_subnet_for(ip)) {
+        return Err(invalid(
+            "invalid endpoint settings:\nuser specified IP address is supported only when connecting to networks with user configured subnets",
+        ));
+    }
+    Ok(())
 }
 
 /// Docker-style generated names: `adjective_surname`.

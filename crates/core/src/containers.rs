@@ -11,7 +11,8 @@ use tracing::{info, warn};
 
 use crate::container::{Attachment, Container, Endpoint, NetworkMode, PortBinding, Status};
 use crate::container_create::{
-    generated_name, plan_container, ContainerCreate, Context, EndpointRequest,
+    check_fixed_addresses, generated_name, plan_container, ContainerCreate, Context,
+    EndpointRequest,
 };
 use crate::engine::{live_networks, Engine, Event};
 use crate::error::{Error, Result};
@@ -626,6 +627,7 @@ impl<H: Host> Engine<H> {
                 "user specified IP address is supported on user defined networks only".to_owned(),
             ));
         }
+        check_fixed_addresses(&network, ipv4.iter().chain(ipv6.iter()).copied())?;
         for ip in ipv4.iter().chain(ipv6.iter()) {
             if !network.subnets.iter().any(|p| p.contains(*ip)) {
                 return Err(Error::InvalidParameter(format!(
@@ -681,7 +683,7 @@ impl<H: Host> Engine<H> {
             NetworkMode::Host | NetworkMode::None | NetworkMode::Container(_)
         ) || network.name.as_str() == "host"
         {
-            return Err(Error::Forbidden(
+            return Err(Error::InvalidParameter(
                 "container cannot be disconnected from host network or connected to host network"
                     .to_owned(),
             ));
@@ -875,15 +877,16 @@ fn random_mac(bytes: &[u8; 32]) -> MacAddr {
     MacAddr([0x02, 0x42, bytes[0], bytes[1], bytes[2], bytes[3]])
 }
 
+/// runconfig's `ErrConflict*Network`: validation errors, Docker's 400.
 fn check_connectable(c: &Container, network: &Network) -> Result<()> {
     match (&c.network_mode, network.name.as_str()) {
-        (_, "host") | (NetworkMode::Host, _) => Err(Error::Forbidden(
+        (_, "host") | (NetworkMode::Host, _) => Err(Error::InvalidParameter(
             "container cannot be disconnected from host network or connected to host network".to_owned(),
         )),
-        (NetworkMode::Container(_), _) => Err(Error::Forbidden(
+        (NetworkMode::Container(_), _) => Err(Error::InvalidParameter(
             "container sharing network namespace with another container or host cannot be connected to any other network".to_owned(),
         )),
-        (NetworkMode::None, _) | (_, "none") => Err(Error::Forbidden(
+        (NetworkMode::None, _) | (_, "none") => Err(Error::InvalidParameter(
             "container cannot be connected to multiple networks with one of the networks in private (none) mode".to_owned(),
         )),
         _ => Ok(()),

@@ -233,3 +233,100 @@ fn a_mac_given_at_connect_of_a_created_container_is_used_at_start() {
         "02:42:de:ad:be:ef"
     );
 }
+
+#[test]
+fn network_names_are_any_non_empty_string() {
+    let sb = with_image();
+    for name in ["my net", "a/b", r"x*y\z"] {
+        sb.docker(&["network", "create", name]).ok();
+        let inspected = sb
+            .docker(&["network", "inspect", "-f", "{{.Name}}", name])
+            .ok();
+        assert_eq!(inspected.trim(), name);
+        sb.docker(&["run", "--rm", "--network", name, "busybox", "true"])
+            .ok();
+    }
+    let ls = sb.docker(&["network", "ls", "--format", "{{.Name}}"]).ok();
+    assert!(
+        ls.lines().any(|l| l == "my net") && ls.lines().any(|l| l == "a/b"),
+        "{ls}"
+    );
+    for name in ["my net", "a/b", r"x*y\z"] {
+        sb.docker(&["network", "rm", name]).ok();
+    }
+    let (status, body) = sb.http("POST", "/v1.50/networks/create", Some(r#"{"Name": ""}"#));
+    assert_eq!(status, 400, "{body}");
+}
+
+#[test]
+fn bad_network_requests_are_400s() {
+    let sb = with_image();
+    let links_before = sb.link_names();
+    for bridge in [r"br\x", "br\"x", "br*"] {
+        let err = sb
+            .docker(&[
+                "network",
+                "create",
+                "-o",
+                &format!("com.docker.network.bridge.name={bridge}"),
+                "n1",
+            ])
+            .err();
+        assert!(err.contains("invalid bridge name"), "{err}");
+    }
+    let (status, body) = sb.http(
+        "POST",
+        "/v1.50/networks/create",
+        Some(
+            r#"{"Name": "n1", "IPAM": {"Config": [{"Subnet": "10.9.0.0/24",
+                "AuxiliaryAddresses": {"a": "10.9.0.5", "b": "10.9.0.5"}}]}}"#,
+        ),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = sb.http(
+        "POST",
+        "/v1.50/networks/create",
+        Some(r#"{"Name": "n1", "CheckDuplicate": "yes"}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(sb.link_names(), links_before);
+    let ls = sb.docker(&["network", "ls", "--format", "{{.Name}}"]).ok();
+    assert!(!ls.lines().any(|l| l == "n1"), "{ls}");
+
+    // A container on the host's network joins no other: Docker's 400.
+    sb.docker(&["network", "create", "n2"]).ok();
+    sb.docker(&[
+        "create",
+        "--name",
+        "onhost",
+        "--network",
+        "host",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    let (status, body) = sb.http(
+        "POST",
+        "/v1.50/networks/n2/connect",
+        Some(r#"{"Container": "onhost"}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+
+    // --ip needs a subnet the user configured.
+    let err = sb
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "n2",
+            "--ip",
+            "172.18.0.50",
+            "busybox",
+            "true",
+        ])
+        .err();
+    assert!(
+        err.contains("user specified IP address is supported only when connecting to networks with user configured subnets"),
+        "{err}"
+    );
+}
