@@ -330,3 +330,25 @@ fn bad_network_requests_are_400s() {
         "{err}"
     );
 }
+
+#[test]
+fn run_it_starts_at_the_clients_terminal_size() {
+    let sb = with_image();
+    // `script` gives the CLI a terminal; the CLI sends its size as
+    // HostConfig.ConsoleSize.
+    let line = format!(
+        "stty rows 30 cols 100; DOCKER_HOST={} {} run -it --rm busybox stty size",
+        sb.host_arg(),
+        berth_testkit::sandbox::docker_cli().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("DOCKER_CONFIG", sb.dir().join("docker-config"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("30 100"), "{stdout}");
+    no_containers(&sb);
+}
