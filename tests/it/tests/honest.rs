@@ -352,3 +352,66 @@ fn run_it_starts_at_the_clients_terminal_size() {
     assert!(stdout.contains("30 100"), "{stdout}");
     no_containers(&sb);
 }
+
+/// docker-compose 1.29 (docker-py) sends its own defaults: a plain project
+/// comes up, and an option berth does not apply is refused by name.
+#[test]
+fn docker_compose_projects_come_up_or_are_refused_by_name() {
+    let sb = with_image();
+    let dir = sb.dir().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    let compose = |file: &str, args: &[&str]| {
+        std::fs::write(dir.join("docker-compose.yml"), file).unwrap();
+        let out = std::process::Command::new("docker-compose")
+            .args(["-p", "proj"])
+            .args(args)
+            .current_dir(&dir)
+            .env("DOCKER_HOST", sb.host_arg())
+            .output()
+            .expect("docker-compose (Debian's docker-compose package)");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let plain = "version: '3'
+services:
+  web:
+    image: busybox
+    command: sleep 60
+    ports: ['8080:80']
+    environment: [A=1]
+    networks: [front]
+  db:
+    image: busybox
+    command: sleep 60
+    networks: [front]
+networks:
+  front: {}
+";
+    let (ok, err) = compose(plain, &["up", "-d"]);
+    assert!(ok, "{err}");
+    let ps = sb.docker(&["ps", "--format", "{{.Names}}"]).ok();
+    assert!(
+        ps.contains("proj_web_1") && ps.contains("proj_db_1"),
+        "{ps}"
+    );
+    let (ok, err) = compose(plain, &["down"]);
+    assert!(ok, "{err}");
+
+    let limited = "version: '2.4'
+services:
+  web:
+    image: busybox
+    command: sleep 60
+    mem_limit: 64m
+";
+    let (ok, err) = compose(limited, &["up", "-d"]);
+    assert!(!ok);
+    assert!(
+        err.contains("berth does not support --memory (HostConfig.Memory)"),
+        "{err}"
+    );
+    compose(limited, &["down"]);
+    no_containers(&sb);
+}
