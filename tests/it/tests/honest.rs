@@ -32,15 +32,20 @@ fn run_rm_with_a_failing_start_answers_and_removes() {
     );
     no_containers(&sb);
 
-    // berth reads no /etc/passwd: a user name is a clear refusal.
-    let run = sb.docker(&["run", "--rm", "--user", "nobody", "busybox", "true"]);
+    // A user the image's /etc/passwd lacks.
+    let run = sb.docker(&["run", "--rm", "--user", "nosuchuser", "busybox", "true"]);
     assert_ne!(run.status, 0);
     assert!(
-        run.stderr.contains("unable to find user nobody"),
+        run.stderr.contains("unable to find user nosuchuser"),
         "{}",
         run.stderr
     );
     no_containers(&sb);
+    // One it has.
+    let ids = sb
+        .docker(&["run", "--rm", "--user", "nobody", "busybox", "id", "-u"])
+        .ok();
+    assert_eq!(ids.trim(), "65534");
 
     // Without --rm the container stays, Created, and `start` is a 400.
     sb.docker(&["create", "--name", "bad", "busybox", "nosuchcmd"])
