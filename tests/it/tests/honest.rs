@@ -420,3 +420,25 @@ services:
     compose(limited, &["down"]);
     no_containers(&sb);
 }
+
+#[test]
+fn a_named_user_runs_and_execs() {
+    let sb = with_image();
+    sb.docker(&[
+        "run", "-d", "--name", "nobody1", "--user", "nobody", "busybox", "sleep", "60",
+    ])
+    .ok();
+    assert_eq!(
+        sb.docker(&["exec", "nobody1", "id", "-u"]).ok().trim(),
+        "65534"
+    );
+    assert_eq!(
+        sb.docker(&["exec", "-u", "root", "nobody1", "id", "-u"])
+            .ok()
+            .trim(),
+        "0"
+    );
+    // Refused (the CLI words a refused attached exec start its own way).
+    sb.docker(&["exec", "-u", "nosuchuser", "nobody1", "true"])
+        .err();
+}

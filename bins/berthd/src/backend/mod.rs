@@ -529,7 +529,9 @@ impl Backend for DaemonBackend {
                 c.id
             )));
         }
-        Ok(self.execs.create(&c, config))
+        let image = berth_oci::image::ImageId::parse(&c.image_id).map_err(oci_error)?;
+        let image_rootfs = self.oci().images().rootfs(&image);
+        Ok(self.execs.create(&c, config, image_rootfs))
     }
 
     async fn exec_start_detached(
