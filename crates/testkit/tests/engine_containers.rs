@@ -326,6 +326,48 @@ async fn a_failed_start_removes_an_auto_remove_container() {
 }
 
 #[tokio::test]
+async fn fixed_addresses_need_a_subnet_the_user_configured() {
+    let (_host, h) = setup().await;
+    h.create_network(NetworkCreate {
+        name: "auto".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let subnet = h.inspect_network("auto").unwrap().subnets[0].subnet;
+    let ip = subnet.hosts().nth(5).unwrap().to_string();
+    let words = "user specified IP address is supported only when connecting to networks with user configured subnets";
+    let err = h
+        .create_container(with_ip(run_req("c1", "auto"), "auto", &ip))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+    assert!(err.to_string().contains(words), "{err}");
+
+    h.create_container(run_req("c2", "")).await.unwrap();
+    let err = h
+        .connect(
+            "auto".into(),
+            "c2".into(),
+            EndpointRequest {
+                ipv4: ip,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(words), "{err}");
+
+    // A host-mode container joins no network: Docker's 400.
+    h.create_container(run_req("onhost", "host")).await.unwrap();
+    let err = h
+        .connect("auto".into(), "onhost".into(), EndpointRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+}
+
+#[tokio::test]
 async fn exit_tears_down_and_releases_the_address() {
     let (host, h) = setup().await;
     h.create_container(run_req("c1", "")).await.unwrap();
