@@ -247,8 +247,10 @@ fn refusals_name_the_docker_flag() {
     );
 }
 
-/// What the docker CLI 28.2 sends for `docker run -d -p 8080:80 --rm
-/// busybox sleep 1` (captured), and its terminal size with `-it`.
+/// What the docker CLI 28.2 sends (captured with a socket recorder) for
+/// `docker run -d -p 8080:80 --rm busybox sleep 1`, with the terminal size
+/// `-it` adds and the endpoint that `--network-alias`, `--ip` and
+/// `--mac-address` make.
 const DOCKER_CLI_RUN: &str = r#"{"AttachStderr": false, "AttachStdin": false, "AttachStdout": false, "Cmd": ["sleep", "1"], "Domainname": "", "Entrypoint": null, "Env": null, "ExposedPorts": {"80/tcp": {}}, "HostConfig": {"AutoRemove": true, "Binds": null, "BlkioDeviceReadBps": [], "BlkioDeviceReadIOps": [], "BlkioDeviceWriteBps": [], "BlkioDeviceWriteIOps": [], "BlkioWeight": 0, "BlkioWeightDevice": [], "CapAdd": null, "CapDrop": null, "Cgroup": "", "CgroupParent": "", "CgroupnsMode": "", "ConsoleSize": [30, 100], "ContainerIDFile": "", "CpuCount": 0, "CpuPercent": 0, "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpuShares": 0, "CpusetCpus": "", "CpusetMems": "", "DeviceCgroupRules": null, "DeviceRequests": null, "Devices": [], "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": null, "GroupAdd": null, "IOMaximumBandwidth": 0, "IOMaximumIOps": 0, "IpcMode": "", "Isolation": "", "Links": null, "LogConfig": {"Config": {}, "Type": ""}, "MaskedPaths": null, "Memory": 0, "MemoryReservation": 0, "MemorySwap": 0, "MemorySwappiness": -1, "NanoCpus": 0, "NetworkMode": "default", "OomKillDisable": false, "OomScoreAdj": 0, "PidMode": "", "PidsLimit": 0, "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}, "Privileged": false, "PublishAllPorts": false, "ReadonlyPaths": null, "ReadonlyRootfs": false, "RestartPolicy": {"MaximumRetryCount": 0, "Name": "no"}, "SecurityOpt": null, "ShmSize": 0, "UTSMode": "", "Ulimits": [], "UsernsMode": "", "VolumeDriver": "", "VolumesFrom": null}, "Hostname": "", "Image": "busybox", "Labels": {}, "NetworkingConfig": {"EndpointsConfig": {"default": {"Aliases": ["al"], "DNSNames": null, "DriverOpts": null, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "GwPriority": 0, "IPAMConfig": {"IPv4Address": "10.1.0.5"}, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "Links": null, "MacAddress": "02:42:00:00:00:01", "NetworkID": ""}}}, "OnBuild": null, "OpenStdin": false, "StdinOnce": false, "Tty": false, "User": "", "Volumes": {}, "WorkingDir": ""}"#;
 
 #[test]
