@@ -96,6 +96,9 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
     if let Some(rest) = path.strip_prefix("/images/") {
         return match_image_route(method, rest);
     }
+    if let Some(rest) = path.strip_prefix("/networks/") {
+        return match_network_route(method, rest);
+    }
     let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
     if segments.first() == Some(&"swarm") {
         return Some(Route::Swarm);
@@ -106,20 +109,6 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
         (&Method::GET, ["version"]) => Route::Version,
         (&Method::GET, ["info"]) => Route::Info,
         (&Method::GET, ["networks"]) => Route::NetworkList,
-        (&Method::GET, ["networks", id]) => Route::NetworkInspect {
-            id_or_name: path_parameter(id)?,
-        },
-        (&Method::POST, ["networks", "create"]) => Route::NetworkCreate,
-        (&Method::POST, ["networks", "prune"]) => Route::NetworkPrune,
-        (&Method::DELETE, ["networks", id]) => Route::NetworkRemove {
-            id_or_name: path_parameter(id)?,
-        },
-        (&Method::POST, ["networks", id, "connect"]) => Route::NetworkConnect {
-            id_or_name: path_parameter(id)?,
-        },
-        (&Method::POST, ["networks", id, "disconnect"]) => Route::NetworkDisconnect {
-            id_or_name: path_parameter(id)?,
-        },
         (&Method::POST, ["containers", "create"]) => Route::ContainerCreate,
         (&Method::GET, ["containers", "json"]) => Route::ContainerList,
         (&Method::DELETE, ["containers", id]) => Route::ContainerRemove {
@@ -174,6 +163,34 @@ fn match_image_route(method: &Method, rest: &str) -> Option<Route> {
         },
         (&Method::DELETE, name) => Route::ImageRemove {
             name: non_empty(name)?,
+        },
+        _ => return None,
+    };
+    Some(route)
+}
+
+/// Everything after `/networks/`, as dockerd's `{id:.+}` routes on the
+/// decoded path: a network name may hold `/` (`GET /networks/a/b`
+/// inspects `a/b`), and the fixed routes win.
+fn match_network_route(method: &Method, rest: &str) -> Option<Route> {
+    let rest = percent_decode_str(rest).decode_utf8().ok()?;
+    let route = match (method, rest.as_ref()) {
+        (&Method::GET, "") => Route::NetworkList,
+        (&Method::POST, "create") => Route::NetworkCreate,
+        (&Method::POST, "prune") => Route::NetworkPrune,
+        (&Method::GET, id) => Route::NetworkInspect {
+            id_or_name: non_empty(id)?,
+        },
+        (&Method::DELETE, id) => Route::NetworkRemove {
+            id_or_name: non_empty(id)?,
+        },
+        (&Method::POST, rest) => match rest.strip_suffix("/connect") {
+            Some(id) => Route::NetworkConnect {
+                id_or_name: non_empty(id)?,
+            },
+            None => Route::NetworkDisconnect {
+                id_or_name: non_empty(rest.strip_suffix("/disconnect")?)?,
+            },
         },
         _ => return None,
     };
@@ -258,7 +275,29 @@ mod tests {
                 id_or_name: id("web")
             })
         );
-        assert_eq!(match_route(&Method::GET, "/networks/web/connect"), None);
+        // Names may hold `/`, and `connect` is a name like any other.
+        assert_eq!(
+            match_route(&Method::POST, "/networks/a/b/connect"),
+            Some(Route::NetworkConnect {
+                id_or_name: id("a/b")
+            })
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/networks/web/connect"),
+            Some(Route::NetworkInspect {
+                id_or_name: id("web/connect")
+            })
+        );
+        assert_eq!(
+            match_route(&Method::DELETE, "/networks/a/b"),
+            Some(Route::NetworkRemove {
+                id_or_name: id("a/b")
+            })
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/networks/"),
+            Some(Route::NetworkList)
+        );
     }
 
     #[test]
@@ -490,9 +529,7 @@ mod tests {
             (Method::GET, "/nope"),
             (Method::GET, "/"),
             (Method::GET, ""),
-            (Method::GET, "/networks/"),
-            (Method::GET, "/networks/a/b"),
-            (Method::GET, "/networks//"),
+            (Method::POST, "/networks//connect"),
             (Method::POST, "/_ping"),
             (Method::HEAD, "/version"),
             (Method::PUT, "/networks"),

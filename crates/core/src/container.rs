@@ -91,6 +91,9 @@ pub struct ProcessConfig {
     pub attach_stdin: bool,
     pub attach_stdout: bool,
     pub attach_stderr: bool,
+    /// The terminal's initial (height, width), with `tty`.
+    #[serde(default)]
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// What shapes `/etc/hosts`, `/etc/resolv.conf` and `/etc/hostname`.

@@ -44,6 +44,8 @@ pub struct ContainerCreate {
     pub attach_stdin: bool,
     pub attach_stdout: bool,
     pub attach_stderr: bool,
+    /// `HostConfig.ConsoleSize`: the terminal's initial (height, width).
+    pub console_size: Option<(u16, u16)>,
     pub labels: BTreeMap<String, String>,
     /// `80/tcp` keys of `ExposedPorts`.
     pub exposed_ports: Vec<String>,
@@ -361,6 +363,7 @@ pub fn plan_container(
             attach_stdin: req.attach_stdin,
             attach_stdout: req.attach_stdout,
             attach_stderr: req.attach_stderr,
+            console_size: req.console_size.filter(|_| req.tty),
         },
         dns: DnsConfig { hostname, ..dns },
         labels: req.labels,
@@ -452,6 +455,7 @@ fn plan_attachments(
                 "network-scoped alias is supported only for containers in user defined networks",
             ));
         }
+        check_fixed_addresses(network, ipv4.iter().chain(ipv6.iter()).copied())?;
         for ip in ipv4.iter().chain(ipv6.iter()) {
             if !network.subnets.iter().any(|p| p.contains(*ip)) {
                 return Err(invalid(format!(
@@ -474,6 +478,20 @@ fn plan_attachments(
         });
     }
     Ok(attachments)
+}
+
+/// moby's `validateEndpointSettings`: a fixed address needs a subnet of its
+/// family that the user configured, not one taken from the pools.
+pub fn check_fixed_addresses(
+    network: &Network,
+    mut addresses: impl Iterator<Item = IpAddr>,
+) -> Result<()> {
+    if addresses.any(|ip| !network.has_user_subnet_for(ip)) {
+        return Err(invalid(
+            "invalid endpoint settings:\nuser specified IP address is supported only when connecting to networks with user configured subnets",
+        ));
+    }
+    Ok(())
 }
 
 /// Docker-style generated names: `adjective_surname`.

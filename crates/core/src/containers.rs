@@ -11,7 +11,8 @@ use tracing::{info, warn};
 
 use crate::container::{Attachment, Container, Endpoint, NetworkMode, PortBinding, Status};
 use crate::container_create::{
-    generated_name, plan_container, ContainerCreate, Context, EndpointRequest,
+    check_fixed_addresses, generated_name, plan_container, ContainerCreate, Context,
+    EndpointRequest,
 };
 use crate::engine::{live_networks, Engine, Event};
 use crate::error::{Error, Result};
@@ -19,9 +20,9 @@ use crate::etc_files::{self, ResolvConf, Resolver, SelfEntry};
 use crate::lookup::find_network;
 use crate::model::Network;
 use crate::ports::{
-    endpoint_link_alias, DnsUpstreams, EndpointRecord, EndpointSpec, Env, EtcFiles, ExitStatus,
-    FirewallChange, Host, Images, LaunchSpec, NetOps, NetnsRef, Runtime, SandboxDns, Store,
-    StoreConflict,
+    endpoint_link_alias, BadImageReference, DnsUpstreams, EndpointRecord, EndpointSpec, Env,
+    EtcFiles, ExitStatus, FirewallChange, Host, Images, LaunchSpec, NetOps, NetnsRef, Runtime,
+    SandboxDns, Store, StoreConflict,
 };
 use crate::publish::{allocate, Taken, Target};
 
@@ -42,11 +43,22 @@ impl<H: Host> Engine<H> {
     }
 
     pub async fn create_container(&mut self, req: ContainerCreate) -> Result<Container> {
+        if req.image.is_empty() {
+            return Err(Error::InvalidParameter(
+                "no image specified: Image is empty".to_owned(),
+            ));
+        }
         let image = self
             .host
             .images()
             .resolve(&req.image)
-            .map_err(Error::store(format!("look up image {}", req.image)))?
+            .map_err(|e| match e.downcast::<BadImageReference>() {
+                Ok(bad) => Error::InvalidParameter(bad.0),
+                Err(e) => Error::Store {
+                    what: format!("look up image {}", req.image),
+                    source: e,
+                },
+            })?
             .ok_or_else(|| {
                 Error::NotFound(format!("No such image: {}", image_display(&req.image)))
             })?;
@@ -111,8 +123,21 @@ impl<H: Host> Engine<H> {
                 c.state.starting = false;
                 c.state.error = e.to_string();
                 self.save_container(&c)?;
+                self.remove_if_auto(c).await;
                 Err(e)
             }
+        }
+    }
+
+    /// Docker removes a `--rm` container whose start failed: the client
+    /// waits for the removal before it starts it.
+    async fn remove_if_auto(&mut self, c: Container) {
+        if !c.auto_remove {
+            return;
+        }
+        let name = c.name.clone();
+        if let Err(e) = self.destroy_container(c).await {
+            warn!(container = %name, error = %e, "not removed after a failed start");
         }
     }
 
@@ -494,10 +519,12 @@ impl<H: Host> Engine<H> {
                 if let Err(e) = self.host.runtime().delete(&c.id).await {
                     warn!(container = %c.name, error = %e, "runtime state not removed after a failed start");
                 }
-                c.state.error = message.clone();
-                c.state.exit_code = 127;
+                let (error, exit_code) = start_failure(message.clone());
+                c.state.error = message;
+                c.state.exit_code = exit_code;
                 self.save_container(&c)?;
-                Err(Error::Runtime(message))
+                self.remove_if_auto(c).await;
+                Err(error)
             }
         }
     }
@@ -588,11 +615,19 @@ impl<H: Host> Engine<H> {
         }
         let ipv4 = parse_requested(&req.ipv4)?;
         let ipv6 = parse_requested(&req.ipv6)?;
+        let mac =
+            match req.mac.as_str() {
+                "" => None,
+                text => Some(MacAddr::parse(text).ok_or_else(|| {
+                    Error::InvalidParameter(format!("invalid MAC address: {text}"))
+                })?),
+            };
         if (ipv4.is_some() || ipv6.is_some()) && network.is_predefined() {
             return Err(Error::InvalidParameter(
                 "user specified IP address is supported on user defined networks only".to_owned(),
             ));
         }
+        check_fixed_addresses(&network, ipv4.iter().chain(ipv6.iter()).copied())?;
         for ip in ipv4.iter().chain(ipv6.iter()) {
             if !network.subnets.iter().any(|p| p.contains(*ip)) {
                 return Err(Error::InvalidParameter(format!(
@@ -606,7 +641,7 @@ impl<H: Host> Engine<H> {
             aliases: req.aliases,
             ipv4,
             ipv6,
-            mac: None,
+            mac,
             endpoint: None,
         });
         let index = c.attachments.len() - 1;
@@ -648,7 +683,7 @@ impl<H: Host> Engine<H> {
             NetworkMode::Host | NetworkMode::None | NetworkMode::Container(_)
         ) || network.name.as_str() == "host"
         {
-            return Err(Error::Forbidden(
+            return Err(Error::InvalidParameter(
                 "container cannot be disconnected from host network or connected to host network"
                     .to_owned(),
             ));
@@ -819,20 +854,39 @@ fn veth_name(endpoint: &EndpointId) -> Result<IfName> {
         .map_err(|e| Error::InvalidParameter(e.to_string()))
 }
 
+/// moby's `translateContainerdStartErr`: a start that the container's own
+/// settings doom (no such command, not executable, unknown user) is the
+/// client's error, with the exit code a shell gives; anything else is ours.
+fn start_failure(message: String) -> (Error, i64) {
+    let has = |words: &str| message.contains(words);
+    if has("permission denied") {
+        (Error::InvalidParameter(message), 126)
+    } else if has("executable file not found")
+        || has("no such file or directory")
+        || has("unable to find user")
+        || has("unable to find group")
+    {
+        (Error::InvalidParameter(message), 127)
+    } else {
+        (Error::Runtime(message), 127)
+    }
+}
+
 /// A locally administered unicast MAC for endpoints without IPv4.
 fn random_mac(bytes: &[u8; 32]) -> MacAddr {
     MacAddr([0x02, 0x42, bytes[0], bytes[1], bytes[2], bytes[3]])
 }
 
+/// runconfig's `ErrConflict*Network`: validation errors, Docker's 400.
 fn check_connectable(c: &Container, network: &Network) -> Result<()> {
     match (&c.network_mode, network.name.as_str()) {
-        (_, "host") | (NetworkMode::Host, _) => Err(Error::Forbidden(
+        (_, "host") | (NetworkMode::Host, _) => Err(Error::InvalidParameter(
             "container cannot be disconnected from host network or connected to host network".to_owned(),
         )),
-        (NetworkMode::Container(_), _) => Err(Error::Forbidden(
+        (NetworkMode::Container(_), _) => Err(Error::InvalidParameter(
             "container sharing network namespace with another container or host cannot be connected to any other network".to_owned(),
         )),
-        (NetworkMode::None, _) | (_, "none") => Err(Error::Forbidden(
+        (NetworkMode::None, _) | (_, "none") => Err(Error::InvalidParameter(
             "container cannot be connected to multiple networks with one of the networks in private (none) mode".to_owned(),
         )),
         _ => Ok(()),

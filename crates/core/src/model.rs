@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 use berth_ipam::SubnetPlan;
-use berth_types::{Driver, IfName, NetworkId, NetworkName};
+use berth_types::{Driver, IfName, IpNet, NetworkId, NetworkName};
 use serde::{Deserialize, Serialize};
 
 /// Docker's option keys for the bridge driver.
@@ -75,6 +75,10 @@ pub struct Network {
     pub attachable: bool,
     /// One plan per configured subnet, IPv4 first.
     pub subnets: Vec<SubnetPlan>,
+    /// Those of `subnets` berth took from the address pools, not the
+    /// user's: no `--ip` may be asked for in them.
+    #[serde(default)]
+    pub pool_subnets: Vec<IpNet>,
     /// The options as Docker shows them in `network inspect`.
     pub options: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
@@ -86,5 +90,13 @@ impl Network {
     /// `bridge`, `host` and `none`: made by the daemon, never removable.
     pub fn is_predefined(&self) -> bool {
         PREDEFINED.contains(&self.name.as_str())
+    }
+
+    /// Whether the user configured a subnet of `ip`'s family, which Docker
+    /// requires before it takes a fixed address.
+    pub fn has_user_subnet_for(&self, ip: IpAddr) -> bool {
+        self.subnets.iter().any(|p| {
+            p.subnet.addr().is_ipv4() == ip.is_ipv4() && !self.pool_subnets.contains(&p.subnet)
+        })
     }
 }

@@ -226,6 +226,7 @@ mod tests {
             internal: false,
             attachable: false,
             subnets: Vec::new(),
+            pool_subnets: Vec::new(),
             options: BTreeMap::new(),
             labels: BTreeMap::new(),
             bridge: None,

@@ -123,12 +123,21 @@ pub fn plan_network(
     // subnet never shadows a network the host already reaches.
     let mut taken = in_use;
     taken.extend_from_slice(around.host_routes);
+    let mut pool_subnets = Vec::new();
     if enable_ipv4 && !given.iter().any(|s| s.addr().is_ipv4()) {
-        subnets.push(auto_subnet(&config.address_pools, &taken)?);
+        pool_subnets.push(auto_subnet(&config.address_pools, &taken)?);
     }
     if enable_ipv6 && !given.iter().any(|s| s.addr().is_ipv6()) {
-        subnets.push(auto_subnet(&config.ipv6_pools, &taken)?);
+        pool_subnets.push(auto_subnet(&config.ipv6_pools, &taken)?);
     }
+    let pool_subnets: Vec<IpNet> = pool_subnets
+        .into_iter()
+        .map(|plan| {
+            let subnet = plan.subnet;
+            subnets.push(plan);
+            subnet
+        })
+        .collect();
     subnets.sort_by_key(|p| p.subnet.addr().is_ipv6());
 
     let bridge = match driver {
@@ -146,6 +155,7 @@ pub fn plan_network(
         internal: req.internal,
         attachable: req.attachable,
         subnets,
+        pool_subnets,
         options: req.options,
         labels: req.labels,
         bridge,
@@ -188,6 +198,13 @@ fn bridge_settings(
     existing: &[Network],
 ) -> Result<BridgeSettings> {
     let name = match options.get(opt::BRIDGE_NAME) {
+        // nft takes interface names as quoted strings where `\` escapes,
+        // `"` ends and a trailing `*` is a wildcard: refused up front.
+        Some(n) if n.contains(['\\', '"', '*']) => {
+            return Err(Error::InvalidParameter(format!(
+                "invalid bridge name {n:?}: berth's firewall rules cannot name an interface holding '\\', '\"' or '*'"
+            )))
+        }
         Some(n) => IfName::parse(n).map_err(|e| Error::InvalidParameter(e.to_string()))?,
         None => IfName::parse(&format!("br-{}", id.short()))
             .map_err(|e| Error::InvalidParameter(e.to_string()))?,
@@ -302,6 +319,7 @@ pub fn default_bridge_network(
         internal: false,
         attachable: false,
         subnets: vec![plan],
+        pool_subnets: Vec::new(),
         options,
         labels: BTreeMap::new(),
         bridge: Some(settings),
@@ -325,6 +343,7 @@ pub fn driverless_network(
         internal: false,
         attachable: false,
         subnets: Vec::new(),
+        pool_subnets: Vec::new(),
         options: BTreeMap::new(),
         labels: BTreeMap::new(),
         bridge: None,

@@ -203,6 +203,12 @@ pub struct EndpointRecord {
 #[error("{0}")]
 pub struct StoreConflict(pub String);
 
+/// The error an image store returns for a reference that cannot name an
+/// image (`UPPER`, `a b`), so the core can answer the client's 400.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadImageReference(pub String);
+
 /// What the runtime needs to run a container's process.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LaunchSpec {

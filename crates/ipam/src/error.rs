@@ -138,12 +138,14 @@ impl IpamError {
             | IpamError::NoPools
             | IpamError::NoMoreSubnets
             | IpamError::InvalidConfig(_)
-            | IpamError::NotInSubnet(_) => ErrorKind::InvalidParameter,
+            | IpamError::NotInSubnet(_)
+            // Two names for one address, or the gateway's: the request's
+            // own contradiction.
+            | IpamError::AuxAddressInUse { .. } => ErrorKind::InvalidParameter,
             IpamError::PoolOverlap { .. } | IpamError::AddressInUse => ErrorKind::Forbidden,
             IpamError::NoAvailableAddresses => ErrorKind::Unavailable,
             IpamError::GatewayInUse(_)
             | IpamError::NoGatewayAddress
-            | IpamError::AuxAddressInUse { .. }
             | IpamError::NetworkExhausted { .. } => ErrorKind::Internal,
         }
     }

@@ -10,8 +10,8 @@ use std::time::SystemTime;
 
 use berth_core::container::Proto;
 use berth_core::ports::{
-    EtcFiles as CoreEtcFiles, ExitStatus, ImageConfig as CoreImageConfig, Images, LaunchSpec,
-    NetnsRef, PortError, Runtime, RuntimeStatus,
+    BadImageReference, EtcFiles as CoreEtcFiles, ExitStatus, ImageConfig as CoreImageConfig,
+    Images, LaunchSpec, NetnsRef, PortError, Runtime, RuntimeStatus,
 };
 use berth_types::ContainerId;
 use tokio::io::AsyncReadExt;
@@ -198,10 +198,69 @@ pub fn parse_user(user: &str) -> Result<User> {
     Ok(User { uid, gid })
 }
 
+/// Docker's `--user` for a container's process: as [`parse_user`], and
+/// user and group names looked up in the image's `/etc/passwd` and
+/// `/etc/group` (a user's own group unless one is given).
+pub fn resolve_user(user: &str, image_rootfs: &Path) -> Result<User> {
+    let (u, g) = user.split_once(':').unwrap_or((user, ""));
+    let named = |s: &str| !s.is_empty() && s.parse::<u32>().is_err();
+    if !named(u) && !named(g) {
+        return parse_user(user);
+    }
+    let not_found = |what: &str, name: &str, file: &str| Error::InvalidSpec {
+        id: user.to_owned(),
+        reason: format!("unable to find {what} {name}: no matching entries in {file} file"),
+    };
+    let number = |field: Option<&String>| field.and_then(|f| f.parse::<u32>().ok());
+    let (uid, own_gid) = if named(u) {
+        match image_entry(image_rootfs, "passwd", u) {
+            Some(entry) => number(entry.get(2))
+                .zip(number(entry.get(3)))
+                .ok_or_else(|| not_found("user", u, "passwd"))?,
+            None if u == "root" => (0, 0),
+            None => return Err(not_found("user", u, "passwd")),
+        }
+    } else {
+        let numeric = parse_user(u)?;
+        (numeric.uid, numeric.gid)
+    };
+    let gid = if g.is_empty() {
+        own_gid
+    } else if named(g) {
+        match image_entry(image_rootfs, "group", g) {
+            Some(entry) => number(entry.get(2)).ok_or_else(|| not_found("group", g, "group"))?,
+            None if g == "root" => 0,
+            None => return Err(not_found("group", g, "group")),
+        }
+    } else {
+        parse_user(&format!("0:{g}"))?.gid
+    };
+    Ok(User { uid, gid })
+}
+
+/// The `name` line of the image's `/etc/<file>`, split at `:`. The image is
+/// berth's own unpacked copy, but a link in it could point anywhere on the
+/// host: none is followed.
+fn image_entry(image_rootfs: &Path, file: &str, name: &str) -> Option<Vec<String>> {
+    let mut path = image_rootfs.to_path_buf();
+    for part in ["etc", file] {
+        path.push(part);
+        if path.symlink_metadata().ok()?.file_type().is_symlink() {
+            return None;
+        }
+    }
+    let text = std::fs::read_to_string(&path).ok()?;
+    text.lines()
+        .map(|line| line.split(':').map(str::to_owned).collect::<Vec<_>>())
+        .find(|fields| fields.first().map(String::as_str) == Some(name))
+}
+
 /// The environment Docker gives a process: the container's, plus
-/// HOSTNAME and (with a terminal) TERM unless set.
+/// HOSTNAME and (with a terminal) TERM unless set. A bare `KEY` (what
+/// the docker CLI sends for `-e KEY` when KEY is unset on the client)
+/// unsets KEY, as in Docker.
 pub fn process_env(env: &[String], hostname: &str, tty: bool) -> Vec<String> {
-    let mut out = env.to_vec();
+    let mut out: Vec<String> = env.iter().filter(|e| e.contains('=')).cloned().collect();
     let has = |key: &str| env.iter().any(|e| e.split('=').next() == Some(key));
     if !hostname.is_empty() && !has("HOSTNAME") {
         out.push(format!("HOSTNAME={hostname}"));
@@ -252,7 +311,8 @@ impl Runtime for OciAdapter {
                     spec.process.working_dir.clone()
                 },
                 tty: spec.process.tty,
-                user: parse_user(&spec.process.user)?,
+                console_size: spec.process.console_size,
+                user: resolve_user(&spec.process.user, &images.rootfs(&image))?,
                 nofile: Rlimit::inherited_nofile(),
             };
             let task = TaskSpec {
@@ -358,6 +418,9 @@ impl Images for OciAdapter {
         let image = match self.inner.images.inspect(reference) {
             Ok(image) => image,
             Err(e) if e.kind() == crate::error::ErrorKind::NotFound => return Ok(None),
+            Err(Error::InvalidReference(message)) => {
+                return Err(Box::new(BadImageReference(message)))
+            }
             Err(e) => return Err(port_err(e)),
         };
         let config = image.config;
@@ -405,10 +468,62 @@ mod tests {
     }
 
     #[test]
+    fn user_and_group_names_come_from_the_image() {
+        let rootfs = tempfile::tempdir().unwrap();
+        let etc = rootfs.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        std::fs::write(
+            etc.join("passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65533:nobody:/:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(etc.join("group"), "root:x:0:\nstaff:x:50:\n").unwrap();
+        let resolve = |user: &str| resolve_user(user, rootfs.path());
+        assert_eq!(
+            resolve("nobody").unwrap(),
+            User {
+                uid: 65534,
+                gid: 65533
+            }
+        );
+        assert_eq!(
+            resolve("nobody:staff").unwrap(),
+            User {
+                uid: 65534,
+                gid: 50
+            }
+        );
+        assert_eq!(resolve("1000:staff").unwrap(), User { uid: 1000, gid: 50 });
+        assert_eq!(resolve("nobody:7").unwrap(), User { uid: 65534, gid: 7 });
+        assert_eq!(resolve("7").unwrap(), parse_user("7").unwrap());
+        assert!(resolve("alice")
+            .unwrap_err()
+            .to_string()
+            .contains("unable to find user alice: no matching entries in passwd file"));
+        assert!(resolve("nobody:wheel")
+            .unwrap_err()
+            .to_string()
+            .contains("unable to find group wheel"));
+
+        // A link is not followed, even to a real passwd file.
+        let linked = tempfile::tempdir().unwrap();
+        std::fs::create_dir(linked.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink(etc.join("passwd"), linked.path().join("etc/passwd")).unwrap();
+        assert!(resolve_user("nobody", linked.path()).is_err());
+        assert_eq!(resolve_user("root", linked.path()).unwrap(), User::ROOT);
+    }
+
+    #[test]
     fn env_gets_hostname_and_term() {
         let env = process_env(&["PATH=/bin".to_owned()], "abc", true);
         assert_eq!(env, vec!["PATH=/bin", "HOSTNAME=abc", "TERM=xterm"]);
         let env = process_env(&["TERM=dumb".to_owned()], "", true);
         assert_eq!(env, vec!["TERM=dumb"]);
+    }
+
+    #[test]
+    fn a_bare_key_unsets_it() {
+        let env = ["PATH=/bin", "UNSET", "HOSTNAME"].map(str::to_owned);
+        assert_eq!(process_env(&env, "abc", false), vec!["PATH=/bin"]);
     }
 }

@@ -115,6 +115,9 @@ pub struct ProcessSpec {
     /// Absolute; runc creates it if missing.
     pub cwd: String,
     pub tty: bool,
+    /// The terminal's initial (height, width); runc sizes it before the
+    /// process runs.
+    pub console_size: Option<(u16, u16)>,
     pub user: User,
     pub nofile: Rlimit,
 }
@@ -152,6 +155,8 @@ pub struct Spec {
 #[serde(rename_all = "camelCase")]
 pub struct Process {
     pub terminal: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<ConsoleSize>,
     pub user: OciUser,
     pub args: Vec<String>,
     pub env: Vec<String>,
@@ -159,6 +164,12 @@ pub struct Process {
     pub capabilities: Capabilities,
     pub rlimits: Vec<OciRlimit>,
     pub no_new_privileges: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConsoleSize {
+    pub height: u16,
+    pub width: u16,
 }
 
 #[derive(Debug, Serialize)]
@@ -273,6 +284,10 @@ pub fn render_process(id: &str, p: &ProcessSpec) -> Result<Process> {
     let caps = DEFAULT_CAPABILITIES.to_vec();
     Ok(Process {
         terminal: p.tty,
+        console_size: p
+            .console_size
+            .filter(|_| p.tty)
+            .map(|(height, width)| ConsoleSize { height, width }),
         user: OciUser {
             uid: p.user.uid,
             gid: p.user.gid,
@@ -460,6 +475,7 @@ mod tests {
                 env: vec!["PATH=/bin".into(), "HOSTNAME=box".into()],
                 cwd: "/".into(),
                 tty: false,
+                console_size: None,
                 user: User::ROOT,
                 nofile: Rlimit {
                     soft: 1024,
@@ -597,6 +613,17 @@ mod tests {
         assert!(bad(&|b| b.rootfs = "rel".into()).contains("rootfs"));
         assert!(bad(&|b| b.network = NetworkNamespace::Path("x".into())).contains("netns"));
         assert!(bad(&|b| b.etc.hosts = Some("hosts".into())).contains("/etc/hosts"));
+    }
+
+    #[test]
+    fn a_terminal_gets_its_initial_size() {
+        let mut p = sample().process;
+        p.console_size = Some((30, 100));
+        let v = serde_json::to_value(render_process("c1", &p).unwrap()).unwrap();
+        assert!(v.get("consoleSize").is_none(), "no terminal, no size");
+        p.tty = true;
+        let v = serde_json::to_value(render_process("c1", &p).unwrap()).unwrap();
+        assert_eq!(v["consoleSize"], json!({"height": 30, "width": 100}));
     }
 
     #[test]

@@ -157,6 +157,7 @@ impl Env {
             ],
             cwd: "/".into(),
             tty,
+            console_size: None,
             user: User::ROOT,
             nofile: Rlimit::inherited_nofile(),
         }

@@ -39,6 +39,7 @@ pub(crate) fn network(n: u8, name: &str) -> Network {
                 aux_addresses: BTreeMap::new(),
             },
         ],
+        pool_subnets: vec![format!("fd00:{n:x}::/64").parse().unwrap()],
         options: BTreeMap::from([(opt::BRIDGE_NAME.to_owned(), bridge_name.clone())]),
         labels: BTreeMap::from([("com.example".to_owned(), "yes".to_owned())]),
         bridge: Some(BridgeSettings {

@@ -273,6 +273,9 @@ async fn failures_mid_start_roll_back() {
         err.to_string().contains("executable file not found"),
         "{err}"
     );
+    // The container's own doing: Docker's 400, and a shell's 127.
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+    assert_eq!(h.inspect_container("c1").unwrap().state.exit_code, 127);
     assert!(host.net.namespace_paths().is_empty());
     assert!(host.store.endpoints().unwrap().is_empty());
     assert_eq!(host.net.link_names(), vec!["berth0"]);
@@ -280,6 +283,88 @@ async fn failures_mid_start_roll_back() {
     assert!(!c.is_running() && !c.state.starting);
     // And it starts fine afterwards.
     assert!(h.start_container("c1").await.unwrap().is_running());
+}
+
+#[tokio::test]
+async fn a_failed_start_removes_an_auto_remove_container() {
+    let (host, h) = setup().await;
+    h.create_container(ContainerCreate {
+        auto_remove: true,
+        ..run_req("tmp", "")
+    })
+    .await
+    .unwrap();
+    // `docker run --rm` waits for the removal before it starts.
+    let removed = h.wait_container("tmp", WaitCondition::Removed).unwrap();
+    host.runtime
+        .fail_next_start("exec: \"nope\": executable file not found in $PATH");
+    let err = h.start_container("tmp").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+    removed.await.unwrap();
+    assert_eq!(
+        h.inspect_container("tmp").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert!(host.store.endpoints().unwrap().is_empty());
+
+    // A failure making the network removes it too.
+    h.create_container(ContainerCreate {
+        auto_remove: true,
+        ..run_req("tmp2", "")
+    })
+    .await
+    .unwrap();
+    host.net.refuse_next_endpoint();
+    assert_eq!(
+        h.start_container("tmp2").await.unwrap_err().kind(),
+        ErrorKind::Internal
+    );
+    assert_eq!(
+        h.inspect_container("tmp2").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[tokio::test]
+async fn fixed_addresses_need_a_subnet_the_user_configured() {
+    let (_host, h) = setup().await;
+    h.create_network(NetworkCreate {
+        name: "auto".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let subnet = h.inspect_network("auto").unwrap().subnets[0].subnet;
+    let ip = subnet.hosts().nth(5).unwrap().to_string();
+    let words = "user specified IP address is supported only when connecting to networks with user configured subnets";
+    let err = h
+        .create_container(with_ip(run_req("c1", "auto"), "auto", &ip))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+    assert!(err.to_string().contains(words), "{err}");
+
+    h.create_container(run_req("c2", "")).await.unwrap();
+    let err = h
+        .connect(
+            "auto".into(),
+            "c2".into(),
+            EndpointRequest {
+                ipv4: ip,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(words), "{err}");
+
+    // A host-mode container joins no network: Docker's 400.
+    h.create_container(run_req("onhost", "host")).await.unwrap();
+    let err = h
+        .connect("auto".into(), "onhost".into(), EndpointRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
 }
 
 #[tokio::test]

@@ -95,7 +95,33 @@ async fn refusals_change_nothing() {
     let cases = [
         (create("mynetwork", ""), ErrorKind::Conflict),
         (create("bridge", ""), ErrorKind::Forbidden),
-        (create("-bad", ""), ErrorKind::InvalidParameter),
+        (create("", ""), ErrorKind::InvalidParameter),
+        (
+            NetworkCreate {
+                options: [(
+                    "com.docker.network.bridge.name".to_owned(),
+                    "br*".to_owned(),
+                )]
+                .into(),
+                ..create("x", "")
+            },
+            ErrorKind::InvalidParameter,
+        ),
+        (
+            NetworkCreate {
+                ipam: vec![IpamInput {
+                    subnet: "10.1.0.0/16".into(),
+                    aux_addresses: [
+                        ("a".to_owned(), "10.1.0.5".to_owned()),
+                        ("b".to_owned(), "10.1.0.5".to_owned()),
+                    ]
+                    .into(),
+                    ..Default::default()
+                }],
+                ..create("x", "")
+            },
+            ErrorKind::InvalidParameter,
+        ),
         (create("x", "192.168.100.128/25"), ErrorKind::Forbidden),
         (create("x", "10.0.0.0/33"), ErrorKind::InvalidParameter),
         (create("x", "10.0.0.1/8"), ErrorKind::InvalidParameter),

@@ -182,7 +182,17 @@ fn bad_input_is_refused_and_changes_nothing() {
             &["network", "create", "mynetwork"],
             "network with name mynetwork already exists",
         ),
-        (&["network", "create", "bad name!"], "invalid network name"),
+        (&["network", "create", ""], "name is empty"),
+        (
+            &[
+                "network",
+                "create",
+                "-o",
+                "com.docker.network.bridge.name=br*",
+                "x0",
+            ],
+            "invalid bridge name",
+        ),
         (
             &["network", "create", "--subnet", "300.1.0.0/16", "x1"],
             "invalid",

@@ -3,6 +3,7 @@
 //! that knows both sides. Streams (attach, logs, exec) and images talk to
 //! the OCI adapter directly: they change no shared state.
 
+mod fields;
 mod images;
 mod streams;
 mod wire;
@@ -287,6 +288,9 @@ impl Backend for DaemonBackend {
         network: String,
         req: NetworkConnectRequest,
     ) -> Result<(), ApiError> {
+        if let Some(endpoint) = &req.endpoint_config {
+            fields::check_endpoint(endpoint)?;
+        }
         let endpoint = wire::connect_request(req.endpoint_config.as_ref());
         self.engine
             .connect(network, req.container, endpoint)
@@ -310,6 +314,7 @@ impl Backend for DaemonBackend {
         name: Option<String>,
         config: ContainerCreateBody,
     ) -> Result<ContainerCreateResponse, ApiError> {
+        fields::check_create(&config)?;
         // dockerd's check, on the request: create drops the bindings of a
         // container on the host's network.
         let host_config = config.host_config.as_ref();
@@ -524,7 +529,9 @@ impl Backend for DaemonBackend {
                 c.id
             )));
         }
-        Ok(self.execs.create(&c, config))
+        let image = berth_oci::image::ImageId::parse(&c.image_id).map_err(oci_error)?;
+        let image_rootfs = self.oci().images().rootfs(&image);
+        Ok(self.execs.create(&c, config, image_rootfs))
     }
 
     async fn exec_start_detached(

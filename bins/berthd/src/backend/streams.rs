@@ -4,6 +4,7 @@
 //! costs no thread.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -187,6 +188,8 @@ struct ExecRecord {
     config: ExecConfig,
     /// The container's environment, working dir and user, as defaults.
     base: berth_core::container::ProcessConfig,
+    /// The container's image, where user names are looked up.
+    image_rootfs: PathBuf,
     hostname: String,
     started: bool,
     running: bool,
@@ -205,7 +208,7 @@ impl Execs {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn create(&self, c: &Container, config: ExecConfig) -> String {
+    pub fn create(&self, c: &Container, config: ExecConfig, image_rootfs: PathBuf) -> String {
         let mut bytes = [0u8; 32];
         if let Err(e) = getrandom::fill(&mut bytes) {
             tracing::error!(error = %e, "no randomness for an exec id");
@@ -217,6 +220,7 @@ impl Execs {
                 container: c.id.clone(),
                 config,
                 base: c.process.clone(),
+                image_rootfs,
                 hostname: c.dns.hostname.clone(),
                 started: false,
                 running: false,
@@ -267,7 +271,9 @@ impl Execs {
             env: berth_oci::port::process_env(&env, &record.hostname, tty),
             cwd,
             tty,
-            user: berth_oci::port::parse_user(&user).map_err(oci_error)?,
+            // spawn_exec sizes the terminal from the start request.
+            console_size: None,
+            user: berth_oci::port::resolve_user(&user, &record.image_rootfs).map_err(oci_error)?,
             nofile: berth_oci::spec::Rlimit::inherited_nofile(),
         };
         Ok((

@@ -510,6 +510,17 @@ pub fn connect_request(e: Option<&EndpointSettings>) -> EndpointRequest {
     e.map(endpoint_request).unwrap_or_default()
 }
 
+/// `[height, width]`; zeros (the CLI's "no terminal") mean none.
+fn console_size(size: Option<&[usize]>) -> Option<(u16, u16)> {
+    match size? {
+        [height, width] if *height > 0 && *width > 0 => Some((
+            u16::try_from(*height).unwrap_or(u16::MAX),
+            u16::try_from(*width).unwrap_or(u16::MAX),
+        )),
+        _ => None,
+    }
+}
+
 pub fn create_request(name: Option<String>, body: ContainerCreateBody) -> ContainerCreate {
     let host = body.host_config.unwrap_or_default();
     let endpoints = body
@@ -553,6 +564,7 @@ pub fn create_request(name: Option<String>, body: ContainerCreateBody) -> Contai
         attach_stdin: body.attach_stdin.unwrap_or(false),
         attach_stdout: body.attach_stdout.unwrap_or(false),
         attach_stderr: body.attach_stderr.unwrap_or(false),
+        console_size: console_size(host.console_size.as_deref()),
         labels: body.labels.unwrap_or_default().into_iter().collect(),
         exposed_ports: body.exposed_ports.unwrap_or_default(),
         mac_address: String::new(),

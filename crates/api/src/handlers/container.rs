@@ -542,6 +542,7 @@ fn parse_create_body(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    refuse_kernel_memory_tcp(&value)?;
     normalise_go_shapes(&mut value);
     let mut config: ContainerCreateBody = decode_lenient(value)?;
 
@@ -572,6 +573,22 @@ fn parse_create_body(
         }
     }
     Ok((config, warnings))
+}
+
+/// `HostConfig.KernelMemoryTCP`, a cgroup v1 limit the wire model has no
+/// field for: refused here, before decoding would drop it unseen.
+fn refuse_kernel_memory_tcp(body: &Value) -> Result<(), ApiError> {
+    let limit = body
+        .get("HostConfig")
+        .and_then(|host_config| host_config.get("KernelMemoryTCP"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if limit == 0 {
+        return Ok(());
+    }
+    Err(ApiError::invalid_parameter(
+        "berth does not support HostConfig.KernelMemoryTCP (a cgroup v1 limit)",
+    ))
 }
 
 /// Makes Go's decoding of shapes serde reads differently explicit, before
@@ -980,6 +997,14 @@ mod tests {
         }
         // Go matches field names case-insensitively; a lower-case key is config.
         assert!(parse_create_body(br#"{"image": "a"}"#, &current()).is_ok());
+    }
+
+    #[test]
+    fn kernel_memory_tcp_is_refused_by_name_unless_zero() {
+        let err = parse_err(r#"{"Image": "a", "HostConfig": {"KernelMemoryTCP": 4096}}"#);
+        assert_eq!(err.kind, ErrorKind::InvalidParameter);
+        assert!(err.message.contains("HostConfig.KernelMemoryTCP"));
+        parse(json!({"Image": "a", "HostConfig": {"KernelMemoryTCP": 0}}));
     }
 
     #[test]

@@ -128,6 +128,7 @@ fn parse_create_request(
     // `Name` is the one required field of the generated type; Go would leave
     // it empty, and the emptiness check below gives Docker's message for it.
     let body = with_default_string(body, "Name");
+    check_duplicate_is_a_bool(&body)?;
     let mut create: NetworkCreateRequest = decode_lenient(body)?;
     if create.name.trim().is_empty() {
         return Err(ApiError::invalid_parameter(EMPTY_NAME_MESSAGE));
@@ -136,6 +137,22 @@ fn parse_create_request(
         create.enable_ipv4 = None;
     }
     Ok(create)
+}
+
+/// `CheckDuplicate`, deprecated (names are always unique now) and gone from
+/// the wire model, is still a `*bool` to dockerd's decoder: another type is
+/// its 400, not a field to drop unseen.
+fn check_duplicate_is_a_bool(body: &Value) -> Result<(), ApiError> {
+    let go_type = match body.get("CheckDuplicate") {
+        None | Some(Value::Null | Value::Bool(_)) => return Ok(()),
+        Some(Value::String(_)) => "string",
+        Some(Value::Number(_)) => "number",
+        Some(Value::Array(_)) => "array",
+        Some(Value::Object(_)) => "object",
+    };
+    Err(ApiError::invalid_parameter(format!(
+        "invalid JSON: json: cannot unmarshal {go_type} into Go struct field CreateRequest.CheckDuplicate of type bool"
+    )))
 }
 
 #[cfg(test)]
@@ -167,6 +184,19 @@ mod tests {
         assert_eq!(ipam.driver.as_deref(), Some("default"));
         assert_eq!(ipam.config, None);
         assert_eq!(create.labels.unwrap()["a"], "b");
+    }
+
+    #[test]
+    fn check_duplicate_of_another_type_is_a_400() {
+        for bad in [json!("yes"), json!(1), json!([]), json!({})] {
+            let err = parse_create_request(json!({"Name": "n", "CheckDuplicate": bad}), &current())
+                .unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidParameter, "{bad}");
+            assert!(err.message.contains("CheckDuplicate"), "{}", err.message);
+        }
+        for fine in [json!(true), json!(false), Value::Null] {
+            parse_create_request(json!({"Name": "n", "CheckDuplicate": fine}), &current()).unwrap();
+        }
     }
 
     #[test]

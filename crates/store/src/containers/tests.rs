@@ -53,6 +53,7 @@ fn container(n: u8, name: &str) -> Container {
             attach_stdin: true,
             attach_stdout: true,
             attach_stderr: false,
+            console_size: Some((24, 80)),
         },
         dns: DnsConfig {
             hostname: format!("host{n}"),
