@@ -508,6 +508,11 @@ impl<H: Host> Engine<H> {
             return Ok(());
         };
         if !c.is_running() {
+            // A `--rm` container whose exit was recorded but whose removal
+            // failed: this is the retry.
+            if c.auto_remove && matches!(c.state.status, Status::Exited | Status::Removing) {
+                return self.destroy_container(c).await;
+            }
             return Ok(());
         }
         self.record_exit(c, exit).await
@@ -722,7 +727,7 @@ impl<H: Host> Engine<H> {
             };
             if let Some(commands) = commands.and_then(|c| c.upgrade()) {
                 let _ = commands
-                    .send(crate::engine::Command::Exited(id, exit))
+                    .send(crate::engine::Command::Exited(id, exit, 0))
                     .await;
             }
         });

@@ -292,11 +292,25 @@ pub struct MemStore {
     networks: Mutex<BTreeMap<NetworkId, (Network, RecordState)>>,
     containers: Mutex<BTreeMap<ContainerId, Container>>,
     endpoints: Mutex<BTreeMap<EndpointId, EndpointRecord>>,
+    /// Refuses container and endpoint writes, as SQLite on a full disk.
+    full: std::sync::atomic::AtomicBool,
 }
 
 impl MemStore {
     pub fn state_of(&self, id: &NetworkId) -> Option<RecordState> {
         lock(&self.networks).get(id).map(|(_, s)| *s)
+    }
+
+    /// While set, container and endpoint writes fail as on a full disk.
+    pub fn set_full(&self, full: bool) {
+        self.full.store(full, Ordering::Relaxed);
+    }
+
+    fn writable(&self) -> Result<(), PortError> {
+        if self.full.load(Ordering::Relaxed) {
+            return Err(fail("database or disk is full"));
+        }
+        Ok(())
     }
 }
 
@@ -349,6 +363,7 @@ impl Store for MemStore {
     }
 
     fn insert_container(&self, container: &Container) -> Result<(), PortError> {
+        self.writable()?;
         let mut all = lock(&self.containers);
         if let Some(holder) = all.values().find(|c| c.name == container.name) {
             return Err(Box::new(StoreConflict(format!(
@@ -361,6 +376,7 @@ impl Store for MemStore {
     }
 
     fn update_container(&self, container: &Container) -> Result<(), PortError> {
+        self.writable()?;
         match lock(&self.containers).get_mut(&container.id) {
             Some(slot) => {
                 *slot = container.clone();
@@ -371,12 +387,14 @@ impl Store for MemStore {
     }
 
     fn delete_container(&self, id: &ContainerId) -> Result<(), PortError> {
+        self.writable()?;
         lock(&self.endpoints).retain(|_, e| &e.container != id);
         lock(&self.containers).remove(id);
         Ok(())
     }
 
     fn insert_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), PortError> {
+        self.writable()?;
         let mut all = lock(&self.endpoints);
         let taken = all
             .values()
@@ -390,6 +408,7 @@ impl Store for MemStore {
     }
 
     fn delete_endpoint(&self, id: &EndpointId) -> Result<(), PortError> {
+        self.writable()?;
         lock(&self.endpoints).remove(id);
         Ok(())
     }

@@ -365,6 +365,57 @@ async fn auto_remove_and_stop_and_rm() {
 }
 
 #[tokio::test]
+async fn an_exit_the_store_refuses_answers_with_the_cause_and_is_recorded_later() {
+    let (host, h) = setup().await;
+    for name in ["one", "two", "tmp"] {
+        h.create_container(ContainerCreate {
+            auto_remove: name == "tmp",
+            ..run_req(name, "")
+        })
+        .await
+        .unwrap();
+        h.start_container(name).await.unwrap();
+    }
+    let removed = h.wait_container("tmp", WaitCondition::Removed).unwrap();
+    host.store.set_full(true);
+    let err = h
+        .stop_container("one", 15, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal);
+    assert!(
+        err.to_string().contains("database or disk is full"),
+        "{err}"
+    );
+    let err = h.remove_container("two", true).await.unwrap_err();
+    assert!(err.to_string().contains("could not record"), "{err}");
+    let tmp = h.inspect_container("tmp").unwrap();
+    host.runtime.exit(&tmp.id, 0);
+    assert!(removed
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("disk is full"));
+    // The kernel side is gone already; the records follow once the store
+    // takes writes again, without anyone asking.
+    host.store.set_full(false);
+    for name in ["one", "two"] {
+        h.wait_container(name, WaitCondition::NotRunning)
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    h.remove_container("two", true).await.unwrap();
+    h.remove_container("one", false).await.unwrap();
+    while h.inspect_container("tmp").is_ok() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(host.net.namespace_paths().is_empty());
+    assert_eq!(host.net.link_names(), vec!["berth0"]);
+    assert!(host.store.endpoints().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_released_address_is_the_next_one_given() {
     let (host, h) = setup().await;
     let ip = |c: &Container| c.attachments[0].endpoint.as_ref().unwrap().ipv4.unwrap();
