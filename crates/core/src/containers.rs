@@ -17,7 +17,7 @@ use crate::engine::{live_networks, Engine, Event};
 use crate::error::{Error, Result};
 use crate::etc_files::{self, ResolvConf, Resolver, SelfEntry};
 use crate::lookup::find_network;
-use crate::model::Network;
+use crate::model::{BridgeSettings, Network};
 use crate::ports::{
     endpoint_link_alias, DnsUpstreams, EndpointRecord, EndpointSpec, Env, EtcFiles, ExitStatus,
     FirewallChange, Host, Images, LaunchSpec, NetOps, NetnsRef, Runtime, SandboxDns, Store,
@@ -339,21 +339,7 @@ impl<H: Host> Engine<H> {
         // after a failure (or a crash) knows what to remove.
         c.attachments[index].endpoint = Some(endpoint.clone());
         self.save_container(c)?;
-        let spec = EndpointSpec {
-            netns: netns.to_path_buf(),
-            bridge: bridge.name.clone(),
-            host_ifname: endpoint.host_ifname.clone(),
-            ifname: endpoint.ifname.clone(),
-            mac,
-            mtu: bridge.mtu,
-            addresses: ipv4.iter().chain(ipv6.iter()).copied().collect(),
-            default_gateways: if first_with_gateway {
-                gateway4.iter().chain(gateway6.iter()).copied().collect()
-            } else {
-                Vec::new()
-            },
-            alias: endpoint_link_alias(&endpoint.id),
-        };
+        let spec = endpoint_spec(netns, bridge, &endpoint, first_with_gateway);
         self.host
             .net()
             .add_endpoint(&spec)
@@ -660,10 +646,13 @@ impl<H: Host> Engine<H> {
         }
         let had_embedded_dns = self.dns_upstreams(&c)?.is_some();
         let attachment = c.attachments.remove(index);
+        // Recorded before the veth goes: after a crash in between, the
+        // endpoint belongs to no container and reconcile's orphan sweep
+        // finishes the removal.
+        self.save_container(&c)?;
         if let Some(endpoint) = &attachment.endpoint {
             self.remove_endpoint(&c.name, &network.id, endpoint).await;
         }
-        self.save_container(&c)?;
         self.publish_names(&c)?;
         self.refresh_resolution(&c, had_embedded_dns).await?;
         info!(container = %c.name, network = %network.name, "disconnected");
@@ -841,6 +830,42 @@ fn check_connectable(c: &Container, network: &Network) -> Result<()> {
             "container cannot be connected to multiple networks with one of the networks in private (none) mode".to_owned(),
         )),
         _ => Ok(()),
+    }
+}
+
+/// The veth pair of `endpoint` in the sandbox at `netns`; the default
+/// routes go through it if `with_gateways` (the container's first network
+/// with a gateway).
+pub(crate) fn endpoint_spec(
+    netns: &std::path::Path,
+    bridge: &BridgeSettings,
+    endpoint: &Endpoint,
+    with_gateways: bool,
+) -> EndpointSpec {
+    EndpointSpec {
+        netns: netns.to_path_buf(),
+        bridge: bridge.name.clone(),
+        host_ifname: endpoint.host_ifname.clone(),
+        ifname: endpoint.ifname.clone(),
+        mac: endpoint.mac,
+        mtu: bridge.mtu,
+        addresses: endpoint
+            .ipv4
+            .iter()
+            .chain(endpoint.ipv6.iter())
+            .copied()
+            .collect(),
+        default_gateways: if with_gateways {
+            endpoint
+                .gateway4
+                .iter()
+                .chain(endpoint.gateway6.iter())
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        },
+        alias: endpoint_link_alias(&endpoint.id),
     }
 }
 

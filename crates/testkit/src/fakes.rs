@@ -8,9 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use berth_core::container::{Container, Proto};
 use berth_core::model::{Network, RecordState};
 use berth_core::ports::{
-    BridgeSpec, DnsUpstreams, EndpointRecord, EndpointSpec, Env, EtcFiles, ExitStatus, Firewall,
-    FirewallChange, FirewallState, Host, ImageConfig, Images, LaunchSpec, NetOps, OwnedLink,
-    PortError, Runtime, RuntimeStatus, SandboxDns, Store, StoreConflict, LINK_ALIAS_PREFIX,
+    BridgeSpec, DnsUpstreams, EndpointFault, EndpointRecord, EndpointSpec, Env, EtcFiles,
+    ExitStatus, Firewall, FirewallChange, FirewallState, Host, ImageConfig, Images, LaunchSpec,
+    NetOps, OwnedLink, PortError, Runtime, RuntimeStatus, SandboxDns, Store, StoreConflict,
+    LINK_ALIAS_PREFIX,
 };
 use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 use tokio::sync::watch;
@@ -140,6 +141,12 @@ impl NetOps for FakeNet {
 
     async fn delete_link(&self, name: &IfName) -> Result<(), PortError> {
         let mut st = lock(&self.state);
+        // A deleted bridge releases its ports.
+        for link in st.links.values_mut() {
+            if link.master.as_deref() == Some(name.as_str()) {
+                link.master = None;
+            }
+        }
         // Deleting one end of a veth deletes the other, as in the kernel.
         if let Some((ns, peer)) = st.links.remove(name.as_str()).and_then(|l| l.peer) {
             if let Some(links) = st.namespaces.get_mut(&ns) {
@@ -232,6 +239,32 @@ impl NetOps for FakeNet {
             .filter(|p| p.parent() == Some(dir))
             .cloned()
             .collect())
+    }
+
+    async fn endpoint_fault(
+        &self,
+        spec: &EndpointSpec,
+    ) -> Result<Option<EndpointFault>, PortError> {
+        let st = lock(&self.state);
+        let Some(host) = st.links.get(spec.host_ifname.as_str()) else {
+            return Ok(Some(EndpointFault::HostEndMissing));
+        };
+        if !host.up || host.alias.as_deref() != Some(spec.alias.as_str()) {
+            return Ok(Some(EndpointFault::HalfMade));
+        }
+        if host.master.as_deref() != Some(spec.bridge.as_str())
+            || !st.links.contains_key(spec.bridge.as_str())
+        {
+            return Ok(Some(EndpointFault::NotOnBridge));
+        }
+        let sandbox_end = st
+            .namespaces
+            .get(&spec.netns)
+            .and_then(|ns| ns.get(spec.ifname.as_str()));
+        match sandbox_end {
+            Some(l) if l.up && spec.addresses.iter().all(|a| l.addresses.contains(a)) => Ok(None),
+            _ => Ok(Some(EndpointFault::SandboxEndIncomplete)),
+        }
     }
 
     fn port_in_use(&self, proto: Proto, _ip: IpAddr, port: u16) -> bool {

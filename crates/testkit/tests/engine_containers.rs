@@ -12,7 +12,7 @@ use std::time::Duration;
 use berth_core::container::Container;
 use berth_core::container_create::{ContainerCreate, EndpointRequest};
 use berth_core::network::{IpamInput, NetworkCreate};
-use berth_core::ports::{RuntimeStatus, Store};
+use berth_core::ports::{NetOps, RuntimeStatus, Store};
 use berth_core::{Engine, EngineHandle, ErrorKind, WaitCondition};
 use berth_testkit::engine_config;
 use berth_testkit::FakeHost;
@@ -531,6 +531,96 @@ async fn reconcile_repairs_what_a_crash_left() {
         .await
         .unwrap();
     assert!(host.net.namespace_paths().is_empty());
+}
+
+fn host_end(c: &Container, index: usize) -> String {
+    c.attachments[index]
+        .endpoint
+        .as_ref()
+        .unwrap()
+        .host_ifname
+        .to_string()
+}
+
+#[tokio::test]
+async fn reconcile_rebuilds_broken_endpoints_and_finishes_a_cut_disconnect() {
+    let host = Arc::new(FakeHost::default());
+    let h = started(&host).await;
+    mynetwork(&h).await;
+    let bridge = h.inspect_network("mynetwork").unwrap().bridge.unwrap().name;
+    h.create_container(run_req("lost", "")).await.unwrap();
+    h.create_container(run_req("bridged", "mynetwork"))
+        .await
+        .unwrap();
+    h.create_container(run_req("half", "")).await.unwrap();
+    h.create_container(run_req("left", "")).await.unwrap();
+    for name in ["lost", "bridged", "half", "left"] {
+        h.start_container(name).await.unwrap();
+    }
+    for name in ["half", "left"] {
+        h.connect("mynetwork".into(), name.into(), EndpointRequest::default())
+            .await
+            .unwrap();
+    }
+    let [lost, bridged, half, left] =
+        ["lost", "bridged", "half", "left"].map(|n| h.inspect_container(n).unwrap());
+    drop(h);
+    // Behind berthd's back: a veth deleted, a bridge deleted (its ports
+    // stay, released); a crash left a connect's veth down without its
+    // alias, and a disconnect recorded but its veth still there.
+    host.net
+        .delete_link(&lost.attachments[0].endpoint.as_ref().unwrap().host_ifname)
+        .await
+        .unwrap();
+    host.net.delete_link(&bridge).await.unwrap();
+    let mut link = host.net.link(&host_end(&half, 1)).unwrap();
+    link.up = false;
+    link.alias = None;
+    host.net.add_link(&host_end(&half, 1), link);
+    let mut cut = left.clone();
+    cut.attachments.pop();
+    host.store.update_container(&cut).unwrap();
+
+    let h = started(&host).await;
+    let lost_veth = host.net.link(&host_end(&lost, 0)).expect("rebuilt");
+    assert_eq!(lost_veth.master.as_deref(), Some("berth0"));
+    assert!(lost_veth.up && lost_veth.alias.is_some());
+    let ns = host.net.namespace(&netns_of(&lost)).unwrap();
+    assert_eq!(ns["eth0"].addresses, vec![net("172.17.0.2/16")]);
+    assert_eq!(
+        ns["eth0"].gateways,
+        vec!["172.17.0.1".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(
+        host.net
+            .link(&host_end(&bridged, 0))
+            .unwrap()
+            .master
+            .as_deref(),
+        Some(bridge.as_str())
+    );
+    let half_veth = host.net.link(&host_end(&half, 1)).unwrap();
+    assert!(half_veth.up && half_veth.alias.is_some());
+    assert_eq!(half_veth.master.as_deref(), Some(bridge.as_str()));
+    let ns = host.net.namespace(&netns_of(&half)).unwrap();
+    assert!(
+        ns["eth1"].gateways.is_empty(),
+        "the default route stays on eth0"
+    );
+    assert!(ns["eth0"].up && ns["eth1"].up);
+    // The cut disconnect is finished: no veth, no record, no sandbox end.
+    assert!(host.net.link(&host_end(&left, 1)).is_none());
+    assert!(!host
+        .net
+        .namespace(&netns_of(&left))
+        .unwrap()
+        .contains_key("eth1"));
+    let endpoints = host.store.endpoints().unwrap();
+    assert_eq!(endpoints.len(), 5, "{endpoints:?}");
+    assert!(endpoints
+        .iter()
+        .all(|e| e.container != left.id || e.ifname.as_str() == "eth0"));
+    assert_eq!(h.inspect_container("left").unwrap().attachments.len(), 1);
 }
 
 #[tokio::test]
