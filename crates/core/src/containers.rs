@@ -189,7 +189,7 @@ impl<H: Host> Engine<H> {
     }
 
     /// The `/etc` files: a `container:` joiner gets its target's.
-    fn etc_files(&self, c: &Container) -> Result<EtcFiles> {
+    pub(crate) fn etc_files(&self, c: &Container) -> Result<EtcFiles> {
         let source = match &c.network_mode {
             NetworkMode::Container(target) => self.container(target.as_str())?,
             _ => c.clone(),
@@ -608,11 +608,14 @@ impl<H: Host> Engine<H> {
                     c.name
                 )));
             };
+            // Saved with the endpoint by `join`, before the veth exists.
+            c.state.networks_changing = true;
             if let Err(e) = self.join(&mut c, index, &path).await {
                 if let Some(endpoint) = c.attachments[index].endpoint.take() {
                     self.remove_endpoint(&c.name, &network.id, &endpoint).await;
                 }
                 c.attachments.pop();
+                c.state.networks_changing = false;
                 self.save_container(&c)?;
                 return Err(e);
             }
@@ -620,6 +623,7 @@ impl<H: Host> Engine<H> {
         self.save_container(&c)?;
         self.publish_names(&c)?;
         self.refresh_resolution(&c, had_embedded_dns).await?;
+        self.networks_changed(&mut c)?;
         info!(container = %c.name, network = %network.name, "connected");
         Ok(())
     }
@@ -648,14 +652,26 @@ impl<H: Host> Engine<H> {
         let attachment = c.attachments.remove(index);
         // Recorded before the veth goes: after a crash in between, the
         // endpoint belongs to no container and reconcile's orphan sweep
-        // finishes the removal.
+        // finishes the removal (and rewrites the `/etc` files).
+        c.state.networks_changing = c.is_running();
         self.save_container(&c)?;
         if let Some(endpoint) = &attachment.endpoint {
             self.remove_endpoint(&c.name, &network.id, endpoint).await;
         }
         self.publish_names(&c)?;
         self.refresh_resolution(&c, had_embedded_dns).await?;
+        self.networks_changed(&mut c)?;
         info!(container = %c.name, network = %network.name, "disconnected");
+        Ok(())
+    }
+
+    /// Marks a change of networks finished (see
+    /// [`crate::container::RunState::networks_changing`]).
+    pub(crate) fn networks_changed(&self, c: &mut Container) -> Result<()> {
+        if c.state.networks_changing {
+            c.state.networks_changing = false;
+            self.save_container(c)?;
+        }
         Ok(())
     }
 

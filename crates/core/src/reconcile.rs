@@ -116,6 +116,14 @@ impl<H: Host> Engine<H> {
                         info!(container = %c.name, "finished an interrupted start");
                     }
                     self.repair_endpoints(&c).await?;
+                    if c.state.networks_changing {
+                        let etc = self.etc_files(&c)?;
+                        if let Err(e) = self.host.runtime().write_etc(&c.id, &etc).await {
+                            warn!(container = %c.name, error = %e, "/etc files not rewritten");
+                        }
+                        self.networks_changed(&mut c)?;
+                        info!(container = %c.name, "finished an interrupted connect or disconnect");
+                    }
                     self.publish_names(&c)?;
                     // The old daemon's DNS sockets died with it.
                     if let (Some(path), Some(upstreams)) = (&c.netns, self.dns_upstreams(&c)?) {

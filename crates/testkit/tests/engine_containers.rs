@@ -12,7 +12,7 @@ use std::time::Duration;
 use berth_core::container::Container;
 use berth_core::container_create::{ContainerCreate, EndpointRequest};
 use berth_core::network::{IpamInput, NetworkCreate};
-use berth_core::ports::{NetOps, RuntimeStatus, Store};
+use berth_core::ports::{EtcFiles, NetOps, Runtime, RuntimeStatus, Store};
 use berth_core::{Engine, EngineHandle, ErrorKind, WaitCondition};
 use berth_testkit::engine_config;
 use berth_testkit::FakeHost;
@@ -577,6 +577,13 @@ async fn reconcile_rebuilds_broken_endpoints_and_finishes_a_cut_disconnect() {
     link.up = false;
     link.alias = None;
     host.net.add_link(&host_end(&half, 1), link);
+    let mut cut_connect = half.clone();
+    cut_connect.state.networks_changing = true;
+    host.store.update_container(&cut_connect).unwrap();
+    host.runtime
+        .write_etc(&half.id, &EtcFiles::default())
+        .await
+        .unwrap();
     let mut cut = left.clone();
     cut.attachments.pop();
     host.store.update_container(&cut).unwrap();
@@ -608,6 +615,10 @@ async fn reconcile_rebuilds_broken_endpoints_and_finishes_a_cut_disconnect() {
         "the default route stays on eth0"
     );
     assert!(ns["eth0"].up && ns["eth1"].up);
+    // The cut connect is finished: /etc files as after a connect.
+    let etc = host.runtime.process(&half.id).unwrap().etc;
+    assert!(etc.resolv_conf.contains("nameserver 127.0.0.11"), "{etc:?}");
+    assert!(!h.inspect_container("half").unwrap().state.networks_changing);
     // The cut disconnect is finished: no veth, no record, no sandbox end.
     assert!(host.net.link(&host_end(&left, 1)).is_none());
     assert!(!host
