@@ -18,6 +18,10 @@ use serde_json::Value;
 /// answer, and one that has not after this long never will.
 const ANSWER_GUARD: Duration = Duration::from_secs(60);
 
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
+}
+
 fn with_image() -> Sandbox {
     let mut sb = Sandbox::new();
     sb.start_daemon(&[]);
@@ -429,7 +433,7 @@ fn deleted_veths_and_bridges_are_rebuilt_at_restart() {
 
 #[test]
 fn a_killed_shim_takes_its_container_down_and_says_so() {
-    let sb = with_image();
+    let mut sb = with_image();
     sb.docker(&["run", "-d", "--name", "orphan", "busybox", "sleep", "1d"])
         .ok();
     let c = inspect(&sb, "orphan");
@@ -459,6 +463,18 @@ fn a_killed_shim_takes_its_container_down_and_says_so() {
     sb.docker(&["exec", "orphan", "ping", "-c1", "-W2", "172.17.0.1"])
         .ok();
     assert_consistent(&sb, "after the restart of the container");
+
+    // A shim that dies while berthd is down: found and handled at start.
+    let pid = inspect(&sb, "orphan")["State"]["Pid"].as_u64().unwrap();
+    let shim_pid =
+        std::fs::read_to_string(sb.dir().join(format!("exec/containers/{id}/shim.pid"))).unwrap();
+    sb.stop_daemon();
+    sb.sh(&format!("kill -9 {}", shim_pid.trim())).ok();
+    sb.restart_daemon();
+    assert_eq!(state_of(&sb, "orphan"), "exited 137");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(stat.is_empty() || stat.contains(") Z "), "{stat}");
+    assert_consistent(&sb, "after a restart that found a dead shim");
 }
 
 #[test]
@@ -519,47 +535,41 @@ fn chaos_kill9_during_concurrent_changes_leaves_a_consistent_host() {
         let old: Vec<String> = (0..round)
             .flat_map(|p| [format!("a{p}"), format!("b{p}")])
             .collect();
-        let script: Vec<Vec<Vec<String>>> = vec![
-            vec![
-                vec![
-                    "run", "-d", "--name", &a, "-p", &port, "busybox", "sleep", "1d",
-                ],
-                vec!["network", "connect", "base", &a],
-                vec!["network", "disconnect", "base", &a],
-                vec!["network", "connect", "base", &a],
-            ],
-            vec![
-                vec!["network", "create", &n],
-                vec![
-                    "run", "-d", "--name", &b, "--net", &n, "busybox", "sleep", "1d",
-                ],
-                vec!["network", "connect", "base", &b],
-                vec!["rm", "-f", &b],
-                vec!["network", "rm", &n],
-            ],
-            vec![
-                vec![
-                    "run", "-d", "--name", &c, "--net", "base", "busybox", "sleep", "1d",
-                ],
-                vec!["network", "disconnect", "base", &c],
-                vec!["rm", "-f", &c],
-            ],
-            std::iter::once(
-                vec!["rm", "-f"]
-                    .into_iter()
-                    .chain(old.iter().map(String::as_str))
-                    .collect::<Vec<&str>>(),
-            )
-            .collect(),
-        ]
-        .into_iter()
-        .map(|steps| {
-            steps
-                .into_iter()
-                .map(|s| s.into_iter().map(str::to_owned).collect())
+        let toggle = |name: &str, first: &str, second: &str| -> Vec<Vec<String>> {
+            (0..4)
+                .flat_map(|_| [first, second])
+                .map(|verb| strings(&["network", verb, "base", name]))
                 .collect()
-        })
-        .collect();
+        };
+        let mut removal = strings(&["rm", "-f"]);
+        removal.extend(old);
+        let script: Vec<Vec<Vec<String>>> = vec![
+            [
+                vec![strings(&[
+                    "run", "-d", "--name", &a, "-p", &port, "busybox", "sleep", "1d",
+                ])],
+                toggle(&a, "connect", "disconnect"),
+            ]
+            .concat(),
+            vec![
+                strings(&["network", "create", &n]),
+                strings(&[
+                    "run", "-d", "--name", &b, "--net", &n, "busybox", "sleep", "1d",
+                ]),
+                strings(&["network", "connect", "base", &b]),
+                strings(&["rm", "-f", &b]),
+                strings(&["network", "rm", &n]),
+            ],
+            [
+                vec![strings(&[
+                    "run", "-d", "--name", &c, "--net", "base", "busybox", "sleep", "1d",
+                ])],
+                toggle(&c, "disconnect", "connect"),
+                vec![strings(&["rm", "-f", &c])],
+            ]
+            .concat(),
+            vec![removal],
+        ];
         let workers: Vec<_> = script
             .into_iter()
             .map(|steps| {
