@@ -34,7 +34,7 @@ const EVENT_BUFFER: usize = 1024;
 /// How long an exit that could not be recorded waits before the next try:
 /// doubling from the first, up to the last.
 const EXIT_RETRY_FIRST: Duration = Duration::from_millis(250);
-const EXIT_RETRY_MAX: Duration = Duration::from_secs(5);
+const EXIT_RETRY_MAX: Duration = Duration::from_secs(10);
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
@@ -196,7 +196,9 @@ impl<H: Host> Engine<H> {
         warn!(container = %id, error = %e, retry_in_ms = delay.as_millis() as u64, "exit not recorded");
         let _ = self.events.send(Event::NotRecorded(
             id.clone(),
-            format!("the container's process has exited, but berth could not record it: {e}"),
+            format!(
+                "the container's process has exited, but berth could not record the change: {e}"
+            ),
         ));
         let Some(commands) = self.commands.clone() else {
             return;
