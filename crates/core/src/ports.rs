@@ -95,6 +95,18 @@ impl std::fmt::Display for EndpointFault {
     }
 }
 
+/// How far [`NetOps::endpoint_fault`] looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointCheck {
+    /// The host end only: a couple of requests on the host's socket, cheap
+    /// enough for every endpoint at every start. Deleting either end of a
+    /// veth deletes both, so this sees what was deleted behind berth's back.
+    HostEnd,
+    /// The sandbox end too (it opens the sandbox's namespace): for an
+    /// endpoint whose creation a crash may have cut short.
+    BothEnds,
+}
+
 /// A bridge as the core wants it to be.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BridgeSpec {
@@ -167,10 +179,12 @@ pub trait NetOps: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// What is wrong with an endpoint's veth pair against `spec`, or
-    /// `None` if the kernel shows it as [`NetOps::add_endpoint`] makes it.
+    /// `None` if the kernel shows it as [`NetOps::add_endpoint`] makes it
+    /// (as far as `check` looks).
     fn endpoint_fault(
         &self,
         spec: &EndpointSpec,
+        check: EndpointCheck,
     ) -> impl Future<Output = Result<Option<EndpointFault>, PortError>> + Send;
 
     /// Whether a process of the host holds this port (so publishing it

@@ -14,8 +14,8 @@ use crate::error::{Error, Result};
 use crate::model::{Network, RecordState};
 use crate::network::{default_bridge_network, driverless_network};
 use crate::ports::{
-    endpoint_id_from_alias, network_id_from_alias, Env, Host, NetOps, Runtime, RuntimeStatus,
-    SandboxDns, Store,
+    endpoint_id_from_alias, network_id_from_alias, EndpointCheck, Env, Host, NetOps, Runtime,
+    RuntimeStatus, SandboxDns, Store,
 };
 
 impl<H: Host> Engine<H> {
@@ -194,7 +194,14 @@ impl<H: Host> Engine<H> {
             };
             let spec = endpoint_spec(netns, bridge, endpoint, with_gateways);
             let veth = &endpoint.host_ifname;
-            let fault = match net.endpoint_fault(&spec).await {
+            // Only a connect a crash cut short can leave the sandbox end
+            // behind a complete host end.
+            let check = if c.state.networks_changing {
+                EndpointCheck::BothEnds
+            } else {
+                EndpointCheck::HostEnd
+            };
+            let fault = match net.endpoint_fault(&spec, check).await {
                 Ok(None) => continue,
                 Ok(Some(fault)) => fault,
                 Err(e) => {

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use berth_core::container::Proto;
 use berth_core::ports::{
-    BridgeSpec, EndpointFault, EndpointSpec, NetOps, OwnedLink, PortError, LINK_ALIAS_PREFIX,
+    BridgeSpec, EndpointCheck, EndpointFault, EndpointSpec, NetOps, OwnedLink, PortError,
+    LINK_ALIAS_PREFIX,
 };
 use berth_types::{IfName, IpNet};
 use futures::TryStreamExt;
@@ -399,8 +400,9 @@ impl NetOps for Netlink {
     async fn endpoint_fault(
         &self,
         spec: &EndpointSpec,
+        check: EndpointCheck,
     ) -> Result<Option<EndpointFault>, PortError> {
-        Netlink::endpoint_fault(self, spec)
+        Netlink::endpoint_fault(self, spec, check)
             .await
             .map_err(Into::into)
     }

@@ -15,7 +15,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
 
-use berth_core::ports::{EndpointFault, EndpointSpec};
+use berth_core::ports::{EndpointCheck, EndpointFault, EndpointSpec};
 use berth_types::IpNet;
 use netlink_packet_route::link::{InfoBridgePort, InfoPortData, InfoPortKind, LinkAttribute};
 use rtnetlink::{LinkUnspec, RouteMessageBuilder};
@@ -86,9 +86,14 @@ impl Netlink {
     }
 
     /// [`berth_core::ports::NetOps::endpoint_fault`] with the adapter's own
-    /// error type: the host end is an up veth with its alias on the bridge,
-    /// the sandbox end is up with every address of `spec`.
-    pub async fn endpoint_fault(&self, spec: &EndpointSpec) -> Result<Option<EndpointFault>> {
+    /// error type: the host end is an up veth with its alias on the bridge;
+    /// with [`EndpointCheck::BothEnds`], the sandbox end is up with every
+    /// address of `spec`.
+    pub async fn endpoint_fault(
+        &self,
+        spec: &EndpointSpec,
+        check: EndpointCheck,
+    ) -> Result<Option<EndpointFault>> {
         let Some(host) = self.link_by_name(spec.host_ifname.as_str()).await? else {
             return Ok(Some(EndpointFault::HostEndMissing));
         };
@@ -106,6 +111,9 @@ impl Netlink {
         let bridge = self.link_index(&spec.bridge).await?;
         if master.is_none() || master != bridge {
             return Ok(Some(EndpointFault::NotOnBridge));
+        }
+        if check == EndpointCheck::HostEnd {
+            return Ok(None);
         }
         let netns = open_netns(&spec.netns)?;
         let inside = Netlink::open_in_netns(netns.as_fd())?;

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use berth_core::ports::{
-    endpoint_link_alias, BridgeSpec, EndpointFault, EndpointSpec, NetOps, OwnedLink,
+    endpoint_link_alias, BridgeSpec, EndpointCheck, EndpointFault, EndpointSpec, NetOps, OwnedLink,
 };
 use berth_netlink::NetlinkError;
 use berth_types::{EndpointId, MacAddr};
@@ -292,7 +292,9 @@ fn endpoint_fault_names_what_is_broken() {
             NetOps::create_netns(&nl, &path).await.expect("netns");
             let spec = endpoint(&path, "br-ef", "vethef0", &["192.168.101.10/24"], &[]);
             let fault = |nl: berth_netlink::Netlink, spec: EndpointSpec| async move {
-                NetOps::endpoint_fault(&nl, &spec).await.expect("check")
+                NetOps::endpoint_fault(&nl, &spec, EndpointCheck::BothEnds)
+                    .await
+                    .expect("check")
             };
             NetOps::add_endpoint(&nl, &spec).await.expect("add");
             assert_eq!(fault(nl.clone(), spec.clone()).await, None);
@@ -303,6 +305,11 @@ fn endpoint_fault_names_what_is_broken() {
                 fault(nl.clone(), spec.clone()).await,
                 Some(EndpointFault::SandboxEndIncomplete)
             );
+            // The host end alone looks right.
+            let host_end = NetOps::endpoint_fault(&nl, &spec, EndpointCheck::HostEnd)
+                .await
+                .expect("check");
+            assert_eq!(host_end, None);
             ip(&["link", "set", "vethef0", "nomaster"]);
             assert_eq!(
                 fault(nl.clone(), spec.clone()).await,

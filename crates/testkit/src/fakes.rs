@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use berth_core::container::{Container, Proto};
 use berth_core::model::{Network, RecordState};
 use berth_core::ports::{
-    BridgeSpec, DnsUpstreams, EndpointFault, EndpointRecord, EndpointSpec, Env, EtcFiles,
-    ExitStatus, Firewall, FirewallChange, FirewallState, Host, ImageConfig, Images, LaunchSpec,
-    NetOps, OwnedLink, PortError, Runtime, RuntimeStatus, SandboxDns, Store, StoreConflict,
-    LINK_ALIAS_PREFIX,
+    BridgeSpec, DnsUpstreams, EndpointCheck, EndpointFault, EndpointRecord, EndpointSpec, Env,
+    EtcFiles, ExitStatus, Firewall, FirewallChange, FirewallState, Host, ImageConfig, Images,
+    LaunchSpec, NetOps, OwnedLink, PortError, Runtime, RuntimeStatus, SandboxDns, Store,
+    StoreConflict, LINK_ALIAS_PREFIX,
 };
 use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 use tokio::sync::watch;
@@ -244,6 +244,7 @@ impl NetOps for FakeNet {
     async fn endpoint_fault(
         &self,
         spec: &EndpointSpec,
+        check: EndpointCheck,
     ) -> Result<Option<EndpointFault>, PortError> {
         let st = lock(&self.state);
         let Some(host) = st.links.get(spec.host_ifname.as_str()) else {
@@ -256,6 +257,9 @@ impl NetOps for FakeNet {
             || !st.links.contains_key(spec.bridge.as_str())
         {
             return Ok(Some(EndpointFault::NotOnBridge));
+        }
+        if check == EndpointCheck::HostEnd {
+            return Ok(None);
         }
         let sandbox_end = st
             .namespaces
