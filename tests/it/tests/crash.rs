@@ -133,7 +133,8 @@ fn stop_and_rm_answer_when_the_data_root_is_full_and_converge_after() {
 /// What must hold after any crash and restart (the chaos test's list):
 /// every endpoint of a running container has its veth (an up port of its
 /// network's bridge, the address inside the sandbox) and every veth has
-/// its endpoint; no address twice on a network; the DNAT map holds exactly
+/// its endpoint; a bridge for each bridge network and no other; no
+/// address twice on a network; the DNAT map holds exactly
 /// the published ports of running containers; a shim and a netns pin for
 /// each running container and for nothing else; an intact database.
 /// Returns what does not hold.
@@ -259,6 +260,28 @@ fn violations(sb: &Sandbox) -> Vec<String> {
                 l["ifname"]
             ));
         }
+    }
+    let networks = sb
+        .docker(&[
+            "network",
+            "ls",
+            "--no-trunc",
+            "--format",
+            "{{.ID}} {{.Driver}}",
+        ])
+        .ok();
+    let bridge_networks: BTreeSet<&str> = networks
+        .lines()
+        .filter_map(|l| l.strip_suffix(" bridge"))
+        .collect();
+    let bridges: BTreeSet<&str> = links
+        .iter()
+        .filter_map(|l| l["ifalias"].as_str()?.strip_prefix("berth:network:"))
+        .collect();
+    if bridges != bridge_networks {
+        bad.push(format!(
+            "bridges of {bridges:?}, bridge networks {bridge_networks:?}"
+        ));
     }
     let map = sb.sh("nft list map ip berth dnat-any").ok();
     let elements: BTreeSet<String> = map
