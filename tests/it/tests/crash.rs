@@ -5,11 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
+use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
-
-use std::collections::BTreeSet;
 
 use berth_testkit::sandbox::{Run, Sandbox};
 use serde_json::Value;
@@ -128,6 +127,7 @@ fn stop_and_rm_answer_when_the_data_root_is_full_and_converge_after() {
     // And the daemon works as before.
     sb.docker(&["run", "--rm", "busybox", "ping", "-c1", "-W2", "172.17.0.1"])
         .ok();
+    assert_consistent(&sb, "after space came back");
 }
 
 /// What must hold after any crash and restart (the chaos test's list):
