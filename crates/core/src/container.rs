@@ -168,6 +168,11 @@ pub struct RunState {
     /// Set while berth is bringing the container up: network made, process
     /// not yet confirmed running. Reconcile undoes a start cut short.
     pub starting: bool,
+    /// Set while `connect`/`disconnect` change a running container's
+    /// networks: its veths and `/etc` files may lag the record, so
+    /// reconcile finishes the change.
+    #[serde(default)]
+    pub networks_changing: bool,
 }
 
 impl RunState {
@@ -181,6 +186,7 @@ impl RunState {
             finished_at: None,
             error: String::new(),
             starting: false,
+            networks_changing: false,
         }
     }
 }

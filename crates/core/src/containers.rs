@@ -18,7 +18,7 @@ use crate::engine::{live_networks, Engine, Event};
 use crate::error::{Error, Result};
 use crate::etc_files::{self, ResolvConf, Resolver, SelfEntry};
 use crate::lookup::find_network;
-use crate::model::Network;
+use crate::model::{BridgeSettings, Network};
 use crate::ports::{
     endpoint_link_alias, BadImageReference, DnsUpstreams, EndpointRecord, EndpointSpec, Env,
     EtcFiles, ExitStatus, FirewallChange, Host, Images, LaunchSpec, NetOps, NetnsRef, Runtime,
@@ -214,7 +214,7 @@ impl<H: Host> Engine<H> {
     }
 
     /// The `/etc` files: a `container:` joiner gets its target's.
-    fn etc_files(&self, c: &Container) -> Result<EtcFiles> {
+    pub(crate) fn etc_files(&self, c: &Container) -> Result<EtcFiles> {
         let source = match &c.network_mode {
             NetworkMode::Container(target) => self.container(target.as_str())?,
             _ => c.clone(),
@@ -364,21 +364,7 @@ impl<H: Host> Engine<H> {
         // after a failure (or a crash) knows what to remove.
         c.attachments[index].endpoint = Some(endpoint.clone());
         self.save_container(c)?;
-        let spec = EndpointSpec {
-            netns: netns.to_path_buf(),
-            bridge: bridge.name.clone(),
-            host_ifname: endpoint.host_ifname.clone(),
-            ifname: endpoint.ifname.clone(),
-            mac,
-            mtu: bridge.mtu,
-            addresses: ipv4.iter().chain(ipv6.iter()).copied().collect(),
-            default_gateways: if first_with_gateway {
-                gateway4.iter().chain(gateway6.iter()).copied().collect()
-            } else {
-                Vec::new()
-            },
-            alias: endpoint_link_alias(&endpoint.id),
-        };
+        let spec = endpoint_spec(netns, bridge, &endpoint, first_with_gateway);
         self.host
             .net()
             .add_endpoint(&spec)
@@ -535,6 +521,11 @@ impl<H: Host> Engine<H> {
             return Ok(());
         };
         if !c.is_running() {
+            // A `--rm` container whose exit was recorded but whose removal
+            // failed: this is the retry.
+            if c.auto_remove && matches!(c.state.status, Status::Exited | Status::Removing) {
+                return self.destroy_container(c).await;
+            }
             return Ok(());
         }
         self.record_exit(c, exit).await
@@ -652,11 +643,14 @@ impl<H: Host> Engine<H> {
                     c.name
                 )));
             };
+            // Saved with the endpoint by `join`, before the veth exists.
+            c.state.networks_changing = true;
             if let Err(e) = self.join(&mut c, index, &path).await {
                 if let Some(endpoint) = c.attachments[index].endpoint.take() {
                     self.remove_endpoint(&c.name, &network.id, &endpoint).await;
                 }
                 c.attachments.pop();
+                c.state.networks_changing = false;
                 self.save_container(&c)?;
                 return Err(e);
             }
@@ -664,6 +658,7 @@ impl<H: Host> Engine<H> {
         self.save_container(&c)?;
         self.publish_names(&c)?;
         self.refresh_resolution(&c, had_embedded_dns).await?;
+        self.networks_changed(&mut c)?;
         info!(container = %c.name, network = %network.name, "connected");
         Ok(())
     }
@@ -690,13 +685,28 @@ impl<H: Host> Engine<H> {
         }
         let had_embedded_dns = self.dns_upstreams(&c)?.is_some();
         let attachment = c.attachments.remove(index);
+        // Recorded before the veth goes: after a crash in between, the
+        // endpoint belongs to no container and reconcile's orphan sweep
+        // finishes the removal (and rewrites the `/etc` files).
+        c.state.networks_changing = c.is_running();
+        self.save_container(&c)?;
         if let Some(endpoint) = &attachment.endpoint {
             self.remove_endpoint(&c.name, &network.id, endpoint).await;
         }
-        self.save_container(&c)?;
         self.publish_names(&c)?;
         self.refresh_resolution(&c, had_embedded_dns).await?;
+        self.networks_changed(&mut c)?;
         info!(container = %c.name, network = %network.name, "disconnected");
+        Ok(())
+    }
+
+    /// Marks a change of networks finished (see
+    /// [`crate::container::RunState::networks_changing`]).
+    pub(crate) fn networks_changed(&self, c: &mut Container) -> Result<()> {
+        if c.state.networks_changing {
+            c.state.networks_changing = false;
+            self.save_container(c)?;
+        }
         Ok(())
     }
 
@@ -757,7 +767,7 @@ impl<H: Host> Engine<H> {
             };
             if let Some(commands) = commands.and_then(|c| c.upgrade()) {
                 let _ = commands
-                    .send(crate::engine::Command::Exited(id, exit))
+                    .send(crate::engine::Command::Exited(id, exit, 0))
                     .await;
             }
         });
@@ -890,6 +900,42 @@ fn check_connectable(c: &Container, network: &Network) -> Result<()> {
             "container cannot be connected to multiple networks with one of the networks in private (none) mode".to_owned(),
         )),
         _ => Ok(()),
+    }
+}
+
+/// The veth pair of `endpoint` in the sandbox at `netns`; the default
+/// routes go through it if `with_gateways` (the container's first network
+/// with a gateway).
+pub(crate) fn endpoint_spec(
+    netns: &std::path::Path,
+    bridge: &BridgeSettings,
+    endpoint: &Endpoint,
+    with_gateways: bool,
+) -> EndpointSpec {
+    EndpointSpec {
+        netns: netns.to_path_buf(),
+        bridge: bridge.name.clone(),
+        host_ifname: endpoint.host_ifname.clone(),
+        ifname: endpoint.ifname.clone(),
+        mac: endpoint.mac,
+        mtu: bridge.mtu,
+        addresses: endpoint
+            .ipv4
+            .iter()
+            .chain(endpoint.ipv6.iter())
+            .copied()
+            .collect(),
+        default_gateways: if with_gateways {
+            endpoint
+                .gateway4
+                .iter()
+                .chain(endpoint.gateway6.iter())
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        },
+        alias: endpoint_link_alias(&endpoint.id),
     }
 }
 

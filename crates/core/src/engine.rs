@@ -31,6 +31,10 @@ use crate::ports::{Env, ExitStatus, FirewallChange, Host, NetOps, Runtime, Store
 const COMMAND_QUEUE: usize = 256;
 /// Exit and removal notices kept for slow listeners.
 const EVENT_BUFFER: usize = 1024;
+/// How long an exit that could not be recorded waits before the next try:
+/// doubling from the first, up to the last.
+const EXIT_RETRY_FIRST: Duration = Duration::from_millis(250);
+const EXIT_RETRY_MAX: Duration = Duration::from_secs(10);
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
@@ -45,7 +49,9 @@ pub(crate) enum Command {
         std::result::Result<u32, String>,
         Reply<Container>,
     ),
-    Exited(ContainerId, ExitStatus),
+    /// A process exit, from its monitor; `attempt` counts earlier tries
+    /// that could not be recorded.
+    Exited(ContainerId, ExitStatus, u32),
     RemoveContainer(String, Reply<Container>),
     Connect(String, String, EndpointRequest, Reply<()>),
     Disconnect(String, String, Reply<()>),
@@ -57,6 +63,10 @@ pub(crate) enum Command {
 pub enum Event {
     Exited(ContainerId, i64),
     Removed(ContainerId, i64),
+    /// The container's process is gone but that could not be recorded
+    /// (say, the data root is full): its waiters answer with this error;
+    /// the engine tries again until it is recorded.
+    NotRecorded(ContainerId, String),
 }
 
 pub struct Engine<H: Host> {
@@ -151,9 +161,9 @@ impl<H: Host> Engine<H> {
                 Command::FinishStart(id, started, reply) => {
                     let _ = reply.send(self.finish_start(&id, started).await);
                 }
-                Command::Exited(id, exit) => {
+                Command::Exited(id, exit, attempt) => {
                     if let Err(e) = self.container_exited(&id, exit).await {
-                        warn!(container = %id, error = %e, "exit not recorded");
+                        self.exit_not_recorded(id, exit, attempt, e);
                     }
                 }
                 Command::RemoveContainer(reference, reply) => {
@@ -174,6 +184,33 @@ impl<H: Host> Engine<H> {
             }
         }
         self.finish_bridge_removals().await;
+    }
+
+    /// The process is gone but the store refused the record: whoever waits
+    /// on the container gets the error now, and the exit is tried again
+    /// later, so the state converges once the store takes writes again.
+    fn exit_not_recorded(&self, id: ContainerId, exit: ExitStatus, attempt: u32, e: Error) {
+        let delay = EXIT_RETRY_FIRST
+            .saturating_mul(1 << attempt.min(8))
+            .min(EXIT_RETRY_MAX);
+        warn!(container = %id, error = %e, retry_in_ms = delay.as_millis() as u64, "exit not recorded");
+        let _ = self.events.send(Event::NotRecorded(
+            id.clone(),
+            format!(
+                "the container's process has exited, but berth could not record the change: {e}"
+            ),
+        ));
+        let Some(commands) = self.commands.clone() else {
+            return;
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Some(commands) = commands.upgrade() {
+                let _ = commands
+                    .send(Command::Exited(id, exit, attempt.saturating_add(1)))
+                    .await;
+            }
+        });
     }
 
     /// Waits for the bridges of removed networks to be gone (shutdown,
@@ -578,32 +615,38 @@ impl<H: Host> EngineHandle<H> {
         if let Err(e) = runtime.signal(&c.id, signal).await {
             warn!(container = %c.name, error = %e, "stop signal not delivered");
         }
-        if tokio::time::timeout(timeout, self.exited(&c.id, &mut events))
-            .await
-            .is_err()
-        {
-            info!(container = %c.name, "did not stop in time: killing");
-            runtime
-                .signal(&c.id, libc_sigkill())
-                .await
-                .map_err(Error::kernel(format!("kill container {}", c.name)))?;
-            self.exited(&c.id, &mut events).await;
+        match tokio::time::timeout(timeout, self.exited(&c.id, &mut events)).await {
+            Ok(exited) => exited?,
+            Err(_) => {
+                info!(container = %c.name, "did not stop in time: killing");
+                runtime
+                    .signal(&c.id, libc_sigkill())
+                    .await
+                    .map_err(Error::kernel(format!("kill container {}", c.name)))?;
+                self.exited(&c.id, &mut events).await?;
+            }
         }
         Ok(true)
     }
 
     /// Resolves once the container is no longer running (by event, or
-    /// because the store already says so).
-    async fn exited(&self, id: &ContainerId, events: &mut broadcast::Receiver<Event>) {
+    /// because the store already says so); fails if its exit could not be
+    /// recorded.
+    async fn exited(
+        &self,
+        id: &ContainerId,
+        events: &mut broadcast::Receiver<Event>,
+    ) -> Result<()> {
         loop {
             match self.inspect_container(id.as_str()) {
                 Ok(c) if c.is_running() => {}
-                _ => return,
+                _ => return Ok(()),
             }
             match events.recv().await {
-                Ok(Event::Exited(e, _) | Event::Removed(e, _)) if &e == id => return,
+                Ok(Event::Exited(e, _) | Event::Removed(e, _)) if &e == id => return Ok(()),
+                Ok(Event::NotRecorded(e, why)) if &e == id => return Err(Error::NotRecorded(why)),
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return,
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
             }
         }
     }
@@ -622,7 +665,7 @@ impl<H: Host> EngineHandle<H> {
             if let Err(e) = self.host.runtime().signal(&c.id, libc_sigkill()).await {
                 warn!(container = %c.name, error = %e, "kill before removal failed");
             }
-            self.exited(&c.id, &mut events).await;
+            self.exited(&c.id, &mut events).await?;
         }
         self.ask(|r| Command::RemoveContainer(c.id.to_string(), r))
             .await
@@ -653,6 +696,9 @@ impl<H: Host> EngineHandle<H> {
                         return Ok(code)
                     }
                     Ok(Event::Removed(id, code)) if id == c.id => return Ok(code),
+                    Ok(Event::NotRecorded(id, why)) if id == c.id => {
+                        return Err(Error::NotRecorded(why))
+                    }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return Err(Error::ShutDown),
                 }

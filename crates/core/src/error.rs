@@ -37,6 +37,10 @@ pub enum Error {
     Runtime(String),
     #[error("the engine has shut down")]
     ShutDown,
+    /// The kernel changed but the store could not record it; berth keeps
+    /// trying (the message says what happened and why it is not recorded).
+    #[error("{0}")]
+    NotRecorded(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +63,10 @@ impl Error {
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::ShutDown | Error::Unavailable(_) => ErrorKind::Unavailable,
             Error::NotModified => ErrorKind::NotModified,
-            Error::Kernel { .. } | Error::Store { .. } | Error::Runtime(_) => ErrorKind::Internal,
+            Error::Kernel { .. }
+            | Error::Store { .. }
+            | Error::Runtime(_)
+            | Error::NotRecorded(_) => ErrorKind::Internal,
         }
     }
 

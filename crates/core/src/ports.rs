@@ -66,6 +66,47 @@ pub struct EndpointSpec {
     pub alias: String,
 }
 
+/// Why an endpoint's veth pair is not as its [`EndpointSpec`] says, so
+/// start-up reconcile can say what it repairs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointFault {
+    /// No host end: deleted behind berth's back (or its sandbox end was,
+    /// which takes the pair along).
+    HostEndMissing,
+    /// The host end is down or has no alias: its creation was cut short.
+    HalfMade,
+    /// The host end is not a port of the network's bridge (the bridge was
+    /// deleted and made again).
+    NotOnBridge,
+    /// The sandbox end is missing, down or without its addresses.
+    SandboxEndIncomplete,
+}
+
+impl std::fmt::Display for EndpointFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EndpointFault::HostEndMissing => "the host end of the veth pair is gone",
+            EndpointFault::HalfMade => "the veth pair was left half-made",
+            EndpointFault::NotOnBridge => "the host end is not on the network's bridge",
+            EndpointFault::SandboxEndIncomplete => {
+                "the sandbox end is missing, down or without its addresses"
+            }
+        })
+    }
+}
+
+/// How far [`NetOps::endpoint_fault`] looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointCheck {
+    /// The host end only: a couple of requests on the host's socket, cheap
+    /// enough for every endpoint at every start. Deleting either end of a
+    /// veth deletes both, so this sees what was deleted behind berth's back.
+    HostEnd,
+    /// The sandbox end too (it opens the sandbox's namespace): for an
+    /// endpoint whose creation a crash may have cut short.
+    BothEnds,
+}
+
 /// A bridge as the core wants it to be.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BridgeSpec {
@@ -142,6 +183,15 @@ pub trait NetOps: Send + Sync + 'static {
         &self,
         spec: &EndpointSpec,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// What is wrong with an endpoint's veth pair against `spec`, or
+    /// `None` if the kernel shows it as [`NetOps::add_endpoint`] makes it
+    /// (as far as `check` looks).
+    fn endpoint_fault(
+        &self,
+        spec: &EndpointSpec,
+        check: EndpointCheck,
+    ) -> impl Future<Output = Result<Option<EndpointFault>, PortError>> + Send;
 
     /// Whether a process of the host holds this port (so publishing it
     /// would shadow that process).

@@ -8,14 +8,14 @@ use berth_types::{Driver, NetworkId};
 use tracing::{info, warn};
 
 use crate::container::{Container, Status};
-use crate::containers::live_endpoint_ids;
-use crate::engine::Engine;
+use crate::containers::{endpoint_spec, live_endpoint_ids};
+use crate::engine::{live_networks, Engine};
 use crate::error::{Error, Result};
 use crate::model::{Network, RecordState};
 use crate::network::{default_bridge_network, driverless_network};
 use crate::ports::{
-    endpoint_id_from_alias, network_id_from_alias, Env, Host, NetOps, Runtime, RuntimeStatus,
-    SandboxDns, Store,
+    endpoint_id_from_alias, network_id_from_alias, EndpointCheck, Env, Host, NetOps, Runtime,
+    RuntimeStatus, SandboxDns, Store,
 };
 
 impl<H: Host> Engine<H> {
@@ -115,6 +115,15 @@ impl<H: Host> Engine<H> {
                         self.save_container(&c)?;
                         info!(container = %c.name, "finished an interrupted start");
                     }
+                    self.repair_endpoints(&c).await?;
+                    if c.state.networks_changing {
+                        let etc = self.etc_files(&c)?;
+                        if let Err(e) = self.host.runtime().write_etc(&c.id, &etc).await {
+                            warn!(container = %c.name, error = %e, "/etc files not rewritten");
+                        }
+                        self.networks_changed(&mut c)?;
+                        info!(container = %c.name, "finished an interrupted connect or disconnect");
+                    }
                     self.publish_names(&c)?;
                     // The old daemon's DNS sockets died with it.
                     if let (Some(path), Some(upstreams)) = (&c.netns, self.dns_upstreams(&c)?) {
@@ -156,6 +165,65 @@ impl<H: Host> Engine<H> {
             }
         }
         self.remove_orphan_endpoints().await
+    }
+
+    /// A running container's veth pairs as its record says: one deleted
+    /// behind berthd's back (or released by a deleted bridge), or left
+    /// half-made by a crash during `connect`, is made again with the same
+    /// names, MAC and addresses. Each repair is logged; one that fails is
+    /// logged and left for the next start.
+    async fn repair_endpoints(&self, c: &Container) -> Result<()> {
+        let (true, Some(netns)) = (c.network_mode.owns_sandbox(), c.netns.as_deref()) else {
+            return Ok(());
+        };
+        let networks = live_networks(self.host.store())?;
+        let net = self.host.net();
+        let mut gateway_given = false;
+        for attachment in &c.attachments {
+            let Some(endpoint) = &attachment.endpoint else {
+                continue;
+            };
+            let has_gateway = endpoint.gateway4.is_some() || endpoint.gateway6.is_some();
+            let with_gateways = has_gateway && !gateway_given;
+            gateway_given |= has_gateway;
+            let Some(network) = networks.iter().find(|n| n.id == attachment.network) else {
+                continue;
+            };
+            let Some(bridge) = &network.bridge else {
+                continue;
+            };
+            let spec = endpoint_spec(netns, bridge, endpoint, with_gateways);
+            let veth = &endpoint.host_ifname;
+            // Only a connect a crash cut short can leave the sandbox end
+            // behind a complete host end.
+            let check = if c.state.networks_changing {
+                EndpointCheck::BothEnds
+            } else {
+                EndpointCheck::HostEnd
+            };
+            let fault = match net.endpoint_fault(&spec, check).await {
+                Ok(None) => continue,
+                Ok(Some(fault)) => fault,
+                Err(e) => {
+                    warn!(container = %c.name, network = %network.name, %veth, error = %e, "endpoint not checked");
+                    continue;
+                }
+            };
+            warn!(container = %c.name, network = %network.name, %veth, %fault, "endpoint broken: rebuilding it");
+            // Deleting the host end takes a half-made sandbox end along.
+            if let Err(e) = net.delete_link(veth).await {
+                warn!(container = %c.name, %veth, error = %e, "broken veth not removed");
+            }
+            match net.add_endpoint(&spec).await {
+                Ok(()) => {
+                    info!(container = %c.name, network = %network.name, %veth, "endpoint rebuilt")
+                }
+                Err(e) => {
+                    warn!(container = %c.name, network = %network.name, %veth, error = %e, "endpoint not rebuilt")
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn remove_orphan_endpoints(&mut self) -> Result<()> {

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use berth_core::container::Proto;
 use berth_core::ports::{
-    BridgeSpec, EndpointSpec, NetOps, OwnedLink, PortError, LINK_ALIAS_PREFIX,
+    BridgeSpec, EndpointCheck, EndpointFault, EndpointSpec, NetOps, OwnedLink, PortError,
+    LINK_ALIAS_PREFIX,
 };
 use berth_types::{IfName, IpNet, MacAddr};
 use futures::TryStreamExt;
@@ -82,7 +83,7 @@ impl Netlink {
 
     /// The addresses on link `index`, with the kernel's messages (needed to
     /// delete them).
-    async fn addresses_of(
+    pub(crate) async fn addresses_of(
         &self,
         index: u32,
         name: &str,
@@ -408,6 +409,16 @@ impl NetOps for Netlink {
 
     async fn add_endpoint(&self, spec: &EndpointSpec) -> Result<(), PortError> {
         Netlink::add_endpoint(self, spec).await.map_err(Into::into)
+    }
+
+    async fn endpoint_fault(
+        &self,
+        spec: &EndpointSpec,
+        check: EndpointCheck,
+    ) -> Result<Option<EndpointFault>, PortError> {
+        Netlink::endpoint_fault(self, spec, check)
+            .await
+            .map_err(Into::into)
     }
 
     fn port_in_use(&self, proto: Proto, ip: IpAddr, port: u16) -> bool {

@@ -15,11 +15,12 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
 
-use berth_core::ports::EndpointSpec;
-use netlink_packet_route::link::{InfoBridgePort, InfoPortData, InfoPortKind};
+use berth_core::ports::{EndpointCheck, EndpointFault, EndpointSpec};
+use berth_types::IpNet;
+use netlink_packet_route::link::{InfoBridgePort, InfoPortData, InfoPortKind, LinkAttribute};
 use rtnetlink::{LinkUnspec, RouteMessageBuilder};
 
-use crate::adapter::{Netlink, Result};
+use crate::adapter::{link_facts, Netlink, Result};
 use crate::error::NetlinkError;
 use crate::netns::VethSpec;
 use crate::nsfs::open_netns;
@@ -82,6 +83,54 @@ impl Netlink {
                 Err(fail(step, source, cleanup))
             }
         }
+    }
+
+    /// [`berth_core::ports::NetOps::endpoint_fault`] with the adapter's own
+    /// error type: the host end is an up veth with its alias on the bridge;
+    /// with [`EndpointCheck::BothEnds`], the sandbox end is up with every
+    /// address of `spec`.
+    pub async fn endpoint_fault(
+        &self,
+        spec: &EndpointSpec,
+        check: EndpointCheck,
+    ) -> Result<Option<EndpointFault>> {
+        let Some(host) = self.link_by_name(spec.host_ifname.as_str()).await? else {
+            return Ok(Some(EndpointFault::HostEndMissing));
+        };
+        let facts = link_facts(&host);
+        if facts.kind.as_deref() != Some("veth")
+            || !facts.up
+            || facts.alias.as_deref() != Some(spec.alias.as_str())
+        {
+            return Ok(Some(EndpointFault::HalfMade));
+        }
+        let master = host.attributes.iter().find_map(|a| match a {
+            LinkAttribute::Controller(index) => Some(*index),
+            _ => None,
+        });
+        let bridge = self.link_index(&spec.bridge).await?;
+        if master.is_none() || master != bridge {
+            return Ok(Some(EndpointFault::NotOnBridge));
+        }
+        if check == EndpointCheck::HostEnd {
+            return Ok(None);
+        }
+        let netns = open_netns(&spec.netns)?;
+        let inside = Netlink::open_in_netns(netns.as_fd())?;
+        let Some(sandbox_end) = inside.link_by_name(spec.ifname.as_str()).await? else {
+            return Ok(Some(EndpointFault::SandboxEndIncomplete));
+        };
+        let facts = link_facts(&sandbox_end);
+        let present: Vec<IpNet> = inside
+            .addresses_of(facts.index, spec.ifname.as_str())
+            .await?
+            .into_iter()
+            .map(|(a, _)| a.net)
+            .collect();
+        if !facts.up || spec.addresses.iter().any(|a| !present.contains(a)) {
+            return Ok(Some(EndpointFault::SandboxEndIncomplete));
+        }
+        Ok(None)
     }
 
     /// Everything after the pair exists; the error names the failed step.

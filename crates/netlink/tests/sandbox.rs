@@ -20,7 +20,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use berth_core::ports::{endpoint_link_alias, BridgeSpec, EndpointSpec, NetOps, OwnedLink};
+use berth_core::ports::{
+    endpoint_link_alias, BridgeSpec, EndpointCheck, EndpointFault, EndpointSpec, NetOps, OwnedLink,
+};
 use berth_netlink::NetlinkError;
 use berth_types::{EndpointId, MacAddr};
 use nix::sys::statfs::{statfs, NSFS_MAGIC};
@@ -273,6 +275,73 @@ fn add_endpoint_connects_the_sandbox_to_the_bridge() {
             });
         },
     );
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn endpoint_fault_names_what_is_broken() {
+    in_private_mounts("endpoint_fault_names_what_is_broken", |scratch| {
+        in_fresh_netns(move || async move {
+            let nl = open().await;
+            NetOps::ensure_bridge(&nl, &bridge("br-ef", &["192.168.101.1/24"]))
+                .await
+                .expect("bridge");
+            let path = scratch.join("netns/sb");
+            NetOps::create_netns(&nl, &path).await.expect("netns");
+            let spec = endpoint(&path, "br-ef", "vethef0", &["192.168.101.10/24"], &[]);
+            let fault = |nl: berth_netlink::Netlink, spec: EndpointSpec| async move {
+                NetOps::endpoint_fault(&nl, &spec, EndpointCheck::BothEnds)
+                    .await
+                    .expect("check")
+            };
+            NetOps::add_endpoint(&nl, &spec).await.expect("add");
+            assert_eq!(fault(nl.clone(), spec.clone()).await, None);
+
+            let flushed = nsenter(&path, &["ip"], &["addr", "flush", "dev", "eth0"]);
+            assert!(flushed.status.success());
+            assert_eq!(
+                fault(nl.clone(), spec.clone()).await,
+                Some(EndpointFault::SandboxEndIncomplete)
+            );
+            // The host end alone looks right.
+            let host_end = NetOps::endpoint_fault(&nl, &spec, EndpointCheck::HostEnd)
+                .await
+                .expect("check");
+            assert_eq!(host_end, None);
+            ip(&["link", "set", "vethef0", "nomaster"]);
+            assert_eq!(
+                fault(nl.clone(), spec.clone()).await,
+                Some(EndpointFault::NotOnBridge)
+            );
+            ip(&["link", "set", "vethef0", "down"]);
+            assert_eq!(
+                fault(nl.clone(), spec.clone()).await,
+                Some(EndpointFault::HalfMade)
+            );
+            NetOps::delete_link(&nl, &name("vethef0"))
+                .await
+                .expect("delete");
+            assert_eq!(
+                fault(nl.clone(), spec.clone()).await,
+                Some(EndpointFault::HostEndMissing)
+            );
+            // A bridge deleted and made again has lost its ports.
+            NetOps::add_endpoint(&nl, &spec).await.expect("add again");
+            NetOps::delete_link(&nl, &name("br-ef"))
+                .await
+                .expect("delete bridge");
+            NetOps::ensure_bridge(&nl, &bridge("br-ef", &["192.168.101.1/24"]))
+                .await
+                .expect("bridge again");
+            assert_eq!(
+                fault(nl.clone(), spec.clone()).await,
+                Some(EndpointFault::NotOnBridge)
+            );
+        });
+    });
 }
 
 #[test]

@@ -149,12 +149,14 @@ impl OciAdapter {
             }
         }
         // The shim is gone (or went while we waited): it wrote the exit
-        // file before it stopped serving.
+        // file before it stopped serving, unless it was killed; then the
+        // container it left is killed too.
         let id = id.clone();
-        self.blocking(move |rt, _| {
-            rt.read_exit(&id)?.ok_or(Error::ShimGone {
+        self.blocking(move |rt, _| match rt.read_exit(&id)? {
+            Some(exit) => Ok(exit),
+            None => rt.kill_orphan(&id)?.ok_or(Error::ShimGone {
                 target: id.to_string(),
-            })
+            }),
         })
         .await
     }
@@ -377,15 +379,15 @@ impl Runtime for OciAdapter {
                     ProcessState::Created => RuntimeStatus::Created,
                     // An exited process still draining counts as running
                     // until its exit arrives through `wait`.
-                    ProcessState::Running | ProcessState::Exited => RuntimeStatus::Running { pid: s.pid },
+                    ProcessState::Running | ProcessState::Exited => {
+                        RuntimeStatus::Running { pid: s.pid }
+                    }
                 },
                 Probe::Exited(info) => RuntimeStatus::Exited(exit_status(&info)),
-                Probe::Orphaned { pid } => {
-                    // Nothing can collect its output or exit code any more.
-                    tracing::warn!(container = %id, pid, "orphaned container (its shim died): killing it");
-                    rt.delete(&id)?;
-                    RuntimeStatus::Missing
-                }
+                Probe::Orphaned { .. } => match rt.kill_orphan(&id)? {
+                    Some(exit) => RuntimeStatus::Exited(exit_status(&exit)),
+                    None => RuntimeStatus::Missing,
+                },
                 Probe::Gone => RuntimeStatus::Missing,
             })
         })

@@ -71,7 +71,8 @@ pub enum Probe {
     /// It exited (maybe while the daemon was down); the shim is gone.
     Exited(ExitInfo),
     /// runc still runs it but no shim serves it (the shim was killed): its
-    /// output and exit code cannot be collected. Kill and delete it.
+    /// output and exit code cannot be collected. Kill it
+    /// ([`ContainerRuntime::kill_orphan`]).
     Orphaned { pid: u32 },
     /// Not running and no exit record (never started, deleted, or lost
     /// with a reboot).
@@ -298,6 +299,27 @@ impl ContainerRuntime {
             Some(s) if s.status != "stopped" => Ok(Probe::Orphaned { pid: s.pid }),
             _ => Ok(Probe::Gone),
         }
+    }
+
+    /// A container whose shim died: nothing can collect its output or its
+    /// exit code any more, so it is killed (as containerd does after a
+    /// shim dies) and reported as killed by SIGKILL. `None` if runc no
+    /// longer runs it.
+    pub fn kill_orphan(&self, id: &ContainerId) -> Result<Option<ExitInfo>> {
+        let Some(state) = self.runc.state(id.as_str())? else {
+            return Ok(None);
+        };
+        let running = state.status != "stopped";
+        if running {
+            tracing::warn!(container = %id, pid = state.pid, "its shim died: killing the container, whose output and exit code can no longer be collected");
+        }
+        // `runc delete --force` kills what still runs and waits for it.
+        self.delete_runc_state(id)?;
+        Ok(running.then(|| ExitInfo {
+            exit_code: 128 + Signal::SIGKILL as i32,
+            finished_at: crate::time::format_rfc3339_nano(std::time::SystemTime::now()),
+            error: Some("the container's shim died: the container was killed".into()),
+        }))
     }
 
     /// The container's json-file log. Following ends when the container

@@ -811,3 +811,34 @@ fn shim_survives_daemon_kill() {
         assert!(env.rt.runc().list().unwrap().is_empty());
     });
 }
+
+#[test]
+fn a_container_whose_shim_died_is_killed_as_orphan() {
+    sandboxed("a_container_whose_shim_died_is_killed_as_orphan", || {
+        let env = Env::new();
+        let id = env.create(&env.task(&["sleep", "1000"], false, false));
+        let pid = env.rt.start(&id).unwrap();
+        let shim_pid = match env.rt.probe(&id).unwrap() {
+            Probe::Alive(s) => s.shim_pid,
+            other => panic!("{other:?}"),
+        };
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(shim_pid as i32), Signal::SIGKILL)
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while env.rt.shim(&id).is_alive() {
+            assert!(Instant::now() < deadline, "the shim did not die");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(env.rt.probe(&id).unwrap(), Probe::Orphaned { pid });
+        let exit = env.rt.kill_orphan(&id).unwrap().expect("it was running");
+        assert_eq!(exit.exit_code, 137);
+        assert_eq!(env.rt.runc().state(id.as_str()).unwrap(), None);
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(stat.is_empty() || stat.contains(") Z "), "{stat}");
+        // Nothing left to kill the second time.
+        assert_eq!(env.rt.kill_orphan(&id).unwrap(), None);
+        assert_eq!(env.rt.probe(&id).unwrap(), Probe::Gone);
+        env.rt.delete(&id).unwrap();
+        env.assert_gone(&id);
+    });
+}

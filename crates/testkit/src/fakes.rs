@@ -8,9 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use berth_core::container::{Container, Proto};
 use berth_core::model::{Network, RecordState};
 use berth_core::ports::{
-    BridgeSpec, DnsUpstreams, EndpointRecord, EndpointSpec, Env, EtcFiles, ExitStatus, Firewall,
-    FirewallChange, FirewallState, Host, ImageConfig, Images, LaunchSpec, NetOps, OwnedLink,
-    PortError, Runtime, RuntimeStatus, SandboxDns, Store, StoreConflict, LINK_ALIAS_PREFIX,
+    BridgeSpec, DnsUpstreams, EndpointCheck, EndpointFault, EndpointRecord, EndpointSpec, Env,
+    EtcFiles, ExitStatus, Firewall, FirewallChange, FirewallState, Host, ImageConfig, Images,
+    LaunchSpec, NetOps, OwnedLink, PortError, Runtime, RuntimeStatus, SandboxDns, Store,
+    StoreConflict, LINK_ALIAS_PREFIX,
 };
 use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 use tokio::sync::watch;
@@ -140,6 +141,12 @@ impl NetOps for FakeNet {
 
     async fn delete_link(&self, name: &IfName) -> Result<(), PortError> {
         let mut st = lock(&self.state);
+        // A deleted bridge releases its ports.
+        for link in st.links.values_mut() {
+            if link.master.as_deref() == Some(name.as_str()) {
+                link.master = None;
+            }
+        }
         // Deleting one end of a veth deletes the other, as in the kernel.
         if let Some((ns, peer)) = st.links.remove(name.as_str()).and_then(|l| l.peer) {
             if let Some(links) = st.namespaces.get_mut(&ns) {
@@ -234,6 +241,36 @@ impl NetOps for FakeNet {
             .collect())
     }
 
+    async fn endpoint_fault(
+        &self,
+        spec: &EndpointSpec,
+        check: EndpointCheck,
+    ) -> Result<Option<EndpointFault>, PortError> {
+        let st = lock(&self.state);
+        let Some(host) = st.links.get(spec.host_ifname.as_str()) else {
+            return Ok(Some(EndpointFault::HostEndMissing));
+        };
+        if !host.up || host.alias.as_deref() != Some(spec.alias.as_str()) {
+            return Ok(Some(EndpointFault::HalfMade));
+        }
+        if host.master.as_deref() != Some(spec.bridge.as_str())
+            || !st.links.contains_key(spec.bridge.as_str())
+        {
+            return Ok(Some(EndpointFault::NotOnBridge));
+        }
+        if check == EndpointCheck::HostEnd {
+            return Ok(None);
+        }
+        let sandbox_end = st
+            .namespaces
+            .get(&spec.netns)
+            .and_then(|ns| ns.get(spec.ifname.as_str()));
+        match sandbox_end {
+            Some(l) if l.up && spec.addresses.iter().all(|a| l.addresses.contains(a)) => Ok(None),
+            _ => Ok(Some(EndpointFault::SandboxEndIncomplete)),
+        }
+    }
+
     fn port_in_use(&self, proto: Proto, _ip: IpAddr, port: u16) -> bool {
         lock(&self.state).bound_ports.contains(&(proto, port))
     }
@@ -292,11 +329,25 @@ pub struct MemStore {
     networks: Mutex<BTreeMap<NetworkId, (Network, RecordState)>>,
     containers: Mutex<BTreeMap<ContainerId, Container>>,
     endpoints: Mutex<BTreeMap<EndpointId, EndpointRecord>>,
+    /// Refuses container and endpoint writes, as SQLite on a full disk.
+    full: std::sync::atomic::AtomicBool,
 }
 
 impl MemStore {
     pub fn state_of(&self, id: &NetworkId) -> Option<RecordState> {
         lock(&self.networks).get(id).map(|(_, s)| *s)
+    }
+
+    /// While set, container and endpoint writes fail as on a full disk.
+    pub fn set_full(&self, full: bool) {
+        self.full.store(full, Ordering::Relaxed);
+    }
+
+    fn writable(&self) -> Result<(), PortError> {
+        if self.full.load(Ordering::Relaxed) {
+            return Err(fail("database or disk is full"));
+        }
+        Ok(())
     }
 }
 
@@ -349,6 +400,7 @@ impl Store for MemStore {
     }
 
     fn insert_container(&self, container: &Container) -> Result<(), PortError> {
+        self.writable()?;
         let mut all = lock(&self.containers);
         if let Some(holder) = all.values().find(|c| c.name == container.name) {
             return Err(Box::new(StoreConflict(format!(
@@ -361,6 +413,7 @@ impl Store for MemStore {
     }
 
     fn update_container(&self, container: &Container) -> Result<(), PortError> {
+        self.writable()?;
         match lock(&self.containers).get_mut(&container.id) {
             Some(slot) => {
                 *slot = container.clone();
@@ -371,12 +424,14 @@ impl Store for MemStore {
     }
 
     fn delete_container(&self, id: &ContainerId) -> Result<(), PortError> {
+        self.writable()?;
         lock(&self.endpoints).retain(|_, e| &e.container != id);
         lock(&self.containers).remove(id);
         Ok(())
     }
 
     fn insert_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), PortError> {
+        self.writable()?;
         let mut all = lock(&self.endpoints);
         let taken = all
             .values()
@@ -390,6 +445,7 @@ impl Store for MemStore {
     }
 
     fn delete_endpoint(&self, id: &EndpointId) -> Result<(), PortError> {
+        self.writable()?;
         lock(&self.endpoints).remove(id);
         Ok(())
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use berth_core::container::Container;
 use berth_core::container_create::{ContainerCreate, EndpointRequest};
 use berth_core::network::{IpamInput, NetworkCreate};
-use berth_core::ports::{RuntimeStatus, Store};
+use berth_core::ports::{EtcFiles, NetOps, Runtime, RuntimeStatus, Store};
 use berth_core::{Engine, EngineHandle, ErrorKind, WaitCondition};
 use berth_testkit::engine_config;
 use berth_testkit::FakeHost;
@@ -450,6 +450,57 @@ async fn auto_remove_and_stop_and_rm() {
 }
 
 #[tokio::test]
+async fn an_exit_the_store_refuses_answers_with_the_cause_and_is_recorded_later() {
+    let (host, h) = setup().await;
+    for name in ["one", "two", "tmp"] {
+        h.create_container(ContainerCreate {
+            auto_remove: name == "tmp",
+            ..run_req(name, "")
+        })
+        .await
+        .unwrap();
+        h.start_container(name).await.unwrap();
+    }
+    let removed = h.wait_container("tmp", WaitCondition::Removed).unwrap();
+    host.store.set_full(true);
+    let err = h
+        .stop_container("one", 15, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal);
+    assert!(
+        err.to_string().contains("database or disk is full"),
+        "{err}"
+    );
+    let err = h.remove_container("two", true).await.unwrap_err();
+    assert!(err.to_string().contains("could not record"), "{err}");
+    let tmp = h.inspect_container("tmp").unwrap();
+    host.runtime.exit(&tmp.id, 0);
+    assert!(removed
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("disk is full"));
+    // The kernel side is gone already; the records follow once the store
+    // takes writes again, without anyone asking.
+    host.store.set_full(false);
+    for name in ["one", "two"] {
+        h.wait_container(name, WaitCondition::NotRunning)
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    h.remove_container("two", true).await.unwrap();
+    h.remove_container("one", false).await.unwrap();
+    while h.inspect_container("tmp").is_ok() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(host.net.namespace_paths().is_empty());
+    assert_eq!(host.net.link_names(), vec!["berth0"]);
+    assert!(host.store.endpoints().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_released_address_is_the_next_one_given() {
     let (host, h) = setup().await;
     let ip = |c: &Container| c.attachments[0].endpoint.as_ref().unwrap().ipv4.unwrap();
@@ -565,6 +616,107 @@ async fn reconcile_repairs_what_a_crash_left() {
         .await
         .unwrap();
     assert!(host.net.namespace_paths().is_empty());
+}
+
+fn host_end(c: &Container, index: usize) -> String {
+    c.attachments[index]
+        .endpoint
+        .as_ref()
+        .unwrap()
+        .host_ifname
+        .to_string()
+}
+
+#[tokio::test]
+async fn reconcile_rebuilds_broken_endpoints_and_finishes_a_cut_disconnect() {
+    let host = Arc::new(FakeHost::default());
+    let h = started(&host).await;
+    mynetwork(&h).await;
+    let bridge = h.inspect_network("mynetwork").unwrap().bridge.unwrap().name;
+    h.create_container(run_req("lost", "")).await.unwrap();
+    h.create_container(run_req("bridged", "mynetwork"))
+        .await
+        .unwrap();
+    h.create_container(run_req("half", "")).await.unwrap();
+    h.create_container(run_req("left", "")).await.unwrap();
+    for name in ["lost", "bridged", "half", "left"] {
+        h.start_container(name).await.unwrap();
+    }
+    for name in ["half", "left"] {
+        h.connect("mynetwork".into(), name.into(), EndpointRequest::default())
+            .await
+            .unwrap();
+    }
+    let [lost, bridged, half, left] =
+        ["lost", "bridged", "half", "left"].map(|n| h.inspect_container(n).unwrap());
+    drop(h);
+    // Behind berthd's back: a veth deleted, a bridge deleted (its ports
+    // stay, released); a crash left a connect's veth down without its
+    // alias, and a disconnect recorded but its veth still there.
+    host.net
+        .delete_link(&lost.attachments[0].endpoint.as_ref().unwrap().host_ifname)
+        .await
+        .unwrap();
+    host.net.delete_link(&bridge).await.unwrap();
+    let mut link = host.net.link(&host_end(&half, 1)).unwrap();
+    link.up = false;
+    link.alias = None;
+    host.net.add_link(&host_end(&half, 1), link);
+    let mut cut_connect = half.clone();
+    cut_connect.state.networks_changing = true;
+    host.store.update_container(&cut_connect).unwrap();
+    host.runtime
+        .write_etc(&half.id, &EtcFiles::default())
+        .await
+        .unwrap();
+    let mut cut = left.clone();
+    cut.attachments.pop();
+    host.store.update_container(&cut).unwrap();
+
+    let h = started(&host).await;
+    let lost_veth = host.net.link(&host_end(&lost, 0)).expect("rebuilt");
+    assert_eq!(lost_veth.master.as_deref(), Some("berth0"));
+    assert!(lost_veth.up && lost_veth.alias.is_some());
+    let ns = host.net.namespace(&netns_of(&lost)).unwrap();
+    assert_eq!(ns["eth0"].addresses, vec![net("172.17.0.2/16")]);
+    assert_eq!(
+        ns["eth0"].gateways,
+        vec!["172.17.0.1".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(
+        host.net
+            .link(&host_end(&bridged, 0))
+            .unwrap()
+            .master
+            .as_deref(),
+        Some(bridge.as_str())
+    );
+    let half_veth = host.net.link(&host_end(&half, 1)).unwrap();
+    assert!(half_veth.up && half_veth.alias.is_some());
+    assert_eq!(half_veth.master.as_deref(), Some(bridge.as_str()));
+    let ns = host.net.namespace(&netns_of(&half)).unwrap();
+    assert!(
+        ns["eth1"].gateways.is_empty(),
+        "the default route stays on eth0"
+    );
+    assert!(ns["eth0"].up && ns["eth1"].up);
+    // The cut connect is finished: /etc files as after a connect.
+    let etc = host.runtime.process(&half.id).unwrap().etc;
+    assert!(etc.resolv_conf.contains("nameserver 127.0.0.11"), "{etc:?}");
+    assert!(!h.inspect_container("half").unwrap().state.networks_changing);
+    // The cut disconnect is finished: no veth, no record, no sandbox end.
+    assert!(host.net.link(&host_end(&left, 1)).is_none());
+    assert!(!host
+        .net
+        .namespace(&netns_of(&left))
+        .unwrap()
+        .contains_key("eth1"));
+    let endpoints = host.store.endpoints().unwrap();
+    assert_eq!(endpoints.len(), 5, "{endpoints:?}");
+    assert!(endpoints
+        .iter()
+        .all(|e| e.container != left.id || e.ifname.as_str() == "eth0"));
+    assert_eq!(h.inspect_container("left").unwrap().attachments.len(), 1);
 }
 
 #[tokio::test]

@@ -108,6 +108,7 @@ fn container(n: u8, name: &str) -> Container {
             finished_at: None,
             error: String::new(),
             starting: true,
+            networks_changing: false,
         },
         netns: Some(PathBuf::from(format!("/run/berth/netns/{n}"))),
     }
