@@ -507,3 +507,15 @@ fn measure_synchronous_cost() {
         );
     }
 }
+
+/// The SQLite store keeps the `Store` contract (the same suite runs against
+/// the engine tests' in-memory store in berth-testkit).
+#[test]
+fn sqlite_keeps_the_store_contract() {
+    let dir = TempDir::new().unwrap();
+    let made = std::cell::Cell::new(0);
+    berth_testkit::store_contract::check_store_contract(|| {
+        made.set(made.get() + 1);
+        SqliteStore::open(&dir.path().join(format!("contract-{}.db", made.get()))).unwrap()
+    });
+}

@@ -359,7 +359,10 @@ impl Store for MemStore {
     fn insert_network(&self, network: &Network, state: RecordState) -> Result<(), PortError> {
         let mut nets = lock(&self.networks);
         if nets.contains_key(&network.id) || nets.values().any(|(n, _)| n.name == network.name) {
-            return Err(fail(format!("network {} exists", network.name)));
+            return Err(Box::new(StoreConflict(format!(
+                "network {} exists",
+                network.name
+            ))));
         }
         nets.insert(network.id.clone(), (network.clone(), state));
         Ok(())

@@ -4,6 +4,7 @@
 
 mod fakes;
 pub mod sandbox;
+pub mod store_contract;
 
 use berth_core::{DefaultBridge, EngineConfig};
 use berth_types::IfName;
