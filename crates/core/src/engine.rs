@@ -587,7 +587,7 @@ impl<H: Host> EngineHandle<H> {
         let c = self.inspect_container(reference)?;
         if !c.is_running() {
             return Err(Error::Conflict(format!(
-                "Cannot kill container: {reference}: Container {} is not running",
+                "container {} is not running",
                 c.id
             )));
         }
@@ -651,9 +651,14 @@ impl<H: Host> EngineHandle<H> {
         }
     }
 
-    pub async fn restart_container(&self, reference: &str, timeout: Duration) -> Result<Container> {
-        self.stop_container(reference, libc_sigterm(), timeout)
-            .await?;
+    /// `restart`: [`Self::stop_container`] with `signal`, then start.
+    pub async fn restart_container(
+        &self,
+        reference: &str,
+        signal: i32,
+        timeout: Duration,
+    ) -> Result<Container> {
+        self.stop_container(reference, signal, timeout).await?;
         self.start_container(reference).await
     }
 

@@ -442,6 +442,9 @@ async fn auto_remove_and_stop_and_rm() {
     assert_eq!(h.inspect_container("svc").unwrap().state.exit_code, 143);
     let err = h.kill_container("svc", 9).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
+    // The API prefixes "cannot kill container: svc: ", as dockerd's router.
+    let id = h.inspect_container("svc").unwrap().id;
+    assert_eq!(err.to_string(), format!("container {id} is not running"));
     h.start_container("svc").await.unwrap();
     h.remove_container("svc", true).await.unwrap();
     assert!(host.net.namespace_paths().is_empty());

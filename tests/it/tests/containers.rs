@@ -808,3 +808,34 @@ fn seed_transcript_with_the_berth_cli() {
     let err = sb.berth(&["rmi", "nosuch"]).err();
     assert!(err.contains("No such image"), "{err}");
 }
+
+#[test]
+fn kill_and_restart_follow_docker_with_the_signal_given() {
+    let sb = with_image();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "trapper",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo got TERM' TERM; trap 'echo got INT' INT; while true; do sleep 0.1; done",
+    ])
+    .ok();
+    // restart --signal: the container gets INT, not the default TERM.
+    sb.docker(&["restart", "--signal", "SIGINT", "-t", "1", "trapper"])
+        .ok();
+    let logs = sb.docker(&["logs", "trapper"]).ok();
+    assert!(logs.contains("got INT"), "{logs}");
+    assert!(!logs.contains("got TERM"), "{logs}");
+    let id = inspect(&sb, "trapper")["Id"].as_str().unwrap().to_owned();
+    sb.docker(&["stop", "-t", "0", "trapper"]).ok();
+    let err = sb.docker(&["kill", "trapper"]).err();
+    assert!(
+        err.contains(&format!(
+            "cannot kill container: trapper: container {id} is not running"
+        )),
+        "{err}"
+    );
+}

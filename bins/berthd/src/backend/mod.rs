@@ -374,13 +374,6 @@ impl Backend for DaemonBackend {
         signal: Option<String>,
     ) -> Result<(), ApiError> {
         let signal = signal_number(signal.as_deref(), berth_core::engine::libc_sigkill())?;
-        let c = self.container(&id_or_name)?;
-        if !c.is_running() {
-            return Err(ApiError::conflict(format!(
-                "container {} is not running",
-                c.id
-            )));
-        }
         self.engine
             .kill_container(&id_or_name, signal)
             .await
@@ -392,8 +385,12 @@ impl Backend for DaemonBackend {
         id_or_name: String,
         options: StopOptions,
     ) -> Result<(), ApiError> {
+        let signal = signal_number(
+            options.signal.as_deref(),
+            berth_core::engine::libc_sigterm(),
+        )?;
         self.engine
-            .restart_container(&id_or_name, stop_timeout(options.timeout))
+            .restart_container(&id_or_name, signal, stop_timeout(options.timeout))
             .await
             .map(drop)
             .map_err(api_error)
