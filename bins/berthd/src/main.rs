@@ -110,11 +110,14 @@ async fn run(config: Config) -> Result<()> {
     Ok(())
 }
 
-/// How often berth checks that its nftables tables are still there.
-const FIREWALL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often berth checks its nftables tables for changes made by others.
+/// A check is one netlink round trip while the ruleset's generation stays
+/// the one berth's last write left.
+const FIREWALL_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Puts berth's tables back within seconds when someone else deletes them
-/// (`nft flush ruleset`, a firewall service reload).
+/// Puts berth's tables back within seconds when someone else changes them
+/// (`nft flush ruleset`, `nft flush table ip berth`, a deleted element, a
+/// firewall service reload).
 async fn firewall_watchdog(engine: berth_core::EngineHandle<RealHost>) {
     let mut tick = tokio::time::interval(FIREWALL_CHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

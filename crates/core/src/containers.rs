@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 use tracing::{info, warn};
 
-use crate::container::{Attachment, Container, Endpoint, NetworkMode, PortBinding, Status};
+use crate::container::{Attachment, Container, Endpoint, NetworkMode, PortBinding, Proto, Status};
 use crate::container_create::{
     generated_name, plan_container, ContainerCreate, Context, EndpointRequest,
 };
@@ -20,8 +20,8 @@ use crate::lookup::find_network;
 use crate::model::Network;
 use crate::ports::{
     endpoint_link_alias, DnsUpstreams, EndpointRecord, EndpointSpec, Env, EtcFiles, ExitStatus,
-    FirewallChange, Host, Images, LaunchSpec, NetOps, NetnsRef, Runtime, SandboxDns, Store,
-    StoreConflict,
+    FirewallChange, FlowMatch, Host, Images, LaunchSpec, NetOps, NetnsRef, Runtime, SandboxDns,
+    Store, StoreConflict,
 };
 use crate::publish::{allocate, Taken, Target};
 
@@ -361,7 +361,27 @@ impl<H: Host> Engine<H> {
             .map_err(Error::kernel(format!(
                 "attach container {} to network {}",
                 c.name, network.name
-            )))
+            )))?;
+        // An address used before may still have flows the kernel tracks
+        // (a ping, a UDP exchange): their verdicts were given under the old
+        // network's rules and would let the new holder bypass the current
+        // ones (icc=false, internal, isolation).
+        self.forget_flows(&c.name, &addresses_of(&endpoint)).await;
+        Ok(())
+    }
+
+    /// Deletes the tracked flows `flows` match. A failure is logged, not
+    /// fatal, as Docker's bridge driver does: a kernel without connection
+    /// tracking over netlink must not stop every container.
+    async fn forget_flows(&self, container: &str, flows: &[FlowMatch]) {
+        if flows.is_empty() {
+            return;
+        }
+        match self.host.net().forget_flows(flows).await {
+            Ok(0) => {}
+            Ok(deleted) => info!(container, deleted, "stale conntrack entries deleted"),
+            Err(e) => warn!(container, error = %e, "stale conntrack entries not deleted"),
+        }
     }
 
     /// Allocates the container's host ports and maps them, as one firewall
@@ -411,11 +431,25 @@ impl<H: Host> Engine<H> {
             },
         )?;
         self.save_container(c)?;
+        let add_ports = self.fw_ports(c, &networks);
+        // A client that kept sending to a UDP host port holds a flow whose
+        // verdict (DNAT to the previous publisher, or none) outlives the
+        // mapping: forget it so the next datagram meets the new one.
+        let udp: Vec<FlowMatch> = add_ports
+            .iter()
+            .filter(|p| p.proto == Proto::Udp)
+            .map(|p| FlowMatch::DestPort {
+                proto: Proto::Udp,
+                ports: p.host_ports,
+            })
+            .collect();
         let change = FirewallChange {
-            add_ports: self.fw_ports(c, &networks),
+            add_ports,
             ..Default::default()
         };
-        self.update_firewall(change).await
+        self.update_firewall(change).await?;
+        self.forget_flows(&c.name, &udp).await;
+        Ok(())
     }
 
     /// Removes everything `make_network` made. Best effort: each failure is
@@ -451,6 +485,9 @@ impl<H: Host> Engine<H> {
         if let Err(e) = self.host.net().delete_link(&endpoint.host_ifname).await {
             warn!(container, veth = %endpoint.host_ifname, error = %e, "veth not removed");
         }
+        // The address is free for the next endpoint: no flow of this one
+        // may carry over to it.
+        self.forget_flows(container, &addresses_of(endpoint)).await;
         match self.host.store().delete_endpoint(&endpoint.id) {
             Ok(()) => {
                 let released: Vec<IpAddr> = endpoint
@@ -849,4 +886,14 @@ pub(crate) fn live_endpoint_ids(c: &Container) -> impl Iterator<Item = &Endpoint
 
 pub(crate) fn network_in_use(endpoints: &[EndpointRecord], id: &NetworkId) -> bool {
     endpoints.iter().any(|e| &e.network == id)
+}
+
+/// The flows of an endpoint's addresses.
+fn addresses_of(endpoint: &Endpoint) -> Vec<FlowMatch> {
+    endpoint
+        .ipv4
+        .iter()
+        .chain(endpoint.ipv6.iter())
+        .map(|net| FlowMatch::Address(net.addr()))
+        .collect()
 }

@@ -670,7 +670,7 @@ impl<H: Host> EngineHandle<H> {
             .await
     }
 
-    /// Puts berth's tables back if someone deleted them; true if it had to.
+    /// Puts berth's tables back if someone else changed them; true if it had to.
     pub async fn repair_firewall(&self) -> Result<bool> {
         self.ask(Command::RepairFirewall).await
     }

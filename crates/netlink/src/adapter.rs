@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use berth_core::container::Proto;
 use berth_core::ports::{
-    BridgeSpec, EndpointSpec, NetOps, OwnedLink, PortError, LINK_ALIAS_PREFIX,
+    BridgeSpec, EndpointSpec, FlowMatch, NetOps, OwnedLink, PortError, LINK_ALIAS_PREFIX,
 };
 use berth_types::{IfName, IpNet};
 use futures::TryStreamExt;
@@ -15,6 +15,7 @@ use netlink_packet_route::address::{
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, RouteMessageBuilder};
 
+use crate::conntrack;
 use crate::error::{errno_of, NetlinkError};
 use crate::plan::{self, AddrFacts, LinkChange, LinkFacts};
 use crate::sysctl;
@@ -398,6 +399,16 @@ impl NetOps for Netlink {
 
     fn port_in_use(&self, proto: Proto, ip: IpAddr, port: u16) -> bool {
         port_in_use(proto, ip, port)
+    }
+
+    /// Acts in the host's namespace: the blocking pool's threads never
+    /// enter another (see the crate's notes on namespaces).
+    async fn forget_flows(&self, flows: &[FlowMatch]) -> Result<usize, PortError> {
+        let flows = flows.to_vec();
+        tokio::task::spawn_blocking(move || conntrack::forget_flows(&flows))
+            .await
+            .map_err(|e| NetlinkError::ConntrackMessage(format!("the conntrack task failed: {e}")))?
+            .map_err(Into::into)
     }
 }
 
