@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use berth_core::container::Proto;
 use berth_core::ports::{
@@ -15,7 +16,7 @@ use netlink_packet_route::address::{
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, RouteMessageBuilder};
 
-use crate::conntrack;
+use crate::conntrack::Conntrack;
 use crate::error::{errno_of, NetlinkError};
 use crate::plan::{self, AddrFacts, LinkChange, LinkFacts};
 use crate::sysctl;
@@ -33,6 +34,8 @@ const IPV6_DISABLED: &str =
 #[derive(Clone, Debug)]
 pub struct Netlink {
     pub(crate) handle: Handle,
+    /// Opened with the rtnetlink socket, so it acts in the same namespace.
+    conntrack: Arc<Mutex<Conntrack>>,
 }
 
 impl Netlink {
@@ -48,8 +51,12 @@ impl Netlink {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| NetlinkError::NoRuntime)?;
         let (connection, handle, _messages) =
             rtnetlink::new_connection().map_err(|source| NetlinkError::Open { source })?;
+        let conntrack = Conntrack::open()?;
         runtime.spawn(connection);
-        Ok(Netlink { handle })
+        Ok(Netlink {
+            handle,
+            conntrack: Arc::new(Mutex::new(conntrack)),
+        })
     }
 
     /// The link named `name`, or `None` if there is none.
@@ -401,14 +408,22 @@ impl NetOps for Netlink {
         port_in_use(proto, ip, port)
     }
 
-    /// Acts in the host's namespace: the blocking pool's threads never
-    /// enter another (see the crate's notes on namespaces).
+    /// Acts in the namespace the adapter was opened in (its socket's).
     async fn forget_flows(&self, flows: &[FlowMatch]) -> Result<usize, PortError> {
+        if flows.is_empty() {
+            return Ok(0);
+        }
         let flows = flows.to_vec();
-        tokio::task::spawn_blocking(move || conntrack::forget_flows(&flows))
-            .await
-            .map_err(|e| NetlinkError::ConntrackMessage(format!("the conntrack task failed: {e}")))?
-            .map_err(Into::into)
+        let conntrack = Arc::clone(&self.conntrack);
+        tokio::task::spawn_blocking(move || {
+            // A panic mid-request leaves at most stale replies, which the
+            // next request skips by sequence number.
+            let mut conntrack = conntrack.lock().unwrap_or_else(|p| p.into_inner());
+            conntrack.forget(&flows)
+        })
+        .await
+        .map_err(|e| NetlinkError::ConntrackMessage(format!("the conntrack task failed: {e}")))?
+        .map_err(Into::into)
     }
 }
 

@@ -112,45 +112,62 @@ fn families(flows: &[FlowMatch]) -> Vec<u8> {
     out
 }
 
-/// Deletes the entries of the calling thread's network namespace that any
-/// of `flows` matches; returns how many. Blocking (a few system calls per
-/// datagram): call it off the async workers.
-pub(crate) fn forget_flows(flows: &[FlowMatch]) -> Result<usize, NetlinkError> {
-    if flows.is_empty() {
-        return Ok(0);
+/// A ctnetlink socket, bound to the network namespace it was opened in
+/// (whichever thread uses it later), with its request counter.
+#[derive(Debug)]
+pub(crate) struct Conntrack {
+    socket: Socket,
+    seq: u32,
+}
+
+impl Conntrack {
+    /// Opens the socket in the calling thread's network namespace.
+    pub(crate) fn open() -> Result<Conntrack, NetlinkError> {
+        let mut socket =
+            Socket::new(NETLINK_NETFILTER).map_err(|source| NetlinkError::Conntrack {
+                op: "open a netfilter netlink socket",
+                source,
+            })?;
+        socket
+            .bind_auto()
+            .map_err(|source| NetlinkError::Conntrack {
+                op: "bind the netfilter netlink socket",
+                source,
+            })?;
+        socket
+            .connect(&SocketAddr::new(0, 0))
+            .map_err(|source| NetlinkError::Conntrack {
+                op: "connect the netfilter netlink socket",
+                source,
+            })?;
+        Ok(Conntrack { socket, seq: 0 })
     }
-    let mut socket = Socket::new(NETLINK_NETFILTER).map_err(|source| NetlinkError::Conntrack {
-        op: "open a netfilter netlink socket",
-        source,
-    })?;
-    socket
-        .bind_auto()
-        .map_err(|source| NetlinkError::Conntrack {
-            op: "bind the netfilter netlink socket",
-            source,
-        })?;
-    socket
-        .connect(&SocketAddr::new(0, 0))
-        .map_err(|source| NetlinkError::Conntrack {
-            op: "connect the netfilter netlink socket",
-            source,
-        })?;
-    let mut seq = 0u32;
-    let mut deleted = 0;
-    for family in families(flows) {
-        seq += 1;
-        let doomed: Vec<Entry> = dump(&socket, family, seq)?
-            .into_iter()
-            .filter(|e| e.matches(flows))
-            .collect();
-        for entry in doomed {
-            seq += 1;
-            if delete(&socket, family, seq, &entry)? {
-                deleted += 1;
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    /// Deletes the entries of the socket's namespace that any of `flows`
+    /// matches; returns how many. Blocking (a few system calls per
+    /// datagram): call it off the async workers.
+    pub(crate) fn forget(&mut self, flows: &[FlowMatch]) -> Result<usize, NetlinkError> {
+        let mut deleted = 0;
+        for family in families(flows) {
+            let seq = self.next_seq();
+            let doomed: Vec<Entry> = dump(&self.socket, family, seq)?
+                .into_iter()
+                .filter(|e| e.matches(flows))
+                .collect();
+            for entry in doomed {
+                let seq = self.next_seq();
+                if delete(&self.socket, family, seq, &entry)? {
+                    deleted += 1;
+                }
             }
         }
+        Ok(deleted)
     }
-    Ok(deleted)
 }
 
 fn dump(socket: &Socket, family: u8, seq: u32) -> Result<Vec<Entry>, NetlinkError> {
@@ -177,7 +194,9 @@ fn dump(socket: &Socket, family: u8, seq: u32) -> Result<Vec<Entry>, NetlinkErro
                 "a datagram of the conntrack dump was truncated".to_owned(),
             ));
         }
-        for msg in messages(&buf)? {
+        // Replies to an earlier request cut short by an error may still be
+        // queued: only this one's count.
+        for msg in messages(&buf)?.into_iter().filter(|m| m.seq == seq) {
             match msg.kind {
                 NLMSG_DONE => return Ok(entries),
                 NLMSG_ERROR => match error_code(msg.payload)? {
@@ -191,8 +210,7 @@ fn dump(socket: &Socket, family: u8, seq: u32) -> Result<Vec<Entry>, NetlinkErro
                         })
                     }
                 },
-                _ if msg.seq == seq => entries.push(parse_entry(msg.payload)?),
-                _ => {}
+                _ => entries.push(parse_entry(msg.payload)?),
             }
         }
     }
