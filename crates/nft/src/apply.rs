@@ -165,6 +165,10 @@ impl NftFirewall {
                 // Kept only if nothing was committed while nft listed.
                 if ruleset_generation().ok() == Some(now) {
                     self.watch().baseline = Some(listing);
+                    debug!(
+                        generation = now,
+                        "berth's tables read back for drift checks"
+                    );
                 }
             }
             return Ok(None);
