@@ -56,6 +56,8 @@ const RECV_BUFFER: usize = 64 * 1024;
 /// name it in a delete request (copied as the kernel sent them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
+    /// The entry's address family, as its `nfgenmsg` says.
+    pub family: u8,
     pub orig_src: Option<IpAddr>,
     pub orig_dst: Option<IpAddr>,
     pub reply_src: Option<IpAddr>,
@@ -90,8 +92,10 @@ fn proto_number(proto: Proto) -> u8 {
     }
 }
 
-/// The address families `flows` can concern: an address's own, and both
-/// for a port (published on every local address of either family).
+/// The address families to dump for `flows`: an address's own, and both
+/// for a port (published on every local address of either family). Both
+/// are one dump of `AF_UNSPEC`: the kernel walks its whole table (every
+/// namespace's buckets) per dump, whatever the family.
 fn families(flows: &[FlowMatch]) -> Vec<u8> {
     let mut v4 = false;
     let mut v6 = false;
@@ -102,14 +106,12 @@ fn families(flows: &[FlowMatch]) -> Vec<u8> {
             FlowMatch::DestPort { .. } => (v4, v6) = (true, true),
         }
     }
-    let mut out = Vec::new();
-    if v4 {
-        out.push(libc::AF_INET as u8);
+    match (v4, v6) {
+        (true, true) => vec![libc::AF_UNSPEC as u8],
+        (true, false) => vec![libc::AF_INET as u8],
+        (false, true) => vec![libc::AF_INET6 as u8],
+        (false, false) => Vec::new(),
     }
-    if v6 {
-        out.push(libc::AF_INET6 as u8);
-    }
-    out
 }
 
 /// A ctnetlink socket, bound to the network namespace it was opened in
@@ -161,7 +163,7 @@ impl Conntrack {
                 .collect();
             for entry in doomed {
                 let seq = self.next_seq();
-                if delete(&self.socket, family, seq, &entry)? {
+                if delete(&self.socket, seq, &entry)? {
                     deleted += 1;
                 }
             }
@@ -218,11 +220,11 @@ fn dump(socket: &Socket, family: u8, seq: u32) -> Result<Vec<Entry>, NetlinkErro
 
 /// Deletes one entry; false if it was gone already (it expired, or the
 /// kernel freed it meanwhile).
-fn delete(socket: &Socket, family: u8, seq: u32, entry: &Entry) -> Result<bool, NetlinkError> {
+fn delete(socket: &Socket, seq: u32, entry: &Entry) -> Result<bool, NetlinkError> {
     let request = request(
         IPCTNL_MSG_CT_DELETE,
         NLM_F_REQUEST | NLM_F_ACK,
-        family,
+        entry.family,
         seq,
         &entry.key,
     );
@@ -391,6 +393,7 @@ pub(crate) fn parse_entry(payload: &[u8]) -> Result<Entry, NetlinkError> {
         .get(NFGENMSG_LEN..)
         .ok_or_else(|| malformed("conntrack entry"))?;
     let mut entry = Entry {
+        family: payload[0],
         orig_src: None,
         orig_dst: None,
         reply_src: None,
@@ -489,6 +492,7 @@ mod tests {
         assert_eq!(entry.reply_src, Some("172.17.0.2".parse().unwrap()));
         assert_eq!(entry.reply_dst, Some("10.200.0.2".parse().unwrap()));
         assert_eq!(entry.proto, Some(17));
+        assert_eq!(entry.family, libc::AF_INET as u8);
         assert_eq!(entry.orig_dst_port, Some(5353));
         assert_eq!(entry.key, key, "original tuple and id, nothing else");
     }
@@ -507,6 +511,7 @@ mod tests {
         assert_eq!(entry.orig_src, Some("fd00::2".parse().unwrap()));
         assert_eq!(entry.orig_dst, Some("fd00::3".parse().unwrap()));
         assert_eq!(entry.proto, Some(58));
+        assert_eq!(entry.family, libc::AF_INET6 as u8, "deleted as IPv6");
     }
 
     #[test]
@@ -538,7 +543,7 @@ mod tests {
         let msg = request(
             IPCTNL_MSG_CT_DELETE,
             NLM_F_REQUEST | NLM_F_ACK,
-            libc::AF_INET as u8,
+            entry.family,
             9,
             &entry.key,
         );
@@ -566,12 +571,14 @@ mod tests {
         let (inet, inet6) = (libc::AF_INET as u8, libc::AF_INET6 as u8);
         assert_eq!(families(&[v4]), vec![inet]);
         assert_eq!(families(&[v6]), vec![inet6]);
-        assert_eq!(families(&[v4, v6]), vec![inet, inet6]);
+        let both = libc::AF_UNSPEC as u8;
+        assert_eq!(families(&[v4, v6]), vec![both], "one dump for both");
         let port = FlowMatch::DestPort {
             proto: Proto::Udp,
             ports: (53, 53),
         };
-        assert_eq!(families(&[port]), vec![inet, inet6]);
+        assert_eq!(families(&[port]), vec![both]);
+        assert_eq!(families(&[]), Vec::<u8>::new());
     }
 
     #[test]

@@ -809,11 +809,12 @@ async fn flows_of_an_endpoint_and_of_udp_host_ports_are_forgotten() {
         proto: berth_core::container::Proto::Udp,
         ports: (5353, 5353),
     };
-    // On join the endpoint's address; once mapped the UDP host port (not
-    // the TCP one: a TCP flow cannot outlive its peer's reset).
+    // Before the process runs: the endpoint's address and, once mapped,
+    // the UDP host port (not the TCP one, as Docker: a TCP flow does not
+    // outlive its peer's reset).
     assert_eq!(
         host.net.forgotten_flows(),
-        vec![vec![FlowMatch::Address(ip)], vec![udp]]
+        vec![vec![FlowMatch::Address(ip), udp]]
     );
 
     h.stop_container("dns", 15, Duration::from_secs(5))
@@ -823,5 +824,23 @@ async fn flows_of_an_endpoint_and_of_udp_host_ports_are_forgotten() {
         host.net.forgotten_flows().last(),
         Some(&vec![FlowMatch::Address(ip)]),
         "on leave too"
+    );
+
+    // Connecting a running container: at once.
+    mynetwork(&h).await;
+    h.create_container(run_req("joiner", "")).await.unwrap();
+    h.start_container("joiner").await.unwrap();
+    h.connect(
+        "mynetwork".into(),
+        "joiner".into(),
+        EndpointRequest::default(),
+    )
+    .await
+    .unwrap();
+    let joiner = h.inspect_container("joiner").unwrap();
+    let endpoint = joiner.attachments[1].endpoint.as_ref().unwrap();
+    assert_eq!(
+        host.net.forgotten_flows().last(),
+        Some(&vec![FlowMatch::Address(endpoint.ipv4.unwrap().addr())])
     );
 }
