@@ -1231,20 +1231,50 @@ fn remove_and_check_flows_gone(
 #[test]
 fn a_reused_address_gets_no_verdict_of_an_old_flow_under_icc_false() {
     let fw = Fw::new(&[]);
-    fw.docker(&["network", "create", "--subnet", "10.91.0.0/24", "open"])
-        .ok();
+    fw.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "10.91.0.0/24",
+        "--subnet",
+        "fd00:91::/64",
+        "open",
+    ])
+    .ok();
     fw.run(
         "a2",
-        &["--network", "open", "--ip", "10.91.0.3"],
+        &[
+            "--network",
+            "open",
+            "--ip",
+            "10.91.0.3",
+            "--ip6",
+            "fd00:91::3",
+        ],
         "sleep 1d",
     );
+    // The IPv4 pinger is process 1 (its ICMP id is 1, as the replay's).
     fw.run(
         "a1",
-        &["--network", "open", "--ip", "10.91.0.2"],
-        "exec ping -i 0.2 10.91.0.3",
+        &[
+            "--network",
+            "open",
+            "--ip",
+            "10.91.0.2",
+            "--ip6",
+            "fd00:91::2",
+        ],
+        "ping -6 -i 0.2 fd00:91::3 & exec ping -i 0.2 10.91.0.3",
     );
     wait_replied_flow(&fw, "10.91.0.2", "10.91.0.3");
-    remove_and_check_flows_gone(&fw, &["a1", "a2"], &["open"], &["10.91.0.2", "10.91.0.3"]);
+    wait_replied_flow(&fw, "fd00:91::2", "fd00:91::3");
+    remove_and_check_flows_gone(
+        &fw,
+        &["a1", "a2"],
+        &["open"],
+        &["10.91.0.2", "10.91.0.3", "fd00:91::2", "fd00:91::3"],
+    );
 
     fw.docker(&[
         "network",
