@@ -149,7 +149,9 @@ impl NftFirewall {
     /// See [`Firewall::drift`]. One netlink round trip when the ruleset's
     /// generation is the one berth's last write left; a listing of berth's
     /// tables otherwise (and once after each of berth's writes, to learn
-    /// what they look like).
+    /// what they look like). Safe beside berth's own writes: a write during
+    /// a check can only make it report drift that is not there (the caller
+    /// confirms before repairing), never hide drift.
     async fn check_drift(&self) -> Result<Option<String>, NftError> {
         let now = ruleset_generation().map_err(NftError::Generation)?;
         let (wrote, expected, baseline) = {
@@ -162,9 +164,11 @@ impl NftFirewall {
         if expected == Some(now) {
             if baseline.is_none() {
                 let listing = self.listing().await?;
-                // Kept only if nothing was committed while nft listed.
-                if ruleset_generation().ok() == Some(now) {
-                    self.watch().baseline = Some(listing);
+                // Kept only if nothing was committed while nft listed (a
+                // check may run beside berth's own writes).
+                let mut watch = self.watch();
+                if watch.generation == Some(now) && ruleset_generation().ok() == Some(now) {
+                    watch.baseline = Some(listing);
                     debug!(
                         generation = now,
                         "berth's tables read back for drift checks"
@@ -189,7 +193,11 @@ impl NftFirewall {
             ),
         };
         if drift.is_none() {
-            self.watch().generation = Some(now);
+            // Unless berth wrote meanwhile, which recorded its own.
+            let mut watch = self.watch();
+            if watch.generation == expected {
+                watch.generation = Some(now);
+            }
         }
         Ok(drift)
     }
