@@ -467,7 +467,7 @@ fn changes_from_outside_are_noticed_and_others_tables_are_not_drift() {
         let drift = || async { fw.drift().await.unwrap() };
         assert_eq!(drift().await, None, "nothing written yet");
         fw.apply(&basic_state()).await.unwrap();
-        // The first check after a write reads berth's tables back; later
+        // The second check after a write reads berth's tables back; later
         // ones compare with that.
         assert_eq!(drift().await, None);
         assert_eq!(drift().await, None);
