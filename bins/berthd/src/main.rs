@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use berth_core::ports::{Firewall, Host};
 use berth_core::{DefaultBridge, Engine, EngineConfig};
 use berth_types::IfName;
 use clap::Parser;
@@ -81,7 +82,7 @@ async fn run(config: Config) -> Result<()> {
         .context("reconcile the host with the stored state")?;
     let (handle, engine_task) = engine.spawn();
 
-    let watchdog = tokio::spawn(firewall_watchdog(handle.clone()));
+    let watchdog = tokio::spawn(firewall_watchdog(handle.clone(), Arc::clone(&host)));
     let listener = bind_socket(&config.socket)?;
     let backend = Arc::new(DaemonBackend::new(handle, &config));
     info!(
@@ -110,16 +111,32 @@ async fn run(config: Config) -> Result<()> {
     Ok(())
 }
 
-/// How often berth checks that its nftables tables are still there.
-const FIREWALL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often berth checks its nftables tables for changes made by others.
+/// A check is one netlink round trip while the ruleset's generation stays
+/// the one berth's last write left.
+const FIREWALL_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Puts berth's tables back within seconds when someone else deletes them
-/// (`nft flush ruleset`, a firewall service reload).
-async fn firewall_watchdog(engine: berth_core::EngineHandle<RealHost>) {
+/// Puts berth's tables back within seconds when someone else changes them
+/// (`nft flush ruleset`, `nft flush table ip berth`, a deleted element, a
+/// firewall service reload).
+///
+/// The check runs outside the engine task: after each of berth's writes it
+/// reads berth's tables back once, which with thousands of published ports
+/// takes a while that starts must not wait for. Only drift goes to the
+/// engine, which checks again (in order with its own writes) and repairs.
+async fn firewall_watchdog(engine: berth_core::EngineHandle<RealHost>, host: Arc<RealHost>) {
     let mut tick = tokio::time::interval(FIREWALL_CHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        match host.firewall().drift().await {
+            Ok(None) => continue,
+            Ok(Some(drift)) => tracing::debug!(%drift, "firewall drift seen: the engine confirms"),
+            Err(e) => {
+                tracing::warn!(error = %e, "firewall check failed");
+                continue;
+            }
+        }
         match engine.repair_firewall().await {
             Ok(_) => {}
             Err(berth_core::Error::ShutDown) => return,

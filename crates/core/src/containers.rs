@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 use tracing::{info, warn};
 
-use crate::container::{Attachment, Container, Endpoint, NetworkMode, PortBinding, Status};
+use crate::container::{Attachment, Container, Endpoint, NetworkMode, PortBinding, Proto, Status};
 use crate::container_create::{
     check_fixed_addresses, generated_name, plan_container, ContainerCreate, Context,
     EndpointRequest,
@@ -21,8 +21,8 @@ use crate::lookup::find_network;
 use crate::model::{BridgeSettings, Network};
 use crate::ports::{
     endpoint_link_alias, BadImageReference, DnsUpstreams, EndpointRecord, EndpointSpec, Env,
-    EtcFiles, ExitStatus, FirewallChange, Host, Images, LaunchSpec, NetOps, NetnsRef, Runtime,
-    SandboxDns, Store, StoreConflict,
+    EtcFiles, ExitStatus, FirewallChange, FlowMatch, Host, Images, LaunchSpec, NetOps, NetnsRef,
+    Runtime, SandboxDns, Store, StoreConflict,
 };
 use crate::publish::{allocate, Taken, Target};
 
@@ -93,7 +93,7 @@ impl<H: Host> Engine<H> {
     /// Makes the container's network (sandbox, endpoints, `/etc` files) and
     /// returns what the runtime needs. The container is marked `starting`
     /// until [`Engine::finish_start`].
-    pub async fn prepare_start(&mut self, reference: &str) -> Result<LaunchSpec> {
+    pub async fn prepare_start(&mut self, reference: &str) -> Result<PreparedStart> {
         let mut c = self.container(reference)?;
         if c.is_running() {
             return Err(Error::NotModified);
@@ -114,9 +114,9 @@ impl<H: Host> Engine<H> {
         c.state.error.clear();
         self.save_container(&c)?;
         match self.make_network(&mut c).await {
-            Ok(spec) => {
+            Ok(prepared) => {
                 self.save_container(&c)?;
-                Ok(spec)
+                Ok(prepared)
             }
             Err(e) => {
                 self.teardown_network(&mut c).await;
@@ -141,7 +141,7 @@ impl<H: Host> Engine<H> {
         }
     }
 
-    async fn make_network(&mut self, c: &mut Container) -> Result<LaunchSpec> {
+    async fn make_network(&mut self, c: &mut Container) -> Result<PreparedStart> {
         let netns = match &c.network_mode {
             NetworkMode::Host => NetnsRef::Host,
             NetworkMode::Container(target) => {
@@ -180,12 +180,16 @@ impl<H: Host> Engine<H> {
                 NetnsRef::Path(path)
             }
         };
+        let mut stale_flows = Vec::new();
         if let NetnsRef::Path(path) = &netns {
             if c.network_mode.owns_sandbox() {
                 for index in 0..c.attachments.len() {
                     self.join(c, index, path).await?;
+                    if let Some(endpoint) = &c.attachments[index].endpoint {
+                        stale_flows.extend(endpoint_flows(endpoint));
+                    }
                 }
-                self.publish(c).await?;
+                stale_flows.extend(self.publish(c).await?);
                 self.publish_names(c)?;
             }
         }
@@ -202,14 +206,17 @@ impl<H: Host> Engine<H> {
                     )))?;
             }
         }
-        Ok(LaunchSpec {
-            id: c.id.clone(),
-            image_id: c.image_id.clone(),
-            process: c.process.clone(),
-            hostname: c.dns.hostname.clone(),
-            domainname: c.dns.domainname.clone(),
-            netns,
-            etc,
+        Ok(PreparedStart {
+            spec: LaunchSpec {
+                id: c.id.clone(),
+                image_id: c.image_id.clone(),
+                process: c.process.clone(),
+                hostname: c.dns.hostname.clone(),
+                domainname: c.dns.domainname.clone(),
+                netns,
+                etc,
+            },
+            stale_flows,
         })
     }
 
@@ -376,10 +383,11 @@ impl<H: Host> Engine<H> {
     }
 
     /// Allocates the container's host ports and maps them, as one firewall
-    /// transaction (a 1,000-port range included).
-    async fn publish(&mut self, c: &mut Container) -> Result<()> {
+    /// transaction (a 1,000-port range included); returns the flows to
+    /// forget once they are mapped.
+    async fn publish(&mut self, c: &mut Container) -> Result<Vec<FlowMatch>> {
         if c.ports.is_empty() && !c.publish_all {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let networks = live_networks(self.host.store())?;
         let table = &self.table;
@@ -422,11 +430,25 @@ impl<H: Host> Engine<H> {
             },
         )?;
         self.save_container(c)?;
+        let add_ports = self.fw_ports(c, &networks);
+        // A client that kept sending to a UDP host port holds a flow whose
+        // verdict (DNAT to the previous publisher, or none) outlives the
+        // mapping: it must be forgotten so the next datagram meets the new
+        // one.
+        let udp: Vec<FlowMatch> = add_ports
+            .iter()
+            .filter(|p| p.proto == Proto::Udp)
+            .map(|p| FlowMatch::DestPort {
+                proto: Proto::Udp,
+                ports: p.host_ports,
+            })
+            .collect();
         let change = FirewallChange {
-            add_ports: self.fw_ports(c, &networks),
+            add_ports,
             ..Default::default()
         };
-        self.update_firewall(change).await
+        self.update_firewall(change).await?;
+        Ok(udp)
     }
 
     /// Removes everything `make_network` made. Best effort: each failure is
@@ -462,6 +484,9 @@ impl<H: Host> Engine<H> {
         if let Err(e) = self.host.net().delete_link(&endpoint.host_ifname).await {
             warn!(container, veth = %endpoint.host_ifname, error = %e, "veth not removed");
         }
+        // The address is free for the next endpoint: no flow of this one
+        // may carry over to it.
+        forget_flows(self.host.net(), container, &endpoint_flows(endpoint)).await;
         match self.host.store().delete_endpoint(&endpoint.id) {
             Ok(()) => {
                 let released: Vec<IpAddr> = endpoint
@@ -653,6 +678,9 @@ impl<H: Host> Engine<H> {
                 c.state.networks_changing = false;
                 self.save_container(&c)?;
                 return Err(e);
+            }
+            if let Some(endpoint) = &c.attachments[index].endpoint {
+                forget_flows(self.host.net(), &c.name, &endpoint_flows(endpoint)).await;
             }
         }
         self.save_container(&c)?;
@@ -949,4 +977,43 @@ pub(crate) fn live_endpoint_ids(c: &Container) -> impl Iterator<Item = &Endpoint
 
 pub(crate) fn network_in_use(endpoints: &[EndpointRecord], id: &NetworkId) -> bool {
     endpoints.iter().any(|e| &e.network == id)
+}
+
+/// What the runtime needs to run a container whose network is made, and
+/// the tracked flows to forget before its process runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedStart {
+    pub spec: LaunchSpec,
+    /// Flows of the endpoints' addresses and of the UDP host ports just
+    /// mapped: an address or port used before may still have flows the
+    /// kernel tracks (a ping, a UDP exchange), whose verdicts were given
+    /// under the old rules and would let the new holder bypass the current
+    /// ones (icc=false, internal, isolation) or lead to a dead container.
+    /// Forgotten outside the engine task, beside the runtime's create,
+    /// since one pass over the kernel's table is milliseconds.
+    pub stale_flows: Vec<FlowMatch>,
+}
+
+/// Deletes the tracked flows `flows` match. A failure is logged, not fatal,
+/// as Docker's bridge driver does: a kernel without connection tracking
+/// over netlink must not stop every container.
+pub(crate) async fn forget_flows<N: NetOps>(net: &N, container: &str, flows: &[FlowMatch]) {
+    if flows.is_empty() {
+        return;
+    }
+    match net.forget_flows(flows).await {
+        Ok(0) => {}
+        Ok(deleted) => info!(container, deleted, "stale conntrack entries deleted"),
+        Err(e) => warn!(container, error = %e, "stale conntrack entries not deleted"),
+    }
+}
+
+/// The flows of an endpoint's addresses.
+fn endpoint_flows(endpoint: &Endpoint) -> Vec<FlowMatch> {
+    endpoint
+        .ipv4
+        .iter()
+        .chain(endpoint.ipv6.iter())
+        .map(|net| FlowMatch::Address(net.addr()))
+        .collect()
 }

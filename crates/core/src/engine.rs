@@ -43,7 +43,7 @@ pub(crate) enum Command {
     RemoveNetwork(String, Reply<Network>),
     PruneNetworks(PruneFilter, Reply<Vec<Network>>),
     CreateContainer(Box<ContainerCreate>, Reply<Container>),
-    PrepareStart(String, Reply<crate::ports::LaunchSpec>),
+    PrepareStart(String, Reply<crate::containers::PreparedStart>),
     FinishStart(
         ContainerId,
         std::result::Result<u32, String>,
@@ -559,15 +559,24 @@ impl<H: Host> EngineHandle<H> {
     /// it (outside the engine, in a task of its own so a client hanging up
     /// cannot leave it half-started), and the engine records the outcome.
     pub async fn start_container(&self, reference: &str) -> Result<Container> {
-        let spec = self
+        let prepared = self
             .ask(|r| Command::PrepareStart(reference.to_owned(), r))
             .await?;
         let host = Arc::clone(&self.host);
         let tx = self.tx.clone();
         let task = tokio::spawn(async move {
             let runtime = host.runtime();
+            let spec = prepared.spec;
             let t0 = std::time::Instant::now();
-            let started = match runtime.create(&spec).await {
+            // Stale flows go while runc creates the container, before its
+            // process can send anything.
+            let forget = crate::containers::forget_flows(
+                host.net(),
+                spec.id.as_str(),
+                &prepared.stale_flows,
+            );
+            let (_, created) = tokio::join!(forget, runtime.create(&spec));
+            let started = match created {
                 Ok(()) => runtime.start(&spec.id).await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
@@ -721,7 +730,7 @@ impl<H: Host> EngineHandle<H> {
             .await
     }
 
-    /// Puts berth's tables back if someone deleted them; true if it had to.
+    /// Puts berth's tables back if someone else changed them; true if it had to.
     pub async fn repair_firewall(&self) -> Result<bool> {
         self.ask(Command::RepairFirewall).await
     }

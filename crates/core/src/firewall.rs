@@ -97,15 +97,16 @@ impl<H: Host> Engine<H> {
         }
     }
 
-    /// Puts berth's tables back if they vanished; true if it had to.
+    /// Puts berth's tables back if someone else changed them; true if it
+    /// had to.
     pub async fn repair_firewall(&self) -> Result<bool> {
         if !self.config.firewall {
             return Ok(false);
         }
-        match self.host.firewall().present().await {
-            Ok(true) => Ok(false),
-            Ok(false) => {
-                warn!("berth's nftables tables are gone (flushed from outside?): restoring them");
+        match self.host.firewall().drift().await {
+            Ok(None) => Ok(false),
+            Ok(Some(drift)) => {
+                warn!(%drift, "berth's nftables tables were changed from outside: restoring them");
                 self.apply_firewall().await?;
                 info!("berth's nftables tables restored");
                 Ok(true)

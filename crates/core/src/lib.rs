@@ -24,5 +24,6 @@ pub mod publish;
 pub mod reconcile;
 
 pub use config::{DefaultBridge, EngineConfig};
+pub use containers::PreparedStart;
 pub use engine::{Engine, EngineHandle, Event, WaitCondition, DEFAULT_STOP_TIMEOUT};
 pub use error::{Error, ErrorKind, Result};

@@ -196,6 +196,26 @@ pub trait NetOps: Send + Sync + 'static {
     /// Whether a process of the host holds this port (so publishing it
     /// would shadow that process).
     fn port_in_use(&self, proto: Proto, ip: IpAddr, port: u16) -> bool;
+
+    /// Deletes the host's connection-tracking entries (IPv4 and IPv6) that
+    /// any of `flows` matches, so an address or port used again gets the
+    /// verdicts of the rules now, not those of an old flow; returns how
+    /// many went. Nothing to delete is success.
+    fn forget_flows(
+        &self,
+        flows: &[FlowMatch],
+    ) -> impl Future<Output = Result<usize, PortError>> + Send;
+}
+
+/// Which connection-tracking entries [`NetOps::forget_flows`] deletes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowMatch {
+    /// Entries with this address at either end, in either direction (an
+    /// endpoint's address, as Docker's bridge driver matches it).
+    Address(IpAddr),
+    /// Entries whose original destination port is in `ports` (inclusive),
+    /// for `proto`: a published host port.
+    DestPort { proto: Proto, ports: (u16, u16) },
 }
 
 /// Durable state. Calls are short synchronous SQLite transactions; each
@@ -436,9 +456,11 @@ pub trait Firewall: Send + Sync + 'static {
     /// Applies a change as one transaction.
     fn update(&self, change: &FirewallChange)
         -> impl Future<Output = Result<(), PortError>> + Send;
-    /// Whether berth's tables are (still) there, so a flush from outside can
-    /// be noticed and repaired.
-    fn present(&self) -> impl Future<Output = Result<bool, PortError>> + Send;
+    /// What someone else changed in berth's tables since berth last wrote
+    /// them (a table gone, a rule or element deleted or added), in words;
+    /// `None` if they are as berth left them, or berth never wrote them.
+    /// Cheap when nothing in the host's ruleset changed at all.
+    fn drift(&self) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
 }
 
 /// What the embedded DNS server asks of berth: names as one container sees

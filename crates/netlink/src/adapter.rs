@@ -2,11 +2,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use berth_core::container::Proto;
 use berth_core::ports::{
-    BridgeSpec, EndpointCheck, EndpointFault, EndpointSpec, NetOps, OwnedLink, PortError,
-    LINK_ALIAS_PREFIX,
+    BridgeSpec, EndpointCheck, EndpointFault, EndpointSpec, FlowMatch, NetOps, OwnedLink,
+    PortError, LINK_ALIAS_PREFIX,
 };
 use berth_types::{IfName, IpNet, MacAddr};
 use futures::TryStreamExt;
@@ -16,6 +17,7 @@ use netlink_packet_route::address::{
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, RouteMessageBuilder};
 
+use crate::conntrack::Conntrack;
 use crate::error::{errno_of, NetlinkError};
 use crate::plan::{self, AddrFacts, LinkChange, LinkFacts};
 use crate::sysctl;
@@ -33,6 +35,8 @@ const IPV6_DISABLED: &str =
 #[derive(Clone, Debug)]
 pub struct Netlink {
     pub(crate) handle: Handle,
+    /// Opened with the rtnetlink socket, so it acts in the same namespace.
+    conntrack: Arc<Mutex<Conntrack>>,
 }
 
 impl Netlink {
@@ -48,8 +52,12 @@ impl Netlink {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| NetlinkError::NoRuntime)?;
         let (connection, handle, _messages) =
             rtnetlink::new_connection().map_err(|source| NetlinkError::Open { source })?;
+        let conntrack = Conntrack::open()?;
         runtime.spawn(connection);
-        Ok(Netlink { handle })
+        Ok(Netlink {
+            handle,
+            conntrack: Arc::new(Mutex::new(conntrack)),
+        })
     }
 
     /// The link named `name`, or `None` if there is none.
@@ -423,6 +431,24 @@ impl NetOps for Netlink {
 
     fn port_in_use(&self, proto: Proto, ip: IpAddr, port: u16) -> bool {
         port_in_use(proto, ip, port)
+    }
+
+    /// Acts in the namespace the adapter was opened in (its socket's).
+    async fn forget_flows(&self, flows: &[FlowMatch]) -> Result<usize, PortError> {
+        if flows.is_empty() {
+            return Ok(0);
+        }
+        let flows = flows.to_vec();
+        let conntrack = Arc::clone(&self.conntrack);
+        tokio::task::spawn_blocking(move || {
+            // A panic mid-request leaves at most stale replies, which the
+            // next request skips by sequence number.
+            let mut conntrack = conntrack.lock().unwrap_or_else(|p| p.into_inner());
+            conntrack.forget(&flows)
+        })
+        .await
+        .map_err(|e| NetlinkError::ConntrackMessage(format!("the conntrack task failed: {e}")))?
+        .map_err(Into::into)
     }
 }
 

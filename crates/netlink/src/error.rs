@@ -64,6 +64,19 @@ pub enum NetlinkError {
         hint: Option<&'static str>,
     },
 
+    /// A step of deleting connection-tracking entries (socket, dump,
+    /// delete) failed.
+    #[error("conntrack: {op}: {source}{}", hint_suffix(conntrack_hint(source)))]
+    Conntrack {
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    /// The kernel's reply to a conntrack request did not parse.
+    #[error("conntrack: {0}")]
+    ConntrackMessage(String),
+
     /// Entering a network namespace (on a dedicated thread) failed.
     #[error("{op}: {source}")]
     Namespace {
@@ -177,6 +190,16 @@ fn cleanup_suffix(cleanup: Option<&str>) -> String {
     cleanup
         .map(|c| format!("; removing the half-made endpoint failed too: {c}"))
         .unwrap_or_default()
+}
+
+fn conntrack_hint(e: &io::Error) -> Option<&'static str> {
+    match e.raw_os_error() {
+        Some(libc::EPROTONOSUPPORT) | Some(libc::EOPNOTSUPP) => {
+            Some("is nf_conntrack_netlink available (modprobe nf_conntrack_netlink)?")
+        }
+        Some(libc::EPERM) => Some("deleting conntrack entries needs CAP_NET_ADMIN"),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

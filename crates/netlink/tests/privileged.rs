@@ -583,3 +583,83 @@ fn bridge_keeps_its_mac_as_ports_come_and_go() {
         assert_eq!(link_json("br-old")["address"], "02:aa:bb:cc:dd:ee");
     });
 }
+
+/// Runs `conntrack` (conntrack-tools) in the test's namespace; its output.
+fn conntrack(args: &str) -> String {
+    let out = std::process::Command::new("conntrack")
+        .args(args.split_whitespace())
+        .output()
+        .expect("run conntrack (is the conntrack package installed?)");
+    assert!(
+        out.status.success(),
+        "conntrack {args}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn conntrack_entries_of_an_address_or_a_udp_port_are_deleted() {
+    use berth_core::container::Proto;
+    use berth_core::ports::FlowMatch;
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        let udp = |src: &str, dst: &str, dport: u16| {
+            conntrack(&format!(
+                "-I -p udp -s {src} -d {dst} --sport 1000 --dport {dport} -t 60"
+            ));
+        };
+        udp("10.9.0.2", "10.9.0.3", 5353);
+        udp("10.9.0.9", "10.9.0.1", 6000);
+        udp("10.9.0.7", "10.9.0.8", 80);
+        conntrack(
+            "-I -p icmp -s 10.9.0.4 -d 10.9.0.5 --icmp-type 8 --icmp-code 0 --icmp-id 7 -t 60",
+        );
+        conntrack("-I -p udp -s fd00::2 -d fd00::3 --sport 1000 --dport 53 -t 60");
+        conntrack(
+            "-I -p tcp -s 10.9.0.7 -d 10.9.0.1 --sport 1000 --dport 6000 --state ESTABLISHED -t 60",
+        );
+        let forget = |flows: Vec<FlowMatch>| {
+            let nl = nl.clone();
+            async move { NetOps::forget_flows(&nl, &flows).await.unwrap() }
+        };
+        let addr = |s: &str| FlowMatch::Address(s.parse().unwrap());
+
+        assert_eq!(forget(vec![]).await, 0);
+        assert_eq!(forget(vec![addr("10.9.0.66")]).await, 0);
+        // Either end of the original direction (the reply's ends are the
+        // same addresses here).
+        assert_eq!(forget(vec![addr("10.9.0.3"), addr("10.9.0.4")]).await, 2);
+        let left = conntrack("-L");
+        assert!(!left.contains("10.9.0.3"), "{left}");
+        assert!(!left.contains("10.9.0.4"), "{left}");
+        assert!(left.contains("10.9.0.9"), "{left}");
+
+        // A UDP host port: the TCP flow to the same port stays.
+        let port = FlowMatch::DestPort {
+            proto: Proto::Udp,
+            ports: (5999, 6001),
+        };
+        assert_eq!(forget(vec![port]).await, 1);
+        let left = conntrack("-L");
+        assert!(!left.contains("src=10.9.0.9"), "{left}");
+        assert!(left.contains("tcp"), "{left}");
+
+        // Both families: one dump of both, each entry deleted as its own.
+        assert_eq!(
+            forget(vec![addr("fd00::3"), addr("10.9.0.66")]).await,
+            1,
+            "IPv6"
+        );
+        assert_eq!(forget(vec![addr("fd00::3")]).await, 0, "gone already");
+        assert!(conntrack("-L -f ipv6").trim().is_empty());
+        assert!(
+            conntrack("-L").contains("dport=80 "),
+            "the unrelated flow stays"
+        );
+    });
+}

@@ -20,8 +20,10 @@
 
 mod apply;
 mod config;
+mod generation;
 mod render;
 
 pub use apply::{NftError, NftFirewall};
 pub use config::{FwConfig, TableNameError};
+pub use generation::GenerationError;
 pub use render::{render_change, render_full, RenderError};

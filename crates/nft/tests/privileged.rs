@@ -102,7 +102,7 @@ fn every_golden_scenario_loads_and_reloads_leaving_other_tables_alone() {
         let other = "table ip other {\n\tchain c {\n\t\ttype filter hook input priority 0; policy accept;\n\t\tcounter accept\n\t}\n}\n";
         ok(&["nft", other]);
         let before = ok(&["nft", "list", "table", "ip", "other"]);
-        assert!(!fw.present().await.unwrap());
+        assert_eq!(fw.drift().await.unwrap(), None, "nothing written yet");
 
         for state in [
             scenarios::new_daemon_state(),
@@ -115,7 +115,7 @@ fn every_golden_scenario_loads_and_reloads_leaving_other_tables_alone() {
             // Twice: the script must work with and without the tables there.
             fw.apply(&state).await.unwrap();
             fw.apply(&state).await.unwrap();
-            assert!(fw.present().await.unwrap());
+            assert_eq!(fw.drift().await.unwrap(), None);
         }
         for change in [
             scenarios::add_port_change(),
@@ -461,21 +461,46 @@ fn ranges_udp_and_ipv6_mappings_work() {
     not(feature = "privileged"),
     ignore = "needs root: cargo test -p berth-nft --features privileged"
 )]
-fn a_flushed_ruleset_is_noticed() {
+fn changes_from_outside_are_noticed_and_others_tables_are_not_drift() {
     in_sandbox(|| async {
         let fw = firewall();
-        assert!(!fw.present().await.unwrap());
+        let drift = || async { fw.drift().await.unwrap() };
+        assert_eq!(drift().await, None, "nothing written yet");
         fw.apply(&basic_state()).await.unwrap();
-        assert!(fw.present().await.unwrap());
-        ok(&["nft", "flush", "ruleset"]);
-        assert!(!fw.present().await.unwrap());
+        // The second check after a write reads berth's tables back; later
+        // ones compare with that.
+        assert_eq!(drift().await, None);
+        assert_eq!(drift().await, None);
+        ok(&["nft", "add table ip other"]);
+        assert_eq!(drift().await, None, "another table is not berth's drift");
+
+        ok(&["nft", "flush table ip berth"]);
+        let flushed = drift().await.expect("a flushed table is drift");
+        assert!(flushed.contains("lines gone"), "{flushed}");
         fw.apply(&basic_state()).await.unwrap();
-        assert!(fw.present().await.unwrap());
-        ok(&["nft", "delete", "table", "ip6", "berth"]);
-        assert!(
-            !fw.present().await.unwrap(),
-            "half the tables is not present"
-        );
+        assert_eq!(drift().await, None);
+        assert_eq!(drift().await, None);
+
+        ok(&["nft", "delete element ip berth dnat-any { tcp . 8080 }"]);
+        let deleted = drift().await.expect("a deleted element is drift");
+        assert!(deleted.contains("8080"), "{deleted}");
+        fw.apply(&basic_state()).await.unwrap();
+        assert_eq!(drift().await, None);
+
+        ok(&["nft", "flush ruleset"]);
+        let gone = drift().await.expect("deleted tables are drift");
+        assert!(gone.contains("cannot be listed"), "{gone}");
+        fw.apply(&basic_state()).await.unwrap();
+        assert_eq!(drift().await, None);
+        ok(&["nft", "delete table ip6 berth"]);
+        assert!(drift().await.is_some(), "half the tables is drift");
+
+        // berth's own element changes are not drift.
+        fw.apply(&basic_state()).await.unwrap();
+        assert_eq!(drift().await, None);
+        fw.update(&scenarios::add_port_change()).await.unwrap();
+        assert_eq!(drift().await, None);
+        assert_eq!(drift().await, None);
     });
 }
 

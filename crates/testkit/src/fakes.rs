@@ -9,8 +9,8 @@ use berth_core::container::{Container, Proto};
 use berth_core::model::{Network, RecordState};
 use berth_core::ports::{
     BridgeSpec, DnsUpstreams, EndpointCheck, EndpointFault, EndpointRecord, EndpointSpec, Env,
-    EtcFiles, ExitStatus, Firewall, FirewallChange, FirewallState, Host, ImageConfig, Images,
-    LaunchSpec, NetOps, OwnedLink, PortError, Runtime, RuntimeStatus, SandboxDns, Store,
+    EtcFiles, ExitStatus, Firewall, FirewallChange, FirewallState, FlowMatch, Host, ImageConfig,
+    Images, LaunchSpec, NetOps, OwnedLink, PortError, Runtime, RuntimeStatus, SandboxDns, Store,
     StoreConflict, LINK_ALIAS_PREFIX,
 };
 use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
@@ -58,6 +58,8 @@ struct NetState {
     refuse_endpoints: usize,
     /// Ports "host processes" hold.
     bound_ports: BTreeSet<(Proto, u16)>,
+    /// Every `forget_flows` call's matches, in order.
+    forgotten_flows: Vec<Vec<FlowMatch>>,
 }
 
 /// A model of the host namespace: it holds links and answers like the
@@ -107,6 +109,11 @@ impl FakeNet {
     /// The links inside a sandbox, if it exists.
     pub fn namespace(&self, path: &Path) -> Option<BTreeMap<String, FakeLink>> {
         lock(&self.state).namespaces.get(path).cloned()
+    }
+
+    /// The matches of each `forget_flows` call so far, in order.
+    pub fn forgotten_flows(&self) -> Vec<Vec<FlowMatch>> {
+        lock(&self.state).forgotten_flows.clone()
     }
 
     pub fn namespace_paths(&self) -> Vec<PathBuf> {
@@ -273,6 +280,11 @@ impl NetOps for FakeNet {
 
     fn port_in_use(&self, proto: Proto, _ip: IpAddr, port: u16) -> bool {
         lock(&self.state).bound_ports.contains(&(proto, port))
+    }
+
+    async fn forget_flows(&self, flows: &[FlowMatch]) -> Result<usize, PortError> {
+        lock(&self.state).forgotten_flows.push(flows.to_vec());
+        Ok(0)
     }
 
     async fn add_endpoint(&self, spec: &EndpointSpec) -> Result<(), PortError> {
@@ -662,6 +674,8 @@ impl Images for FakeImages {
 #[derive(Default)]
 pub struct FakeFirewall {
     state: Mutex<Option<FirewallState>>,
+    /// What berth last wrote (`None`: never wrote), to tell drift.
+    written: Mutex<Option<FirewallState>>,
     /// Transactions seen, to check that a change is one transaction.
     pub transactions: AtomicU64,
 }
@@ -676,11 +690,24 @@ impl FakeFirewall {
     pub fn flush(&self) {
         *lock(&self.state) = None;
     }
+
+    /// Changes the tables' content as someone else might (`nft delete
+    /// element …`); no-op if they do not exist.
+    pub fn tamper(&self, change: impl FnOnce(&mut FirewallState)) {
+        if let Some(state) = lock(&self.state).as_mut() {
+            change(state);
+        }
+    }
+
+    fn wrote(&self, state: Option<FirewallState>) {
+        *lock(&self.written) = state;
+    }
 }
 
 impl Firewall for FakeFirewall {
     async fn apply(&self, state: &FirewallState) -> Result<(), PortError> {
         *lock(&self.state) = Some(state.clone());
+        self.wrote(Some(state.clone()));
         self.transactions.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -698,12 +725,22 @@ impl Firewall for FakeFirewall {
         state.ports.extend(change.add_ports.iter().cloned());
         state.networks.sort();
         state.ports.sort();
+        let written = state.clone();
+        drop(guard);
+        self.wrote(Some(written));
         self.transactions.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
-    async fn present(&self) -> Result<bool, PortError> {
-        Ok(lock(&self.state).is_some())
+    async fn drift(&self) -> Result<Option<String>, PortError> {
+        let written = lock(&self.written).clone();
+        let now = lock(&self.state).clone();
+        Ok(match (written, now) {
+            (None, _) => None,
+            (Some(_), None) => Some("berth's tables are gone".to_owned()),
+            (Some(w), Some(n)) if w == n => None,
+            (Some(_), Some(_)) => Some("berth's tables' content changed".to_owned()),
+        })
     }
 }
 

@@ -933,6 +933,10 @@ async fn networks_are_firewall_elements_and_a_flush_is_repaired() {
         !engine.repair_firewall().await.unwrap(),
         "nothing to repair"
     );
+    // A deleted element is drift too, not only vanished tables.
+    host.firewall.tamper(|s| drop(s.networks.pop()));
+    assert!(engine.repair_firewall().await.unwrap());
+    assert_eq!(host.firewall.state().unwrap().networks.len(), 2);
     engine.reconcile().await.unwrap();
 
     // With --iptables=false the tables are left alone entirely.
@@ -1021,5 +1025,62 @@ async fn joining_a_user_network_brings_the_embedded_dns() {
         etc.resolv_conf.contains("nameserver 10.0.0.2"),
         "{}",
         etc.resolv_conf
+    );
+}
+
+#[tokio::test]
+async fn flows_of_an_endpoint_and_of_udp_host_ports_are_forgotten() {
+    use berth_core::ports::FlowMatch;
+    let (host, h) = setup().await;
+    let req = publish(
+        run_req("dns", ""),
+        &[("53/udp", "", "5353"), ("80/tcp", "", "8080")],
+    );
+    h.create_container(req).await.unwrap();
+    let c = h.start_container("dns").await.unwrap();
+    let ip = c.attachments[0]
+        .endpoint
+        .as_ref()
+        .unwrap()
+        .ipv4
+        .unwrap()
+        .addr();
+    let udp = FlowMatch::DestPort {
+        proto: berth_core::container::Proto::Udp,
+        ports: (5353, 5353),
+    };
+    // Before the process runs: the endpoint's address and, once mapped,
+    // the UDP host port (not the TCP one, as Docker: a TCP flow does not
+    // outlive its peer's reset).
+    assert_eq!(
+        host.net.forgotten_flows(),
+        vec![vec![FlowMatch::Address(ip), udp]]
+    );
+
+    h.stop_container("dns", 15, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        host.net.forgotten_flows().last(),
+        Some(&vec![FlowMatch::Address(ip)]),
+        "on leave too"
+    );
+
+    // Connecting a running container: at once.
+    mynetwork(&h).await;
+    h.create_container(run_req("joiner", "")).await.unwrap();
+    h.start_container("joiner").await.unwrap();
+    h.connect(
+        "mynetwork".into(),
+        "joiner".into(),
+        EndpointRequest::default(),
+    )
+    .await
+    .unwrap();
+    let joiner = h.inspect_container("joiner").unwrap();
+    let endpoint = joiner.attachments[1].endpoint.as_ref().unwrap();
+    assert_eq!(
+        host.net.forgotten_flows().last(),
+        Some(&vec![FlowMatch::Address(endpoint.ipv4.unwrap().addr())])
     );
 }

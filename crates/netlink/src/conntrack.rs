@@ -1,0 +1,605 @@
+//! Deleting connection-tracking entries over ctnetlink (`NETLINK_NETFILTER`,
+//! subsystem `CTNETLINK`), in-process: one dump of the table per address
+//! family, then one delete per matching entry, as vishvananda/netlink's
+//! `ConntrackDeleteFilters` does for Docker.
+//!
+//! The kernel filters neither dumps by address on every kernel berth runs
+//! on nor deletes by anything but the exact tuple, so the cost is one pass
+//! over the family's entries; on a host with few flows that is one or two
+//! datagrams.
+//!
+//! Messages are built and parsed here (no maintained crate covers
+//! ctnetlink); the socket is `netlink-sys`'s. Layout (linux/netfilter/
+//! nfnetlink_conntrack.h): `nlmsghdr`, `nfgenmsg`, then attributes; an
+//! entry's tuples are nested `CTA_TUPLE_IP` / `CTA_TUPLE_PROTO` attributes.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use berth_core::container::Proto;
+use berth_core::ports::FlowMatch;
+use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
+
+use crate::error::NetlinkError;
+
+const NFNL_SUBSYS_CTNETLINK: u16 = 1;
+const IPCTNL_MSG_CT_GET: u16 = 1;
+const IPCTNL_MSG_CT_DELETE: u16 = 2;
+
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_ACK: u16 = 0x4;
+const NLM_F_DUMP: u16 = 0x300;
+
+const NLMSG_HDRLEN: usize = 16;
+const NFGENMSG_LEN: usize = 4;
+/// Attribute type bits (without NLA_F_NESTED / NLA_F_NET_BYTEORDER).
+const NLA_TYPE_MASK: u16 = 0x3fff;
+
+const CTA_TUPLE_ORIG: u16 = 1;
+const CTA_TUPLE_REPLY: u16 = 2;
+const CTA_ID: u16 = 12;
+const CTA_ZONE: u16 = 18;
+const CTA_TUPLE_IP: u16 = 1;
+const CTA_TUPLE_PROTO: u16 = 2;
+const CTA_IP_V4_SRC: u16 = 1;
+const CTA_IP_V4_DST: u16 = 2;
+const CTA_IP_V6_SRC: u16 = 3;
+const CTA_IP_V6_DST: u16 = 4;
+const CTA_PROTO_NUM: u16 = 1;
+const CTA_PROTO_DST_PORT: u16 = 3;
+
+/// Large enough for any datagram of a dump (the kernel fills at most 32 KiB).
+const RECV_BUFFER: usize = 64 * 1024;
+
+/// The facts of one entry that filters look at, plus the attributes that
+/// name it in a delete request (copied as the kernel sent them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// The entry's address family, as its `nfgenmsg` says.
+    pub family: u8,
+    pub orig_src: Option<IpAddr>,
+    pub orig_dst: Option<IpAddr>,
+    pub reply_src: Option<IpAddr>,
+    pub reply_dst: Option<IpAddr>,
+    pub proto: Option<u8>,
+    pub orig_dst_port: Option<u16>,
+    /// `CTA_TUPLE_ORIG`, `CTA_ZONE` and `CTA_ID`, whole (header included).
+    pub key: Vec<u8>,
+}
+
+impl Entry {
+    fn matches(&self, flows: &[FlowMatch]) -> bool {
+        flows.iter().any(|flow| match *flow {
+            FlowMatch::Address(ip) => {
+                [self.orig_src, self.orig_dst, self.reply_src, self.reply_dst].contains(&Some(ip))
+            }
+            FlowMatch::DestPort { proto, ports } => {
+                self.proto == Some(proto_number(proto))
+                    && self
+                        .orig_dst_port
+                        .is_some_and(|p| ports.0 <= p && p <= ports.1)
+            }
+        })
+    }
+}
+
+fn proto_number(proto: Proto) -> u8 {
+    match proto {
+        Proto::Tcp => libc::IPPROTO_TCP as u8,
+        Proto::Udp => libc::IPPROTO_UDP as u8,
+        Proto::Sctp => libc::IPPROTO_SCTP as u8,
+    }
+}
+
+/// The address families to dump for `flows`: an address's own, and both
+/// for a port (published on every local address of either family). Both
+/// are one dump of `AF_UNSPEC`: the kernel walks its whole table (every
+/// namespace's buckets) per dump, whatever the family.
+fn families(flows: &[FlowMatch]) -> Vec<u8> {
+    let mut v4 = false;
+    let mut v6 = false;
+    for flow in flows {
+        match flow {
+            FlowMatch::Address(IpAddr::V4(_)) => v4 = true,
+            FlowMatch::Address(IpAddr::V6(_)) => v6 = true,
+            FlowMatch::DestPort { .. } => (v4, v6) = (true, true),
+        }
+    }
+    match (v4, v6) {
+        (true, true) => vec![libc::AF_UNSPEC as u8],
+        (true, false) => vec![libc::AF_INET as u8],
+        (false, true) => vec![libc::AF_INET6 as u8],
+        (false, false) => Vec::new(),
+    }
+}
+
+/// A ctnetlink socket, bound to the network namespace it was opened in
+/// (whichever thread uses it later), with its request counter.
+#[derive(Debug)]
+pub(crate) struct Conntrack {
+    socket: Socket,
+    seq: u32,
+}
+
+impl Conntrack {
+    /// Opens the socket in the calling thread's network namespace.
+    pub(crate) fn open() -> Result<Conntrack, NetlinkError> {
+        let mut socket =
+            Socket::new(NETLINK_NETFILTER).map_err(|source| NetlinkError::Conntrack {
+                op: "open a netfilter netlink socket",
+                source,
+            })?;
+        socket
+            .bind_auto()
+            .map_err(|source| NetlinkError::Conntrack {
+                op: "bind the netfilter netlink socket",
+                source,
+            })?;
+        socket
+            .connect(&SocketAddr::new(0, 0))
+            .map_err(|source| NetlinkError::Conntrack {
+                op: "connect the netfilter netlink socket",
+                source,
+            })?;
+        Ok(Conntrack { socket, seq: 0 })
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    /// Deletes the entries of the socket's namespace that any of `flows`
+    /// matches; returns how many. Blocking (a few system calls per
+    /// datagram): call it off the async workers.
+    pub(crate) fn forget(&mut self, flows: &[FlowMatch]) -> Result<usize, NetlinkError> {
+        let mut deleted = 0;
+        for family in families(flows) {
+            let seq = self.next_seq();
+            let doomed: Vec<Entry> = dump(&self.socket, family, seq)?
+                .into_iter()
+                .filter(|e| e.matches(flows))
+                .collect();
+            for entry in doomed {
+                let seq = self.next_seq();
+                if delete(&self.socket, seq, &entry)? {
+                    deleted += 1;
+                }
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+fn dump(socket: &Socket, family: u8, seq: u32) -> Result<Vec<Entry>, NetlinkError> {
+    let request = request(
+        IPCTNL_MSG_CT_GET,
+        NLM_F_REQUEST | NLM_F_DUMP,
+        family,
+        seq,
+        &[],
+    );
+    send(socket, &request, "ask for the conntrack table")?;
+    let mut entries = Vec::new();
+    let mut buf = Vec::with_capacity(RECV_BUFFER);
+    loop {
+        buf.clear();
+        let n = socket
+            .recv(&mut buf, 0)
+            .map_err(|source| NetlinkError::Conntrack {
+                op: "read the conntrack table",
+                source,
+            })?;
+        if n > buf.len() {
+            return Err(NetlinkError::ConntrackMessage(
+                "a datagram of the conntrack dump was truncated".to_owned(),
+            ));
+        }
+        // Replies to an earlier request cut short by an error may still be
+        // queued: only this one's count.
+        for msg in messages(&buf)?.into_iter().filter(|m| m.seq == seq) {
+            match msg.kind {
+                NLMSG_DONE => return Ok(entries),
+                NLMSG_ERROR => match error_code(msg.payload)? {
+                    0 => {}
+                    // No conntrack for this family in the kernel: no entries.
+                    libc::EAFNOSUPPORT | libc::EOPNOTSUPP => return Ok(entries),
+                    errno => {
+                        return Err(NetlinkError::Conntrack {
+                            op: "dump the conntrack table",
+                            source: std::io::Error::from_raw_os_error(errno),
+                        })
+                    }
+                },
+                _ => entries.push(parse_entry(msg.payload)?),
+            }
+        }
+    }
+}
+
+/// Deletes one entry; false if it was gone already (it expired, or the
+/// kernel freed it meanwhile).
+fn delete(socket: &Socket, seq: u32, entry: &Entry) -> Result<bool, NetlinkError> {
+    let request = request(
+        IPCTNL_MSG_CT_DELETE,
+        NLM_F_REQUEST | NLM_F_ACK,
+        entry.family,
+        seq,
+        &entry.key,
+    );
+    send(socket, &request, "delete a conntrack entry")?;
+    let mut buf = Vec::with_capacity(RECV_BUFFER);
+    loop {
+        buf.clear();
+        socket
+            .recv(&mut buf, 0)
+            .map_err(|source| NetlinkError::Conntrack {
+                op: "read the reply to a conntrack delete",
+                source,
+            })?;
+        for msg in messages(&buf)? {
+            if msg.kind != NLMSG_ERROR || msg.seq != seq {
+                continue;
+            }
+            return match error_code(msg.payload)? {
+                0 => Ok(true),
+                libc::ENOENT => Ok(false),
+                errno => Err(NetlinkError::Conntrack {
+                    op: "delete a conntrack entry",
+                    source: std::io::Error::from_raw_os_error(errno),
+                }),
+            };
+        }
+    }
+}
+
+fn send(socket: &Socket, request: &[u8], op: &'static str) -> Result<(), NetlinkError> {
+    socket
+        .send(request, 0)
+        .map(drop)
+        .map_err(|source| NetlinkError::Conntrack { op, source })
+}
+
+/// One ctnetlink request: header, `nfgenmsg` (version 0, resource 0), and
+/// `attributes` (already encoded).
+pub(crate) fn request(kind: u16, flags: u16, family: u8, seq: u32, attributes: &[u8]) -> Vec<u8> {
+    let len = NLMSG_HDRLEN + NFGENMSG_LEN + attributes.len();
+    let mut msg = Vec::with_capacity(len);
+    msg.extend_from_slice(&(len as u32).to_ne_bytes());
+    msg.extend_from_slice(&((NFNL_SUBSYS_CTNETLINK << 8) | kind).to_ne_bytes());
+    msg.extend_from_slice(&flags.to_ne_bytes());
+    msg.extend_from_slice(&seq.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    msg.extend_from_slice(&[family, 0, 0, 0]);
+    msg.extend_from_slice(attributes);
+    msg
+}
+
+/// A netlink message of a datagram: its type, sequence number and payload
+/// (after the header).
+#[derive(Debug)]
+struct Message<'a> {
+    kind: u16,
+    seq: u32,
+    payload: &'a [u8],
+}
+
+fn malformed(what: &str) -> NetlinkError {
+    NetlinkError::ConntrackMessage(format!("malformed netlink message: {what}"))
+}
+
+fn u16_at(buf: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(buf.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(buf: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(buf.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+fn messages(mut buf: &[u8]) -> Result<Vec<Message<'_>>, NetlinkError> {
+    let mut out = Vec::new();
+    while buf.len() >= NLMSG_HDRLEN {
+        let len = u32_at(buf, 0).ok_or_else(|| malformed("header"))? as usize;
+        if len < NLMSG_HDRLEN || len > buf.len() {
+            return Err(malformed("length"));
+        }
+        out.push(Message {
+            kind: u16_at(buf, 4).ok_or_else(|| malformed("header"))?,
+            seq: u32_at(buf, 8).ok_or_else(|| malformed("header"))?,
+            payload: &buf[NLMSG_HDRLEN..len],
+        });
+        buf = buf.get(align4(len)..).unwrap_or(&[]);
+    }
+    Ok(out)
+}
+
+/// The errno of an `NLMSG_ERROR` payload (0 for an acknowledgement).
+fn error_code(payload: &[u8]) -> Result<i32, NetlinkError> {
+    let code = u32_at(payload, 0).ok_or_else(|| malformed("error message"))? as i32;
+    Ok(-code)
+}
+
+/// An attribute: its type without flags, its payload, and the whole
+/// attribute with its header.
+type Attribute<'a> = (u16, &'a [u8], &'a [u8]);
+
+/// The attributes in `buf`.
+fn attributes(mut buf: &[u8]) -> Result<Vec<Attribute<'_>>, NetlinkError> {
+    let mut out = Vec::new();
+    while buf.len() >= 4 {
+        let len = u16_at(buf, 0).ok_or_else(|| malformed("attribute"))? as usize;
+        if len < 4 || len > buf.len() {
+            return Err(malformed("attribute length"));
+        }
+        let kind = u16_at(buf, 2).ok_or_else(|| malformed("attribute"))? & NLA_TYPE_MASK;
+        out.push((kind, &buf[4..len], &buf[..len]));
+        buf = buf.get(align4(len)..).unwrap_or(&[]);
+    }
+    Ok(out)
+}
+
+/// Source, destination, protocol number and destination port of a tuple.
+type Tuple = (Option<IpAddr>, Option<IpAddr>, Option<u8>, Option<u16>);
+
+fn parse_tuple(buf: &[u8]) -> Result<Tuple, NetlinkError> {
+    let (mut src, mut dst, mut proto, mut port) = (None, None, None, None);
+    for (kind, payload, _) in attributes(buf)? {
+        match kind {
+            CTA_TUPLE_IP => {
+                for (kind, addr, _) in attributes(payload)? {
+                    let ip = match addr.len() {
+                        4 => <[u8; 4]>::try_from(addr)
+                            .ok()
+                            .map(|o| IpAddr::V4(Ipv4Addr::from(o))),
+                        16 => <[u8; 16]>::try_from(addr)
+                            .ok()
+                            .map(|o| IpAddr::V6(Ipv6Addr::from(o))),
+                        _ => None,
+                    };
+                    match kind {
+                        CTA_IP_V4_SRC | CTA_IP_V6_SRC => src = ip,
+                        CTA_IP_V4_DST | CTA_IP_V6_DST => dst = ip,
+                        _ => {}
+                    }
+                }
+            }
+            CTA_TUPLE_PROTO => {
+                for (kind, value, _) in attributes(payload)? {
+                    match kind {
+                        CTA_PROTO_NUM => proto = value.first().copied(),
+                        // Network byte order.
+                        CTA_PROTO_DST_PORT => {
+                            port = value.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((src, dst, proto, port))
+}
+
+/// An `IPCTNL_MSG_CT_NEW` message of a dump (payload after the netlink
+/// header).
+pub(crate) fn parse_entry(payload: &[u8]) -> Result<Entry, NetlinkError> {
+    let attrs = payload
+        .get(NFGENMSG_LEN..)
+        .ok_or_else(|| malformed("conntrack entry"))?;
+    let mut entry = Entry {
+        family: payload[0],
+        orig_src: None,
+        orig_dst: None,
+        reply_src: None,
+        reply_dst: None,
+        proto: None,
+        orig_dst_port: None,
+        key: Vec::new(),
+    };
+    for (kind, value, whole) in attributes(attrs)? {
+        match kind {
+            CTA_TUPLE_ORIG => {
+                let (src, dst, proto, port) = parse_tuple(value)?;
+                (entry.orig_src, entry.orig_dst) = (src, dst);
+                (entry.proto, entry.orig_dst_port) = (proto, port);
+                push_attribute(&mut entry.key, whole);
+            }
+            CTA_TUPLE_REPLY => {
+                let (src, dst, _, _) = parse_tuple(value)?;
+                (entry.reply_src, entry.reply_dst) = (src, dst);
+            }
+            CTA_ZONE | CTA_ID => push_attribute(&mut entry.key, whole),
+            _ => {}
+        }
+    }
+    Ok(entry)
+}
+
+/// Appends an encoded attribute, padded to 4 bytes.
+fn push_attribute(out: &mut Vec<u8>, whole: &[u8]) {
+    out.extend_from_slice(whole);
+    out.resize(align4(out.len()), 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NESTED: u16 = 0x8000;
+
+    fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+        out.extend_from_slice(&kind.to_ne_bytes());
+        out.extend_from_slice(payload);
+        out.resize(align4(out.len()), 0);
+        out
+    }
+
+    fn tuple(src: IpAddr, dst: IpAddr, proto: u8, dport: u16) -> Vec<u8> {
+        let addr = |kind4, kind6, ip: IpAddr| match ip {
+            IpAddr::V4(v4) => attr(kind4, &v4.octets()),
+            IpAddr::V6(v6) => attr(kind6, &v6.octets()),
+        };
+        let mut ip = addr(CTA_IP_V4_SRC, CTA_IP_V6_SRC, src);
+        ip.extend(addr(CTA_IP_V4_DST, CTA_IP_V6_DST, dst));
+        let mut l4 = attr(CTA_PROTO_NUM, &[proto]);
+        l4.extend(attr(2, &1234u16.to_be_bytes()));
+        l4.extend(attr(CTA_PROTO_DST_PORT, &dport.to_be_bytes()));
+        let mut t = attr(CTA_TUPLE_IP | NESTED, &ip);
+        t.extend(attr(CTA_TUPLE_PROTO | NESTED, &l4));
+        t
+    }
+
+    /// An entry as the kernel dumps it: a UDP flow from `client` to a
+    /// published port, DNATed to `container`.
+    fn dumped(client: &str, host: &str, container: &str, port: u16) -> (Vec<u8>, Vec<u8>) {
+        let (client, host, container) = (
+            client.parse().unwrap(),
+            host.parse().unwrap(),
+            container.parse().unwrap(),
+        );
+        let orig = attr(
+            CTA_TUPLE_ORIG | NESTED,
+            &tuple(client, host, libc::IPPROTO_UDP as u8, port),
+        );
+        let id = attr(CTA_ID | 0x4000, &7u32.to_be_bytes());
+        let mut payload = vec![libc::AF_INET as u8, 0, 0, 0];
+        payload.extend(&orig);
+        payload.extend(attr(
+            CTA_TUPLE_REPLY | NESTED,
+            &tuple(container, client, libc::IPPROTO_UDP as u8, 1234),
+        ));
+        payload.extend(attr(3 | 0x4000, &0x188u32.to_be_bytes()));
+        payload.extend(&id);
+        let mut key = orig;
+        key.extend(id);
+        (payload, key)
+    }
+
+    #[test]
+    fn an_entry_is_parsed_and_keeps_what_names_it() {
+        let (payload, key) = dumped("10.200.0.2", "10.200.0.1", "172.17.0.2", 5353);
+        let entry = parse_entry(&payload).unwrap();
+        assert_eq!(entry.orig_src, Some("10.200.0.2".parse().unwrap()));
+        assert_eq!(entry.orig_dst, Some("10.200.0.1".parse().unwrap()));
+        assert_eq!(entry.reply_src, Some("172.17.0.2".parse().unwrap()));
+        assert_eq!(entry.reply_dst, Some("10.200.0.2".parse().unwrap()));
+        assert_eq!(entry.proto, Some(17));
+        assert_eq!(entry.family, libc::AF_INET as u8);
+        assert_eq!(entry.orig_dst_port, Some(5353));
+        assert_eq!(entry.key, key, "original tuple and id, nothing else");
+    }
+
+    #[test]
+    fn ipv6_tuples_are_parsed() {
+        let t = tuple(
+            "fd00::2".parse().unwrap(),
+            "fd00::3".parse().unwrap(),
+            58,
+            0,
+        );
+        let mut payload = vec![libc::AF_INET6 as u8, 0, 0, 0];
+        payload.extend(attr(CTA_TUPLE_ORIG | NESTED, &t));
+        let entry = parse_entry(&payload).unwrap();
+        assert_eq!(entry.orig_src, Some("fd00::2".parse().unwrap()));
+        assert_eq!(entry.orig_dst, Some("fd00::3".parse().unwrap()));
+        assert_eq!(entry.proto, Some(58));
+        assert_eq!(entry.family, libc::AF_INET6 as u8, "deleted as IPv6");
+    }
+
+    #[test]
+    fn filters_match_any_end_or_the_original_destination_port() {
+        let (payload, _) = dumped("10.200.0.2", "10.200.0.1", "172.17.0.2", 5353);
+        let entry = parse_entry(&payload).unwrap();
+        let addr = |s: &str| FlowMatch::Address(s.parse().unwrap());
+        assert!(entry.matches(&[addr("172.17.0.2")]), "the DNAT target");
+        assert!(entry.matches(&[addr("10.200.0.2")]));
+        assert!(!entry.matches(&[addr("172.17.0.3")]));
+        let udp = |ports| FlowMatch::DestPort {
+            proto: Proto::Udp,
+            ports,
+        };
+        assert!(entry.matches(&[udp((5353, 5353))]));
+        assert!(entry.matches(&[udp((5000, 6000))]));
+        assert!(!entry.matches(&[udp((1234, 1234))]), "source port only");
+        assert!(!entry.matches(&[FlowMatch::DestPort {
+            proto: Proto::Tcp,
+            ports: (5353, 5353)
+        }]));
+        assert!(!entry.matches(&[]));
+    }
+
+    #[test]
+    fn a_delete_request_carries_the_tuple_as_dumped() {
+        let (payload, key) = dumped("10.200.0.2", "10.200.0.1", "172.17.0.2", 5353);
+        let entry = parse_entry(&payload).unwrap();
+        let msg = request(
+            IPCTNL_MSG_CT_DELETE,
+            NLM_F_REQUEST | NLM_F_ACK,
+            entry.family,
+            9,
+            &entry.key,
+        );
+        let parsed = messages(&msg).unwrap();
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed[0].kind, 0x0102, "ctnetlink subsystem, delete");
+        assert_eq!(parsed[0].seq, 9);
+        assert_eq!(parsed[0].payload[..4], [libc::AF_INET as u8, 0, 0, 0]);
+        assert_eq!(&parsed[0].payload[4..], &key[..]);
+        assert_eq!(u16_at(&msg, 6), Some(NLM_F_REQUEST | NLM_F_ACK));
+    }
+
+    #[test]
+    fn a_dump_request_asks_for_one_family() {
+        let msg = request(IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, 10, 1, &[]);
+        assert_eq!(msg.len(), 20);
+        assert_eq!(u16_at(&msg, 4), Some(0x0101));
+        assert_eq!(msg[16], 10);
+    }
+
+    #[test]
+    fn families_follow_the_addresses_and_ports_take_both() {
+        let v4 = FlowMatch::Address("10.0.0.2".parse().unwrap());
+        let v6 = FlowMatch::Address("fd00::2".parse().unwrap());
+        let (inet, inet6) = (libc::AF_INET as u8, libc::AF_INET6 as u8);
+        assert_eq!(families(&[v4]), vec![inet]);
+        assert_eq!(families(&[v6]), vec![inet6]);
+        let both = libc::AF_UNSPEC as u8;
+        assert_eq!(families(&[v4, v6]), vec![both], "one dump for both");
+        let port = FlowMatch::DestPort {
+            proto: Proto::Udp,
+            ports: (53, 53),
+        };
+        assert_eq!(families(&[port]), vec![both]);
+        assert_eq!(families(&[]), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn truncated_messages_are_errors_not_panics() {
+        let (payload, _) = dumped("10.200.0.2", "10.200.0.1", "172.17.0.2", 5353);
+        for cut in 0..payload.len() {
+            let _ = parse_entry(&payload[..cut]);
+        }
+        let msg = request(IPCTNL_MSG_CT_GET, NLM_F_REQUEST, 2, 1, &payload[4..]);
+        for cut in 0..msg.len() {
+            let _ = messages(&msg[..cut]);
+        }
+        assert!(messages(&[0xff; 20]).is_err());
+    }
+
+    #[test]
+    fn acknowledgements_and_errors_are_read() {
+        assert_eq!(error_code(&0i32.to_ne_bytes()).unwrap(), 0);
+        assert_eq!(
+            error_code(&(-libc::ENOENT).to_ne_bytes()).unwrap(),
+            libc::ENOENT
+        );
+    }
+}
