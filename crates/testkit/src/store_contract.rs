@@ -79,7 +79,9 @@ fn ifname(s: &str) -> IfName {
     IfName::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
-fn endpoint(n: u8, network: &NetworkId, container: u8, addresses: &[IpAddr]) -> EndpointRecord {
+/// Endpoint `n` of container `container` on `network`: `eth<n>`,
+/// `veth<n, 7 hex>`.
+pub fn endpoint(n: u8, network: &NetworkId, container: u8, addresses: &[IpAddr]) -> EndpointRecord {
     EndpointRecord {
         id: EndpointId::from_bytes([n; 32]),
         network: network.clone(),

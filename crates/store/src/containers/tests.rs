@@ -8,7 +8,8 @@ use berth_core::container::{
     RunState, Status,
 };
 use berth_core::model::RecordState;
-use berth_core::ports::{EndpointRecord, PortError, Store, StoreConflict};
+use berth_core::ports::{PortError, Store, StoreConflict};
+use berth_testkit::store_contract::endpoint;
 use berth_types::{ContainerId, EndpointId, IfName, MacAddr, NetworkId};
 use rusqlite::params;
 use tempfile::TempDir;
@@ -111,17 +112,6 @@ fn container(n: u8, name: &str) -> Container {
             networks_changing: false,
         },
         netns: Some(PathBuf::from(format!("/run/berth/netns/{n}"))),
-    }
-}
-
-fn endpoint(n: u8, network: &NetworkId, container: u8, addresses: &[IpAddr]) -> EndpointRecord {
-    EndpointRecord {
-        id: EndpointId::from_bytes([n; 32]),
-        network: network.clone(),
-        container: ContainerId::from_bytes([container; 32]),
-        ifname: ifname(&format!("eth{n}")),
-        host_ifname: ifname(&format!("veth{n:07x}")),
-        addresses: addresses.to_vec(),
     }
 }
 
