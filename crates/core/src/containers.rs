@@ -186,7 +186,8 @@ impl<H: Host> Engine<H> {
                 for index in 0..c.attachments.len() {
                     self.join(c, index, path).await?;
                     if let Some(endpoint) = &c.attachments[index].endpoint {
-                        stale_flows.extend(endpoint_flows(endpoint));
+                        let network = c.attachments[index].network.clone();
+                        stale_flows.extend(self.flows.joining(&network, endpoint));
                     }
                 }
                 stale_flows.extend(self.publish(c).await?);
@@ -486,7 +487,7 @@ impl<H: Host> Engine<H> {
         }
         // The address is free for the next endpoint: no flow of this one
         // may carry over to it.
-        forget_flows(self.host.net(), container, &endpoint_flows(endpoint)).await;
+        self.flows.leaving(network, endpoint);
         match self.host.store().delete_endpoint(&endpoint.id) {
             Ok(()) => {
                 let released: Vec<IpAddr> = endpoint
@@ -680,7 +681,8 @@ impl<H: Host> Engine<H> {
                 return Err(e);
             }
             if let Some(endpoint) = &c.attachments[index].endpoint {
-                forget_flows(self.host.net(), &c.name, &endpoint_flows(endpoint)).await;
+                let flows = self.flows.joining(&network.id, endpoint);
+                forget_flows(self.host.net(), &c.name, &flows).await;
             }
         }
         self.save_container(&c)?;
@@ -1006,14 +1008,4 @@ pub(crate) async fn forget_flows<N: NetOps>(net: &N, container: &str, flows: &[F
         Ok(deleted) => info!(container, deleted, "stale conntrack entries deleted"),
         Err(e) => warn!(container, error = %e, "stale conntrack entries not deleted"),
     }
-}
-
-/// The flows of an endpoint's addresses.
-fn endpoint_flows(endpoint: &Endpoint) -> Vec<FlowMatch> {
-    endpoint
-        .ipv4
-        .iter()
-        .chain(endpoint.ipv6.iter())
-        .map(|net| FlowMatch::Address(net.addr()))
-        .collect()
 }

@@ -21,6 +21,7 @@ use crate::container_table::ContainerTable;
 use crate::containers::network_in_use;
 use crate::error::{Error, Result};
 use crate::filter::{ContainerFilter, ListFilter, PruneFilter};
+use crate::flows::FlowLedger;
 use crate::lookup::find_network;
 use crate::model::{Network, RecordState};
 use crate::names::NameIndex;
@@ -87,6 +88,8 @@ pub struct Engine<H: Host> {
     removing_bridges: HashSet<IfName>,
     /// Addresses in use per network, kept in step with the store.
     pub(crate) addresses: AddressBook,
+    /// Stale conntrack flows, see [`crate::flows::FlowLedger`].
+    pub(crate) flows: FlowLedger,
 }
 
 impl<H: Host> Engine<H> {
@@ -107,6 +110,7 @@ impl<H: Host> Engine<H> {
             bridge_removals: tokio::task::JoinSet::new(),
             removing_bridges: HashSet::new(),
             addresses: AddressBook::default(),
+            flows: FlowLedger::default(),
         })
     }
 
@@ -139,51 +143,58 @@ impl<H: Host> Engine<H> {
         while let Some(command) = rx.recv().await {
             // A requester that hung up is no reason to stop: the work is done
             // either way, so send errors are ignored.
-            match command {
-                Command::CreateNetwork(req, reply) => {
-                    let _ = reply.send(self.create_network(req).await);
-                }
-                Command::RemoveNetwork(reference, reply) => {
-                    let _ = reply.send(self.remove_network(&reference).await);
-                }
-                Command::PruneNetworks(filter, reply) => {
-                    let _ = reply.send(self.prune_networks(&filter).await);
-                }
-                Command::CreateContainer(req, reply) => {
-                    let _ = reply.send(self.create_container(*req).await);
-                }
-                Command::PrepareStart(reference, reply) => {
-                    let started = std::time::Instant::now();
-                    let result = self.prepare_start(&reference).await;
-                    timing("network_setup", &reference, started, result.is_ok());
-                    let _ = reply.send(result);
-                }
-                Command::FinishStart(id, started, reply) => {
-                    let _ = reply.send(self.finish_start(&id, started).await);
-                }
-                Command::Exited(id, exit, attempt) => {
-                    if let Err(e) = self.container_exited(&id, exit).await {
-                        self.exit_not_recorded(id, exit, attempt, e);
-                    }
-                }
-                Command::RemoveContainer(reference, reply) => {
-                    let started = std::time::Instant::now();
-                    let result = self.remove_container(&reference).await;
-                    timing("engine_remove", &reference, started, result.is_ok());
-                    let _ = reply.send(result);
-                }
-                Command::Connect(network, container, req, reply) => {
-                    let _ = reply.send(self.connect(&network, &container, req).await);
-                }
-                Command::Disconnect(network, container, reply) => {
-                    let _ = reply.send(self.disconnect(&network, &container).await);
-                }
-                Command::RepairFirewall(reply) => {
-                    let _ = reply.send(self.repair_firewall().await);
-                }
-            }
+            self.handle(command).await;
+            // After the reply, before the next command: a leaving endpoint's
+            // flows are gone before its address can be handed out again.
+            self.forget_leaving_flows().await;
         }
         self.finish_bridge_removals().await;
+    }
+
+    async fn handle(&mut self, command: Command) {
+        match command {
+            Command::CreateNetwork(req, reply) => {
+                let _ = reply.send(self.create_network(req).await);
+            }
+            Command::RemoveNetwork(reference, reply) => {
+                let _ = reply.send(self.remove_network(&reference).await);
+            }
+            Command::PruneNetworks(filter, reply) => {
+                let _ = reply.send(self.prune_networks(&filter).await);
+            }
+            Command::CreateContainer(req, reply) => {
+                let _ = reply.send(self.create_container(*req).await);
+            }
+            Command::PrepareStart(reference, reply) => {
+                let started = std::time::Instant::now();
+                let result = self.prepare_start(&reference).await;
+                timing("network_setup", &reference, started, result.is_ok());
+                let _ = reply.send(result);
+            }
+            Command::FinishStart(id, started, reply) => {
+                let _ = reply.send(self.finish_start(&id, started).await);
+            }
+            Command::Exited(id, exit, attempt) => {
+                if let Err(e) = self.container_exited(&id, exit).await {
+                    self.exit_not_recorded(id, exit, attempt, e);
+                }
+            }
+            Command::RemoveContainer(reference, reply) => {
+                let started = std::time::Instant::now();
+                let result = self.remove_container(&reference).await;
+                timing("engine_remove", &reference, started, result.is_ok());
+                let _ = reply.send(result);
+            }
+            Command::Connect(network, container, req, reply) => {
+                let _ = reply.send(self.connect(&network, &container, req).await);
+            }
+            Command::Disconnect(network, container, reply) => {
+                let _ = reply.send(self.disconnect(&network, &container).await);
+            }
+            Command::RepairFirewall(reply) => {
+                let _ = reply.send(self.repair_firewall().await);
+            }
+        }
     }
 
     /// The process is gone but the store refused the record: whoever waits
@@ -363,6 +374,7 @@ impl<H: Host> Engine<H> {
             .delete_network(&network.id)
             .map_err(Error::store(format!("forget network {}", network.name)))?;
         self.addresses.forget(&network.id);
+        self.flows.forget_network(&network.id);
         let change = FirewallChange {
             remove_networks: self.fw_network(network).into_iter().collect(),
             ..Default::default()

@@ -15,6 +15,7 @@ pub mod error;
 pub mod etc_files;
 pub mod filter;
 mod firewall;
+mod flows;
 pub mod lookup;
 pub mod model;
 pub mod names;

@@ -80,6 +80,7 @@ impl<H: Host> Engine<H> {
         self.reconcile_containers().await?;
         // Allocations were removed behind the book's back above.
         self.addresses.forget_all();
+        self.forget_leaving_flows().await;
         self.apply_firewall().await
     }
 
