@@ -1,4 +1,5 @@
-//! A recording stub backend. Networks are canned answers; containers, execs
+//! A recording stub [`Backend`] for tests of the API and its clients
+//! (feature `testing`). Networks are canned answers; containers, execs
 //! and images are a small in-memory fake engine whose "processes" are
 //! scripted by their command, so the real docker CLI can run them:
 //!
@@ -13,10 +14,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
-use berth_api::{
+use crate::{
     ApiError, AttachIo, AttachOptions, Backend, ContainerAttach, ContainerListOptions,
     ContainerLogs, ExecStartOptions, Filters, ImageImportOptions, ImageListOptions,
     ImageRemoveOptions, LogMessage, LogsOptions, OutputStream, RemoveOptions, RequestBody,
@@ -86,11 +87,11 @@ pub struct StubBackend {
 
 impl StubBackend {
     pub fn calls(&self) -> Vec<Call> {
-        self.calls.lock().unwrap().clone()
+        lock(&self.calls).clone()
     }
 
     fn record(&self, call: Call) {
-        self.calls.lock().unwrap().push(call);
+        lock(&self.calls).push(call);
     }
 }
 
@@ -220,6 +221,11 @@ impl Default for Engine {
     }
 }
 
+/// A panic on one test task must not hide what the others recorded.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 static CLOCK: AtomicU64 = AtomicU64::new(1_700_000_000);
 
 /// A 64-hex id whose first 12 characters differ between calls.
@@ -302,7 +308,7 @@ impl Engine {
 /// runtime would drive.
 fn spawn_process(engine: Arc<Mutex<Engine>>, id: String) -> Result<(), ApiError> {
     let (cmd, success, output, logs, state, stdin, stop_receiver, auto_remove) = {
-        let mut guard = engine.lock().unwrap();
+        let mut guard = lock(&engine);
         let container = guard.find_mut(&id)?;
         if container.state.borrow().running {
             return Err(ApiError::not_modified("container already started"));
@@ -333,7 +339,7 @@ fn spawn_process(engine: Arc<Mutex<Engine>>, id: String) -> Result<(), ApiError>
     tokio::spawn(async move {
         let emit = |stream: OutputStream, text: String| {
             let line = Bytes::from(text);
-            logs.lock().unwrap().push(LogMessage {
+            lock(&logs).push(LogMessage {
                 stream,
                 timestamp: SystemTime::now(),
                 line: line.clone(),
@@ -348,7 +354,7 @@ fn spawn_process(engine: Arc<Mutex<Engine>>, id: String) -> Result<(), ApiError>
             state.exits += 1;
         });
         if auto_remove {
-            engine.lock().unwrap().remove_container(&id);
+            lock(&engine).remove_container(&id);
         }
     });
     Ok(())
@@ -573,7 +579,7 @@ impl Backend for StubBackend {
         if let Some(err) = error_for(&network) {
             return Err(err);
         }
-        let mut engine = self.engine.lock().unwrap();
+        let mut engine = lock(&self.engine);
         let container = engine.find_mut(&req.container)?;
         if !container.networks.insert(network.clone()) {
             return Err(ApiError::forbidden(format!(
@@ -590,7 +596,7 @@ impl Backend for StubBackend {
         req: NetworkDisconnectRequest,
     ) -> Result<(), ApiError> {
         self.record(Call::NetworkDisconnect(network.clone(), req.clone()));
-        let mut engine = self.engine.lock().unwrap();
+        let mut engine = lock(&self.engine);
         let container = engine.find_mut(&req.container)?;
         if !container.networks.remove(&network) {
             return Err(ApiError::forbidden(format!(
@@ -610,7 +616,7 @@ impl Backend for StubBackend {
             name.clone(),
             Box::new(config.clone()),
         ));
-        let mut engine = self.engine.lock().unwrap();
+        let mut engine = lock(&self.engine);
         let image = config.image.clone().unwrap_or_default();
         if engine.image(&image).is_none() {
             return Err(ApiError::not_found(format!(
@@ -637,7 +643,7 @@ impl Backend for StubBackend {
             id: id.clone(),
             name,
             config,
-            created: i64::try_from(CLOCK.fetch_add(1, Ordering::SeqCst)).unwrap(),
+            created: i64::try_from(CLOCK.fetch_add(1, Ordering::SeqCst)).unwrap_or(i64::MAX),
             state: watch::Sender::new(State::default()),
             output: broadcast::channel(64).0,
             logs: Arc::default(),
@@ -675,7 +681,7 @@ impl Backend for StubBackend {
         self.end_process(&id_or_name, 137)
             .await
             .map_err(|err| match err.kind {
-                berth_api::ErrorKind::NotModified => {
+                crate::ErrorKind::NotModified => {
                     ApiError::conflict(format!("container {id_or_name} is not running"))
                 }
                 _ => err,
@@ -690,7 +696,7 @@ impl Backend for StubBackend {
         self.record(Call::ContainerRestart(id_or_name.clone(), options));
         match self.end_process(&id_or_name, 143).await {
             Ok(()) => {}
-            Err(err) if err.kind == berth_api::ErrorKind::NotModified => {}
+            Err(err) if err.kind == crate::ErrorKind::NotModified => {}
             Err(err) => return Err(err),
         }
         spawn_process(Arc::clone(&self.engine), id_or_name)
@@ -703,7 +709,7 @@ impl Backend for StubBackend {
     ) -> Result<(), ApiError> {
         self.record(Call::ContainerRemove(id_or_name.clone(), options));
         let running = {
-            let engine = self.engine.lock().unwrap();
+            let engine = lock(&self.engine);
             let container = engine.find(&id_or_name)?;
             let running = container.state.borrow().running;
             if running && !options.force {
@@ -717,7 +723,7 @@ impl Backend for StubBackend {
         if running {
             self.end_process(&id_or_name, 137).await?;
         }
-        self.engine.lock().unwrap().remove_container(&id_or_name);
+        lock(&self.engine).remove_container(&id_or_name);
         Ok(())
     }
 
@@ -726,7 +732,7 @@ impl Backend for StubBackend {
         options: ContainerListOptions,
     ) -> Result<Vec<ContainerSummary>, ApiError> {
         self.record(Call::ContainerList(options.clone()));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         let mut list: Vec<ContainerSummary> = engine
             .containers
             .iter()
@@ -773,7 +779,7 @@ impl Backend for StubBackend {
         _size: bool,
     ) -> Result<ContainerInspectResponse, ApiError> {
         self.record(Call::ContainerInspect(id_or_name.clone()));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         let c = engine.find(&id_or_name)?;
         let state = *c.state.borrow();
         let cmd = c.cmd();
@@ -827,7 +833,7 @@ impl Backend for StubBackend {
     ) -> Result<WaitFuture, ApiError> {
         self.record(Call::ContainerWait(id_or_name.clone(), condition));
         let mut state = {
-            let engine = self.engine.lock().unwrap();
+            let engine = lock(&self.engine);
             engine.find(&id_or_name)?.state.subscribe()
         };
         let exits_before = state.borrow().exits;
@@ -861,9 +867,9 @@ impl Backend for StubBackend {
         options: LogsOptions,
     ) -> Result<ContainerLogs, ApiError> {
         self.record(Call::ContainerLogs(id_or_name.clone(), options.clone()));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         let c = engine.find(&id_or_name)?;
-        let mut messages = c.logs.lock().unwrap().clone();
+        let mut messages = lock(&c.logs).clone();
         if let Some(tail) = options.tail {
             messages.drain(..messages.len().saturating_sub(tail));
         }
@@ -886,7 +892,7 @@ impl Backend for StubBackend {
         options: AttachOptions,
     ) -> Result<ContainerAttach, ApiError> {
         self.record(Call::ContainerAttach(id_or_name.clone(), options.clone()));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         let c = engine.find(&id_or_name)?;
         let state = *c.state.borrow();
         let stdin = (options.stdin && c.config.open_stdin == Some(true)).then(|| c.stdin.clone());
@@ -903,7 +909,7 @@ impl Backend for StubBackend {
 
     async fn container_resize(&self, id_or_name: String, size: TtySize) -> Result<(), ApiError> {
         self.record(Call::ContainerResize(id_or_name.clone(), size));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         engine.find(&id_or_name).map(|_| ())
     }
 
@@ -912,7 +918,7 @@ impl Backend for StubBackend {
             container.clone(),
             Box::new(config.clone()),
         ));
-        let mut engine = self.engine.lock().unwrap();
+        let mut engine = lock(&self.engine);
         let c = engine.find(&container)?;
         if !c.state.borrow().running {
             return Err(ApiError::conflict(format!(
@@ -941,7 +947,7 @@ impl Backend for StubBackend {
         options: ExecStartOptions,
     ) -> Result<(), ApiError> {
         self.record(Call::ExecStart(exec_id.clone(), options, true));
-        let mut engine = self.engine.lock().unwrap();
+        let mut engine = lock(&self.engine);
         let exec = engine
             .execs
             .get_mut(&exec_id)
@@ -957,7 +963,7 @@ impl Backend for StubBackend {
     ) -> Result<StreamSession, ApiError> {
         self.record(Call::ExecStart(exec_id.clone(), options, false));
         let (cmd, env) = {
-            let mut engine = self.engine.lock().unwrap();
+            let mut engine = lock(&self.engine);
             let exec = engine
                 .execs
                 .get_mut(&exec_id)
@@ -1015,7 +1021,7 @@ impl Backend for StubBackend {
             }
             let code = script.await.unwrap_or(1);
             // Recorded before the stream ends: the CLI asks for it right after.
-            if let Some(exec) = engine.lock().unwrap().execs.get_mut(&exec_id) {
+            if let Some(exec) = lock(&engine).execs.get_mut(&exec_id) {
                 exec.running = false;
                 exec.exit_code = Some(code);
             }
@@ -1025,7 +1031,7 @@ impl Backend for StubBackend {
 
     async fn exec_resize(&self, exec_id: String, size: TtySize) -> Result<(), ApiError> {
         self.record(Call::ExecResize(exec_id.clone(), size));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         if engine.execs.contains_key(&exec_id) {
             Ok(())
         } else {
@@ -1037,7 +1043,7 @@ impl Backend for StubBackend {
 
     async fn exec_inspect(&self, exec_id: String) -> Result<ExecInspectResponse, ApiError> {
         self.record(Call::ExecInspect(exec_id.clone()));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         let exec = engine
             .execs
             .get(&exec_id)
@@ -1067,7 +1073,7 @@ impl Backend for StubBackend {
             .await
             .map_err(|err| ApiError::invalid_parameter(format!("reading the tarball: {err}")))?;
         self.record(Call::ImageImport(options.clone(), bytes.len()));
-        let mut engine = self.engine.lock().unwrap();
+        let mut engine = lock(&self.engine);
         engine.next += 1;
         let id = format!("sha256:{}", new_id(engine.next));
         let tags = match (&options.repo, &options.tag) {
@@ -1084,7 +1090,7 @@ impl Backend for StubBackend {
 
     async fn image_list(&self, options: ImageListOptions) -> Result<Vec<ImageSummary>, ApiError> {
         self.record(Call::ImageList(options));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         Ok(engine
             .images
             .iter()
@@ -1106,7 +1112,7 @@ impl Backend for StubBackend {
 
     async fn image_inspect(&self, name: String) -> Result<ImageInspect, ApiError> {
         self.record(Call::ImageInspect(name.clone()));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         let image = engine
             .image(&name)
             .ok_or_else(|| ApiError::not_found(format!("No such image: {name}")))?;
@@ -1126,7 +1132,7 @@ impl Backend for StubBackend {
         options: ImageRemoveOptions,
     ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
         self.record(Call::ImageRemove(name.clone(), options));
-        let mut engine = self.engine.lock().unwrap();
+        let mut engine = lock(&self.engine);
         let id = engine
             .image(&name)
             .map(|image| image.id.clone())
@@ -1157,7 +1163,7 @@ impl StubBackend {
     /// Ends a running process with `code` and waits until it has exited.
     async fn end_process(&self, reference: &str, code: i64) -> Result<(), ApiError> {
         let (stop, mut state) = {
-            let mut engine = self.engine.lock().unwrap();
+            let mut engine = lock(&self.engine);
             let container = engine.find_mut(reference)?;
             if !container.state.borrow().running {
                 return Err(ApiError::not_modified("container already stopped"));
