@@ -78,14 +78,31 @@ pub enum Call {
 
 /// Records every call. Network names pick failures: `missing` is not
 /// found, `taken` already exists, `bridge` is predefined, `busy` is in use,
-/// and `kind-<name>` fails with that error kind.
+/// and `kind-<name>` fails with that error kind; or, made
+/// [`StubBackend::with_networks`], the networks are a table.
 #[derive(Default)]
 pub struct StubBackend {
     calls: Mutex<Vec<Call>>,
     engine: Arc<Mutex<Engine>>,
+    /// The networks list, inspect, remove and prune answer from, in list
+    /// order; `None` for the canned answers.
+    networks: Option<Mutex<Vec<NetworkInspect>>>,
 }
 
+/// Networks no one may remove or prune, as in dockerd.
+const PREDEFINED_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
+
 impl StubBackend {
+    /// A stub whose networks are `networks`: listed as given (filters
+    /// ignored), found by name or id prefix, and removed by `rm` and
+    /// `prune` unless predefined.
+    pub fn with_networks(networks: Vec<NetworkInspect>) -> StubBackend {
+        StubBackend {
+            networks: Some(Mutex::new(networks)),
+            ..StubBackend::default()
+        }
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         lock(&self.calls).clone()
     }
@@ -118,9 +135,37 @@ pub fn network(name: &str, id: &str) -> NetworkInspect {
     }
 }
 
+fn network_not_found(id_or_name: &str) -> ApiError {
+    ApiError::not_found(format!("network {id_or_name} not found"))
+}
+
+/// Where `id_or_name` is in `table`: by exact name or id, else a unique id
+/// prefix.
+fn network_index(table: &[NetworkInspect], id_or_name: &str) -> Result<usize, ApiError> {
+    let exact = table.iter().position(|network| {
+        network.name.as_deref() == Some(id_or_name) || network.id.as_deref() == Some(id_or_name)
+    });
+    if let Some(index) = exact {
+        return Ok(index);
+    }
+    let prefixed: Vec<usize> = (0..table.len())
+        .filter(|&i| {
+            !id_or_name.is_empty()
+                && table[i]
+                    .id
+                    .as_deref()
+                    .is_some_and(|id| id.starts_with(id_or_name))
+        })
+        .collect();
+    match prefixed.as_slice() {
+        [only] => Ok(*only),
+        _ => Err(network_not_found(id_or_name)),
+    }
+}
+
 fn error_for(name: &str) -> Option<ApiError> {
     Some(match name {
-        "missing" => ApiError::not_found(format!("network {name} not found")),
+        "missing" => network_not_found(name),
         "kind-invalid" => ApiError::invalid_parameter("bad value"),
         "kind-forbidden" => ApiError::forbidden("not allowed"),
         "kind-notfound" => ApiError::not_found("no such thing"),
@@ -519,6 +564,9 @@ impl Backend for StubBackend {
 
     async fn network_list(&self, filters: Filters) -> Result<Vec<NetworkInspect>, ApiError> {
         self.record(Call::NetworkList(filters));
+        if let Some(table) = &self.networks {
+            return Ok(lock(table).clone());
+        }
         Ok(vec![
             network("bridge", BRIDGE_ID),
             network("web", CREATED_ID),
@@ -527,6 +575,13 @@ impl Backend for StubBackend {
 
     async fn network_inspect(&self, id_or_name: String) -> Result<NetworkInspect, ApiError> {
         self.record(Call::NetworkInspect(id_or_name.clone()));
+        if let Some(table) = &self.networks {
+            let table = lock(table);
+            return table
+                .get(network_index(&table, &id_or_name)?)
+                .cloned()
+                .ok_or_else(|| network_not_found(&id_or_name));
+        }
         match error_for(&id_or_name) {
             Some(err) => Err(err),
             None => Ok(network(&id_or_name, CREATED_ID)),
@@ -552,6 +607,18 @@ impl Backend for StubBackend {
 
     async fn network_remove(&self, id_or_name: String) -> Result<(), ApiError> {
         self.record(Call::NetworkRemove(id_or_name.clone()));
+        if let Some(table) = &self.networks {
+            let mut table = lock(table);
+            let index = network_index(&table, &id_or_name)?;
+            let name = table[index].name.clone().unwrap_or_default();
+            if PREDEFINED_NETWORKS.contains(&name.as_str()) {
+                return Err(ApiError::forbidden(format!(
+                    "{name} is a pre-defined network and cannot be removed"
+                )));
+            }
+            table.remove(index);
+            return Ok(());
+        }
         match id_or_name.as_str() {
             "bridge" => Err(ApiError::forbidden(
                 "bridge is a pre-defined network and cannot be removed",
@@ -565,6 +632,21 @@ impl Backend for StubBackend {
 
     async fn network_prune(&self, filters: Filters) -> Result<NetworkPruneResponse, ApiError> {
         self.record(Call::NetworkPrune(filters));
+        if let Some(table) = &self.networks {
+            let mut table = lock(table);
+            let mut pruned = Vec::new();
+            table.retain(|network| {
+                let name = network.name.clone().unwrap_or_default();
+                let keep = PREDEFINED_NETWORKS.contains(&name.as_str());
+                if !keep {
+                    pruned.push(name);
+                }
+                keep
+            });
+            return Ok(NetworkPruneResponse {
+                networks_deleted: Some(pruned),
+            });
+        }
         Ok(NetworkPruneResponse {
             networks_deleted: Some(vec!["old".to_owned()]),
         })

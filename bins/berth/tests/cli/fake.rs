@@ -252,7 +252,6 @@ struct ExecRec {
 /// What the fake records of an import.
 #[derive(Clone, Debug)]
 pub struct Imported {
-    pub query: String,
     pub body: Vec<u8>,
 }
 
@@ -381,7 +380,6 @@ struct Request {
     target: String,
     path: String,
     query: HashMap<String, String>,
-    raw_query: String,
     body: Vec<u8>,
     rest: Vec<u8>,
 }
@@ -471,7 +469,6 @@ async fn read_request(stream: &mut UnixStream) -> Option<Request> {
         target: target.clone(),
         path: decode(path),
         query,
-        raw_query: raw_query.to_string(),
         body,
         rest,
     })
@@ -701,7 +698,6 @@ fn route(req: &Request, state: &Shared) -> Reply {
         }
         ("POST", ["images", "create"]) => {
             lock(state).imports.push(Imported {
-                query: req.raw_query.clone(),
                 body: req.body.clone(),
             });
             if q("repo").contains("BAD") {

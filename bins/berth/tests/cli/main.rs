@@ -8,6 +8,7 @@
 #![allow(clippy::expect_used)]
 
 mod container;
+mod daemon;
 mod docker;
 mod fake;
 mod image;
@@ -19,6 +20,7 @@ use std::process::{Output, Stdio};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
+use daemon::Daemon;
 use fake::Fake;
 
 pub fn text(bytes: &[u8]) -> String {
@@ -56,6 +58,16 @@ pub async fn run_berth(args: &[&str], stdin: &str, env_host: Option<&str>) -> Ou
 
 impl Fake {
     /// Runs `berth -H <fake> args…` with `stdin` as input.
+    pub async fn berth(&self, args: &[&str], stdin: &str) -> Output {
+        let host = self.host();
+        let mut argv = vec!["-H", host.as_str()];
+        argv.extend_from_slice(args);
+        run_berth(&argv, stdin, None).await
+    }
+}
+
+impl Daemon {
+    /// Runs `berth -H <daemon> args…` with `stdin` as input.
     pub async fn berth(&self, args: &[&str], stdin: &str) -> Output {
         let host = self.host();
         let mut argv = vec!["-H", host.as_str()];

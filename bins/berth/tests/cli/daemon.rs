@@ -1,0 +1,267 @@
+//! The daemon the CLI tests talk to: `berth_api::serve` over the API tests'
+//! stub backend (`berth_api::testing`), on a unix socket in a temp dir. The
+//! clients reach it through a tap that passes every byte on and logs each
+//! request as it was sent (method, target, body), so the tests see what
+//! berth asked as well as what it printed.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use berth_api::testing::StubBackend;
+use bollard_stubs::models::NetworkInspect;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::oneshot;
+
+/// One request as the client sent it.
+#[derive(Clone, Debug)]
+pub struct Sent {
+    pub method: String,
+    /// As sent, with the version prefix and query.
+    pub target: String,
+    /// Decoded if it came chunked.
+    pub body: Vec<u8>,
+}
+
+impl Sent {
+    /// `METHOD TARGET BODY`; an imported tarball is shown by its size.
+    fn line(&self) -> String {
+        let body = if self.target.contains("/images/create?") && self.target.contains("fromSrc=") {
+            format!("<{} bytes>", self.body.len())
+        } else {
+            String::from_utf8_lossy(&self.body).to_string()
+        };
+        format!("{} {} {body}", self.method, self.target)
+            .trim_end()
+            .to_string()
+    }
+}
+
+/// What `import` sent: the raw query and the tarball.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    pub query: String,
+    pub body: Vec<u8>,
+}
+
+type Log = Arc<Mutex<Vec<Sent>>>;
+
+fn lock(log: &Log) -> MutexGuard<'_, Vec<Sent>> {
+    log.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `serve` with a stub backend, stopped when dropped.
+pub struct Daemon {
+    pub backend: Arc<StubBackend>,
+    socket: PathBuf,
+    log: Log,
+    _stop: oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    /// The stub with the networks the CLI tests know.
+    pub async fn start() -> Daemon {
+        Daemon::with_backend(StubBackend::with_networks(networks()))
+    }
+
+    pub fn with_backend(backend: StubBackend) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inner = dir.path().join("serve.sock");
+        let socket = dir.path().join("berth.sock");
+        let backend = Arc::new(backend);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let listener = UnixListener::bind(&inner).expect("bind serve's socket");
+        tokio::spawn(berth_api::serve(listener, Arc::clone(&backend), async {
+            let _ = stopped.await;
+        }));
+        let tap = UnixListener::bind(&socket).expect("bind the tap's socket");
+        let log = Log::default();
+        let shared = Arc::clone(&log);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = tap.accept().await {
+                tokio::spawn(relay(client, inner.clone(), Arc::clone(&shared)));
+            }
+        });
+        Daemon {
+            backend,
+            socket,
+            log,
+            _stop: stop,
+            _dir: dir,
+        }
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Every request so far, as `METHOD TARGET BODY` lines.
+    pub fn requests(&self) -> Vec<String> {
+        lock(&self.log).iter().map(Sent::line).collect()
+    }
+
+    /// The tarballs `import` sent, in order.
+    pub fn imports(&self) -> Vec<Imported> {
+        lock(&self.log)
+            .iter()
+            .filter(|sent| sent.method == "POST")
+            .filter_map(|sent| {
+                let (path, query) = sent.target.split_once('?')?;
+                (path.ends_with("/images/create") && query.contains("fromSrc=")).then(|| Imported {
+                    query: query.to_string(),
+                    body: sent.body.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// `bridge`, `host` and two user networks, in an order no listing keeps.
+fn networks() -> Vec<NetworkInspect> {
+    let network = |name: &str, id: &str, driver: &str| NetworkInspect {
+        driver: Some(driver.to_owned()),
+        created: Some("2024-05-01T10:00:00Z".to_owned()),
+        ..berth_api::testing::network(name, id)
+    };
+    vec![
+        network(
+            "bridge",
+            "f2de39df4171b0dc801e8002d1d999b77256983dfc63041c0f34030aa3977566",
+            "bridge",
+        ),
+        network(
+            "net9",
+            "bb11bb22cc33dd44ee55ff6677889900aabbccddeeff00112233445566778899",
+            "bridge",
+        ),
+        network(
+            "host",
+            "d9ed8ed6e0f5e2c08d0a6f4a1b7c3e2f10f1e2d3c4b5a69788796a5b4c3d2e1f",
+            "host",
+        ),
+        network(
+            "net10",
+            "aa11bb22cc33dd44ee55ff6677889900aabbccddeeff00112233445566778899",
+            "bridge",
+        ),
+    ]
+}
+
+/// Passes one client connection on to `serve`, logging its requests until
+/// it turns into a hijacked stream.
+async fn relay(client: UnixStream, inner: PathBuf, log: Log) {
+    let Ok(server) = UnixStream::connect(Path::new(&inner)).await else {
+        return;
+    };
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let answers = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+        let _ = client_write.shutdown().await;
+    });
+    let mut reader = RequestReader::default();
+    let mut buffer = [0u8; 8192];
+    loop {
+        let read = match client_read.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        // Logged before serve sees the end of it, so before any answer.
+        lock(&log).extend(reader.feed(&buffer[..read]));
+        if server_write.write_all(&buffer[..read]).await.is_err() {
+            break;
+        }
+    }
+    // The client's half-close (the end of an attach's stdin) goes on too.
+    let _ = server_write.shutdown().await;
+    let _ = answers.await;
+}
+
+/// Splits a client's bytes into requests; after an upgrade, the rest is
+/// the hijacked stream and not looked at.
+#[derive(Default)]
+struct RequestReader {
+    pending: Vec<u8>,
+    hijacked: bool,
+}
+
+impl RequestReader {
+    fn feed(&mut self, bytes: &[u8]) -> Vec<Sent> {
+        if self.hijacked {
+            return Vec::new();
+        }
+        self.pending.extend_from_slice(bytes);
+        let mut complete = Vec::new();
+        while let Some((sent, used, upgrade)) = parse(&self.pending) {
+            self.pending.drain(..used);
+            complete.push(sent);
+            if upgrade {
+                self.hijacked = true;
+                self.pending.clear();
+                break;
+            }
+        }
+        complete
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// The first whole request in `bytes`: it, how many bytes it took, and
+/// whether it asks for an upgrade.
+fn parse(bytes: &[u8]) -> Option<(Sent, usize, bool)> {
+    let head_end = find(bytes, b"\r\n\r\n")? + 4;
+    let head = String::from_utf8_lossy(&bytes[..head_end]).to_string();
+    let header = |name: &str| {
+        head.lines()
+            .skip(1)
+            .filter_map(|line| line.split_once(':'))
+            .find(|(key, _)| key.trim().eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.trim().to_string())
+    };
+    let mut words = head.split_whitespace();
+    let method = words.next().unwrap_or_default().to_string();
+    let target = words.next().unwrap_or_default().to_string();
+    let upgrade = header("upgrade").is_some();
+    let mut rest = &bytes[head_end..];
+    let mut body = Vec::new();
+    let used = if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let line_end = find(rest, b"\r\n")?;
+            let size_text = String::from_utf8_lossy(&rest[..line_end]).to_string();
+            let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+            let chunk_end = line_end + 2 + size + 2;
+            if rest.len() < chunk_end {
+                return None;
+            }
+            body.extend_from_slice(&rest[line_end + 2..line_end + 2 + size]);
+            rest = &rest[chunk_end..];
+            if size == 0 {
+                break bytes.len() - rest.len();
+            }
+        }
+    } else {
+        let length: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if rest.len() < length {
+            return None;
+        }
+        body.extend_from_slice(&rest[..length]);
+        head_end + length
+    };
+    Some((
+        Sent {
+            method,
+            target,
+            body,
+        },
+        used,
+        upgrade,
+    ))
+}
