@@ -4,9 +4,14 @@
 //! scripted by their command, so the real docker CLI can run them:
 //!
 //! - `echo ARGS...`: prints ARGS on stdout and exits.
-//! - `fail CODE MESSAGE...`: prints MESSAGE on stderr and exits with CODE.
+//! - `fail CODE [MESSAGE...]`: prints MESSAGE on stderr (without one,
+//!   `about to fail` on stdout, then `failing` on stderr) and exits with
+//!   CODE.
 //! - `sh`: answers each input line with `got: LINE` until the line `exit`
-//!   or the end of its stdin.
+//!   (or `exit CODE`) or the end of its stdin; `cat` echoes each line as
+//!   it came.
+//! - `nosuch`: is not in the image: a container fails to start, an exec
+//!   prints runc's error and exits 127.
 //! - `sleep ...`: runs until stopped (exit 143) or killed (exit 137).
 //!
 //! A successful process exits with the `EXIT` variable of its environment
@@ -30,7 +35,8 @@ use bollard_stubs::models::{
     ContainerWaitResponse, EndpointSettings, ExecConfig, ExecInspectResponse, HostConfig,
     ImageDeleteResponseItem, ImageInspect, ImageSummary, IpamStatus, NetworkConnectRequest,
     NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect,
-    NetworkPruneResponse, NetworkSettings, NetworkStatus, SystemInfo, SystemVersion,
+    NetworkPruneResponse, NetworkSettings, NetworkStatus, PortBinding, PortMap, SystemInfo,
+    SystemVersion,
 };
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
@@ -87,6 +93,8 @@ pub struct StubBackend {
     /// The networks list, inspect, remove and prune answer from, in list
     /// order; `None` for the canned answers.
     networks: Option<Mutex<Vec<NetworkInspect>>>,
+    /// Containers listed after the stub's own, as given.
+    listed: Vec<ContainerSummary>,
 }
 
 /// Networks no one may remove or prune, as in dockerd.
@@ -96,11 +104,29 @@ impl StubBackend {
     /// A stub whose networks are `networks`: listed as given (filters
     /// ignored), found by name or id prefix, and removed by `rm` and
     /// `prune` unless predefined.
-    pub fn with_networks(networks: Vec<NetworkInspect>) -> StubBackend {
+    pub fn with_networks(self, networks: Vec<NetworkInspect>) -> StubBackend {
         StubBackend {
             networks: Some(Mutex::new(networks)),
-            ..StubBackend::default()
+            ..self
         }
+    }
+
+    /// A stub that lists `containers` after its own (only the running
+    /// ones without `all`; filters ignored): shapes no create makes.
+    pub fn with_listed_containers(self, containers: Vec<ContainerSummary>) -> StubBackend {
+        StubBackend {
+            listed: containers,
+            ..self
+        }
+    }
+
+    /// The names of the containers that exist.
+    pub fn container_names(&self) -> Vec<String> {
+        lock(&self.engine)
+            .containers
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -223,6 +249,14 @@ impl FakeContainer {
     fn success_code(&self) -> i64 {
         success_code(self.config.env.as_deref())
     }
+
+    fn auto_remove(&self) -> bool {
+        self.config
+            .host_config
+            .as_ref()
+            .and_then(|h| h.auto_remove)
+            .unwrap_or(false)
+    }
 }
 
 fn success_code(env: Option<&[String]>) -> i64 {
@@ -273,8 +307,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 static CLOCK: AtomicU64 = AtomicU64::new(1_700_000_000);
 
-/// A 64-hex id whose first 12 characters differ between calls.
-fn new_id(counter: u64) -> String {
+/// The id of the `counter`-th thing the stub makes (containers, execs and
+/// images count together): 64 hex digits whose first 12 differ between
+/// counters.
+pub fn new_id(counter: u64) -> String {
     let mix = |salt: u64| {
         (counter.wrapping_add(salt))
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -358,18 +394,28 @@ fn spawn_process(engine: Arc<Mutex<Engine>>, id: String) -> Result<(), ApiError>
         if container.state.borrow().running {
             return Err(ApiError::not_modified("container already started"));
         }
+        if let Some(program @ "nosuch") = container.cmd().first().map(String::as_str) {
+            container.state.send_modify(|state| {
+                state.started = true;
+                state.exit_code = 127;
+                state.exits += 1;
+            });
+            let _ = container.output.send(Output::End);
+            let error = ApiError::invalid_parameter(format!(
+                "failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: exec: \"{program}\": executable file not found in $PATH: unknown"
+            ));
+            if container.auto_remove() {
+                guard.remove_container(&id);
+            }
+            return Err(error);
+        }
         let (stop, stop_receiver) = oneshot::channel();
         container.stop = Some(stop);
         container.state.send_modify(|state| {
             state.running = true;
             state.started = true;
         });
-        let auto_remove = container
-            .config
-            .host_config
-            .as_ref()
-            .and_then(|h| h.auto_remove)
-            .unwrap_or(false);
+        let auto_remove = container.auto_remove();
         (
             container.cmd(),
             container.success_code(),
@@ -384,7 +430,10 @@ fn spawn_process(engine: Arc<Mutex<Engine>>, id: String) -> Result<(), ApiError>
     tokio::spawn(async move {
         let emit = |stream: OutputStream, text: String| {
             let line = Bytes::from(text);
-            lock(&logs).push(LogMessage {
+            // Sent under the lock, so a follower sees each line once: in
+            // the log it copied or live after it subscribed.
+            let mut logs = lock(&logs);
+            logs.push(LogMessage {
                 stream,
                 timestamp: SystemTime::now(),
                 line: line.clone(),
@@ -405,6 +454,13 @@ fn spawn_process(engine: Arc<Mutex<Engine>>, id: String) -> Result<(), ApiError>
     Ok(())
 }
 
+/// runc's complaint about a missing `program`.
+fn exec_failure(program: &str) -> String {
+    format!(
+        "OCI runtime exec failed: exec failed: unable to start container process: exec: \"{program}\": executable file not found in $PATH: unknown"
+    )
+}
+
 /// The scripted program behind `cmd`; returns its exit code. `stop` ends
 /// it early with the code sent (137 if the sender is dropped).
 async fn run_script(
@@ -421,10 +477,23 @@ async fn run_script(
                 success
             }
             Some("fail") => {
-                emit(OutputStream::Stderr, format!("{}\n", cmd[2..].join(" ")));
+                match cmd.get(2..).filter(|message| !message.is_empty()) {
+                    Some(message) => emit(OutputStream::Stderr, format!("{}\n", message.join(" "))),
+                    None => {
+                        emit(OutputStream::Stdout, "about to fail\n".to_owned());
+                        emit(OutputStream::Stderr, "failing\n".to_owned());
+                    }
+                }
                 cmd.get(1).and_then(|code| code.parse().ok()).unwrap_or(1)
             }
-            Some("sh") => {
+            Some("nosuch") => {
+                emit(
+                    OutputStream::Stdout,
+                    format!("{}\r\n", exec_failure("nosuch")),
+                );
+                127
+            }
+            Some(program @ ("sh" | "cat")) => {
                 let Some(mut stdin) = stdin else {
                     return success;
                 };
@@ -432,15 +501,22 @@ async fn run_script(
                 while let Some(Some(chunk)) = stdin.recv().await {
                     pending.extend_from_slice(&chunk);
                     while let Some(end) = pending.iter().position(|b| *b == b'\n' || *b == b'\r') {
-                        let line: Vec<u8> = pending.drain(..=end).collect();
-                        let line = String::from_utf8_lossy(&line[..end]).trim().to_owned();
-                        if line.is_empty() {
-                            continue;
-                        }
+                        let raw: Vec<u8> = pending.drain(..=end).collect();
+                        let line = String::from_utf8_lossy(&raw[..end]).trim().to_owned();
                         if line == "exit" {
                             return success;
                         }
-                        emit(OutputStream::Stdout, format!("got: {line}\r\n"));
+                        if let Some(code) = line.strip_prefix("exit ") {
+                            return code.trim().parse().unwrap_or(1);
+                        }
+                        if program == "cat" {
+                            emit(
+                                OutputStream::Stdout,
+                                String::from_utf8_lossy(&raw).into_owned(),
+                            );
+                        } else if !line.is_empty() {
+                            emit(OutputStream::Stdout, format!("got: {line}\r\n"));
+                        }
                     }
                 }
                 success
@@ -454,10 +530,33 @@ async fn run_script(
     }
 }
 
+/// A process's output from now until it exits, as log messages.
+fn follow(
+    live: broadcast::Receiver<Output>,
+) -> impl futures::Stream<Item = Result<LogMessage, std::io::Error>> {
+    futures::stream::unfold(live, |mut live| async move {
+        loop {
+            match live.recv().await {
+                Ok(Output::Data(stream, line)) => {
+                    let message = LogMessage {
+                        stream,
+                        timestamp: SystemTime::now(),
+                        line,
+                    };
+                    return Some((Ok(message), live));
+                }
+                Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => return None,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            }
+        }
+    })
+}
+
 /// Pumps a fake process's output (and the client's input) for one attach.
 fn attach_session(
     mut output: broadcast::Receiver<Output>,
     stdin: Option<mpsc::UnboundedSender<Option<Bytes>>>,
+    close_stdin: bool,
     stdout: bool,
     stderr: bool,
 ) -> StreamSession {
@@ -477,7 +576,9 @@ fn attach_session(
                         }
                     }
                 }
-                let _ = stdin.send(None);
+                if close_stdin {
+                    let _ = stdin.send(None);
+                }
             });
         }
         loop {
@@ -513,6 +614,43 @@ fn status_text(state: &State) -> (ContainerSummaryStateEnum, String) {
     } else {
         (ContainerSummaryStateEnum::CREATED, "Created".to_owned())
     }
+}
+
+/// The exposed ports unbound, the published ones bound as asked: to all
+/// addresses unless one is given, to port 32768 unless one is given.
+fn ports(config: &ContainerCreateBody) -> PortMap {
+    let mut ports: PortMap = config
+        .exposed_ports
+        .iter()
+        .flatten()
+        .map(|port| (port.clone(), None))
+        .collect();
+    let bindings = config
+        .host_config
+        .as_ref()
+        .and_then(|h| h.port_bindings.as_ref());
+    for (port, asked) in bindings.into_iter().flatten() {
+        let bound = asked
+            .iter()
+            .flatten()
+            .map(|binding| {
+                let or = |value: &Option<String>, default: &str| {
+                    Some(
+                        value
+                            .clone()
+                            .filter(|v| !v.is_empty())
+                            .unwrap_or_else(|| default.to_owned()),
+                    )
+                };
+                PortBinding {
+                    host_ip: or(&binding.host_ip, "0.0.0.0"),
+                    host_port: or(&binding.host_port, "32768"),
+                }
+            })
+            .collect();
+        ports.insert(port.clone(), Some(bound));
+    }
+    ports
 }
 
 fn endpoints(container: &FakeContainer) -> HashMap<String, EndpointSettings> {
@@ -720,6 +858,13 @@ impl Backend for StubBackend {
             .as_ref()
             .and_then(|h| h.network_mode.clone())
             .unwrap_or_default();
+        if let Some(table) = &self.networks {
+            let builtin = ["", "default", "bridge", "host", "none"].contains(&network.as_str())
+                || network.starts_with("container:");
+            if !builtin {
+                network_index(&lock(table), &network)?;
+            }
+        }
         let (stdin, stdin_receiver) = mpsc::unbounded_channel();
         engine.containers.push(FakeContainer {
             id: id.clone(),
@@ -849,6 +994,12 @@ impl Backend for StubBackend {
                 }
             })
             .collect();
+        list.extend(
+            self.listed
+                .iter()
+                .filter(|c| options.all || c.state == Some(ContainerSummaryStateEnum::RUNNING))
+                .cloned(),
+        );
         if let Some(limit) = options.limit {
             list.truncate(limit);
         }
@@ -900,7 +1051,7 @@ impl Backend for StubBackend {
             }),
             network_settings: Some(NetworkSettings {
                 sandbox_key: Some(format!("/run/berth/netns/{}", &c.id[..12])),
-                ports: Some(HashMap::new()),
+                ports: Some(ports(&c.config)),
                 networks: Some(endpoints(c)),
                 ..Default::default()
             }),
@@ -951,7 +1102,10 @@ impl Backend for StubBackend {
         self.record(Call::ContainerLogs(id_or_name.clone(), options.clone()));
         let engine = lock(&self.engine);
         let c = engine.find(&id_or_name)?;
-        let mut messages = lock(&c.logs).clone();
+        let (mut messages, live) = {
+            let logs = lock(&c.logs);
+            (logs.clone(), c.output.subscribe())
+        };
         if let Some(tail) = options.tail {
             messages.drain(..messages.len().saturating_sub(tail));
         }
@@ -962,9 +1116,15 @@ impl Backend for StubBackend {
         if c.name == "broken-logs" {
             items.push(Err(std::io::Error::other("log file truncated")));
         }
+        let past = futures::stream::iter(items);
+        let messages: crate::LogStream = if options.follow && c.state.borrow().running {
+            Box::pin(futures::StreamExt::chain(past, follow(live)))
+        } else {
+            Box::pin(past)
+        };
         Ok(ContainerLogs {
             tty: c.tty(),
-            messages: Box::pin(futures::stream::iter(items)),
+            messages,
         })
     }
 
@@ -981,7 +1141,16 @@ impl Backend for StubBackend {
         let session = if state.started && !state.running {
             StreamSession::new(|_io: AttachIo| async { Ok(()) })
         } else {
-            attach_session(c.output.subscribe(), stdin, options.stdout, options.stderr)
+            // dockerd closes the container's stdin with the attach's only
+            // for `StdinOnce` without a TTY.
+            let close_stdin = c.config.stdin_once == Some(true) && !c.tty();
+            attach_session(
+                c.output.subscribe(),
+                stdin,
+                close_stdin,
+                options.stdout,
+                options.stderr,
+            )
         };
         Ok(ContainerAttach {
             tty: c.tty(),

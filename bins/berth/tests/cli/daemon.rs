@@ -6,9 +6,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use berth_api::testing::StubBackend;
-use bollard_stubs::models::NetworkInspect;
+use bollard_stubs::models::{ContainerSummary, NetworkInspect};
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::oneshot;
@@ -60,9 +62,14 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// The stub with the networks the CLI tests know.
+    /// The stub with the networks and listed containers the CLI tests
+    /// know.
     pub async fn start() -> Daemon {
-        Daemon::with_backend(StubBackend::with_networks(networks()))
+        Daemon::with_backend(
+            StubBackend::default()
+                .with_networks(networks())
+                .with_listed_containers(listed_containers()),
+        )
     }
 
     pub fn with_backend(backend: StubBackend) -> Daemon {
@@ -115,6 +122,57 @@ impl Daemon {
             })
             .collect()
     }
+}
+
+/// `ps` fixtures: published, exposed, ranged and IPv6 ports, a legacy link
+/// name, an image given by id, a long command, labels.
+fn listed_containers() -> Vec<ContainerSummary> {
+    let now = now();
+    let listed = vec![
+        json!({"Id": "3f4e5d6c7b8a99887766554433221100ffeeddccbbaa00998877665544332211",
+               "Names": ["/web"], "Image": "nginx:latest",
+               "ImageID": "sha256:aa00bb11cc22dd33ee44ff5566778899aabbccddeeff00112233445566778899",
+               "Command": "nginx -g 'daemon off;'", "Created": now - 120,
+               "Ports": [
+                   {"PrivatePort": 9000, "Type": "udp"},
+                   {"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
+                   {"IP": "::", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
+                   {"IP": "0.0.0.0", "PrivatePort": 7001, "PublicPort": 7001, "Type": "tcp"},
+                   {"IP": "0.0.0.0", "PrivatePort": 7000, "PublicPort": 7000, "Type": "tcp"},
+                   {"IP": "0.0.0.0", "PrivatePort": 7002, "PublicPort": 7002, "Type": "tcp"},
+                   {"IP": "127.0.0.1", "PrivatePort": 6000, "PublicPort": 5000, "Type": "tcp"},
+                   {"PrivatePort": 9001, "Type": "udp"},
+                   {"PrivatePort": 9003, "Type": "udp"}
+               ],
+               "Labels": {"tier": "front", "app": "shop"}, "State": "running",
+               "Status": "Up 2 minutes",
+               "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.2"}}},
+               "Mounts": []}),
+        json!({"Id": "9a8b7c6d5e4f00112233445566778899aabbccddeeff00112233445566778899",
+               "Names": ["/db", "/web/db"],
+               "Image": "sha256:bb00bb11cc22dd33ee44ff5566778899aabbccddeeff00112233445566778899",
+               "ImageID": "sha256:bb00bb11cc22dd33ee44ff5566778899aabbccddeeff00112233445566778899",
+               "Command": "sh -c 'while true; do sleep 1; done'", "Created": now - 7200,
+               "Ports": [], "Labels": {}, "State": "exited",
+               "Status": "Exited (0) 3 seconds ago",
+               "NetworkSettings": {"Networks": {}}, "Mounts": []}),
+        json!({"Id": "5e5e5e5e5e5e00112233445566778899aabbccddeeff00112233445566778899",
+               "Names": ["/quiet_turing"], "Image": "docker.io/library/busybox:latest",
+               "ImageID": "sha256:65ad0d468eb1c558bf7f4e64e790f586e9eb23b3d0f5d9bb2f7d9a1f3c5c2a11", "Command": "", "Created": now - 4 * 86400,
+               "Ports": null, "Labels": null, "State": "created", "Status": "Created",
+               "NetworkSettings": {"Networks": {"net10": {"IPAddress": ""}}}, "Mounts": []}),
+    ];
+    listed
+        .into_iter()
+        .map(|c| serde_json::from_value(c).expect("a container summary"))
+        .collect()
+}
+
+fn now() -> i64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock after 1970");
+    i64::try_from(since_epoch.as_secs()).expect("seconds fit")
 }
 
 /// `bridge`, `host` and two user networks, in an order no listing keeps.

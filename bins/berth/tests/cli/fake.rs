@@ -353,15 +353,6 @@ impl Fake {
     pub fn imports(&self) -> Vec<Imported> {
         lock(&self.state).imports.clone()
     }
-
-    /// The names of the containers that exist.
-    pub fn container_names(&self) -> Vec<String> {
-        lock(&self.state)
-            .containers
-            .iter()
-            .map(|c| c.name.clone())
-            .collect()
-    }
 }
 
 fn strings(v: &Value) -> Vec<String> {

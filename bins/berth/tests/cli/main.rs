@@ -56,16 +56,6 @@ pub async fn run_berth(args: &[&str], stdin: &str, env_host: Option<&str>) -> Ou
     run(&berth_bin(), args, stdin.as_bytes(), env_host).await
 }
 
-impl Fake {
-    /// Runs `berth -H <fake> args…` with `stdin` as input.
-    pub async fn berth(&self, args: &[&str], stdin: &str) -> Output {
-        let host = self.host();
-        let mut argv = vec!["-H", host.as_str()];
-        argv.extend_from_slice(args);
-        run_berth(&argv, stdin, None).await
-    }
-}
-
 impl Daemon {
     /// Runs `berth -H <daemon> args…` with `stdin` as input.
     pub async fn berth(&self, args: &[&str], stdin: &str) -> Output {
