@@ -15,12 +15,12 @@
 //! - `sleep ...`: runs until stopped (exit 143) or killed (exit 137).
 //!
 //! A successful process exits with the `EXIT` variable of its environment
-//! (`docker run -e EXIT=3`), else 0.
+//! (`docker run -e EXIT=3`), else 0; `WARNING=TEXT` there makes create
+//! answer with that warning.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::{
     ApiError, AttachIo, AttachOptions, Backend, ContainerAttach, ContainerListOptions,
@@ -305,7 +305,16 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-static CLOCK: AtomicU64 = AtomicU64::new(1_700_000_000);
+/// When the stub's `counter`-th thing was made: every stub keeps the same
+/// time, so two stubs fed alike answer alike, timestamps included.
+fn created_at(counter: u64) -> i64 {
+    1_700_000_000 + i64::try_from(counter).unwrap_or(i64::MAX - 1_700_000_000)
+}
+
+/// The time of every log line of a container made at `created`.
+fn log_time(created: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(created).unwrap_or(0))
+}
 
 /// The id of the `counter`-th thing the stub makes (containers, execs and
 /// images count together): 64 hex digits whose first 12 differ between
@@ -388,7 +397,7 @@ impl Engine {
 /// Runs a container's process on its own task: the lifecycle a real
 /// runtime would drive.
 fn spawn_process(engine: Arc<Mutex<Engine>>, id: String) -> Result<(), ApiError> {
-    let (cmd, success, output, logs, state, stdin, stop_receiver, auto_remove) = {
+    let (cmd, logged_at, success, output, logs, state, stdin, stop_receiver, auto_remove) = {
         let mut guard = lock(&engine);
         let container = guard.find_mut(&id)?;
         if container.state.borrow().running {
@@ -418,6 +427,7 @@ fn spawn_process(engine: Arc<Mutex<Engine>>, id: String) -> Result<(), ApiError>
         let auto_remove = container.auto_remove();
         (
             container.cmd(),
+            log_time(container.created),
             container.success_code(),
             container.output.clone(),
             Arc::clone(&container.logs),
@@ -435,7 +445,7 @@ fn spawn_process(engine: Arc<Mutex<Engine>>, id: String) -> Result<(), ApiError>
             let mut logs = lock(&logs);
             logs.push(LogMessage {
                 stream,
-                timestamp: SystemTime::now(),
+                timestamp: logged_at,
                 line: line.clone(),
             });
             let _ = output.send(Output::Data(stream, line));
@@ -533,14 +543,15 @@ async fn run_script(
 /// A process's output from now until it exits, as log messages.
 fn follow(
     live: broadcast::Receiver<Output>,
+    logged_at: SystemTime,
 ) -> impl futures::Stream<Item = Result<LogMessage, std::io::Error>> {
-    futures::stream::unfold(live, |mut live| async move {
+    futures::stream::unfold(live, move |mut live| async move {
         loop {
             match live.recv().await {
                 Ok(Output::Data(stream, line)) => {
                     let message = LogMessage {
                         stream,
-                        timestamp: SystemTime::now(),
+                        timestamp: logged_at,
                         line,
                     };
                     return Some((Ok(message), live));
@@ -799,6 +810,9 @@ impl Backend for StubBackend {
         if let Some(err) = error_for(&network) {
             return Err(err);
         }
+        if let Some(table) = &self.networks {
+            network_index(&lock(table), &network)?;
+        }
         let mut engine = lock(&self.engine);
         let container = engine.find_mut(&req.container)?;
         if !container.networks.insert(network.clone()) {
@@ -865,12 +879,20 @@ impl Backend for StubBackend {
                 network_index(&lock(table), &network)?;
             }
         }
+        let created = created_at(engine.next);
+        // `WARNING=TEXT` in the environment: created with that warning.
+        let warning = config
+            .env
+            .iter()
+            .flatten()
+            .find_map(|entry| entry.strip_prefix("WARNING="))
+            .map(str::to_owned);
         let (stdin, stdin_receiver) = mpsc::unbounded_channel();
         engine.containers.push(FakeContainer {
             id: id.clone(),
             name,
             config,
-            created: i64::try_from(CLOCK.fetch_add(1, Ordering::SeqCst)).unwrap_or(i64::MAX),
+            created,
             state: watch::Sender::new(State::default()),
             output: broadcast::channel(64).0,
             logs: Arc::default(),
@@ -881,7 +903,7 @@ impl Backend for StubBackend {
         });
         Ok(ContainerCreateResponse {
             id,
-            warnings: Vec::new(),
+            warnings: warning.into_iter().collect(),
         })
     }
 
@@ -1118,7 +1140,10 @@ impl Backend for StubBackend {
         }
         let past = futures::stream::iter(items);
         let messages: crate::LogStream = if options.follow && c.state.borrow().running {
-            Box::pin(futures::StreamExt::chain(past, follow(live)))
+            Box::pin(futures::StreamExt::chain(
+                past,
+                follow(live, log_time(c.created)),
+            ))
         } else {
             Box::pin(past)
         };

@@ -1,5 +1,5 @@
-//! Container commands against `serve` over the stub backend: what berth prints and the
-//! order of what it asks, beyond the comparisons with docker.
+//! Container commands against `serve` over the stub backend: what berth
+//! prints and the order of what it asks, beyond the comparisons with docker.
 
 use std::process::Stdio;
 use std::time::Duration;

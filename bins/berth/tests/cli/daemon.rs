@@ -46,15 +46,23 @@ pub struct Imported {
     pub body: Vec<u8>,
 }
 
-type Log = Arc<Mutex<Vec<Sent>>>;
+/// Every request; those before `taken` were handed out already.
+#[derive(Default)]
+struct Record {
+    sent: Vec<Sent>,
+    taken: usize,
+}
 
-fn lock(log: &Log) -> MutexGuard<'_, Vec<Sent>> {
+type Log = Arc<Mutex<Record>>;
+
+fn lock(log: &Log) -> MutexGuard<'_, Record> {
     log.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// `serve` with a stub backend, stopped when dropped.
 pub struct Daemon {
     pub backend: Arc<StubBackend>,
+    epoch: i64,
     socket: PathBuf,
     log: Log,
     _stop: oneshot::Sender<()>,
@@ -65,17 +73,32 @@ impl Daemon {
     /// The stub with the networks and listed containers the CLI tests
     /// know.
     pub async fn start() -> Daemon {
-        Daemon::with_backend(
-            StubBackend::default()
-                .with_networks(networks())
-                .with_listed_containers(listed_containers()),
-        )
+        let now = now();
+        Daemon::serve(now - now % 60, None)
     }
 
-    pub fn with_backend(backend: StubBackend) -> Daemon {
+    /// A second daemon whose fixtures tell the same times as this one's.
+    pub fn twin(&self) -> Daemon {
+        Daemon::serve(self.epoch, None)
+    }
+
+    /// Serves on a chosen path (for running a CLI against it by hand).
+    pub fn start_on(socket: PathBuf) -> Daemon {
+        let _ = std::fs::remove_file(&socket);
+        Daemon::serve(now(), Some(socket))
+    }
+
+    /// The fixtures are dated from `epoch`: the minute the first daemon
+    /// started, so twins started together answer alike whatever the clock
+    /// does within that minute. Clients connect to `socket`, else to
+    /// `berth.sock` in the temp dir.
+    fn serve(epoch: i64, socket: Option<PathBuf>) -> Daemon {
+        let backend = StubBackend::default()
+            .with_networks(networks())
+            .with_listed_containers(listed_containers(epoch));
         let dir = tempfile::tempdir().expect("tempdir");
         let inner = dir.path().join("serve.sock");
-        let socket = dir.path().join("berth.sock");
+        let socket = socket.unwrap_or_else(|| dir.path().join("berth.sock"));
         let backend = Arc::new(backend);
         let (stop, stopped) = oneshot::channel::<()>();
         let listener = UnixListener::bind(&inner).expect("bind serve's socket");
@@ -91,6 +114,7 @@ impl Daemon {
             }
         });
         Daemon {
+            epoch,
             backend,
             socket,
             log,
@@ -103,14 +127,25 @@ impl Daemon {
         format!("unix://{}", self.socket.display())
     }
 
-    /// Every request so far, as `METHOD TARGET BODY` lines.
+    /// The requests since the last [`Daemon::take_requests`], as
+    /// `METHOD TARGET BODY` lines.
     pub fn requests(&self) -> Vec<String> {
-        lock(&self.log).iter().map(Sent::line).collect()
+        let record = lock(&self.log);
+        record.sent[record.taken..].iter().map(Sent::line).collect()
+    }
+
+    /// The requests since the last call.
+    pub fn take_requests(&self) -> Vec<String> {
+        let mut record = lock(&self.log);
+        let requests = record.sent[record.taken..].iter().map(Sent::line).collect();
+        record.taken = record.sent.len();
+        requests
     }
 
     /// The tarballs `import` sent, in order.
     pub fn imports(&self) -> Vec<Imported> {
         lock(&self.log)
+            .sent
             .iter()
             .filter(|sent| sent.method == "POST")
             .filter_map(|sent| {
@@ -126,8 +161,7 @@ impl Daemon {
 
 /// `ps` fixtures: published, exposed, ranged and IPv6 ports, a legacy link
 /// name, an image given by id, a long command, labels.
-fn listed_containers() -> Vec<ContainerSummary> {
-    let now = now();
+fn listed_containers(now: i64) -> Vec<ContainerSummary> {
     let listed = vec![
         json!({"Id": "3f4e5d6c7b8a99887766554433221100ffeeddccbbaa00998877665544332211",
                "Names": ["/web"], "Image": "nginx:latest",
@@ -226,7 +260,7 @@ async fn relay(client: UnixStream, inner: PathBuf, log: Log) {
             Ok(read) => read,
         };
         // Logged before serve sees the end of it, so before any answer.
-        lock(&log).extend(reader.feed(&buffer[..read]));
+        lock(&log).sent.extend(reader.feed(&buffer[..read]));
         if server_write.write_all(&buffer[..read]).await.is_err() {
             break;
         }

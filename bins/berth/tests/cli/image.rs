@@ -1,5 +1,5 @@
-//! Image commands against `serve` over the stub backend: what `import` streams, beyond
-//! the comparisons with docker.
+//! Image commands against `serve` over the stub backend: what `import`
+//! streams, beyond the comparisons with docker.
 
 use std::io::Read;
 
