@@ -1,7 +1,9 @@
 //! A recording stub [`Backend`] for tests of the API and its clients
-//! (feature `testing`). Networks are canned answers; containers, execs
-//! and images are a small in-memory fake engine whose "processes" are
-//! scripted by their command, so the real docker CLI can run them:
+//! (feature `testing`): the API tests and the CLI tests run `serve` over
+//! it. Networks are canned answers, or a table
+//! ([`StubBackend::with_networks`]); containers, execs and images are a
+//! small in-memory fake engine whose "processes" are scripted by their
+//! command, so the real docker CLI can run them:
 //!
 //! - `echo ARGS...`: prints ARGS on stdout and exits.
 //! - `fail CODE [MESSAGE...]`: prints MESSAGE on stderr (without one,

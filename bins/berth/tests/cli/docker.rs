@@ -14,7 +14,7 @@ use std::process::Output;
 use serde_json::Value;
 
 use berth_api::testing::StubBackend;
-use berth_api::Backend;
+use berth_api::{Backend, ImageImportOptions, RequestBody};
 use bollard_stubs::models::{ContainerCreateBody, HostConfig, PortBinding};
 
 use crate::daemon::Daemon;
@@ -47,6 +47,7 @@ impl Pair {
         let docker = berth.twin();
         for daemon in [&berth, &docker] {
             start_web(&daemon.backend).await;
+            import_images(&daemon.backend).await;
         }
         Pair {
             berth,
@@ -171,6 +172,22 @@ async fn start_web(backend: &StubBackend) {
         .container_start("web".to_string())
         .await
         .expect("start web");
+}
+
+/// `app:v1`, `app:v2` and an untagged image besides the stub's busybox.
+async fn import_images(backend: &StubBackend) {
+    for repo in [Some("app:v1"), Some("app:v2"), None] {
+        let options = ImageImportOptions {
+            repo: repo.map(str::to_string),
+            tag: None,
+            message: "Imported from -".to_string(),
+            changes: Vec::new(),
+        };
+        backend
+            .image_import(options, RequestBody::from_reader(&b"a tarball"[..]))
+            .await
+            .expect("import");
+    }
 }
 
 /// Every field of `ours` is in `theirs` with the same value.
