@@ -4,7 +4,7 @@
 //! request as it was sent (method, target, body), so the tests see what
 //! berth asked as well as what it printed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -243,7 +243,7 @@ fn networks() -> Vec<NetworkInspect> {
 /// Passes one client connection on to `serve`, logging its requests until
 /// it turns into a hijacked stream.
 async fn relay(client: UnixStream, inner: PathBuf, log: Log) {
-    let Ok(server) = UnixStream::connect(Path::new(&inner)).await else {
+    let Ok(server) = UnixStream::connect(&inner).await else {
         return;
     };
     let (mut client_read, mut client_write) = client.into_split();
