@@ -29,6 +29,8 @@ mod response;
 mod routes;
 mod server;
 mod stream;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod version;
 
 pub use backend::{

@@ -1,9 +1,12 @@
-//! Image commands against the fake daemon: what `import` streams, beyond
-//! the comparisons with docker.
+//! Image commands against `serve` over the stub backend: what `import`
+//! streams, beyond the comparisons with docker.
 
 use std::io::Read;
 
-use crate::fake::Fake;
+use berth_api::testing::Call;
+use berth_api::{Backend, ImageImportOptions};
+
+use crate::daemon::Daemon;
 use crate::text;
 
 /// The entries of a tarball: path, kind and content.
@@ -24,7 +27,7 @@ fn entries(tarball: &[u8]) -> Vec<(String, tar::EntryType, String)> {
 
 #[tokio::test]
 async fn import_tars_a_directory_as_it_streams() {
-    let fake = Fake::start().await;
+    let daemon = Daemon::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("rootfs");
     std::fs::create_dir_all(root.join("bin")).expect("mkdir");
@@ -33,7 +36,7 @@ async fn import_tars_a_directory_as_it_streams() {
     // Larger than one chunk, so it really streams.
     std::fs::write(root.join("big"), "x".repeat(200_000)).expect("write");
     let root = root.display().to_string();
-    let out = fake
+    let out = daemon
         .berth(
             &["import", "-c", "CMD [\"sh\"]", &root, "busybox:latest"],
             "",
@@ -41,7 +44,7 @@ async fn import_tars_a_directory_as_it_streams() {
         .await;
     assert_eq!(text(&out.stderr), "");
     assert!(out.status.success());
-    let imports = fake.imports();
+    let imports = daemon.imports();
     let [import] = imports.as_slice() else {
         panic!("one import, not {imports:?}");
     };
@@ -49,10 +52,21 @@ async fn import_tars_a_directory_as_it_streams() {
         import.query,
         "changes=CMD+%5B%22sh%22%5D&fromSrc=-&repo=busybox%3Alatest"
     );
-    assert_eq!(
-        text(&out.stdout),
-        format!("sha256:{:064x}\n", import.body.len())
+    // The id of the image the daemon made of all that was streamed.
+    let id = text(&out.stdout).trim_end().to_string();
+    assert!(
+        daemon.backend.image_inspect(id.clone()).await.is_ok(),
+        "{id}"
     );
+    assert!(daemon.backend.calls().contains(&Call::ImageImport(
+        ImageImportOptions {
+            repo: Some("busybox:latest".to_string()),
+            tag: None,
+            message: "Imported from -".to_string(),
+            changes: vec!["CMD [\"sh\"]".to_string()],
+        },
+        import.body.len()
+    )));
     let got: Vec<(String, tar::EntryType, usize)> = entries(&import.body)
         .into_iter()
         .map(|(p, k, c)| (p, k, c.len()))
@@ -67,24 +81,24 @@ async fn import_tars_a_directory_as_it_streams() {
             ("bin/sh".to_string(), tar::EntryType::Symlink, 0),
         ]
     );
-    let sent = fake.requests()[1].clone();
+    let sent = daemon.requests()[1].clone();
     assert!(sent.starts_with("POST /v1.50/images/create?"), "{sent}");
 }
 
 #[tokio::test]
 async fn import_streams_files_and_stdin_verbatim() {
-    let fake = Fake::start().await;
+    let daemon = Daemon::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("r.tar");
     let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(&file, &bytes).expect("write");
-    let out = fake
+    let out = daemon
         .berth(&["import", &file.display().to_string(), "img"], "")
         .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let stdin = fake.berth(&["import", "-", "img:2"], "tar bytes").await;
+    let stdin = daemon.berth(&["import", "-", "img:2"], "tar bytes").await;
     assert!(stdin.status.success(), "{}", text(&stdin.stderr));
-    let imports = fake.imports();
+    let imports = daemon.imports();
     assert_eq!(imports[0].body, bytes);
     assert_eq!(imports[1].body, b"tar bytes");
     assert_eq!(imports[1].query, "fromSrc=-&repo=img%3A2");
@@ -92,23 +106,23 @@ async fn import_streams_files_and_stdin_verbatim() {
 
 #[tokio::test]
 async fn import_errors() {
-    let fake = Fake::start().await;
-    let missing = fake.berth(&["import", "/nonexistent.tar"], "").await;
+    let daemon = Daemon::start().await;
+    let missing = daemon.berth(&["import", "/nonexistent.tar"], "").await;
     assert_eq!(
         text(&missing.stderr),
         "open /nonexistent.tar: no such file or directory\n"
     );
     assert_eq!(missing.status.code(), Some(1));
-    let bad = fake.berth(&["import", "-", "BAD"], "").await;
+    let bad = daemon.berth(&["import", "-", "BAD"], "").await;
     assert_eq!(
         text(&bad.stderr),
         "invalid reference format: repository name (library/BAD) must be lowercase\n"
     );
     // An error in the daemon's progress stream ends the command.
-    let refused = fake.berth(&["import", "-", "x-BAD"], "").await;
+    let refused = daemon.berth(&["import", "-", "x-BAD"], "").await;
     assert_eq!(
         text(&refused.stderr),
         "invalid reference format: repository name (library/x-BAD) must be lowercase\n"
     );
-    assert!(fake.imports().is_empty());
+    assert!(daemon.imports().is_empty());
 }

@@ -1,15 +1,16 @@
-//! Runs the built `berth` binary against a fake daemon (`fake.rs`) that
-//! records every request, so the tests see both what berth printed and what
-//! it sent; where it matters, the real docker CLI runs against the same fake
-//! and the two must agree.
+//! Runs the built `berth` binary against `berth_api::serve` over the API
+//! tests' stub backend (`daemon.rs`), behind a tap that records every
+//! request, so the tests see both what berth printed and what it sent;
+//! where it matters, the real docker CLI runs against the same daemon and
+//! the two must agree.
 
 // The helpers run only under these tests; a panic is how they report a
 // broken fixture.
 #![allow(clippy::expect_used)]
 
 mod container;
+mod daemon;
 mod docker;
-mod fake;
 mod image;
 mod network;
 
@@ -19,7 +20,7 @@ use std::process::{Output, Stdio};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use fake::Fake;
+use daemon::Daemon;
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_string()
@@ -54,8 +55,8 @@ pub async fn run_berth(args: &[&str], stdin: &str, env_host: Option<&str>) -> Ou
     run(&berth_bin(), args, stdin.as_bytes(), env_host).await
 }
 
-impl Fake {
-    /// Runs `berth -H <fake> args…` with `stdin` as input.
+impl Daemon {
+    /// Runs `berth -H <daemon> args…` with `stdin` as input.
     pub async fn berth(&self, args: &[&str], stdin: &str) -> Output {
         let host = self.host();
         let mut argv = vec!["-H", host.as_str()];
@@ -64,7 +65,7 @@ impl Fake {
     }
 }
 
-/// Serves a fake daemon at `$BERTH_FAKE_SOCKET` for `$BERTH_FAKE_SECONDS`
+/// Serves the test daemon at `$BERTH_FAKE_SOCKET` for `$BERTH_FAKE_SECONDS`
 /// (default 600), to run either CLI against it by hand:
 /// `BERTH_FAKE_SOCKET=/tmp/f.sock cargo test -p berth --test cli serve_fake -- --ignored`.
 #[tokio::test]
@@ -75,12 +76,12 @@ async fn serve_fake() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(600);
-    let fake = Fake::start_on(PathBuf::from(socket));
-    eprintln!("fake daemon at {}", fake.host());
+    let daemon = Daemon::start_on(PathBuf::from(socket));
+    eprintln!("test daemon at {}", daemon.host());
     let mut shown = 0;
     for _ in 0..seconds * 10 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let requests = fake.requests();
+        let requests = daemon.requests();
         for r in &requests[shown..] {
             eprintln!("{r}");
         }

@@ -1,12 +1,14 @@
-//! The network commands against the fake daemon.
+//! The network commands against `serve` over the stub backend.
 
-use crate::fake::{Fake, CREATED_ID};
+use berth_api::testing::CREATED_ID;
+
+use crate::daemon::Daemon;
 use crate::{run_berth, text};
 
 #[tokio::test]
 async fn network_ls_prints_dockers_table() {
-    let fake = Fake::start().await;
-    let out = fake.berth(&["network", "ls"], "").await;
+    let daemon = Daemon::start().await;
+    let out = daemon.berth(&["network", "ls"], "").await;
     assert_eq!(text(&out.stderr), "");
     assert_eq!(
         text(&out.stdout),
@@ -17,13 +19,13 @@ async fn network_ls_prints_dockers_table() {
          aa11bb22cc33   net10     bridge    local\n"
     );
     assert!(out.status.success());
-    assert_eq!(fake.requests(), vec!["GET /_ping", "GET /v1.50/networks"]);
+    assert_eq!(daemon.requests(), vec!["GET /_ping", "GET /v1.50/networks"]);
 }
 
 #[tokio::test]
 async fn network_ls_sends_filters_and_honours_berth_host() {
-    let fake = Fake::start().await;
-    let host = fake.host();
+    let daemon = Daemon::start().await;
+    let host = daemon.host();
     let out = run_berth(
         &["network", "list", "-q", "-f", "driver=bridge"],
         "",
@@ -35,7 +37,7 @@ async fn network_ls_sends_filters_and_honours_berth_host() {
         text(&out.stdout),
         "f2de39df4171\nd9ed8ed6e0f5\nbb11bb22cc33\naa11bb22cc33\n"
     );
-    let requests = fake.requests();
+    let requests = daemon.requests();
     let query = requests[1]
         .split_once("filters=")
         .map(|(_, q)| q)
@@ -47,7 +49,7 @@ async fn network_ls_sends_filters_and_honours_berth_host() {
 }
 
 /// `network create --subnet 10.5.0.0/24 --gateway GATEWAY mynet`.
-async fn create_mynet(fake: &Fake, gateway: &str) -> std::process::Output {
+async fn create_mynet(daemon: &Daemon, gateway: &str) -> std::process::Output {
     let args = [
         "network",
         "create",
@@ -57,17 +59,17 @@ async fn create_mynet(fake: &Fake, gateway: &str) -> std::process::Output {
         gateway,
         "mynet",
     ];
-    fake.berth(&args, "").await
+    daemon.berth(&args, "").await
 }
 
 #[tokio::test]
 async fn network_create_prints_the_id_and_sends_the_ipam() {
-    let fake = Fake::start().await;
-    let out = create_mynet(&fake, "10.5.0.1").await;
+    let daemon = Daemon::start().await;
+    let out = create_mynet(&daemon, "10.5.0.1").await;
     assert_eq!(text(&out.stderr), "");
     assert_eq!(text(&out.stdout), format!("{CREATED_ID}\n"));
     assert!(out.status.success());
-    let requests = fake.requests();
+    let requests = daemon.requests();
     let body = requests[1]
         .strip_prefix("POST /v1.50/networks/create ")
         .unwrap_or("");
@@ -82,28 +84,31 @@ async fn network_create_prints_the_id_and_sends_the_ipam() {
 
 #[tokio::test]
 async fn network_create_rejects_bad_ipam_before_connecting() {
-    let fake = Fake::start().await;
-    let out = create_mynet(&fake, "10.6.0.1").await;
+    let daemon = Daemon::start().await;
+    let out = create_mynet(&daemon, "10.6.0.1").await;
     assert_eq!(
         text(&out.stderr),
         "no matching subnet for gateway 10.6.0.1\n"
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(fake.requests().is_empty());
+    assert!(daemon.requests().is_empty());
 }
 
 #[tokio::test]
-async fn network_inspect_keeps_raw_json_and_reports_missing() {
-    let fake = Fake::start().await;
-    let out = fake
+async fn network_inspect_prints_the_daemons_json_and_reports_missing() {
+    let daemon = Daemon::start().await;
+    let out = daemon
         .berth(&["network", "inspect", "bridge", "nope"], "")
         .await;
     assert_eq!(
         text(&out.stdout),
-        "[\n    {\n        \"Name\": \"bridge\",\n        \"Id\": \"f2de39df4171\",\n        \"Zeta\": {\n            \
-         \"b\": 1,\n            \"a\": []\n        },\n        \"IPAM\": {\n            \"Driver\": \"default\",\n            \
-         \"Config\": [\n                {\n                    \"Subnet\": \"172.17.0.0/16\"\n                }\n            \
-         ]\n        }\n    }\n]\n"
+        "[\n    {\n        \"Name\": \"bridge\",\n        \
+         \"Id\": \"f2de39df4171b0dc801e8002d1d999b77256983dfc63041c0f34030aa3977566\",\n        \
+         \"Created\": \"2024-05-01T10:00:00Z\",\n        \"Scope\": \"local\",\n        \
+         \"Driver\": \"bridge\",\n        \"EnableIPv4\": true,\n        \"EnableIPv6\": false,\n        \
+         \"Internal\": false,\n        \"Attachable\": false,\n        \"Ingress\": false,\n        \
+         \"ConfigOnly\": false,\n        \"Options\": {},\n        \"Labels\": {},\n        \
+         \"Containers\": {}\n    }\n]\n"
     );
     assert_eq!(
         text(&out.stderr),
@@ -114,8 +119,8 @@ async fn network_inspect_keeps_raw_json_and_reports_missing() {
 
 #[tokio::test]
 async fn network_rm_reports_each_network() {
-    let fake = Fake::start().await;
-    let out = fake
+    let daemon = Daemon::start().await;
+    let out = daemon
         .berth(&["network", "rm", "net9", "bridge", "nope"], "")
         .await;
     assert_eq!(text(&out.stdout), "net9\n");
@@ -125,27 +130,27 @@ async fn network_rm_reports_each_network() {
          Error response from daemon: network nope not found\nexit status 1\n"
     );
     assert_eq!(out.status.code(), Some(1));
-    let forced = fake.berth(&["network", "remove", "-f", "nope"], "").await;
+    let forced = daemon.berth(&["network", "remove", "-f", "nope"], "").await;
     assert!(forced.status.success());
     assert_eq!(text(&forced.stdout), "");
 }
 
 #[tokio::test]
 async fn network_prune_asks_first() {
-    let fake = Fake::start().await;
-    let declined = fake.berth(&["network", "prune"], "n\n").await;
+    let daemon = Daemon::start().await;
+    let declined = daemon.berth(&["network", "prune"], "n\n").await;
     assert!(declined.status.success());
     assert_eq!(
         text(&declined.stdout),
         "WARNING! This will remove all custom networks not used by at least one container.\n\
          Are you sure you want to continue? [y/N] "
     );
-    assert!(!fake.requests().iter().any(|r| r.contains("prune")));
-    let accepted = fake
+    assert!(!daemon.requests().iter().any(|r| r.contains("prune")));
+    let accepted = daemon
         .berth(&["network", "prune", "--filter", "until=1h"], "y\n")
         .await;
     assert!(text(&accepted.stdout).ends_with("[y/N] Deleted Networks:\nnet9\nnet10\n\n"));
-    assert!(fake
+    assert!(daemon
         .requests()
         .iter()
         .any(|r| r.starts_with("POST /v1.50/networks/prune?filters=")));

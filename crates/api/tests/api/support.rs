@@ -10,7 +10,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use crate::stub::{Call, StubBackend, BRIDGE_ID, CREATED_ID};
+pub use berth_api::testing::{Call, StubBackend, BRIDGE_ID, CREATED_ID};
 
 /// `serve` running on `<tempdir>/berth.sock` with a [`StubBackend`].
 pub struct TestServer {

@@ -1,22 +1,30 @@
-//! A recording stub backend. Networks are canned answers; containers, execs
-//! and images are a small in-memory fake engine whose "processes" are
-//! scripted by their command, so the real docker CLI can run them:
+//! A recording stub [`Backend`] for tests of the API and its clients
+//! (feature `testing`): the API tests and the CLI tests run `serve` over
+//! it. Networks are canned answers, or a table
+//! ([`StubBackend::with_networks`]); containers, execs and images are a
+//! small in-memory fake engine whose "processes" are scripted by their
+//! command, so the real docker CLI can run them:
 //!
 //! - `echo ARGS...`: prints ARGS on stdout and exits.
-//! - `fail CODE MESSAGE...`: prints MESSAGE on stderr and exits with CODE.
+//! - `fail CODE [MESSAGE...]`: prints MESSAGE on stderr (without one,
+//!   `about to fail` on stdout, then `failing` on stderr) and exits with
+//!   CODE.
 //! - `sh`: answers each input line with `got: LINE` until the line `exit`
-//!   or the end of its stdin.
+//!   (or `exit CODE`) or the end of its stdin; `cat` echoes each line as
+//!   it came.
+//! - `nosuch`: is not in the image: a container fails to start, an exec
+//!   prints runc's error and exits 127.
 //! - `sleep ...`: runs until stopped (exit 143) or killed (exit 137).
 //!
 //! A successful process exits with the `EXIT` variable of its environment
-//! (`docker run -e EXIT=3`), else 0.
+//! (`docker run -e EXIT=3`), else 0; `WARNING=TEXT` there makes create
+//! answer with that warning.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
 
-use berth_api::{
+use crate::{
     ApiError, AttachIo, AttachOptions, Backend, ContainerAttach, ContainerListOptions,
     ContainerLogs, ExecStartOptions, Filters, ImageImportOptions, ImageListOptions,
     ImageRemoveOptions, LogMessage, LogsOptions, OutputStream, RemoveOptions, RequestBody,
@@ -29,7 +37,8 @@ use bollard_stubs::models::{
     ContainerWaitResponse, EndpointSettings, ExecConfig, ExecInspectResponse, HostConfig,
     ImageDeleteResponseItem, ImageInspect, ImageSummary, IpamStatus, NetworkConnectRequest,
     NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect,
-    NetworkPruneResponse, NetworkSettings, NetworkStatus, SystemInfo, SystemVersion,
+    NetworkPruneResponse, NetworkSettings, NetworkStatus, PortBinding, PortMap, SystemInfo,
+    SystemVersion,
 };
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
@@ -77,20 +86,57 @@ pub enum Call {
 
 /// Records every call. Network names pick failures: `missing` is not
 /// found, `taken` already exists, `bridge` is predefined, `busy` is in use,
-/// and `kind-<name>` fails with that error kind.
+/// and `kind-<name>` fails with that error kind; or, made
+/// [`StubBackend::with_networks`], the networks are a table.
 #[derive(Default)]
 pub struct StubBackend {
     calls: Mutex<Vec<Call>>,
     engine: Arc<Mutex<Engine>>,
+    /// The networks list, inspect, remove and prune answer from, in list
+    /// order; `None` for the canned answers.
+    networks: Option<Mutex<Vec<NetworkInspect>>>,
+    /// Containers listed after the stub's own, as given.
+    listed: Vec<ContainerSummary>,
 }
 
+/// Networks no one may remove or prune, as in dockerd.
+const PREDEFINED_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
+
 impl StubBackend {
+    /// A stub whose networks are `networks`: listed as given (filters
+    /// ignored), found by name or id prefix, and removed by `rm` and
+    /// `prune` unless predefined.
+    pub fn with_networks(self, networks: Vec<NetworkInspect>) -> StubBackend {
+        StubBackend {
+            networks: Some(Mutex::new(networks)),
+            ..self
+        }
+    }
+
+    /// A stub that lists `containers` after its own (only the running
+    /// ones without `all`; filters ignored): shapes no create makes.
+    pub fn with_listed_containers(self, containers: Vec<ContainerSummary>) -> StubBackend {
+        StubBackend {
+            listed: containers,
+            ..self
+        }
+    }
+
+    /// The names of the containers that exist.
+    pub fn container_names(&self) -> Vec<String> {
+        lock(&self.engine)
+            .containers
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
     pub fn calls(&self) -> Vec<Call> {
-        self.calls.lock().unwrap().clone()
+        lock(&self.calls).clone()
     }
 
     fn record(&self, call: Call) {
-        self.calls.lock().unwrap().push(call);
+        lock(&self.calls).push(call);
     }
 }
 
@@ -117,9 +163,37 @@ pub fn network(name: &str, id: &str) -> NetworkInspect {
     }
 }
 
+fn network_not_found(id_or_name: &str) -> ApiError {
+    ApiError::not_found(format!("network {id_or_name} not found"))
+}
+
+/// Where `id_or_name` is in `table`: by exact name or id, else a unique id
+/// prefix.
+fn network_index(table: &[NetworkInspect], id_or_name: &str) -> Result<usize, ApiError> {
+    let exact = table.iter().position(|network| {
+        network.name.as_deref() == Some(id_or_name) || network.id.as_deref() == Some(id_or_name)
+    });
+    if let Some(index) = exact {
+        return Ok(index);
+    }
+    let prefixed: Vec<usize> = (0..table.len())
+        .filter(|&i| {
+            !id_or_name.is_empty()
+                && table[i]
+                    .id
+                    .as_deref()
+                    .is_some_and(|id| id.starts_with(id_or_name))
+        })
+        .collect();
+    match prefixed.as_slice() {
+        [only] => Ok(*only),
+        _ => Err(network_not_found(id_or_name)),
+    }
+}
+
 fn error_for(name: &str) -> Option<ApiError> {
     Some(match name {
-        "missing" => ApiError::not_found(format!("network {name} not found")),
+        "missing" => network_not_found(name),
         "kind-invalid" => ApiError::invalid_parameter("bad value"),
         "kind-forbidden" => ApiError::forbidden("not allowed"),
         "kind-notfound" => ApiError::not_found("no such thing"),
@@ -177,6 +251,14 @@ impl FakeContainer {
     fn success_code(&self) -> i64 {
         success_code(self.config.env.as_deref())
     }
+
+    fn auto_remove(&self) -> bool {
+        self.config
+            .host_config
+            .as_ref()
+            .and_then(|h| h.auto_remove)
+            .unwrap_or(false)
+    }
 }
 
 fn success_code(env: Option<&[String]>) -> i64 {
@@ -220,10 +302,26 @@ impl Default for Engine {
     }
 }
 
-static CLOCK: AtomicU64 = AtomicU64::new(1_700_000_000);
+/// A panic on one test task must not hide what the others recorded.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
-/// A 64-hex id whose first 12 characters differ between calls.
-fn new_id(counter: u64) -> String {
+/// When the stub's `counter`-th thing was made: every stub keeps the same
+/// time, so two stubs fed alike answer alike, timestamps included.
+fn created_at(counter: u64) -> i64 {
+    1_700_000_000 + i64::try_from(counter).unwrap_or(i64::MAX - 1_700_000_000)
+}
+
+/// The time of every log line of a container made at `created`.
+fn log_time(created: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(created).unwrap_or(0))
+}
+
+/// The id of the `counter`-th thing the stub makes (containers, execs and
+/// images count together): 64 hex digits whose first 12 differ between
+/// counters.
+pub fn new_id(counter: u64) -> String {
     let mix = |salt: u64| {
         (counter.wrapping_add(salt))
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -301,11 +399,26 @@ impl Engine {
 /// Runs a container's process on its own task: the lifecycle a real
 /// runtime would drive.
 fn spawn_process(engine: Arc<Mutex<Engine>>, id: String) -> Result<(), ApiError> {
-    let (cmd, success, output, logs, state, stdin, stop_receiver, auto_remove) = {
-        let mut guard = engine.lock().unwrap();
+    let (cmd, logged_at, success, output, logs, state, stdin, stop_receiver, auto_remove) = {
+        let mut guard = lock(&engine);
         let container = guard.find_mut(&id)?;
         if container.state.borrow().running {
             return Err(ApiError::not_modified("container already started"));
+        }
+        if let Some(program @ "nosuch") = container.cmd().first().map(String::as_str) {
+            container.state.send_modify(|state| {
+                state.started = true;
+                state.exit_code = 127;
+                state.exits += 1;
+            });
+            let _ = container.output.send(Output::End);
+            let error = ApiError::invalid_parameter(format!(
+                "failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: exec: \"{program}\": executable file not found in $PATH: unknown"
+            ));
+            if container.auto_remove() {
+                guard.remove_container(&id);
+            }
+            return Err(error);
         }
         let (stop, stop_receiver) = oneshot::channel();
         container.stop = Some(stop);
@@ -313,14 +426,10 @@ fn spawn_process(engine: Arc<Mutex<Engine>>, id: String) -> Result<(), ApiError>
             state.running = true;
             state.started = true;
         });
-        let auto_remove = container
-            .config
-            .host_config
-            .as_ref()
-            .and_then(|h| h.auto_remove)
-            .unwrap_or(false);
+        let auto_remove = container.auto_remove();
         (
             container.cmd(),
+            log_time(container.created),
             container.success_code(),
             container.output.clone(),
             Arc::clone(&container.logs),
@@ -333,9 +442,12 @@ fn spawn_process(engine: Arc<Mutex<Engine>>, id: String) -> Result<(), ApiError>
     tokio::spawn(async move {
         let emit = |stream: OutputStream, text: String| {
             let line = Bytes::from(text);
-            logs.lock().unwrap().push(LogMessage {
+            // Sent under the lock, so a follower sees each line once: in
+            // the log it copied or live after it subscribed.
+            let mut logs = lock(&logs);
+            logs.push(LogMessage {
                 stream,
-                timestamp: SystemTime::now(),
+                timestamp: logged_at,
                 line: line.clone(),
             });
             let _ = output.send(Output::Data(stream, line));
@@ -348,10 +460,17 @@ fn spawn_process(engine: Arc<Mutex<Engine>>, id: String) -> Result<(), ApiError>
             state.exits += 1;
         });
         if auto_remove {
-            engine.lock().unwrap().remove_container(&id);
+            lock(&engine).remove_container(&id);
         }
     });
     Ok(())
+}
+
+/// runc's complaint about a missing `program`.
+fn exec_failure(program: &str) -> String {
+    format!(
+        "OCI runtime exec failed: exec failed: unable to start container process: exec: \"{program}\": executable file not found in $PATH: unknown"
+    )
 }
 
 /// The scripted program behind `cmd`; returns its exit code. `stop` ends
@@ -370,10 +489,23 @@ async fn run_script(
                 success
             }
             Some("fail") => {
-                emit(OutputStream::Stderr, format!("{}\n", cmd[2..].join(" ")));
+                match cmd.get(2..).filter(|message| !message.is_empty()) {
+                    Some(message) => emit(OutputStream::Stderr, format!("{}\n", message.join(" "))),
+                    None => {
+                        emit(OutputStream::Stdout, "about to fail\n".to_owned());
+                        emit(OutputStream::Stderr, "failing\n".to_owned());
+                    }
+                }
                 cmd.get(1).and_then(|code| code.parse().ok()).unwrap_or(1)
             }
-            Some("sh") => {
+            Some("nosuch") => {
+                emit(
+                    OutputStream::Stdout,
+                    format!("{}\r\n", exec_failure("nosuch")),
+                );
+                127
+            }
+            Some(program @ ("sh" | "cat")) => {
                 let Some(mut stdin) = stdin else {
                     return success;
                 };
@@ -381,15 +513,22 @@ async fn run_script(
                 while let Some(Some(chunk)) = stdin.recv().await {
                     pending.extend_from_slice(&chunk);
                     while let Some(end) = pending.iter().position(|b| *b == b'\n' || *b == b'\r') {
-                        let line: Vec<u8> = pending.drain(..=end).collect();
-                        let line = String::from_utf8_lossy(&line[..end]).trim().to_owned();
-                        if line.is_empty() {
-                            continue;
-                        }
+                        let raw: Vec<u8> = pending.drain(..=end).collect();
+                        let line = String::from_utf8_lossy(&raw[..end]).trim().to_owned();
                         if line == "exit" {
                             return success;
                         }
-                        emit(OutputStream::Stdout, format!("got: {line}\r\n"));
+                        if let Some(code) = line.strip_prefix("exit ") {
+                            return code.trim().parse().unwrap_or(1);
+                        }
+                        if program == "cat" {
+                            emit(
+                                OutputStream::Stdout,
+                                String::from_utf8_lossy(&raw).into_owned(),
+                            );
+                        } else if !line.is_empty() {
+                            emit(OutputStream::Stdout, format!("got: {line}\r\n"));
+                        }
                     }
                 }
                 success
@@ -403,10 +542,34 @@ async fn run_script(
     }
 }
 
+/// A process's output from now until it exits, as log messages.
+fn follow(
+    live: broadcast::Receiver<Output>,
+    logged_at: SystemTime,
+) -> impl futures::Stream<Item = Result<LogMessage, std::io::Error>> {
+    futures::stream::unfold(live, move |mut live| async move {
+        loop {
+            match live.recv().await {
+                Ok(Output::Data(stream, line)) => {
+                    let message = LogMessage {
+                        stream,
+                        timestamp: logged_at,
+                        line,
+                    };
+                    return Some((Ok(message), live));
+                }
+                Ok(Output::End) | Err(broadcast::error::RecvError::Closed) => return None,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            }
+        }
+    })
+}
+
 /// Pumps a fake process's output (and the client's input) for one attach.
 fn attach_session(
     mut output: broadcast::Receiver<Output>,
     stdin: Option<mpsc::UnboundedSender<Option<Bytes>>>,
+    close_stdin: bool,
     stdout: bool,
     stderr: bool,
 ) -> StreamSession {
@@ -426,7 +589,9 @@ fn attach_session(
                         }
                     }
                 }
-                let _ = stdin.send(None);
+                if close_stdin {
+                    let _ = stdin.send(None);
+                }
             });
         }
         loop {
@@ -462,6 +627,43 @@ fn status_text(state: &State) -> (ContainerSummaryStateEnum, String) {
     } else {
         (ContainerSummaryStateEnum::CREATED, "Created".to_owned())
     }
+}
+
+/// The exposed ports unbound, the published ones bound as asked: to all
+/// addresses unless one is given, to port 32768 unless one is given.
+fn ports(config: &ContainerCreateBody) -> PortMap {
+    let mut ports: PortMap = config
+        .exposed_ports
+        .iter()
+        .flatten()
+        .map(|port| (port.clone(), None))
+        .collect();
+    let bindings = config
+        .host_config
+        .as_ref()
+        .and_then(|h| h.port_bindings.as_ref());
+    for (port, asked) in bindings.into_iter().flatten() {
+        let bound = asked
+            .iter()
+            .flatten()
+            .map(|binding| {
+                let or = |value: &Option<String>, default: &str| {
+                    Some(
+                        value
+                            .clone()
+                            .filter(|v| !v.is_empty())
+                            .unwrap_or_else(|| default.to_owned()),
+                    )
+                };
+                PortBinding {
+                    host_ip: or(&binding.host_ip, "0.0.0.0"),
+                    host_port: or(&binding.host_port, "32768"),
+                }
+            })
+            .collect();
+        ports.insert(port.clone(), Some(bound));
+    }
+    ports
 }
 
 fn endpoints(container: &FakeContainer) -> HashMap<String, EndpointSettings> {
@@ -513,6 +715,9 @@ impl Backend for StubBackend {
 
     async fn network_list(&self, filters: Filters) -> Result<Vec<NetworkInspect>, ApiError> {
         self.record(Call::NetworkList(filters));
+        if let Some(table) = &self.networks {
+            return Ok(lock(table).clone());
+        }
         Ok(vec![
             network("bridge", BRIDGE_ID),
             network("web", CREATED_ID),
@@ -521,6 +726,13 @@ impl Backend for StubBackend {
 
     async fn network_inspect(&self, id_or_name: String) -> Result<NetworkInspect, ApiError> {
         self.record(Call::NetworkInspect(id_or_name.clone()));
+        if let Some(table) = &self.networks {
+            let table = lock(table);
+            return table
+                .get(network_index(&table, &id_or_name)?)
+                .cloned()
+                .ok_or_else(|| network_not_found(&id_or_name));
+        }
         match error_for(&id_or_name) {
             Some(err) => Err(err),
             None => Ok(network(&id_or_name, CREATED_ID)),
@@ -546,6 +758,18 @@ impl Backend for StubBackend {
 
     async fn network_remove(&self, id_or_name: String) -> Result<(), ApiError> {
         self.record(Call::NetworkRemove(id_or_name.clone()));
+        if let Some(table) = &self.networks {
+            let mut table = lock(table);
+            let index = network_index(&table, &id_or_name)?;
+            let name = table[index].name.clone().unwrap_or_default();
+            if PREDEFINED_NETWORKS.contains(&name.as_str()) {
+                return Err(ApiError::forbidden(format!(
+                    "{name} is a pre-defined network and cannot be removed"
+                )));
+            }
+            table.remove(index);
+            return Ok(());
+        }
         match id_or_name.as_str() {
             "bridge" => Err(ApiError::forbidden(
                 "bridge is a pre-defined network and cannot be removed",
@@ -559,6 +783,21 @@ impl Backend for StubBackend {
 
     async fn network_prune(&self, filters: Filters) -> Result<NetworkPruneResponse, ApiError> {
         self.record(Call::NetworkPrune(filters));
+        if let Some(table) = &self.networks {
+            let mut table = lock(table);
+            let mut pruned = Vec::new();
+            table.retain(|network| {
+                let name = network.name.clone().unwrap_or_default();
+                let keep = PREDEFINED_NETWORKS.contains(&name.as_str());
+                if !keep {
+                    pruned.push(name);
+                }
+                keep
+            });
+            return Ok(NetworkPruneResponse {
+                networks_deleted: Some(pruned),
+            });
+        }
         Ok(NetworkPruneResponse {
             networks_deleted: Some(vec!["old".to_owned()]),
         })
@@ -573,7 +812,10 @@ impl Backend for StubBackend {
         if let Some(err) = error_for(&network) {
             return Err(err);
         }
-        let mut engine = self.engine.lock().unwrap();
+        if let Some(table) = &self.networks {
+            network_index(&lock(table), &network)?;
+        }
+        let mut engine = lock(&self.engine);
         let container = engine.find_mut(&req.container)?;
         if !container.networks.insert(network.clone()) {
             return Err(ApiError::forbidden(format!(
@@ -590,7 +832,7 @@ impl Backend for StubBackend {
         req: NetworkDisconnectRequest,
     ) -> Result<(), ApiError> {
         self.record(Call::NetworkDisconnect(network.clone(), req.clone()));
-        let mut engine = self.engine.lock().unwrap();
+        let mut engine = lock(&self.engine);
         let container = engine.find_mut(&req.container)?;
         if !container.networks.remove(&network) {
             return Err(ApiError::forbidden(format!(
@@ -610,7 +852,7 @@ impl Backend for StubBackend {
             name.clone(),
             Box::new(config.clone()),
         ));
-        let mut engine = self.engine.lock().unwrap();
+        let mut engine = lock(&self.engine);
         let image = config.image.clone().unwrap_or_default();
         if engine.image(&image).is_none() {
             return Err(ApiError::not_found(format!(
@@ -632,12 +874,27 @@ impl Backend for StubBackend {
             .as_ref()
             .and_then(|h| h.network_mode.clone())
             .unwrap_or_default();
+        if let Some(table) = &self.networks {
+            let builtin = ["", "default", "bridge", "host", "none"].contains(&network.as_str())
+                || network.starts_with("container:");
+            if !builtin {
+                network_index(&lock(table), &network)?;
+            }
+        }
+        let created = created_at(engine.next);
+        // `WARNING=TEXT` in the environment: created with that warning.
+        let warning = config
+            .env
+            .iter()
+            .flatten()
+            .find_map(|entry| entry.strip_prefix("WARNING="))
+            .map(str::to_owned);
         let (stdin, stdin_receiver) = mpsc::unbounded_channel();
         engine.containers.push(FakeContainer {
             id: id.clone(),
             name,
             config,
-            created: i64::try_from(CLOCK.fetch_add(1, Ordering::SeqCst)).unwrap(),
+            created,
             state: watch::Sender::new(State::default()),
             output: broadcast::channel(64).0,
             logs: Arc::default(),
@@ -648,7 +905,7 @@ impl Backend for StubBackend {
         });
         Ok(ContainerCreateResponse {
             id,
-            warnings: Vec::new(),
+            warnings: warning.into_iter().collect(),
         })
     }
 
@@ -675,7 +932,7 @@ impl Backend for StubBackend {
         self.end_process(&id_or_name, 137)
             .await
             .map_err(|err| match err.kind {
-                berth_api::ErrorKind::NotModified => {
+                crate::ErrorKind::NotModified => {
                     ApiError::conflict(format!("container {id_or_name} is not running"))
                 }
                 _ => err,
@@ -690,7 +947,7 @@ impl Backend for StubBackend {
         self.record(Call::ContainerRestart(id_or_name.clone(), options));
         match self.end_process(&id_or_name, 143).await {
             Ok(()) => {}
-            Err(err) if err.kind == berth_api::ErrorKind::NotModified => {}
+            Err(err) if err.kind == crate::ErrorKind::NotModified => {}
             Err(err) => return Err(err),
         }
         spawn_process(Arc::clone(&self.engine), id_or_name)
@@ -703,7 +960,7 @@ impl Backend for StubBackend {
     ) -> Result<(), ApiError> {
         self.record(Call::ContainerRemove(id_or_name.clone(), options));
         let running = {
-            let engine = self.engine.lock().unwrap();
+            let engine = lock(&self.engine);
             let container = engine.find(&id_or_name)?;
             let running = container.state.borrow().running;
             if running && !options.force {
@@ -717,7 +974,7 @@ impl Backend for StubBackend {
         if running {
             self.end_process(&id_or_name, 137).await?;
         }
-        self.engine.lock().unwrap().remove_container(&id_or_name);
+        lock(&self.engine).remove_container(&id_or_name);
         Ok(())
     }
 
@@ -726,7 +983,7 @@ impl Backend for StubBackend {
         options: ContainerListOptions,
     ) -> Result<Vec<ContainerSummary>, ApiError> {
         self.record(Call::ContainerList(options.clone()));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         let mut list: Vec<ContainerSummary> = engine
             .containers
             .iter()
@@ -761,6 +1018,12 @@ impl Backend for StubBackend {
                 }
             })
             .collect();
+        list.extend(
+            self.listed
+                .iter()
+                .filter(|c| options.all || c.state == Some(ContainerSummaryStateEnum::RUNNING))
+                .cloned(),
+        );
         if let Some(limit) = options.limit {
             list.truncate(limit);
         }
@@ -773,7 +1036,7 @@ impl Backend for StubBackend {
         _size: bool,
     ) -> Result<ContainerInspectResponse, ApiError> {
         self.record(Call::ContainerInspect(id_or_name.clone()));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         let c = engine.find(&id_or_name)?;
         let state = *c.state.borrow();
         let cmd = c.cmd();
@@ -812,7 +1075,7 @@ impl Backend for StubBackend {
             }),
             network_settings: Some(NetworkSettings {
                 sandbox_key: Some(format!("/run/berth/netns/{}", &c.id[..12])),
-                ports: Some(HashMap::new()),
+                ports: Some(ports(&c.config)),
                 networks: Some(endpoints(c)),
                 ..Default::default()
             }),
@@ -827,7 +1090,7 @@ impl Backend for StubBackend {
     ) -> Result<WaitFuture, ApiError> {
         self.record(Call::ContainerWait(id_or_name.clone(), condition));
         let mut state = {
-            let engine = self.engine.lock().unwrap();
+            let engine = lock(&self.engine);
             engine.find(&id_or_name)?.state.subscribe()
         };
         let exits_before = state.borrow().exits;
@@ -861,9 +1124,12 @@ impl Backend for StubBackend {
         options: LogsOptions,
     ) -> Result<ContainerLogs, ApiError> {
         self.record(Call::ContainerLogs(id_or_name.clone(), options.clone()));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         let c = engine.find(&id_or_name)?;
-        let mut messages = c.logs.lock().unwrap().clone();
+        let (mut messages, live) = {
+            let logs = lock(&c.logs);
+            (logs.clone(), c.output.subscribe())
+        };
         if let Some(tail) = options.tail {
             messages.drain(..messages.len().saturating_sub(tail));
         }
@@ -874,9 +1140,18 @@ impl Backend for StubBackend {
         if c.name == "broken-logs" {
             items.push(Err(std::io::Error::other("log file truncated")));
         }
+        let past = futures::stream::iter(items);
+        let messages: crate::LogStream = if options.follow && c.state.borrow().running {
+            Box::pin(futures::StreamExt::chain(
+                past,
+                follow(live, log_time(c.created)),
+            ))
+        } else {
+            Box::pin(past)
+        };
         Ok(ContainerLogs {
             tty: c.tty(),
-            messages: Box::pin(futures::stream::iter(items)),
+            messages,
         })
     }
 
@@ -886,14 +1161,23 @@ impl Backend for StubBackend {
         options: AttachOptions,
     ) -> Result<ContainerAttach, ApiError> {
         self.record(Call::ContainerAttach(id_or_name.clone(), options.clone()));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         let c = engine.find(&id_or_name)?;
         let state = *c.state.borrow();
         let stdin = (options.stdin && c.config.open_stdin == Some(true)).then(|| c.stdin.clone());
         let session = if state.started && !state.running {
             StreamSession::new(|_io: AttachIo| async { Ok(()) })
         } else {
-            attach_session(c.output.subscribe(), stdin, options.stdout, options.stderr)
+            // dockerd closes the container's stdin with the attach's only
+            // for `StdinOnce` without a TTY.
+            let close_stdin = c.config.stdin_once == Some(true) && !c.tty();
+            attach_session(
+                c.output.subscribe(),
+                stdin,
+                close_stdin,
+                options.stdout,
+                options.stderr,
+            )
         };
         Ok(ContainerAttach {
             tty: c.tty(),
@@ -903,7 +1187,7 @@ impl Backend for StubBackend {
 
     async fn container_resize(&self, id_or_name: String, size: TtySize) -> Result<(), ApiError> {
         self.record(Call::ContainerResize(id_or_name.clone(), size));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         engine.find(&id_or_name).map(|_| ())
     }
 
@@ -912,7 +1196,7 @@ impl Backend for StubBackend {
             container.clone(),
             Box::new(config.clone()),
         ));
-        let mut engine = self.engine.lock().unwrap();
+        let mut engine = lock(&self.engine);
         let c = engine.find(&container)?;
         if !c.state.borrow().running {
             return Err(ApiError::conflict(format!(
@@ -941,7 +1225,7 @@ impl Backend for StubBackend {
         options: ExecStartOptions,
     ) -> Result<(), ApiError> {
         self.record(Call::ExecStart(exec_id.clone(), options, true));
-        let mut engine = self.engine.lock().unwrap();
+        let mut engine = lock(&self.engine);
         let exec = engine
             .execs
             .get_mut(&exec_id)
@@ -957,7 +1241,7 @@ impl Backend for StubBackend {
     ) -> Result<StreamSession, ApiError> {
         self.record(Call::ExecStart(exec_id.clone(), options, false));
         let (cmd, env) = {
-            let mut engine = self.engine.lock().unwrap();
+            let mut engine = lock(&self.engine);
             let exec = engine
                 .execs
                 .get_mut(&exec_id)
@@ -1015,7 +1299,7 @@ impl Backend for StubBackend {
             }
             let code = script.await.unwrap_or(1);
             // Recorded before the stream ends: the CLI asks for it right after.
-            if let Some(exec) = engine.lock().unwrap().execs.get_mut(&exec_id) {
+            if let Some(exec) = lock(&engine).execs.get_mut(&exec_id) {
                 exec.running = false;
                 exec.exit_code = Some(code);
             }
@@ -1025,7 +1309,7 @@ impl Backend for StubBackend {
 
     async fn exec_resize(&self, exec_id: String, size: TtySize) -> Result<(), ApiError> {
         self.record(Call::ExecResize(exec_id.clone(), size));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         if engine.execs.contains_key(&exec_id) {
             Ok(())
         } else {
@@ -1037,7 +1321,7 @@ impl Backend for StubBackend {
 
     async fn exec_inspect(&self, exec_id: String) -> Result<ExecInspectResponse, ApiError> {
         self.record(Call::ExecInspect(exec_id.clone()));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         let exec = engine
             .execs
             .get(&exec_id)
@@ -1067,7 +1351,7 @@ impl Backend for StubBackend {
             .await
             .map_err(|err| ApiError::invalid_parameter(format!("reading the tarball: {err}")))?;
         self.record(Call::ImageImport(options.clone(), bytes.len()));
-        let mut engine = self.engine.lock().unwrap();
+        let mut engine = lock(&self.engine);
         engine.next += 1;
         let id = format!("sha256:{}", new_id(engine.next));
         let tags = match (&options.repo, &options.tag) {
@@ -1084,7 +1368,7 @@ impl Backend for StubBackend {
 
     async fn image_list(&self, options: ImageListOptions) -> Result<Vec<ImageSummary>, ApiError> {
         self.record(Call::ImageList(options));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         Ok(engine
             .images
             .iter()
@@ -1106,7 +1390,7 @@ impl Backend for StubBackend {
 
     async fn image_inspect(&self, name: String) -> Result<ImageInspect, ApiError> {
         self.record(Call::ImageInspect(name.clone()));
-        let engine = self.engine.lock().unwrap();
+        let engine = lock(&self.engine);
         let image = engine
             .image(&name)
             .ok_or_else(|| ApiError::not_found(format!("No such image: {name}")))?;
@@ -1126,7 +1410,7 @@ impl Backend for StubBackend {
         options: ImageRemoveOptions,
     ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
         self.record(Call::ImageRemove(name.clone(), options));
-        let mut engine = self.engine.lock().unwrap();
+        let mut engine = lock(&self.engine);
         let id = engine
             .image(&name)
             .map(|image| image.id.clone())
@@ -1157,7 +1441,7 @@ impl StubBackend {
     /// Ends a running process with `code` and waits until it has exited.
     async fn end_process(&self, reference: &str, code: i64) -> Result<(), ApiError> {
         let (stop, mut state) = {
-            let mut engine = self.engine.lock().unwrap();
+            let mut engine = lock(&self.engine);
             let container = engine.find_mut(reference)?;
             if !container.state.borrow().running {
                 return Err(ApiError::not_modified("container already stopped"));
