@@ -103,23 +103,32 @@ impl Daemon {
             .arg("--config-file")
             .arg(dir.join("daemon.json"));
         let cgroups_before = docker_cgroups();
-        let process = DaemonProcess::start(
+        let process = match DaemonProcess::start(
             kind.name(),
             &mut cmd,
             &log,
             &socket,
             Duration::from_secs(60),
-        );
-        let mut daemon = Daemon {
+        ) {
+            Ok(process) => process,
+            Err(e) => {
+                // What is left of the daemon (containerd) first: a cgroup
+                // with processes in it cannot be removed.
+                sb.kill_leftovers();
+                if kind == Kind::Docker {
+                    remove_new_cgroups(&cgroups_before);
+                }
+                return Err(e.into());
+            }
+        };
+        Ok(Daemon {
             kind,
             sb,
             api: Api::new(&socket),
-            process: None,
+            process: Some(process),
             log,
             cgroups_before,
-        };
-        daemon.process = Some(process?);
-        Ok(daemon)
+        })
     }
 
     pub fn name(&self) -> &'static str {
