@@ -4,16 +4,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::http::Api;
-use crate::sandbox::{proc_kb, processes, terminate, Sandbox};
+use berth_sandbox::{Client as Api, DaemonProcess};
+
+use crate::sandbox::{proc_kb, processes, Sandbox};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,7 +42,7 @@ pub struct Daemon {
     pub kind: Kind,
     pub sb: Sandbox,
     pub api: Api,
-    child: Option<Child>,
+    process: Option<DaemonProcess>,
     log: PathBuf,
     /// cgroup directories named `docker` that existed before dockerd ran.
     cgroups_before: Vec<PathBuf>,
@@ -64,8 +63,6 @@ impl Daemon {
         let dir = sb.dir().to_path_buf();
         std::fs::write(dir.join("daemon.json"), "{}")?;
         let log = dir.join("daemon.log");
-        let out = std::fs::File::create(&log)?;
-        let err = out.try_clone()?;
         let socket = dir.join(format!("{}.sock", kind.name()));
         let mut cmd = match kind {
             Kind::Berth => {
@@ -104,40 +101,34 @@ impl Daemon {
             .arg("-H")
             .arg(format!("unix://{}", socket.display()))
             .arg("--config-file")
-            .arg(dir.join("daemon.json"))
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
+            .arg(dir.join("daemon.json"));
         let cgroups_before = docker_cgroups();
-        let child = cmd.spawn().with_context(|| format!("start {cmd:?}"))?;
-        let mut daemon = Daemon {
+        let process = match DaemonProcess::start(
+            kind.name(),
+            &mut cmd,
+            &log,
+            &socket,
+            Duration::from_secs(60),
+        ) {
+            Ok(process) => process,
+            Err(e) => {
+                // What is left of the daemon (containerd) first: a cgroup
+                // with processes in it cannot be removed.
+                sb.kill_leftovers();
+                if kind == Kind::Docker {
+                    remove_new_cgroups(&cgroups_before);
+                }
+                return Err(e.into());
+            }
+        };
+        Ok(Daemon {
             kind,
             sb,
             api: Api::new(&socket),
-            child: Some(child),
+            process: Some(process),
             log,
             cgroups_before,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !daemon.api.ping() {
-            if let Some(status) = daemon
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                daemon.child = None;
-                bail!(
-                    "{} exited with {status} before serving; log:\n{}",
-                    kind.name(),
-                    daemon.log_text()
-                );
-            }
-            if Instant::now() > deadline {
-                bail!("{} did not answer in 60 s", kind.name());
-            }
-            sleep(Duration::from_millis(20));
-        }
-        Ok(daemon)
+        })
     }
 
     pub fn name(&self) -> &'static str {
@@ -149,7 +140,7 @@ impl Daemon {
     }
 
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.process.as_ref().map(DaemonProcess::pid)
     }
 
     /// The daemon's processes: berthd; dockerd and the containerd it started.
@@ -293,10 +284,11 @@ impl Daemon {
     }
 
     pub fn inspect(&self, id: &str) -> Result<Value> {
-        self.api
+        Ok(self
+            .api
             .get(&format!("/containers/{id}/json"))?
             .ok(&format!("inspect {id}"))?
-            .json()
+            .json()?)
     }
 
     /// The container's address on `network` and its network namespace path.
@@ -342,7 +334,7 @@ impl Daemon {
 
     /// Removes every container and user network, then stops the daemon.
     pub fn shutdown(&mut self) {
-        if self.child.is_none() {
+        if self.process.is_none() {
             return;
         }
         let ids = self.all_containers().unwrap_or_default();
@@ -355,10 +347,9 @@ impl Daemon {
                 }
             }
         }
-        if let Some(mut child) = self.child.take() {
-            terminate(&mut child, Duration::from_secs(30));
+        if let Some(process) = self.process.take() {
+            process.stop(Some(Duration::from_secs(30)));
         }
-        self.sb.kill_helpers();
         self.sb.kill_leftovers();
         match self.kind {
             Kind::Docker => remove_new_cgroups(&self.cgroups_before),

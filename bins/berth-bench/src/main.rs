@@ -9,7 +9,6 @@
 //!   berth-bench --compare docker --json ...  # plus dockerd, with ratios
 
 mod daemon;
-mod http;
 mod probe;
 mod report;
 mod sandbox;

@@ -1,6 +1,6 @@
 //! Real containers with real runc, as root, each test inside its own
-//! sandbox: the test binary re-runs itself (just that test) under
-//! `unshare --net --mount --propagation private`, so overlay mounts, the
+//! sandbox: the test binary re-runs itself (just that test) with private
+//! network and mount namespaces (berth-sandbox), so overlay mounts, the
 //! containers' namespaces and everything else stay out of the machine's
 //! own namespaces. Needs `berth-shim` built (`cargo build -p berth-shim`)
 //! and Debian's busybox-static.
@@ -26,35 +26,12 @@ use berth_oci::{
 use berth_types::ContainerId;
 use nix::sys::signal::Signal;
 
-const INSIDE: &str = "BERTH_OCI_TEST_SANDBOX";
 const HELPER_DIR: &str = "BERTH_OCI_TEST_DAEMON_DIR";
 
 /// Runs `body` inside a fresh network + mount namespace: the test binary
-/// runs itself again, only this test, under `unshare`.
+/// runs itself again, only this test, in a child with namespaces of its own.
 fn sandboxed(name: &str, body: impl FnOnce()) {
-    if std::env::var_os(INSIDE).is_some() {
-        body();
-        return;
-    }
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "privileged tests need root (they mount overlays and run runc)"
-    );
-    let exe = std::env::current_exe().unwrap();
-    let status = Command::new("unshare")
-        .args(["--net", "--mount", "--propagation", "private", "--"])
-        .arg(&exe)
-        .args([
-            name,
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "--include-ignored",
-        ])
-        .env(INSIDE, "1")
-        .status()
-        .expect("run unshare");
-    assert!(status.success(), "{name} failed inside its sandbox");
+    berth_sandbox::netns::in_child_namespaces(name, |_scratch| body());
 }
 
 fn shim_binary() -> PathBuf {

@@ -1,6 +1,6 @@
 //! Dev-only helpers: fakes of the core's ports (a modelling [`FakeNet`], an
 //! in-memory [`MemStore`], a deterministic [`FixedEnv`]) and, for end-to-end
-//! tests, the sandbox-host harness in [`sandbox`].
+//! tests, the sandbox-host harness in [`sandbox`] (built on berth-sandbox).
 
 mod fakes;
 pub mod sandbox;

@@ -1,18 +1,19 @@
-//! Sandbox hosts for end-to-end tests (DESIGN.md, "Testing"). Each sandbox is
-//! a fresh network and mount namespace held open by a `sleep` process, with
-//! `lo` up and a tmpfs on `/run`; berthd runs inside it with its own data
-//! root, exec root and socket under a temp dir. Nothing a test does reaches
-//! the machine's own namespace, and dropping the sandbox kills everything
-//! in it, so the namespaces and every kernel object in them disappear.
+//! Sandbox hosts for end-to-end tests (DESIGN.md, "Testing"): berth-sandbox's
+//! [`Host`] (a fresh network and mount namespace held open by a `sleep`
+//! process, `lo` up, a tmpfs on `/run`) with berthd running inside it, its
+//! data root, exec root and socket under the sandbox's temp dir. Nothing a
+//! test does reaches the machine's own namespace, and dropping the sandbox
+//! kills everything in it, so the namespaces and every kernel object in
+//! them disappear. Test harness: failures panic with their reason.
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tempfile::TempDir;
+use berth_sandbox::{Client, DaemonProcess, Host};
+
+pub use berth_sandbox::{HOST_OUTSIDE_IP, HOST_OUTSIDE_IP6, PEER_IP, PEER_IP6};
 
 /// How long a daemon may take to answer its first ping.
 const DAEMON_START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -132,46 +133,33 @@ fn run(cmd: &mut Command) -> Run {
 
 /// A network + mount namespace pair standing in for a host.
 pub struct Sandbox {
-    dir: TempDir,
-    holder: Child,
-    daemon: Option<Child>,
+    host: Host,
+    daemon: Option<DaemonProcess>,
     daemon_args: Vec<String>,
-    peers: Vec<Child>,
 }
-
-/// The sandbox host's address on the link to its outside peer.
-pub const HOST_OUTSIDE_IP: &str = "10.200.0.1";
-/// The outside peer's address.
-pub const PEER_IP: &str = "10.200.0.2";
-pub const HOST_OUTSIDE_IP6: &str = "fd00:200::1";
-pub const PEER_IP6: &str = "fd00:200::2";
 
 /// Another host, outside the sandbox host: its own network namespace joined
 /// to the sandbox by a veth pair, default route via the sandbox.
 pub struct Peer {
-    pid: u32,
+    peer: berth_sandbox::Peer,
 }
 
 impl Peer {
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.peer.pid()
     }
 
     /// Runs `sh -c script` in the peer's network namespace (it shares the
     /// sandbox's mount namespace, so the sandbox's files are visible).
     pub fn sh(&self, script: &str) -> Run {
-        run(Command::new("nsenter")
-            .arg("-t")
-            .arg(self.pid.to_string())
-            .args(["-n", "-m", "--", "sh", "-c", script]))
+        run(self.peer.command("sh").args(["-c", script]))
     }
 
     /// Starts a long-running process in the peer; it dies with the sandbox.
     pub fn spawn(&self, script: &str) -> Child {
-        Command::new("nsenter")
-            .arg("-t")
-            .arg(self.pid.to_string())
-            .args(["-n", "-m", "--", "sh", "-c", script])
+        self.peer
+            .command("sh")
+            .args(["-c", script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -183,56 +171,27 @@ impl Peer {
 impl Sandbox {
     pub fn new() -> Sandbox {
         require_root();
-        let dir = tempfile::Builder::new()
-            .prefix("berth-sandbox-")
-            .tempdir()
-            .unwrap_or_else(|e| panic!("make a temp dir: {e}"));
-        let ready = dir.path().join("ready");
-        // `unshare` without --fork execs the shell in place, so the holder's
-        // pid is the namespaces' pid for nsenter.
-        let script = format!(
-            "mount -t tmpfs tmpfs /run && ip link set lo up && touch {} && exec sleep infinity",
-            ready.display()
-        );
-        let holder = Command::new("unshare")
-            .args([
-                "--net",
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-                &script,
-            ])
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start unshare: {e}"));
+        let host = Host::new("berth-sandbox-", false).unwrap_or_else(|e| panic!("{e}"));
         let sandbox = Sandbox {
-            dir,
-            holder,
+            host,
             daemon: None,
             daemon_args: Vec::new(),
-            peers: Vec::new(),
         };
-        wait_for(Duration::from_secs(10), "sandbox namespaces", || {
-            ready.exists()
-        });
         // The host's /etc/berth/daemon.json must never leak into a test.
         sandbox.write_daemon_json("{}");
         sandbox
     }
 
     pub fn pid(&self) -> u32 {
-        self.holder.id()
+        self.host.pid()
     }
 
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.host.dir()
     }
 
     pub fn socket(&self) -> PathBuf {
-        self.dir.path().join("berth.sock")
+        self.dir().join("berth.sock")
     }
 
     pub fn host_arg(&self) -> String {
@@ -240,17 +199,12 @@ impl Sandbox {
     }
 
     pub fn data_root(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.dir().join("data")
     }
 
     /// A command run inside the sandbox's namespaces.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = Command::new("nsenter");
-        cmd.arg("-t")
-            .arg(self.pid().to_string())
-            .args(["-n", "-m", "--"])
-            .arg(program);
-        cmd
+        self.host.command(program)
     }
 
     /// Runs `sh -c script` inside the sandbox.
@@ -306,34 +260,11 @@ impl Sandbox {
     /// `eth0` (10.200.0.2/24, fd00:200::2/64) there, default routes via the
     /// sandbox host.
     pub fn add_outside_peer(&mut self) -> Peer {
-        let ready = self.dir.path().join(format!("peer{}", self.peers.len()));
-        let child = self
-            .command("unshare")
-            .args(["--net", "--", "sh", "-c"])
-            .arg(format!(
-                "ip link set lo up && touch {} && exec sleep infinity",
-                ready.display()
-            ))
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start the outside peer: {e}"));
-        wait_for(Duration::from_secs(10), "the outside peer", || {
-            ready.exists()
-        });
-        let peer = Peer { pid: child.id() };
-        self.peers.push(child);
-        self.sh(&format!(
-            "ip link add out0 type veth peer name eth0 netns {pid} && ip addr add {HOST_OUTSIDE_IP}/24 dev out0 \
-             && ip -6 addr add {HOST_OUTSIDE_IP6}/64 dev out0 nodad && ip link set out0 up",
-            pid = peer.pid
-        ))
-        .ok();
-        peer.sh(&format!(
-            "ip addr add {PEER_IP}/24 dev eth0 && ip -6 addr add {PEER_IP6}/64 dev eth0 nodad && ip link set eth0 up \
-             && ip route add default via {HOST_OUTSIDE_IP} && ip -6 route add default via {HOST_OUTSIDE_IP6}"
-        ))
-        .ok();
-        peer
+        let peer = self
+            .host
+            .add_outside_peer()
+            .unwrap_or_else(|e| panic!("{e}"));
+        Peer { peer }
     }
 
     /// Starts berthd inside the sandbox with its paths under the temp dir,
@@ -353,88 +284,51 @@ impl Sandbox {
             self.daemon.is_none(),
             "a daemon is already running in this sandbox"
         );
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("berthd.log"))
-            .unwrap_or_else(|e| panic!("open daemon log: {e}"));
-        let log_err = log
-            .try_clone()
-            .unwrap_or_else(|e| panic!("dup daemon log: {e}"));
-        let child = self
-            .command(bin("berthd"))
-            .arg("--data-root")
+        let dir = self.dir();
+        let mut cmd = self.command(bin("berthd"));
+        cmd.arg("--data-root")
             .arg(self.data_root())
             .arg("--exec-root")
-            .arg(self.dir.path().join("exec"))
+            .arg(dir.join("exec"))
             .arg("-H")
             .arg(self.host_arg())
             .arg("--config-file")
-            .arg(self.dir.path().join("daemon.json"))
+            .arg(dir.join("daemon.json"))
             .args(&self.daemon_args)
-            .env("RUST_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start berthd: {e}"));
-        self.daemon = Some(child);
-        let socket = self.socket();
-        let deadline = Instant::now() + DAEMON_START_TIMEOUT;
-        loop {
-            if ping(&socket) {
-                return;
-            }
-            if let Some(status) = self
-                .daemon
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.daemon = None;
-                panic!(
-                    "berthd exited with {status} before serving; log:\n{}",
-                    self.daemon_log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "berthd did not answer in time; log:\n{}",
-                self.daemon_log()
-            );
-            sleep(Duration::from_millis(20));
-        }
+            .env("RUST_LOG", "debug");
+        let daemon = DaemonProcess::start(
+            "berthd",
+            &mut cmd,
+            &dir.join("berthd.log"),
+            &self.socket(),
+            DAEMON_START_TIMEOUT,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        self.daemon = Some(daemon);
     }
 
     /// Writes the daemon.json the daemon reads at its next start.
     pub fn write_daemon_json(&self, json: &str) {
-        std::fs::write(self.dir.path().join("daemon.json"), json)
+        std::fs::write(self.dir().join("daemon.json"), json)
             .unwrap_or_else(|e| panic!("write daemon.json: {e}"));
     }
 
     pub fn daemon_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir().join("berthd.log")).unwrap_or_default()
     }
 
     /// SIGTERM and wait: a clean shutdown.
     pub fn stop_daemon(&mut self) -> i32 {
-        let mut child = self
-            .daemon
+        self.daemon
             .take()
-            .unwrap_or_else(|| panic!("no daemon running"));
-        let pid = child.id().to_string();
-        // nsenter without --pid execs berthd in place: this is berthd's pid.
-        run(Command::new("kill").args(["-TERM", &pid]));
-        let status = child
-            .wait()
-            .unwrap_or_else(|e| panic!("wait for berthd: {e}"));
-        status.code().unwrap_or(-1)
+            .unwrap_or_else(|| panic!("no daemon running"))
+            .stop(None)
     }
 
     /// SIGKILL: a crash at an arbitrary moment.
     pub fn kill_daemon(&mut self) {
-        if let Some(mut child) = self.daemon.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(mut daemon) = self.daemon.take() {
+            daemon.kill();
         }
     }
 
@@ -455,7 +349,7 @@ impl Sandbox {
     pub fn docker_command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(docker_cli());
         cmd.env("DOCKER_HOST", self.host_arg())
-            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .env("DOCKER_CONFIG", self.dir().join("docker-config"))
             .args(args);
         cmd
     }
@@ -506,77 +400,14 @@ impl Sandbox {
             self.http("DELETE", &format!("/v1.50/containers/{id}?force=1"), None);
         }
     }
-
-    /// Shims detach from the daemon (so containers outlive it) and so also
-    /// from the sandbox's process tree: kill any that names this sandbox's
-    /// directory, and the containers under it, by pid.
-    fn kill_leftover_processes(&self) {
-        let dir = self.dir.path().to_string_lossy().into_owned();
-        let procs = processes();
-        let shims: Vec<u32> = procs
-            .iter()
-            .filter(|p| p.cmdline.contains(&dir))
-            .map(|p| p.pid)
-            .collect();
-        for shim in &shims {
-            for child in procs.iter().filter(|p| p.ppid == *shim) {
-                kill9(child.pid);
-            }
-            kill9(*shim);
-        }
-    }
-}
-
-struct Proc {
-    pid: u32,
-    ppid: u32,
-    cmdline: String,
-}
-
-fn processes() -> Vec<Proc> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // The command name may hold spaces: fields start after ')'.
-            let ppid = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            Some(Proc {
-                pid,
-                ppid,
-                cmdline: String::from_utf8_lossy(&cmdline).replace('\0', " "),
-            })
-        })
-        .collect()
-}
-
-fn kill9(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .stderr(Stdio::null())
-        .status();
 }
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.remove_containers();
         self.kill_daemon();
-        self.kill_leftover_processes();
-        for peer in &mut self.peers {
-            let _ = peer.kill();
-            let _ = peer.wait();
-        }
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
+        // Then the host kills the shims and containers left (they detach
+        // from the daemon's process tree), the peers and the namespaces.
     }
 }
 
@@ -593,19 +424,8 @@ pub fn docker_cli() -> PathBuf {
     path
 }
 
-fn wait_for(timeout: Duration, what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        sleep(Duration::from_millis(10));
-    }
-}
-
-fn ping(socket: &Path) -> bool {
-    UnixStream::connect(socket).is_ok() && http(socket, "GET", "/_ping", None).0 == 200
-}
-
-/// Minimal HTTP/1.0 over the unix socket (the server closes after replying).
+/// Minimal HTTP/1.0 over the unix socket (the server closes after
+/// replying): (status, body), (0, "") when there is no answer.
 pub fn http(socket: &Path, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
     http_bytes(
         socket,
@@ -623,34 +443,10 @@ fn http_bytes(
     body: &[u8],
     content_type: &str,
 ) -> (u16, String) {
-    let Ok(mut stream) = UnixStream::connect(socket) else {
-        return (0, String::new());
-    };
-    let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: berth\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    if stream
-        .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(body))
-        .is_err()
-    {
-        return (0, String::new());
-    }
-    let mut response = String::new();
-    if stream.read_to_string(&mut response).is_err() {
-        return (0, String::new());
-    }
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    Client::new(socket)
+        .request(method, path, body, content_type)
+        .map(|reply| (reply.status, reply.body))
+        .unwrap_or_default()
 }
 
 /// The test image's tarball: `BERTH_BUSYBOX_TAR`, else built once into the

@@ -41,7 +41,13 @@ fn allowed_berth_deps() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("berth-oci", PURE_BELOW),
         // The API knows the wire, not the model.
         ("berth-api", &["berth-types"][..]),
-        ("berth-testkit", PURE_BELOW),
+        // The sandbox-host harness drives everything through processes,
+        // the kernel and the socket.
+        ("berth-sandbox", &[][..]),
+        (
+            "berth-testkit",
+            &["berth-core", "berth-types", "berth-ipam", "berth-sandbox"][..],
+        ),
         // The composition root names everything.
         (
             "berthd",
@@ -63,7 +69,7 @@ fn allowed_berth_deps() -> BTreeMap<&'static str, &'static [&'static str]> {
         // The shim is the OCI adapter's other half.
         ("berth-shim", &["berth-oci"][..]),
         // The benchmark drives binaries through their socket.
-        ("berth-bench", &[][..]),
+        ("berth-bench", &["berth-sandbox"][..]),
         ("berth-it", &[][..]),
     ])
 }

@@ -22,7 +22,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sched::{setns, unshare, CloneFlags};
+use nix::sched::{setns, CloneFlags};
 
 pub const HOST_OUTSIDE_IP: &str = "10.200.0.1";
 pub const OUTSIDE_IP: &str = "10.200.0.2";
@@ -35,47 +35,18 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()>,
 {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "the `privileged` tests need root (they build throwaway network namespaces)"
-    );
-    let worker = std::thread::Builder::new()
-        .name("nft-sandbox".into())
-        .spawn(move || {
-            enter_fresh_netns();
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(test());
-        })
-        .expect("spawn sandbox thread");
-    if let Err(panic) = worker.join() {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-fn enter_fresh_netns() {
-    // The process's (main thread's) namespace is the machine's, or the one
-    // the test runner was started in: never the one the tests work in.
-    let machine = fs::read_link("/proc/self/ns/net").expect("read process netns");
-    unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-    let mine = fs::read_link("/proc/thread-self/ns/net").expect("read thread netns");
-    assert_ne!(
-        mine, machine,
-        "still in the machine's network namespace: refusing to run"
-    );
-    let links = ok(&["ip", "-o", "link", "show"]);
-    assert_eq!(
-        links.lines().count(),
-        1,
-        "not a fresh namespace, refusing to run:\n{links}"
-    );
-    let tables = ok(&["nft", "list", "tables"]);
-    assert!(
-        tables.trim().is_empty(),
-        "not a fresh ruleset, refusing to run:\n{tables}"
-    );
+    berth_sandbox::netns::on_fresh_netns_thread("nft-sandbox", move || {
+        let tables = ok(&["nft", "list", "tables"]);
+        assert!(
+            tables.trim().is_empty(),
+            "not a fresh ruleset, refusing to run:\n{tables}"
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(test());
+    });
 }
 
 /// Runs a command (in the calling thread's namespace) and returns its output.

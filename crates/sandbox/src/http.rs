@@ -7,14 +7,15 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
 use serde_json::Value;
+
+use crate::{io, Error, Result};
 
 /// Longest a single API call may take (a 1,000-port start on dockerd is slow).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone)]
-pub struct Api {
+pub struct Client {
     socket: PathBuf,
 }
 
@@ -30,23 +31,34 @@ impl Reply {
         if self.body.trim().is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_str(&self.body).with_context(|| format!("parse reply {:?}", self.body))
+        serde_json::from_str(&self.body).map_err(|e| Error::BadReply {
+            request: format!("parse reply {:?}", self.body),
+            detail: e.to_string(),
+        })
     }
 
     /// Errors unless the status is 2xx.
     pub fn ok(self, what: &str) -> Result<Reply> {
         if !(200..300).contains(&self.status) {
-            bail!("{what}: HTTP {}: {}", self.status, self.body.trim());
+            return Err(Error::Status {
+                what: what.to_owned(),
+                status: self.status,
+                body: self.body.trim().to_owned(),
+            });
         }
         Ok(self)
     }
 }
 
-impl Api {
-    pub fn new(socket: &Path) -> Api {
-        Api {
+impl Client {
+    pub fn new(socket: &Path) -> Client {
+        Client {
             socket: socket.to_path_buf(),
         }
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
     }
 
     pub fn request(
@@ -56,21 +68,26 @@ impl Api {
         body: &[u8],
         content_type: &str,
     ) -> Result<Reply> {
+        let request = format!("{method} {path}");
         let mut stream = UnixStream::connect(&self.socket)
-            .with_context(|| format!("connect to {}", self.socket.display()))?;
-        stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
-        stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
+            .map_err(io(format!("connect to {}", self.socket.display())))?;
+        stream
+            .set_read_timeout(Some(REQUEST_TIMEOUT))
+            .and_then(|()| stream.set_write_timeout(Some(REQUEST_TIMEOUT)))
+            .map_err(io(format!("{request}: set timeouts")))?;
         let head = format!(
             "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body)?;
+        stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.write_all(body))
+            .map_err(io(format!("send {request}")))?;
         let mut raw = Vec::new();
         stream
             .read_to_end(&mut raw)
-            .with_context(|| format!("read the reply to {method} {path}"))?;
-        parse_response(&raw).with_context(|| format!("{method} {path}"))
+            .map_err(io(format!("read the reply to {request}")))?;
+        parse_response(&raw).map_err(|detail| Error::BadReply { request, detail })
     }
 
     pub fn get(&self, path: &str) -> Result<Reply> {
@@ -83,7 +100,7 @@ impl Api {
         let bytes = if body.is_null() {
             Vec::new()
         } else {
-            serde_json::to_vec(body)?
+            body.to_string().into_bytes()
         };
         self.request("POST", path, &bytes, "application/json")
     }
@@ -92,21 +109,22 @@ impl Api {
         self.request("DELETE", path, b"", "application/json")
     }
 
+    /// Whether the daemon answers `/_ping` with 200.
     pub fn ping(&self) -> bool {
         matches!(self.get("/_ping"), Ok(r) if r.status == 200)
     }
 }
 
-fn parse_response(raw: &[u8]) -> Result<Reply> {
+fn parse_response(raw: &[u8]) -> Result<Reply, String> {
     let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        bail!("no complete HTTP header in {} bytes", raw.len());
+        return Err(format!("no complete HTTP header in {} bytes", raw.len()));
     };
     let head = String::from_utf8_lossy(&raw[..split]);
     let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .context("no status code")?;
+        .ok_or("no status code")?;
     let chunked = head.lines().any(|l| {
         let l = l.to_ascii_lowercase();
         l.starts_with("transfer-encoding:") && l.contains("chunked")
@@ -123,7 +141,7 @@ fn parse_response(raw: &[u8]) -> Result<Reply> {
     })
 }
 
-fn dechunk(mut body: &[u8]) -> Result<Vec<u8>> {
+fn dechunk(mut body: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     loop {
         let Some(eol) = body.windows(2).position(|w| w == b"\r\n") else {
@@ -131,7 +149,7 @@ fn dechunk(mut body: &[u8]) -> Result<Vec<u8>> {
         };
         let size_text = String::from_utf8_lossy(&body[..eol]);
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .with_context(|| format!("bad chunk size {size_text:?}"))?;
+            .map_err(|e| format!("bad chunk size {size_text:?}: {e}"))?;
         body = &body[eol + 2..];
         if size == 0 || body.len() < size {
             out.extend_from_slice(&body[..size.min(body.len())]);
@@ -144,6 +162,7 @@ fn dechunk(mut body: &[u8]) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
