@@ -141,16 +141,21 @@ impl<H: Host> Engine<H> {
 
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         while let Some(command) = rx.recv().await {
-            // A requester that hung up is no reason to stop: the work is done
-            // either way, so send errors are ignored.
+            // No address is handed out while flows of a former holder may
+            // still be there.
+            if matches!(command, Command::PrepareStart(..) | Command::Connect(..)) {
+                self.finish_flow_passes().await;
+            }
             self.handle(command).await;
-            // After the reply, before the next command: a leaving endpoint's
-            // flows are gone before its address can be handed out again.
-            self.forget_leaving_flows().await;
+            self.start_flow_pass();
+            self.reap_flow_passes();
         }
+        self.finish_flow_passes().await;
         self.finish_bridge_removals().await;
     }
 
+    /// Runs one command. A requester that hung up is no reason to stop:
+    /// the work is done either way, so send errors are ignored.
     async fn handle(&mut self, command: Command) {
         match command {
             Command::CreateNetwork(req, reply) => {
