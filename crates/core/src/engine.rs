@@ -32,6 +32,9 @@ use crate::ports::{Env, ExitStatus, FirewallChange, Host, NetOps, Runtime, Store
 const COMMAND_QUEUE: usize = 256;
 /// Exit and removal notices kept for slow listeners.
 const EVENT_BUFFER: usize = 1024;
+/// How long the conntrack pass of leaving endpoints waits for a command
+/// that follows at once (`rm -f` sends its removal right after the exit).
+const FLOW_PASS_GRACE: Duration = Duration::from_millis(2);
 /// How long an exit that could not be recorded waits before the next try:
 /// doubling from the first, up to the last.
 const EXIT_RETRY_FIRST: Duration = Duration::from_millis(250);
@@ -140,17 +143,31 @@ impl<H: Host> Engine<H> {
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        while let Some(command) = rx.recv().await {
+        let mut next = None;
+        loop {
+            let command = match next.take() {
+                Some(command) => command,
+                None => match rx.recv().await {
+                    Some(command) => command,
+                    None => break,
+                },
+            };
             // No address is handed out while flows of a former holder may
             // still be there.
             if matches!(command, Command::PrepareStart(..) | Command::Connect(..)) {
-                self.finish_flow_passes().await;
+                self.forget_leaving_flows().await;
             }
             self.handle(command).await;
-            self.start_flow_pass();
-            self.reap_flow_passes();
+            if self.flows.has_leaving() {
+                // A command that follows at once goes first.
+                match tokio::time::timeout(FLOW_PASS_GRACE, rx.recv()).await {
+                    Ok(Some(command)) => next = Some(command),
+                    Ok(None) => break,
+                    Err(_) => self.forget_leaving_flows().await,
+                }
+            }
         }
-        self.finish_flow_passes().await;
+        self.forget_leaving_flows().await;
         self.finish_bridge_removals().await;
     }
 

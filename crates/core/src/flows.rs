@@ -3,26 +3,25 @@
 //! next (issue 10). Deleting them takes one pass over the kernel's whole
 //! conntrack table (~7 ms of kernel time with 262,144 buckets, however few
 //! entries there are), so the ledger keeps that pass off the paths that
-//! wait for it: a leaving endpoint's flows go in a pass of their own,
-//! beside the engine's next commands, and any command that hands out
-//! addresses first waits for the passes under way; a new endpoint whose
-//! address was cleaned that way on the same network needs no pass at all.
+//! wait for it: a leaving endpoint's flows go once its command has
+//! answered and the commands that follow at once (`rm -f`'s removal after
+//! its exit) have run, and always before a command that hands out
+//! addresses; a new endpoint whose address was cleaned that way on the
+//! same network needs no pass at all. (A pass beside other kernel work
+//! slows that work down more than it saves: it keeps a CPU busy in the
+//! kernel for its whole walk.)
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use berth_types::NetworkId;
 use tracing::{info, warn};
 
 use crate::container::Endpoint;
 use crate::engine::Engine;
-use crate::ports::{FlowMatch, Host, NetOps, PortError};
+use crate::ports::{FlowMatch, Host, NetOps};
 
-/// A finished pass: the addresses it was for, and how it went.
-type Pass = (Vec<(NetworkId, IpAddr)>, Result<usize, PortError>);
-
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) struct FlowLedger {
     /// Addresses whose flows were deleted when their last endpoint on the
     /// network left. Flows toward them since then were made under the same
@@ -32,8 +31,6 @@ pub(crate) struct FlowLedger {
     clean: BTreeSet<(NetworkId, IpAddr)>,
     /// Addresses that left since the last pass.
     leaving: BTreeSet<(NetworkId, IpAddr)>,
-    /// Passes under way.
-    passes: tokio::task::JoinSet<Pass>,
 }
 
 fn addresses(endpoint: &Endpoint) -> impl Iterator<Item = IpAddr> + '_ {
@@ -71,58 +68,35 @@ impl FlowLedger {
         self.clean.retain(|(n, _)| n != network);
     }
 
-    /// A pass's addresses are clean if it went through. On failure they
-    /// are not, and their next endpoints delete the flows themselves.
-    fn record(&mut self, done: std::result::Result<Pass, tokio::task::JoinError>) {
-        match done {
-            Ok((pairs, Ok(deleted))) => {
-                if deleted > 0 {
-                    info!(deleted, "conntrack entries of leaving endpoints deleted");
-                }
-                self.clean.extend(pairs);
-            }
-            Ok((_, Err(e))) => {
-                warn!(error = %e, "conntrack entries of leaving endpoints not deleted: the next endpoints at those addresses delete them")
-            }
-            Err(e) => warn!(error = %e, "conntrack pass failed"),
-        }
+    /// Whether a pass is due.
+    pub fn has_leaving(&self) -> bool {
+        !self.leaving.is_empty()
     }
 }
 
 impl<H: Host> Engine<H> {
-    /// Starts the pass for the endpoints that left, beside what the engine
-    /// does next.
-    pub(crate) fn start_flow_pass(&mut self) {
+    /// Deletes the flows of the endpoints that left; their addresses are
+    /// then clean. On failure they are not, and their next endpoints
+    /// delete the flows themselves.
+    pub(crate) async fn forget_leaving_flows(&mut self) {
         if self.flows.leaving.is_empty() {
             return;
         }
-        let leaving: Vec<(NetworkId, IpAddr)> = std::mem::take(&mut self.flows.leaving)
-            .into_iter()
+        let leaving = std::mem::take(&mut self.flows.leaving);
+        let matches: Vec<FlowMatch> = leaving
+            .iter()
+            .map(|(_, addr)| FlowMatch::Address(*addr))
             .collect();
-        let host = Arc::clone(&self.host);
-        self.flows.passes.spawn(async move {
-            let matches: Vec<FlowMatch> = leaving
-                .iter()
-                .map(|(_, addr)| FlowMatch::Address(*addr))
-                .collect();
-            let result = host.net().forget_flows(&matches).await;
-            (leaving, result)
-        });
-    }
-
-    /// Records the passes that have finished.
-    pub(crate) fn reap_flow_passes(&mut self) {
-        while let Some(done) = self.flows.passes.try_join_next() {
-            self.flows.record(done);
-        }
-    }
-
-    /// Waits for every pass, the pending one included: before addresses
-    /// are handed out, and at shutdown.
-    pub(crate) async fn finish_flow_passes(&mut self) {
-        self.start_flow_pass();
-        while let Some(done) = self.flows.passes.join_next().await {
-            self.flows.record(done);
+        match self.host.net().forget_flows(&matches).await {
+            Ok(deleted) => {
+                if deleted > 0 {
+                    info!(deleted, "conntrack entries of leaving endpoints deleted");
+                }
+                self.flows.clean.extend(leaving);
+            }
+            Err(e) => {
+                warn!(error = %e, "conntrack entries of leaving endpoints not deleted: the next endpoints at those addresses delete them")
+            }
         }
     }
 }

@@ -80,7 +80,7 @@ impl<H: Host> Engine<H> {
         self.reconcile_containers().await?;
         // Allocations were removed behind the book's back above.
         self.addresses.forget_all();
-        self.finish_flow_passes().await;
+        self.forget_leaving_flows().await;
         self.apply_firewall().await
     }
 

@@ -169,6 +169,31 @@ impl Peer {
 }
 
 impl Sandbox {
+    /// A sandbox with berthd running and the busybox image imported: where
+    /// most end-to-end tests start.
+    pub fn with_busybox() -> Sandbox {
+        let mut sandbox = Sandbox::new();
+        sandbox.start_daemon(&[]);
+        sandbox.import_busybox();
+        sandbox
+    }
+
+    /// `docker inspect WHAT`, the one object it prints.
+    pub fn inspect(&self, what: &str) -> serde_json::Value {
+        let out = self.docker(&["inspect", what]).ok();
+        let all: serde_json::Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("docker inspect {what}: {e}: {out}"));
+        all[0].clone()
+    }
+
+    /// The host ends of the containers' veth pairs.
+    pub fn veths(&self) -> Vec<String> {
+        self.link_names()
+            .into_iter()
+            .filter(|l| l.starts_with("veth"))
+            .collect()
+    }
+
     pub fn new() -> Sandbox {
         require_root();
         let host = Host::new("berth-sandbox-", false).unwrap_or_else(|e| panic!("{e}"));

@@ -7,18 +7,6 @@
 use berth_testkit::sandbox::{Run, Sandbox};
 use serde_json::Value;
 
-fn with_image() -> Sandbox {
-    let mut sb = Sandbox::new();
-    sb.start_daemon(&[]);
-    sb.import_busybox();
-    sb
-}
-
-fn inspect(sb: &Sandbox, what: &str) -> Value {
-    let out = sb.docker(&["inspect", what]).ok();
-    serde_json::from_str::<Value>(&out).unwrap()[0].clone()
-}
-
 /// The seed's transcript (see ../shared/seed/README.md), with either CLI.
 fn seed_transcript(cli: &dyn Fn(&[&str]) -> Run) {
     cli(&[
@@ -72,9 +60,9 @@ fn seed_transcript(cli: &dyn Fn(&[&str]) -> Run) {
 
 #[test]
 fn seed_transcript_with_the_docker_cli() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     seed_transcript(&|args| sb.docker(args));
-    let test2 = inspect(&sb, "test2");
+    let test2 = sb.inspect("test2");
     assert_eq!(
         test2["NetworkSettings"]["Networks"]["mynetwork"]["IPAddress"],
         "192.168.100.10"
@@ -85,7 +73,7 @@ fn seed_transcript_with_the_docker_cli() {
     );
     assert_eq!(test2["HostConfig"]["NetworkMode"], "mynetwork");
     assert_eq!(
-        inspect(&sb, "test3")["HostConfig"]["NetworkMode"]
+        sb.inspect("test3")["HostConfig"]["NetworkMode"]
             .as_str()
             .unwrap(),
         format!("container:{}", test2["Id"].as_str().unwrap())
@@ -93,22 +81,15 @@ fn seed_transcript_with_the_docker_cli() {
 }
 
 fn ip_of(sb: &Sandbox, name: &str, network: &str) -> String {
-    inspect(sb, name)["NetworkSettings"]["Networks"][network]["IPAddress"]
+    sb.inspect(name)["NetworkSettings"]["Networks"][network]["IPAddress"]
         .as_str()
         .unwrap()
         .to_owned()
 }
 
-fn veths(sb: &Sandbox) -> Vec<String> {
-    sb.link_names()
-        .into_iter()
-        .filter(|l| l.starts_with("veth"))
-        .collect()
-}
-
 #[test]
 fn default_bridge_containers_ping_each_other_and_the_gateway() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     sb.docker(&["run", "-d", "--name", "one", "busybox", "sleep", "1d"])
         .ok();
     sb.docker(&["run", "-d", "--name", "two", "busybox", "sleep", "1d"])
@@ -141,7 +122,7 @@ fn default_bridge_containers_ping_each_other_and_the_gateway() {
 
 #[test]
 fn host_and_none_modes() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     let host = sb
         .docker(&[
             "run",
@@ -184,7 +165,7 @@ fn host_and_none_modes() {
 
 #[test]
 fn connect_and_disconnect_change_interfaces_live() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     sb.docker(&["network", "create", "--subnet", "10.55.0.0/24", "side"])
         .ok();
     sb.docker(&["run", "-d", "--name", "c1", "busybox", "sleep", "1d"])
@@ -224,7 +205,7 @@ fn connect_and_disconnect_change_interfaces_live() {
 
 #[test]
 fn refusals_with_dockers_words() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     sb.docker(&["network", "create", "--subnet", "10.66.0.0/29", "tiny"])
         .ok();
     let cases: &[(&[&str], &str)] = &[
@@ -354,7 +335,7 @@ fn refusals_with_dockers_words() {
 
 #[test]
 fn foreground_run_logs_and_exit_codes() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     let out = sb.docker(&["run", "--rm", "busybox", "echo", "hello"]).ok();
     assert_eq!(out, "hello\n");
     let run = sb.docker(&[
@@ -400,7 +381,7 @@ fn foreground_run_logs_and_exit_codes() {
 
 #[test]
 fn interactive_run_and_exec_under_a_terminal() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     // `script` gives the docker CLI a pseudo-terminal, as a user's shell would.
     let docker = berth_testkit::sandbox::docker_cli();
     let session = format!(
@@ -421,7 +402,7 @@ fn interactive_run_and_exec_under_a_terminal() {
         docker.display()
     );
     let exec = sb.sh(&session);
-    let id = inspect(&sb, "box")["Id"].as_str().unwrap()[..12].to_owned();
+    let id = sb.inspect("box")["Id"].as_str().unwrap()[..12].to_owned();
     assert!(exec.stdout.contains(&id), "{exec:?}");
     assert_eq!(exec.status, 7, "{exec:?}");
     let exec = sb
@@ -442,11 +423,11 @@ fn interactive_run_and_exec_under_a_terminal() {
 
 #[test]
 fn rm_leaves_nothing_and_frees_the_address() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     sb.docker(&["run", "-d", "--name", "gone", "busybox", "sleep", "1d"])
         .ok();
-    let id = inspect(&sb, "gone")["Id"].as_str().unwrap().to_owned();
-    assert_eq!(veths(&sb).len(), 1);
+    let id = sb.inspect("gone")["Id"].as_str().unwrap().to_owned();
+    assert_eq!(sb.veths().len(), 1);
     // The rootfs is mounted in the container's own mount namespace only,
     // never in berthd's.
     let mounts = sb.sh("cat /proc/self/mountinfo").ok();
@@ -457,7 +438,7 @@ fn rm_leaves_nothing_and_frees_the_address() {
         "berthd's mount namespace holds the container's overlay: {mounts}"
     );
     sb.docker(&["rm", "-f", "gone"]).ok();
-    assert!(veths(&sb).is_empty());
+    assert!(sb.veths().is_empty());
     let mounts = sb.sh("cat /proc/self/mountinfo").ok();
     assert!(
         !mounts.contains(&id),
@@ -483,7 +464,7 @@ fn rm_leaves_nothing_and_frees_the_address() {
 
 #[test]
 fn containers_survive_berthd_kill9_and_nothing_is_duplicated() {
-    let mut sb = with_image();
+    let mut sb = Sandbox::with_busybox();
     sb.docker(&["network", "create", "app"]).ok();
     sb.docker(&[
         "run", "-d", "--name", "web", "--net", "app", "busybox", "sleep", "1d",
@@ -494,12 +475,12 @@ fn containers_survive_berthd_kill9_and_nothing_is_duplicated() {
     ])
     .ok();
     let web_ip = ip_of(&sb, "web", "app");
-    let before = (veths(&sb), sb.docker(&["ps", "-q"]).ok());
+    let before = (sb.veths(), sb.docker(&["ps", "-q"]).ok());
     sb.kill_daemon();
     // The containers run on without the daemon.
     sb.sh(&format!("busybox ping -c1 -W2 {web_ip}")).ok();
     sb.restart_daemon();
-    assert_eq!((veths(&sb), sb.docker(&["ps", "-q"]).ok()), before);
+    assert_eq!((sb.veths(), sb.docker(&["ps", "-q"]).ok()), before);
     sb.docker(&["exec", "peer", "ping", "-c1", "-W2", &web_ip])
         .ok();
     // Names still resolve after the restart.
@@ -522,7 +503,7 @@ fn containers_survive_berthd_kill9_and_nothing_is_duplicated() {
 
 #[test]
 fn embedded_dns_between_containers() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     sb.docker(&["network", "create", "app"]).ok();
     sb.docker(&["network", "create", "elsewhere"]).ok();
     sb.docker(&[
@@ -550,7 +531,7 @@ fn embedded_dns_between_containers() {
         "db",
     ])
     .ok();
-    let short = inspect(&sb, "db")["Id"].as_str().unwrap()[..12].to_owned();
+    let short = sb.inspect("db")["Id"].as_str().unwrap()[..12].to_owned();
     for name in ["database", short.as_str(), "DB"] {
         sb.docker(&[
             "run",
@@ -599,7 +580,7 @@ fn embedded_dns_between_containers() {
 
 #[test]
 fn lifecycle_verbs_and_references() {
-    let mut sb = with_image();
+    let mut sb = Sandbox::with_busybox();
     let id = sb
         .docker(&[
             "create",
@@ -693,7 +674,7 @@ fn lifecycle_verbs_and_references() {
 
 #[test]
 fn etc_files_follow_the_flags() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     sb.docker(&["network", "create", "--subnet", "10.77.0.0/24", "files"])
         .ok();
     let hosts = sb
@@ -811,7 +792,7 @@ fn seed_transcript_with_the_berth_cli() {
 
 #[test]
 fn kill_and_restart_follow_docker_with_the_signal_given() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     sb.docker(&[
         "run",
         "-d",
@@ -829,7 +810,7 @@ fn kill_and_restart_follow_docker_with_the_signal_given() {
     let logs = sb.docker(&["logs", "trapper"]).ok();
     assert!(logs.contains("got INT"), "{logs}");
     assert!(!logs.contains("got TERM"), "{logs}");
-    let id = inspect(&sb, "trapper")["Id"].as_str().unwrap().to_owned();
+    let id = sb.inspect("trapper")["Id"].as_str().unwrap().to_owned();
     sb.docker(&["stop", "-t", "0", "trapper"]).ok();
     let err = sb.docker(&["kill", "trapper"]).err();
     assert!(

@@ -21,18 +21,6 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
 }
 
-fn with_image() -> Sandbox {
-    let mut sb = Sandbox::new();
-    sb.start_daemon(&[]);
-    sb.import_busybox();
-    sb
-}
-
-fn inspect(sb: &Sandbox, what: &str) -> Value {
-    let out = sb.docker(&["inspect", what]).ok();
-    serde_json::from_str::<Value>(&out).unwrap()[0].clone()
-}
-
 /// Runs `cmd`; `None` if it has not finished within [`ANSWER_GUARD`] (it
 /// is killed then).
 fn answered(mut cmd: Command) -> Option<Run> {
@@ -70,13 +58,6 @@ fn state_of(sb: &Sandbox, name: &str) -> String {
     .ok()
     .trim()
     .to_owned()
-}
-
-fn veths(sb: &Sandbox) -> Vec<String> {
-    sb.link_names()
-        .into_iter()
-        .filter(|l| l.starts_with("veth"))
-        .collect()
 }
 
 #[test]
@@ -123,7 +104,7 @@ fn stop_and_rm_answer_when_the_data_root_is_full_and_converge_after() {
     let rm = answered(sb.docker_command(&["rm", "-f", "one", "two"])).expect("rm -f answers");
     assert_eq!(rm.status, 0, "{rm:?}");
     assert_eq!(sb.docker(&["ps", "-aq"]).ok(), "");
-    assert_eq!(veths(&sb), Vec::<String>::new());
+    assert_eq!(sb.veths(), Vec::<String>::new());
     // And the daemon works as before.
     sb.docker(&["run", "--rm", "busybox", "ping", "-c1", "-W2", "172.17.0.1"])
         .ok();
@@ -411,7 +392,7 @@ impl Lcg {
 
 #[test]
 fn deleted_veths_and_bridges_are_rebuilt_at_restart() {
-    let mut sb = with_image();
+    let mut sb = Sandbox::with_busybox();
     sb.docker(&["network", "create", "--subnet", "10.77.0.0/24", "app"])
         .ok();
     for (name, net) in [("web", "app"), ("db", "app"), ("solo", "bridge")] {
@@ -420,9 +401,9 @@ fn deleted_veths_and_bridges_are_rebuilt_at_restart() {
         ])
         .ok();
     }
-    let app = inspect(&sb, "app");
+    let app = sb.inspect("app");
     let bridge = format!("br-{}", &app["Id"].as_str().unwrap()[..12]);
-    let solo = inspect(&sb, "solo");
+    let solo = sb.inspect("solo");
     let solo_ep = solo["NetworkSettings"]["Networks"]["bridge"]["EndpointID"]
         .as_str()
         .unwrap();
@@ -434,7 +415,7 @@ fn deleted_veths_and_bridges_are_rebuilt_at_restart() {
     sb.stop_daemon();
     sb.restart_daemon();
     assert_consistent(&sb, "after the restart");
-    let db_ip = inspect(&sb, "db")["NetworkSettings"]["Networks"]["app"]["IPAddress"]
+    let db_ip = sb.inspect("db")["NetworkSettings"]["Networks"]["app"]["IPAddress"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -456,10 +437,10 @@ fn deleted_veths_and_bridges_are_rebuilt_at_restart() {
 
 #[test]
 fn a_killed_shim_takes_its_container_down_and_says_so() {
-    let mut sb = with_image();
+    let mut sb = Sandbox::with_busybox();
     sb.docker(&["run", "-d", "--name", "orphan", "busybox", "sleep", "1d"])
         .ok();
-    let c = inspect(&sb, "orphan");
+    let c = sb.inspect("orphan");
     let pid = c["State"]["Pid"].as_u64().unwrap();
     let id = c["Id"].as_str().unwrap().to_owned();
     let shim_pid =
@@ -488,7 +469,7 @@ fn a_killed_shim_takes_its_container_down_and_says_so() {
     assert_consistent(&sb, "after the restart of the container");
 
     // A shim that dies while berthd is down: found and handled at start.
-    let pid = inspect(&sb, "orphan")["State"]["Pid"].as_u64().unwrap();
+    let pid = sb.inspect("orphan")["State"]["Pid"].as_u64().unwrap();
     let shim_pid =
         std::fs::read_to_string(sb.dir().join(format!("exec/containers/{id}/shim.pid"))).unwrap();
     sb.stop_daemon();
@@ -502,7 +483,7 @@ fn a_killed_shim_takes_its_container_down_and_says_so() {
 
 #[test]
 fn connect_and_disconnect_cut_by_kill9_are_finished_or_undone() {
-    let mut sb = with_image();
+    let mut sb = Sandbox::with_busybox();
     let mut rng = Lcg::seeded();
     sb.docker(&["network", "create", "--subnet", "10.77.0.0/24", "app"])
         .ok();
@@ -513,7 +494,7 @@ fn connect_and_disconnect_cut_by_kill9_are_finished_or_undone() {
     ])
     .ok();
     for attempt in 0..10 {
-        let connected = inspect(&sb, "target")["NetworkSettings"]["Networks"]["app"].is_object();
+        let connected = sb.inspect("target")["NetworkSettings"]["Networks"]["app"].is_object();
         let verb = if connected { "disconnect" } else { "connect" };
         let run = background(&sb, &["network", verb, "app", "target"]);
         sleep(Duration::from_millis(20 + rng.below(60)));
@@ -531,7 +512,7 @@ fn connect_and_disconnect_cut_by_kill9_are_finished_or_undone() {
             log.matches("finished an interrupted connect or disconnect")
                 .count(),
         );
-        if inspect(&sb, "target")["NetworkSettings"]["Networks"]["app"].is_object() {
+        if sb.inspect("target")["NetworkSettings"]["Networks"]["app"].is_object() {
             sb.docker(&["exec", "target", "ping", "-c1", "-W2", "peer"])
                 .ok();
         }
@@ -542,7 +523,7 @@ fn connect_and_disconnect_cut_by_kill9_are_finished_or_undone() {
 
 #[test]
 fn chaos_kill9_during_concurrent_changes_leaves_a_consistent_host() {
-    let mut sb = with_image();
+    let mut sb = Sandbox::with_busybox();
     let mut rng = Lcg::seeded();
     sb.docker(&["network", "create", "--subnet", "10.77.0.0/24", "base"])
         .ok();
@@ -635,5 +616,5 @@ fn chaos_kill9_during_concurrent_changes_leaves_a_consistent_host() {
         sb.docker(&rm).ok();
     }
     assert_consistent(&sb, "after removing everything");
-    assert_eq!(veths(&sb), Vec::<String>::new());
+    assert_eq!(sb.veths(), Vec::<String>::new());
 }

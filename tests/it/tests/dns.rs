@@ -15,7 +15,6 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use berth_testkit::sandbox::{Peer, Sandbox, HOST_OUTSIDE_IP, PEER_IP};
-use serde_json::Value;
 
 /// What the upstream server answers, and its address.
 const UPSTREAM_NAME: &str = "example.test";
@@ -276,13 +275,8 @@ fn run(sb: &Sandbox, name: &str, network: &str, extra: &[&str]) {
     sb.docker(&args).ok();
 }
 
-fn inspect(sb: &Sandbox, what: &str) -> Value {
-    let out = sb.docker(&["inspect", what]).ok();
-    serde_json::from_str::<Value>(&out).unwrap()[0].clone()
-}
-
 fn ip_of(sb: &Sandbox, name: &str, network: &str) -> IpAddr {
-    let c = inspect(sb, name);
+    let c = sb.inspect(name);
     let addr = c["NetworkSettings"]["Networks"][network]["IPAddress"]
         .as_str()
         .unwrap_or_else(|| panic!("{name} has no address on {network}: {c}"));
@@ -290,7 +284,7 @@ fn ip_of(sb: &Sandbox, name: &str, network: &str) -> IpAddr {
 }
 
 fn pid_of(sb: &Sandbox, name: &str) -> u64 {
-    inspect(sb, name)["State"]["Pid"].as_u64().unwrap()
+    sb.inspect(name)["State"]["Pid"].as_u64().unwrap()
 }
 
 /// `dig` (the host's, from dnsutils) over TCP inside `name`'s network
@@ -318,7 +312,7 @@ fn names_aliases_short_ids_hostnames_and_ptr_on_a_user_network() {
     );
     run(sb, "web", "app", &[]);
     let db = ip_of(sb, "db", "app");
-    let short = inspect(sb, "db")["Id"].as_str().unwrap()[..12].to_owned();
+    let short = sb.inspect("db")["Id"].as_str().unwrap()[..12].to_owned();
     for name in ["db", "DB", "db.", "database", "DataBase", "dbhost", &short] {
         resolves(sb, "web", name, &[db]);
     }
@@ -350,7 +344,7 @@ fn aaaa_and_ipv6_ptr_on_an_ipv6_network() {
     sb.docker(&["network", "create", "--ipv6", "app6"]).ok();
     run(sb, "v6a", "app6", &["--network-alias", "six"]);
     run(sb, "v6b", "app6", &[]);
-    let c = inspect(sb, "v6a");
+    let c = sb.inspect("v6a");
     let v6: IpAddr = ip(
         c["NetworkSettings"]["Networks"]["app6"]["GlobalIPv6Address"]
             .as_str()

@@ -8,13 +8,6 @@
 use berth_testkit::sandbox::Sandbox;
 use serde_json::Value;
 
-fn with_image() -> Sandbox {
-    let mut sb = Sandbox::new();
-    sb.start_daemon(&[]);
-    sb.import_busybox();
-    sb
-}
-
 fn no_containers(sb: &Sandbox) {
     let ps = sb.docker(&["ps", "-aq"]).ok();
     assert!(ps.trim().is_empty(), "containers left: {ps}");
@@ -22,7 +15,7 @@ fn no_containers(sb: &Sandbox) {
 
 #[test]
 fn run_rm_with_a_failing_start_answers_and_removes() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     let run = sb.docker(&["run", "--rm", "busybox", "nosuchcmd"]);
     assert_eq!(run.status, 127, "{run:?}");
     assert!(
@@ -64,7 +57,7 @@ fn run_rm_with_a_failing_start_answers_and_removes() {
 
 #[test]
 fn an_unset_env_var_is_unset_not_a_failure() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     // The CLI sends `-e VAR` as a bare `VAR` when VAR is unset on its side.
     let out = sb
         .docker_command(&[
@@ -89,7 +82,7 @@ fn an_unset_env_var_is_unset_not_a_failure() {
 
 #[test]
 fn options_berth_does_not_apply_are_refused_by_name() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     for (flags, named) in [
         (&["-v", "/tmp:/x"][..], "-v (HostConfig.Binds)"),
         (&["-v", "/data"][..], "-v (Volumes)"),
@@ -138,7 +131,7 @@ fn options_berth_does_not_apply_are_refused_by_name() {
 
 #[test]
 fn what_the_cli_sends_by_default_still_runs() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     sb.docker(&["network", "create", "--subnet", "10.7.0.0/24", "n1"])
         .ok();
     sb.docker(&["run", "-d", "busybox", "sleep", "1"]).ok();
@@ -186,7 +179,7 @@ fn what_the_cli_sends_by_default_still_runs() {
 
 #[test]
 fn a_terminal_starts_at_the_requested_size() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     let body = r#"{"Image": "busybox", "Tty": true, "Cmd": ["stty", "size"],
         "HostConfig": {"ConsoleSize": [30, 100]}}"#;
     let (status, reply) = sb.http("POST", "/v1.50/containers/create?name=tty", Some(body));
@@ -199,7 +192,7 @@ fn a_terminal_starts_at_the_requested_size() {
 
 #[test]
 fn bad_image_references_are_400s() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     for body in [
         r#"{"Image": "", "Cmd": ["true"]}"#,
         r#"{"Image": "UPPER"}"#,
@@ -218,7 +211,7 @@ fn bad_image_references_are_400s() {
 
 #[test]
 fn a_mac_given_at_connect_of_a_created_container_is_used_at_start() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     sb.docker(&["network", "create", "--subnet", "10.8.0.0/24", "n2"])
         .ok();
     sb.docker(&["create", "--name", "c1", "busybox", "sleep", "60"])
@@ -241,7 +234,7 @@ fn a_mac_given_at_connect_of_a_created_container_is_used_at_start() {
 
 #[test]
 fn network_names_are_any_non_empty_string() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     for name in ["my net", "a/b", r"x*y\z"] {
         sb.docker(&["network", "create", name]).ok();
         let inspected = sb
@@ -265,7 +258,7 @@ fn network_names_are_any_non_empty_string() {
 
 #[test]
 fn bad_network_requests_are_400s() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     let links_before = sb.link_names();
     for bridge in [r"br\x", "br\"x", "br*"] {
         let err = sb
@@ -338,7 +331,7 @@ fn bad_network_requests_are_400s() {
 
 #[test]
 fn run_it_starts_at_the_clients_terminal_size() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     // `script` gives the CLI a terminal; the CLI sends its size as
     // HostConfig.ConsoleSize.
     let line = format!(
@@ -362,7 +355,7 @@ fn run_it_starts_at_the_clients_terminal_size() {
 /// comes up, and an option berth does not apply is refused by name.
 #[test]
 fn docker_compose_projects_come_up_or_are_refused_by_name() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     let dir = sb.dir().join("proj");
     std::fs::create_dir_all(&dir).unwrap();
     let compose = |file: &str, args: &[&str]| {
@@ -423,7 +416,7 @@ services:
 
 #[test]
 fn a_named_user_runs_and_execs() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     sb.docker(&[
         "run", "-d", "--name", "nobody1", "--user", "nobody", "busybox", "sleep", "60",
     ])

@@ -6,13 +6,6 @@
 
 use berth_testkit::sandbox::{Sandbox, HOST_OUTSIDE_IP};
 
-fn with_image() -> Sandbox {
-    let mut sb = Sandbox::new();
-    sb.start_daemon(&[]);
-    sb.import_busybox();
-    sb
-}
-
 fn bridge_mac(sb: &Sandbox) -> String {
     sb.ip_json(&["link", "show", "berth0"])[0]["address"]
         .as_str()
@@ -46,7 +39,7 @@ fn ping_gateway(sb: &Sandbox, name: &str, when: &str) {
 /// that cached the old MAC for its gateway then sends into the void.
 #[test]
 fn gateway_stays_reachable_as_other_containers_come_and_go() {
-    let sb = with_image();
+    let sb = Sandbox::with_busybox();
     sb.docker(&["run", "-d", "--name", "b1", "busybox", "sleep", "1d"])
         .ok();
     let mac = bridge_mac(&sb);
@@ -68,7 +61,7 @@ fn gateway_stays_reachable_as_other_containers_come_and_go() {
 /// kill -9 of berthd, a restart and at once a ping of the gateway. b1 talks
 /// to its gateway while b2 still runs, as the seed's walkthrough does.
 fn issue_17_sequence() {
-    let mut sb = with_image();
+    let mut sb = Sandbox::with_busybox();
     let d = |args: &[&str]| sb.docker(args);
     d(&[
         "network",
@@ -189,7 +182,7 @@ fn issue_17_sequence_twenty_times() {
 /// established traffic, between containers or through a published port.
 #[test]
 fn established_traffic_flows_across_a_daemon_restart() {
-    let mut sb = with_image();
+    let mut sb = Sandbox::with_busybox();
     let peer = sb.add_outside_peer();
     sb.docker(&["network", "create", "app"]).ok();
     sb.docker(&[
