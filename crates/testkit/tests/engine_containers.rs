@@ -1076,7 +1076,13 @@ async fn flows_of_an_endpoint_and_of_udp_host_ports_are_forgotten() {
     // is clean, only the UDP port is cleaned when mapped.
     let again = h.start_container("dns").await.unwrap();
     assert_eq!(
-        again.attachments[0].endpoint.as_ref().unwrap().ipv4.unwrap().addr(),
+        again.attachments[0]
+            .endpoint
+            .as_ref()
+            .unwrap()
+            .ipv4
+            .unwrap()
+            .addr(),
         ip
     );
     assert_eq!(host.net.forgotten_flows().last(), Some(&vec![udp]));
