@@ -19,12 +19,12 @@ use crate::container::{Container, Endpoint};
 use crate::container_create::{ContainerCreate, EndpointRequest};
 use crate::container_table::ContainerTable;
 use crate::containers::network_in_use;
+use crate::dns_names::NameIndex;
 use crate::error::{Error, Result};
 use crate::filter::{ContainerFilter, ListFilter, PruneFilter};
 use crate::flows::FlowLedger;
 use crate::lookup::find_network;
 use crate::model::{Network, RecordState};
-use crate::names::NameIndex;
 use crate::network::{bridge_spec, plan_network, NetworkCreate, Surroundings};
 use crate::ports::{Env, ExitStatus, FirewallChange, Host, NetOps, Runtime, Store};
 

@@ -13,13 +13,13 @@
 //!
 //! Everything here blocks; the daemon calls it from blocking threads.
 
+pub mod adapter;
 pub mod error;
 pub mod fsutil;
 pub mod image;
 pub mod layout;
 pub mod logs;
 pub mod mountns;
-pub mod port;
 pub mod rootfs;
 pub mod runc;
 pub mod runtime;
@@ -27,10 +27,10 @@ pub mod shim;
 pub mod spec;
 pub mod time;
 
+pub use adapter::OciAdapter;
 pub use error::{Error, ErrorKind, Result, RuntimeFailure};
 pub use image::{ImageId, ImageStore, RepoTag};
 pub use layout::{ExecId, Layout};
-pub use port::OciAdapter;
 pub use runtime::{ContainerRuntime, Probe, RuntimeConfig, Spawned, TaskSpec};
 pub use shim::client::{AttachStream, Output, ShimClient};
 pub use shim::proto::{ExitInfo, ProcessState, ShimStatus};

@@ -268,12 +268,13 @@ impl Execs {
             .unwrap_or_else(|| record.base.user.clone());
         let spec = berth_oci::spec::ProcessSpec {
             args: cfg.cmd.clone().unwrap_or_default(),
-            env: berth_oci::port::process_env(&env, &record.hostname, tty),
+            env: berth_oci::adapter::process_env(&env, &record.hostname, tty),
             cwd,
             tty,
             // spawn_exec sizes the terminal from the start request.
             console_size: None,
-            user: berth_oci::port::resolve_user(&user, &record.image_rootfs).map_err(oci_error)?,
+            user: berth_oci::adapter::resolve_user(&user, &record.image_rootfs)
+                .map_err(oci_error)?,
             nofile: berth_oci::spec::Rlimit::inherited_nofile(),
         };
         Ok((
