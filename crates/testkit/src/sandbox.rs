@@ -505,3 +505,39 @@ pub fn busybox_tarball() -> PathBuf {
     });
     tar
 }
+
+/// The seed walkthrough's first steps, with either CLI: `mynetwork`
+/// (192.168.100.0/24), `test2` on it at 192.168.100.10 and `test3` sharing
+/// test2's namespace (`--net=container:test2`).
+pub fn seed_network(cli: &dyn Fn(&[&str]) -> Run) {
+    cli(&[
+        "network",
+        "create",
+        "--subnet=192.168.100.0/24",
+        "mynetwork",
+    ])
+    .ok();
+    cli(&[
+        "run",
+        "-itd",
+        "--name",
+        "test2",
+        "--net",
+        "mynetwork",
+        "--ip",
+        "192.168.100.10",
+        "busybox",
+        "sh",
+    ])
+    .ok();
+    cli(&[
+        "run",
+        "-itd",
+        "--name",
+        "test3",
+        "--net=container:test2",
+        "busybox",
+        "sh",
+    ])
+    .ok();
+}

@@ -4,41 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
-use berth_testkit::sandbox::{Run, Sandbox};
+use berth_testkit::sandbox::{seed_network, Run, Sandbox};
 use serde_json::Value;
 
 /// The seed's transcript (see ../shared/seed/README.md), with either CLI.
 fn seed_transcript(cli: &dyn Fn(&[&str]) -> Run) {
-    cli(&[
-        "network",
-        "create",
-        "--subnet=192.168.100.0/24",
-        "mynetwork",
-    ])
-    .ok();
-    cli(&[
-        "run",
-        "-itd",
-        "--name",
-        "test2",
-        "--net",
-        "mynetwork",
-        "--ip",
-        "192.168.100.10",
-        "busybox",
-        "sh",
-    ])
-    .ok();
-    cli(&[
-        "run",
-        "-itd",
-        "--name",
-        "test3",
-        "--net=container:test2",
-        "busybox",
-        "sh",
-    ])
-    .ok();
+    seed_network(cli);
     let addr = cli(&["exec", "test3", "ip", "addr"]).ok();
     assert!(addr.contains("inet 192.168.100.10/24"), "{addr}");
     assert!(addr.contains("02:42:c0:a8:64:0a"), "{addr}");

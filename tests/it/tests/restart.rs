@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
-use berth_testkit::sandbox::{Sandbox, HOST_OUTSIDE_IP};
+use berth_testkit::sandbox::{seed_network, Sandbox, HOST_OUTSIDE_IP};
 
 fn bridge_mac(sb: &Sandbox) -> String {
     sb.ip_json(&["link", "show", "berth0"])[0]["address"]
@@ -63,36 +63,7 @@ fn gateway_stays_reachable_as_other_containers_come_and_go() {
 fn issue_17_sequence() {
     let mut sb = Sandbox::with_busybox();
     let d = |args: &[&str]| sb.docker(args);
-    d(&[
-        "network",
-        "create",
-        "--subnet=192.168.100.0/24",
-        "mynetwork",
-    ])
-    .ok();
-    d(&[
-        "run",
-        "-itd",
-        "--name",
-        "test2",
-        "--net",
-        "mynetwork",
-        "--ip",
-        "192.168.100.10",
-        "busybox",
-        "sh",
-    ])
-    .ok();
-    d(&[
-        "run",
-        "-itd",
-        "--name",
-        "test3",
-        "--net=container:test2",
-        "busybox",
-        "sh",
-    ])
-    .ok();
+    seed_network(&d);
     d(&["run", "-d", "--name", "b1", "busybox", "sleep", "1000"]).ok();
     d(&["run", "-d", "--name", "b2", "busybox", "sleep", "1000"]).ok();
     d(&["exec", "b2", "ping", "-c1", "-W2", "172.17.0.2"]).ok();
