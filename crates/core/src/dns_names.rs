@@ -10,7 +10,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use berth_types::{ContainerId, NetworkId};
 
 use crate::container::Container;
-use crate::model::Network;
+use crate::network::Network;
 use crate::ports::NameLookup;
 
 /// One container's presence on one network.

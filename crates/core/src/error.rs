@@ -15,8 +15,44 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Netlink work in the host or a sandbox namespace.
     #[error("{what}: {source}")]
     Kernel {
+        what: String,
+        #[source]
+        source: PortError,
+    },
+    /// berth's nftables tables.
+    #[error("firewall: {what}: {source}")]
+    Firewall {
+        what: String,
+        #[source]
+        source: PortError,
+    },
+    /// The OCI runtime, for anything but a container's start.
+    #[error("runtime: {what}: {source}")]
+    Runtime {
+        what: String,
+        #[source]
+        source: PortError,
+    },
+    /// A container's start the runtime refused, in the runtime's words (as
+    /// Docker shows them).
+    #[error("{source}")]
+    StartFailed {
+        #[source]
+        source: PortError,
+    },
+    /// The embedded DNS server.
+    #[error("embedded DNS: {what}: {source}")]
+    Dns {
+        what: String,
+        #[source]
+        source: PortError,
+    },
+    /// The image store.
+    #[error("image store: {what}: {source}")]
+    Image {
         what: String,
         #[source]
         source: PortError,
@@ -32,9 +68,9 @@ pub enum Error {
     /// Nothing to do (Docker's 304: already started, already stopped).
     #[error("not modified")]
     NotModified,
-    /// The OCI runtime refused (a start that failed, with runc's words).
-    #[error("{0}")]
-    Runtime(String),
+    /// Something berth holds true was not (a bug, said as such).
+    #[error("internal error: {what}")]
+    Internal { what: String },
     #[error("the engine has shut down")]
     ShutDown,
     /// The kernel changed but the store could not record it; berth keeps
@@ -64,8 +100,13 @@ impl Error {
             Error::ShutDown | Error::Unavailable(_) => ErrorKind::Unavailable,
             Error::NotModified => ErrorKind::NotModified,
             Error::Kernel { .. }
+            | Error::Firewall { .. }
+            | Error::Runtime { .. }
+            | Error::StartFailed { .. }
+            | Error::Dns { .. }
+            | Error::Image { .. }
             | Error::Store { .. }
-            | Error::Runtime(_)
+            | Error::Internal { .. }
             | Error::NotRecorded(_) => ErrorKind::Internal,
         }
     }
@@ -78,6 +119,21 @@ impl Error {
     pub(crate) fn store(what: impl Into<String>) -> impl FnOnce(PortError) -> Error {
         let what = what.into();
         move |source| Error::Store { what, source }
+    }
+
+    pub(crate) fn firewall(what: impl Into<String>) -> impl FnOnce(PortError) -> Error {
+        let what = what.into();
+        move |source| Error::Firewall { what, source }
+    }
+
+    pub(crate) fn runtime(what: impl Into<String>) -> impl FnOnce(PortError) -> Error {
+        let what = what.into();
+        move |source| Error::Runtime { what, source }
+    }
+
+    pub(crate) fn dns(what: impl Into<String>) -> impl FnOnce(PortError) -> Error {
+        let what = what.into();
+        move |source| Error::Dns { what, source }
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::container::{Container, Status};
 use crate::error::{Error, Result};
-use crate::model::Network;
+use crate::network::Network;
 
 /// The filters as they arrive from the API: key to values.
 pub type RawFilters = BTreeMap<String, Vec<String>>;

@@ -1,25 +1,19 @@
 //! The engine's side of the firewall: what berth's tables must express,
-//! derived from the store, and the element changes each use case makes.
+//! derived from the model, and the element changes each use case makes.
 
 use tracing::{info, warn};
 
 use crate::container::Container;
-use crate::engine::{live_networks, Engine};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::model::Network;
+use crate::network::Network;
 use crate::ports::{Firewall, FirewallChange, FirewallState, FwNetwork, FwPort, Host};
 use crate::publish::firewall_ports;
 
 impl<H: Host> Engine<H> {
+    /// What the firewall must know of `n`, as its driver says.
     pub(crate) fn fw_network(&self, n: &Network) -> Option<FwNetwork> {
-        let bridge = n.bridge.as_ref()?;
-        Some(FwNetwork {
-            bridge: bridge.name.clone(),
-            subnets: n.subnets.iter().map(|p| p.subnet).collect(),
-            internal: n.internal,
-            icc: bridge.icc,
-            masquerade: bridge.masquerade && self.config.ip_masq && !n.internal,
-        })
+        self.driver(n).firewall(n, &self.config)
     }
 
     /// The mappings a running container's publications need: to its address
@@ -34,7 +28,7 @@ impl<H: Host> Engine<H> {
         let Some(network) = networks.iter().find(|n| n.id == attachment.network) else {
             return Vec::new();
         };
-        let Some(bridge) = &network.bridge else {
+        let Some(fw) = self.fw_network(network) else {
             return Vec::new();
         };
         if network.internal {
@@ -44,13 +38,13 @@ impl<H: Host> Engine<H> {
             &c.published,
             endpoint.ipv4.map(|n| n.addr()),
             endpoint.ipv6.map(|n| n.addr()),
-            &bridge.name,
+            &fw.bridge,
         )
     }
 
-    pub(crate) fn firewall_state(&self) -> Result<FirewallState> {
-        let networks = live_networks(self.host.store())?;
-        let containers = self.table.all();
+    pub(crate) fn firewall_state(&self) -> FirewallState {
+        let networks = self.networks();
+        let containers = self.model.containers.all();
         let mut state = FirewallState {
             networks: networks.iter().filter_map(|n| self.fw_network(n)).collect(),
             // A starting container's ports are mapped already (before its
@@ -63,21 +57,21 @@ impl<H: Host> Engine<H> {
         };
         state.networks.sort();
         state.ports.sort();
-        Ok(state)
+        state
     }
 
-    /// Rewrites berth's tables from the store: at start, and when someone
-    /// else deleted them.
+    /// Rewrites berth's tables from the model: at start, and when someone
+    /// else changed them.
     pub async fn apply_firewall(&self) -> Result<()> {
         if !self.config.firewall {
             return Ok(());
         }
-        let state = self.firewall_state()?;
+        let state = self.firewall_state();
         self.host
             .firewall()
             .apply(&state)
             .await
-            .map_err(Error::kernel("load berth's nftables tables"))
+            .map_err(Error::firewall("load berth's nftables tables"))
     }
 
     /// One transaction of element changes; a no-op with `--iptables=false`.
@@ -90,7 +84,7 @@ impl<H: Host> Engine<H> {
             Err(e) => {
                 // An element update fails whole if the tables drifted (an
                 // element already gone, a table flushed): rewrite them from
-                // the store, which already holds the change's intent.
+                // the model, which already holds the change's intent.
                 warn!(error = %e, "firewall update refused: reloading berth's tables");
                 self.apply_firewall().await
             }
@@ -111,7 +105,7 @@ impl<H: Host> Engine<H> {
                 info!("berth's nftables tables restored");
                 Ok(true)
             }
-            Err(e) => Err(Error::Kernel {
+            Err(e) => Err(Error::Firewall {
                 what: "check berth's nftables tables".to_owned(),
                 source: e,
             }),

@@ -101,6 +101,20 @@ impl<H: Host> Engine<H> {
     }
 }
 
+/// Deletes the tracked flows `flows` match. A failure is logged, not fatal,
+/// as Docker's bridge driver does: a kernel without connection tracking
+/// over netlink must not stop every container.
+pub(crate) async fn forget_flows<N: NetOps>(net: &N, container: &str, flows: &[FlowMatch]) {
+    if flows.is_empty() {
+        return;
+    }
+    match net.forget_flows(flows).await {
+        Ok(0) => {}
+        Ok(deleted) => info!(container, deleted, "stale conntrack entries deleted"),
+        Err(e) => warn!(container, error = %e, "stale conntrack entries not deleted"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use berth_types::{EndpointId, IfName, MacAddr};

@@ -2,7 +2,7 @@
 //! in Docker's order: full id, then exact name, then unique id prefix.
 
 use crate::error::{Error, Result};
-use crate::model::Network;
+use crate::network::Network;
 
 pub fn find_network<'a>(networks: &'a [Network], reference: &str) -> Result<&'a Network> {
     if let Some(n) = networks.iter().find(|n| n.id.as_str() == reference) {

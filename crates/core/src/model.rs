@@ -1,102 +1,205 @@
-//! The network model (Docker's CNM nouns) as berth stores and reasons about it.
+//! The one in-memory model of berth's state: networks, containers with
+//! their endpoints, and the addresses those hold. Loaded from the store
+//! once, owned by the engine, and changed only through [`Txn`]s: each is one
+//! store transaction, applied here once the store took it, so the model
+//! never holds what the store refused. Every read, the API's and the
+//! engine's, is served from here, never decoded from SQLite again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::time::SystemTime;
+use std::sync::{Arc, PoisonError, RwLock};
 
-use berth_ipam::SubnetPlan;
-use berth_types::{Driver, IfName, IpNet, NetworkId, NetworkName};
-use serde::{Deserialize, Serialize};
+use berth_types::{ContainerId, NetworkId};
 
-/// Docker's option keys for the bridge driver.
-pub mod opt {
-    pub const BRIDGE_NAME: &str = "com.docker.network.bridge.name";
-    pub const ENABLE_ICC: &str = "com.docker.network.bridge.enable_icc";
-    pub const ENABLE_IP_MASQUERADE: &str = "com.docker.network.bridge.enable_ip_masquerade";
-    pub const HOST_BINDING_IPV4: &str = "com.docker.network.bridge.host_binding_ipv4";
-    pub const DEFAULT_BRIDGE: &str = "com.docker.network.bridge.default_bridge";
-    pub const MTU: &str = "com.docker.network.driver.mtu";
+use crate::container::table::ContainerTable;
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::network::{Network, RecordState};
+use crate::ports::{Store, StoreConflict, Write};
+
+/// The networks, as one snapshot that readers share and each change
+/// replaces: networks are few and change rarely, reads are every request.
+#[derive(Default)]
+pub struct NetworkTable {
+    current: RwLock<Arc<[Network]>>,
 }
 
-/// The names of the networks every daemon has and nobody may remove.
-pub const PREDEFINED: [&str; 3] = ["bridge", "host", "none"];
+impl NetworkTable {
+    /// Every network that exists for users (those being removed are gone
+    /// from here already), oldest first.
+    pub fn snapshot(&self) -> Arc<[Network]> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
 
-/// How far a record's kernel work has got. Kernel work happens between two
-/// store writes, so after a crash the state says what to finish or undo.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RecordState {
-    /// Recorded, kernel objects may be partly made: reconcile finishes them.
-    Creating,
-    /// Recorded and made.
-    Ready,
-    /// Being removed: reconcile removes the kernel objects and the record.
-    Removing,
+    fn replace(&self, change: impl FnOnce(&mut Vec<Network>)) {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        let mut next = current.to_vec();
+        change(&mut next);
+        *current = next.into();
+    }
+
+    fn put(&self, network: &Network) {
+        self.replace(|all| match all.iter_mut().find(|n| n.id == network.id) {
+            Some(old) => *old = network.clone(),
+            None => all.push(network.clone()),
+        });
+    }
+
+    fn remove(&self, id: &NetworkId) {
+        self.replace(|all| all.retain(|n| &n.id != id));
+    }
 }
 
-impl RecordState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordState::Creating => "creating",
-            RecordState::Ready => "ready",
-            RecordState::Removing => "removing",
+/// A change of state, committed as one store transaction.
+pub(crate) struct Txn {
+    /// What the change does, for the error if the store refuses it.
+    what: String,
+    /// Docker's error for a unique constraint the change breaks.
+    conflict: fn(String) -> Error,
+    writes: Vec<Write>,
+}
+
+impl Txn {
+    pub(crate) fn new(what: impl Into<String>) -> Txn {
+        Txn {
+            what: what.into(),
+            conflict: Error::Conflict,
+            writes: Vec::new(),
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "creating" => Some(RecordState::Creating),
-            "ready" => Some(RecordState::Ready),
-            "removing" => Some(RecordState::Removing),
-            _ => None,
+    /// A unique constraint broken by this change is `conflict`'s error
+    /// (an address taken is Docker's 403, a name taken its 409).
+    pub(crate) fn on_conflict(mut self, conflict: fn(String) -> Error) -> Txn {
+        self.conflict = conflict;
+        self
+    }
+
+    pub(crate) fn put_network(mut self, network: &Network, state: RecordState) -> Txn {
+        self.writes.push(Write::PutNetwork(network.clone(), state));
+        self
+    }
+
+    pub(crate) fn delete_network(mut self, id: &NetworkId) -> Txn {
+        self.writes.push(Write::DeleteNetwork(id.clone()));
+        self
+    }
+
+    pub(crate) fn put_container(mut self, container: &Container) -> Txn {
+        self.writes
+            .push(Write::PutContainer(Box::new(container.clone())));
+        self
+    }
+
+    pub(crate) fn delete_container(mut self, id: &ContainerId) -> Txn {
+        self.writes.push(Write::DeleteContainer(id.clone()));
+        self
+    }
+}
+
+pub(crate) struct Model {
+    pub(crate) networks: Arc<NetworkTable>,
+    pub(crate) containers: Arc<ContainerTable>,
+    /// Addresses held by endpoints, per network: what IPAM must not hand
+    /// out again. Derived from the containers' endpoints.
+    addresses: HashMap<NetworkId, BTreeSet<IpAddr>>,
+}
+
+impl Model {
+    /// Loads the store once; fails only if it cannot be read.
+    pub(crate) fn load<S: Store>(store: &S) -> Result<Model> {
+        let networks: Vec<Network> = store
+            .networks()
+            .map_err(Error::store("load networks"))?
+            .into_iter()
+            .filter(|(_, state)| *state != RecordState::Removing)
+            .map(|(n, _)| n)
+            .collect();
+        let containers = store
+            .containers()
+            .map_err(Error::store("load containers"))?;
+        let mut model = Model {
+            networks: Arc::new(NetworkTable {
+                current: RwLock::new(networks.into()),
+            }),
+            containers: Arc::new(ContainerTable::new(Vec::new())),
+            addresses: HashMap::new(),
+        };
+        for c in containers {
+            model.put_container(c);
         }
-    }
-}
-
-/// The bridge driver's settings, parsed from Docker's option keys once.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BridgeSettings {
-    pub name: IfName,
-    pub mtu: u32,
-    pub icc: bool,
-    pub masquerade: bool,
-    pub host_binding_ipv4: IpAddr,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Network {
-    pub id: NetworkId,
-    pub name: NetworkName,
-    pub driver: Driver,
-    pub created: SystemTime,
-    pub enable_ipv4: bool,
-    pub enable_ipv6: bool,
-    pub internal: bool,
-    pub attachable: bool,
-    /// One plan per configured subnet, IPv4 first.
-    pub subnets: Vec<SubnetPlan>,
-    /// Those of `subnets` berth took from the address pools, not the
-    /// user's: no `--ip` may be asked for in them.
-    #[serde(default)]
-    pub pool_subnets: Vec<IpNet>,
-    /// The options as Docker shows them in `network inspect`.
-    pub options: BTreeMap<String, String>,
-    pub labels: BTreeMap<String, String>,
-    /// Set for bridge-driver networks.
-    pub bridge: Option<BridgeSettings>,
-}
-
-impl Network {
-    /// `bridge`, `host` and `none`: made by the daemon, never removable.
-    pub fn is_predefined(&self) -> bool {
-        PREDEFINED.contains(&self.name.as_str())
+        Ok(model)
     }
 
-    /// Whether the user configured a subnet of `ip`'s family, which Docker
-    /// requires before it takes a fixed address.
-    pub fn has_user_subnet_for(&self, ip: IpAddr) -> bool {
-        self.subnets.iter().any(|p| {
-            p.subnet.addr().is_ipv4() == ip.is_ipv4() && !self.pool_subnets.contains(&p.subnet)
+    /// The addresses in use on `network`.
+    pub(crate) fn addresses_in_use(&self, network: &NetworkId) -> &BTreeSet<IpAddr> {
+        static NONE: BTreeSet<IpAddr> = BTreeSet::new();
+        self.addresses.get(network).unwrap_or(&NONE)
+    }
+
+    /// Whether any container has an endpoint on `network`.
+    pub(crate) fn network_in_use(&self, network: &NetworkId) -> bool {
+        self.containers.all().iter().any(|c| {
+            c.attachments
+                .iter()
+                .any(|a| &a.network == network && a.endpoint.is_some())
         })
+    }
+
+    /// Commits `txn` to `store`, then applies it here.
+    pub(crate) fn commit<S: Store>(&mut self, store: &S, txn: Txn) -> Result<()> {
+        if let Err(e) = store.commit(&txn.writes) {
+            return Err(match e.downcast::<StoreConflict>() {
+                Ok(conflict) => (txn.conflict)(conflict.0),
+                Err(source) => Error::Store {
+                    what: txn.what,
+                    source,
+                },
+            });
+        }
+        for write in txn.writes {
+            match write {
+                Write::PutNetwork(network, RecordState::Removing) => {
+                    self.networks.remove(&network.id)
+                }
+                Write::PutNetwork(network, _) => self.networks.put(&network),
+                Write::DeleteNetwork(id) => {
+                    self.networks.remove(&id);
+                    self.addresses.remove(&id);
+                }
+                Write::PutContainer(c) => self.put_container(*c),
+                Write::DeleteContainer(id) => {
+                    if let Some(old) = self.containers.remove(&id) {
+                        self.release(&old);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn put_container(&mut self, c: Container) {
+        if let Some(old) = self.containers.get(&c.id) {
+            self.release(&old);
+        }
+        for a in &c.attachments {
+            if let Some(endpoint) = &a.endpoint {
+                self.addresses
+                    .entry(a.network.clone())
+                    .or_default()
+                    .extend(endpoint.addresses().map(|net| net.addr()));
+            }
+        }
+        self.containers.put(c);
+    }
+
+    fn release(&mut self, c: &Container) {
+        for a in &c.attachments {
+            if let (Some(endpoint), Some(set)) = (&a.endpoint, self.addresses.get_mut(&a.network)) {
+                for net in endpoint.addresses() {
+                    set.remove(&net.addr());
+                }
+            }
+        }
     }
 }

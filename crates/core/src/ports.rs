@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 
 use crate::container::{Container, ProcessConfig, Proto};
-use crate::model::{Network, RecordState};
+use crate::network::{Network, RecordState};
 
 /// Adapters report failures as boxed errors; the core wraps them with what it
 /// was doing and which object it was doing it to.
@@ -45,9 +45,9 @@ pub fn endpoint_id_from_alias(alias: &str) -> Option<&str> {
         .strip_prefix("endpoint:")
 }
 
-/// A container's attachment to a bridge as the kernel must show it.
+/// The bridge driver's veth pair of one endpoint, as the kernel must show it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EndpointSpec {
+pub struct VethPair {
     /// The sandbox's bind-mounted network namespace.
     pub netns: PathBuf,
     pub bridge: IfName,
@@ -66,7 +66,7 @@ pub struct EndpointSpec {
     pub alias: String,
 }
 
-/// Why an endpoint's veth pair is not as its [`EndpointSpec`] says, so
+/// Why an endpoint's interface is not as its driver made it, so
 /// start-up reconcile can say what it repairs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndpointFault {
@@ -95,7 +95,7 @@ impl std::fmt::Display for EndpointFault {
     }
 }
 
-/// How far [`NetOps::endpoint_fault`] looks.
+/// How far [`NetOps::veth_pair_fault`] looks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndpointCheck {
     /// The host end only: a couple of requests on the host's socket, cheap
@@ -177,19 +177,16 @@ pub trait NetOps: Send + Sync + 'static {
         dir: &Path,
     ) -> impl Future<Output = Result<Vec<PathBuf>, PortError>> + Send;
 
-    /// Creates the veth pair of an endpoint as `spec` says, all or nothing:
-    /// on failure nothing of it is left (the host end is deleted).
-    fn add_endpoint(
-        &self,
-        spec: &EndpointSpec,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Creates a veth pair as `pair` says, all or nothing: on failure
+    /// nothing of it is left (the host end is deleted).
+    fn add_veth_pair(&self, pair: &VethPair) -> impl Future<Output = Result<(), PortError>> + Send;
 
-    /// What is wrong with an endpoint's veth pair against `spec`, or
-    /// `None` if the kernel shows it as [`NetOps::add_endpoint`] makes it
-    /// (as far as `check` looks).
-    fn endpoint_fault(
+    /// What is wrong with a veth pair against `pair`, or `None` if the
+    /// kernel shows it as [`NetOps::add_veth_pair`] makes it (as far as
+    /// `check` looks).
+    fn veth_pair_fault(
         &self,
-        spec: &EndpointSpec,
+        pair: &VethPair,
         check: EndpointCheck,
     ) -> impl Future<Output = Result<Option<EndpointFault>, PortError>> + Send;
 
@@ -218,53 +215,31 @@ pub enum FlowMatch {
     DestPort { proto: Proto, ports: (u16, u16) },
 }
 
-/// Durable state. Calls are short synchronous SQLite transactions; each
-/// method is one transaction.
+/// One write of a [`Store::commit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// Inserts or replaces (same id) a network, with its record's state.
+    PutNetwork(Network, RecordState),
+    DeleteNetwork(NetworkId),
+    /// Inserts or replaces (same id) a container. Its live endpoints are
+    /// stored with it, each with its addresses allocated on its network;
+    /// endpoints it no longer has are deleted, releasing their addresses.
+    PutContainer(Box<Container>),
+    /// Deletes a container and its endpoints; missing is success.
+    DeleteContainer(ContainerId),
+}
+
+/// Durable state. The engine loads it once and then only writes: each
+/// [`Store::commit`] is one transaction.
 pub trait Store: Send + Sync + 'static {
     /// Every network with the state of its record.
     fn networks(&self) -> Result<Vec<(Network, RecordState)>, PortError>;
-    /// Inserts a new network. Names and ids are unique (the engine checks
-    /// first; the constraint is the backstop).
-    fn insert_network(&self, network: &Network, state: RecordState) -> Result<(), PortError>;
-    /// Replaces a stored network's definition (same id) and state.
-    fn update_network(&self, network: &Network, state: RecordState) -> Result<(), PortError>;
-    fn set_network_state(&self, id: &NetworkId, state: RecordState) -> Result<(), PortError>;
-    fn delete_network(&self, id: &NetworkId) -> Result<(), PortError>;
-
-    /// Every container record.
+    /// Every container, with the endpoints stored for it.
     fn containers(&self) -> Result<Vec<Container>, PortError>;
-    /// Inserts a new container; its name is unique.
-    fn insert_container(&self, container: &Container) -> Result<(), PortError>;
-    /// Replaces a stored container (same id).
-    fn update_container(&self, container: &Container) -> Result<(), PortError>;
-    /// Deletes a container and its endpoint rows (releasing their
-    /// addresses); a missing id is success.
-    fn delete_container(&self, id: &ContainerId) -> Result<(), PortError>;
-
-    /// Records an endpoint and allocates its addresses in one transaction.
-    /// An address already allocated on that network fails the whole call
-    /// with [`StoreConflict`] (the primary key is the arbiter).
-    fn insert_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), PortError>;
-    /// Deletes an endpoint, releasing its addresses; missing is success.
-    fn delete_endpoint(&self, id: &EndpointId) -> Result<(), PortError>;
-    /// Every endpoint record (for reconcile and "network in use").
-    fn endpoints(&self) -> Result<Vec<EndpointRecord>, PortError>;
-    /// Addresses allocated on a network.
-    fn allocated_addresses(
-        &self,
-        network: &NetworkId,
-    ) -> Result<std::collections::BTreeSet<IpAddr>, PortError>;
-}
-
-/// What the store keeps of an endpoint: who, where, and its addresses.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EndpointRecord {
-    pub id: EndpointId,
-    pub network: NetworkId,
-    pub container: ContainerId,
-    pub ifname: IfName,
-    pub host_ifname: IfName,
-    pub addresses: Vec<IpAddr>,
+    /// Applies `writes` in order as one transaction: all or nothing. A
+    /// unique constraint refusing a write (a name taken, an address already
+    /// allocated on its network) fails it whole with [`StoreConflict`].
+    fn commit(&self, writes: &[Write]) -> Result<(), PortError>;
 }
 
 /// The error a store returns when a unique constraint refuses a write

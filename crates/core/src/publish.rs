@@ -6,9 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use berth_types::IfName;
 use serde::{Deserialize, Serialize};
 
-use crate::container::{PortBinding, Proto};
+use crate::container::{Container, PortBinding, Proto};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::ports::FwPort;
+use crate::ports::{FirewallChange, FlowMatch, FwPort, Host, NetOps};
 
 /// Where ephemeral host ports come from (Linux's default local port range,
 /// which Docker uses too).
@@ -211,6 +212,83 @@ pub fn firewall_ports(
         });
     }
     out
+}
+
+impl<H: Host> Engine<H> {
+    /// Picks the host ports of `c`'s publications (Docker's conflict rules
+    /// against other containers and host processes) into `c.published`.
+    /// Its endpoints must be planned: the ports map to its first one.
+    pub(crate) fn plan_publications(&self, c: &mut Container) -> Result<()> {
+        if c.ports.is_empty() && !c.publish_all {
+            return Ok(());
+        }
+        let networks = self.networks();
+        let table = &self.model.containers;
+        let published = |proto, ip, port| table.port_held(&c.id, proto, ip, port);
+        let net = self.host.net();
+        let host_bound = |proto, ip, port| net.port_in_use(proto, ip, port);
+        // The first network's driver gives the default host address.
+        let binding_ip = c
+            .attachments
+            .first()
+            .and_then(|a| networks.iter().find(|n| n.id == a.network))
+            .and_then(|n| self.driver(n).default_host_ip(n));
+        let bindings: Vec<PortBinding> = c
+            .ports
+            .iter()
+            .map(|b| PortBinding {
+                host_ip: b.host_ip.or(binding_ip),
+                ..b.clone()
+            })
+            .collect();
+        let endpoint = c.attachments.first().and_then(|a| a.endpoint.as_ref());
+        let target = Target {
+            v4: endpoint.and_then(|e| e.ipv4).map(|n| n.addr()),
+            v6: endpoint.and_then(|e| e.ipv6).map(|n| n.addr()),
+        };
+        let taken = Taken {
+            published: &published,
+            host_bound: &host_bound,
+        };
+        c.published = allocate(&bindings, &c.exposed, c.publish_all, target, &taken).map_err(
+            |e| match (e, endpoint) {
+                // Docker's prefix: the driver failed for this endpoint.
+                (Error::Conflict(why), Some(ep)) => Error::Conflict(format!(
+                    "failed to set up container networking: driver failed programming external connectivity on endpoint {} ({}): {why}",
+                    c.name, ep.id
+                )),
+                (e, _) => e,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Maps `c`'s publications as one firewall transaction (a 1,000-port
+    /// range included); returns the flows to forget once they are mapped.
+    pub(crate) async fn map_ports(&self, c: &Container) -> Result<Vec<FlowMatch>> {
+        if c.published.is_empty() {
+            return Ok(Vec::new());
+        }
+        let add_ports = self.fw_ports(c, &self.networks());
+        // A client that kept sending to a UDP host port holds a flow whose
+        // verdict (DNAT to the previous publisher, or none) outlives the
+        // mapping: it must be forgotten so the next datagram meets the new
+        // one.
+        let udp: Vec<FlowMatch> = add_ports
+            .iter()
+            .filter(|p| p.proto == Proto::Udp)
+            .map(|p| FlowMatch::DestPort {
+                proto: Proto::Udp,
+                ports: p.host_ports,
+            })
+            .collect();
+        let change = FirewallChange {
+            add_ports,
+            ..Default::default()
+        };
+        self.update_firewall(change).await?;
+        Ok(udp)
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use berth_core::container::Proto;
 use berth_core::ports::{
-    BridgeSpec, EndpointCheck, EndpointFault, EndpointSpec, FlowMatch, NetOps, OwnedLink,
-    PortError, LINK_ALIAS_PREFIX,
+    BridgeSpec, EndpointCheck, EndpointFault, FlowMatch, NetOps, OwnedLink, PortError, VethPair,
+    LINK_ALIAS_PREFIX,
 };
 use berth_types::{IfName, IpNet, MacAddr};
 use futures::TryStreamExt;
@@ -415,16 +415,16 @@ impl NetOps for Netlink {
         Netlink::list_netns(self, dir).await.map_err(Into::into)
     }
 
-    async fn add_endpoint(&self, spec: &EndpointSpec) -> Result<(), PortError> {
-        Netlink::add_endpoint(self, spec).await.map_err(Into::into)
+    async fn add_veth_pair(&self, spec: &VethPair) -> Result<(), PortError> {
+        Netlink::add_veth_pair(self, spec).await.map_err(Into::into)
     }
 
-    async fn endpoint_fault(
+    async fn veth_pair_fault(
         &self,
-        spec: &EndpointSpec,
+        spec: &VethPair,
         check: EndpointCheck,
     ) -> Result<Option<EndpointFault>, PortError> {
-        Netlink::endpoint_fault(self, spec, check)
+        Netlink::veth_pair_fault(self, spec, check)
             .await
             .map_err(Into::into)
     }

@@ -15,7 +15,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
 
-use berth_core::ports::{EndpointCheck, EndpointFault, EndpointSpec};
+use berth_core::ports::{EndpointCheck, EndpointFault, VethPair};
 use berth_types::IpNet;
 use netlink_packet_route::link::{InfoBridgePort, InfoPortData, InfoPortKind, LinkAttribute};
 use rtnetlink::{LinkUnspec, RouteMessageBuilder};
@@ -27,10 +27,10 @@ use crate::nsfs::open_netns;
 use crate::sysctl::{interface_key, write_sysctl};
 
 impl Netlink {
-    /// [`berth_core::ports::NetOps::add_endpoint`] with the adapter's own
+    /// [`berth_core::ports::NetOps::add_veth_pair`] with the adapter's own
     /// error type. On error nothing of the endpoint is left (see
     /// [`NetlinkError::Endpoint`] for the rare exception).
-    pub async fn add_endpoint(&self, spec: &EndpointSpec) -> Result<()> {
+    pub async fn add_veth_pair(&self, spec: &VethPair) -> Result<()> {
         let describe = || {
             format!(
                 "{} ({} on {}, {} in {})",
@@ -85,13 +85,13 @@ impl Netlink {
         }
     }
 
-    /// [`berth_core::ports::NetOps::endpoint_fault`] with the adapter's own
+    /// [`berth_core::ports::NetOps::veth_pair_fault`] with the adapter's own
     /// error type: the host end is an up veth with its alias on the bridge;
     /// with [`EndpointCheck::BothEnds`], the sandbox end is up with every
     /// address of `spec`.
-    pub async fn endpoint_fault(
+    pub async fn veth_pair_fault(
         &self,
-        spec: &EndpointSpec,
+        spec: &VethPair,
         check: EndpointCheck,
     ) -> Result<Option<EndpointFault>> {
         let Some(host) = self.link_by_name(spec.host_ifname.as_str()).await? else {
@@ -136,7 +136,7 @@ impl Netlink {
     /// Everything after the pair exists; the error names the failed step.
     async fn configure_endpoint(
         &self,
-        spec: &EndpointSpec,
+        spec: &VethPair,
         veth: &VethSpec<'_>,
     ) -> std::result::Result<(), (&'static str, NetlinkError)> {
         let host = spec.host_ifname.as_str();

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use berth_core::ports::{
-    endpoint_link_alias, BridgeSpec, EndpointCheck, EndpointFault, EndpointSpec, NetOps, OwnedLink,
+    endpoint_link_alias, BridgeSpec, EndpointCheck, EndpointFault, NetOps, OwnedLink, VethPair,
 };
 use berth_netlink::NetlinkError;
 use berth_types::{EndpointId, MacAddr};
@@ -47,7 +47,7 @@ fn endpoint(
     host: &str,
     addresses: &[&str],
     gateways: &[&str],
-) -> EndpointSpec {
+) -> VethPair {
     let first_v4 = addresses
         .iter()
         .map(|a| net(a).addr())
@@ -58,7 +58,7 @@ fn endpoint(
         .unwrap_or([192, 168, 255, 254].into());
     let mut id = [0u8; 32];
     id[..host.len()].copy_from_slice(host.as_bytes());
-    EndpointSpec {
+    VethPair {
         netns: netns.to_owned(),
         bridge: name(bridge),
         host_ifname: name(host),
@@ -216,9 +216,9 @@ fn add_endpoint_connects_the_sandbox_to_the_bridge() {
                     &["192.168.100.10/24"],
                     &["192.168.100.1"],
                 );
-                NetOps::add_endpoint(&nl, &spec)
+                NetOps::add_veth_pair(&nl, &spec)
                     .await
-                    .expect("add_endpoint");
+                    .expect("add_veth_pair");
 
                 // Host end.
                 let host = link_json("vethep0");
@@ -292,12 +292,12 @@ fn endpoint_fault_names_what_is_broken() {
             let path = scratch.join("netns/sb");
             NetOps::create_netns(&nl, &path).await.expect("netns");
             let spec = endpoint(&path, "br-ef", "vethef0", &["192.168.101.10/24"], &[]);
-            let fault = |nl: berth_netlink::Netlink, spec: EndpointSpec| async move {
-                NetOps::endpoint_fault(&nl, &spec, EndpointCheck::BothEnds)
+            let fault = |nl: berth_netlink::Netlink, spec: VethPair| async move {
+                NetOps::veth_pair_fault(&nl, &spec, EndpointCheck::BothEnds)
                     .await
                     .expect("check")
             };
-            NetOps::add_endpoint(&nl, &spec).await.expect("add");
+            NetOps::add_veth_pair(&nl, &spec).await.expect("add");
             assert_eq!(fault(nl.clone(), spec.clone()).await, None);
 
             let flushed = nsenter(&path, &["ip"], &["addr", "flush", "dev", "eth0"]);
@@ -307,7 +307,7 @@ fn endpoint_fault_names_what_is_broken() {
                 Some(EndpointFault::SandboxEndIncomplete)
             );
             // The host end alone looks right.
-            let host_end = NetOps::endpoint_fault(&nl, &spec, EndpointCheck::HostEnd)
+            let host_end = NetOps::veth_pair_fault(&nl, &spec, EndpointCheck::HostEnd)
                 .await
                 .expect("check");
             assert_eq!(host_end, None);
@@ -329,7 +329,7 @@ fn endpoint_fault_names_what_is_broken() {
                 Some(EndpointFault::HostEndMissing)
             );
             // A bridge deleted and made again has lost its ports.
-            NetOps::add_endpoint(&nl, &spec).await.expect("add again");
+            NetOps::add_veth_pair(&nl, &spec).await.expect("add again");
             NetOps::delete_link(&nl, &name("br-ef"))
                 .await
                 .expect("delete bridge");
@@ -371,9 +371,9 @@ fn add_endpoint_sets_ipv6_address_and_default_route() {
                     &["192.168.100.10/24", "2001:db8:64::10/64"],
                     &["192.168.100.1", "2001:db8:64::1"],
                 );
-                NetOps::add_endpoint(&nl, &spec)
+                NetOps::add_veth_pair(&nl, &spec)
                     .await
-                    .expect("add_endpoint");
+                    .expect("add_veth_pair");
                 let eth0 = &ip_json_in(&path, &["addr", "show", "dev", "eth0"])[0];
                 let v6 = eth0["addr_info"]
                     .as_array()
@@ -411,7 +411,7 @@ fn add_endpoint_sets_ipv6_address_and_default_route() {
                     &["2001:db8:64::11/64"],
                     &["2001:db8:64::1"],
                 );
-                NetOps::add_endpoint(&nl, &spec)
+                NetOps::add_veth_pair(&nl, &spec)
                     .await
                     .expect("add_endpoint v6");
                 let eth0 = &ip_json_in(&path, &["addr", "show", "dev", "eth0"])[0];
@@ -455,7 +455,7 @@ fn add_endpoint_failures_leave_nothing_behind() {
                 &["192.168.100.10/24"],
                 &["192.168.100.1"],
             );
-            let err = nl.add_endpoint(&spec).await.expect_err("no bridge");
+            let err = nl.add_veth_pair(&spec).await.expect_err("no bridge");
             let text = err.to_string();
             assert!(matches!(err, NetlinkError::Endpoint { .. }), "{err:?}");
             assert!(text.contains(&spec.alias), "{text}");
@@ -474,7 +474,7 @@ fn add_endpoint_failures_leave_nothing_behind() {
                 &["192.168.100.10/24"],
                 &["10.1.2.3"],
             );
-            let err = nl.add_endpoint(&spec).await.expect_err("bad gateway");
+            let err = nl.add_veth_pair(&spec).await.expect_err("bad gateway");
             let text = err.to_string();
             assert_eq!(err.errno(), Some(libc::ENETUNREACH), "{text}");
             assert!(
@@ -487,7 +487,7 @@ fn add_endpoint_failures_leave_nothing_behind() {
             assert_eq!(sandbox_links(&path), ["lo"]);
 
             // Same through the port, and then a good spec still works.
-            let err = NetOps::add_endpoint(&nl, &spec).await.expect_err("again");
+            let err = NetOps::add_veth_pair(&nl, &spec).await.expect_err("again");
             assert!(err.to_string().contains("vethf1"), "{err}");
             let good = endpoint(
                 &path,
@@ -496,7 +496,7 @@ fn add_endpoint_failures_leave_nothing_behind() {
                 &["192.168.100.10/24"],
                 &["192.168.100.1"],
             );
-            NetOps::add_endpoint(&nl, &good).await.expect("good spec");
+            NetOps::add_veth_pair(&nl, &good).await.expect("good spec");
             NetOps::delete_link(&nl, &name("vethf1"))
                 .await
                 .expect("delete");
@@ -506,7 +506,7 @@ fn add_endpoint_failures_leave_nothing_behind() {
             // links are left alone.
             ip(&["link", "add", "vethf2", "type", "bridge"]);
             let spec = endpoint(&path, "br-f", "vethf2", &["192.168.100.10/24"], &[]);
-            let err = nl.add_endpoint(&spec).await.expect_err("host name taken");
+            let err = nl.add_veth_pair(&spec).await.expect_err("host name taken");
             assert_eq!(err.errno(), Some(libc::EEXIST), "{err}");
             assert!(
                 err.to_string()
@@ -518,7 +518,7 @@ fn add_endpoint_failures_leave_nothing_behind() {
             let out = nsenter(&path, &["ip"], &["link", "add", "eth0", "type", "bridge"]);
             assert!(out.status.success(), "{out:?}");
             let spec = endpoint(&path, "br-f", "vethf3", &["192.168.100.10/24"], &[]);
-            let err = nl.add_endpoint(&spec).await.expect_err("peer name taken");
+            let err = nl.add_veth_pair(&spec).await.expect_err("peer name taken");
             assert!(
                 err.to_string()
                     .contains("eth0 already exists in the target namespace"),
@@ -537,7 +537,7 @@ fn add_endpoint_failures_leave_nothing_behind() {
                 &["192.168.100.10/24"],
                 &[],
             );
-            let err = nl.add_endpoint(&spec).await.expect_err("no netns");
+            let err = nl.add_veth_pair(&spec).await.expect_err("no netns");
             assert_eq!(err.errno(), Some(libc::ENOENT), "{err}");
             assert!(
                 err.to_string()
@@ -550,7 +550,7 @@ fn add_endpoint_failures_leave_nothing_behind() {
             let plain = scratch.join("netns/plain");
             fs::write(&plain, "").expect("plain file");
             let spec = endpoint(&plain, "br-f", "vethf5", &["192.168.100.10/24"], &[]);
-            let err = nl.add_endpoint(&spec).await.expect_err("not a netns");
+            let err = nl.add_veth_pair(&spec).await.expect_err("not a netns");
             assert!(err.to_string().contains("not a mounted namespace"), "{err}");
             assert!(!link_names().contains(&"vethf5".to_owned()));
         });
@@ -595,9 +595,9 @@ fn add_endpoint_timing() {
                 let t0 = Instant::now();
                 NetOps::create_netns(&nl, &path).await.expect("netns");
                 let t1 = Instant::now();
-                NetOps::add_endpoint(&nl, &spec)
+                NetOps::add_veth_pair(&nl, &spec)
                     .await
-                    .expect("add_endpoint");
+                    .expect("add_veth_pair");
                 let t2 = Instant::now();
                 create.push(t1 - t0);
                 add.push(t2 - t1);

@@ -1,11 +1,8 @@
 //! Containers, their endpoints, and the endpoints' address allocations.
 
-use std::net::IpAddr;
-
-use berth_core::container::Container;
-use berth_core::ports::EndpointRecord;
-use berth_types::{ContainerId, EndpointId, IfName, NetworkId};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use berth_core::container::{Container, Endpoint};
+use berth_types::{ContainerId, NetworkId};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::Constraint;
 use crate::{encode_record, from_unix_ns, lock, SqliteStore, StoreError};
@@ -40,191 +37,193 @@ impl SqliteStore {
             .map_err(sql_err)?;
         let mut out = Vec::new();
         for row in rows {
-            out.push(row.map_err(sql_err)?.decode()?);
-        }
-        Ok(out)
-    }
-
-    /// Inserts a new container; a taken name is [`StoreError::Conflict`] with
-    /// Docker's text, a taken id a conflict too.
-    pub fn insert_container(&self, container: &Container) -> Result<(), StoreError> {
-        const OP: &str = "insert container";
-        let (spec, created_ns) = encode_container(OP, container)?;
-        let conn = lock(&self.writer);
-        conn.prepare_cached(
-            "INSERT INTO containers (id, name, state, created_ns, spec) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                container.id.as_str(),
-                container.name,
-                container.state.status.as_str(),
-                created_ns,
-                spec
-            ])
-        })
-        .map_err(|e| container_write_error(&conn, OP, container, e))?;
-        Ok(())
-    }
-
-    /// Replaces a stored container (same id); an unknown id is
-    /// [`StoreError::NotFound`], a name taken by another container
-    /// [`StoreError::Conflict`].
-    pub fn update_container(&self, container: &Container) -> Result<(), StoreError> {
-        const OP: &str = "update container";
-        let (spec, created_ns) = encode_container(OP, container)?;
-        let conn = lock(&self.writer);
-        let changed = conn
-            .prepare_cached(
-                "UPDATE containers SET name = ?2, state = ?3, created_ns = ?4, spec = ?5 \
-                 WHERE id = ?1",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    container.id.as_str(),
-                    container.name,
-                    container.state.status.as_str(),
-                    created_ns,
-                    spec
-                ])
-            })
-            .map_err(|e| container_write_error(&conn, OP, container, e))?;
-        if changed == 0 {
-            return Err(StoreError::NotFound {
-                op: OP,
-                what: format!("container {}", container.id),
-            });
-        }
-        Ok(())
-    }
-
-    /// Deletes a container's endpoints (releasing their addresses), then the
-    /// container, in one transaction. Deleting an id that is not stored
-    /// succeeds.
-    pub fn delete_container(&self, id: &ContainerId) -> Result<(), StoreError> {
-        const OP: &str = "delete container";
-        let sql_err = |source| StoreError::sqlite(OP, format!("container {id}"), source);
-        let mut conn = lock(&self.writer);
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err)?;
-        for sql in [
-            "DELETE FROM endpoints WHERE container_id = ?1",
-            "DELETE FROM containers WHERE id = ?1",
-        ] {
-            tx.prepare_cached(sql)
-                .and_then(|mut stmt| stmt.execute(params![id.as_str()]))
-                .map_err(sql_err)?;
-        }
-        tx.commit().map_err(sql_err)
-    }
-
-    /// Records an endpoint and allocates its addresses on its network, in one
-    /// transaction. An address the network already holds (for an endpoint or
-    /// as a reservation) is [`StoreError::Conflict`] `Address already in use`
-    /// and nothing is written; so is a taken endpoint id, a second endpoint of
-    /// the container on the network, or a second interface of the container
-    /// with the same name. An unknown network or container is
-    /// [`StoreError::NotFound`].
-    pub fn insert_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), StoreError> {
-        const OP: &str = "insert endpoint";
-        let mut conn = lock(&self.writer);
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| StoreError::sqlite(OP, endpoint_target(endpoint), e))?;
-        let write_err = |e| endpoint_write_error(&tx, OP, endpoint, e);
-        tx.prepare_cached(
-            "INSERT INTO endpoints (id, network_id, container_id, ifname, host_ifname) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                endpoint.id.as_str(),
-                endpoint.network.as_str(),
-                endpoint.container.as_str(),
-                endpoint.ifname.as_str(),
-                endpoint.host_ifname.as_str(),
-            ])
-        })
-        .map_err(write_err)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO ip_allocations (network_id, address, endpoint_id) \
-                     VALUES (?1, ?2, ?3)",
-                )
-                .map_err(write_err)?;
-            for address in &endpoint.addresses {
-                stmt.execute(params![
-                    endpoint.network.as_str(),
-                    address.to_string(),
-                    endpoint.id.as_str()
-                ])
-                .map_err(write_err)?;
+            let mut container = row.map_err(sql_err)?.decode()?;
+            // Records written before endpoints were stored once carry a
+            // copy: the endpoints table is the authority.
+            for attachment in &mut container.attachments {
+                attachment.endpoint = None;
             }
+            out.push(container);
         }
-        // Dropping `tx` on any error above rolled everything back.
-        tx.commit()
-            .map_err(|e| StoreError::sqlite(OP, endpoint_target(endpoint), e))
-    }
-
-    /// Deletes an endpoint, releasing its addresses (cascade). Deleting an id
-    /// that is not stored succeeds.
-    pub fn delete_endpoint(&self, id: &EndpointId) -> Result<(), StoreError> {
-        const OP: &str = "delete endpoint";
-        let conn = lock(&self.writer);
-        conn.prepare_cached("DELETE FROM endpoints WHERE id = ?1")
-            .and_then(|mut stmt| stmt.execute(params![id.as_str()]))
-            .map_err(|e| StoreError::sqlite(OP, format!("endpoint {id}"), e))?;
-        Ok(())
-    }
-
-    /// Every endpoint with its addresses, by container then interface name.
-    /// Each endpoint's addresses come back in ascending order (IPv4 first),
-    /// whatever the order they were inserted in.
-    pub fn endpoints(&self) -> Result<Vec<EndpointRecord>, StoreError> {
-        const OP: &str = "list endpoints";
-        let conn = lock(&self.reader);
-        let sql_err = |source| StoreError::sqlite(OP, "(all)", source);
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT e.id, e.network_id, e.container_id, e.ifname, e.host_ifname, a.address \
-                 FROM endpoints AS e \
-                 LEFT JOIN ip_allocations AS a ON a.endpoint_id = e.id \
-                 ORDER BY e.container_id, e.ifname, e.id",
-            )
+            .prepare_cached("SELECT id, container_id, network_id, spec FROM endpoints")
             .map_err(sql_err)?;
         let rows = stmt
             .query_map([], |row| {
-                Ok(EndpointRow {
-                    id: row.get(0)?,
-                    network: row.get(1)?,
-                    container: row.get(2)?,
-                    ifname: row.get(3)?,
-                    host_ifname: row.get(4)?,
-                    address: row.get(5)?,
-                })
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                ))
             })
             .map_err(sql_err)?;
-        let mut out: Vec<EndpointRecord> = Vec::new();
+        let by_id: std::collections::HashMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.to_string(), i))
+            .collect();
         for row in rows {
-            let row = row.map_err(sql_err)?;
-            // One row per address: the rows of an endpoint are consecutive.
-            let address = row.address()?;
-            match out.last_mut() {
-                Some(last) if last.id.as_str() == row.id => last.addresses.extend(address),
-                _ => {
-                    let mut record = row.decode()?;
-                    record.addresses.extend(address);
-                    out.push(record);
-                }
-            }
-        }
-        for record in &mut out {
-            record.addresses.sort_unstable();
+            let (id, container, network, spec) = row.map_err(sql_err)?;
+            let corrupt = |reason: String| StoreError::CorruptRow {
+                table: ENDPOINTS,
+                id: id.clone(),
+                reason,
+            };
+            let endpoint: Endpoint = serde_json::from_str(spec.as_deref().unwrap_or_default())
+                .map_err(|e| corrupt(format!("spec JSON: {e}")))?;
+            let attachment = by_id
+                .get(&container)
+                .and_then(|&i| out.get_mut(i))
+                .and_then(|c| {
+                    c.attachments
+                        .iter_mut()
+                        .find(|a| a.network.as_str() == network)
+                })
+                .ok_or_else(|| {
+                    corrupt(format!(
+                        "container {container} has no attachment to network {network}"
+                    ))
+                })?;
+            attachment.endpoint = Some(endpoint);
         }
         Ok(out)
+    }
+}
+
+/// Inserts a container or replaces the one with its id, and brings its
+/// endpoint rows in line with its live endpoints: new ones are inserted
+/// with their addresses allocated, gone ones deleted (releasing their
+/// addresses). Endpoints do not change once made, so one that is stored
+/// already is left alone.
+pub(crate) fn put(conn: &Connection, container: &Container) -> Result<(), StoreError> {
+    const OP: &str = "put container";
+    let (spec, created_ns) = encode_container(OP, container)?;
+    conn.prepare_cached(
+        "INSERT INTO containers (id, name, state, created_ns, spec) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, state = excluded.state, \
+         created_ns = excluded.created_ns, spec = excluded.spec",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            container.id.as_str(),
+            container.name,
+            container.state.status.as_str(),
+            created_ns,
+            spec
+        ])
+    })
+    .map_err(|e| container_write_error(conn, OP, container, e))?;
+
+    let target = || format!("endpoints of container {}", container.id);
+    let stored: Vec<String> = conn
+        .prepare_cached("SELECT id FROM endpoints WHERE container_id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_map(params![container.id.as_str()], |row| row.get(0))?
+                .collect()
+        })
+        .map_err(|e| StoreError::sqlite(OP, target(), e))?;
+    let live: Vec<(&NetworkId, &Endpoint)> = container
+        .attachments
+        .iter()
+        .filter_map(|a| Some((&a.network, a.endpoint.as_ref()?)))
+        .collect();
+    for id in &stored {
+        if !live.iter().any(|(_, e)| e.id.as_str() == id) {
+            conn.prepare_cached("DELETE FROM endpoints WHERE id = ?1")
+                .and_then(|mut stmt| stmt.execute(params![id]))
+                .map_err(|e| StoreError::sqlite(OP, format!("endpoint {id}"), e))?;
+        }
+    }
+    for (network, endpoint) in live {
+        if !stored.iter().any(|id| id == endpoint.id.as_str()) {
+            insert_endpoint(conn, &container.id, network, endpoint)?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a container with its endpoints (releasing their addresses).
+/// Deleting an id that is not stored succeeds.
+pub(crate) fn delete(conn: &Connection, id: &ContainerId) -> Result<(), StoreError> {
+    const OP: &str = "delete container";
+    for sql in [
+        "DELETE FROM endpoints WHERE container_id = ?1",
+        "DELETE FROM containers WHERE id = ?1",
+    ] {
+        conn.prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute(params![id.as_str()]))
+            .map_err(|e| StoreError::sqlite(OP, format!("container {id}"), e))?;
+    }
+    Ok(())
+}
+
+/// Records an endpoint and allocates its addresses on its network. An
+/// address the network already holds is [`StoreError::Conflict`] `Address
+/// already in use`; so is a second endpoint of the container on the
+/// network, or a second interface of the container with the same name.
+fn insert_endpoint(
+    conn: &Connection,
+    container: &ContainerId,
+    network: &NetworkId,
+    endpoint: &Endpoint,
+) -> Result<(), StoreError> {
+    const OP: &str = "insert endpoint";
+    let row = EndpointRef {
+        container,
+        network,
+        endpoint,
+    };
+    let spec = serde_json::to_string(endpoint).map_err(|e| StoreError::Encode {
+        op: OP,
+        target: row.target(),
+        reason: format!("JSON: {e}"),
+    })?;
+    let write_err = |e| endpoint_write_error(conn, OP, &row, e);
+    conn.prepare_cached(
+        "INSERT INTO endpoints (id, network_id, container_id, ifname, host_ifname, spec) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            endpoint.id.as_str(),
+            network.as_str(),
+            container.as_str(),
+            endpoint.ifname.as_str(),
+            endpoint.host_ifname.as_str(),
+            spec,
+        ])
+    })
+    .map_err(write_err)?;
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO ip_allocations (network_id, address, endpoint_id) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(write_err)?;
+    for address in endpoint.addresses() {
+        stmt.execute(params![
+            network.as_str(),
+            address.addr().to_string(),
+            endpoint.id.as_str()
+        ])
+        .map_err(write_err)?;
+    }
+    Ok(())
+}
+
+/// An endpoint with whose it is and where, for error texts.
+struct EndpointRef<'a> {
+    container: &'a ContainerId,
+    network: &'a NetworkId,
+    endpoint: &'a Endpoint,
+}
+
+impl EndpointRef<'_> {
+    fn target(&self) -> String {
+        format!(
+            "endpoint {} of container {} on network {}",
+            self.endpoint.id, self.container, self.network
+        )
     }
 }
 
@@ -290,23 +289,17 @@ fn container_write_error(
     }
 }
 
-fn endpoint_target(endpoint: &EndpointRecord) -> String {
-    format!(
-        "endpoint {} of container {} on network {}",
-        endpoint.id, endpoint.container, endpoint.network
-    )
-}
-
 fn endpoint_write_error(
     conn: &Connection,
     op: &'static str,
-    endpoint: &EndpointRecord,
+    row: &EndpointRef<'_>,
     e: rusqlite::Error,
 ) -> StoreError {
     let conflict = |what: String| StoreError::Conflict { op, what };
     let Some((kind, msg)) = Constraint::of(&e) else {
-        return StoreError::sqlite(op, endpoint_target(endpoint), e);
+        return StoreError::sqlite(op, row.target(), e);
     };
+    let endpoint = row.endpoint;
     let columns = msg.strip_prefix("UNIQUE constraint failed: ");
     match (kind, columns) {
         (Constraint::Unique, Some("ip_allocations.network_id, ip_allocations.address")) => {
@@ -318,43 +311,37 @@ fn endpoint_write_error(
         (Constraint::Unique, Some("endpoints.network_id, endpoints.container_id")) => {
             conflict(format!(
                 "container {} already has an endpoint on network {}",
-                endpoint.container, endpoint.network
+                row.container, row.network
             ))
         }
         (Constraint::Unique, Some("endpoints.container_id, endpoints.ifname")) => {
             conflict(format!(
                 "container {} already has an interface named {}",
-                endpoint.container, endpoint.ifname
+                row.container, endpoint.ifname
             ))
         }
-        (Constraint::ForeignKey, _) => missing_parent(conn, op, endpoint),
-        _ => conflict(format!("{}: {msg}", endpoint_target(endpoint))),
+        (Constraint::ForeignKey, _) => missing_parent(conn, op, row),
+        _ => conflict(format!("{}: {msg}", row.target())),
     }
 }
 
 /// Which of an endpoint's network and container is not stored, after a
 /// foreign-key failure (SQLite's message does not say).
-fn missing_parent(conn: &Connection, op: &'static str, endpoint: &EndpointRecord) -> StoreError {
+fn missing_parent(conn: &Connection, op: &'static str, row: &EndpointRef<'_>) -> StoreError {
     let exists = |sql: &str, id: &str| {
         conn.prepare_cached(sql)
             .and_then(|mut stmt| stmt.exists(params![id]))
     };
-    let network = exists(
-        "SELECT 1 FROM networks WHERE id = ?1",
-        endpoint.network.as_str(),
-    );
+    let network = exists("SELECT 1 FROM networks WHERE id = ?1", row.network.as_str());
     let container = exists(
         "SELECT 1 FROM containers WHERE id = ?1",
-        endpoint.container.as_str(),
+        row.container.as_str(),
     );
     let what = match (network, container) {
-        (Ok(false), _) => format!("network {}", endpoint.network),
-        (_, Ok(false)) => format!("container {}", endpoint.container),
-        (Err(e), _) | (_, Err(e)) => return StoreError::sqlite(op, endpoint_target(endpoint), e),
-        (Ok(true), Ok(true)) => format!(
-            "network {} or container {}",
-            endpoint.network, endpoint.container
-        ),
+        (Ok(false), _) => format!("network {}", row.network),
+        (_, Ok(false)) => format!("container {}", row.container),
+        (Err(e), _) | (_, Err(e)) => return StoreError::sqlite(op, row.target(), e),
+        (Ok(true), Ok(true)) => format!("network {} or container {}", row.network, row.container),
     };
     StoreError::NotFound { op, what }
 }
@@ -399,53 +386,3 @@ impl ContainerRow {
         Ok(container)
     }
 }
-
-/// One row of the endpoints × allocations join, before decoding.
-struct EndpointRow {
-    id: String,
-    network: String,
-    container: String,
-    ifname: String,
-    host_ifname: String,
-    address: Option<String>,
-}
-
-impl EndpointRow {
-    fn corrupt(&self, reason: String) -> StoreError {
-        StoreError::CorruptRow {
-            table: ENDPOINTS,
-            id: self.id.clone(),
-            reason,
-        }
-    }
-
-    /// The endpoint without its addresses.
-    fn decode(&self) -> Result<EndpointRecord, StoreError> {
-        Ok(EndpointRecord {
-            id: EndpointId::parse(&self.id).map_err(|e| self.corrupt(e.to_string()))?,
-            network: NetworkId::parse(&self.network)
-                .map_err(|e| self.corrupt(format!("network_id: {e}")))?,
-            container: ContainerId::parse(&self.container)
-                .map_err(|e| self.corrupt(format!("container_id: {e}")))?,
-            ifname: IfName::parse(&self.ifname)
-                .map_err(|e| self.corrupt(format!("ifname: {e}")))?,
-            host_ifname: IfName::parse(&self.host_ifname)
-                .map_err(|e| self.corrupt(format!("host_ifname: {e}")))?,
-            addresses: Vec::new(),
-        })
-    }
-
-    /// This row's address, if the endpoint has any.
-    fn address(&self) -> Result<Option<IpAddr>, StoreError> {
-        self.address
-            .as_deref()
-            .map(|text| {
-                text.parse::<IpAddr>()
-                    .map_err(|e| self.corrupt(format!("address {text:?}: {e}")))
-            })
-            .transpose()
-    }
-}
-
-#[cfg(test)]
-mod tests;

@@ -7,9 +7,10 @@
 //! - Two connections: writes go through one, reads through the other, each
 //!   behind its own mutex. In WAL mode a reader sees the last committed state
 //!   and never waits for a writer, so API reads are not held up by the engine.
-//! - Each method is one transaction: a single statement (which SQLite runs
-//!   as its own transaction), or an explicit `BEGIN IMMEDIATE` one for the
-//!   writes of several statements (`insert_endpoint`, `delete_container`).
+//! - The engine loads everything once and then only writes: each
+//!   [`SqliteStore::commit`] is one `BEGIN IMMEDIATE` transaction, however
+//!   many records it changes (one per API operation, or one on each side
+//!   of its kernel work).
 //! - Constraint violations come back as [`StoreError::Conflict`], missing
 //!   objects as [`StoreError::NotFound`]; a row that cannot be decoded is
 //!   [`StoreError::CorruptRow`] naming the row, never a panic. Through the
@@ -21,17 +22,15 @@ mod containers;
 mod error;
 mod schema;
 
-use std::collections::BTreeSet;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use berth_core::container::Container;
-use berth_core::model::{Network, RecordState};
-use berth_core::ports::{EndpointRecord, PortError, Store};
-use berth_types::{ContainerId, EndpointId, NetworkId};
-use rusqlite::{params, Connection, OpenFlags};
+use berth_core::network::{Network, RecordState};
+use berth_core::ports::{PortError, Store, Write};
+use berth_types::NetworkId;
+use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 
 use crate::error::Constraint;
 pub use crate::error::StoreError;
@@ -41,7 +40,6 @@ pub use crate::error::StoreError;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const NETWORKS: &str = "networks";
-const IP_ALLOCATIONS: &str = "ip_allocations";
 
 /// The `synchronous` setting of both connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,117 +142,68 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Inserts a new network; a taken id or name is [`StoreError::Conflict`].
-    pub fn insert_network(&self, network: &Network, state: RecordState) -> Result<(), StoreError> {
-        const OP: &str = "insert network";
-        let (spec, created_ns) = encode_network(OP, network)?;
-        let conn = lock(&self.writer);
-        conn.prepare_cached(
-            "INSERT INTO networks (id, name, state, created_ns, spec) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                network.id.as_str(),
-                network.name.as_str(),
-                state.as_str(),
-                created_ns,
-                spec
-            ])
-        })
-        .map_err(|e| network_write_error(OP, network, e))?;
-        Ok(())
+    /// Applies `writes` in order as one `BEGIN IMMEDIATE` transaction: all
+    /// or nothing. A unique constraint refusing a write is
+    /// [`StoreError::Conflict`] with Docker's text (a taken name, an address
+    /// already allocated on its network), and nothing is written.
+    pub fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+        const OP: &str = "commit";
+        let mut conn = lock(&self.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::sqlite(OP, "(begin)", e))?;
+        for write in writes {
+            match write {
+                Write::PutNetwork(network, state) => put_network(&tx, network, *state)?,
+                Write::DeleteNetwork(id) => delete_network(&tx, id)?,
+                Write::PutContainer(container) => containers::put(&tx, container)?,
+                Write::DeleteContainer(id) => containers::delete(&tx, id)?,
+            }
+        }
+        // Dropping `tx` on any error above rolled everything back.
+        tx.commit()
+            .map_err(|e| StoreError::sqlite(OP, "(commit)", e))
     }
+}
 
-    /// Replaces a stored network's definition and state; an unknown id is
-    /// [`StoreError::NotFound`], a name taken by another network
-    /// [`StoreError::Conflict`].
-    pub fn update_network(&self, network: &Network, state: RecordState) -> Result<(), StoreError> {
-        const OP: &str = "update network";
-        let (spec, created_ns) = encode_network(OP, network)?;
-        let conn = lock(&self.writer);
-        let changed = conn
-            .prepare_cached("UPDATE networks SET name = ?2, state = ?3, created_ns = ?4, spec = ?5 WHERE id = ?1")
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    network.id.as_str(),
-                    network.name.as_str(),
-                    state.as_str(),
-                    created_ns,
-                    spec
-                ])
+/// Inserts a network or replaces the one with its id; a name another
+/// network holds is [`StoreError::Conflict`].
+fn put_network(conn: &Connection, network: &Network, state: RecordState) -> Result<(), StoreError> {
+    const OP: &str = "put network";
+    let (spec, created_ns) = encode_network(OP, network)?;
+    conn.prepare_cached(
+        "INSERT INTO networks (id, name, state, created_ns, spec) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, state = excluded.state, \
+         created_ns = excluded.created_ns, spec = excluded.spec",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            network.id.as_str(),
+            network.name.as_str(),
+            state.as_str(),
+            created_ns,
+            spec
+        ])
+    })
+    .map_err(|e| network_write_error(OP, network, e))?;
+    Ok(())
+}
+
+/// Deletes a network and its address reservations. Deleting an id that is
+/// not stored succeeds, so reconcile can repeat a removal that a crash
+/// interrupted. A network that still has endpoints is
+/// [`StoreError::Conflict`].
+fn delete_network(conn: &Connection, id: &NetworkId) -> Result<(), StoreError> {
+    const OP: &str = "delete network";
+    conn.prepare_cached("DELETE FROM networks WHERE id = ?1")
+        .and_then(|mut stmt| stmt.execute(params![id.as_str()]))
+        .map_err(|e| {
+            StoreError::from_sqlite(OP, format!("network {id}"), e, |kind, msg| match kind {
+                Constraint::ForeignKey => format!("network {id} has active endpoints"),
+                Constraint::Unique => msg.to_owned(),
             })
-            .map_err(|e| network_write_error(OP, network, e))?;
-        if changed == 0 {
-            return Err(StoreError::NotFound {
-                op: OP,
-                what: format!("network {}", network.id),
-            });
-        }
-        Ok(())
-    }
-
-    /// Sets a stored network's state; an unknown id is [`StoreError::NotFound`].
-    pub fn set_network_state(&self, id: &NetworkId, state: RecordState) -> Result<(), StoreError> {
-        const OP: &str = "set network state";
-        let conn = lock(&self.writer);
-        let changed = conn
-            .prepare_cached("UPDATE networks SET state = ?2 WHERE id = ?1")
-            .and_then(|mut stmt| stmt.execute(params![id.as_str(), state.as_str()]))
-            .map_err(|e| {
-                StoreError::from_sqlite(OP, format!("network {id}"), e, |_, msg| msg.to_owned())
-            })?;
-        if changed == 0 {
-            return Err(StoreError::NotFound {
-                op: OP,
-                what: format!("network {id}"),
-            });
-        }
-        Ok(())
-    }
-
-    /// Deletes a network and its address reservations. Idempotent: deleting
-    /// an id that is not stored succeeds, so reconcile can repeat a removal
-    /// that a crash interrupted. A network that still has endpoints is
-    /// [`StoreError::Conflict`].
-    pub fn delete_network(&self, id: &NetworkId) -> Result<(), StoreError> {
-        const OP: &str = "delete network";
-        let conn = lock(&self.writer);
-        conn.prepare_cached("DELETE FROM networks WHERE id = ?1")
-            .and_then(|mut stmt| stmt.execute(params![id.as_str()]))
-            .map_err(|e| {
-                StoreError::from_sqlite(OP, format!("network {id}"), e, |kind, msg| match kind {
-                    Constraint::ForeignKey => format!("network {id} has active endpoints"),
-                    Constraint::Unique => msg.to_owned(),
-                })
-            })?;
-        Ok(())
-    }
-
-    /// The addresses allocated in `network` (endpoints' and reservations).
-    pub fn allocated_addresses(&self, network: &NetworkId) -> Result<BTreeSet<IpAddr>, StoreError> {
-        const OP: &str = "list allocated addresses";
-        let target = format!("of network {network}");
-        let conn = lock(&self.reader);
-        let sql_err =
-            |source| StoreError::from_sqlite(OP, target.clone(), source, |_, msg| msg.to_owned());
-        let mut stmt = conn
-            .prepare_cached("SELECT address FROM ip_allocations WHERE network_id = ?1")
-            .map_err(sql_err)?;
-        let rows = stmt
-            .query_map(params![network.as_str()], |row| row.get::<_, String>(0))
-            .map_err(sql_err)?;
-        let mut out = BTreeSet::new();
-        for row in rows {
-            let text = row.map_err(sql_err)?;
-            let addr = text.parse::<IpAddr>().map_err(|e| StoreError::CorruptRow {
-                table: IP_ALLOCATIONS,
-                id: format!("({network}, {text:?})"),
-                reason: format!("address: {e}"),
-            })?;
-            out.insert(addr);
-        }
-        Ok(out)
-    }
+        })?;
+    Ok(())
 }
 
 /// Each method is the inherent one of the same name, its error converted by
@@ -264,52 +213,12 @@ impl Store for SqliteStore {
         SqliteStore::networks(self).map_err(StoreError::into_port)
     }
 
-    fn insert_network(&self, network: &Network, state: RecordState) -> Result<(), PortError> {
-        SqliteStore::insert_network(self, network, state).map_err(StoreError::into_port)
-    }
-
-    fn update_network(&self, network: &Network, state: RecordState) -> Result<(), PortError> {
-        SqliteStore::update_network(self, network, state).map_err(StoreError::into_port)
-    }
-
-    fn set_network_state(&self, id: &NetworkId, state: RecordState) -> Result<(), PortError> {
-        SqliteStore::set_network_state(self, id, state).map_err(StoreError::into_port)
-    }
-
-    fn delete_network(&self, id: &NetworkId) -> Result<(), PortError> {
-        SqliteStore::delete_network(self, id).map_err(StoreError::into_port)
-    }
-
     fn containers(&self) -> Result<Vec<Container>, PortError> {
         SqliteStore::containers(self).map_err(StoreError::into_port)
     }
 
-    fn insert_container(&self, container: &Container) -> Result<(), PortError> {
-        SqliteStore::insert_container(self, container).map_err(StoreError::into_port)
-    }
-
-    fn update_container(&self, container: &Container) -> Result<(), PortError> {
-        SqliteStore::update_container(self, container).map_err(StoreError::into_port)
-    }
-
-    fn delete_container(&self, id: &ContainerId) -> Result<(), PortError> {
-        SqliteStore::delete_container(self, id).map_err(StoreError::into_port)
-    }
-
-    fn insert_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), PortError> {
-        SqliteStore::insert_endpoint(self, endpoint).map_err(StoreError::into_port)
-    }
-
-    fn delete_endpoint(&self, id: &EndpointId) -> Result<(), PortError> {
-        SqliteStore::delete_endpoint(self, id).map_err(StoreError::into_port)
-    }
-
-    fn endpoints(&self) -> Result<Vec<EndpointRecord>, PortError> {
-        SqliteStore::endpoints(self).map_err(StoreError::into_port)
-    }
-
-    fn allocated_addresses(&self, network: &NetworkId) -> Result<BTreeSet<IpAddr>, PortError> {
-        SqliteStore::allocated_addresses(self, network).map_err(StoreError::into_port)
+    fn commit(&self, writes: &[Write]) -> Result<(), PortError> {
+        SqliteStore::commit(self, writes).map_err(StoreError::into_port)
     }
 }
 

@@ -23,7 +23,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         name       TEXT    NOT NULL UNIQUE,
         state      TEXT    NOT NULL CHECK (state IN ('creating', 'ready', 'removing')),
         created_ns INTEGER NOT NULL,
-        spec       TEXT    NOT NULL -- JSON of berth_core::model::Network
+        spec       TEXT    NOT NULL -- JSON of berth_core::network::Network
     ) STRICT;",
     // 2: containers, their endpoints, and IP allocations.
     //
@@ -72,6 +72,24 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
 
     CREATE INDEX ip_allocations_by_endpoint ON ip_allocations (endpoint_id);",
+    // 3: an endpoint is stored once, here, not also in its container's JSON.
+    //
+    // - `spec` is the JSON of berth_core::container::Endpoint (addresses with
+    //   their prefixes, MAC, gateways); its allocations stay the arbiter of
+    //   who holds an address.
+    // - Rows written before this version get theirs from the container's
+    //   record, which held a copy. A row whose container does not hold it
+    //   was an orphan the next reconcile would have deleted: it goes now.
+    "ALTER TABLE endpoints ADD COLUMN spec TEXT;
+
+    UPDATE endpoints SET spec = (
+        SELECT json_extract(attachment.value, '$.endpoint')
+        FROM containers, json_each(containers.spec, '$.attachments') AS attachment
+        WHERE containers.id = endpoints.container_id
+          AND json_extract(attachment.value, '$.endpoint.id') = endpoints.id
+    );
+
+    DELETE FROM endpoints WHERE spec IS NULL;",
 ];
 
 /// The schema version this build writes.

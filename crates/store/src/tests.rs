@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use berth_core::model::{opt, BridgeSettings};
+use berth_core::driver::bridge::{opt, BridgeSettings};
 use berth_core::ports::StoreConflict;
 use berth_ipam::SubnetPlan;
 use berth_types::{Driver, IfName, NetworkName};
@@ -120,7 +120,9 @@ fn reopen_keeps_data_and_does_not_rerun_migrations() {
     let a = network(1, "alpha");
     {
         let store = SqliteStore::open(&path).unwrap();
-        store.insert_network(&a, RecordState::Ready).unwrap();
+        store
+            .commit(&[Write::PutNetwork(a.clone(), RecordState::Ready)])
+            .unwrap();
     }
     // Migration 1 is a bare CREATE TABLE: running it again would fail.
     let store = SqliteStore::open(&path).unwrap();
@@ -202,14 +204,18 @@ fn open_names_the_path_when_it_cannot_create_the_file() {
 }
 
 #[test]
-fn insert_list_update_set_state_delete_round_trip() {
+fn put_list_replace_delete_round_trip() {
     let dir = TempDir::new().unwrap();
     let store = SqliteStore::open(&db(&dir)).unwrap();
     let a = network(1, "alpha");
     let mut b = network(2, "beta");
     // Inserted out of creation order: the list is oldest first.
-    store.insert_network(&b, RecordState::Creating).unwrap();
-    store.insert_network(&a, RecordState::Ready).unwrap();
+    store
+        .commit(&[Write::PutNetwork(b.clone(), RecordState::Creating)])
+        .unwrap();
+    store
+        .commit(&[Write::PutNetwork(a.clone(), RecordState::Ready)])
+        .unwrap();
     assert_eq!(
         store.networks().unwrap(),
         vec![
@@ -221,58 +227,49 @@ fn insert_list_update_set_state_delete_round_trip() {
     b.name = NetworkName::parse("gamma").unwrap();
     b.labels.insert("changed".to_owned(), "1".to_owned());
     b.internal = true;
-    store.update_network(&b, RecordState::Ready).unwrap();
+    store
+        .commit(&[Write::PutNetwork(b.clone(), RecordState::Ready)])
+        .unwrap();
     assert_eq!(
         store.networks().unwrap()[1],
         (b.clone(), RecordState::Ready)
     );
 
     store
-        .set_network_state(&b.id, RecordState::Removing)
+        .commit(&[Write::PutNetwork(b.clone(), RecordState::Removing)])
         .unwrap();
     assert_eq!(
         store.networks().unwrap()[1],
         (b.clone(), RecordState::Removing)
     );
 
-    store.delete_network(&b.id).unwrap();
+    store.commit(&[Write::DeleteNetwork(b.id.clone())]).unwrap();
     assert_eq!(
         store.networks().unwrap(),
         vec![(a.clone(), RecordState::Ready)]
     );
     // Deleting is idempotent.
-    store.delete_network(&b.id).unwrap();
+    store.commit(&[Write::DeleteNetwork(b.id.clone())]).unwrap();
     // The freed name can be taken again.
     let c = network(3, "gamma");
-    store.insert_network(&c, RecordState::Creating).unwrap();
+    store
+        .commit(&[Write::PutNetwork(c.clone(), RecordState::Creating)])
+        .unwrap();
     assert_eq!(store.networks().unwrap().len(), 2);
 }
 
 #[test]
-fn update_and_set_state_of_a_missing_network_are_not_found() {
+fn a_taken_name_is_a_conflict_and_changes_nothing() {
     let dir = TempDir::new().unwrap();
     let store = SqliteStore::open(&db(&dir)).unwrap();
     let a = network(1, "alpha");
-    let err = store.update_network(&a, RecordState::Ready).unwrap_err();
-    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
-    assert!(err.to_string().contains(a.id.as_str()), "{err}");
-    let err = store
-        .set_network_state(&a.id, RecordState::Ready)
-        .unwrap_err();
-    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
-    assert!(store.networks().unwrap().is_empty());
-}
-
-#[test]
-fn duplicate_name_or_id_is_a_conflict() {
-    let dir = TempDir::new().unwrap();
-    let store = SqliteStore::open(&db(&dir)).unwrap();
-    let a = network(1, "alpha");
-    store.insert_network(&a, RecordState::Ready).unwrap();
+    store
+        .commit(&[Write::PutNetwork(a.clone(), RecordState::Ready)])
+        .unwrap();
 
     let same_name = network(2, "alpha");
     let err = store
-        .insert_network(&same_name, RecordState::Creating)
+        .commit(&[Write::PutNetwork(same_name.clone(), RecordState::Creating)])
         .unwrap_err();
     match &err {
         StoreError::Conflict { what, .. } => {
@@ -281,25 +278,15 @@ fn duplicate_name_or_id_is_a_conflict() {
         other => panic!("expected Conflict, got {other:?}"),
     }
 
-    let mut same_id = network(1, "other");
-    same_id.labels.clear();
-    let err = store
-        .insert_network(&same_id, RecordState::Creating)
-        .unwrap_err();
-    match &err {
-        StoreError::Conflict { what, .. } => {
-            assert_eq!(what, &format!("network with id {} already exists", a.id));
-        }
-        other => panic!("expected Conflict, got {other:?}"),
-    }
-
     // Renaming onto a taken name is a conflict too.
     let b = network(2, "beta");
-    store.insert_network(&b, RecordState::Ready).unwrap();
+    store
+        .commit(&[Write::PutNetwork(b.clone(), RecordState::Ready)])
+        .unwrap();
     let mut renamed = b.clone();
     renamed.name = a.name.clone();
     let err = store
-        .update_network(&renamed, RecordState::Ready)
+        .commit(&[Write::PutNetwork(renamed.clone(), RecordState::Ready)])
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
 
@@ -308,8 +295,11 @@ fn duplicate_name_or_id_is_a_conflict() {
         store.networks().unwrap(),
         vec![(a, RecordState::Ready), (b, RecordState::Ready)]
     );
-    let port_err: PortError =
-        Store::insert_network(&store, &same_name, RecordState::Creating).unwrap_err();
+    let port_err: PortError = Store::commit(
+        &store,
+        &[Write::PutNetwork(same_name.clone(), RecordState::Creating)],
+    )
+    .unwrap_err();
     assert_eq!(
         port_err
             .downcast_ref::<StoreConflict>()
@@ -326,10 +316,14 @@ fn state_survives_reopen() {
     let b = network(2, "beta");
     {
         let store = SqliteStore::open(&path).unwrap();
-        store.insert_network(&a, RecordState::Creating).unwrap();
-        store.insert_network(&b, RecordState::Ready).unwrap();
         store
-            .set_network_state(&b.id, RecordState::Removing)
+            .commit(&[Write::PutNetwork(a.clone(), RecordState::Creating)])
+            .unwrap();
+        store
+            .commit(&[Write::PutNetwork(b.clone(), RecordState::Ready)])
+            .unwrap();
+        store
+            .commit(&[Write::PutNetwork(b.clone(), RecordState::Removing)])
             .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
@@ -346,7 +340,9 @@ fn two_stores_on_one_file_work_side_by_side() {
     let first = SqliteStore::open(&path).unwrap();
     let second = SqliteStore::open(&path).unwrap();
     let a = network(1, "alpha");
-    first.insert_network(&a, RecordState::Ready).unwrap();
+    first
+        .commit(&[Write::PutNetwork(a.clone(), RecordState::Ready)])
+        .unwrap();
     assert_eq!(
         second.networks().unwrap(),
         vec![(a.clone(), RecordState::Ready)]
@@ -391,7 +387,9 @@ fn a_corrupt_row_is_an_error_naming_it() {
     let path = db(&dir);
     let store = SqliteStore::open(&path).unwrap();
     let a = network(1, "alpha");
-    store.insert_network(&a, RecordState::Ready).unwrap();
+    store
+        .commit(&[Write::PutNetwork(a.clone(), RecordState::Ready)])
+        .unwrap();
     let conn = raw(&path);
 
     conn.execute("UPDATE networks SET spec = '{\"id\": 1'", [])
@@ -418,24 +416,6 @@ fn a_corrupt_row_is_an_error_naming_it() {
     .unwrap();
     let err = store.networks().unwrap_err();
     assert!(err.to_string().contains("spec has id"), "{err}");
-
-    conn.execute(
-        "INSERT INTO ip_allocations (network_id, address) VALUES (?1, '10.0.0.300')",
-        params![a.id.as_str()],
-    )
-    .unwrap();
-    let err = store.allocated_addresses(&a.id).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::CorruptRow {
-                table: "ip_allocations",
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert!(err.to_string().contains("10.0.0.300"), "{err}");
 }
 
 #[test]
@@ -444,7 +424,7 @@ fn the_state_column_is_checked() {
     let path = db(&dir);
     let store = SqliteStore::open(&path).unwrap();
     store
-        .insert_network(&network(1, "alpha"), RecordState::Ready)
+        .commit(&[Write::PutNetwork(network(1, "alpha"), RecordState::Ready)])
         .unwrap();
     assert!(raw(&path)
         .execute("UPDATE networks SET state = 'bogus'", [])
@@ -493,9 +473,11 @@ fn measure_synchronous_cost() {
         let started = Instant::now();
         for n in 0..N {
             let net = network(n, &format!("net{n}"));
-            store.insert_network(&net, RecordState::Creating).unwrap();
             store
-                .set_network_state(&net.id, RecordState::Ready)
+                .commit(&[Write::PutNetwork(net.clone(), RecordState::Creating)])
+                .unwrap();
+            store
+                .commit(&[Write::PutNetwork(net.clone(), RecordState::Ready)])
                 .unwrap();
         }
         let per_tx = started.elapsed() / (2 * u32::from(N));

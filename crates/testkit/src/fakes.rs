@@ -6,14 +6,14 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use berth_core::container::{Container, Proto};
-use berth_core::model::{Network, RecordState};
+use berth_core::network::{Network, RecordState};
 use berth_core::ports::{
-    BridgeSpec, DnsUpstreams, EndpointCheck, EndpointFault, EndpointRecord, EndpointSpec, Env,
-    EtcFiles, ExitStatus, Firewall, FirewallChange, FirewallState, FlowMatch, Host, ImageConfig,
-    Images, LaunchSpec, NetOps, OwnedLink, PortError, Runtime, RuntimeStatus, SandboxDns, Store,
-    StoreConflict, LINK_ALIAS_PREFIX,
+    BridgeSpec, DnsUpstreams, EndpointCheck, EndpointFault, Env, EtcFiles, ExitStatus, Firewall,
+    FirewallChange, FirewallState, FlowMatch, Host, ImageConfig, Images, LaunchSpec, NetOps,
+    OwnedLink, PortError, Runtime, RuntimeStatus, SandboxDns, Store, StoreConflict, VethPair,
+    Write, LINK_ALIAS_PREFIX,
 };
-use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
+use berth_types::{ContainerId, IfName, IpNet, MacAddr, NetworkId};
 use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
@@ -248,9 +248,9 @@ impl NetOps for FakeNet {
             .collect())
     }
 
-    async fn endpoint_fault(
+    async fn veth_pair_fault(
         &self,
-        spec: &EndpointSpec,
+        spec: &VethPair,
         check: EndpointCheck,
     ) -> Result<Option<EndpointFault>, PortError> {
         let st = lock(&self.state);
@@ -287,7 +287,7 @@ impl NetOps for FakeNet {
         Ok(0)
     }
 
-    async fn add_endpoint(&self, spec: &EndpointSpec) -> Result<(), PortError> {
+    async fn add_veth_pair(&self, spec: &VethPair) -> Result<(), PortError> {
         let mut st = lock(&self.state);
         if st.refuse_endpoints > 0 {
             st.refuse_endpoints -= 1;
@@ -335,146 +335,181 @@ impl NetOps for FakeNet {
     }
 }
 
-/// The store's contract in memory, unique names and addresses included.
+/// The store's contract in memory, unique names and addresses included,
+/// each commit all or nothing.
 #[derive(Default)]
 pub struct MemStore {
-    networks: Mutex<BTreeMap<NetworkId, (Network, RecordState)>>,
-    containers: Mutex<BTreeMap<ContainerId, Container>>,
-    endpoints: Mutex<BTreeMap<EndpointId, EndpointRecord>>,
-    /// Refuses container and endpoint writes, as SQLite on a full disk.
+    state: Mutex<MemState>,
+    /// Refuses container writes, as SQLite on a full disk.
     full: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Clone, Default)]
+struct MemState {
+    networks: BTreeMap<NetworkId, (Network, RecordState)>,
+    containers: BTreeMap<ContainerId, Container>,
+}
+
+fn conflict(what: String) -> PortError {
+    Box::new(StoreConflict(what))
+}
+
+impl MemState {
+    fn apply(&mut self, write: &Write) -> Result<(), PortError> {
+        match write {
+            Write::PutNetwork(network, state) => {
+                if self
+                    .networks
+                    .values()
+                    .any(|(n, _)| n.name == network.name && n.id != network.id)
+                {
+                    return Err(conflict(format!("network {} exists", network.name)));
+                }
+                self.networks
+                    .insert(network.id.clone(), (network.clone(), *state));
+            }
+            Write::DeleteNetwork(id) => {
+                let in_use = self.containers.values().any(|c| {
+                    c.attachments
+                        .iter()
+                        .any(|a| &a.network == id && a.endpoint.is_some())
+                });
+                if in_use {
+                    return Err(conflict(format!("network {id} has active endpoints")));
+                }
+                self.networks.remove(id);
+            }
+            Write::PutContainer(container) => {
+                if let Some(holder) = self
+                    .containers
+                    .values()
+                    .find(|c| c.name == container.name && c.id != container.id)
+                {
+                    return Err(conflict(format!(
+                        "name {} is used by {}",
+                        container.name, holder.id
+                    )));
+                }
+                for a in &container.attachments {
+                    let Some(endpoint) = &a.endpoint else {
+                        continue;
+                    };
+                    if !self.networks.contains_key(&a.network) {
+                        return Err(fail(format!("no network {}", a.network)));
+                    }
+                    let taken = self
+                        .containers
+                        .values()
+                        .filter(|c| c.id != container.id)
+                        .flat_map(|c| c.attachments.iter())
+                        .filter(|other| other.network == a.network)
+                        .filter_map(|other| other.endpoint.as_ref())
+                        .any(|other| {
+                            other
+                                .addresses()
+                                .any(|x| endpoint.addresses().any(|y| x.addr() == y.addr()))
+                        });
+                    if taken {
+                        return Err(conflict("Address already in use".to_owned()));
+                    }
+                }
+                self.containers
+                    .insert(container.id.clone(), Container::clone(container));
+            }
+            Write::DeleteContainer(id) => {
+                self.containers.remove(id);
+            }
+        }
+        Ok(())
+    }
 }
 
 impl MemStore {
     pub fn state_of(&self, id: &NetworkId) -> Option<RecordState> {
-        lock(&self.networks).get(id).map(|(_, s)| *s)
+        lock(&self.state).networks.get(id).map(|(_, s)| *s)
     }
 
-    /// While set, container and endpoint writes fail as on a full disk.
+    /// While set, container writes fail as on a full disk.
     pub fn set_full(&self, full: bool) {
         self.full.store(full, Ordering::Relaxed);
     }
 
-    fn writable(&self) -> Result<(), PortError> {
-        if self.full.load(Ordering::Relaxed) {
-            return Err(fail("database or disk is full"));
-        }
-        Ok(())
+    /// Every stored endpoint, with its container.
+    pub fn endpoints(&self) -> Vec<StoredEndpoint> {
+        lock(&self.state)
+            .containers
+            .values()
+            .flat_map(|c| {
+                c.attachments.iter().filter_map(|a| {
+                    Some(StoredEndpoint {
+                        container: c.id.clone(),
+                        network: a.network.clone(),
+                        endpoint: a.endpoint.clone()?,
+                    })
+                })
+            })
+            .collect()
     }
+
+    /// Writes `container` as a crashed daemon may have left it.
+    pub fn update_container(&self, container: &Container) -> Result<(), PortError> {
+        self.commit(&[Write::PutContainer(Box::new(container.clone()))])
+    }
+
+    /// Sets a network's record state as a crashed daemon may have left it.
+    pub fn set_network_state(&self, id: &NetworkId, state: RecordState) -> Result<(), PortError> {
+        let network = lock(&self.state)
+            .networks
+            .get(id)
+            .map(|(n, _)| n.clone())
+            .ok_or_else(|| fail(format!("no network {id}")))?;
+        self.commit(&[Write::PutNetwork(network, state)])
+    }
+
+    /// The addresses allocated on `network`, as the store holds them.
+    pub fn allocated_addresses(&self, network: &NetworkId) -> BTreeSet<IpAddr> {
+        lock(&self.state)
+            .containers
+            .values()
+            .flat_map(|c| c.attachments.iter())
+            .filter(|a| &a.network == network)
+            .filter_map(|a| a.endpoint.as_ref())
+            .flat_map(|e| e.addresses().map(|net| net.addr()))
+            .collect()
+    }
+}
+
+/// An endpoint as [`MemStore::endpoints`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEndpoint {
+    pub container: ContainerId,
+    pub network: NetworkId,
+    pub endpoint: berth_core::container::Endpoint,
 }
 
 impl Store for MemStore {
     fn networks(&self) -> Result<Vec<(Network, RecordState)>, PortError> {
-        Ok(lock(&self.networks).values().cloned().collect())
-    }
-
-    fn insert_network(&self, network: &Network, state: RecordState) -> Result<(), PortError> {
-        let mut nets = lock(&self.networks);
-        if nets.contains_key(&network.id) || nets.values().any(|(n, _)| n.name == network.name) {
-            return Err(Box::new(StoreConflict(format!(
-                "network {} exists",
-                network.name
-            ))));
-        }
-        nets.insert(network.id.clone(), (network.clone(), state));
-        Ok(())
-    }
-
-    fn update_network(&self, network: &Network, state: RecordState) -> Result<(), PortError> {
-        match lock(&self.networks).get_mut(&network.id) {
-            Some(slot) => {
-                *slot = (network.clone(), state);
-                Ok(())
-            }
-            None => Err(fail(format!("no network {}", network.id))),
-        }
-    }
-
-    fn set_network_state(&self, id: &NetworkId, state: RecordState) -> Result<(), PortError> {
-        match lock(&self.networks).get_mut(id) {
-            Some((_, s)) => {
-                *s = state;
-                Ok(())
-            }
-            None => Err(fail(format!("no network {id}"))),
-        }
-    }
-
-    fn delete_network(&self, id: &NetworkId) -> Result<(), PortError> {
-        if lock(&self.endpoints).values().any(|e| &e.network == id) {
-            return Err(Box::new(StoreConflict(format!(
-                "network {id} has active endpoints"
-            ))));
-        }
-        lock(&self.networks).remove(id);
-        Ok(())
+        Ok(lock(&self.state).networks.values().cloned().collect())
     }
 
     fn containers(&self) -> Result<Vec<Container>, PortError> {
-        Ok(lock(&self.containers).values().cloned().collect())
+        Ok(lock(&self.state).containers.values().cloned().collect())
     }
 
-    fn insert_container(&self, container: &Container) -> Result<(), PortError> {
-        self.writable()?;
-        let mut all = lock(&self.containers);
-        if let Some(holder) = all.values().find(|c| c.name == container.name) {
-            return Err(Box::new(StoreConflict(format!(
-                "name {} is used by {}",
-                container.name, holder.id
-            ))));
+    fn commit(&self, writes: &[Write]) -> Result<(), PortError> {
+        let touches_containers = writes
+            .iter()
+            .any(|w| matches!(w, Write::PutContainer(_) | Write::DeleteContainer(_)));
+        if touches_containers && self.full.load(Ordering::Relaxed) {
+            return Err(fail("database or disk is full"));
         }
-        all.insert(container.id.clone(), container.clone());
-        Ok(())
-    }
-
-    fn update_container(&self, container: &Container) -> Result<(), PortError> {
-        self.writable()?;
-        match lock(&self.containers).get_mut(&container.id) {
-            Some(slot) => {
-                *slot = container.clone();
-                Ok(())
-            }
-            None => Err(fail(format!("no container {}", container.id))),
+        let mut state = lock(&self.state);
+        let mut next = state.clone();
+        for write in writes {
+            next.apply(write)?;
         }
-    }
-
-    fn delete_container(&self, id: &ContainerId) -> Result<(), PortError> {
-        self.writable()?;
-        lock(&self.endpoints).retain(|_, e| &e.container != id);
-        lock(&self.containers).remove(id);
+        *state = next;
         Ok(())
-    }
-
-    fn insert_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), PortError> {
-        self.writable()?;
-        let mut all = lock(&self.endpoints);
-        let taken = all
-            .values()
-            .filter(|e| e.network == endpoint.network)
-            .any(|e| e.addresses.iter().any(|a| endpoint.addresses.contains(a)));
-        if taken {
-            return Err(Box::new(StoreConflict("Address already in use".to_owned())));
-        }
-        all.insert(endpoint.id.clone(), endpoint.clone());
-        Ok(())
-    }
-
-    fn delete_endpoint(&self, id: &EndpointId) -> Result<(), PortError> {
-        self.writable()?;
-        lock(&self.endpoints).remove(id);
-        Ok(())
-    }
-
-    fn endpoints(&self) -> Result<Vec<EndpointRecord>, PortError> {
-        Ok(lock(&self.endpoints).values().cloned().collect())
-    }
-
-    fn allocated_addresses(&self, network: &NetworkId) -> Result<BTreeSet<IpAddr>, PortError> {
-        Ok(lock(&self.endpoints)
-            .values()
-            .filter(|e| &e.network == network)
-            .flat_map(|e| e.addresses.iter().copied())
-            .collect())
     }
 }
 

@@ -6,26 +6,24 @@
 //! Each check takes a fresh, empty store from `new_store` and panics with
 //! what broke (these are test helpers).
 
-use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, UNIX_EPOCH};
 
-use berth_core::container::{Container, DnsConfig, NetworkMode, ProcessConfig, RunState};
-use berth_core::model::{Network, RecordState};
-use berth_core::network::driverless_network;
-use berth_core::ports::{EndpointRecord, PortError, Store, StoreConflict};
-use berth_types::{ContainerId, Driver, EndpointId, IfName, NetworkId};
+use berth_core::container::{
+    Attachment, Container, DnsConfig, Endpoint, NetworkMode, ProcessConfig, RunState,
+};
+use berth_core::network::{driverless_network, Network, RecordState};
+use berth_core::ports::{PortError, Store, StoreConflict, Write};
+use berth_types::{ContainerId, Driver, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 
 /// Runs every check of the contract, each on a store of its own.
 pub fn check_store_contract<S: Store>(new_store: impl Fn() -> S) {
     networks_round_trip(&new_store());
-    missing_networks_are_errors(&new_store());
-    taken_network_names_and_ids_are_conflicts(&new_store());
-    containers_round_trip(&new_store());
+    taken_network_names_are_conflicts(&new_store());
+    containers_round_trip_with_their_endpoints(&new_store());
     taken_container_names_are_conflicts(&new_store());
-    endpoints_allocate_their_addresses(&new_store());
-    a_taken_address_fails_the_whole_endpoint(&new_store());
-    deleting_frees_addresses_and_missing_is_success(&new_store());
+    a_taken_address_fails_the_whole_commit(&new_store());
+    leaving_and_deleting_free_addresses(&new_store());
     a_network_with_endpoints_is_not_deleted(&new_store());
 }
 
@@ -79,185 +77,201 @@ fn ifname(s: &str) -> IfName {
     IfName::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
-/// Endpoint `n` of container `container` on `network`: `eth<n>`,
-/// `veth<n, 7 hex>`.
-pub fn endpoint(n: u8, network: &NetworkId, container: u8, addresses: &[IpAddr]) -> EndpointRecord {
-    EndpointRecord {
-        id: EndpointId::from_bytes([n; 32]),
-        network: network.clone(),
-        container: ContainerId::from_bytes([container; 32]),
-        ifname: ifname(&format!("eth{n}")),
-        host_ifname: ifname(&format!("veth{n:07x}")),
-        addresses: addresses.to_vec(),
-    }
-}
-
 fn v4(d: u8) -> IpAddr {
     Ipv4Addr::new(172, 18, 0, d).into()
 }
 
-fn addresses(store: &impl Store, network: &NetworkId) -> BTreeSet<IpAddr> {
-    ok(store.allocated_addresses(network), "allocated addresses")
+/// Endpoint `n` (`eth<n>`, `veth<n, 7 hex>`) with IPv4 address `.d`.
+pub fn endpoint(n: u8, d: u8) -> Endpoint {
+    Endpoint {
+        id: EndpointId::from_bytes([n; 32]),
+        ifname: ifname(&format!("eth{n}")),
+        host_ifname: ifname(&format!("veth{n:07x}")),
+        mac: MacAddr([2, 0x42, 172, 18, 0, d]),
+        ipv4: Some(IpNet::new(v4(d), 16).unwrap_or_else(|e| panic!("{e}"))),
+        ipv6: None,
+        gateway4: Some(v4(1)),
+        gateway6: None,
+    }
 }
 
-/// Two networks (1, 2) and two containers (10, 11).
-fn populated(store: &impl Store) -> (NetworkId, NetworkId) {
-    let (a, b) = (network(1, "alpha"), network(2, "beta"));
-    ok(store.insert_network(&a, RecordState::Ready), "insert alpha");
-    ok(store.insert_network(&b, RecordState::Ready), "insert beta");
-    ok(store.insert_container(&container(10, "c10")), "insert c10");
-    ok(store.insert_container(&container(11, "c11")), "insert c11");
-    (a.id, b.id)
+/// `c` attached to `network`, with `endpoint` if it runs.
+fn attached(mut c: Container, network: &NetworkId, endpoint: Option<Endpoint>) -> Container {
+    c.attachments.push(Attachment {
+        network: network.clone(),
+        aliases: vec!["db".to_owned()],
+        ipv4: None,
+        ipv6: None,
+        mac: None,
+        endpoint,
+    });
+    c
+}
+
+fn put_network(store: &impl Store, n: &Network) {
+    ok(
+        store.commit(&[Write::PutNetwork(n.clone(), RecordState::Ready)]),
+        "put network",
+    );
 }
 
 fn networks_round_trip(store: &impl Store) {
     let net = network(1, "alpha");
-    ok(store.insert_network(&net, RecordState::Creating), "insert");
+    ok(
+        store.commit(&[Write::PutNetwork(net.clone(), RecordState::Creating)]),
+        "insert",
+    );
     assert_eq!(
         ok(store.networks(), "list"),
         vec![(net.clone(), RecordState::Creating)]
     );
     let mut changed = net.clone();
     changed.labels.insert("k".to_owned(), "v".to_owned());
-    ok(store.update_network(&changed, RecordState::Ready), "update");
+    ok(
+        store.commit(&[Write::PutNetwork(changed.clone(), RecordState::Ready)]),
+        "replace",
+    );
     assert_eq!(
-        ok(store.networks(), "list after update"),
-        vec![(changed.clone(), RecordState::Ready)]
+        ok(store.networks(), "list after replace"),
+        vec![(changed, RecordState::Ready)]
     );
     ok(
-        store.set_network_state(&net.id, RecordState::Creating),
-        "set state",
+        store.commit(&[Write::DeleteNetwork(net.id.clone())]),
+        "delete",
     );
-    assert_eq!(
-        ok(store.networks(), "list after set state"),
-        vec![(changed, RecordState::Creating)]
-    );
-    ok(store.delete_network(&net.id), "delete");
     assert!(ok(store.networks(), "list after delete").is_empty());
-    ok(store.delete_network(&net.id), "delete a missing network");
-}
-
-fn missing_networks_are_errors(store: &impl Store) {
-    let ghost = network(9, "ghost");
-    assert!(
-        store.update_network(&ghost, RecordState::Ready).is_err(),
-        "update of a missing network"
-    );
-    assert!(
-        store
-            .set_network_state(&ghost.id, RecordState::Ready)
-            .is_err(),
-        "set state of a missing network"
-    );
-    assert!(ok(store.networks(), "list").is_empty(), "nothing was made");
-}
-
-fn taken_network_names_and_ids_are_conflicts(store: &impl Store) {
     ok(
-        store.insert_network(&network(1, "alpha"), RecordState::Ready),
-        "insert",
+        store.commit(&[Write::DeleteNetwork(net.id.clone())]),
+        "delete a missing network",
     );
+}
+
+fn taken_network_names_are_conflicts(store: &impl Store) {
+    put_network(store, &network(1, "alpha"));
     conflict(
-        store.insert_network(&network(2, "alpha"), RecordState::Ready),
-        "same name, other id",
-    );
-    conflict(
-        store.insert_network(&network(1, "other"), RecordState::Ready),
-        "same id, other name",
+        store.commit(&[Write::PutNetwork(network(2, "alpha"), RecordState::Ready)]),
+        "a second network named alpha",
     );
     assert_eq!(ok(store.networks(), "list").len(), 1);
 }
 
-fn containers_round_trip(store: &impl Store) {
-    let mut c = container(10, "c10");
-    ok(store.insert_container(&c), "insert");
-    assert_eq!(ok(store.containers(), "list"), vec![c.clone()]);
-    c.state.pid = 42;
-    c.name = "renamed".to_owned();
-    ok(store.update_container(&c), "update");
-    assert_eq!(ok(store.containers(), "list after update"), vec![c.clone()]);
-    assert!(
-        store.update_container(&container(99, "ghost")).is_err(),
-        "update of a missing container"
+fn containers_round_trip_with_their_endpoints(store: &impl Store) {
+    let net = network(1, "alpha");
+    put_network(store, &net);
+    let created = attached(container(10, "c10"), &net.id, None);
+    ok(
+        store.commit(&[Write::PutContainer(Box::new(created.clone()))]),
+        "insert",
     );
-    ok(store.delete_container(&c.id), "delete");
+    assert_eq!(ok(store.containers(), "list"), vec![created.clone()]);
+    let running = attached(container(10, "c10"), &net.id, Some(endpoint(1, 2)));
+    ok(
+        store.commit(&[Write::PutContainer(Box::new(running.clone()))]),
+        "start",
+    );
+    assert_eq!(
+        ok(store.containers(), "list with the endpoint"),
+        vec![running]
+    );
+    ok(
+        store.commit(&[Write::DeleteContainer(created.id.clone())]),
+        "delete",
+    );
     assert!(ok(store.containers(), "list after delete").is_empty());
-    ok(store.delete_container(&c.id), "delete a missing container");
+    ok(
+        store.commit(&[Write::DeleteContainer(created.id)]),
+        "delete a missing container",
+    );
 }
 
 fn taken_container_names_are_conflicts(store: &impl Store) {
-    ok(store.insert_container(&container(10, "web")), "insert");
+    ok(
+        store.commit(&[Write::PutContainer(Box::new(container(10, "web")))]),
+        "insert",
+    );
     conflict(
-        store.insert_container(&container(11, "web")),
-        "a taken container name",
+        store.commit(&[Write::PutContainer(Box::new(container(11, "web")))]),
+        "a second container named web",
     );
     assert_eq!(ok(store.containers(), "list").len(), 1);
 }
 
-fn endpoints_allocate_their_addresses(store: &impl Store) {
-    let (a, b) = populated(store);
-    let first = endpoint(1, &a, 10, &[v4(2)]);
-    ok(store.insert_endpoint(&first), "insert");
-    assert_eq!(ok(store.endpoints(), "list"), vec![first]);
-    assert_eq!(addresses(store, &a), BTreeSet::from([v4(2)]));
-    // The same address on another network is another allocation.
+/// All or nothing: the write that fails takes the others of its commit
+/// along.
+fn a_taken_address_fails_the_whole_commit(store: &impl Store) {
+    let net = network(1, "alpha");
+    put_network(store, &net);
+    let first = attached(container(10, "c10"), &net.id, Some(endpoint(1, 2)));
     ok(
-        store.insert_endpoint(&endpoint(2, &b, 10, &[v4(2)])),
-        "same address, other network",
+        store.commit(&[Write::PutContainer(Box::new(first.clone()))]),
+        "first",
     );
-    assert_eq!(addresses(store, &b), BTreeSet::from([v4(2)]));
-}
-
-fn a_taken_address_fails_the_whole_endpoint(store: &impl Store) {
-    let (a, _) = populated(store);
-    ok(
-        store.insert_endpoint(&endpoint(1, &a, 10, &[v4(2)])),
-        "insert",
-    );
+    let other = network(2, "beta");
+    let second = attached(container(11, "c11"), &net.id, Some(endpoint(2, 2)));
     conflict(
-        store.insert_endpoint(&endpoint(2, &a, 11, &[v4(3), v4(2)])),
-        "an address taken on the network",
+        store.commit(&[
+            Write::PutNetwork(other.clone(), RecordState::Ready),
+            Write::PutContainer(Box::new(second)),
+        ]),
+        "the same address twice on one network",
     );
-    assert_eq!(ok(store.endpoints(), "list").len(), 1, "no half endpoint");
+    assert_eq!(ok(store.containers(), "containers"), vec![first]);
     assert_eq!(
-        addresses(store, &a),
-        BTreeSet::from([v4(2)]),
-        "the free address of the refused endpoint stays free"
+        ok(store.networks(), "networks").len(),
+        1,
+        "the network of the failed commit is not there"
+    );
+    // The same address on another network is fine.
+    put_network(store, &other);
+    let elsewhere = attached(container(11, "c11"), &other.id, Some(endpoint(2, 2)));
+    ok(
+        store.commit(&[Write::PutContainer(Box::new(elsewhere))]),
+        "the address on another network",
     );
 }
 
-fn deleting_frees_addresses_and_missing_is_success(store: &impl Store) {
-    let (a, _) = populated(store);
-    let first = endpoint(1, &a, 10, &[v4(2)]);
-    ok(store.insert_endpoint(&first), "insert");
-    ok(store.delete_endpoint(&first.id), "delete");
-    assert!(addresses(store, &a).is_empty());
+fn leaving_and_deleting_free_addresses(store: &impl Store) {
+    let net = network(1, "alpha");
+    put_network(store, &net);
+    let running = attached(container(10, "c10"), &net.id, Some(endpoint(1, 2)));
     ok(
-        store.delete_endpoint(&first.id),
-        "delete a missing endpoint",
+        store.commit(&[Write::PutContainer(Box::new(running))]),
+        "start c10",
+    );
+    let exited = attached(container(10, "c10"), &net.id, None);
+    ok(
+        store.commit(&[Write::PutContainer(Box::new(exited))]),
+        "c10 exits",
+    );
+    let next = attached(container(11, "c11"), &net.id, Some(endpoint(2, 2)));
+    ok(
+        store.commit(&[Write::PutContainer(Box::new(next.clone()))]),
+        "the address after its endpoint left",
     );
     ok(
-        store.insert_endpoint(&endpoint(3, &a, 11, &[v4(2)])),
-        "the address again",
+        store.commit(&[Write::DeleteContainer(next.id.clone())]),
+        "delete c11",
     );
-    // A container's removal takes its endpoints and their addresses along.
+    let again = attached(container(12, "c12"), &net.id, Some(endpoint(3, 2)));
     ok(
-        store.delete_container(&ContainerId::from_bytes([11; 32])),
-        "delete container",
+        store.commit(&[Write::PutContainer(Box::new(again))]),
+        "the address after its container went",
     );
-    assert!(ok(store.endpoints(), "endpoints").is_empty());
-    assert!(addresses(store, &a).is_empty());
 }
 
 fn a_network_with_endpoints_is_not_deleted(store: &impl Store) {
-    let (a, _) = populated(store);
+    let net = network(1, "alpha");
+    put_network(store, &net);
+    let running = attached(container(10, "c10"), &net.id, Some(endpoint(1, 2)));
     ok(
-        store.insert_endpoint(&endpoint(1, &a, 10, &[v4(2)])),
-        "insert",
+        store.commit(&[Write::PutContainer(Box::new(running))]),
+        "start",
     );
     assert!(
-        store.delete_network(&a).is_err(),
-        "a network with endpoints was deleted"
+        store
+            .commit(&[Write::DeleteNetwork(net.id.clone())])
+            .is_err(),
+        "a network with an endpoint was deleted"
     );
-    assert_eq!(ok(store.networks(), "list").len(), 2);
+    assert_eq!(ok(store.networks(), "list").len(), 1);
 }

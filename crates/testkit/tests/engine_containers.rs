@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use berth_core::container::create::{ContainerCreate, EndpointRequest};
 use berth_core::container::Container;
-use berth_core::container_create::{ContainerCreate, EndpointRequest};
 use berth_core::network::{IpamInput, NetworkCreate};
-use berth_core::ports::{EtcFiles, NetOps, Runtime, RuntimeStatus, Store};
+use berth_core::ports::{EtcFiles, NetOps, Runtime, RuntimeStatus};
 use berth_core::{Engine, EngineHandle, ErrorKind, WaitCondition};
 use berth_testkit::engine_config;
 use berth_testkit::FakeHost;
@@ -251,7 +251,7 @@ async fn address_in_use_at_start_leaks_nothing() {
     let two = h.inspect_container("two").unwrap();
     assert!(!two.is_running() && two.netns.is_none() && two.attachments[0].endpoint.is_none());
     assert_eq!(host.net.namespace_paths().len(), 1);
-    assert_eq!(host.store.endpoints().unwrap().len(), 1);
+    assert_eq!(host.store.endpoints().len(), 1);
 }
 
 #[tokio::test]
@@ -264,7 +264,7 @@ async fn failures_mid_start_roll_back() {
         ErrorKind::Internal
     );
     assert!(host.net.namespace_paths().is_empty());
-    assert!(host.store.endpoints().unwrap().is_empty());
+    assert!(host.store.endpoints().is_empty());
 
     host.runtime
         .fail_next_start("exec: \"nope\": executable file not found in $PATH");
@@ -277,7 +277,7 @@ async fn failures_mid_start_roll_back() {
     assert_eq!(err.kind(), ErrorKind::InvalidParameter);
     assert_eq!(h.inspect_container("c1").unwrap().state.exit_code, 127);
     assert!(host.net.namespace_paths().is_empty());
-    assert!(host.store.endpoints().unwrap().is_empty());
+    assert!(host.store.endpoints().is_empty());
     assert_eq!(host.net.link_names(), vec!["berth0"]);
     let c = h.inspect_container("c1").unwrap();
     assert!(!c.is_running() && !c.state.starting);
@@ -305,7 +305,7 @@ async fn a_failed_start_removes_an_auto_remove_container() {
         h.inspect_container("tmp").unwrap_err().kind(),
         ErrorKind::NotFound
     );
-    assert!(host.store.endpoints().unwrap().is_empty());
+    assert!(host.store.endpoints().is_empty());
 
     // A failure making the network removes it too.
     h.create_container(ContainerCreate {
@@ -391,7 +391,6 @@ async fn exit_tears_down_and_releases_the_address() {
     assert!(host
         .store
         .allocated_addresses(&after.attachments[0].network)
-        .unwrap()
         .is_empty());
     assert_eq!(
         h.wait_container("c1", WaitCondition::NotRunning)
@@ -449,7 +448,7 @@ async fn auto_remove_and_stop_and_rm() {
     h.remove_container("svc", true).await.unwrap();
     assert!(host.net.namespace_paths().is_empty());
     assert_eq!(host.net.link_names(), vec!["berth0"]);
-    assert!(host.store.endpoints().unwrap().is_empty());
+    assert!(host.store.endpoints().is_empty());
 }
 
 #[tokio::test]
@@ -500,7 +499,7 @@ async fn an_exit_the_store_refuses_answers_with_the_cause_and_is_recorded_later(
     }
     assert!(host.net.namespace_paths().is_empty());
     assert_eq!(host.net.link_names(), vec!["berth0"]);
-    assert!(host.store.endpoints().unwrap().is_empty());
+    assert!(host.store.endpoints().is_empty());
 }
 
 #[tokio::test]
@@ -596,7 +595,7 @@ async fn reconcile_repairs_what_a_crash_left() {
     let halfway = h.inspect_container("halfway").unwrap();
     assert!(!halfway.is_running() && !halfway.state.starting && halfway.netns.is_none());
     assert_eq!(host.net.namespace_paths(), vec![netns_of(&alive)]);
-    assert_eq!(host.store.endpoints().unwrap().len(), 1);
+    assert_eq!(host.store.endpoints().len(), 1);
     let veths: Vec<String> = host
         .net
         .link_names()
@@ -714,11 +713,11 @@ async fn reconcile_rebuilds_broken_endpoints_and_finishes_a_cut_disconnect() {
         .namespace(&netns_of(&left))
         .unwrap()
         .contains_key("eth1"));
-    let endpoints = host.store.endpoints().unwrap();
+    let endpoints = host.store.endpoints();
     assert_eq!(endpoints.len(), 5, "{endpoints:?}");
     assert!(endpoints
         .iter()
-        .all(|e| e.container != left.id || e.ifname.as_str() == "eth0"));
+        .all(|e| e.container != left.id || e.endpoint.ifname.as_str() == "eth0"));
     assert_eq!(h.inspect_container("left").unwrap().attachments.len(), 1);
 }
 

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use berth_core::filter::PruneFilter;
-use berth_core::model::{Network, RecordState};
 use berth_core::network::{IpamInput, NetworkCreate};
+use berth_core::network::{Network, RecordState};
 use berth_core::ports::{network_link_alias, NetOps, Store};
 use berth_core::{Engine, ErrorKind};
 use berth_testkit::engine_config;
@@ -80,7 +80,7 @@ async fn create_makes_bridge_with_gateway_and_remove_deletes_it() {
     engine.remove_network("mynetwork").await.unwrap();
     // The record goes at once; the bridge in the background.
     assert_eq!(host.store.state_of(&n.id), None);
-    engine.finish_bridge_removals().await;
+    engine.settle_drivers().await;
     assert!(host.net.link(&bridge).is_none());
 }
 
@@ -293,7 +293,7 @@ async fn a_network_made_right_after_a_removal_may_reuse_its_subnet_and_bridge_na
     // No wait in between: the old bridge's deletion is still queued.
     let second = engine.create_network(named("second")).await.unwrap();
     // Whatever was queued has run by now, and took the old bridge only.
-    engine.finish_bridge_removals().await;
+    engine.settle_drivers().await;
     let link = host.net.link("br-same").unwrap();
     assert_eq!(
         link.alias.as_deref(),
@@ -312,7 +312,7 @@ async fn a_removed_networks_pool_is_free_before_its_bridge_is_gone() {
     assert!(!host.net.link(old_bridge.as_str()).unwrap().up);
     let second = engine.create_network(create("second", "")).await.unwrap();
     assert_eq!(second.subnets[0].subnet, first.subnets[0].subnet);
-    engine.finish_bridge_removals().await;
+    engine.settle_drivers().await;
     assert!(host.net.link(old_bridge.as_str()).is_none());
     let new_bridge = second.bridge.unwrap().name;
     assert!(host.net.link(new_bridge.as_str()).unwrap().up);

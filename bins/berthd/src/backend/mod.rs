@@ -65,8 +65,8 @@ impl DaemonBackend {
         self.engine.host().oci()
     }
 
-    fn networks(&self) -> Result<Vec<berth_core::model::Network>, ApiError> {
-        self.engine.networks().map_err(api_error)
+    fn networks(&self) -> std::sync::Arc<[berth_core::network::Network]> {
+        self.engine.networks()
     }
 
     fn container(&self, reference: &str) -> Result<berth_core::container::Container, ApiError> {
@@ -231,7 +231,7 @@ impl Backend for DaemonBackend {
 
     async fn network_list(&self, filters: Filters) -> Result<Vec<NetworkInspect>, ApiError> {
         let filter = ListFilter::parse(&filters).map_err(api_error)?;
-        let networks = self.engine.list_networks(&filter).map_err(api_error)?;
+        let networks = self.engine.list_networks(&filter);
         // Docker's list leaves Containers empty; inspect fills it.
         Ok(networks
             .iter()
@@ -354,7 +354,7 @@ impl Backend for DaemonBackend {
     ) -> Result<(), ApiError> {
         let signal = signal_number(
             options.signal.as_deref(),
-            berth_core::engine::libc_sigterm(),
+            berth_core::handle::libc_sigterm(),
         )?;
         let stopped = self
             .engine
@@ -373,7 +373,7 @@ impl Backend for DaemonBackend {
         id_or_name: String,
         signal: Option<String>,
     ) -> Result<(), ApiError> {
-        let signal = signal_number(signal.as_deref(), berth_core::engine::libc_sigkill())?;
+        let signal = signal_number(signal.as_deref(), berth_core::handle::libc_sigkill())?;
         self.engine
             .kill_container(&id_or_name, signal)
             .await
@@ -387,7 +387,7 @@ impl Backend for DaemonBackend {
     ) -> Result<(), ApiError> {
         let signal = signal_number(
             options.signal.as_deref(),
-            berth_core::engine::libc_sigterm(),
+            berth_core::handle::libc_sigterm(),
         )?;
         self.engine
             .restart_container(&id_or_name, signal, stop_timeout(options.timeout))
@@ -425,7 +425,7 @@ impl Backend for DaemonBackend {
         if let Some(limit) = options.limit {
             list.truncate(limit);
         }
-        let networks = self.networks()?;
+        let networks = self.networks();
         let now = SystemTime::now();
         Ok(list
             .iter()
@@ -439,7 +439,7 @@ impl Backend for DaemonBackend {
         _size: bool,
     ) -> Result<ContainerInspectResponse, ApiError> {
         let c = self.container(&id_or_name)?;
-        let networks = self.networks()?;
+        let networks = self.networks();
         let layout = self.oci().runtime().layout();
         let dir = layout.container_data_dir(&c.id);
         let paths = wire::Paths {

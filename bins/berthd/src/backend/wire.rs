@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
+use berth_core::container::create::{ContainerCreate, EndpointRequest};
 use berth_core::container::{Container, NetworkMode, Status};
-use berth_core::container_create::{ContainerCreate, EndpointRequest};
-use berth_core::model::Network;
+use berth_core::network::Network;
 use bollard_stubs::models::{
     ConfigReference, ContainerConfig, ContainerCreateBody, ContainerInspectResponse,
     ContainerState, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryHostConfig,

@@ -8,13 +8,13 @@ use std::time::SystemTime;
 
 use berth_types::{ContainerId, MacAddr};
 
+use crate::container::table::ContainerTable;
 use crate::container::{
     Attachment, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto, RunState,
 };
-use crate::container_table::ContainerTable;
 use crate::error::{Error, Result};
 use crate::lookup::find_network;
-use crate::model::Network;
+use crate::network::Network;
 use crate::ports::ImageConfig;
 
 /// Per-network settings asked for at create (`NetworkingConfig`).

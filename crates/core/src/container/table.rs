@@ -1,8 +1,7 @@
 //! Every container as the engine last recorded it, in memory and indexed.
 //!
-//! The engine is the store's only writer of container records, so it can keep
-//! this copy exact: it updates the table right after each successful store
-//! write. Lookups by id, name or id prefix and the port-conflict check are
+//! Part of the engine's model ([`crate::model::Model`]), which updates it
+//! right after each transaction the store took. Lookups by id, name or id prefix and the port-conflict check are
 //! then O(log n) or O(1) instead of decoding every record from SQLite, which
 //! is what made a start slower the more containers there were.
 
@@ -162,13 +161,17 @@ impl ContainerTable {
             })
     }
 
-    /// Records `c` as it now is in the store (insert or replace).
-    pub(crate) fn put(&self, c: &Container) {
-        self.write().insert(c.clone());
+    pub fn get(&self, id: &ContainerId) -> Option<Arc<Container>> {
+        self.read().by_id.get(id).cloned()
     }
 
-    pub(crate) fn remove(&self, id: &ContainerId) {
-        self.write().remove(id);
+    /// Records `c` as it now is in the store (insert or replace).
+    pub(crate) fn put(&self, c: Container) {
+        self.write().insert(c);
+    }
+
+    pub(crate) fn remove(&self, id: &ContainerId) -> Option<Arc<Container>> {
+        self.write().remove(id)
     }
 }
 
@@ -250,7 +253,7 @@ mod tests {
         let table = ContainerTable::new([a.clone()]);
         let mut renamed = a.clone();
         renamed.name = "site".into();
-        table.put(&renamed);
+        table.put(renamed);
         assert!(table.name_holder("web").is_none());
         assert_eq!(table.name_holder("site"), Some(a.id.clone()));
         table.remove(&a.id);
@@ -275,9 +278,9 @@ mod tests {
 
         let mut exited = a.clone();
         exited.state.status = Status::Exited;
-        table.put(&exited);
+        table.put(exited);
         assert!(!table.port_held(&b.id, Proto::Tcp, any, 8080));
-        table.put(&a);
+        table.put(a.clone());
         assert!(table.port_held(&b.id, Proto::Tcp, any, 8080));
         table.remove(&a.id);
         assert!(!table.port_held(&b.id, Proto::Tcp, any, 8080));

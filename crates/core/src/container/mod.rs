@@ -1,5 +1,14 @@
-//! Containers as berth records them: what was asked at create time, the
-//! network attachments, and the live state while running.
+//! Containers (Docker's CNM noun): what was asked at create time, the
+//! networks they attach to with the endpoint each join made, and the live
+//! state while running; their validation ([`create`]), the engine's index
+//! of them ([`table`]) and the use cases ([`lifecycle`], [`connect`]).
+
+mod connect;
+pub mod create;
+mod lifecycle;
+pub mod table;
+
+pub use lifecycle::PreparedStart;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -118,11 +127,17 @@ pub struct Attachment {
     pub ipv4: Option<IpAddr>,
     pub ipv6: Option<IpAddr>,
     pub mac: Option<MacAddr>,
-    /// Present while the container runs.
+    /// Present while the container runs. Stored once, in the store's
+    /// endpoints table (with its addresses' allocations), not in the
+    /// container's own record; older records that hold it are still read.
+    #[serde(default, skip_serializing)]
     pub endpoint: Option<Endpoint>,
 }
 
-/// A container's live attachment to a network: one veth pair.
+/// What joining a sandbox to a network made (Docker's endpoint): its
+/// interface there, MAC, addresses and gateways. The driver decides what
+/// the interface is (for the bridge driver, the sandbox end of a veth pair
+/// whose host end is `host_ifname`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub id: EndpointId,
@@ -135,6 +150,13 @@ pub struct Endpoint {
     pub ipv6: Option<IpNet>,
     pub gateway4: Option<IpAddr>,
     pub gateway6: Option<IpAddr>,
+}
+
+impl Endpoint {
+    /// Its addresses with their prefix lengths, IPv4 first.
+    pub fn addresses(&self) -> impl Iterator<Item = IpNet> + '_ {
+        self.ipv4.iter().chain(self.ipv6.iter()).copied()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

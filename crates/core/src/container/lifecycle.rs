@@ -1,0 +1,362 @@
+//! Container use cases on the engine: create, the networked half of start,
+//! exit, remove. Everything here mutates, so it runs on the engine task; the
+//! runtime's slow part of a start (runc) runs outside it, between
+//! [`Engine::prepare_start`] and [`Engine::finish_start`].
+//!
+//! A start is two transactions: one records the intent (the container
+//! starting, its namespace path, its endpoints with their addresses, its
+//! host ports) before any kernel work, so a crash leaves a record of all
+//! there is to undo; one records the outcome.
+
+use std::net::IpAddr;
+
+use berth_types::ContainerId;
+use tracing::{info, warn};
+
+use crate::container::create::{generated_name, plan_container, ContainerCreate, Context};
+use crate::container::{Container, Status};
+use crate::engine::{Command, Engine, Event};
+use crate::error::{Error, Result};
+use crate::model::Txn;
+use crate::network::Network;
+use crate::ports::{
+    BadImageReference, Env, ExitStatus, FlowMatch, Host, Images, LaunchSpec, PortError, Runtime,
+};
+use crate::sandbox::Sandbox;
+
+/// What the runtime needs to run a container whose network is made, and
+/// the tracked flows to forget before its process runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedStart {
+    pub spec: LaunchSpec,
+    /// Flows of the endpoints' addresses and of the UDP host ports just
+    /// mapped: an address or port used before may still have flows the
+    /// kernel tracks (a ping, a UDP exchange), whose verdicts were given
+    /// under the old rules and would let the new holder bypass the current
+    /// ones (icc=false, internal, isolation) or lead to a dead container.
+    /// Forgotten outside the engine task, beside the runtime's create,
+    /// since one pass over the kernel's table is milliseconds.
+    pub stale_flows: Vec<FlowMatch>,
+}
+
+impl<H: Host> Engine<H> {
+    pub async fn create_container(&mut self, req: ContainerCreate) -> Result<Container> {
+        if req.image.is_empty() {
+            return Err(Error::InvalidParameter(
+                "no image specified: Image is empty".to_owned(),
+            ));
+        }
+        let image = self
+            .host
+            .images()
+            .resolve(&req.image)
+            .map_err(|e| match e.downcast::<BadImageReference>() {
+                Ok(bad) => Error::InvalidParameter(bad.0),
+                Err(source) => Error::Image {
+                    what: format!("look up image {}", req.image),
+                    source,
+                },
+            })?
+            .ok_or_else(|| {
+                Error::NotFound(format!("No such image: {}", image_display(&req.image)))
+            })?;
+        let networks = self.networks();
+        let env = self.host.env();
+        let id = ContainerId::from_bytes(env.random_id_bytes());
+        let seed = env.random_id_bytes();
+        let table = &self.model.containers;
+        let ctx = Context {
+            image: &image,
+            networks: &networks,
+            containers: table,
+            host_gateway: default_gateway(&networks),
+        };
+        let container = plan_container(req, &ctx, id, env.now(), || {
+            generated_name(&seed, |n| table.name_holder(n).is_some())
+        })?;
+        self.commit(
+            Txn::new(format!("record container {}", container.name)).put_container(&container),
+        )?;
+        info!(container = %container.name, id = %container.id, "container created");
+        Ok(container)
+    }
+
+    /// Makes the container's network (sandbox, endpoints, published ports,
+    /// `/etc` files, DNS) and returns what the runtime needs. The container
+    /// is marked `starting` until [`Engine::finish_start`].
+    pub async fn prepare_start(&mut self, reference: &str) -> Result<PreparedStart> {
+        let mut c = self.container(reference)?;
+        if c.is_running() {
+            return Err(Error::NotModified);
+        }
+        if c.state.starting {
+            return Err(Error::Conflict(format!(
+                "container {} is already being started",
+                c.name
+            )));
+        }
+        if c.state.status == Status::Removing {
+            return Err(Error::Conflict(format!(
+                "container {} is marked for removal and cannot be started",
+                c.name
+            )));
+        }
+        let sandbox = self.sandbox_of(&c)?;
+        c.state.starting = true;
+        c.state.error.clear();
+        if let Some(path) = sandbox.own_path() {
+            c.netns = Some(path.to_path_buf());
+            for index in 0..c.attachments.len() {
+                self.plan_endpoint(&mut c, index)?;
+            }
+            self.plan_publications(&mut c)?;
+        }
+        // An address another endpoint holds is Docker's 403.
+        self.commit(
+            Txn::new(format!("record the start of container {}", c.name))
+                .on_conflict(Error::Forbidden)
+                .put_container(&c),
+        )?;
+        match self.make_container_network(&c, &sandbox).await {
+            Ok(prepared) => Ok(prepared),
+            Err(e) => {
+                self.tear_down_sandbox(&mut c).await;
+                c.state.starting = false;
+                c.state.error = e.to_string();
+                self.commit(
+                    Txn::new(format!("record the failed start of container {}", c.name))
+                        .put_container(&c),
+                )?;
+                self.remove_if_auto(c).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The kernel half of a start, for a container whose endpoints and
+    /// ports are recorded.
+    async fn make_container_network(
+        &mut self,
+        c: &Container,
+        sandbox: &Sandbox,
+    ) -> Result<PreparedStart> {
+        let mut stale_flows = Vec::new();
+        if let Some(path) = sandbox.own_path() {
+            self.make_sandbox(c, sandbox).await?;
+            self.join_all(c, path).await?;
+            for a in &c.attachments {
+                if let Some(endpoint) = &a.endpoint {
+                    stale_flows.extend(self.flows.joining(&a.network, endpoint));
+                }
+            }
+            stale_flows.extend(self.map_ports(c).await?);
+            self.publish_names(c);
+        }
+        let etc = self.etc_files(c)?;
+        self.serve_dns(c, sandbox).await?;
+        Ok(PreparedStart {
+            spec: LaunchSpec {
+                id: c.id.clone(),
+                image_id: c.image_id.clone(),
+                process: c.process.clone(),
+                hostname: c.dns.hostname.clone(),
+                domainname: c.dns.domainname.clone(),
+                netns: sandbox.netns.clone(),
+                etc,
+            },
+            stale_flows,
+        })
+    }
+
+    /// Docker removes a `--rm` container whose start failed: the client
+    /// waits for the removal before it starts it.
+    async fn remove_if_auto(&mut self, c: Container) {
+        if !c.auto_remove {
+            return;
+        }
+        let name = c.name.clone();
+        if let Err(e) = self.destroy_container(c).await {
+            warn!(container = %name, error = %e, "not removed after a failed start");
+        }
+    }
+
+    /// Records the outcome of the runtime's start.
+    pub async fn finish_start(
+        &mut self,
+        id: &ContainerId,
+        started: std::result::Result<u32, PortError>,
+    ) -> Result<Container> {
+        let mut c = self.container(id.as_str())?;
+        c.state.starting = false;
+        match started {
+            Ok(pid) => {
+                c.state.status = Status::Running;
+                c.state.pid = pid;
+                c.state.exit_code = 0;
+                c.state.started_at = Some(self.host.env().now());
+                c.state.finished_at = None;
+                self.commit(
+                    Txn::new(format!("record container {} running", c.name)).put_container(&c),
+                )?;
+                self.publish_names(&c);
+                self.watch_exit(&c.id);
+                info!(container = %c.name, pid, "container started");
+                Ok(c)
+            }
+            Err(source) => {
+                self.tear_down_sandbox(&mut c).await;
+                if let Err(e) = self.host.runtime().delete(&c.id).await {
+                    warn!(container = %c.name, error = %e, "runtime state not removed after a failed start");
+                }
+                let (error, exit_code) = start_failure(source);
+                c.state.error = error.to_string();
+                c.state.exit_code = exit_code;
+                self.commit(
+                    Txn::new(format!("record the failed start of container {}", c.name))
+                        .put_container(&c),
+                )?;
+                self.remove_if_auto(c).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// The process exited (reported by its monitor).
+    pub async fn container_exited(&mut self, id: &ContainerId, exit: ExitStatus) -> Result<()> {
+        let Ok(c) = self.container(id.as_str()) else {
+            return Ok(());
+        };
+        if !c.is_running() {
+            // A `--rm` container whose exit was recorded but whose removal
+            // failed: this is the retry.
+            if c.auto_remove && matches!(c.state.status, Status::Exited | Status::Removing) {
+                return self.destroy_container(c).await;
+            }
+            return Ok(());
+        }
+        self.record_exit(c, exit).await
+    }
+
+    /// Tears the network down and records the exit; removes the container
+    /// if it was started with `--rm` (marked for removal in the same
+    /// transaction).
+    pub(crate) async fn record_exit(&mut self, mut c: Container, exit: ExitStatus) -> Result<()> {
+        self.tear_down_sandbox(&mut c).await;
+        c.state.starting = false;
+        c.state.status = if c.auto_remove {
+            Status::Removing
+        } else {
+            Status::Exited
+        };
+        c.state.pid = 0;
+        c.state.exit_code = exit.code;
+        c.state.finished_at = Some(exit.finished_at);
+        self.commit(
+            Txn::new(format!("record the exit of container {}", c.name)).put_container(&c),
+        )?;
+        info!(container = %c.name, code = exit.code, "container exited");
+        let _ = self.events.send(Event::Exited(c.id.clone(), exit.code));
+        if c.auto_remove {
+            self.destroy_container(c).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes a container that is not running.
+    pub async fn remove_container(&mut self, reference: &str) -> Result<Container> {
+        let c = self.container(reference)?;
+        if c.is_running() || c.state.starting {
+            return Err(Error::Conflict(format!(
+                "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                c.name
+            )));
+        }
+        self.destroy_container(c.clone()).await?;
+        Ok(c)
+    }
+
+    /// Marks `c` for removal (so a crash finishes it), takes down what is
+    /// left of it, and forgets it.
+    pub(crate) async fn destroy_container(&mut self, mut c: Container) -> Result<()> {
+        if c.state.status != Status::Removing {
+            c.state.status = Status::Removing;
+            self.commit(
+                Txn::new(format!("mark container {} for removal", c.name)).put_container(&c),
+            )?;
+        }
+        self.tear_down_sandbox(&mut c).await;
+        self.host
+            .runtime()
+            .delete(&c.id)
+            .await
+            .map_err(Error::runtime(format!(
+                "remove the runtime state of container {}",
+                c.name
+            )))?;
+        self.commit(Txn::new(format!("forget container {}", c.name)).delete_container(&c.id))?;
+        self.names.remove_container(&c.id);
+        info!(container = %c.name, "container removed");
+        let _ = self
+            .events
+            .send(Event::Removed(c.id.clone(), c.state.exit_code));
+        Ok(())
+    }
+
+    /// Starts a task that reports the container's exit to the engine.
+    pub(crate) fn watch_exit(&self, id: &ContainerId) {
+        let host = std::sync::Arc::clone(&self.host);
+        let commands = self.commands.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let exit = match host.runtime().wait(&id).await {
+                Ok(exit) => exit,
+                Err(e) => {
+                    warn!(container = %id, error = %e, "lost track of the container's process");
+                    ExitStatus {
+                        code: 255,
+                        finished_at: host.env().now(),
+                    }
+                }
+            };
+            if let Some(commands) = commands.and_then(|c| c.upgrade()) {
+                let _ = commands.send(Command::Exited(id, exit, 0)).await;
+            }
+        });
+    }
+}
+
+fn image_display(reference: &str) -> String {
+    if reference.contains(':') || reference.starts_with("sha256") {
+        reference.to_owned()
+    } else {
+        format!("{reference}:latest")
+    }
+}
+
+/// The default bridge's gateway: what `host-gateway` resolves to.
+fn default_gateway(networks: &[Network]) -> Option<IpAddr> {
+    networks
+        .iter()
+        .find(|n| n.name.as_str() == "bridge")
+        .and_then(|n| n.subnets.iter().find(|p| p.gateway.is_ipv4()))
+        .map(|p| p.gateway)
+}
+
+/// moby's `translateContainerdStartErr`: a start that the container's own
+/// settings doom (no such command, not executable, unknown user) is the
+/// client's error, with the exit code a shell gives; anything else is ours.
+fn start_failure(source: PortError) -> (Error, i64) {
+    let message = source.to_string();
+    let has = |words: &str| message.contains(words);
+    if has("permission denied") {
+        (Error::InvalidParameter(message), 126)
+    } else if has("executable file not found")
+        || has("no such file or directory")
+        || has("unable to find user")
+        || has("unable to find group")
+    {
+        (Error::InvalidParameter(message), 127)
+    } else {
+        (Error::StartFailed { source }, 127)
+    }
+}

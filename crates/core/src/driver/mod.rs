@@ -1,0 +1,137 @@
+//! The driver port, as libnetwork's `driverapi`: what differs between
+//! network drivers (their kernel plumbing, and what the firewall must know
+//! of their networks) sits behind [`NetworkDriver`], so the engine never
+//! asks which driver a network has. IPAM, endpoints' addresses, DNS, the
+//! firewall and the store are shared above it. A new driver (macvlan,
+//! overlay) is a new implementation and one line in [`Drivers::of`].
+
+pub mod bridge;
+mod passive;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::net::IpAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use berth_types::Driver;
+
+use crate::config::EngineConfig;
+use crate::container::Endpoint;
+use crate::error::Result;
+use crate::network::Network;
+use crate::ports::{EndpointCheck, EndpointFault, FwNetwork, Host};
+
+pub use bridge::BridgeDriver;
+use passive::PassiveDriver;
+
+/// The future of a driver call: boxed, so drivers are chosen at run time.
+pub type DriverFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// One endpoint in one sandbox, as a driver joins it.
+#[derive(Clone, Copy, Debug)]
+pub struct Join<'a> {
+    pub network: &'a Network,
+    /// The sandbox's bind-mounted network namespace.
+    pub sandbox: &'a Path,
+    pub endpoint: &'a Endpoint,
+    /// Whether the sandbox's default routes go through this endpoint (the
+    /// container's first network with a gateway gives them).
+    pub default_route: bool,
+}
+
+/// A network driver. Every call is idempotent where it makes something, so
+/// start-up reconcile can call it again for a record a crash cut short.
+pub trait NetworkDriver<H: Host>: Send + Sync {
+    /// Reads the driver's options of `network create` into `network`
+    /// (Docker's errors for bad ones); `others` are the networks that exist.
+    fn plan(&self, network: &mut Network, others: &[Network], config: &EngineConfig) -> Result<()>;
+
+    /// Whether the network's containers get endpoints of their own
+    /// (addresses, an interface): not `host`'s and `none`'s.
+    fn has_endpoints(&self) -> bool;
+
+    /// Once per daemon start, before any network is made.
+    fn start<'a>(&'a self, host: &'a H, config: &'a EngineConfig) -> DriverFuture<'a, ()>;
+
+    /// Makes the network's kernel objects as `network` says, or puts them
+    /// back as it says (start-up).
+    fn create_network<'a>(
+        &'a self,
+        host: &'a H,
+        network: &'a Network,
+        config: &'a EngineConfig,
+    ) -> DriverFuture<'a, ()>;
+
+    /// Takes the network's kernel objects away: what carries its traffic at
+    /// once, the rest possibly in the background (see [`Self::settle`]).
+    fn delete_network<'a>(&'a self, host: &'a Arc<H>, network: &'a Network)
+        -> DriverFuture<'a, ()>;
+
+    /// Waits until no background removal stands in the way of `network`
+    /// (its bridge name still being deleted), or until all are done.
+    fn settle<'a>(&'a self, network: Option<&'a Network>) -> DriverFuture<'a, ()>;
+
+    /// Removes the driver's kernel objects that neither `networks` nor
+    /// `live_endpoints` (endpoint ids) claim (start-up reconcile).
+    fn remove_orphans<'a>(
+        &'a self,
+        host: &'a H,
+        networks: &'a [Network],
+        live_endpoints: &'a BTreeSet<&'a str>,
+    ) -> DriverFuture<'a, ()>;
+
+    /// Makes the endpoint's interface in the sandbox, all or nothing.
+    fn join<'a>(&'a self, host: &'a H, join: Join<'a>) -> DriverFuture<'a, ()>;
+
+    /// Removes what [`Self::join`] made; gone already is success.
+    fn leave<'a>(&'a self, host: &'a H, endpoint: &'a Endpoint) -> DriverFuture<'a, ()>;
+
+    /// What is wrong with a joined endpoint in the kernel, if anything.
+    fn endpoint_fault<'a>(
+        &'a self,
+        host: &'a H,
+        join: Join<'a>,
+        check: EndpointCheck,
+    ) -> DriverFuture<'a, Option<EndpointFault>>;
+
+    /// What the firewall must know of the network: a bridge to masquerade
+    /// and isolate, or nothing.
+    fn firewall(&self, network: &Network, config: &EngineConfig) -> Option<FwNetwork>;
+
+    /// The host address `-p` binds to when it names none.
+    fn default_host_ip(&self, network: &Network) -> Option<IpAddr>;
+}
+
+/// The drivers this daemon has.
+pub struct Drivers {
+    bridge: BridgeDriver,
+    host: PassiveDriver,
+    null: PassiveDriver,
+}
+
+impl Default for Drivers {
+    fn default() -> Self {
+        Drivers {
+            bridge: BridgeDriver::default(),
+            host: PassiveDriver,
+            null: PassiveDriver,
+        }
+    }
+}
+
+impl Drivers {
+    pub fn of<H: Host>(&self, driver: Driver) -> &dyn NetworkDriver<H> {
+        match driver {
+            Driver::Bridge => &self.bridge,
+            Driver::Host => &self.host,
+            Driver::Null => &self.null,
+        }
+    }
+
+    /// Every driver once (for start-up and reconcile).
+    pub fn all<H: Host>(&self) -> [&dyn NetworkDriver<H>; 3] {
+        [&self.bridge, &self.host, &self.null]
+    }
+}

@@ -1,0 +1,375 @@
+//! How the rest of the daemon talks to the engine: mutations as commands,
+//! reads straight from the engine's model (the network and container
+//! tables it shares), signals and waits on its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_types::{ContainerId, NetworkId};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::{info, warn};
+
+use crate::container::create::{ContainerCreate, EndpointRequest};
+use crate::container::table::ContainerTable;
+use crate::container::{Container, Endpoint};
+use crate::engine::{Command, Event, Reply};
+use crate::error::{Error, Result};
+use crate::filter::{ContainerFilter, ListFilter, PruneFilter};
+use crate::lookup::find_network;
+use crate::model::NetworkTable;
+use crate::network::{Network, NetworkCreate};
+use crate::ports::{Env, Host, Runtime};
+
+/// Docker's `stop` default grace period.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `wait`'s conditions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+/// How the rest of the daemon talks to the engine: mutations as commands,
+/// reads directly from the store, signals and waits on its own.
+pub struct EngineHandle<H: Host> {
+    host: Arc<H>,
+    networks: Arc<NetworkTable>,
+    table: Arc<ContainerTable>,
+    tx: mpsc::Sender<Command>,
+    events: broadcast::Sender<Event>,
+}
+
+impl<H: Host> Clone for EngineHandle<H> {
+    fn clone(&self) -> Self {
+        EngineHandle {
+            host: Arc::clone(&self.host),
+            networks: Arc::clone(&self.networks),
+            table: Arc::clone(&self.table),
+            tx: self.tx.clone(),
+            events: self.events.clone(),
+        }
+    }
+}
+
+impl<H: Host> EngineHandle<H> {
+    pub(crate) fn new(
+        host: Arc<H>,
+        networks: Arc<NetworkTable>,
+        table: Arc<ContainerTable>,
+        tx: mpsc::Sender<Command>,
+        events: broadcast::Sender<Event>,
+    ) -> Self {
+        EngineHandle {
+            host,
+            networks,
+            table,
+            tx,
+            events,
+        }
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| Error::ShutDown)?;
+        answer.await.map_err(|_| Error::ShutDown)?
+    }
+
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+
+    pub async fn create_network(&self, req: NetworkCreate) -> Result<Network> {
+        self.ask(|r| Command::CreateNetwork(req, r)).await
+    }
+
+    pub async fn remove_network(&self, reference: String) -> Result<Network> {
+        self.ask(|r| Command::RemoveNetwork(reference, r)).await
+    }
+
+    pub async fn prune_networks(&self, filter: PruneFilter) -> Result<Vec<Network>> {
+        self.ask(|r| Command::PruneNetworks(filter, r)).await
+    }
+
+    /// Every network that exists for users, oldest first.
+    pub fn networks(&self) -> Arc<[Network]> {
+        self.networks.snapshot()
+    }
+
+    /// Networks matching `filter`, sorted by name as `docker network ls` shows them.
+    pub fn list_networks(&self, filter: &ListFilter) -> Vec<Network> {
+        let containers = self.table.all();
+        let in_use = |id: &NetworkId| {
+            containers.iter().any(|c| {
+                c.attachments
+                    .iter()
+                    .any(|a| &a.network == id && a.endpoint.is_some())
+            })
+        };
+        let mut networks: Vec<Network> = self
+            .networks()
+            .iter()
+            .filter(|n| filter.matches(n, in_use(&n.id)))
+            .cloned()
+            .collect();
+        networks.sort_by(|a, b| a.name.cmp(&b.name));
+        networks
+    }
+
+    pub fn inspect_network(&self, reference: &str) -> Result<Network> {
+        find_network(&self.networks(), reference).cloned()
+    }
+
+    /// The running containers attached to a network, with their endpoints.
+    pub fn network_members(&self, network: &NetworkId) -> Vec<(Arc<Container>, Endpoint)> {
+        self.table
+            .all()
+            .into_iter()
+            .filter_map(|c| {
+                let endpoint = c
+                    .attachments
+                    .iter()
+                    .find(|a| &a.network == network)
+                    .and_then(|a| a.endpoint.clone())?;
+                Some((c, endpoint))
+            })
+            .collect()
+    }
+
+    pub fn now(&self) -> std::time::SystemTime {
+        self.host.env().now()
+    }
+
+    /// Every container, in id order.
+    pub fn containers(&self) -> Vec<Arc<Container>> {
+        self.table.all()
+    }
+
+    pub fn inspect_container(&self, reference: &str) -> Result<Container> {
+        self.table.find(reference)
+    }
+
+    /// Containers matching `filter`, newest first as `docker ps` lists them.
+    pub fn list_containers(
+        &self,
+        all: bool,
+        filter: &ContainerFilter,
+    ) -> Result<Vec<Arc<Container>>> {
+        let networks = self.networks();
+        let mut list: Vec<Arc<Container>> = self
+            .table
+            .all()
+            .into_iter()
+            .filter(|c| (all || c.is_running()) && filter.matches(c, &networks))
+            .collect();
+        list.sort_by_key(|c| std::cmp::Reverse(c.created));
+        Ok(list)
+    }
+
+    pub async fn create_container(&self, req: ContainerCreate) -> Result<Container> {
+        self.ask(|r| Command::CreateContainer(Box::new(req), r))
+            .await
+    }
+
+    /// Starts a container: the engine makes its network, the runtime runs
+    /// it (outside the engine, in a task of its own so a client hanging up
+    /// cannot leave it half-started), and the engine records the outcome.
+    pub async fn start_container(&self, reference: &str) -> Result<Container> {
+        let prepared = self
+            .ask(|r| Command::PrepareStart(reference.to_owned(), r))
+            .await?;
+        let host = Arc::clone(&self.host);
+        let tx = self.tx.clone();
+        let task = tokio::spawn(async move {
+            let runtime = host.runtime();
+            let spec = prepared.spec;
+            let t0 = std::time::Instant::now();
+            // Stale flows go while runc creates the container, before its
+            // process can send anything.
+            let forget =
+                crate::flows::forget_flows(host.net(), spec.id.as_str(), &prepared.stale_flows);
+            let (_, created) = tokio::join!(forget, runtime.create(&spec));
+            let started = match created {
+                Ok(()) => runtime.start(&spec.id).await,
+                Err(e) => Err(e),
+            };
+            timing("runtime_start", spec.id.as_str(), t0, started.is_ok());
+            let (reply, answer) = oneshot::channel();
+            tx.send(Command::FinishStart(spec.id.clone(), started, reply))
+                .await
+                .map_err(|_| Error::ShutDown)?;
+            answer.await.map_err(|_| Error::ShutDown)?
+        });
+        task.await.map_err(|e| Error::Internal {
+            what: format!("the start task of container {reference} failed: {e}"),
+        })?
+    }
+
+    /// Sends `signal`; Docker's error if the container is not running.
+    pub async fn kill_container(&self, reference: &str, signal: i32) -> Result<()> {
+        let c = self.inspect_container(reference)?;
+        if !c.is_running() {
+            return Err(Error::Conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
+        }
+        self.host
+            .runtime()
+            .signal(&c.id, signal)
+            .await
+            .map_err(Error::runtime(format!("signal container {}", c.name)))
+    }
+
+    /// SIGTERM (or `signal`), then SIGKILL after `timeout`; returns false if
+    /// the container was not running (Docker's 304).
+    pub async fn stop_container(
+        &self,
+        reference: &str,
+        signal: i32,
+        timeout: Duration,
+    ) -> Result<bool> {
+        let mut events = self.events.subscribe();
+        let c = self.inspect_container(reference)?;
+        if !c.is_running() {
+            return Ok(false);
+        }
+        let runtime = self.host.runtime();
+        if let Err(e) = runtime.signal(&c.id, signal).await {
+            warn!(container = %c.name, error = %e, "stop signal not delivered");
+        }
+        match tokio::time::timeout(timeout, self.exited(&c.id, &mut events)).await {
+            Ok(exited) => exited?,
+            Err(_) => {
+                info!(container = %c.name, "did not stop in time: killing");
+                runtime
+                    .signal(&c.id, libc_sigkill())
+                    .await
+                    .map_err(Error::runtime(format!("kill container {}", c.name)))?;
+                self.exited(&c.id, &mut events).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Resolves once the container is no longer running (by event, or
+    /// because the store already says so); fails if its exit could not be
+    /// recorded.
+    async fn exited(
+        &self,
+        id: &ContainerId,
+        events: &mut broadcast::Receiver<Event>,
+    ) -> Result<()> {
+        loop {
+            match self.inspect_container(id.as_str()) {
+                Ok(c) if c.is_running() => {}
+                _ => return Ok(()),
+            }
+            match events.recv().await {
+                Ok(Event::Exited(e, _) | Event::Removed(e, _)) if &e == id => return Ok(()),
+                Ok(Event::NotRecorded(e, why)) if &e == id => return Err(Error::NotRecorded(why)),
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            }
+        }
+    }
+
+    /// `restart`: [`Self::stop_container`] with `signal`, then start.
+    pub async fn restart_container(
+        &self,
+        reference: &str,
+        signal: i32,
+        timeout: Duration,
+    ) -> Result<Container> {
+        self.stop_container(reference, signal, timeout).await?;
+        self.start_container(reference).await
+    }
+
+    /// `rm`; with `force`, a running container is killed first.
+    pub async fn remove_container(&self, reference: &str, force: bool) -> Result<Container> {
+        let c = self.inspect_container(reference)?;
+        if force && c.is_running() {
+            let mut events = self.events.subscribe();
+            if let Err(e) = self.host.runtime().signal(&c.id, libc_sigkill()).await {
+                warn!(container = %c.name, error = %e, "kill before removal failed");
+            }
+            self.exited(&c.id, &mut events).await?;
+        }
+        self.ask(|r| Command::RemoveContainer(c.id.to_string(), r))
+            .await
+    }
+
+    /// Docker's `wait`: subscribes now (so an exit right after this returns
+    /// is not missed) and returns the future of the exit code once the
+    /// condition holds.
+    pub fn wait_container(
+        &self,
+        reference: &str,
+        condition: WaitCondition,
+    ) -> Result<impl std::future::Future<Output = Result<i64>> + Send + 'static> {
+        let mut events = self.events.subscribe();
+        let c = self.inspect_container(reference)?;
+        let done_now =
+            (condition == WaitCondition::NotRunning && !c.is_running() && !c.state.starting)
+                .then_some(c.state.exit_code);
+        Ok(async move {
+            if let Some(code) = done_now {
+                return Ok(code);
+            }
+            loop {
+                match events.recv().await {
+                    Ok(Event::Exited(id, code))
+                        if id == c.id && condition != WaitCondition::Removed =>
+                    {
+                        return Ok(code)
+                    }
+                    Ok(Event::Removed(id, code)) if id == c.id => return Ok(code),
+                    Ok(Event::NotRecorded(id, why)) if id == c.id => {
+                        return Err(Error::NotRecorded(why))
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return Err(Error::ShutDown),
+                }
+            }
+        })
+    }
+
+    pub async fn connect(
+        &self,
+        network: String,
+        container: String,
+        req: EndpointRequest,
+    ) -> Result<()> {
+        self.ask(|r| Command::Connect(network, container, req, r))
+            .await
+    }
+
+    /// Puts berth's tables back if someone else changed them; true if it had to.
+    pub async fn repair_firewall(&self) -> Result<bool> {
+        self.ask(Command::RepairFirewall).await
+    }
+
+    pub async fn disconnect(&self, network: String, container: String) -> Result<()> {
+        self.ask(|r| Command::Disconnect(network, container, r))
+            .await
+    }
+}
+
+/// One debug line per timed step (target `berth::timing`), which
+/// `berth-bench` reads from the daemon's log.
+pub(crate) fn timing(op: &str, container: &str, started: std::time::Instant, ok: bool) {
+    tracing::debug!(target: "berth::timing", op, container, ok, us = started.elapsed().as_micros() as u64, "timing");
+}
+
+/// Signal numbers are the same on every Linux architecture berth runs on.
+pub const fn libc_sigterm() -> i32 {
+    15
+}
+
+pub const fn libc_sigkill() -> i32 {
+    9
+}
