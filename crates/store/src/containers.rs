@@ -386,3 +386,6 @@ impl ContainerRow {
         Ok(container)
     }
 }
+
+#[cfg(test)]
+mod tests;
