@@ -627,13 +627,7 @@ impl<H: Host> EngineHandle<H> {
 
     /// Sends `signal`; Docker's error if the container is not running.
     pub async fn kill_container(&self, reference: &str, signal: i32) -> Result<()> {
-        let c = self.inspect_container(reference)?;
-        if !c.is_running() {
-            return Err(Error::Conflict(format!(
-                "container {} is not running",
-                c.id
-            )));
-        }
+        let c = self.running_container(reference)?;
         self.host
             .runtime()
             .signal(&c.id, signal)

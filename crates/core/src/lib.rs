@@ -23,6 +23,7 @@ pub mod network;
 pub mod ports;
 pub mod publish;
 pub mod reconcile;
+mod running;
 
 pub use config::{DefaultBridge, EngineConfig};
 pub use containers::PreparedStart;

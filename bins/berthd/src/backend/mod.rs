@@ -503,13 +503,10 @@ impl Backend for DaemonBackend {
     }
 
     async fn container_resize(&self, id_or_name: String, size: TtySize) -> Result<(), ApiError> {
-        let c = self.container(&id_or_name)?;
-        if !c.is_running() && !c.state.starting {
-            return Err(ApiError::conflict(format!(
-                "Container {} is not running",
-                c.id
-            )));
-        }
+        let c = self
+            .engine
+            .resizable_container(&id_or_name)
+            .map_err(api_error)?;
         let (w, h) = streams::tty_dims(size);
         let id = c.id.clone();
         self.oci()
@@ -519,13 +516,10 @@ impl Backend for DaemonBackend {
     }
 
     async fn exec_create(&self, container: String, config: ExecConfig) -> Result<String, ApiError> {
-        let c = self.container(&container)?;
-        if !c.is_running() {
-            return Err(ApiError::conflict(format!(
-                "container {} is not running",
-                c.id
-            )));
-        }
+        let c = self
+            .engine
+            .running_container(&container)
+            .map_err(api_error)?;
         let image = berth_oci::image::ImageId::parse(&c.image_id).map_err(oci_error)?;
         let image_rootfs = self.oci().images().rootfs(&image);
         Ok(self.execs.create(&c, config, image_rootfs))
