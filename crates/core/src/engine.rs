@@ -60,6 +60,8 @@ pub(crate) enum Command {
     Connect(String, String, EndpointRequest, Reply<()>),
     Disconnect(String, String, Reply<()>),
     RepairFirewall(Reply<bool>),
+    RecordImage(Box<crate::ports::StagedImage>, Reply<String>),
+    RemoveImage(String, bool, Reply<Vec<crate::ports::RemovedImage>>),
 }
 
 /// What happened to a container, for those waiting on it.
@@ -215,6 +217,12 @@ impl<H: Host> Engine<H> {
             }
             Command::RepairFirewall(reply) => {
                 let _ = reply.send(self.repair_firewall().await);
+            }
+            Command::RecordImage(staged, reply) => {
+                let _ = reply.send(self.record_image(&staged));
+            }
+            Command::RemoveImage(reference, force, reply) => {
+                let _ = reply.send(self.remove_image(&reference, force));
             }
         }
     }
@@ -469,7 +477,7 @@ pub enum WaitCondition {
 /// How the rest of the daemon talks to the engine: mutations as commands,
 /// reads directly from the store, signals and waits on its own.
 pub struct EngineHandle<H: Host> {
-    host: Arc<H>,
+    pub(crate) host: Arc<H>,
     table: Arc<ContainerTable>,
     tx: mpsc::Sender<Command>,
     events: broadcast::Sender<Event>,
@@ -487,17 +495,13 @@ impl<H: Host> Clone for EngineHandle<H> {
 }
 
 impl<H: Host> EngineHandle<H> {
-    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
+    pub(crate) async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(make(reply))
             .await
             .map_err(|_| Error::ShutDown)?;
         answer.await.map_err(|_| Error::ShutDown)?
-    }
-
-    pub fn host(&self) -> &H {
-        &self.host
     }
 
     pub async fn create_network(&self, req: NetworkCreate) -> Result<Network> {

@@ -27,6 +27,14 @@ pub enum Error {
         #[source]
         source: PortError,
     },
+    /// The image store failed (not a refusal by Docker's rules: those are
+    /// the user kinds).
+    #[error("{what}: {source}")]
+    Image {
+        what: String,
+        #[source]
+        source: PortError,
+    },
     #[error("{0}")]
     Unavailable(String),
     /// Nothing to do (Docker's 304: already started, already stopped).
@@ -65,6 +73,7 @@ impl Error {
             Error::NotModified => ErrorKind::NotModified,
             Error::Kernel { .. }
             | Error::Store { .. }
+            | Error::Image { .. }
             | Error::Runtime(_)
             | Error::NotRecorded(_) => ErrorKind::Internal,
         }

@@ -17,6 +17,7 @@ pub mod etc_files;
 pub mod filter;
 mod firewall;
 mod flows;
+mod image;
 pub mod lookup;
 pub mod model;
 pub mod network;
