@@ -115,8 +115,10 @@ impl<H: Host> EngineHandle<H> {
                 .ask(|r| Command::RecordImage(Box::new(staged), r))
                 .await
         });
-        task.await
-            .map_err(|e| Error::Runtime(format!("import task failed: {e}")))?
+        task.await.map_err(|e| Error::Image {
+            what: "import image".to_owned(),
+            source: Box::new(e),
+        })?
     }
 
     /// `rmi`, with Docker's answer lines.
