@@ -84,7 +84,7 @@ async fn run(config: Config) -> Result<()> {
 
     let watchdog = tokio::spawn(firewall_watchdog(handle.clone(), Arc::clone(&host)));
     let listener = bind_socket(&config.socket)?;
-    let backend = Arc::new(DaemonBackend::new(handle, &config));
+    let backend = Arc::new(DaemonBackend::new(handle, host.oci().clone(), &config));
     info!(
         socket = %config.socket.display(),
         data_root = %config.data_root.display(),

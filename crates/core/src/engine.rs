@@ -60,6 +60,8 @@ pub(crate) enum Command {
     Connect(String, String, EndpointRequest, Reply<()>),
     Disconnect(String, String, Reply<()>),
     RepairFirewall(Reply<bool>),
+    RecordImage(Box<crate::ports::StagedImage>, Reply<String>),
+    RemoveImage(String, bool, Reply<Vec<crate::ports::RemovedImage>>),
 }
 
 /// What happened to a container, for those waiting on it.
@@ -211,6 +213,12 @@ impl<H: Host> Engine<H> {
             }
             Command::RepairFirewall(reply) => {
                 let _ = reply.send(self.repair_firewall().await);
+            }
+            Command::RecordImage(staged, reply) => {
+                let _ = reply.send(self.record_image(&staged));
+            }
+            Command::RemoveImage(reference, force, reply) => {
+                let _ = reply.send(self.remove_image(&reference, force));
             }
         }
     }

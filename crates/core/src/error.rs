@@ -50,15 +50,16 @@ pub enum Error {
         #[source]
         source: PortError,
     },
-    /// The image store.
-    #[error("image store: {what}: {source}")]
-    Image {
+    #[error("state store: {what}: {source}")]
+    Store {
         what: String,
         #[source]
         source: PortError,
     },
-    #[error("state store: {what}: {source}")]
-    Store {
+    /// The image store failed (not a refusal by Docker's rules: those are
+    /// the user kinds).
+    #[error("{what}: {source}")]
+    Image {
         what: String,
         #[source]
         source: PortError,

@@ -34,7 +34,7 @@ pub enum WaitCondition {
 /// How the rest of the daemon talks to the engine: mutations as commands,
 /// reads directly from the store, signals and waits on its own.
 pub struct EngineHandle<H: Host> {
-    host: Arc<H>,
+    pub(crate) host: Arc<H>,
     networks: Arc<NetworkTable>,
     table: Arc<ContainerTable>,
     tx: mpsc::Sender<Command>,
@@ -70,17 +70,13 @@ impl<H: Host> EngineHandle<H> {
         }
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
+    pub(crate) async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(make(reply))
             .await
             .map_err(|_| Error::ShutDown)?;
         answer.await.map_err(|_| Error::ShutDown)?
-    }
-
-    pub fn host(&self) -> &H {
-        &self.host
     }
 
     pub async fn create_network(&self, req: NetworkCreate) -> Result<Network> {
@@ -211,13 +207,7 @@ impl<H: Host> EngineHandle<H> {
 
     /// Sends `signal`; Docker's error if the container is not running.
     pub async fn kill_container(&self, reference: &str, signal: i32) -> Result<()> {
-        let c = self.inspect_container(reference)?;
-        if !c.is_running() {
-            return Err(Error::Conflict(format!(
-                "container {} is not running",
-                c.id
-            )));
-        }
+        let c = self.running_container(reference)?;
         self.host
             .runtime()
             .signal(&c.id, signal)
@@ -357,6 +347,36 @@ impl<H: Host> EngineHandle<H> {
         self.ask(|r| Command::Disconnect(network, container, r))
             .await
     }
+}
+
+/// The rule that a request needs the container's process up, in one place
+/// and in Docker's words (`kill`, `exec`, a terminal resize).
+impl<H: Host> EngineHandle<H> {
+    /// The container, if its process runs; Docker's 409 otherwise.
+    pub fn running_container(&self, reference: &str) -> Result<Container> {
+        let c = self.inspect_container(reference)?;
+        if c.is_running() {
+            Ok(c)
+        } else {
+            Err(not_running(&c))
+        }
+    }
+
+    /// As [`Self::running_container`], but a container berth is still
+    /// starting counts: a client may size the terminal of a `docker run`
+    /// before the start is recorded.
+    pub fn resizable_container(&self, reference: &str) -> Result<Container> {
+        let c = self.inspect_container(reference)?;
+        if c.is_running() || c.state.starting {
+            Ok(c)
+        } else {
+            Err(not_running(&c))
+        }
+    }
+}
+
+fn not_running(c: &Container) -> Error {
+    Error::Conflict(format!("container {} is not running", c.id))
 }
 
 /// One debug line per timed step (target `berth::timing`), which

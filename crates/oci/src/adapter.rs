@@ -8,10 +8,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use berth_core::container::Proto;
 use berth_core::ports::{
-    BadImageReference, EtcFiles as CoreEtcFiles, ExitStatus, ImageConfig as CoreImageConfig,
-    Images, LaunchSpec, NetnsRef, PortError, Runtime, RuntimeStatus,
+    EtcFiles as CoreEtcFiles, ExitStatus, LaunchSpec, NetnsRef, PortError, Runtime, RuntimeStatus,
 };
 use berth_types::ContainerId;
 use tokio::io::AsyncReadExt;
@@ -23,6 +21,8 @@ use crate::runtime::{ContainerRuntime, Probe, TaskSpec};
 use crate::shim::client::connect_unix;
 use crate::shim::proto::{self, ExitInfo, ProcessState};
 use crate::spec::{EtcFiles, NetworkNamespace, ProcessSpec, Rlimit, User};
+
+mod images;
 
 /// The runtime and the image store, shared by the daemon's tasks.
 #[derive(Clone)]
@@ -412,38 +412,6 @@ impl Runtime for OciAdapter {
         })
         .await
         .map_err(port_err)
-    }
-}
-
-impl Images for OciAdapter {
-    fn resolve(&self, reference: &str) -> Result<Option<CoreImageConfig>, PortError> {
-        let image = match self.inner.images.inspect(reference) {
-            Ok(image) => image,
-            Err(e) if e.kind() == crate::error::ErrorKind::NotFound => return Ok(None),
-            Err(Error::InvalidReference(message)) => {
-                return Err(Box::new(BadImageReference(message)))
-            }
-            Err(e) => return Err(port_err(e)),
-        };
-        let config = image.config;
-        let exposed = config
-            .exposed_ports
-            .iter()
-            .flat_map(|m| m.keys())
-            .filter_map(|k| {
-                let (port, proto) = k.split_once('/').unwrap_or((k, "tcp"));
-                Some((port.parse().ok()?, Proto::parse(proto)?))
-            })
-            .collect();
-        Ok(Some(CoreImageConfig {
-            id: image.id.to_string(),
-            cmd: config.cmd,
-            entrypoint: config.entrypoint,
-            env: config.env.unwrap_or_default(),
-            working_dir: config.working_dir,
-            user: String::new(),
-            exposed,
-        }))
     }
 }
 

@@ -59,7 +59,8 @@ pub enum Error {
     #[error("{0}")]
     InvalidChange(String),
 
-    #[error("import image: {0}")]
+    /// An import's tarball that cannot be read or unpacked.
+    #[error("tarball: {0}")]
     Archive(String),
 
     #[error("image store {}: {reason}", path.display())]

@@ -9,12 +9,13 @@ use berth_core::container::{Container, Proto};
 use berth_core::network::{Network, RecordState};
 use berth_core::ports::{
     BridgeSpec, DnsUpstreams, EndpointCheck, EndpointFault, Env, EtcFiles, ExitStatus, Firewall,
-    FirewallChange, FirewallState, FlowMatch, Host, ImageConfig, Images, LaunchSpec, NetOps,
-    OwnedLink, PortError, Runtime, RuntimeStatus, SandboxDns, Store, StoreConflict, VethPair,
-    Write, LINK_ALIAS_PREFIX,
+    FirewallChange, FirewallState, FlowMatch, Host, LaunchSpec, NetOps, OwnedLink, PortError,
+    Runtime, RuntimeStatus, SandboxDns, Store, StoreConflict, VethPair, Write, LINK_ALIAS_PREFIX,
 };
 use berth_types::{ContainerId, IfName, IpNet, MacAddr, NetworkId};
 use tokio::sync::watch;
+
+use crate::fake_images::FakeImages;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -24,7 +25,7 @@ fn fail(msg: impl Into<String>) -> PortError {
     Box::new(FakeError(msg.into()))
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A test that panicked while holding the lock has already failed.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -676,31 +677,6 @@ impl Runtime for FakeRuntime {
             p.etc = files.clone();
         }
         Ok(())
-    }
-}
-
-/// Images by name: `busybox` resolves to a busybox-like config.
-pub struct FakeImages {
-    pub images: Mutex<BTreeMap<String, ImageConfig>>,
-}
-
-impl Default for FakeImages {
-    fn default() -> Self {
-        let busybox = ImageConfig {
-            id: format!("sha256:{}", "b".repeat(64)),
-            cmd: Some(vec!["sh".to_owned()]),
-            ..Default::default()
-        };
-        FakeImages {
-            images: Mutex::new(BTreeMap::from([("busybox".to_owned(), busybox)])),
-        }
-    }
-}
-
-impl Images for FakeImages {
-    fn resolve(&self, reference: &str) -> Result<Option<ImageConfig>, PortError> {
-        let name = reference.strip_suffix(":latest").unwrap_or(reference);
-        Ok(lock(&self.images).get(name).cloned())
     }
 }
 

@@ -2,6 +2,7 @@
 //! in-memory [`MemStore`], a deterministic [`FixedEnv`]) and, for end-to-end
 //! tests, the sandbox-host harness in [`sandbox`] (built on berth-sandbox).
 
+mod fake_images;
 mod fakes;
 pub mod sandbox;
 pub mod store_contract;
@@ -28,6 +29,5 @@ pub fn engine_config() -> EngineConfig {
     }
 }
 
-pub use fakes::{
-    FakeHost, FakeImages, FakeLink, FakeNet, FakeProcess, FakeRuntime, FixedEnv, MemStore,
-};
+pub use fake_images::{busybox_id, FakeImages};
+pub use fakes::{FakeHost, FakeLink, FakeNet, FakeProcess, FakeRuntime, FixedEnv, MemStore};

@@ -1104,3 +1104,24 @@ async fn flows_of_an_endpoint_and_of_udp_host_ports_are_forgotten() {
         Some(&vec![FlowMatch::Address(endpoint.ipv4.unwrap().addr())])
     );
 }
+
+#[tokio::test]
+async fn exec_and_resize_need_the_process_up() {
+    let (_host, h) = setup().await;
+    let c = h.create_container(run_req("idle", "")).await.unwrap();
+    let not_running = format!("container {} is not running", c.id);
+    for err in [
+        h.running_container("idle").unwrap_err(),
+        h.resizable_container("idle").unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        assert_eq!(err.to_string(), not_running);
+    }
+    assert_eq!(
+        h.running_container("nosuch").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    h.start_container("idle").await.unwrap();
+    assert_eq!(h.running_container("idle").unwrap().id, c.id);
+    assert_eq!(h.resizable_container("idle").unwrap().id, c.id);
+}

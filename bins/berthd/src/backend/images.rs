@@ -1,4 +1,6 @@
-//! `docker import`, `images`, `image inspect`, `rmi` over the image store.
+//! `docker import` and `rmi` through the engine (they change which images
+//! exist, in order with container creates); `images` and `image inspect`
+//! read the image store directly.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -7,14 +9,17 @@ use berth_api::{ApiError, ImageImportOptions, ImageListOptions, ImageRemoveOptio
 use std::sync::Arc;
 
 use berth_core::container::Container;
-use berth_oci::image::{Image, ImportOptions, ImportSource, Removed};
-use berth_oci::{OciAdapter, RepoTag};
+use berth_core::ports::{ImageImport, RemovedImage};
+use berth_core::EngineHandle;
+use berth_oci::image::Image;
+use berth_oci::OciAdapter;
 use bollard_stubs::models::{
     ImageConfig, ImageDeleteResponseItem, ImageInspect, ImageInspectRootFs, ImageSummary,
 };
 use tokio_util::io::SyncIoBridge;
 
-use super::{oci_error, wire};
+use super::{api_error, oci_error, wire};
+use crate::host::RealHost;
 
 fn unix_seconds(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
@@ -27,35 +32,23 @@ fn size(bytes: u64) -> i64 {
     i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
-/// `repo` may carry the tag itself (the docker CLI sends `NAME[:TAG]`).
-fn import_tag(options: &ImageImportOptions) -> Result<Option<RepoTag>, ApiError> {
-    let Some(repo) = options.repo.as_deref().filter(|r| !r.is_empty()) else {
-        return Ok(None);
-    };
-    let tagged = match options.tag.as_deref().filter(|t| !t.is_empty()) {
-        Some(tag) => RepoTag::with_tag(repo, Some(tag)),
-        None => RepoTag::parse(repo),
-    };
-    tagged.map(Some).map_err(oci_error)
-}
-
 pub async fn import(
-    oci: &OciAdapter,
+    engine: &EngineHandle<RealHost>,
     options: ImageImportOptions,
     tarball: RequestBody,
 ) -> Result<String, ApiError> {
-    let opts = ImportOptions {
-        tag: import_tag(&options)?,
-        changes: options.changes.clone(),
-        message: Some(options.message.clone()).filter(|m| !m.is_empty()),
+    let import = ImageImport {
+        repo: options.repo,
+        tag: options.tag,
+        changes: options.changes,
+        message: Some(options.message),
     };
     // The store reads synchronously; the body arrives asynchronously.
-    let mut reader = SyncIoBridge::new(tarball);
-    let image = oci
-        .blocking(move |_, images| images.import(ImportSource::Tar(&mut reader), &opts))
+    let tarball = Box::new(SyncIoBridge::new(tarball));
+    engine
+        .import_image(tarball, import)
         .await
-        .map_err(oci_error)?;
-    Ok(image.id.to_string())
+        .map_err(api_error)
 }
 
 fn users_of<'a>(
@@ -141,52 +134,24 @@ pub async fn inspect(oci: &OciAdapter, name: &str) -> Result<ImageInspect, ApiEr
 }
 
 pub async fn remove(
-    oci: &OciAdapter,
-    name: &str,
+    engine: &EngineHandle<RealHost>,
+    name: String,
     options: ImageRemoveOptions,
-    containers: &[Arc<Container>],
 ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
-    let reference = name.to_owned();
-    let force = options.force;
-    let plan = oci
-        .blocking(move |_, images| images.plan_remove(&reference, force))
+    let removed = engine
+        .remove_image(name, options.force)
         .await
-        .map_err(oci_error)?;
-    if plan.delete {
-        let id = plan.id.to_string();
-        if let Some(user) = containers.iter().find(|c| c.image_id == id) {
-            // Docker: a running container's image is never removed; a stopped
-            // one's only with force.
-            let (how, what) = if user.is_running() {
-                ("cannot be forced", "running")
-            } else if force {
-                ("", "")
-            } else {
-                ("must be forced", "stopped")
-            };
-            if !how.is_empty() {
-                return Err(ApiError::conflict(format!(
-                    "conflict: unable to delete {} ({how}) - image is being used by {what} container {}",
-                    plan.id.short(),
-                    user.id.short()
-                )));
-            }
-        }
-    }
-    let removed = oci
-        .blocking(move |_, images| images.remove(&plan))
-        .await
-        .map_err(oci_error)?;
+        .map_err(api_error)?;
     Ok(removed
         .into_iter()
         .map(|r| match r {
-            Removed::Untagged(tag) => ImageDeleteResponseItem {
+            RemovedImage::Untagged(tag) => ImageDeleteResponseItem {
                 untagged: Some(tag),
                 deleted: None,
             },
-            Removed::Deleted(id) => ImageDeleteResponseItem {
+            RemovedImage::Deleted(id) => ImageDeleteResponseItem {
                 untagged: None,
-                deleted: Some(id.to_string()),
+                deleted: Some(id),
             },
         })
         .collect())

@@ -1,7 +1,7 @@
 //! The API's `Backend`, implemented over the engine: wire types in, core
 //! commands out, core results back to Docker's JSON shapes. The one place
-//! that knows both sides. Streams (attach, logs, exec) and images talk to
-//! the OCI adapter directly: they change no shared state.
+//! that knows both sides. Streams (attach, logs, exec) and image reads talk
+//! to the OCI adapter directly: they change no shared state.
 
 mod fields;
 mod images;
@@ -21,6 +21,7 @@ use berth_api::{
 use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
 use berth_core::network::{IpamInput, NetworkCreate};
 use berth_core::{EngineHandle, DEFAULT_STOP_TIMEOUT};
+use berth_oci::OciAdapter;
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
     ContainerWaitExitError, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
@@ -38,13 +39,16 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub struct DaemonBackend {
     engine: EngineHandle<RealHost>,
+    /// For what changes no shared state: streams, terminal sizes, image
+    /// reads, file paths.
+    oci: OciAdapter,
     execs: Arc<Execs>,
     data_root: String,
     address_pools: Vec<SystemInfoDefaultAddressPools>,
 }
 
 impl DaemonBackend {
-    pub fn new(engine: EngineHandle<RealHost>, config: &Config) -> Self {
+    pub fn new(engine: EngineHandle<RealHost>, oci: OciAdapter, config: &Config) -> Self {
         let address_pools = config
             .address_pools
             .iter()
@@ -55,14 +59,11 @@ impl DaemonBackend {
             .collect();
         DaemonBackend {
             engine,
+            oci,
             execs: Arc::default(),
             data_root: config.data_root.display().to_string(),
             address_pools,
         }
-    }
-
-    fn oci(&self) -> &berth_oci::OciAdapter {
-        self.engine.host().oci()
     }
 
     fn networks(&self) -> std::sync::Arc<[berth_core::network::Network]> {
@@ -200,7 +201,7 @@ impl Backend for DaemonBackend {
         let containers = self.engine.containers();
         let running = containers.iter().filter(|c| c.is_running()).count();
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        let images = self.oci().images().list().map(|l| l.len()).unwrap_or(0);
+        let images = self.oci.images().list().map(|l| l.len()).unwrap_or(0);
         Ok(SystemInfo {
             id: Some(String::new()),
             containers: Some(count(containers.len())),
@@ -440,7 +441,7 @@ impl Backend for DaemonBackend {
     ) -> Result<ContainerInspectResponse, ApiError> {
         let c = self.container(&id_or_name)?;
         let networks = self.networks();
-        let layout = self.oci().runtime().layout();
+        let layout = self.oci.runtime().layout();
         let dir = layout.container_data_dir(&c.id);
         let paths = wire::Paths {
             resolv_conf: dir.join("resolv.conf").display().to_string(),
@@ -490,7 +491,7 @@ impl Backend for DaemonBackend {
         options: LogsOptions,
     ) -> Result<ContainerLogs, ApiError> {
         let c = self.container(&id_or_name)?;
-        streams::logs(self.oci(), &c, options)
+        streams::logs(&self.oci, &c, options)
     }
 
     async fn container_attach(
@@ -499,35 +500,29 @@ impl Backend for DaemonBackend {
         options: AttachOptions,
     ) -> Result<ContainerAttach, ApiError> {
         let c = self.container(&id_or_name)?;
-        streams::attach(self.oci(), &c, options)
+        streams::attach(&self.oci, &c, options)
     }
 
     async fn container_resize(&self, id_or_name: String, size: TtySize) -> Result<(), ApiError> {
-        let c = self.container(&id_or_name)?;
-        if !c.is_running() && !c.state.starting {
-            return Err(ApiError::conflict(format!(
-                "Container {} is not running",
-                c.id
-            )));
-        }
+        let c = self
+            .engine
+            .resizable_container(&id_or_name)
+            .map_err(api_error)?;
         let (w, h) = streams::tty_dims(size);
         let id = c.id.clone();
-        self.oci()
+        self.oci
             .blocking(move |rt, _| rt.resize(&id, w, h))
             .await
             .map_err(oci_error)
     }
 
     async fn exec_create(&self, container: String, config: ExecConfig) -> Result<String, ApiError> {
-        let c = self.container(&container)?;
-        if !c.is_running() {
-            return Err(ApiError::conflict(format!(
-                "container {} is not running",
-                c.id
-            )));
-        }
+        let c = self
+            .engine
+            .running_container(&container)
+            .map_err(api_error)?;
         let image = berth_oci::image::ImageId::parse(&c.image_id).map_err(oci_error)?;
-        let image_rootfs = self.oci().images().rootfs(&image);
+        let image_rootfs = self.oci.images().rootfs(&image);
         Ok(self.execs.create(&c, config, image_rootfs))
     }
 
@@ -536,13 +531,8 @@ impl Backend for DaemonBackend {
         exec_id: String,
         options: ExecStartOptions,
     ) -> Result<(), ApiError> {
-        streams::exec_start_detached(
-            Arc::clone(&self.execs),
-            self.oci().clone(),
-            &exec_id,
-            options,
-        )
-        .await
+        streams::exec_start_detached(Arc::clone(&self.execs), self.oci.clone(), &exec_id, options)
+            .await
     }
 
     async fn exec_start_attached(
@@ -550,16 +540,11 @@ impl Backend for DaemonBackend {
         exec_id: String,
         options: ExecStartOptions,
     ) -> Result<StreamSession, ApiError> {
-        streams::exec_start_attached(
-            Arc::clone(&self.execs),
-            self.oci().clone(),
-            &exec_id,
-            options,
-        )
+        streams::exec_start_attached(Arc::clone(&self.execs), self.oci.clone(), &exec_id, options)
     }
 
     async fn exec_resize(&self, exec_id: String, size: TtySize) -> Result<(), ApiError> {
-        streams::exec_resize(&self.execs, self.oci(), &exec_id, size).await
+        streams::exec_resize(&self.execs, &self.oci, &exec_id, size).await
     }
 
     async fn exec_inspect(&self, exec_id: String) -> Result<ExecInspectResponse, ApiError> {
@@ -571,16 +556,16 @@ impl Backend for DaemonBackend {
         options: ImageImportOptions,
         tarball: RequestBody,
     ) -> Result<String, ApiError> {
-        images::import(self.oci(), options, tarball).await
+        images::import(&self.engine, options, tarball).await
     }
 
     async fn image_list(&self, options: ImageListOptions) -> Result<Vec<ImageSummary>, ApiError> {
         let containers = self.engine.containers();
-        images::list(self.oci(), &options, &containers).await
+        images::list(&self.oci, &options, &containers).await
     }
 
     async fn image_inspect(&self, name: String) -> Result<ImageInspect, ApiError> {
-        images::inspect(self.oci(), &name).await
+        images::inspect(&self.oci, &name).await
     }
 
     async fn image_remove(
@@ -588,7 +573,6 @@ impl Backend for DaemonBackend {
         name: String,
         options: ImageRemoveOptions,
     ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
-        let containers = self.engine.containers();
-        images::remove(self.oci(), &name, options, &containers).await
+        images::remove(&self.engine, name, options).await
     }
 }

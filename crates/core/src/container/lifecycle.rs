@@ -17,11 +17,10 @@ use crate::container::create::{generated_name, plan_container, ContainerCreate, 
 use crate::container::{Container, Status};
 use crate::engine::{Command, Engine, Event};
 use crate::error::{Error, Result};
+use crate::image::image_error;
 use crate::model::Txn;
 use crate::network::Network;
-use crate::ports::{
-    BadImageReference, Env, ExitStatus, FlowMatch, Host, Images, LaunchSpec, PortError, Runtime,
-};
+use crate::ports::{Env, ExitStatus, FlowMatch, Host, Images, LaunchSpec, PortError, Runtime};
 use crate::sandbox::Sandbox;
 
 /// What the runtime needs to run a container whose network is made, and
@@ -50,13 +49,7 @@ impl<H: Host> Engine<H> {
             .host
             .images()
             .resolve(&req.image)
-            .map_err(|e| match e.downcast::<BadImageReference>() {
-                Ok(bad) => Error::InvalidParameter(bad.0),
-                Err(source) => Error::Image {
-                    what: format!("look up image {}", req.image),
-                    source,
-                },
-            })?
+            .map_err(image_error(format!("look up image {}", req.image)))?
             .ok_or_else(|| {
                 Error::NotFound(format!("No such image: {}", image_display(&req.image)))
             })?;

@@ -82,6 +82,16 @@ pub struct RemovePlan {
     pub delete: bool,
 }
 
+/// An import whose files are in place under the image's id but which the
+/// index does not list yet; [`ImageStore::record`] lists it. One never
+/// recorded is swept by [`ImageStore::open`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staged {
+    pub id: ImageId,
+    pub size: u64,
+    pub tag: Option<RepoTag>,
+}
+
 /// One line of Docker's `DELETE /images/{name}` answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Removed {
@@ -165,6 +175,14 @@ impl ImageStore {
     /// `docker import`: extracts `source` into a new image and, if asked,
     /// tags it (moving the tag off any previous image).
     pub fn import(&self, source: ImportSource<'_>, opts: &ImportOptions) -> Result<Image> {
+        let staged = self.stage(source, opts)?;
+        self.record(&staged)
+    }
+
+    /// The slow half of an import: extracts `source` and writes the
+    /// image's config, renamed into place under its id, without touching
+    /// the index (so nothing lists it yet).
+    pub fn stage(&self, source: ImportSource<'_>, opts: &ImportOptions) -> Result<Staged> {
         // Refuse bad changes before reading a byte, as Docker does.
         let mut config = ImageConfig::default();
         apply_changes(&mut config, &opts.changes)?;
@@ -209,20 +227,31 @@ impl ImageStore {
             fs::rename(&tmp_path, &final_dir)
                 .map_err(Error::io("rename into place", &final_dir))?;
         }
+        Ok(Staged {
+            id: ImageId::from_hex(hex),
+            size: unpacked.size,
+            tag: opts.tag.clone(),
+        })
+    }
 
+    /// The quick half of an import: lists a staged image and moves its
+    /// tag to it.
+    pub fn record(&self, staged: &Staged) -> Result<Image> {
+        let hex = staged.id.hex();
+        let config = self.dir.join(hex).join("config.json");
+        if !config.is_file() {
+            return Err(Error::NoSuchImage(staged.id.to_string()));
+        }
         let mut index = self.lock();
-        index.images.insert(
-            hex.clone(),
-            IndexEntry {
-                size: unpacked.size,
-            },
-        );
-        if let Some(tag) = &opts.tag {
-            index.tags.insert(tag.to_string(), hex.clone());
+        index
+            .images
+            .insert(hex.to_owned(), IndexEntry { size: staged.size });
+        if let Some(tag) = &staged.tag {
+            index.tags.insert(tag.to_string(), hex.to_owned());
         }
         write_index(&self.dir, &index)?;
-        tracing::info!(image = %hex, tag = ?opts.tag.as_ref().map(ToString::to_string), size = unpacked.size, "imported image");
-        self.load(&index, &hex)
+        tracing::info!(image = %hex, tag = ?staged.tag.as_ref().map(ToString::to_string), size = staged.size, "imported image");
+        self.load(&index, hex)
     }
 
     /// All images, newest first (as `docker images` lists them).
@@ -298,6 +327,17 @@ impl ImageStore {
     /// updated first; the files are then moved aside and deleted, so a
     /// crash leaves at worst a directory that `open` sweeps.
     pub fn remove(&self, plan: &RemovePlan) -> Result<Vec<Removed>> {
+        let (removed, doomed) = self.remove_deferred(plan)?;
+        if let Some(doomed) = doomed {
+            remove_dir_all_if_exists(&doomed)?;
+        }
+        Ok(removed)
+    }
+
+    /// [`ImageStore::remove`] up to moving the files aside: returns the
+    /// directory they are in, for the caller to delete when it suits it
+    /// (deleting a large rootfs takes a while).
+    pub fn remove_deferred(&self, plan: &RemovePlan) -> Result<(Vec<Removed>, Option<PathBuf>)> {
         let mut index = self.lock();
         let hex = plan.id.hex();
         if !index.images.contains_key(hex) {
@@ -315,15 +355,15 @@ impl ImageStore {
             index.tags.retain(|_, h| h != hex);
         }
         write_index(&self.dir, &index)?;
-        if plan.delete {
-            let doomed = self.dir.join(TMP).join(format!("delete-{hex}"));
-            let dir = self.dir.join(hex);
-            fs::rename(&dir, &doomed).map_err(Error::io("move aside", &dir))?;
-            remove_dir_all_if_exists(&doomed)?;
-            out.push(Removed::Deleted(plan.id.clone()));
-            tracing::info!(image = %hex, "deleted image");
+        if !plan.delete {
+            return Ok((out, None));
         }
-        Ok(out)
+        let doomed = self.dir.join(TMP).join(format!("delete-{hex}"));
+        let dir = self.dir.join(hex);
+        fs::rename(&dir, &doomed).map_err(Error::io("move aside", &dir))?;
+        out.push(Removed::Deleted(plan.id.clone()));
+        tracing::info!(image = %hex, "deleted image");
+        Ok((out, Some(doomed)))
     }
 
     /// Plans and carries out a removal in one step, for callers with no
@@ -561,6 +601,50 @@ mod tests {
             .import(ImportSource::Tar(&mut &data[..]), &opts)
             .unwrap_err();
         assert_eq!(e.to_string(), "RUN is not a valid change command");
+    }
+
+    #[test]
+    fn a_staged_import_is_listed_only_once_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let data = tarball(&[("a", b"1")]);
+        let opts = ImportOptions {
+            tag: Some(RepoTag::parse("app").unwrap()),
+            ..Default::default()
+        };
+        let staged = store
+            .stage(ImportSource::Tar(&mut &data[..]), &opts)
+            .unwrap();
+        assert!(store.rootfs(&staged.id).join("a").is_file());
+        assert!(store.list().unwrap().is_empty());
+        assert!(matches!(store.resolve("app"), Err(Error::NoSuchImage(_))));
+        let image = store.record(&staged).unwrap();
+        assert_eq!((image.id.clone(), image.size), (staged.id.clone(), 1));
+        assert_eq!(store.resolve("app").unwrap(), staged.id);
+
+        // Removal leaves the files moved aside for the caller to delete.
+        let plan = store.plan_remove("app", false).unwrap();
+        let (removed, doomed) = store.remove_deferred(&plan).unwrap();
+        assert_eq!(
+            removed,
+            [
+                Removed::Untagged("app:latest".into()),
+                Removed::Deleted(staged.id.clone())
+            ]
+        );
+        let doomed = doomed.unwrap();
+        assert!(doomed.join("rootfs/a").is_file());
+        assert!(!store.rootfs(&staged.id).exists());
+
+        // A staged import never recorded goes at the next open, as do
+        // files moved aside and not deleted.
+        let orphan = store
+            .stage(ImportSource::Tar(&mut &data[..]), &opts)
+            .unwrap();
+        drop(store);
+        ImageStore::open(dir.path()).unwrap();
+        assert!(!dir.path().join(orphan.id.hex()).exists());
+        assert!(!doomed.exists());
     }
 
     #[test]
