@@ -248,7 +248,7 @@ mod tests {
                 endpoint: Some(Endpoint {
                     id: EndpointId::from_bytes([n.wrapping_add(u8::try_from(i).unwrap()); 32]),
                     ifname: IfName::parse(&format!("eth{i}")).unwrap(),
-                    host_ifname: IfName::parse("veth0000000").unwrap(),
+                    host_ifname: Some(IfName::parse("veth0000000").unwrap()),
                     mac: MacAddr::parse("02:42:00:00:00:01").unwrap(),
                     ipv4: Some(format!("{ip}/24").parse::<IpNet>().unwrap()),
                     ipv6: None,

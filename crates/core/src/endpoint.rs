@@ -45,7 +45,7 @@ impl<H: Host> Engine<H> {
         });
         let endpoint = Endpoint {
             ifname: next_ifname(c)?,
-            host_ifname: veth_name(&id)?,
+            host_ifname: self.driver(&network).host_ifname(&id)?,
             id,
             mac,
             ipv4,
@@ -186,12 +186,6 @@ fn next_ifname(c: &Container) -> Result<IfName> {
         .find(|n| !used.contains(n.as_str()))
         .unwrap_or_else(|| "eth0".to_owned());
     IfName::parse(&name).map_err(|e| Error::InvalidParameter(e.to_string()))
-}
-
-/// `veth` + 7 hex digits of the endpoint id, as Docker names host ends.
-fn veth_name(endpoint: &EndpointId) -> Result<IfName> {
-    IfName::parse(&format!("veth{}", &endpoint.as_str()[..7]))
-        .map_err(|e| Error::InvalidParameter(e.to_string()))
 }
 
 /// A locally administered unicast MAC for endpoints without IPv4.

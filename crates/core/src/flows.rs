@@ -125,7 +125,7 @@ mod tests {
         Endpoint {
             id: EndpointId::from_bytes([1; 32]),
             ifname: IfName::parse("eth0").unwrap(),
-            host_ifname: IfName::parse("veth1234567").unwrap(),
+            host_ifname: Some(IfName::parse("veth1234567").unwrap()),
             mac: MacAddr([2, 0x42, 0, 0, 0, 1]),
             ipv4: Some(addr.parse().unwrap()),
             ipv6: None,

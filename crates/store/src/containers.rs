@@ -190,7 +190,8 @@ fn insert_endpoint(
             network.as_str(),
             container.as_str(),
             endpoint.ifname.as_str(),
-            endpoint.host_ifname.as_str(),
+            // A copy for queries by hand; "" for a driver without one.
+            endpoint.host_ifname.as_ref().map_or("", |n| n.as_str()),
             spec,
         ])
     })

@@ -86,7 +86,7 @@ pub fn endpoint(n: u8, d: u8) -> Endpoint {
     Endpoint {
         id: EndpointId::from_bytes([n; 32]),
         ifname: ifname(&format!("eth{n}")),
-        host_ifname: ifname(&format!("veth{n:07x}")),
+        host_ifname: Some(ifname(&format!("veth{n:07x}"))),
         mac: MacAddr([2, 0x42, 172, 18, 0, d]),
         ipv4: Some(IpNet::new(v4(d), 16).unwrap_or_else(|e| panic!("{e}"))),
         ipv6: None,

@@ -90,10 +90,18 @@ async fn default_bridge_container_gets_veth_address_mac_route() {
     );
     assert!(ns["lo"].up);
     let endpoint = c.attachments[0].endpoint.as_ref().unwrap();
-    let veth = host.net.link(endpoint.host_ifname.as_str()).unwrap();
+    let veth = host
+        .net
+        .link(endpoint.host_ifname.as_ref().unwrap().as_str())
+        .unwrap();
     assert!(
-        endpoint.host_ifname.as_str().starts_with("veth")
-            && endpoint.host_ifname.as_str().len() == 11
+        endpoint
+            .host_ifname
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .starts_with("veth")
+            && endpoint.host_ifname.as_ref().unwrap().as_str().len() == 11
     );
     assert_eq!(veth.master.as_deref(), Some("berth0"));
     let process = host.runtime.process(&c.id).unwrap();
@@ -609,6 +617,8 @@ async fn reconcile_repairs_what_a_crash_left() {
             .as_ref()
             .unwrap()
             .host_ifname
+            .as_ref()
+            .unwrap()
             .to_string()]
     );
     // The restarted engine watches the survivor again.
@@ -626,6 +636,8 @@ fn host_end(c: &Container, index: usize) -> String {
         .as_ref()
         .unwrap()
         .host_ifname
+        .as_ref()
+        .unwrap()
         .to_string()
 }
 
@@ -656,7 +668,15 @@ async fn reconcile_rebuilds_broken_endpoints_and_finishes_a_cut_disconnect() {
     // stay, released); a crash left a connect's veth down without its
     // alias, and a disconnect recorded but its veth still there.
     host.net
-        .delete_link(&lost.attachments[0].endpoint.as_ref().unwrap().host_ifname)
+        .delete_link(
+            lost.attachments[0]
+                .endpoint
+                .as_ref()
+                .unwrap()
+                .host_ifname
+                .as_ref()
+                .unwrap(),
+        )
         .await
         .unwrap();
     host.net.delete_link(&bridge).await.unwrap();

@@ -137,14 +137,16 @@ pub struct Attachment {
 /// What joining a sandbox to a network made (Docker's endpoint): its
 /// interface there, MAC, addresses and gateways. The driver decides what
 /// the interface is (for the bridge driver, the sandbox end of a veth pair
-/// whose host end is `host_ifname`).
+/// whose other end is `host_ifname`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub id: EndpointId,
     /// Inside the sandbox: `eth0`, `eth1`…
     pub ifname: IfName,
-    /// On the host, enslaved to the bridge: `veth` + 7 hex.
-    pub host_ifname: IfName,
+    /// The endpoint's interface in the host's namespace, if its driver
+    /// makes one (named by the driver, see `NetworkDriver::host_ifname`).
+    #[serde(default)]
+    pub host_ifname: Option<IfName>,
     pub mac: MacAddr,
     pub ipv4: Option<IpNet>,
     pub ipv6: Option<IpNet>,

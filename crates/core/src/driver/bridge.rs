@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use berth_ipam::SubnetRequest;
-use berth_types::{Driver, IfName, IpNet, MacAddr, NetworkId, NetworkName};
+use berth_types::{Driver, EndpointId, IfName, IpNet, MacAddr, NetworkId, NetworkName};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -223,6 +223,13 @@ impl<H: Host> NetworkDriver<H> for BridgeDriver {
         })
     }
 
+    /// `veth` + 7 hex digits of the endpoint id, as Docker names host ends.
+    fn host_ifname(&self, endpoint: &EndpointId) -> Result<Option<IfName>> {
+        IfName::parse(&format!("veth{}", &endpoint.as_str()[..7]))
+            .map(Some)
+            .map_err(|e| Error::InvalidParameter(e.to_string()))
+    }
+
     fn join<'a>(&'a self, host: &'a H, join: Join<'a>) -> DriverFuture<'a, ()> {
         Box::pin(async move {
             let pair = veth_pair(&join)?;
@@ -238,13 +245,13 @@ impl<H: Host> NetworkDriver<H> for BridgeDriver {
 
     fn leave<'a>(&'a self, host: &'a H, endpoint: &'a Endpoint) -> DriverFuture<'a, ()> {
         Box::pin(async move {
+            let Some(veth) = &endpoint.host_ifname else {
+                return Ok(());
+            };
             host.net()
-                .delete_link(&endpoint.host_ifname)
+                .delete_link(veth)
                 .await
-                .map_err(Error::kernel(format!(
-                    "remove veth {}",
-                    endpoint.host_ifname
-                )))
+                .map_err(Error::kernel(format!("remove veth {veth}")))
         })
     }
 
@@ -290,7 +297,12 @@ fn veth_pair(join: &Join<'_>) -> Result<VethPair> {
     Ok(VethPair {
         netns: join.sandbox.to_path_buf(),
         bridge: bridge.name.clone(),
-        host_ifname: endpoint.host_ifname.clone(),
+        host_ifname: endpoint
+            .host_ifname
+            .clone()
+            .ok_or_else(|| Error::Internal {
+                what: format!("endpoint {} has no veth", endpoint.id),
+            })?,
         ifname: endpoint.ifname.clone(),
         mac: endpoint.mac,
         mtu: bridge.mtu,

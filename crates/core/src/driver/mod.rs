@@ -15,7 +15,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use berth_types::Driver;
+use berth_types::{Driver, EndpointId, IfName};
 
 use crate::config::EngineConfig;
 use crate::container::Endpoint;
@@ -81,6 +81,10 @@ pub trait NetworkDriver<H: Host>: Send + Sync {
         networks: &'a [Network],
         live_endpoints: &'a BTreeSet<&'a str>,
     ) -> DriverFuture<'a, ()>;
+
+    /// The name of a new endpoint's interface in the host's namespace, if
+    /// the driver makes one.
+    fn host_ifname(&self, endpoint: &EndpointId) -> Result<Option<IfName>>;
 
     /// Makes the endpoint's interface in the sandbox, all or nothing.
     fn join<'a>(&'a self, host: &'a H, join: Join<'a>) -> DriverFuture<'a, ()>;

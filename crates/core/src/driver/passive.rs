@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use berth_types::{EndpointId, IfName};
+
 use crate::config::EngineConfig;
 use crate::container::Endpoint;
 use crate::driver::{DriverFuture, Join, NetworkDriver};
@@ -56,6 +58,10 @@ impl<H: Host> NetworkDriver<H> for PassiveDriver {
         _: &'a BTreeSet<&'a str>,
     ) -> DriverFuture<'a, ()> {
         done(())
+    }
+
+    fn host_ifname(&self, _: &EndpointId) -> Result<Option<IfName>> {
+        Ok(None)
     }
 
     fn join<'a>(&'a self, _: &'a H, _: Join<'a>) -> DriverFuture<'a, ()> {

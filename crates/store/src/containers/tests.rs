@@ -74,7 +74,7 @@ fn container(n: u8, name: &str) -> Container {
             endpoint: Some(Endpoint {
                 id: EndpointId::from_bytes([n; 32]),
                 ifname: ifname("eth0"),
-                host_ifname: ifname(&format!("veth{n:07x}")),
+                host_ifname: Some(ifname(&format!("veth{n:07x}"))),
                 mac: MacAddr([0x02, 0x42, 0xac, 0x12, 0x01, n]),
                 ipv4: Some(format!("172.18.1.{n}/24").parse().unwrap()),
                 ipv6: Some(format!("fd00:1::{n:x}/64").parse().unwrap()),
