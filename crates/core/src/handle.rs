@@ -16,7 +16,7 @@ use crate::engine::{Command, Event, Reply};
 use crate::error::{Error, Result};
 use crate::filter::{ContainerFilter, ListFilter, PruneFilter};
 use crate::lookup::find_network;
-use crate::model::NetworkTable;
+use crate::model::{has_endpoints_on, NetworkTable};
 use crate::network::{Network, NetworkCreate};
 use crate::ports::{Env, Host, Runtime};
 
@@ -99,17 +99,10 @@ impl<H: Host> EngineHandle<H> {
     /// Networks matching `filter`, sorted by name as `docker network ls` shows them.
     pub fn list_networks(&self, filter: &ListFilter) -> Vec<Network> {
         let containers = self.table.all();
-        let in_use = |id: &NetworkId| {
-            containers.iter().any(|c| {
-                c.attachments
-                    .iter()
-                    .any(|a| &a.network == id && a.endpoint.is_some())
-            })
-        };
         let mut networks: Vec<Network> = self
             .networks()
             .iter()
-            .filter(|n| filter.matches(n, in_use(&n.id)))
+            .filter(|n| filter.matches(n, has_endpoints_on(&containers, &n.id)))
             .cloned()
             .collect();
         networks.sort_by(|a, b| a.name.cmp(&b.name));

@@ -97,6 +97,16 @@ impl Txn {
     }
 }
 
+/// Whether any of `containers` has an endpoint on `network` (Docker's
+/// "active endpoints").
+pub(crate) fn has_endpoints_on(containers: &[Arc<Container>], network: &NetworkId) -> bool {
+    containers.iter().any(|c| {
+        c.attachments
+            .iter()
+            .any(|a| &a.network == network && a.endpoint.is_some())
+    })
+}
+
 pub(crate) struct Model {
     pub(crate) networks: Arc<NetworkTable>,
     pub(crate) containers: Arc<ContainerTable>,
@@ -139,11 +149,7 @@ impl Model {
 
     /// Whether any container has an endpoint on `network`.
     pub(crate) fn network_in_use(&self, network: &NetworkId) -> bool {
-        self.containers.all().iter().any(|c| {
-            c.attachments
-                .iter()
-                .any(|a| &a.network == network && a.endpoint.is_some())
-        })
+        has_endpoints_on(&self.containers.all(), network)
     }
 
     /// Commits `txn` to `store`, then applies it here.

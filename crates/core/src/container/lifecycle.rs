@@ -268,10 +268,17 @@ impl<H: Host> Engine<H> {
         Ok(c)
     }
 
-    /// Marks `c` for removal (so a crash finishes it), takes down what is
-    /// left of it, and forgets it.
+    /// Takes down what is left of `c` and forgets it. A container that
+    /// still holds kernel objects is first marked for removal, so a crash
+    /// in between leaves reconcile a record to finish; one that holds none
+    /// (stopped: its network went at exit) needs no mark, as a crash then
+    /// leaves at worst its runtime state gone, which its next start makes
+    /// again and its next removal skips.
     pub(crate) async fn destroy_container(&mut self, mut c: Container) -> Result<()> {
-        if c.state.status != Status::Removing {
+        let holds_kernel_objects = c.netns.is_some()
+            || !c.published.is_empty()
+            || c.attachments.iter().any(|a| a.endpoint.is_some());
+        if holds_kernel_objects && c.state.status != Status::Removing {
             c.state.status = Status::Removing;
             self.commit(
                 Txn::new(format!("mark container {} for removal", c.name)).put_container(&c),
