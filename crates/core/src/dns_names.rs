@@ -230,6 +230,7 @@ mod tests {
             options: BTreeMap::new(),
             labels: BTreeMap::new(),
             bridge: None,
+            macvlan: None,
         }
     }
 

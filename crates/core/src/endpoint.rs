@@ -11,7 +11,7 @@ use berth_types::{EndpointId, IfName, IpNet, MacAddr, NetworkId};
 use tracing::warn;
 
 use crate::container::{Attachment, Container, Endpoint};
-use crate::driver::Join;
+use crate::driver::{Join, Leave};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::network::Network;
@@ -75,18 +75,25 @@ impl<H: Host> Engine<H> {
         self.driver(join.network).join(&self.host, join).await
     }
 
-    /// Has the network's driver undo `endpoint`; its addresses are free once
-    /// the container is committed without it. Best effort (logged).
+    /// Has the network's driver undo `endpoint` in the sandbox at
+    /// `sandbox` (if it is still there); its addresses are free once the
+    /// container is committed without it. Best effort (logged).
     pub(crate) async fn leave(
         &mut self,
         container: &str,
+        sandbox: Option<&Path>,
         network: &NetworkId,
         endpoint: &Endpoint,
     ) {
         let networks = self.networks();
         match networks.iter().find(|n| &n.id == network) {
             Some(n) => {
-                if let Err(e) = self.driver(n).leave(&self.host, endpoint).await {
+                let leave = Leave {
+                    network: n,
+                    sandbox,
+                    endpoint,
+                };
+                if let Err(e) = self.driver(n).leave(&self.host, leave).await {
                     warn!(container, endpoint = %endpoint.id, error = %e, "endpoint not removed");
                 }
             }

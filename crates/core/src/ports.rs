@@ -124,6 +124,57 @@ pub struct BridgeSpec {
     pub mac: MacAddr,
 }
 
+/// An endpoint's interface made by the kernel from a parent link and born
+/// in the sandbox (macvlan, ipvlan): no host-side end of its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubInterface {
+    /// The sandbox's bind-mounted network namespace.
+    pub netns: PathBuf,
+    /// The host link it is made from (`-o parent=`).
+    pub parent: IfName,
+    pub kind: SubInterfaceKind,
+    /// Its name in the sandbox: `eth0`, `eth1`…
+    pub ifname: IfName,
+    pub mac: MacAddr,
+    /// Addresses with the subnet's prefix length.
+    pub addresses: Vec<IpNet>,
+    /// Default routes through it (the container's first network with a
+    /// gateway gives them).
+    pub default_gateways: Vec<IpAddr>,
+}
+
+/// The kinds of [`SubInterface`], with their modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubInterfaceKind {
+    MacvlanBridge,
+    MacvlanPrivate,
+    MacvlanVepa,
+    MacvlanPassthru,
+}
+
+/// Link kinds a kernel may or may not have (a driver that needs one the
+/// kernel lacks is refused, naming it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KernelLink {
+    Macvlan,
+    Ipvlan,
+    /// 802.1q VLAN sub-interfaces (`eth0.10`).
+    Vlan,
+    Dummy,
+}
+
+impl KernelLink {
+    /// The kernel's name for it: its link kind and its config option.
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            KernelLink::Macvlan => ("macvlan", "CONFIG_MACVLAN"),
+            KernelLink::Ipvlan => ("ipvlan", "CONFIG_IPVLAN"),
+            KernelLink::Vlan => ("802.1q vlan", "CONFIG_VLAN_8021Q"),
+            KernelLink::Dummy => ("dummy", "CONFIG_DUMMY"),
+        }
+    }
+}
+
 /// A link that carries berth's alias, as found in the kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnedLink {
@@ -188,6 +239,39 @@ pub trait NetOps: Send + Sync + 'static {
         &self,
         pair: &VethPair,
         check: EndpointCheck,
+    ) -> impl Future<Output = Result<Option<EndpointFault>, PortError>> + Send;
+
+    /// Whether the kernel can make links of `kind` (probed once, in a
+    /// namespace of its own, never the host's).
+    fn kernel_has(&self, kind: KernelLink) -> impl Future<Output = bool> + Send;
+
+    /// The kind of the host's link `name` (`veth`, `bridge`, `""` for a
+    /// plain device), or `None` if there is no such link.
+    fn link_kind(
+        &self,
+        name: &IfName,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+
+    /// Makes `sub` in its sandbox, configured (addresses, up, default
+    /// routes, `lo` up), all or nothing.
+    fn add_sub_interface(
+        &self,
+        sub: &SubInterface,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Deletes the link `ifname` inside the sandbox at `netns`; gone (or
+    /// the sandbox gone) is success.
+    fn delete_sandbox_link(
+        &self,
+        netns: &Path,
+        ifname: &IfName,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// What is wrong with `sub` in its sandbox, or `None` if it is there,
+    /// up, with its addresses.
+    fn sub_interface_fault(
+        &self,
+        sub: &SubInterface,
     ) -> impl Future<Output = Result<Option<EndpointFault>, PortError>> + Send;
 
     /// Whether a process of the host holds this port (so publishing it

@@ -223,16 +223,21 @@ impl<H: Host> Engine<H> {
             return Ok(());
         }
         let networks = self.networks();
+        // Docker ignores `-p` on a container whose first network's driver
+        // has no published ports (macvlan); the create warned about it.
+        let first = c
+            .attachments
+            .first()
+            .and_then(|a| networks.iter().find(|n| n.id == a.network));
+        if first.is_some_and(|n| !self.driver(n).publishes_ports()) {
+            return Ok(());
+        }
         let table = &self.model.containers;
         let published = |proto, ip, port| table.port_held(&c.id, proto, ip, port);
         let net = self.host.net();
         let host_bound = |proto, ip, port| net.port_in_use(proto, ip, port);
         // The first network's driver gives the default host address.
-        let binding_ip = c
-            .attachments
-            .first()
-            .and_then(|a| networks.iter().find(|n| n.id == a.network))
-            .and_then(|n| self.driver(n).default_host_ip(n));
+        let binding_ip = first.and_then(|n| self.driver(n).default_host_ip(n));
         let bindings: Vec<PortBinding> = c
             .ports
             .iter()

@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use crate::container::{Container, Status};
 use crate::driver::bridge::default_network;
+use crate::driver::Leave;
 use crate::endpoint::{join_of, live_endpoint_ids};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -197,7 +198,12 @@ impl<H: Host> Engine<H> {
             };
             warn!(container = %c.name, %network, %endpoint, %fault, "endpoint broken: rebuilding it");
             // Leaving takes a half-made interface along.
-            if let Err(e) = driver.leave(&self.host, join.endpoint).await {
+            let leave = Leave {
+                network: join.network,
+                sandbox: Some(join.sandbox),
+                endpoint: join.endpoint,
+            };
+            if let Err(e) = driver.leave(&self.host, leave).await {
                 warn!(container = %c.name, %endpoint, error = %e, "broken endpoint not removed");
             }
             match driver.join(&self.host, join).await {
@@ -274,15 +280,17 @@ impl<H: Host> Engine<H> {
             ("host", Driver::Host),
             ("none", Driver::Null),
         ] {
+            let driverless = driver != Driver::Bridge;
             let env = self.host.env();
             let existing = records.iter().position(|(n, _)| n.name.as_str() == name);
             let (id, created) = match existing {
                 Some(i) => (records[i].0.id.clone(), records[i].0.created),
                 None => (NetworkId::from_bytes(env.random_id_bytes()), env.now()),
             };
-            let wanted = match driver {
-                Driver::Bridge => default_network(&self.config, id, created)?,
-                Driver::Host | Driver::Null => driverless_network(name, driver, id, created)?,
+            let wanted = if driverless {
+                driverless_network(name, driver, id, created)?
+            } else {
+                default_network(&self.config, id, created)?
             };
             match existing {
                 Some(i) if records[i].0 == wanted => {}

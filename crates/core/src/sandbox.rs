@@ -236,7 +236,8 @@ impl<H: Host> Engine<H> {
         }
         for attachment in &mut c.attachments {
             if let Some(endpoint) = attachment.endpoint.take() {
-                self.leave(&c.name, &attachment.network, &endpoint).await;
+                self.leave(&c.name, c.netns.as_deref(), &attachment.network, &endpoint)
+                    .await;
             }
         }
         self.names.remove_container(&c.id);

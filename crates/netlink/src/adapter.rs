@@ -1,13 +1,14 @@
 //! `Netlink`: the real [`NetOps`] on an rtnetlink socket.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use berth_core::container::Proto;
 use berth_core::ports::{
-    BridgeSpec, EndpointCheck, EndpointFault, FlowMatch, NetOps, OwnedLink, PortError, VethPair,
-    LINK_ALIAS_PREFIX,
+    BridgeSpec, EndpointCheck, EndpointFault, FlowMatch, KernelLink, NetOps, OwnedLink, PortError,
+    SubInterface, VethPair, LINK_ALIAS_PREFIX,
 };
 use berth_types::{IfName, IpNet, MacAddr};
 use futures::TryStreamExt;
@@ -20,6 +21,7 @@ use rtnetlink::{Handle, LinkBridge, LinkUnspec, RouteMessageBuilder};
 use crate::conntrack::Conntrack;
 use crate::error::{errno_of, NetlinkError};
 use crate::plan::{self, AddrFacts, LinkChange, LinkFacts};
+use crate::probe;
 use crate::sysctl;
 
 pub(crate) type Result<T, E = NetlinkError> = std::result::Result<T, E>;
@@ -37,6 +39,8 @@ pub struct Netlink {
     pub(crate) handle: Handle,
     /// Opened with the rtnetlink socket, so it acts in the same namespace.
     conntrack: Arc<Mutex<Conntrack>>,
+    /// The kernel's answers to [`NetOps::kernel_has`], asked once each.
+    link_kinds: Arc<Mutex<HashMap<KernelLink, bool>>>,
 }
 
 impl Netlink {
@@ -57,6 +61,7 @@ impl Netlink {
         Ok(Netlink {
             handle,
             conntrack: Arc::new(Mutex::new(conntrack)),
+            link_kinds: Arc::default(),
         })
     }
 
@@ -425,6 +430,61 @@ impl NetOps for Netlink {
         check: EndpointCheck,
     ) -> Result<Option<EndpointFault>, PortError> {
         Netlink::veth_pair_fault(self, spec, check)
+            .await
+            .map_err(Into::into)
+    }
+
+    /// Probed in a namespace of its own (see [`crate::probe`]); a probe
+    /// that cannot run counts as "no", with the reason logged.
+    async fn kernel_has(&self, kind: KernelLink) -> bool {
+        let known = self
+            .link_kinds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&kind)
+            .copied();
+        if let Some(has) = known {
+            return has;
+        }
+        let has = match tokio::task::spawn_blocking(move || probe::kernel_has(kind)).await {
+            Ok(Ok(has)) => has,
+            Ok(Err(e)) => {
+                tracing::warn!(?kind, error = %e, "kernel probe failed");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(?kind, error = %e, "kernel probe task failed");
+                false
+            }
+        };
+        self.link_kinds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(kind, has);
+        has
+    }
+
+    async fn link_kind(&self, name: &IfName) -> Result<Option<String>, PortError> {
+        Netlink::link_kind(self, name).await.map_err(Into::into)
+    }
+
+    async fn add_sub_interface(&self, sub: &SubInterface) -> Result<(), PortError> {
+        Netlink::add_sub_interface(self, sub)
+            .await
+            .map_err(Into::into)
+    }
+
+    async fn delete_sandbox_link(&self, netns: &Path, ifname: &IfName) -> Result<(), PortError> {
+        Netlink::delete_sandbox_link(self, netns, ifname)
+            .await
+            .map_err(Into::into)
+    }
+
+    async fn sub_interface_fault(
+        &self,
+        sub: &SubInterface,
+    ) -> Result<Option<EndpointFault>, PortError> {
+        Netlink::sub_interface_fault(self, sub)
             .await
             .map_err(Into::into)
     }

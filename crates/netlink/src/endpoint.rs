@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
 
 use berth_core::ports::{EndpointCheck, EndpointFault, VethPair};
-use berth_types::IpNet;
+use berth_types::{IfName, IpNet};
 use netlink_packet_route::link::{InfoBridgePort, InfoPortData, InfoPortKind, LinkAttribute};
 use rtnetlink::{LinkUnspec, RouteMessageBuilder};
 
@@ -182,37 +182,42 @@ impl Netlink {
 
         let inside = Netlink::open_in_netns(veth.peer_netns)
             .map_err(|e| ("opening netlink in the sandbox", e))?;
-        let ifname = spec.ifname.as_str();
-        let index = inside
-            .require_index(&spec.ifname, "configuring the sandbox end")
+        inside
+            .configure_sandbox_end(&spec.ifname, &spec.addresses, &spec.default_gateways)
+            .await
+    }
+
+    /// The sandbox side of an endpoint, through a socket opened in the
+    /// sandbox: its interface's addresses, the interface up, `lo` up, the
+    /// default routes. The error names the failed step.
+    pub(crate) async fn configure_sandbox_end(
+        &self,
+        ifname: &IfName,
+        addresses: &[IpNet],
+        default_gateways: &[IpAddr],
+    ) -> std::result::Result<(), (&'static str, NetlinkError)> {
+        let index = self
+            .require_index(ifname, "configuring the sandbox end")
             .await
             .map_err(|e| ("looking up the sandbox end", e))?;
-        for net in &spec.addresses {
-            inside
-                .add_address(ifname, index, *net)
+        let name = ifname.as_str();
+        for net in addresses {
+            self.add_address(name, index, *net)
                 .await
                 .map_err(|e| ("adding the sandbox end's addresses", e))?;
         }
         let up = LinkUnspec::new_with_index(index).up().build();
-        inside
-            .handle
-            .link()
-            .change(up)
-            .execute()
-            .await
-            .map_err(|e| {
-                (
-                    "setting the sandbox end up",
-                    NetlinkError::request("setting up", ifname, e, &[]),
-                )
-            })?;
-        inside
-            .set_up_by_name("lo")
+        self.handle.link().change(up).execute().await.map_err(|e| {
+            (
+                "setting the sandbox end up",
+                NetlinkError::request("setting up", name, e, &[]),
+            )
+        })?;
+        self.set_up_by_name("lo")
             .await
             .map_err(|e| ("setting lo up in the sandbox", e))?;
-        for gateway in &spec.default_gateways {
-            inside
-                .add_default_route(ifname, index, *gateway)
+        for gateway in default_gateways {
+            self.add_default_route(name, index, *gateway)
                 .await
                 .map_err(|e| ("adding the sandbox's default routes", e))?;
         }

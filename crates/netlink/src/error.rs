@@ -97,7 +97,8 @@ pub enum NetlinkError {
         hint: Option<&'static str>,
     },
 
-    /// One step of `add_endpoint` failed. Whatever the call had created was
+    /// One step of making an endpoint (a veth pair, a sub-interface)
+    /// failed. Whatever the call had created was
     /// removed again (unless `cleanup` says otherwise).
     #[error("endpoint {endpoint}: {step}: {source}{}", cleanup_suffix(cleanup.as_deref()))]
     Endpoint {

@@ -18,6 +18,8 @@ mod error;
 mod netns;
 mod nsfs;
 mod plan;
+mod probe;
+mod sub_interface;
 pub mod sysctl;
 
 pub use adapter::Netlink;

@@ -49,6 +49,7 @@ pub(crate) fn network(n: u8, name: &str) -> Network {
             masquerade: true,
             host_binding_ipv4: Ipv4Addr::UNSPECIFIED.into(),
         }),
+        macvlan: None,
     }
 }
 

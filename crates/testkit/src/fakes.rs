@@ -9,8 +9,9 @@ use berth_core::container::{Container, Proto};
 use berth_core::network::{Network, RecordState};
 use berth_core::ports::{
     BridgeSpec, DnsUpstreams, EndpointCheck, EndpointFault, Env, EtcFiles, ExitStatus, Firewall,
-    FirewallChange, FirewallState, FlowMatch, Host, LaunchSpec, NetOps, OwnedLink, PortError,
-    Runtime, RuntimeStatus, SandboxDns, Store, StoreConflict, VethPair, Write, LINK_ALIAS_PREFIX,
+    FirewallChange, FirewallState, FlowMatch, Host, KernelLink, LaunchSpec, NetOps, OwnedLink,
+    PortError, Runtime, RuntimeStatus, SandboxDns, Store, StoreConflict, SubInterface, VethPair,
+    Write, LINK_ALIAS_PREFIX,
 };
 use berth_types::{ContainerId, IfName, IpNet, MacAddr, NetworkId};
 use tokio::sync::watch;
@@ -61,6 +62,8 @@ struct NetState {
     bound_ports: BTreeSet<(Proto, u16)>,
     /// Every `forget_flows` call's matches, in order.
     forgotten_flows: Vec<Vec<FlowMatch>>,
+    /// Link kinds this fake kernel cannot make.
+    missing_kinds: BTreeSet<String>,
 }
 
 /// A model of the host namespace: it holds links and answers like the
@@ -121,6 +124,11 @@ impl FakeNet {
         lock(&self.state).namespaces.keys().cloned().collect()
     }
 
+    /// As a kernel without `kind` (macvlan, ipvlan, vlan, dummy).
+    pub fn lack_kernel_link(&self, kind: KernelLink) {
+        lock(&self.state).missing_kinds.insert(format!("{kind:?}"));
+    }
+
     /// Adds a namespace file as a crash might leave one.
     pub fn add_namespace(&self, path: &Path) {
         lock(&self.state)
@@ -131,6 +139,69 @@ impl FakeNet {
 }
 
 impl NetOps for FakeNet {
+    async fn kernel_has(&self, kind: KernelLink) -> bool {
+        !lock(&self.state)
+            .missing_kinds
+            .contains(&format!("{kind:?}"))
+    }
+
+    async fn link_kind(&self, name: &IfName) -> Result<Option<String>, PortError> {
+        Ok(lock(&self.state).links.get(name.as_str()).map(|l| {
+            if l.peer.is_some() {
+                "veth".to_owned()
+            } else {
+                String::new()
+            }
+        }))
+    }
+
+    async fn add_sub_interface(&self, sub: &SubInterface) -> Result<(), PortError> {
+        let mut st = lock(&self.state);
+        if !st.links.contains_key(sub.parent.as_str()) {
+            return Err(fail(format!("parent {} does not exist", sub.parent)));
+        }
+        let Some(sandbox) = st.namespaces.get_mut(&sub.netns) else {
+            return Err(fail(format!("no namespace {}", sub.netns.display())));
+        };
+        if sandbox.contains_key(sub.ifname.as_str()) {
+            return Err(fail(format!("{} exists", sub.ifname)));
+        }
+        sandbox.insert(
+            sub.ifname.to_string(),
+            FakeLink {
+                up: true,
+                addresses: sub.addresses.clone(),
+                mac: Some(sub.mac),
+                gateways: sub.default_gateways.clone(),
+                master: Some(sub.parent.to_string()),
+                ..Default::default()
+            },
+        );
+        Ok(())
+    }
+
+    async fn delete_sandbox_link(&self, netns: &Path, ifname: &IfName) -> Result<(), PortError> {
+        if let Some(sandbox) = lock(&self.state).namespaces.get_mut(netns) {
+            sandbox.remove(ifname.as_str());
+        }
+        Ok(())
+    }
+
+    async fn sub_interface_fault(
+        &self,
+        sub: &SubInterface,
+    ) -> Result<Option<EndpointFault>, PortError> {
+        let st = lock(&self.state);
+        let link = st
+            .namespaces
+            .get(&sub.netns)
+            .and_then(|links| links.get(sub.ifname.as_str()));
+        Ok(match link {
+            Some(l) if l.up && sub.addresses.iter().all(|a| l.addresses.contains(a)) => None,
+            _ => Some(EndpointFault::SandboxEndIncomplete),
+        })
+    }
+
     async fn ensure_bridge(&self, spec: &BridgeSpec) -> Result<(), PortError> {
         let mut st = lock(&self.state);
         if st.refuse_bridges.iter().any(|n| n == spec.name.as_str()) {

@@ -23,6 +23,8 @@ pub enum Driver {
     Bridge,
     Host,
     Null,
+    Macvlan,
+    Ipvlan,
 }
 
 impl Driver {
@@ -31,6 +33,8 @@ impl Driver {
             Driver::Bridge => "bridge",
             Driver::Host => "host",
             Driver::Null => "null",
+            Driver::Macvlan => "macvlan",
+            Driver::Ipvlan => "ipvlan",
         }
     }
 
@@ -40,6 +44,8 @@ impl Driver {
             "bridge" => Some(Driver::Bridge),
             "host" => Some(Driver::Host),
             "null" => Some(Driver::Null),
+            "macvlan" => Some(Driver::Macvlan),
+            "ipvlan" => Some(Driver::Ipvlan),
             _ => None,
         }
     }

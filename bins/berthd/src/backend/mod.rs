@@ -22,6 +22,7 @@ use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
 use berth_core::network::{IpamInput, NetworkCreate};
 use berth_core::{EngineHandle, DEFAULT_STOP_TIMEOUT};
 use berth_oci::OciAdapter;
+use berth_types::Driver;
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
     ContainerWaitExitError, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
@@ -331,6 +332,19 @@ impl Backend for DaemonBackend {
         let mut warnings = Vec::new();
         if discards_ports && matches!(c.network_mode, berth_core::container::NetworkMode::Host) {
             warnings.push("Published ports are discarded when using host network mode".to_owned());
+        }
+        // As Docker, `-p` on a macvlan network is ignored: said, not hidden.
+        let first_driver = c
+            .attachments
+            .first()
+            .and_then(|a| self.engine.inspect_network(a.network.as_str()).ok())
+            .map(|n| n.driver);
+        if let Some(driver @ (Driver::Macvlan | Driver::Ipvlan)) = first_driver {
+            if !c.ports.is_empty() || c.publish_all {
+                warnings.push(format!(
+                    "Published ports are discarded when using the {driver} network driver"
+                ));
+            }
         }
         Ok(ContainerCreateResponse {
             id: c.id.to_string(),

@@ -84,7 +84,8 @@ impl<H: Host> Engine<H> {
         )?;
         if let Err(e) = self.join(&c, index, &path).await {
             if let Some(endpoint) = c.attachments[index].endpoint.take() {
-                self.leave(&c.name, &network.id, &endpoint).await;
+                self.leave(&c.name, Some(&path), &network.id, &endpoint)
+                    .await;
             }
             c.attachments.pop();
             c.state.networks_changing = false;
@@ -137,7 +138,8 @@ impl<H: Host> Engine<H> {
             .put_container(&c),
         )?;
         if let Some(endpoint) = &attachment.endpoint {
-            self.leave(&c.name, &network.id, endpoint).await;
+            self.leave(&c.name, c.netns.as_deref(), &network.id, endpoint)
+                .await;
         }
         self.publish_names(&c);
         self.refresh_resolution(&c, had_embedded_dns).await?;

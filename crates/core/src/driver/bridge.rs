@@ -15,8 +15,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::config::EngineConfig;
-use crate::container::Endpoint;
-use crate::driver::{DriverFuture, Join, NetworkDriver};
+use crate::driver::{DriverFuture, Join, Leave, NetworkDriver};
 use crate::error::{Error, Result};
 use crate::network::Network;
 use crate::ports::{
@@ -72,9 +71,17 @@ fn settings(network: &Network) -> Result<&BridgeSettings> {
 }
 
 impl<H: Host> NetworkDriver<H> for BridgeDriver {
-    fn plan(&self, network: &mut Network, others: &[Network], config: &EngineConfig) -> Result<()> {
-        network.bridge = Some(read_options(&network.options, &network.id, config, others)?);
-        Ok(())
+    fn plan<'a>(
+        &'a self,
+        _: &'a H,
+        network: &'a mut Network,
+        others: &'a [Network],
+        config: &'a EngineConfig,
+    ) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            network.bridge = Some(read_options(&network.options, &network.id, config, others)?);
+            Ok(())
+        })
     }
 
     fn has_endpoints(&self) -> bool {
@@ -243,9 +250,9 @@ impl<H: Host> NetworkDriver<H> for BridgeDriver {
         })
     }
 
-    fn leave<'a>(&'a self, host: &'a H, endpoint: &'a Endpoint) -> DriverFuture<'a, ()> {
+    fn leave<'a>(&'a self, host: &'a H, leave: Leave<'a>) -> DriverFuture<'a, ()> {
         Box::pin(async move {
-            let Some(veth) = &endpoint.host_ifname else {
+            let Some(veth) = &leave.endpoint.host_ifname else {
                 return Ok(());
             };
             host.net()
@@ -279,6 +286,10 @@ impl<H: Host> NetworkDriver<H> for BridgeDriver {
             icc: bridge.icc,
             masquerade: bridge.masquerade && config.ip_masq && !n.internal,
         })
+    }
+
+    fn publishes_ports(&self) -> bool {
+        true
     }
 
     fn default_host_ip(&self, network: &Network) -> Option<IpAddr> {
@@ -470,6 +481,7 @@ pub fn default_network(
         options,
         labels: BTreeMap::new(),
         bridge: Some(settings),
+        macvlan: None,
     })
 }
 

@@ -6,6 +6,7 @@
 //! overlay) is a new implementation and one line in [`Drivers::of`].
 
 pub mod bridge;
+pub mod macvlan;
 mod passive;
 
 use std::collections::BTreeSet;
@@ -24,6 +25,7 @@ use crate::network::Network;
 use crate::ports::{EndpointCheck, EndpointFault, FwNetwork, Host};
 
 pub use bridge::BridgeDriver;
+pub use macvlan::MacvlanDriver;
 use passive::PassiveDriver;
 
 /// The future of a driver call: boxed, so drivers are chosen at run time.
@@ -41,12 +43,29 @@ pub struct Join<'a> {
     pub default_route: bool,
 }
 
+/// One endpoint leaving its sandbox, as a driver undoes it.
+#[derive(Clone, Copy, Debug)]
+pub struct Leave<'a> {
+    pub network: &'a Network,
+    /// The sandbox's namespace, if it is still there.
+    pub sandbox: Option<&'a Path>,
+    pub endpoint: &'a Endpoint,
+}
+
 /// A network driver. Every call is idempotent where it makes something, so
 /// start-up reconcile can call it again for a record a crash cut short.
 pub trait NetworkDriver<H: Host>: Send + Sync {
     /// Reads the driver's options of `network create` into `network`
-    /// (Docker's errors for bad ones); `others` are the networks that exist.
-    fn plan(&self, network: &mut Network, others: &[Network], config: &EngineConfig) -> Result<()>;
+    /// (Docker's errors for bad ones, and a refusal naming the kernel
+    /// feature the network would need and the kernel lacks); `others` are
+    /// the networks that exist.
+    fn plan<'a>(
+        &'a self,
+        host: &'a H,
+        network: &'a mut Network,
+        others: &'a [Network],
+        config: &'a EngineConfig,
+    ) -> DriverFuture<'a, ()>;
 
     /// Whether the network's containers get endpoints of their own
     /// (addresses, an interface): not `host`'s and `none`'s.
@@ -90,7 +109,7 @@ pub trait NetworkDriver<H: Host>: Send + Sync {
     fn join<'a>(&'a self, host: &'a H, join: Join<'a>) -> DriverFuture<'a, ()>;
 
     /// Removes what [`Self::join`] made; gone already is success.
-    fn leave<'a>(&'a self, host: &'a H, endpoint: &'a Endpoint) -> DriverFuture<'a, ()>;
+    fn leave<'a>(&'a self, host: &'a H, leave: Leave<'a>) -> DriverFuture<'a, ()>;
 
     /// What is wrong with a joined endpoint in the kernel, if anything.
     fn endpoint_fault<'a>(
@@ -104,6 +123,10 @@ pub trait NetworkDriver<H: Host>: Send + Sync {
     /// and isolate, or nothing.
     fn firewall(&self, network: &Network, config: &EngineConfig) -> Option<FwNetwork>;
 
+    /// Whether containers whose first network this is can publish ports
+    /// (Docker ignores `-p` on macvlan and ipvlan, with a warning).
+    fn publishes_ports(&self) -> bool;
+
     /// The host address `-p` binds to when it names none.
     fn default_host_ip(&self, network: &Network) -> Option<IpAddr>;
 }
@@ -113,6 +136,8 @@ pub struct Drivers {
     bridge: BridgeDriver,
     host: PassiveDriver,
     null: PassiveDriver,
+    macvlan: MacvlanDriver,
+    ipvlan: MacvlanDriver,
 }
 
 impl Default for Drivers {
@@ -121,6 +146,8 @@ impl Default for Drivers {
             bridge: BridgeDriver::default(),
             host: PassiveDriver,
             null: PassiveDriver,
+            macvlan: MacvlanDriver::new(Driver::Macvlan),
+            ipvlan: MacvlanDriver::new(Driver::Ipvlan),
         }
     }
 }
@@ -131,11 +158,19 @@ impl Drivers {
             Driver::Bridge => &self.bridge,
             Driver::Host => &self.host,
             Driver::Null => &self.null,
+            Driver::Macvlan => &self.macvlan,
+            Driver::Ipvlan => &self.ipvlan,
         }
     }
 
     /// Every driver once (for start-up and reconcile).
-    pub fn all<H: Host>(&self) -> [&dyn NetworkDriver<H>; 3] {
-        [&self.bridge, &self.host, &self.null]
+    pub fn all<H: Host>(&self) -> [&dyn NetworkDriver<H>; 5] {
+        [
+            &self.bridge,
+            &self.host,
+            &self.null,
+            &self.macvlan,
+            &self.ipvlan,
+        ]
     }
 }

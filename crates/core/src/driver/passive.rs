@@ -9,8 +9,7 @@ use std::sync::Arc;
 use berth_types::{EndpointId, IfName};
 
 use crate::config::EngineConfig;
-use crate::container::Endpoint;
-use crate::driver::{DriverFuture, Join, NetworkDriver};
+use crate::driver::{DriverFuture, Join, Leave, NetworkDriver};
 use crate::error::Result;
 use crate::network::Network;
 use crate::ports::{EndpointCheck, EndpointFault, FwNetwork, Host};
@@ -22,8 +21,14 @@ fn done<'a, T: Send + 'a>(value: T) -> DriverFuture<'a, T> {
 }
 
 impl<H: Host> NetworkDriver<H> for PassiveDriver {
-    fn plan(&self, _: &mut Network, _: &[Network], _: &EngineConfig) -> Result<()> {
-        Ok(())
+    fn plan<'a>(
+        &'a self,
+        _: &'a H,
+        _: &'a mut Network,
+        _: &'a [Network],
+        _: &'a EngineConfig,
+    ) -> DriverFuture<'a, ()> {
+        done(())
     }
 
     fn has_endpoints(&self) -> bool {
@@ -68,7 +73,7 @@ impl<H: Host> NetworkDriver<H> for PassiveDriver {
         done(())
     }
 
-    fn leave<'a>(&'a self, _: &'a H, _: &'a Endpoint) -> DriverFuture<'a, ()> {
+    fn leave<'a>(&'a self, _: &'a H, _: Leave<'a>) -> DriverFuture<'a, ()> {
         done(())
     }
 
@@ -83,6 +88,10 @@ impl<H: Host> NetworkDriver<H> for PassiveDriver {
 
     fn firewall(&self, _: &Network, _: &EngineConfig) -> Option<FwNetwork> {
         None
+    }
+
+    fn publishes_ports(&self) -> bool {
+        false
     }
 
     fn default_host_ip(&self, _: &Network) -> Option<IpAddr> {

@@ -27,7 +27,9 @@ impl<H: Host> Engine<H> {
         };
         let mut network = plan_network(req, &around, &self.config, id, env.now())?;
         let driver = self.driver(&network);
-        driver.plan(&mut network, &existing, &self.config)?;
+        driver
+            .plan(&self.host, &mut network, &existing, &self.config)
+            .await?;
         // A removed network's kernel objects may still be going (its
         // bridge name taken until then).
         driver.settle(Some(&network)).await?;

@@ -15,6 +15,7 @@ use berth_ipam::SubnetPlan;
 use berth_types::{Driver, IpNet, NetworkId, NetworkName};
 
 use crate::driver::bridge::BridgeSettings;
+use crate::driver::macvlan::MacvlanSettings;
 use serde::{Deserialize, Serialize};
 
 /// The names of the networks every daemon has and nobody may remove.
@@ -73,6 +74,9 @@ pub struct Network {
     pub labels: BTreeMap<String, String>,
     /// The bridge driver's settings, for its networks.
     pub bridge: Option<BridgeSettings>,
+    /// The macvlan driver's settings, for its networks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub macvlan: Option<MacvlanSettings>,
 }
 
 impl Network {

@@ -67,6 +67,8 @@ pub fn plan_network(
     }
     let driver = match req.driver.as_str() {
         "" | "bridge" => Driver::Bridge,
+        "macvlan" => Driver::Macvlan,
+        "ipvlan" => Driver::Ipvlan,
         "host" | "null" => {
             return Err(Error::Forbidden(format!(
                 "only one instance of \"{}\" network is allowed",
@@ -154,6 +156,7 @@ pub fn plan_network(
         labels: req.labels,
         // The driver reads its options next (`NetworkDriver::plan`).
         bridge: None,
+        macvlan: None,
     })
 }
 
@@ -189,6 +192,7 @@ pub fn driverless_network(
         options: BTreeMap::new(),
         labels: BTreeMap::new(),
         bridge: None,
+        macvlan: None,
     })
 }
 
