@@ -76,7 +76,8 @@ impl Txn {
     }
 
     pub(crate) fn put_network(mut self, network: &Network, state: RecordState) -> Txn {
-        self.writes.push(Write::PutNetwork(network.clone(), state));
+        self.writes
+            .push(Write::PutNetwork(Box::new(network.clone()), state));
         self
     }
 

@@ -303,7 +303,7 @@ pub enum FlowMatch {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Write {
     /// Inserts or replaces (same id) a network, with its record's state.
-    PutNetwork(Network, RecordState),
+    PutNetwork(Box<Network>, RecordState),
     DeleteNetwork(NetworkId),
     /// Inserts or replaces (same id) a container. Its live endpoints are
     /// stored with it, each with its addresses allocated on its network;

@@ -122,7 +122,7 @@ fn reopen_keeps_data_and_does_not_rerun_migrations() {
     {
         let store = SqliteStore::open(&path).unwrap();
         store
-            .commit(&[Write::PutNetwork(a.clone(), RecordState::Ready)])
+            .commit(&[Write::PutNetwork(Box::new(a.clone()), RecordState::Ready)])
             .unwrap();
     }
     // Migration 1 is a bare CREATE TABLE: running it again would fail.
@@ -212,10 +212,13 @@ fn put_list_replace_delete_round_trip() {
     let mut b = network(2, "beta");
     // Inserted out of creation order: the list is oldest first.
     store
-        .commit(&[Write::PutNetwork(b.clone(), RecordState::Creating)])
+        .commit(&[Write::PutNetwork(
+            Box::new(b.clone()),
+            RecordState::Creating,
+        )])
         .unwrap();
     store
-        .commit(&[Write::PutNetwork(a.clone(), RecordState::Ready)])
+        .commit(&[Write::PutNetwork(Box::new(a.clone()), RecordState::Ready)])
         .unwrap();
     assert_eq!(
         store.networks().unwrap(),
@@ -229,7 +232,7 @@ fn put_list_replace_delete_round_trip() {
     b.labels.insert("changed".to_owned(), "1".to_owned());
     b.internal = true;
     store
-        .commit(&[Write::PutNetwork(b.clone(), RecordState::Ready)])
+        .commit(&[Write::PutNetwork(Box::new(b.clone()), RecordState::Ready)])
         .unwrap();
     assert_eq!(
         store.networks().unwrap()[1],
@@ -237,7 +240,10 @@ fn put_list_replace_delete_round_trip() {
     );
 
     store
-        .commit(&[Write::PutNetwork(b.clone(), RecordState::Removing)])
+        .commit(&[Write::PutNetwork(
+            Box::new(b.clone()),
+            RecordState::Removing,
+        )])
         .unwrap();
     assert_eq!(
         store.networks().unwrap()[1],
@@ -254,7 +260,10 @@ fn put_list_replace_delete_round_trip() {
     // The freed name can be taken again.
     let c = network(3, "gamma");
     store
-        .commit(&[Write::PutNetwork(c.clone(), RecordState::Creating)])
+        .commit(&[Write::PutNetwork(
+            Box::new(c.clone()),
+            RecordState::Creating,
+        )])
         .unwrap();
     assert_eq!(store.networks().unwrap().len(), 2);
 }
@@ -265,12 +274,15 @@ fn a_taken_name_is_a_conflict_and_changes_nothing() {
     let store = SqliteStore::open(&db(&dir)).unwrap();
     let a = network(1, "alpha");
     store
-        .commit(&[Write::PutNetwork(a.clone(), RecordState::Ready)])
+        .commit(&[Write::PutNetwork(Box::new(a.clone()), RecordState::Ready)])
         .unwrap();
 
     let same_name = network(2, "alpha");
     let err = store
-        .commit(&[Write::PutNetwork(same_name.clone(), RecordState::Creating)])
+        .commit(&[Write::PutNetwork(
+            Box::new(same_name.clone()),
+            RecordState::Creating,
+        )])
         .unwrap_err();
     match &err {
         StoreError::Conflict { what, .. } => {
@@ -282,12 +294,15 @@ fn a_taken_name_is_a_conflict_and_changes_nothing() {
     // Renaming onto a taken name is a conflict too.
     let b = network(2, "beta");
     store
-        .commit(&[Write::PutNetwork(b.clone(), RecordState::Ready)])
+        .commit(&[Write::PutNetwork(Box::new(b.clone()), RecordState::Ready)])
         .unwrap();
     let mut renamed = b.clone();
     renamed.name = a.name.clone();
     let err = store
-        .commit(&[Write::PutNetwork(renamed.clone(), RecordState::Ready)])
+        .commit(&[Write::PutNetwork(
+            Box::new(renamed.clone()),
+            RecordState::Ready,
+        )])
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
 
@@ -298,7 +313,10 @@ fn a_taken_name_is_a_conflict_and_changes_nothing() {
     );
     let port_err: PortError = Store::commit(
         &store,
-        &[Write::PutNetwork(same_name.clone(), RecordState::Creating)],
+        &[Write::PutNetwork(
+            Box::new(same_name.clone()),
+            RecordState::Creating,
+        )],
     )
     .unwrap_err();
     assert_eq!(
@@ -318,13 +336,19 @@ fn state_survives_reopen() {
     {
         let store = SqliteStore::open(&path).unwrap();
         store
-            .commit(&[Write::PutNetwork(a.clone(), RecordState::Creating)])
+            .commit(&[Write::PutNetwork(
+                Box::new(a.clone()),
+                RecordState::Creating,
+            )])
             .unwrap();
         store
-            .commit(&[Write::PutNetwork(b.clone(), RecordState::Ready)])
+            .commit(&[Write::PutNetwork(Box::new(b.clone()), RecordState::Ready)])
             .unwrap();
         store
-            .commit(&[Write::PutNetwork(b.clone(), RecordState::Removing)])
+            .commit(&[Write::PutNetwork(
+                Box::new(b.clone()),
+                RecordState::Removing,
+            )])
             .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
@@ -342,7 +366,7 @@ fn two_stores_on_one_file_work_side_by_side() {
     let second = SqliteStore::open(&path).unwrap();
     let a = network(1, "alpha");
     first
-        .commit(&[Write::PutNetwork(a.clone(), RecordState::Ready)])
+        .commit(&[Write::PutNetwork(Box::new(a.clone()), RecordState::Ready)])
         .unwrap();
     assert_eq!(
         second.networks().unwrap(),
@@ -389,7 +413,7 @@ fn a_corrupt_row_is_an_error_naming_it() {
     let store = SqliteStore::open(&path).unwrap();
     let a = network(1, "alpha");
     store
-        .commit(&[Write::PutNetwork(a.clone(), RecordState::Ready)])
+        .commit(&[Write::PutNetwork(Box::new(a.clone()), RecordState::Ready)])
         .unwrap();
     let conn = raw(&path);
 
@@ -425,7 +449,10 @@ fn the_state_column_is_checked() {
     let path = db(&dir);
     let store = SqliteStore::open(&path).unwrap();
     store
-        .commit(&[Write::PutNetwork(network(1, "alpha"), RecordState::Ready)])
+        .commit(&[Write::PutNetwork(
+            Box::new(network(1, "alpha")),
+            RecordState::Ready,
+        )])
         .unwrap();
     assert!(raw(&path)
         .execute("UPDATE networks SET state = 'bogus'", [])
@@ -475,10 +502,13 @@ fn measure_synchronous_cost() {
         for n in 0..N {
             let net = network(n, &format!("net{n}"));
             store
-                .commit(&[Write::PutNetwork(net.clone(), RecordState::Creating)])
+                .commit(&[Write::PutNetwork(
+                    Box::new(net.clone()),
+                    RecordState::Creating,
+                )])
                 .unwrap();
             store
-                .commit(&[Write::PutNetwork(net.clone(), RecordState::Ready)])
+                .commit(&[Write::PutNetwork(Box::new(net.clone()), RecordState::Ready)])
                 .unwrap();
         }
         let per_tx = started.elapsed() / (2 * u32::from(N));

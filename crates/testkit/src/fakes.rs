@@ -438,7 +438,7 @@ impl MemState {
                     return Err(conflict(format!("network {} exists", network.name)));
                 }
                 self.networks
-                    .insert(network.id.clone(), (network.clone(), *state));
+                    .insert(network.id.clone(), (Network::clone(network), *state));
             }
             Write::DeleteNetwork(id) => {
                 let in_use = self.containers.values().any(|c| {
@@ -535,7 +535,7 @@ impl MemStore {
             .get(id)
             .map(|(n, _)| n.clone())
             .ok_or_else(|| fail(format!("no network {id}")))?;
-        self.commit(&[Write::PutNetwork(network, state)])
+        self.commit(&[Write::PutNetwork(Box::new(network), state)])
     }
 
     /// The addresses allocated on `network`, as the store holds them.

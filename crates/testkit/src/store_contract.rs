@@ -110,7 +110,7 @@ fn attached(mut c: Container, network: &NetworkId, endpoint: Option<Endpoint>) -
 
 fn put_network(store: &impl Store, n: &Network) {
     ok(
-        store.commit(&[Write::PutNetwork(n.clone(), RecordState::Ready)]),
+        store.commit(&[Write::PutNetwork(Box::new(n.clone()), RecordState::Ready)]),
         "put network",
     );
 }
@@ -118,7 +118,10 @@ fn put_network(store: &impl Store, n: &Network) {
 fn networks_round_trip(store: &impl Store) {
     let net = network(1, "alpha");
     ok(
-        store.commit(&[Write::PutNetwork(net.clone(), RecordState::Creating)]),
+        store.commit(&[Write::PutNetwork(
+            Box::new(net.clone()),
+            RecordState::Creating,
+        )]),
         "insert",
     );
     assert_eq!(
@@ -128,7 +131,10 @@ fn networks_round_trip(store: &impl Store) {
     let mut changed = net.clone();
     changed.labels.insert("k".to_owned(), "v".to_owned());
     ok(
-        store.commit(&[Write::PutNetwork(changed.clone(), RecordState::Ready)]),
+        store.commit(&[Write::PutNetwork(
+            Box::new(changed.clone()),
+            RecordState::Ready,
+        )]),
         "replace",
     );
     assert_eq!(
@@ -149,7 +155,10 @@ fn networks_round_trip(store: &impl Store) {
 fn taken_network_names_are_conflicts(store: &impl Store) {
     put_network(store, &network(1, "alpha"));
     conflict(
-        store.commit(&[Write::PutNetwork(network(2, "alpha"), RecordState::Ready)]),
+        store.commit(&[Write::PutNetwork(
+            Box::new(network(2, "alpha")),
+            RecordState::Ready,
+        )]),
         "a second network named alpha",
     );
     assert_eq!(ok(store.networks(), "list").len(), 1);
@@ -210,7 +219,7 @@ fn a_taken_address_fails_the_whole_commit(store: &impl Store) {
     let second = attached(container(11, "c11"), &net.id, Some(endpoint(2, 2)));
     conflict(
         store.commit(&[
-            Write::PutNetwork(other.clone(), RecordState::Ready),
+            Write::PutNetwork(Box::new(other.clone()), RecordState::Ready),
             Write::PutContainer(Box::new(second)),
         ]),
         "the same address twice on one network",

@@ -119,8 +119,8 @@ fn setup(dir: &TempDir) -> SqliteStore {
     let store = SqliteStore::open(&db(dir)).unwrap();
     store
         .commit(&[
-            Write::PutNetwork(network(1, "alpha"), RecordState::Ready),
-            Write::PutNetwork(network(2, "beta"), RecordState::Ready),
+            Write::PutNetwork(Box::new(network(1, "alpha")), RecordState::Ready),
+            Write::PutNetwork(Box::new(network(2, "beta")), RecordState::Ready),
         ])
         .unwrap();
     store
