@@ -1,0 +1,18 @@
+//! `/containers...` (moby `daemon/server/router/container/container_routes.go`
+//! and `inspect.go`; body decoding from `daemon/internal/runconfig`).
+//!
+//! By what the handlers do: `create` (the create body as dockerd decodes
+//! and checks it, `network_mode` for its networking part), `lifecycle`
+//! (start, stop, restart, kill, remove, wait), `inspect` (list and
+//! inspect, reshaped per API version) and `streams` (logs, attach, resize).
+
+mod create;
+mod inspect;
+mod lifecycle;
+mod network_mode;
+mod streams;
+
+pub(super) use create::create;
+pub(super) use inspect::{inspect, list};
+pub(super) use lifecycle::{kill, remove, restart, start, stop, wait};
+pub(super) use streams::{attach, logs, resize, tty_size};

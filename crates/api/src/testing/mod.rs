@@ -1,0 +1,353 @@
+//! A recording stub [`Backend`] for tests of the API and its clients
+//! (feature `testing`): the API tests and the CLI tests run `serve` over
+//! it. Networks are canned answers, or a table
+//! ([`StubBackend::with_networks`]); containers, execs and images are a
+//! small in-memory fake engine whose "processes" are scripted by their
+//! command, so the real docker CLI can run them:
+//!
+//! - `echo ARGS...`: prints ARGS on stdout and exits.
+//! - `fail CODE [MESSAGE...]`: prints MESSAGE on stderr (without one,
+//!   `about to fail` on stdout, then `failing` on stderr) and exits with
+//!   CODE.
+//! - `sh`: answers each input line with `got: LINE` until the line `exit`
+//!   (or `exit CODE`) or the end of its stdin; `cat` echoes each line as
+//!   it came.
+//! - `nosuch`: is not in the image: a container fails to start, an exec
+//!   prints runc's error and exits 127.
+//! - `sleep ...`: runs until stopped (exit 143) or killed (exit 137).
+//!
+//! A successful process exits with the `EXIT` variable of its environment
+//! (`docker run -e EXIT=3`), else 0; `WARNING=TEXT` there makes create
+//! answer with that warning.
+//!
+//! The stub is split by concern: `engine` holds the fake engine's state,
+//! `process` the scripted processes, and the [`Backend`] implementation
+//! below hands each call to its area (`networks`, `containers`, `inspect`,
+//! `streams`, `exec`, `images`).
+
+mod containers;
+mod engine;
+mod exec;
+mod images;
+mod inspect;
+mod networks;
+mod process;
+mod streams;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::{
+    ApiError, AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs,
+    ExecStartOptions, Filters, ImageImportOptions, ImageListOptions, ImageRemoveOptions,
+    LogsOptions, RemoveOptions, RequestBody, StopOptions, StreamSession, TtySize, WaitCondition,
+    WaitFuture,
+};
+use bollard_stubs::models::{
+    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
+    ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
+    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
+};
+
+pub use engine::new_id;
+use engine::Engine;
+pub use networks::network;
+
+pub const BRIDGE_ID: &str = "f2de39df4171b0dc801e8002d1d999b77256983dfc63041c0f34030aa3977566";
+pub const CREATED_ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+/// The image every stub starts with.
+pub const BUSYBOX_ID: &str =
+    "sha256:b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
+
+/// A backend call as the stub saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    Version,
+    Info,
+    NetworkList(Filters),
+    NetworkInspect(String),
+    NetworkCreate(Box<NetworkCreateRequest>),
+    NetworkRemove(String),
+    NetworkPrune(Filters),
+    NetworkConnect(String, Box<NetworkConnectRequest>),
+    NetworkDisconnect(String, NetworkDisconnectRequest),
+    ContainerCreate(Option<String>, Box<ContainerCreateBody>),
+    ContainerStart(String),
+    ContainerStop(String, StopOptions),
+    ContainerKill(String, Option<String>),
+    ContainerRestart(String, StopOptions),
+    ContainerRemove(String, RemoveOptions),
+    ContainerList(ContainerListOptions),
+    ContainerInspect(String),
+    ContainerWait(String, WaitCondition),
+    ContainerLogs(String, LogsOptions),
+    ContainerAttach(String, AttachOptions),
+    ContainerResize(String, TtySize),
+    ExecCreate(String, Box<ExecConfig>),
+    ExecStart(String, ExecStartOptions, bool),
+    ExecResize(String, TtySize),
+    ExecInspect(String),
+    ImageImport(ImageImportOptions, usize),
+    ImageList(ImageListOptions),
+    ImageInspect(String),
+    ImageRemove(String, ImageRemoveOptions),
+}
+
+/// Records every call. Network names pick failures: `missing` is not
+/// found, `taken` already exists, `bridge` is predefined, `busy` is in use,
+/// and `kind-<name>` fails with that error kind; or, made
+/// [`StubBackend::with_networks`], the networks are a table.
+#[derive(Default)]
+pub struct StubBackend {
+    calls: Mutex<Vec<Call>>,
+    engine: Arc<Mutex<Engine>>,
+    /// The networks list, inspect, remove and prune answer from, in list
+    /// order; `None` for the canned answers.
+    networks: Option<Mutex<Vec<NetworkInspect>>>,
+    /// Containers listed after the stub's own, as given.
+    listed: Vec<ContainerSummary>,
+}
+
+impl StubBackend {
+    /// A stub whose networks are `networks`: listed as given (filters
+    /// ignored), found by name or id prefix, and removed by `rm` and
+    /// `prune` unless predefined.
+    pub fn with_networks(self, networks: Vec<NetworkInspect>) -> StubBackend {
+        StubBackend {
+            networks: Some(Mutex::new(networks)),
+            ..self
+        }
+    }
+
+    /// A stub that lists `containers` after its own (only the running
+    /// ones without `all`; filters ignored): shapes no create makes.
+    pub fn with_listed_containers(self, containers: Vec<ContainerSummary>) -> StubBackend {
+        StubBackend {
+            listed: containers,
+            ..self
+        }
+    }
+
+    /// The names of the containers that exist.
+    pub fn container_names(&self) -> Vec<String> {
+        lock(&self.engine)
+            .containers
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        lock(&self.calls).clone()
+    }
+
+    fn record(&self, call: Call) {
+        lock(&self.calls).push(call);
+    }
+}
+
+/// A panic on one test task must not hide what the others recorded.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Backend for StubBackend {
+    async fn version(&self) -> Result<SystemVersion, ApiError> {
+        self.record(Call::Version);
+        Ok(SystemVersion {
+            version: Some("0.1.0".to_owned()),
+            // Deliberately wrong: the HTTP layer must overwrite both.
+            api_version: Some("9.99".to_owned()),
+            min_api_version: Some("0.1".to_owned()),
+            os: Some("linux".to_owned()),
+            arch: Some("amd64".to_owned()),
+            ..Default::default()
+        })
+    }
+
+    async fn info(&self) -> Result<SystemInfo, ApiError> {
+        self.record(Call::Info);
+        Ok(SystemInfo {
+            name: Some("stub-host".to_owned()),
+            ..Default::default()
+        })
+    }
+
+    async fn network_list(&self, filters: Filters) -> Result<Vec<NetworkInspect>, ApiError> {
+        networks::network_list(self, filters).await
+    }
+
+    async fn network_inspect(&self, id_or_name: String) -> Result<NetworkInspect, ApiError> {
+        networks::network_inspect(self, id_or_name).await
+    }
+
+    async fn network_create(
+        &self,
+        req: NetworkCreateRequest,
+    ) -> Result<NetworkCreateResponse, ApiError> {
+        networks::network_create(self, req).await
+    }
+
+    async fn network_remove(&self, id_or_name: String) -> Result<(), ApiError> {
+        networks::network_remove(self, id_or_name).await
+    }
+
+    async fn network_prune(&self, filters: Filters) -> Result<NetworkPruneResponse, ApiError> {
+        networks::network_prune(self, filters).await
+    }
+
+    async fn network_connect(
+        &self,
+        network: String,
+        req: NetworkConnectRequest,
+    ) -> Result<(), ApiError> {
+        networks::network_connect(self, network, req).await
+    }
+
+    async fn network_disconnect(
+        &self,
+        network: String,
+        req: NetworkDisconnectRequest,
+    ) -> Result<(), ApiError> {
+        networks::network_disconnect(self, network, req).await
+    }
+
+    async fn container_create(
+        &self,
+        name: Option<String>,
+        config: ContainerCreateBody,
+    ) -> Result<ContainerCreateResponse, ApiError> {
+        containers::container_create(self, name, config).await
+    }
+
+    async fn container_start(&self, id_or_name: String) -> Result<(), ApiError> {
+        containers::container_start(self, id_or_name).await
+    }
+
+    async fn container_stop(
+        &self,
+        id_or_name: String,
+        options: StopOptions,
+    ) -> Result<(), ApiError> {
+        containers::container_stop(self, id_or_name, options).await
+    }
+
+    async fn container_kill(
+        &self,
+        id_or_name: String,
+        signal: Option<String>,
+    ) -> Result<(), ApiError> {
+        containers::container_kill(self, id_or_name, signal).await
+    }
+
+    async fn container_restart(
+        &self,
+        id_or_name: String,
+        options: StopOptions,
+    ) -> Result<(), ApiError> {
+        containers::container_restart(self, id_or_name, options).await
+    }
+
+    async fn container_remove(
+        &self,
+        id_or_name: String,
+        options: RemoveOptions,
+    ) -> Result<(), ApiError> {
+        containers::container_remove(self, id_or_name, options).await
+    }
+
+    async fn container_list(
+        &self,
+        options: ContainerListOptions,
+    ) -> Result<Vec<ContainerSummary>, ApiError> {
+        inspect::container_list(self, options).await
+    }
+
+    async fn container_inspect(
+        &self,
+        id_or_name: String,
+        size: bool,
+    ) -> Result<ContainerInspectResponse, ApiError> {
+        inspect::container_inspect(self, id_or_name, size).await
+    }
+
+    async fn container_wait(
+        &self,
+        id_or_name: String,
+        condition: WaitCondition,
+    ) -> Result<WaitFuture, ApiError> {
+        containers::container_wait(self, id_or_name, condition).await
+    }
+
+    async fn container_logs(
+        &self,
+        id_or_name: String,
+        options: LogsOptions,
+    ) -> Result<ContainerLogs, ApiError> {
+        streams::container_logs(self, id_or_name, options).await
+    }
+
+    async fn container_attach(
+        &self,
+        id_or_name: String,
+        options: AttachOptions,
+    ) -> Result<ContainerAttach, ApiError> {
+        streams::container_attach(self, id_or_name, options).await
+    }
+
+    async fn container_resize(&self, id_or_name: String, size: TtySize) -> Result<(), ApiError> {
+        streams::container_resize(self, id_or_name, size).await
+    }
+
+    async fn exec_create(&self, container: String, config: ExecConfig) -> Result<String, ApiError> {
+        exec::exec_create(self, container, config).await
+    }
+
+    async fn exec_start_detached(
+        &self,
+        exec_id: String,
+        options: ExecStartOptions,
+    ) -> Result<(), ApiError> {
+        exec::exec_start_detached(self, exec_id, options).await
+    }
+
+    async fn exec_start_attached(
+        &self,
+        exec_id: String,
+        options: ExecStartOptions,
+    ) -> Result<StreamSession, ApiError> {
+        exec::exec_start_attached(self, exec_id, options).await
+    }
+
+    async fn exec_resize(&self, exec_id: String, size: TtySize) -> Result<(), ApiError> {
+        exec::exec_resize(self, exec_id, size).await
+    }
+
+    async fn exec_inspect(&self, exec_id: String) -> Result<ExecInspectResponse, ApiError> {
+        exec::exec_inspect(self, exec_id).await
+    }
+
+    async fn image_import(
+        &self,
+        options: ImageImportOptions,
+        tarball: RequestBody,
+    ) -> Result<String, ApiError> {
+        images::image_import(self, options, tarball).await
+    }
+
+    async fn image_list(&self, options: ImageListOptions) -> Result<Vec<ImageSummary>, ApiError> {
+        images::image_list(self, options).await
+    }
+
+    async fn image_inspect(&self, name: String) -> Result<ImageInspect, ApiError> {
+        images::image_inspect(self, name).await
+    }
+
+    async fn image_remove(
+        &self,
+        name: String,
+        options: ImageRemoveOptions,
+    ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
+        images::image_remove(self, name, options).await
+    }
+}

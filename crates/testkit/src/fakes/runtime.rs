@@ -1,0 +1,152 @@
+//! [`FakeRuntime`]: a container runtime that runs nothing and records.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, UNIX_EPOCH};
+
+use berth_core::ports::{EtcFiles, ExitStatus, LaunchSpec, PortError, Runtime, RuntimeStatus};
+use berth_types::ContainerId;
+use tokio::sync::watch;
+
+use super::{fail, lock};
+
+/// A container process as the fake runtime keeps it.
+#[derive(Clone, Debug)]
+pub struct FakeProcess {
+    pub spec: LaunchSpec,
+    pub status: RuntimeStatus,
+    pub signals: Vec<i32>,
+    pub etc: EtcFiles,
+}
+
+/// Runs nothing: records what it was asked and lets tests end processes.
+pub struct FakeRuntime {
+    processes: Mutex<BTreeMap<ContainerId, FakeProcess>>,
+    /// Bumped on every change, so `wait` wakes up.
+    changed: watch::Sender<u64>,
+    fail_next_start: Mutex<Option<String>>,
+    /// When set, SIGTERM/SIGKILL end the process at once with 128+signal.
+    pub signals_kill: bool,
+    next_pid: AtomicU64,
+}
+
+impl Default for FakeRuntime {
+    fn default() -> Self {
+        FakeRuntime {
+            processes: Mutex::default(),
+            changed: watch::channel(0).0,
+            fail_next_start: Mutex::default(),
+            signals_kill: true,
+            next_pid: AtomicU64::new(1000),
+        }
+    }
+}
+
+impl FakeRuntime {
+    pub fn process(&self, id: &ContainerId) -> Option<FakeProcess> {
+        lock(&self.processes).get(id).cloned()
+    }
+
+    /// Ends a running process with `code`, as if it exited by itself.
+    pub fn exit(&self, id: &ContainerId, code: i64) {
+        if let Some(p) = lock(&self.processes).get_mut(id) {
+            p.status = RuntimeStatus::Exited(ExitStatus {
+                code,
+                finished_at: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            });
+        }
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Makes the next start fail with this message.
+    pub fn fail_next_start(&self, message: &str) {
+        *lock(&self.fail_next_start) = Some(message.to_owned());
+    }
+
+    /// Forgets a process, as after a reboot.
+    pub fn forget(&self, id: &ContainerId) {
+        lock(&self.processes).remove(id);
+        self.changed.send_modify(|n| *n += 1);
+    }
+}
+
+impl Runtime for FakeRuntime {
+    async fn create(&self, spec: &LaunchSpec) -> Result<(), PortError> {
+        lock(&self.processes).insert(
+            spec.id.clone(),
+            FakeProcess {
+                spec: spec.clone(),
+                status: RuntimeStatus::Created,
+                signals: Vec::new(),
+                etc: spec.etc.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn start(&self, id: &ContainerId) -> Result<u32, PortError> {
+        if let Some(message) = lock(&self.fail_next_start).take() {
+            return Err(fail(message));
+        }
+        let pid = u32::try_from(self.next_pid.fetch_add(1, Ordering::Relaxed)).unwrap_or(1);
+        match lock(&self.processes).get_mut(id) {
+            Some(p) => p.status = RuntimeStatus::Running { pid },
+            None => return Err(fail(format!("no container {id}"))),
+        }
+        self.changed.send_modify(|n| *n += 1);
+        Ok(pid)
+    }
+
+    async fn signal(&self, id: &ContainerId, signal: i32) -> Result<(), PortError> {
+        let mut processes = lock(&self.processes);
+        let Some(p) = processes.get_mut(id) else {
+            return Err(fail(format!("no container {id}")));
+        };
+        p.signals.push(signal);
+        if self.signals_kill
+            && matches!(p.status, RuntimeStatus::Running { .. })
+            && (signal == 9 || signal == 15)
+        {
+            p.status = RuntimeStatus::Exited(ExitStatus {
+                code: 128 + i64::from(signal),
+                finished_at: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            });
+            drop(processes);
+            self.changed.send_modify(|n| *n += 1);
+        }
+        Ok(())
+    }
+
+    async fn wait(&self, id: &ContainerId) -> Result<ExitStatus, PortError> {
+        let mut changes = self.changed.subscribe();
+        loop {
+            match lock(&self.processes).get(id).map(|p| p.status) {
+                Some(RuntimeStatus::Exited(exit)) => return Ok(exit),
+                None => return Err(fail(format!("no container {id}"))),
+                Some(_) => {}
+            }
+            if changes.changed().await.is_err() {
+                return Err(fail("runtime gone"));
+            }
+        }
+    }
+
+    async fn status(&self, id: &ContainerId) -> Result<RuntimeStatus, PortError> {
+        Ok(lock(&self.processes)
+            .get(id)
+            .map_or(RuntimeStatus::Missing, |p| p.status))
+    }
+
+    async fn delete(&self, id: &ContainerId) -> Result<(), PortError> {
+        self.forget(id);
+        Ok(())
+    }
+
+    async fn write_etc(&self, id: &ContainerId, files: &EtcFiles) -> Result<(), PortError> {
+        if let Some(p) = lock(&self.processes).get_mut(id) {
+            p.etc = files.clone();
+        }
+        Ok(())
+    }
+}
