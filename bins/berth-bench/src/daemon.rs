@@ -236,6 +236,22 @@ impl Daemon {
         id_of(&reply.json()?)
     }
 
+    /// A macvlan network on `parent` (a link of the sandbox host).
+    pub fn create_macvlan_network(&self, name: &str, parent: &str, subnet: &str) -> Result<String> {
+        let body = json!({
+            "Name": name,
+            "Driver": "macvlan",
+            "CheckDuplicate": true,
+            "IPAM": {"Config": [{"Subnet": subnet}]},
+            "Options": {"parent": parent},
+        });
+        let reply = self
+            .api
+            .post("/networks/create", &body)?
+            .ok(&format!("create network {name}"))?;
+        id_of(&reply.json()?)
+    }
+
     pub fn remove_network(&self, id: &str) -> Result<()> {
         self.api
             .delete(&format!("/networks/{id}"))?

@@ -7,6 +7,7 @@ mod burst;
 mod dns;
 mod floor;
 mod iperf;
+mod macvlan;
 mod net;
 mod ports;
 mod run;
@@ -25,6 +26,7 @@ use burst::{burst, grow};
 use dns::dns;
 use floor::{floors, port_floor};
 use iperf::iperf;
+use macvlan::macvlan;
 use net::networks;
 use ports::{many_ports, port_range};
 use run::run_rm;
@@ -133,7 +135,7 @@ pub struct Selection(pub Vec<String>);
 
 impl Selection {
     pub const ALL: &'static [&'static str] = &[
-        "net", "run", "ports", "iperf", "burst", "dns", "mem", "floor",
+        "net", "run", "macvlan", "ports", "iperf", "burst", "dns", "mem", "floor",
     ];
 
     pub fn has(&self, group: &str) -> bool {
@@ -293,6 +295,9 @@ pub fn run_all(d: &Daemon, p: &Params, sel: &Selection, busybox: &Path) -> Resul
         if d.kind == Kind::Berth {
             port_floor(d, p, 0, &mut rec)?;
         }
+    }
+    if sel.has("macvlan") {
+        macvlan(d, p, &mut rec)?;
     }
     if sel.has("ports") {
         port_range(d, p, &mut rec)?;

@@ -32,6 +32,17 @@ pub(super) fn run_rm_samples(
     n: usize,
     ports: &[(u16, u16)],
 ) -> Result<RunRm> {
+    run_rm_samples_on(d, NET, prefix, n, ports)
+}
+
+/// [`run_rm_samples`] on `network`.
+pub(super) fn run_rm_samples_on(
+    d: &Daemon,
+    network: &str,
+    prefix: &str,
+    n: usize,
+    ports: &[(u16, u16)],
+) -> Result<RunRm> {
     let mut out = RunRm {
         run: Vec::new(),
         rm: Vec::new(),
@@ -42,7 +53,7 @@ pub(super) fn run_rm_samples(
     for i in 0..n {
         check_interrupted()?;
         let t = Instant::now();
-        let id = d.run(&format!("{prefix}-{i}"), NET, ports, SLEEP)?;
+        let id = d.run(&format!("{prefix}-{i}"), network, ports, SLEEP)?;
         out.run.push(ms(t));
         let t = Instant::now();
         d.inspect(&id)?;
