@@ -220,6 +220,7 @@ fn published_ports_are_ignored_with_a_warning() {
 #[test]
 fn refusals_name_the_problem_and_change_nothing() {
     let (sb, _peer) = lan();
+    create_lan_network(&sb);
     let before = sb.docker(&["network", "ls", "-q"]).ok();
     let create = |args: &[&str]| {
         let mut all = vec!["network", "create"];
@@ -252,6 +253,18 @@ fn refusals_name_the_problem_and_change_nothing() {
                 "macvlan_mode=loud",
             ],
             "requested macvlan mode 'loud' is not valid",
+        ),
+        // A subnet inside the existing LAN network's.
+        (
+            vec![
+                "-d",
+                "macvlan",
+                "-o",
+                "parent=lan0",
+                "--subnet",
+                "192.168.77.0/25",
+            ],
+            "overlaps",
         ),
     ] {
         let r = create(&args);
@@ -290,4 +303,56 @@ fn containers_keep_their_lan_across_a_daemon_kill() {
     assert!(pings(peer.sh(&format!("{PING} {ip}"))), "after the restart");
     sb.docker(&["rm", "-f", "m1"]).ok();
     sb.docker(&["network", "rm", "lan"]).ok();
+}
+
+#[test]
+fn an_ipv6_macvlan_network_gives_both_families() {
+    let (sb, peer) = lan();
+    peer.sh("ip -6 addr add fd00:77::1/64 dev lan1 nodad").ok();
+    sb.docker(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "--ipv6",
+        "--subnet",
+        "192.168.77.0/24",
+        "--gateway",
+        PEER_LAN_IP,
+        "--subnet",
+        "fd00:77::/64",
+        "--gateway",
+        "fd00:77::1",
+        "-o",
+        "parent=lan0",
+        "lan6",
+    ])
+    .ok();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "m6",
+        "--network",
+        "lan6",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    let c = sb.inspect("m6");
+    let v6 = c["NetworkSettings"]["Networks"]["lan6"]["GlobalIPv6Address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(v6.starts_with("fd00:77::"), "{c}");
+    // Duplicate address detection on the new address may take a moment.
+    let answered = (0..30).any(|_| {
+        let ok = pings(peer.sh(&format!("busybox ping -6 -c1 -W1 {v6}")));
+        if !ok {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        ok
+    });
+    assert!(answered, "the peer reaches {v6}");
 }
