@@ -150,6 +150,40 @@ pub enum SubInterfaceKind {
     MacvlanPrivate,
     MacvlanVepa,
     MacvlanPassthru,
+    /// ipvlan shares the parent's MAC: [`SubInterface::mac`] is not applied.
+    IpvlanL2,
+    IpvlanL3,
+    IpvlanL3s,
+}
+
+/// A host link berth makes to be a network's parent, as Docker does: an
+/// 802.1q sub-interface (`-o parent=eth0.10`) or a dummy link (a macvlan
+/// network without a parent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParentLink {
+    pub name: IfName,
+    pub kind: ParentLinkKind,
+    /// Stored as the link's alias: [`parent_link_alias`].
+    pub alias: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParentLinkKind {
+    Vlan { base: IfName, id: u16 },
+    Dummy,
+}
+
+/// The alias of a parent link berth made for a network:
+/// `berth:parent:<network id>`.
+pub fn parent_link_alias(id: &NetworkId) -> String {
+    format!("{LINK_ALIAS_PREFIX}parent:{id}")
+}
+
+/// The network id in a parent link's alias, if the alias is one.
+pub fn network_id_from_parent_alias(alias: &str) -> Option<&str> {
+    alias
+        .strip_prefix(LINK_ALIAS_PREFIX)?
+        .strip_prefix("parent:")
 }
 
 /// Link kinds a kernel may or may not have (a driver that needs one the
@@ -251,6 +285,13 @@ pub trait NetOps: Send + Sync + 'static {
         &self,
         name: &IfName,
     ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+
+    /// Makes `link` in the host's namespace, up, with its alias; one that
+    /// is there already with that alias is success.
+    fn add_parent_link(
+        &self,
+        link: &ParentLink,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Makes `sub` in its sandbox, configured (addresses, up, default
     /// routes, `lo` up), all or nothing.

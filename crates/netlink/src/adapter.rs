@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use berth_core::container::Proto;
 use berth_core::ports::{
-    BridgeSpec, EndpointCheck, EndpointFault, FlowMatch, KernelLink, NetOps, OwnedLink, PortError,
-    SubInterface, VethPair, LINK_ALIAS_PREFIX,
+    BridgeSpec, EndpointCheck, EndpointFault, FlowMatch, KernelLink, NetOps, OwnedLink, ParentLink,
+    PortError, SubInterface, VethPair, LINK_ALIAS_PREFIX,
 };
 use berth_types::{IfName, IpNet, MacAddr};
 use futures::TryStreamExt;
@@ -330,7 +330,7 @@ impl Netlink {
     pub async fn owned_links(&self) -> Result<Vec<OwnedLink>> {
         let mut owned = Vec::new();
         for link in self.dump_links().await? {
-            let Some(alias) = link_alias(&link) else {
+            let Some(alias) = link_alias_of(&link) else {
                 continue;
             };
             if !alias.starts_with(LINK_ALIAS_PREFIX) {
@@ -468,6 +468,12 @@ impl NetOps for Netlink {
         Netlink::link_kind(self, name).await.map_err(Into::into)
     }
 
+    async fn add_parent_link(&self, link: &ParentLink) -> Result<(), PortError> {
+        Netlink::add_parent_link(self, link)
+            .await
+            .map_err(Into::into)
+    }
+
     async fn add_sub_interface(&self, sub: &SubInterface) -> Result<(), PortError> {
         Netlink::add_sub_interface(self, sub)
             .await
@@ -532,7 +538,7 @@ pub(crate) fn link_name(link: &LinkMessage) -> Option<&str> {
     })
 }
 
-fn link_alias(link: &LinkMessage) -> Option<&str> {
+pub(crate) fn link_alias_of(link: &LinkMessage) -> Option<&str> {
     link.attributes.iter().find_map(|a| match a {
         LinkAttribute::IfAlias(n) => Some(n.as_str()),
         _ => None,

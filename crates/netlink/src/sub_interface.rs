@@ -1,27 +1,60 @@
-//! Endpoints made from a parent link (macvlan): one RTM_NEWLINK on the
-//! host's socket makes the sub-interface of the parent born inside the
-//! sandbox under its final name, with its MAC; then, through a socket in
-//! the sandbox, its addresses, link up, `lo` up, default routes. A failure
-//! after it exists deletes it, so the sandbox is left as it was.
+//! Endpoints made from a parent link (macvlan, ipvlan): one RTM_NEWLINK on
+//! the host's socket makes the sub-interface of the parent born inside the
+//! sandbox under its final name (a macvlan with its MAC); then, through a
+//! socket in the sandbox, its addresses, link up, `lo` up, default routes.
+//! A failure after it exists deletes it, so the sandbox is left as it was.
+//! Also the parent links berth makes for such networks (802.1q, dummy).
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 
-use berth_core::ports::{EndpointFault, SubInterface, SubInterfaceKind};
+use berth_core::ports::{
+    EndpointFault, ParentLink, ParentLinkKind, SubInterface, SubInterfaceKind,
+};
 use berth_types::{IfName, IpNet};
-use netlink_packet_route::link::MacVlanMode;
-use rtnetlink::LinkMacVlan;
+use netlink_packet_route::link::{IpVlanMode, LinkMessage, MacVlanMode};
+use rtnetlink::{LinkDummy, LinkIpVlan, LinkMacVlan, LinkUnspec, LinkVlan};
 
-use crate::adapter::{link_facts, Netlink, Result};
+use crate::adapter::{link_alias_of, link_facts, Netlink, Result};
 use crate::error::NetlinkError;
 use crate::nsfs::open_netns;
 
-fn macvlan_mode(kind: SubInterfaceKind) -> MacVlanMode {
+/// The RTM_NEWLINK of `sub`: a macvlan with its MAC, or an ipvlan (which
+/// has its parent's), born in the sandbox `netns`.
+fn sub_interface_message(sub: &SubInterface, parent: u32, netns: RawFd) -> LinkMessage {
+    let name = sub.ifname.as_str();
+    let macvlan = |mode| {
+        LinkMacVlan::new(name, parent, mode)
+            .address(sub.mac.0.to_vec())
+            .setns_by_fd(netns)
+            .build()
+    };
+    let ipvlan = |mode| {
+        LinkIpVlan::new(name, parent, mode)
+            .setns_by_fd(netns)
+            .build()
+    };
+    match sub.kind {
+        SubInterfaceKind::MacvlanBridge => macvlan(MacVlanMode::Bridge),
+        SubInterfaceKind::MacvlanPrivate => macvlan(MacVlanMode::Private),
+        SubInterfaceKind::MacvlanVepa => macvlan(MacVlanMode::Vepa),
+        SubInterfaceKind::MacvlanPassthru => macvlan(MacVlanMode::Passthrough),
+        SubInterfaceKind::IpvlanL2 => ipvlan(IpVlanMode::L2),
+        SubInterfaceKind::IpvlanL3 => ipvlan(IpVlanMode::L3),
+        SubInterfaceKind::IpvlanL3s => ipvlan(IpVlanMode::L3S),
+    }
+}
+
+/// The kernel's link kind of `sub`.
+fn kind_name(kind: SubInterfaceKind) -> &'static str {
     match kind {
-        SubInterfaceKind::MacvlanBridge => MacVlanMode::Bridge,
-        SubInterfaceKind::MacvlanPrivate => MacVlanMode::Private,
-        SubInterfaceKind::MacvlanVepa => MacVlanMode::Vepa,
-        SubInterfaceKind::MacvlanPassthru => MacVlanMode::Passthrough,
+        SubInterfaceKind::MacvlanBridge
+        | SubInterfaceKind::MacvlanPrivate
+        | SubInterfaceKind::MacvlanVepa
+        | SubInterfaceKind::MacvlanPassthru => "macvlan",
+        SubInterfaceKind::IpvlanL2 | SubInterfaceKind::IpvlanL3 | SubInterfaceKind::IpvlanL3s => {
+            "ipvlan"
+        }
     }
 }
 
@@ -51,10 +84,7 @@ impl Netlink {
             .require_index(&sub.parent, "making a sub-interface of it")
             .await
             .map_err(|e| fail("looking up the parent link", e, None))?;
-        let message = LinkMacVlan::new(sub.ifname.as_str(), parent, macvlan_mode(sub.kind))
-            .address(sub.mac.0.to_vec())
-            .setns_by_fd(netns.as_raw_fd())
-            .build();
+        let message = sub_interface_message(sub, parent, netns.as_raw_fd());
         self.handle
             .link()
             .add(message)
@@ -63,7 +93,7 @@ impl Netlink {
             .map_err(|e| {
                 let object = format!("{} on {}", sub.ifname, sub.parent);
                 let err = NetlinkError::request(
-                    "creating macvlan",
+                    kind_name(sub.kind),
                     object,
                     e,
                     &[
@@ -124,13 +154,51 @@ impl Netlink {
             .into_iter()
             .map(|(a, _)| a.net)
             .collect();
-        if facts.kind.as_deref() != Some("macvlan")
+        if facts.kind.as_deref() != Some(kind_name(sub.kind))
             || !facts.up
             || sub.addresses.iter().any(|a| !present.contains(a))
         {
             return Ok(Some(EndpointFault::SandboxEndIncomplete));
         }
         Ok(None)
+    }
+
+    /// [`berth_core::ports::NetOps::add_parent_link`] with the adapter's own
+    /// error type.
+    pub async fn add_parent_link(&self, link: &ParentLink) -> Result<()> {
+        let name = link.name.as_str();
+        let message = match &link.kind {
+            ParentLinkKind::Vlan { base, id } => {
+                let base = self
+                    .require_index(base, "making an 802.1q link of it")
+                    .await?;
+                LinkVlan::new(name, base, *id).up().build()
+            }
+            ParentLinkKind::Dummy => LinkDummy::new(name).up().build(),
+        };
+        if let Err(e) = self.handle.link().add(message).execute().await {
+            let err = NetlinkError::request("creating parent link", name, e, &[]);
+            // Made by an earlier try (a crash before it was recorded ready).
+            let ours = match self.link_by_name(name).await? {
+                Some(found) => link_alias_of(&found) == Some(link.alias.as_str()),
+                None => false,
+            };
+            if err.errno() != Some(libc::EEXIST) || !ours {
+                return Err(err);
+            }
+        }
+        // The kernel ignores the alias on creation.
+        let alias = LinkUnspec::new_with_name(name)
+            .alias(link.alias.as_str())
+            .build();
+        self.handle
+            .link()
+            .change(alias)
+            .execute()
+            .await
+            .map_err(|e| NetlinkError::request("setting alias", name, e, &[]))?;
+        tracing::info!(link = name, "parent link added");
+        Ok(())
     }
 
     /// The kind of the link `name` (`""` for a plain device), or `None`.

@@ -12,11 +12,13 @@ mod support;
 use std::net::IpAddr;
 use std::path::Path;
 
-use berth_core::ports::{EndpointFault, KernelLink, NetOps, SubInterface, SubInterfaceKind};
+use berth_core::ports::{
+    EndpointFault, KernelLink, NetOps, ParentLink, ParentLinkKind, SubInterface, SubInterfaceKind,
+};
 use berth_types::MacAddr;
 use support::{
-    addrs_of, in_fresh_netns, in_private_mounts, ip, ip_json_in, is_up, link_names, name, net,
-    nsenter, open, ping_command,
+    addrs_of, in_fresh_netns, in_private_mounts, ip, ip_json_in, is_up, link_json, link_names,
+    name, net, nsenter, open, ping_command,
 };
 
 fn sub(netns: &Path, ifname: &str, address: &str, gateway: Option<&str>) -> SubInterface {
@@ -183,5 +185,56 @@ fn the_kernel_probe_leaves_the_namespace_as_it_was() {
             assert_eq!(NetOps::kernel_has(&nl, kind).await, first, "{kind:?}");
         }
         assert_eq!(link_names(), before);
+    });
+}
+
+/// A parent link berth makes (802.1q, dummy): up, with its alias, made
+/// again without error; on a kernel without the kind, refused.
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn parent_links_are_made_with_their_alias_where_the_kernel_has_them() {
+    in_fresh_netns(|| async {
+        let nl = open().await;
+        ip(&[
+            "link", "add", "lan0", "type", "veth", "peer", "name", "lan1",
+        ]);
+        for (link, kind) in [
+            (
+                ParentLink {
+                    name: name("lan0.10"),
+                    kind: ParentLinkKind::Vlan {
+                        base: name("lan0"),
+                        id: 10,
+                    },
+                    alias: "berth:parent:test-vlan".to_owned(),
+                },
+                KernelLink::Vlan,
+            ),
+            (
+                ParentLink {
+                    name: name("dm-test"),
+                    kind: ParentLinkKind::Dummy,
+                    alias: "berth:parent:test-dummy".to_owned(),
+                },
+                KernelLink::Dummy,
+            ),
+        ] {
+            let made = NetOps::add_parent_link(&nl, &link).await;
+            if !NetOps::kernel_has(&nl, kind).await {
+                assert!(made.is_err(), "{kind:?} made on a kernel without it");
+                assert!(!link_names().contains(&link.name.to_string()));
+                continue;
+            }
+            made.expect("made");
+            let json = link_json(link.name.as_str());
+            assert_eq!(json["ifalias"], link.alias.as_str(), "{json}");
+            assert!(is_up(&json), "{json}");
+            NetOps::add_parent_link(&nl, &link)
+                .await
+                .expect("made again");
+        }
     });
 }

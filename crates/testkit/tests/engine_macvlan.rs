@@ -183,10 +183,18 @@ async fn refusals_name_the_problem_and_change_nothing() {
         (
             NetworkCreate {
                 internal: true,
-                ..macvlan("d", &[("parent", "lan0")])
+                ..macvlan("d", &[])
             },
             ErrorKind::InvalidParameter,
             "CONFIG_DUMMY",
+        ),
+        (
+            NetworkCreate {
+                internal: true,
+                ..macvlan("d2", &[("parent", "lan0")])
+            },
+            ErrorKind::InvalidParameter,
+            "--internal macvlan networks take no -o parent",
         ),
         (
             macvlan("e", &[("parent", "lan0"), ("macvlan_mode", "loud")]),
@@ -274,4 +282,112 @@ async fn a_broken_sub_interface_is_rebuilt_at_restart() {
         eth0.addresses,
         vec![c.attachments[0].endpoint.as_ref().unwrap().ipv4.unwrap()]
     );
+}
+
+/// A kernel with 802.1q and dummy links: berth makes the parent as Docker
+/// does, and removes it with the network.
+#[tokio::test]
+async fn missing_parents_are_made_and_removed_with_the_network() {
+    let (host, h) = setup().await;
+    let vlan = h
+        .create_network(macvlan("tagged", &[("parent", "lan0.10")]))
+        .await
+        .unwrap();
+    let link = host.net.link("lan0.10").expect("the 802.1q link");
+    assert_eq!(
+        link.alias,
+        Some(berth_core::ports::parent_link_alias(&vlan.id))
+    );
+    h.create_container(run_req("web", "tagged")).await.unwrap();
+    let c = h.start_container("web").await.unwrap();
+    let eth0 = host.net.namespace(c.netns.as_ref().unwrap()).unwrap()["eth0"].clone();
+    assert_eq!(eth0.master.as_deref(), Some("lan0.10"));
+    h.remove_container("web", true).await.unwrap();
+    h.remove_network("tagged".into()).await.unwrap();
+    assert!(
+        host.net.link("lan0.10").is_none(),
+        "removed with the network"
+    );
+
+    let mut bare = macvlan("bare", &[]);
+    bare.ipam[0].subnet = "192.168.90.0/24".into();
+    bare.ipam[0].gateway = "192.168.90.1".into();
+    bare.ipam[0].ip_range = String::new();
+    let n = h.create_network(bare).await.unwrap();
+    assert!(n.internal, "a network without a parent is internal");
+    let dummy = format!("dm-{}", n.id.short());
+    assert_eq!(n.macvlan.as_ref().unwrap().parent.as_str(), dummy);
+    assert!(host.net.link(&dummy).is_some());
+    h.remove_network("bare".into()).await.unwrap();
+    assert!(host.net.link(&dummy).is_none());
+
+    let err = h
+        .create_network(macvlan("badid", &[("parent", "lan0.5000")]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "vlan id must be between 1-4094, received: 5000"
+    );
+    let err = h
+        .create_network(macvlan("nobase", &[("parent", "eth7.10")]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "-o parent interface was not found on the host: eth7"
+    );
+}
+
+#[tokio::test]
+async fn a_parent_link_no_network_owns_is_removed_at_start() {
+    let host = Arc::new(FakeHost::default());
+    let gone = berth_types::NetworkId::from_bytes([7; 32]);
+    host.net.add_link(
+        "dm-070707070707",
+        FakeLink {
+            alias: Some(berth_core::ports::parent_link_alias(&gone)),
+            up: true,
+            ..Default::default()
+        },
+    );
+    let mut engine = Engine::new(Arc::clone(&host), engine_config()).unwrap();
+    engine.reconcile().await.unwrap();
+    assert!(host.net.link("dm-070707070707").is_none());
+}
+
+/// ipvlan through the same seam, for a kernel that has it (the fake's).
+#[tokio::test]
+async fn an_ipvlan_network_joins_its_containers_in_its_mode() {
+    let (host, h) = setup().await;
+    let mut req = macvlan("ip3", &[("parent", "lan0"), ("ipvlan_mode", "l3")]);
+    req.driver = "ipvlan".into();
+    let n = h.create_network(req).await.unwrap();
+    assert_eq!(n.driver, Driver::Ipvlan);
+    assert_eq!(
+        n.macvlan.as_ref().unwrap().mode,
+        berth_core::driver::macvlan::MacvlanMode::L3
+    );
+    h.create_container(run_req("web", "ip3")).await.unwrap();
+    let c = h.start_container("web").await.unwrap();
+    let eth0 = host.net.namespace(c.netns.as_ref().unwrap()).unwrap()["eth0"].clone();
+    assert_eq!(eth0.master.as_deref(), Some("lan0"));
+    assert!(host.firewall.state().unwrap().ports.is_empty());
+
+    for (options, words) in [
+        (
+            vec![("parent", "lan0"), ("ipvlan_mode", "l4")],
+            "requested ipvlan mode 'l4' is not valid, 'l2' mode is the ipvlan driver default",
+        ),
+        (
+            vec![("parent", "lan0"), ("ipvlan_flag", "private")],
+            "ipvlan_flag 'private' is not supported by berth",
+        ),
+    ] {
+        let mut req = macvlan("bad", &options);
+        req.driver = "ipvlan".into();
+        req.ipam.clear();
+        let err = h.create_network(req).await.unwrap_err();
+        assert!(err.to_string().contains(words), "{err}");
+    }
 }

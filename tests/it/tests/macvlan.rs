@@ -238,9 +238,10 @@ fn refusals_name_the_problem_and_change_nothing() {
             "CONFIG_VLAN_8021Q",
         ),
         (vec!["-d", "macvlan"], "CONFIG_DUMMY"),
+        (vec!["-d", "macvlan", "--internal"], "CONFIG_DUMMY"),
         (
             vec!["-d", "macvlan", "--internal", "-o", "parent=lan0"],
-            "CONFIG_DUMMY",
+            "--internal macvlan networks take no -o parent",
         ),
         (vec!["-d", "ipvlan", "-o", "parent=lan0"], "CONFIG_IPVLAN"),
         (

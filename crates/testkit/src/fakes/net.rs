@@ -7,8 +7,8 @@ use std::sync::Mutex;
 
 use berth_core::container::Proto;
 use berth_core::ports::{
-    BridgeSpec, EndpointCheck, EndpointFault, FlowMatch, KernelLink, NetOps, OwnedLink, PortError,
-    SubInterface, VethPair, LINK_ALIAS_PREFIX,
+    BridgeSpec, EndpointCheck, EndpointFault, FlowMatch, KernelLink, NetOps, OwnedLink, ParentLink,
+    ParentLinkKind, PortError, SubInterface, VethPair, LINK_ALIAS_PREFIX,
 };
 use berth_types::{IfName, IpNet, MacAddr};
 
@@ -136,6 +136,38 @@ impl NetOps for FakeNet {
                 String::new()
             }
         }))
+    }
+
+    async fn add_parent_link(&self, link: &ParentLink) -> Result<(), PortError> {
+        let mut st = lock(&self.state);
+        let kind = match &link.kind {
+            ParentLinkKind::Vlan { base, .. } => {
+                if !st.links.contains_key(base.as_str()) {
+                    return Err(fail(format!("no link {base}")));
+                }
+                KernelLink::Vlan
+            }
+            ParentLinkKind::Dummy => KernelLink::Dummy,
+        };
+        if st.missing_kinds.contains(&format!("{kind:?}")) {
+            return Err(fail(format!("{kind:?}: operation not supported")));
+        }
+        match st.links.get(link.name.as_str()) {
+            Some(existing) if existing.alias.as_deref() == Some(link.alias.as_str()) => Ok(()),
+            Some(_) => Err(fail(format!("{} exists", link.name))),
+            None => {
+                st.links.insert(
+                    link.name.to_string(),
+                    FakeLink {
+                        alias: Some(link.alias.clone()),
+                        up: true,
+                        mtu: 1500,
+                        ..Default::default()
+                    },
+                );
+                Ok(())
+            }
+        }
     }
 
     async fn add_sub_interface(&self, sub: &SubInterface) -> Result<(), PortError> {
