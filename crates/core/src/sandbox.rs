@@ -99,6 +99,10 @@ impl<H: Host> Engine<H> {
         let (Some(path), Some(upstreams)) = (sandbox.own_path(), self.dns_upstreams(c)) else {
             return Ok(());
         };
+        self.start_dns(c, path, upstreams).await
+    }
+
+    async fn start_dns(&self, c: &Container, path: &Path, upstreams: DnsUpstreams) -> Result<()> {
         self.host
             .dns()
             .serve(&c.id, path, upstreams)
@@ -191,15 +195,7 @@ impl<H: Host> Engine<H> {
             return Ok(());
         };
         match (had_embedded_dns, self.dns_upstreams(c)) {
-            (false, Some(upstreams)) => self
-                .host
-                .dns()
-                .serve(&c.id, path, upstreams)
-                .await
-                .map_err(Error::dns(format!(
-                    "start the server of container {}",
-                    c.name
-                )))?,
+            (false, Some(upstreams)) => self.start_dns(c, path, upstreams).await?,
             (true, None) => self.host.dns().stop(&c.id).await,
             _ => {}
         }

@@ -14,6 +14,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
+use std::path::Path;
 
 use berth_core::ports::{EndpointCheck, EndpointFault, VethPair};
 use berth_types::{IfName, IpNet};
@@ -115,22 +116,7 @@ impl Netlink {
         if check == EndpointCheck::HostEnd {
             return Ok(None);
         }
-        let netns = open_netns(&spec.netns)?;
-        let inside = Netlink::open_in_netns(netns.as_fd())?;
-        let Some(sandbox_end) = inside.link_by_name(spec.ifname.as_str()).await? else {
-            return Ok(Some(EndpointFault::SandboxEndIncomplete));
-        };
-        let facts = link_facts(&sandbox_end);
-        let present: Vec<IpNet> = inside
-            .addresses_of(facts.index, spec.ifname.as_str())
-            .await?
-            .into_iter()
-            .map(|(a, _)| a.net)
-            .collect();
-        if !facts.up || spec.addresses.iter().any(|a| !present.contains(a)) {
-            return Ok(Some(EndpointFault::SandboxEndIncomplete));
-        }
-        Ok(None)
+        sandbox_end_fault(&spec.netns, &spec.ifname, "veth", &spec.addresses).await
     }
 
     /// Everything after the pair exists; the error names the failed step.
@@ -253,4 +239,34 @@ impl Netlink {
         tracing::debug!(link = name, %gateway, "default route added");
         Ok(())
     }
+}
+
+/// What is wrong with an endpoint's interface `ifname` in the sandbox at
+/// `netns`, if anything: it must be there, of link kind `kind`, up, with
+/// every one of `addresses`.
+pub(crate) async fn sandbox_end_fault(
+    netns: &Path,
+    ifname: &IfName,
+    kind: &str,
+    addresses: &[IpNet],
+) -> Result<Option<EndpointFault>> {
+    let netns = open_netns(netns)?;
+    let inside = Netlink::open_in_netns(netns.as_fd())?;
+    let Some(link) = inside.link_by_name(ifname.as_str()).await? else {
+        return Ok(Some(EndpointFault::SandboxEndIncomplete));
+    };
+    let facts = link_facts(&link);
+    let present: Vec<IpNet> = inside
+        .addresses_of(facts.index, ifname.as_str())
+        .await?
+        .into_iter()
+        .map(|(a, _)| a.net)
+        .collect();
+    if facts.kind.as_deref() != Some(kind)
+        || !facts.up
+        || addresses.iter().any(|a| !present.contains(a))
+    {
+        return Ok(Some(EndpointFault::SandboxEndIncomplete));
+    }
+    Ok(None)
 }

@@ -11,11 +11,12 @@ use std::path::Path;
 use berth_core::ports::{
     EndpointFault, ParentLink, ParentLinkKind, SubInterface, SubInterfaceKind,
 };
-use berth_types::{IfName, IpNet};
+use berth_types::IfName;
 use netlink_packet_route::link::{IpVlanMode, LinkMessage, MacVlanMode};
 use rtnetlink::{LinkDummy, LinkIpVlan, LinkMacVlan, LinkUnspec, LinkVlan};
 
 use crate::adapter::{link_alias_of, link_facts, Netlink, Result};
+use crate::endpoint::sandbox_end_fault;
 use crate::error::NetlinkError;
 use crate::nsfs::open_netns;
 
@@ -142,25 +143,7 @@ impl Netlink {
     /// What is wrong with `sub` in its sandbox, if anything: it must be
     /// there, up, with every address.
     pub async fn sub_interface_fault(&self, sub: &SubInterface) -> Result<Option<EndpointFault>> {
-        let netns = open_netns(&sub.netns)?;
-        let inside = Netlink::open_in_netns(netns.as_fd())?;
-        let Some(link) = inside.link_by_name(sub.ifname.as_str()).await? else {
-            return Ok(Some(EndpointFault::SandboxEndIncomplete));
-        };
-        let facts = link_facts(&link);
-        let present: Vec<IpNet> = inside
-            .addresses_of(facts.index, sub.ifname.as_str())
-            .await?
-            .into_iter()
-            .map(|(a, _)| a.net)
-            .collect();
-        if facts.kind.as_deref() != Some(kind_name(sub.kind))
-            || !facts.up
-            || sub.addresses.iter().any(|a| !present.contains(a))
-        {
-            return Ok(Some(EndpointFault::SandboxEndIncomplete));
-        }
-        Ok(None)
+        sandbox_end_fault(&sub.netns, &sub.ifname, kind_name(sub.kind), &sub.addresses).await
     }
 
     /// [`berth_core::ports::NetOps::add_parent_link`] with the adapter's own

@@ -12,10 +12,10 @@ use berth_ipam::SubnetRequest;
 use berth_types::{Driver, EndpointId, IfName, IpNet, MacAddr, NetworkId, NetworkName};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::config::EngineConfig;
-use crate::driver::{DriverFuture, Join, Leave, NetworkDriver};
+use crate::driver::{remove_owned_links, DriverFuture, Join, Leave, NetworkDriver};
 use crate::error::{Error, Result};
 use crate::network::Network;
 use crate::ports::{
@@ -199,38 +199,22 @@ impl<H: Host> NetworkDriver<H> for BridgeDriver {
         live_endpoints: &'a BTreeSet<&'a str>,
     ) -> DriverFuture<'a, ()> {
         Box::pin(async move {
-            let net = host.net();
             let wanted: BTreeMap<&str, &str> = networks
                 .iter()
                 .filter_map(|n| Some((n.id.as_str(), n.bridge.as_ref()?.name.as_str())))
                 .collect();
-            let links = net
-                .owned_links()
-                .await
-                .map_err(Error::kernel("list berth's links"))?;
-            for link in links {
-                let (kind, orphan) = if let Some(id) = network_id_from_alias(&link.alias) {
-                    ("bridge", wanted.get(id) != Some(&link.name.as_str()))
-                } else if let Some(id) = endpoint_id_from_alias(&link.alias) {
-                    ("veth", !live_endpoints.contains(id))
+            remove_owned_links(host.net(), |alias, name| {
+                if let Some(id) = network_id_from_alias(alias) {
+                    (wanted.get(id) != Some(&name)).then_some("bridge")
                 } else {
-                    continue;
-                };
-                if !orphan {
-                    continue;
+                    let id = endpoint_id_from_alias(alias)?;
+                    (!live_endpoints.contains(id)).then_some("veth")
                 }
-                match net.delete_link(&link.name).await {
-                    Ok(()) => {
-                        info!(link = %link.name, kind, "removed a link nothing of berth's owns")
-                    }
-                    Err(e) => warn!(link = %link.name, kind, error = %e, "orphan link not removed"),
-                }
-            }
-            Ok(())
+            })
+            .await
         })
     }
 
-    /// `veth` + 7 hex digits of the endpoint id, as Docker names host ends.
     fn host_ifname(&self, endpoint: &EndpointId) -> Result<Option<IfName>> {
         IfName::parse(&format!("veth{}", &endpoint.as_str()[..7]))
             .map(Some)

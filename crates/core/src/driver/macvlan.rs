@@ -17,10 +17,9 @@ use std::sync::Arc;
 
 use berth_types::{Driver, EndpointId, IfName, NetworkId};
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
 
 use crate::config::EngineConfig;
-use crate::driver::{DriverFuture, Join, Leave, NetworkDriver};
+use crate::driver::{remove_owned_links, DriverFuture, Join, Leave, NetworkDriver};
 use crate::error::{Error, Result};
 use crate::network::Network;
 use crate::ports::{
@@ -411,26 +410,11 @@ impl<H: Host> NetworkDriver<H> for MacvlanDriver {
                 // One sweep for both kinds: the macvlan driver's.
                 return Ok(());
             }
-            let net = host.net();
-            let links = net
-                .owned_links()
-                .await
-                .map_err(Error::kernel("list berth's links"))?;
-            for link in links {
-                let Some(id) = network_id_from_parent_alias(&link.alias) else {
-                    continue;
-                };
-                if networks.iter().any(|n| n.id.as_str() == id) {
-                    continue;
-                }
-                match net.delete_link(&link.name).await {
-                    Ok(()) => info!(link = %link.name, "removed a parent link no network owns"),
-                    Err(e) => {
-                        warn!(link = %link.name, error = %e, "orphan parent link not removed")
-                    }
-                }
-            }
-            Ok(())
+            remove_owned_links(host.net(), |alias, _| {
+                let id = network_id_from_parent_alias(alias)?;
+                (!networks.iter().any(|n| n.id.as_str() == id)).then_some("parent")
+            })
+            .await
         })
     }
 

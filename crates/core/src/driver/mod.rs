@@ -20,9 +20,10 @@ use berth_types::{Driver, EndpointId, IfName};
 
 use crate::config::EngineConfig;
 use crate::container::Endpoint;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::network::Network;
-use crate::ports::{EndpointCheck, EndpointFault, FwNetwork, Host};
+use crate::ports::{EndpointCheck, EndpointFault, FwNetwork, Host, NetOps};
+use tracing::{info, warn};
 
 pub use bridge::BridgeDriver;
 pub use macvlan::MacvlanDriver;
@@ -129,6 +130,28 @@ pub trait NetworkDriver<H: Host>: Send + Sync {
 
     /// The host address `-p` binds to when it names none.
     fn default_host_ip(&self, network: &Network) -> Option<IpAddr>;
+}
+
+/// Deletes berth's links whose alias `orphan` judges unowned (it names
+/// their kind, for the log): each driver's start-up sweep.
+pub(crate) async fn remove_owned_links<N: NetOps>(
+    net: &N,
+    orphan: impl Fn(&str, &str) -> Option<&'static str>,
+) -> Result<()> {
+    let links = net
+        .owned_links()
+        .await
+        .map_err(Error::kernel("list berth's links"))?;
+    for link in links {
+        let Some(kind) = orphan(&link.alias, link.name.as_str()) else {
+            continue;
+        };
+        match net.delete_link(&link.name).await {
+            Ok(()) => info!(link = %link.name, kind, "removed a link nothing of berth's owns"),
+            Err(e) => warn!(link = %link.name, kind, error = %e, "orphan link not removed"),
+        }
+    }
+    Ok(())
 }
 
 /// The drivers this daemon has.
