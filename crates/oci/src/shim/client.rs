@@ -281,10 +281,18 @@ impl AttachStream {
         Ok(())
     }
 
+    /// Tells the shim that no more input comes. A shim that has stopped
+    /// reading (the process exited and the shim sent its last frames) has
+    /// no stdin left to close: that is success, and what it sent before
+    /// can still be read.
     pub fn close_stdin(&mut self) -> Result<()> {
-        self.stream
+        match self
+            .stream
             .write_all(&proto::encode(proto::STDIN_CLOSE, &[]))
-            .map_err(|e| self.err(format!("close stdin: {e}")))
+        {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.map_err(|e| self.err(format!("close stdin: {e}"))),
+        }
     }
 
     pub fn try_clone(&self) -> Result<AttachStream> {
