@@ -47,6 +47,14 @@ fn create_lan_network(sb: &Sandbox) {
     .ok();
 }
 
+/// `docker run -d --name NAME --network NETWORK [EXTRA..] busybox sleep 1d`.
+fn run_on(sb: &Sandbox, name: &str, network: &str, extra: &[&str]) {
+    let mut args = vec!["run", "-d", "--name", name, "--network", network];
+    args.extend_from_slice(extra);
+    args.extend(["busybox", "sleep", "1d"]);
+    sb.docker(&args).ok();
+}
+
 fn address(sb: &Sandbox, container: &str, network: &str) -> (String, String) {
     let c = sb.inspect(container);
     let ep = &c["NetworkSettings"]["Networks"][network];
@@ -100,32 +108,8 @@ fn containers_sit_on_the_lan_with_their_own_mac_and_address() {
     let net = sb.inspect("lan");
     assert_eq!(net["Driver"], "macvlan");
     assert_eq!(net["Options"]["parent"], "lan0");
-    sb.docker(&[
-        "run",
-        "-d",
-        "--name",
-        "m1",
-        "--network",
-        "lan",
-        "busybox",
-        "sleep",
-        "1d",
-    ])
-    .ok();
-    sb.docker(&[
-        "run",
-        "-d",
-        "--name",
-        "m2",
-        "--network",
-        "lan",
-        "--ip",
-        "192.168.77.200",
-        "busybox",
-        "sleep",
-        "1d",
-    ])
-    .ok();
+    run_on(&sb, "m1", "lan", &[]);
+    run_on(&sb, "m2", "lan", &["--ip", "192.168.77.200"]);
     let (m1_ip, m1_mac) = address(&sb, "m1", "lan");
     let (m2_ip, _) = address(&sb, "m2", "lan");
     assert_eq!(m2_ip, "192.168.77.200", "fixed --ip");
@@ -163,20 +147,7 @@ fn containers_sit_on_the_lan_with_their_own_mac_and_address() {
 
     // Removal takes the sub-interface with the sandbox; the address is free.
     sb.docker(&["rm", "-f", "m2"]).ok();
-    sb.docker(&[
-        "run",
-        "-d",
-        "--name",
-        "m3",
-        "--network",
-        "lan",
-        "--ip",
-        "192.168.77.200",
-        "busybox",
-        "sleep",
-        "1d",
-    ])
-    .ok();
+    run_on(&sb, "m3", "lan", &["--ip", "192.168.77.200"]);
     assert!(pings(peer.sh(&format!("{PING} 192.168.77.200"))));
 }
 
@@ -309,18 +280,7 @@ fn refusals_name_the_problem_and_change_nothing() {
 fn containers_keep_their_lan_across_a_daemon_kill() {
     let (mut sb, peer) = lan();
     create_lan_network(&sb);
-    sb.docker(&[
-        "run",
-        "-d",
-        "--name",
-        "m1",
-        "--network",
-        "lan",
-        "busybox",
-        "sleep",
-        "1d",
-    ])
-    .ok();
+    run_on(&sb, "m1", "lan", &[]);
     let (ip, mac) = address(&sb, "m1", "lan");
     let r = sb.docker(&["network", "rm", "lan"]);
     assert!(r.stderr.contains("has active endpoints"), "{}", r.stderr);
@@ -359,18 +319,7 @@ fn an_ipv6_macvlan_network_gives_both_families() {
         "lan6",
     ])
     .ok();
-    sb.docker(&[
-        "run",
-        "-d",
-        "--name",
-        "m6",
-        "--network",
-        "lan6",
-        "busybox",
-        "sleep",
-        "1d",
-    ])
-    .ok();
+    run_on(&sb, "m6", "lan6", &[]);
     let c = sb.inspect("m6");
     let v6 = c["NetworkSettings"]["Networks"]["lan6"]["GlobalIPv6Address"]
         .as_str()

@@ -19,7 +19,7 @@ use berth_types::{Driver, EndpointId, IfName, NetworkId};
 use serde::{Deserialize, Serialize};
 
 use crate::config::EngineConfig;
-use crate::driver::{remove_owned_links, DriverFuture, Join, Leave, NetworkDriver};
+use crate::driver::{done, remove_owned_links, DriverFuture, Join, Leave, NetworkDriver};
 use crate::error::{Error, Result};
 use crate::network::Network;
 use crate::ports::{
@@ -307,10 +307,6 @@ fn sub_interface(join: &Join<'_>) -> Result<SubInterface> {
             Vec::new()
         },
     })
-}
-
-fn done<'a, T: Send + 'a>(value: T) -> DriverFuture<'a, T> {
-    Box::pin(std::future::ready(Ok(value)))
 }
 
 impl<H: Host> NetworkDriver<H> for MacvlanDriver {

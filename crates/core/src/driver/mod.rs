@@ -32,6 +32,11 @@ use passive::PassiveDriver;
 /// The future of a driver call: boxed, so drivers are chosen at run time.
 pub type DriverFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
+/// A driver call with nothing to do: answered at once.
+pub(crate) fn done<'a, T: Send + 'a>(value: T) -> DriverFuture<'a, T> {
+    Box::pin(std::future::ready(Ok(value)))
+}
+
 /// One endpoint in one sandbox, as a driver joins it.
 #[derive(Clone, Copy, Debug)]
 pub struct Join<'a> {

@@ -9,16 +9,12 @@ use std::sync::Arc;
 use berth_types::{EndpointId, IfName};
 
 use crate::config::EngineConfig;
-use crate::driver::{DriverFuture, Join, Leave, NetworkDriver};
+use crate::driver::{done, DriverFuture, Join, Leave, NetworkDriver};
 use crate::error::Result;
 use crate::network::Network;
 use crate::ports::{EndpointCheck, EndpointFault, FwNetwork, Host};
 
 pub(crate) struct PassiveDriver;
-
-fn done<'a, T: Send + 'a>(value: T) -> DriverFuture<'a, T> {
-    Box::pin(std::future::ready(Ok(value)))
-}
 
 impl<H: Host> NetworkDriver<H> for PassiveDriver {
     fn plan<'a>(
