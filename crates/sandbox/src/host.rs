@@ -154,6 +154,20 @@ impl Host {
             "ip addr add {PEER_IP}/24 dev eth0 && ip -6 addr add {PEER_IP6}/64 dev eth0 nodad && ip link set eth0 up \
              && ip route add default via {HOST_OUTSIDE_IP} && ip -6 route add default via {HOST_OUTSIDE_IP6}"
         )))?;
+        // A fresh veth pair drops packets until the kernel's link watch has
+        // activated both ends (up to a second): the peer is ready once it
+        // answers over both families.
+        let answers = |ip: &str| {
+            self.command("busybox")
+                .args(["ping", "-c1", "-W1", ip])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        wait_for(SETUP_TIMEOUT, "the outside peer's answers", || {
+            answers(PEER_IP) && answers(PEER_IP6)
+        })?;
         Ok(peer)
     }
 
