@@ -276,6 +276,9 @@ mod tests {
             publish_all: false,
             exposed: Vec::new(),
             auto_remove: false,
+            storage: Default::default(),
+            resources: Default::default(),
+            security: Default::default(),
             published: Vec::new(),
             state: RunState {
                 status: Status::Running,

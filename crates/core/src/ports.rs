@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 
-use crate::container::{Container, ProcessConfig, Proto};
+use crate::container::{Container, ProcessConfig, Proto, Resources, Security, Storage};
 use crate::network::{Network, RecordState};
 
 /// Adapters report failures as boxed errors; the core wraps them with what it
@@ -389,6 +389,9 @@ pub struct LaunchSpec {
     pub domainname: String,
     pub netns: NetnsRef,
     pub etc: EtcFiles,
+    pub storage: Storage,
+    pub resources: Resources,
+    pub security: Security,
 }
 
 /// Which network namespace a container's process joins.

@@ -20,7 +20,7 @@ use crate::image::{ImageId, ImageStore};
 use crate::runtime::{ContainerRuntime, Probe, TaskSpec};
 use crate::shim::client::connect_unix;
 use crate::shim::proto::{self, ExitInfo, ProcessState};
-use crate::spec::{EtcFiles, NetworkNamespace, ProcessSpec, Rlimit, User};
+use crate::spec::{ContainerOptions, EtcFiles, NetworkNamespace, ProcessSpec, Rlimit, User};
 
 mod images;
 
@@ -327,6 +327,11 @@ impl Runtime for OciAdapter {
                 },
                 etc,
                 stdin: spec.process.open_stdin,
+                options: ContainerOptions {
+                    storage: spec.storage.clone(),
+                    resources: spec.resources.clone(),
+                    security: spec.security.clone(),
+                },
             };
             rt.spawn_shim(&spec.id, &task).map(drop)
         })

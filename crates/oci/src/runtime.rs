@@ -21,7 +21,8 @@ use crate::shim::client::{read_exit_file, AttachStream, ShimClient};
 use crate::shim::proto::{ExitInfo, ShimStatus};
 use crate::shim::{self, ShimConfig, ShimMode};
 use crate::spec::{
-    render_process, render_spec, BundleSpec, EtcFiles, NetworkNamespace, ProcessSpec,
+    render_process, render_spec, BundleSpec, ContainerOptions, EtcFiles, NetworkNamespace,
+    ProcessSpec,
 };
 
 /// How long `delete` waits for a killed container's shim to finish.
@@ -53,6 +54,7 @@ pub struct TaskSpec {
     pub etc: EtcFiles,
     /// Keep stdin open for attached clients (`docker run -i`).
     pub stdin: bool,
+    pub options: ContainerOptions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +159,7 @@ impl ContainerRuntime {
             network,
             etc: task.etc.clone(),
             cgroups_path: format!("{}/{id}", self.cgroup_parent.trim_end_matches('/')),
+            options: task.options.clone(),
         })?;
         let path = self.layout.bundle_dir(id).join(BUNDLE_CONFIG);
         let bytes = serde_json::to_vec_pretty(&spec).map_err(|e| Error::InvalidSpec {

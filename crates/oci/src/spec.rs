@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
+use berth_core::container::{self, Security, Storage};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -122,6 +123,16 @@ pub struct ProcessSpec {
     pub nofile: Rlimit,
 }
 
+/// What a container asked for beyond its process and network, as core
+/// records it: rendered into mounts, `linux.resources` and the process's
+/// privileges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerOptions {
+    pub storage: Storage,
+    pub resources: container::Resources,
+    pub security: Security,
+}
+
 /// Everything a container's `config.json` depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleSpec {
@@ -136,6 +147,7 @@ pub struct BundleSpec {
     /// runc's cgroupfs path, e.g. `/berth/<id>`: a plain path works on
     /// cgroup v1, v2 and hybrid hosts with runc's cgroupfs driver.
     pub cgroups_path: String,
+    pub options: ContainerOptions,
 }
 
 // ---- the OCI JSON shapes (only the fields berth sets) ----
@@ -490,6 +502,7 @@ mod tests {
                 hostname: Some("/var/lib/berth/containers/c1/hostname".into()),
             },
             cgroups_path: "/berth/c1".into(),
+            options: ContainerOptions::default(),
         }
     }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use berth_oci::image::{Image, ImportOptions, ImportSource};
 use berth_oci::logs::{LogOptions, Stream};
 use berth_oci::rootfs::{mounted_fs_type, unmount, NetnsPin, Overlay, OVERLAYFS_SUPER_MAGIC};
-use berth_oci::spec::{EtcFiles, NetworkNamespace, ProcessSpec, Rlimit, User};
+use berth_oci::spec::{ContainerOptions, EtcFiles, NetworkNamespace, ProcessSpec, Rlimit, User};
 use berth_oci::{
     ContainerRuntime, ExecId, ExitInfo, ImageStore, Output, Probe, ProcessState, RepoTag,
     RuntimeConfig, TaskSpec,
@@ -148,6 +148,7 @@ impl Env {
             network: NetworkNamespace::New,
             etc: EtcFiles::default(),
             stdin,
+            options: ContainerOptions::default(),
         }
     }
 

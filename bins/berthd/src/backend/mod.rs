@@ -5,6 +5,9 @@
 
 mod fields;
 mod images;
+mod resources;
+mod security;
+mod storage;
 mod streams;
 mod wire;
 

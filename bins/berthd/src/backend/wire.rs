@@ -262,7 +262,7 @@ pub fn container_inspect(
         .map_or((String::new(), Vec::new()), |(p, a)| {
             (p.clone(), a.to_vec())
         });
-    let config = ContainerConfig {
+    let mut config = ContainerConfig {
         hostname: Some(c.dns.hostname.clone()),
         domainname: Some(c.dns.domainname.clone()),
         user: Some(c.process.user.clone()),
@@ -282,7 +282,7 @@ pub fn container_inspect(
         labels: Some(hash_map(&c.labels)),
         ..Default::default()
     };
-    let host_config = HostConfig {
+    let mut host_config = HostConfig {
         network_mode: Some(network_mode_text(c, networks)),
         port_bindings: Some(requested_port_map(c)),
         publish_all_ports: Some(c.publish_all),
@@ -299,6 +299,9 @@ pub fn container_inspect(
         ),
         ..Default::default()
     };
+    super::storage::show(&c.storage, &mut host_config, &mut config);
+    super::resources::show(&c.resources, &mut host_config);
+    super::security::show(&c.security, &mut host_config);
     let network_settings = NetworkSettings {
         sandbox_id: Some(
             c.netns
@@ -352,7 +355,7 @@ pub fn container_inspect(
         app_armor_profile: Some(String::new()),
         exec_ids: None,
         host_config: Some(host_config),
-        mounts: Some(Vec::new()),
+        mounts: Some(super::storage::mount_points(&c.storage)),
         config: Some(config),
         network_settings: Some(network_settings),
         ..Default::default()
@@ -521,8 +524,11 @@ fn console_size(size: Option<&[usize]>) -> Option<(u16, u16)> {
     }
 }
 
-pub fn create_request(name: Option<String>, body: ContainerCreateBody) -> ContainerCreate {
-    let host = body.host_config.unwrap_or_default();
+pub fn create_request(name: Option<String>, mut body: ContainerCreateBody) -> ContainerCreate {
+    let host = body.host_config.take().unwrap_or_default();
+    let storage = super::storage::requested(&body, &host);
+    let resources = super::resources::requested(&host);
+    let security = super::security::requested(&host);
     let endpoints = body
         .networking_config
         .and_then(|n| n.endpoints_config)
@@ -577,6 +583,9 @@ pub fn create_request(name: Option<String>, body: ContainerCreateBody) -> Contai
         dns_options: host.dns_options.unwrap_or_default(),
         extra_hosts: host.extra_hosts.unwrap_or_default(),
         auto_remove: host.auto_remove.unwrap_or(false),
+        storage,
+        resources,
+        security,
     }
 }
 

@@ -10,7 +10,8 @@ use berth_types::{ContainerId, MacAddr};
 
 use crate::container::table::ContainerTable;
 use crate::container::{
-    Attachment, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto, RunState,
+    Attachment, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto, Resources,
+    RunState, Security, Storage,
 };
 use crate::error::{Error, Result};
 use crate::lookup::find_network;
@@ -64,6 +65,9 @@ pub struct ContainerCreate {
     /// `NAME:IP` (or `NAME:host-gateway`).
     pub extra_hosts: Vec<String>,
     pub auto_remove: bool,
+    pub storage: Storage,
+    pub resources: Resources,
+    pub security: Security,
 }
 
 /// What the plan checks the request against.
@@ -373,6 +377,9 @@ pub fn plan_container(
         publish_all,
         exposed,
         auto_remove: req.auto_remove,
+        storage: req.storage,
+        resources: req.resources,
+        security: req.security,
         published: Vec::new(),
         state: RunState::created(),
         netns: None,

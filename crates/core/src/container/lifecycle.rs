@@ -156,6 +156,9 @@ impl<H: Host> Engine<H> {
                 domainname: c.dns.domainname.clone(),
                 netns: sandbox.netns.clone(),
                 etc,
+                storage: c.storage.clone(),
+                resources: c.resources.clone(),
+                security: c.security.clone(),
             },
             stale_flows,
         })

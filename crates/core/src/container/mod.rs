@@ -6,9 +6,15 @@
 mod connect;
 pub mod create;
 mod lifecycle;
+mod resources;
+mod security;
+mod storage;
 pub mod table;
 
 pub use lifecycle::PreparedStart;
+pub use resources::Resources;
+pub use security::Security;
+pub use storage::Storage;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -234,6 +240,15 @@ pub struct Container {
     /// Exposed ports from the request and the image (`80/tcp`).
     pub exposed: Vec<(u16, Proto)>,
     pub auto_remove: bool,
+    /// Mounts and volumes.
+    #[serde(default)]
+    pub storage: Storage,
+    /// Resource limits.
+    #[serde(default)]
+    pub resources: Resources,
+    /// Privileges and shared namespaces.
+    #[serde(default)]
+    pub security: Security,
     /// Host ports published while running (cleared at exit).
     #[serde(default)]
     pub published: Vec<crate::publish::Published>,

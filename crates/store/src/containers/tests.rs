@@ -99,6 +99,9 @@ fn container(n: u8, name: &str) -> Container {
         publish_all: true,
         exposed: vec![(53, Proto::Udp), (80, Proto::Tcp)],
         auto_remove: true,
+        storage: Default::default(),
+        resources: Default::default(),
+        security: Default::default(),
         published: Vec::new(),
         state: RunState {
             status: Status::Running,
