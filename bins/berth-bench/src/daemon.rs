@@ -259,6 +259,13 @@ impl Daemon {
         Ok(())
     }
 
+    pub fn remove_volume(&self, name: &str) -> Result<()> {
+        self.api
+            .delete(&format!("/volumes/{name}"))?
+            .ok(&format!("remove volume {name}"))?;
+        Ok(())
+    }
+
     /// `docker run -d`: create then start; returns the id.
     pub fn run(
         &self,
@@ -267,6 +274,18 @@ impl Daemon {
         ports: &[(u16, u16)],
         cmd: &[&str],
     ) -> Result<String> {
+        self.run_with(name, network, ports, cmd, serde_json::Map::new())
+    }
+
+    /// [`Daemon::run`] with more `HostConfig` keys (mounts, limits).
+    pub fn run_with(
+        &self,
+        name: &str,
+        network: &str,
+        ports: &[(u16, u16)],
+        cmd: &[&str],
+        mut host_config: serde_json::Map<String, Value>,
+    ) -> Result<String> {
         let mut exposed = serde_json::Map::new();
         let mut bindings = serde_json::Map::new();
         for (host, container) in ports {
@@ -274,11 +293,13 @@ impl Daemon {
             exposed.insert(key.clone(), json!({}));
             bindings.insert(key, json!([{"HostIp": "", "HostPort": host.to_string()}]));
         }
+        host_config.insert("NetworkMode".to_owned(), json!(network));
+        host_config.insert("PortBindings".to_owned(), Value::Object(bindings));
         let body = json!({
             "Image": "busybox",
             "Cmd": cmd,
             "ExposedPorts": exposed,
-            "HostConfig": {"NetworkMode": network, "PortBindings": bindings},
+            "HostConfig": host_config,
         });
         let reply = self
             .api

@@ -274,6 +274,12 @@ pub fn targets(rows: &[Row], p: &Params) -> Vec<Target> {
         "x",
         &|v| v <= 1.25,
     );
+    check(
+        "run -d with 3 binds, a volume and limits <= 1.10x plain".into(),
+        flat("options.plain", "options.run"),
+        "x",
+        &|v| v <= 1.10,
+    );
     check("DNS >= 100,000 qps".into(), med("dns.qps"), "qps", &|v| {
         v >= 100_000.0
     });

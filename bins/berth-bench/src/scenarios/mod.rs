@@ -9,6 +9,7 @@ mod floor;
 mod iperf;
 mod macvlan;
 mod net;
+mod options;
 mod ports;
 mod run;
 
@@ -28,6 +29,7 @@ use floor::{floors, port_floor};
 use iperf::iperf;
 use macvlan::macvlan;
 use net::networks;
+use options::options;
 use ports::{many_ports, port_range};
 use run::run_rm;
 
@@ -135,7 +137,7 @@ pub struct Selection(pub Vec<String>);
 
 impl Selection {
     pub const ALL: &'static [&'static str] = &[
-        "net", "run", "macvlan", "ports", "iperf", "burst", "dns", "mem", "floor",
+        "net", "run", "macvlan", "options", "ports", "iperf", "burst", "dns", "mem", "floor",
     ];
 
     pub fn has(&self, group: &str) -> bool {
@@ -298,6 +300,9 @@ pub fn run_all(d: &Daemon, p: &Params, sel: &Selection, busybox: &Path) -> Resul
     }
     if sel.has("macvlan") {
         macvlan(d, p, &mut rec)?;
+    }
+    if sel.has("options") {
+        options(d, p, &mut rec)?;
     }
     if sel.has("ports") {
         port_range(d, p, &mut rec)?;
