@@ -276,6 +276,7 @@ mod tests {
             publish_all: false,
             exposed: Vec::new(),
             auto_remove: false,
+            restart: Default::default(),
             storage: Default::default(),
             resources: Default::default(),
             security: Default::default(),

@@ -6,6 +6,7 @@
 //! [`crate::network`], [`crate::container`], [`crate::endpoint`],
 //! [`crate::sandbox`].
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use tracing::warn;
 
 use crate::config::EngineConfig;
 use crate::container::create::{ContainerCreate, EndpointRequest};
-use crate::container::{Container, PreparedStart};
+use crate::container::{Container, PreparedStart, StartKind};
 use crate::dns_names::NameIndex;
 use crate::driver::{Drivers, NetworkDriver};
 use crate::error::{Error, Result};
@@ -46,7 +47,7 @@ pub(crate) enum Command {
     RemoveNetwork(String, Reply<Network>),
     PruneNetworks(PruneFilter, Reply<Vec<Network>>),
     CreateContainer(Box<ContainerCreate>, Reply<Container>),
-    PrepareStart(String, Reply<PreparedStart>),
+    PrepareStart(String, StartKind, Reply<PreparedStart>),
     /// The runtime's answer to a start: the process's pid, or its error.
     FinishStart(
         ContainerId,
@@ -56,6 +57,12 @@ pub(crate) enum Command {
     /// A process exit, from its monitor; `attempt` counts earlier tries
     /// that could not be recorded.
     Exited(ContainerId, ExitStatus, u32),
+    /// Its restart policy (or berthd's start) brings the container back.
+    Restart(ContainerId, StartKind),
+    /// The user stops or kills the container: it is manually stopped, and
+    /// with `true` (a signal that ends it) its next exit restarts nothing.
+    /// The answer: whether it was waiting to restart (and no longer is).
+    StopRequested(String, bool, Reply<bool>),
     RemoveContainer(String, Reply<Container>),
     Connect(String, String, EndpointRequest, Reply<()>),
     Disconnect(String, String, Reply<()>),
@@ -89,6 +96,9 @@ pub struct Engine<H: Host> {
     pub(crate) commands: Option<mpsc::WeakSender<Command>>,
     /// Stale conntrack flows, see [`crate::flows::FlowLedger`].
     pub(crate) flows: FlowLedger,
+    /// Containers the user is stopping: their next exit restarts nothing
+    /// (Docker's restart manager, cancelled).
+    pub(crate) stopping: HashSet<ContainerId>,
 }
 
 impl<H: Host> Engine<H> {
@@ -105,6 +115,7 @@ impl<H: Host> Engine<H> {
             events,
             commands: None,
             flows: FlowLedger::default(),
+            stopping: HashSet::new(),
         })
     }
 
@@ -136,6 +147,19 @@ impl<H: Host> Engine<H> {
             .filter(|c| c.is_running())
         {
             self.watch_exit(&c.id);
+        }
+        // Those reconcile found waiting to restart come back now.
+        for c in self
+            .model
+            .containers
+            .all()
+            .iter()
+            .filter(|c| c.state.restarting)
+        {
+            self.send_later(
+                Duration::ZERO,
+                Command::Restart(c.id.clone(), StartKind::Boot),
+            );
         }
         (handle, tokio::spawn(self.run(rx)))
     }
@@ -185,9 +209,9 @@ impl<H: Host> Engine<H> {
             Command::CreateContainer(req, reply) => {
                 let _ = reply.send(self.create_container(*req).await);
             }
-            Command::PrepareStart(reference, reply) => {
+            Command::PrepareStart(reference, kind, reply) => {
                 let started = std::time::Instant::now();
-                let result = self.prepare_start(&reference).await;
+                let result = self.prepare_start(&reference, kind).await;
                 timing("network_setup", &reference, started, result.is_ok());
                 let _ = reply.send(result);
             }
@@ -198,6 +222,10 @@ impl<H: Host> Engine<H> {
                 if let Err(e) = self.container_exited(&id, exit).await {
                     self.exit_not_recorded(id, exit, attempt, e);
                 }
+            }
+            Command::Restart(id, kind) => self.restart_container(id, kind),
+            Command::StopRequested(reference, ends_it, reply) => {
+                let _ = reply.send(self.stop_requested(&reference, ends_it));
             }
             Command::RemoveContainer(reference, reply) => {
                 let started = std::time::Instant::now();

@@ -160,6 +160,8 @@ pub struct ContainerFilter {
     ids: Vec<String>,
     /// `None`: no status filter; `Some(empty)`: only states berth never has.
     statuses: Option<Vec<Status>>,
+    /// `status=restarting`: waiting out its restart policy's back-off.
+    restarting: bool,
     networks: Vec<String>,
     labels: Vec<LabelMatch>,
 }
@@ -168,6 +170,7 @@ impl ContainerFilter {
     pub fn parse(raw: &RawFilters) -> Result<Self> {
         check_keys(raw, &["name", "id", "status", "network", "label"])?;
         let mut statuses = None;
+        let mut restarting = false;
         for value in values(raw, "status") {
             let list: &mut Vec<Status> = statuses.get_or_insert_with(Vec::new);
             match value.as_str() {
@@ -175,8 +178,9 @@ impl ContainerFilter {
                 "running" => list.push(Status::Running),
                 "exited" => list.push(Status::Exited),
                 "removing" => list.push(Status::Removing),
+                "restarting" => restarting = true,
                 // Docker's, but never a state of berth's containers.
-                "restarting" | "paused" | "dead" => {}
+                "paused" | "dead" => {}
                 other => {
                     return Err(Error::InvalidParameter(format!(
                         "invalid filter 'status={other}'"
@@ -188,6 +192,7 @@ impl ContainerFilter {
             names: values(raw, "name").to_vec(),
             ids: values(raw, "id").to_vec(),
             statuses,
+            restarting,
             networks: values(raw, "network").to_vec(),
             labels: values(raw, "label")
                 .iter()
@@ -213,10 +218,13 @@ impl ContainerFilter {
         let name = format!("/{}", c.name);
         any(&self.names, &|v| matches(v, &name))
             && any(&self.ids, &|v| matches(v, c.id.as_str()))
-            && self
-                .statuses
-                .as_ref()
-                .is_none_or(|s| s.contains(&c.state.status))
+            && self.statuses.as_ref().is_none_or(|s| {
+                if c.state.restarting {
+                    self.restarting
+                } else {
+                    s.contains(&c.state.status)
+                }
+            })
             && any(&self.networks, &on_network)
             && self.labels.iter().all(|l| l.matches(&c.labels))
     }

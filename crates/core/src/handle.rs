@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use crate::container::create::{ContainerCreate, EndpointRequest};
 use crate::container::table::ContainerTable;
-use crate::container::{Container, Endpoint};
+use crate::container::{Container, Endpoint, RestartPolicy, StartKind};
 use crate::engine::{Command, Event, Reply};
 use crate::error::{Error, Result};
 use crate::filter::{ContainerFilter, ListFilter, PruneFilter};
@@ -19,6 +19,45 @@ use crate::lookup::find_network;
 use crate::model::{has_endpoints_on, NetworkTable};
 use crate::network::{Network, NetworkCreate};
 use crate::ports::{Env, Host, Runtime};
+
+/// A start from the prepare on the engine through the runtime to the
+/// recorded outcome; the runtime's part runs in a task of its own so a
+/// requester that goes away cannot leave the container half-started.
+pub(crate) async fn run_start<H: Host>(
+    host: Arc<H>,
+    tx: mpsc::Sender<Command>,
+    reference: String,
+    kind: StartKind,
+) -> Result<Container> {
+    let (reply, answer) = oneshot::channel();
+    tx.send(Command::PrepareStart(reference.clone(), kind, reply))
+        .await
+        .map_err(|_| Error::ShutDown)?;
+    let prepared = answer.await.map_err(|_| Error::ShutDown)??;
+    let task = tokio::spawn(async move {
+        let runtime = host.runtime();
+        let spec = prepared.spec;
+        let t0 = std::time::Instant::now();
+        // Stale flows go while runc creates the container, before its
+        // process can send anything.
+        let forget =
+            crate::flows::forget_flows(host.net(), spec.id.as_str(), &prepared.stale_flows);
+        let (_, created) = tokio::join!(forget, runtime.create(&spec));
+        let started = match created {
+            Ok(()) => runtime.start(&spec.id).await,
+            Err(e) => Err(e),
+        };
+        timing("runtime_start", spec.id.as_str(), t0, started.is_ok());
+        let (reply, answer) = oneshot::channel();
+        tx.send(Command::FinishStart(spec.id.clone(), started, reply))
+            .await
+            .map_err(|_| Error::ShutDown)?;
+        answer.await.map_err(|_| Error::ShutDown)?
+    });
+    task.await.map_err(|e| Error::Internal {
+        what: format!("the start task of container {reference} failed: {e}"),
+    })?
+}
 
 /// Docker's `stop` default grace period.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -153,7 +192,9 @@ impl<H: Host> EngineHandle<H> {
             .table
             .all()
             .into_iter()
-            .filter(|c| (all || c.is_running()) && filter.matches(c, &networks))
+            .filter(|c| {
+                (all || c.is_running() || c.state.restarting) && filter.matches(c, &networks)
+            })
             .collect();
         list.sort_by_key(|c| std::cmp::Reverse(c.created));
         Ok(list)
@@ -168,39 +209,37 @@ impl<H: Host> EngineHandle<H> {
     /// it (outside the engine, in a task of its own so a client hanging up
     /// cannot leave it half-started), and the engine records the outcome.
     pub async fn start_container(&self, reference: &str) -> Result<Container> {
-        let prepared = self
-            .ask(|r| Command::PrepareStart(reference.to_owned(), r))
-            .await?;
-        let host = Arc::clone(&self.host);
-        let tx = self.tx.clone();
-        let task = tokio::spawn(async move {
-            let runtime = host.runtime();
-            let spec = prepared.spec;
-            let t0 = std::time::Instant::now();
-            // Stale flows go while runc creates the container, before its
-            // process can send anything.
-            let forget =
-                crate::flows::forget_flows(host.net(), spec.id.as_str(), &prepared.stale_flows);
-            let (_, created) = tokio::join!(forget, runtime.create(&spec));
-            let started = match created {
-                Ok(()) => runtime.start(&spec.id).await,
-                Err(e) => Err(e),
-            };
-            timing("runtime_start", spec.id.as_str(), t0, started.is_ok());
-            let (reply, answer) = oneshot::channel();
-            tx.send(Command::FinishStart(spec.id.clone(), started, reply))
-                .await
-                .map_err(|_| Error::ShutDown)?;
-            answer.await.map_err(|_| Error::ShutDown)?
-        });
-        task.await.map_err(|e| Error::Internal {
-            what: format!("the start task of container {reference} failed: {e}"),
-        })?
+        run_start(
+            Arc::clone(&self.host),
+            self.tx.clone(),
+            reference.to_owned(),
+            StartKind::Manual,
+        )
+        .await
+    }
+
+    /// Tells the engine the user is stopping (or, with a signal that does
+    /// not end it, signalling) `c`, so its restart policy holds off. Only
+    /// containers with a policy need it.
+    async fn stopping(&self, c: &Container, ends_it: bool) -> Result<bool> {
+        if c.restart == RestartPolicy::No {
+            return Ok(false);
+        }
+        self.ask(|r| Command::StopRequested(c.id.to_string(), ends_it, r))
+            .await
     }
 
     /// Sends `signal`; Docker's error if the container is not running.
     pub async fn kill_container(&self, reference: &str, signal: i32) -> Result<()> {
+        let c = self.inspect_container(reference)?;
+        // Docker: a container waiting to restart is running; killing it
+        // cancels the restart.
+        let ends_it = signal == libc_sigkill() || signal == libc_sigterm();
+        if c.state.restarting && self.stopping(&c, ends_it).await? {
+            return Ok(());
+        }
         let c = self.running_container(reference)?;
+        self.stopping(&c, ends_it).await?;
         self.host
             .runtime()
             .signal(&c.id, signal)
@@ -218,8 +257,9 @@ impl<H: Host> EngineHandle<H> {
     ) -> Result<bool> {
         let mut events = self.events.subscribe();
         let c = self.inspect_container(reference)?;
+        let was_restarting = self.stopping(&c, true).await?;
         if !c.is_running() {
-            return Ok(false);
+            return Ok(was_restarting);
         }
         let runtime = self.host.runtime();
         if let Err(e) = runtime.signal(&c.id, signal).await {
@@ -275,6 +315,9 @@ impl<H: Host> EngineHandle<H> {
     /// `rm`; with `force`, a running container is killed first.
     pub async fn remove_container(&self, reference: &str, force: bool) -> Result<Container> {
         let c = self.inspect_container(reference)?;
+        if force && (c.is_running() || c.state.restarting) {
+            self.stopping(&c, true).await?;
+        }
         if force && c.is_running() {
             let mut events = self.events.subscribe();
             if let Err(e) = self.host.runtime().signal(&c.id, libc_sigkill()).await {

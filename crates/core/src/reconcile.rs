@@ -64,9 +64,36 @@ impl<H: Host> Engine<H> {
         }
 
         self.reconcile_containers().await?;
+        self.mark_policy_restarts()?;
         self.remove_orphans().await?;
         self.forget_leaving_flows().await;
         self.apply_firewall().await
+    }
+
+    /// Stopped containers whose restart policy brings them back when the
+    /// daemon starts (Docker's restore: `always`, `unless-stopped` unless
+    /// stopped by hand, `on-failure` after a failure within its count) are
+    /// marked to restart; [`Engine::spawn`] starts them.
+    fn mark_policy_restarts(&mut self) -> Result<()> {
+        for c in self.model.containers.all() {
+            let comes_back = !c.is_running()
+                && !c.state.starting
+                && !c.state.restarting
+                && c.state.started_at.is_some()
+                && c.restart.restarts_after(
+                    c.state.exit_code,
+                    c.state.manually_stopped,
+                    c.state.restart_count,
+                );
+            if comes_back {
+                let mut c = Container::clone(&c);
+                c.state.restarting = true;
+                self.commit(
+                    Txn::new(format!("mark container {} to restart", c.name)).put_container(&c),
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Containers against the runtime: starts cut short are undone, exits

@@ -67,6 +67,7 @@ fn container(n: u8, name: &str) -> Container {
         publish_all: false,
         exposed: Vec::new(),
         auto_remove: false,
+        restart: Default::default(),
         storage: Default::default(),
         resources: Default::default(),
         security: Default::default(),

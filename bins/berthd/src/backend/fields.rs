@@ -11,8 +11,7 @@ use std::collections::HashMap;
 use berth_api::ApiError;
 use bollard_stubs::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig,
-    HostConfigCgroupnsModeEnum, HostConfigLogConfig, NetworkingConfig, RestartPolicy,
-    RestartPolicyNameEnum,
+    HostConfigCgroupnsModeEnum, HostConfigLogConfig, NetworkingConfig,
 };
 
 /// What berth does with one field.
@@ -213,7 +212,7 @@ pub fn host_config_fields(host: &HostConfig) -> Vec<Field> {
         log_config,
         network_mode: _,
         port_bindings: _,
-        restart_policy,
+        restart_policy: _,
         auto_remove: _,
         volume_driver,
         volumes_from,
@@ -393,11 +392,7 @@ pub fn host_config_fields(host: &HostConfig) -> Vec<Field> {
         refused("HostConfig.LogConfig.Config", "--log-opt", log_opts_set),
         applied("HostConfig.NetworkMode"),
         applied("HostConfig.PortBindings"),
-        refused(
-            "HostConfig.RestartPolicy",
-            "--restart",
-            restart_policy.as_ref().is_some_and(restarts),
-        ),
+        applied("HostConfig.RestartPolicy"),
         applied("HostConfig.AutoRemove"),
         refused(
             "HostConfig.VolumeDriver",
@@ -524,18 +519,6 @@ fn log_config_set(log: &HostConfigLogConfig) -> (bool, bool) {
         other_than(typ.as_ref(), &["json-file"]),
         non_empty_map(config.as_ref()),
     )
-}
-
-fn restarts(policy: &RestartPolicy) -> bool {
-    let RestartPolicy {
-        name,
-        maximum_retry_count,
-    } = policy;
-    let never = matches!(
-        name,
-        None | Some(RestartPolicyNameEnum::EMPTY | RestartPolicyNameEnum::NO)
-    );
-    !never || non_zero(*maximum_retry_count)
 }
 
 /// One endpoint's settings (`NetworkingConfig.EndpointsConfig.<network>`,

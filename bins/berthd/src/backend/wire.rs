@@ -14,6 +14,7 @@ use bollard_stubs::models::{
     ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, EndpointIpamConfig,
     EndpointResource, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkInspect,
     NetworkSettings, PortBinding as WirePortBinding, PortMap, PortSummary, PortSummaryTypeEnum,
+    RestartPolicy,
 };
 
 /// Docker's timestamps: RFC 3339 with nanoseconds.
@@ -59,6 +60,13 @@ fn since(now: SystemTime, t: Option<SystemTime>) -> Duration {
 
 /// `ps`'s STATUS: `Up 2 minutes`, `Exited (0) 3 seconds ago`, `Created`.
 pub fn status_text(c: &Container, now: SystemTime) -> String {
+    if c.state.restarting {
+        return format!(
+            "Restarting ({}) {} ago",
+            c.state.exit_code,
+            human_duration(since(now, c.state.finished_at))
+        );
+    }
     match c.state.status {
         Status::Running => format!("Up {}", human_duration(since(now, c.state.started_at))),
         Status::Exited => format!(
@@ -250,6 +258,7 @@ pub fn container_inspect(
     paths: Paths,
 ) -> ContainerInspectResponse {
     let status = match c.state.status {
+        _ if c.state.restarting => ContainerStateStatusEnum::RESTARTING,
         Status::Created => ContainerStateStatusEnum::CREATED,
         Status::Running => ContainerStateStatusEnum::RUNNING,
         Status::Exited => ContainerStateStatusEnum::EXITED,
@@ -284,6 +293,10 @@ pub fn container_inspect(
     };
     let mut host_config = HostConfig {
         network_mode: Some(network_mode_text(c, networks)),
+        restart_policy: Some(RestartPolicy {
+            name: c.restart.name().parse().ok(),
+            maximum_retry_count: Some(i64::from(c.restart.max_retries())),
+        }),
         port_bindings: Some(requested_port_map(c)),
         publish_all_ports: Some(c.publish_all),
         auto_remove: Some(c.auto_remove),
@@ -329,9 +342,9 @@ pub fn container_inspect(
         args: Some(args),
         state: Some(ContainerState {
             status: Some(status),
-            running: Some(c.is_running()),
+            running: Some(c.is_running() || c.state.restarting),
             paused: Some(false),
-            restarting: Some(false),
+            restarting: Some(c.state.restarting),
             oom_killed: Some(false),
             dead: Some(false),
             pid: Some(i64::from(c.state.pid)),
@@ -347,7 +360,7 @@ pub fn container_inspect(
         hosts_path: Some(paths.hosts),
         log_path: Some(paths.log),
         name: Some(format!("/{}", c.name)),
-        restart_count: Some(0),
+        restart_count: Some(i64::from(c.state.restart_count)),
         driver: Some("overlay".to_owned()),
         platform: Some("linux".to_owned()),
         mount_label: Some(String::new()),
@@ -368,6 +381,7 @@ fn quote_command(args: &[String]) -> String {
 
 pub fn container_summary(c: &Container, networks: &[Network], now: SystemTime) -> ContainerSummary {
     let state = match c.state.status {
+        _ if c.state.restarting => ContainerSummaryStateEnum::RESTARTING,
         Status::Created => ContainerSummaryStateEnum::CREATED,
         Status::Running => ContainerSummaryStateEnum::RUNNING,
         Status::Exited => ContainerSummaryStateEnum::EXITED,
@@ -583,6 +597,12 @@ pub fn create_request(name: Option<String>, mut body: ContainerCreateBody) -> Co
         dns_options: host.dns_options.unwrap_or_default(),
         extra_hosts: host.extra_hosts.unwrap_or_default(),
         auto_remove: host.auto_remove.unwrap_or(false),
+        restart_policy: host.restart_policy.map_or_else(Default::default, |p| {
+            (
+                p.name.map(|n| n.as_ref().to_owned()).unwrap_or_default(),
+                p.maximum_retry_count.unwrap_or(0),
+            )
+        }),
         storage,
         resources,
         security,

@@ -11,7 +11,7 @@ use berth_types::{ContainerId, MacAddr};
 use crate::container::table::ContainerTable;
 use crate::container::{
     Attachment, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto, Resources,
-    RunState, Security, Storage,
+    RestartPolicy, RunState, Security, Storage,
 };
 use crate::error::{Error, Result};
 use crate::lookup::find_network;
@@ -65,6 +65,8 @@ pub struct ContainerCreate {
     /// `NAME:IP` (or `NAME:host-gateway`).
     pub extra_hosts: Vec<String>,
     pub auto_remove: bool,
+    /// `HostConfig.RestartPolicy`: its name and `MaximumRetryCount`.
+    pub restart_policy: (String, i64),
     pub storage: Storage,
     pub resources: Resources,
     pub security: Security,
@@ -211,6 +213,12 @@ pub fn plan_container(
     };
     if let Some(holder) = ctx.containers.name_holder(&name) {
         return Err(name_conflict(&name, &holder));
+    }
+    let restart = RestartPolicy::parse(&req.restart_policy.0, req.restart_policy.1)?;
+    if req.auto_remove && restart != RestartPolicy::No {
+        return Err(Error::InvalidParameter(
+            "can't create 'AutoRemove' container with restart policy".to_owned(),
+        ));
     }
 
     let entrypoint = req
@@ -377,6 +385,7 @@ pub fn plan_container(
         publish_all,
         exposed,
         auto_remove: req.auto_remove,
+        restart,
         storage: req.storage,
         resources: req.resources,
         security: req.security,

@@ -9,14 +9,17 @@
 //! there is to undo; one records the outcome.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use berth_types::ContainerId;
 use tracing::{info, warn};
 
 use crate::container::create::{generated_name, plan_container, ContainerCreate, Context};
+use crate::container::restart::next_delay;
 use crate::container::{Container, Status};
 use crate::engine::{Command, Engine, Event};
 use crate::error::{Error, Result};
+use crate::handle::run_start;
 use crate::image::image_error;
 use crate::model::Txn;
 use crate::network::Network;
@@ -36,6 +39,18 @@ pub struct PreparedStart {
     /// Forgotten outside the engine task, beside the runtime's create,
     /// since one pass over the kernel's table is milliseconds.
     pub stale_flows: Vec<FlowMatch>,
+}
+
+/// Who starts a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartKind {
+    /// The user (`start`, `restart`, `run`).
+    Manual,
+    /// Its restart policy, after an exit and the back-off.
+    Policy,
+    /// berthd's start, for a container its policy brings back (Docker's
+    /// restore: the restart count starts again).
+    Boot,
 }
 
 impl<H: Host> Engine<H> {
@@ -77,9 +92,15 @@ impl<H: Host> Engine<H> {
     /// Makes the container's network (sandbox, endpoints, published ports,
     /// `/etc` files, DNS) and returns what the runtime needs. The container
     /// is marked `starting` until [`Engine::finish_start`].
-    pub async fn prepare_start(&mut self, reference: &str) -> Result<PreparedStart> {
+    pub async fn prepare_start(
+        &mut self,
+        reference: &str,
+        kind: StartKind,
+    ) -> Result<PreparedStart> {
         let mut c = self.container(reference)?;
-        if c.is_running() {
+        // A policy's restart that the user overtook (start, stop, rm) has
+        // nothing left to do.
+        if c.is_running() || (kind != StartKind::Manual && !c.state.restarting) {
             return Err(Error::NotModified);
         }
         if c.state.starting {
@@ -97,6 +118,14 @@ impl<H: Host> Engine<H> {
         let sandbox = self.sandbox_of(&c)?;
         c.state.starting = true;
         c.state.error.clear();
+        // A policy's restart shows as restarting until it runs.
+        c.state.restarting = kind != StartKind::Manual;
+        c.state.manually_stopped = false;
+        if kind != StartKind::Policy {
+            c.state.restart_count = 0;
+            c.state.restart_delay_ms = 0;
+        }
+        self.stopping.remove(&c.id);
         if let Some(path) = sandbox.own_path() {
             c.netns = Some(path.to_path_buf());
             for index in 0..c.attachments.len() {
@@ -115,6 +144,7 @@ impl<H: Host> Engine<H> {
             Err(e) => {
                 self.tear_down_sandbox(&mut c).await;
                 c.state.starting = false;
+                c.state.restarting = false;
                 c.state.error = e.to_string();
                 self.commit(
                     Txn::new(format!("record the failed start of container {}", c.name))
@@ -184,6 +214,7 @@ impl<H: Host> Engine<H> {
     ) -> Result<Container> {
         let mut c = self.container(id.as_str())?;
         c.state.starting = false;
+        c.state.restarting = false;
         match started {
             Ok(pid) => {
                 c.state.status = Status::Running;
@@ -247,20 +278,91 @@ impl<H: Host> Engine<H> {
         c.state.pid = 0;
         c.state.exit_code = exit.code;
         c.state.finished_at = Some(exit.finished_at);
+        let restart_in = self.restart_after_exit(&mut c, &exit);
         self.commit(
             Txn::new(format!("record the exit of container {}", c.name)).put_container(&c),
         )?;
+        self.stopping.remove(&c.id);
         info!(container = %c.name, code = exit.code, "container exited");
         let _ = self.events.send(Event::Exited(c.id.clone(), exit.code));
+        if let Some(delay) = restart_in {
+            info!(container = %c.name, restarts = c.state.restart_count, delay_ms = delay.as_millis() as u64, "restarting by its restart policy");
+            self.send_later(delay, Command::Restart(c.id.clone(), StartKind::Policy));
+        }
         if c.auto_remove {
             self.destroy_container(c).await?;
         }
         Ok(())
     }
 
+    /// Whether the exit just recorded in `c` brings it back, and after
+    /// what back-off; counts the restart in `c` if so.
+    fn restart_after_exit(&self, c: &mut Container, exit: &ExitStatus) -> Option<Duration> {
+        let restarts = !c.auto_remove
+            && !self.stopping.contains(&c.id)
+            && c.restart
+                .restarts_after(exit.code, c.state.manually_stopped, c.state.restart_count);
+        if !restarts {
+            return None;
+        }
+        let ran = c
+            .state
+            .started_at
+            .and_then(|at| exit.finished_at.duration_since(at).ok())
+            .unwrap_or_default();
+        let delay = next_delay(Duration::from_millis(c.state.restart_delay_ms), ran);
+        c.state.restart_count = c.state.restart_count.saturating_add(1);
+        c.state.restart_delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        c.state.restarting = true;
+        Some(delay)
+    }
+
+    /// Starts a container its restart policy (or berthd's start) brings
+    /// back: the whole start, in a task of its own, as a user's would be.
+    pub(crate) fn restart_container(&self, id: ContainerId, kind: StartKind) {
+        let Some(commands) = self.commands.as_ref().and_then(|c| c.upgrade()) else {
+            return;
+        };
+        let host = std::sync::Arc::clone(&self.host);
+        tokio::spawn(async move {
+            match run_start(host, commands, id.to_string(), kind).await {
+                Ok(_) | Err(Error::NotModified | Error::NotFound(_)) => {}
+                Err(e) => warn!(container = %id, error = %e, "restart by policy failed"),
+            }
+        });
+    }
+
+    /// The user stops or kills `reference`: see [`Command::StopRequested`].
+    pub(crate) fn stop_requested(&mut self, reference: &str, ends_it: bool) -> Result<bool> {
+        let mut c = self.container(reference)?;
+        let was_restarting = c.state.restarting;
+        if ends_it {
+            self.stopping.insert(c.id.clone());
+            c.state.restarting = false;
+        }
+        if c.state.manually_stopped && !was_restarting {
+            return Ok(false);
+        }
+        c.state.manually_stopped = true;
+        self.commit(
+            Txn::new(format!(
+                "record that container {} was stopped by hand",
+                c.name
+            ))
+            .put_container(&c),
+        )?;
+        Ok(was_restarting && ends_it)
+    }
+
     /// Removes a container that is not running.
     pub async fn remove_container(&mut self, reference: &str) -> Result<Container> {
         let c = self.container(reference)?;
+        if c.state.restarting {
+            return Err(Error::Conflict(format!(
+                "cannot remove container \"/{}\": container is restarting: stop the container before removing or force remove",
+                c.name
+            )));
+        }
         if c.is_running() || c.state.starting {
             return Err(Error::Conflict(format!(
                 "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",

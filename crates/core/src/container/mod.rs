@@ -7,12 +7,14 @@ mod connect;
 pub mod create;
 mod lifecycle;
 mod resources;
+mod restart;
 mod security;
 mod storage;
 pub mod table;
 
-pub use lifecycle::PreparedStart;
+pub use lifecycle::{PreparedStart, StartKind};
 pub use resources::Resources;
+pub use restart::RestartPolicy;
 pub use security::Security;
 pub use storage::Storage;
 
@@ -203,6 +205,21 @@ pub struct RunState {
     /// reconcile finishes the change.
     #[serde(default)]
     pub networks_changing: bool,
+    /// Restarts its restart policy made since the last start by hand
+    /// (Docker's `RestartCount`).
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Waiting out the restart policy's back-off, to be started again.
+    #[serde(default)]
+    pub restarting: bool,
+    /// The back-off before the last restart (milliseconds): the next one
+    /// doubles it.
+    #[serde(default)]
+    pub restart_delay_ms: u64,
+    /// Stopped or killed by the user since its last start: `unless-stopped`
+    /// then leaves it stopped when berthd starts.
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 impl RunState {
@@ -217,6 +234,10 @@ impl RunState {
             error: String::new(),
             starting: false,
             networks_changing: false,
+            restart_count: 0,
+            restarting: false,
+            restart_delay_ms: 0,
+            manually_stopped: false,
         }
     }
 }
@@ -240,6 +261,9 @@ pub struct Container {
     /// Exposed ports from the request and the image (`80/tcp`).
     pub exposed: Vec<(u16, Proto)>,
     pub auto_remove: bool,
+    /// `--restart`.
+    #[serde(default)]
+    pub restart: RestartPolicy,
     /// Mounts and volumes.
     #[serde(default)]
     pub storage: Storage,

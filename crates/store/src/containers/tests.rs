@@ -99,6 +99,7 @@ fn container(n: u8, name: &str) -> Container {
         publish_all: true,
         exposed: vec![(53, Proto::Udp), (80, Proto::Tcp)],
         auto_remove: true,
+        restart: Default::default(),
         storage: Default::default(),
         resources: Default::default(),
         security: Default::default(),
@@ -111,7 +112,7 @@ fn container(n: u8, name: &str) -> Container {
             finished_at: None,
             error: String::new(),
             starting: true,
-            networks_changing: false,
+            ..RunState::created()
         },
         netns: Some(PathBuf::from(format!("/run/berth/netns/{n}"))),
     }

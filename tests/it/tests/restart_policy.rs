@@ -1,0 +1,205 @@
+//! Restart policies end to end, with the real docker CLI: a crash-looping
+//! container restarts with back-off and gives up at its count, a stop by
+//! hand is respected, and `always` containers come back when berthd is
+//! killed together with their processes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use berth_testkit::sandbox::Sandbox;
+
+/// Generous: the back-off of three restarts is 0.7 s.
+const SETTLE: Duration = Duration::from_secs(30);
+
+fn format(sb: &Sandbox, name: &str, template: &str) -> String {
+    sb.docker(&["inspect", "-f", template, name])
+        .ok()
+        .trim()
+        .to_owned()
+}
+
+/// Waits (bounded) until `template` renders `want` for `name`.
+#[track_caller]
+fn until(sb: &Sandbox, name: &str, template: &str, want: &str) {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let got = format(sb, name, template);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: {template} is {got:?}, not {want:?}"
+        );
+        sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn on_failure_restarts_with_back_off_and_gives_up_at_its_count() {
+    let sb = Sandbox::with_busybox();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:3",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ])
+    .ok();
+    until(
+        &sb,
+        "flaky",
+        "{{.RestartCount}} {{.State.Status}}",
+        "3 exited",
+    );
+    assert_eq!(
+        format(
+            &sb,
+            "flaky",
+            "{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}} {{.State.ExitCode}}"
+        ),
+        "on-failure 3 3"
+    );
+    let ps = sb
+        .docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            "name=flaky",
+            "--format",
+            "{{.Status}}",
+        ])
+        .ok();
+    assert!(ps.starts_with("Exited (3)"), "{ps}");
+    // A start by hand gives it three more tries.
+    sb.docker(&["start", "flaky"]).ok();
+    until(
+        &sb,
+        "flaky",
+        "{{.RestartCount}} {{.State.Status}}",
+        "3 exited",
+    );
+
+    // Bad policies get Docker's words.
+    // (The docker CLI refuses this one itself.)
+    let (status, body) = sb.http(
+        "POST",
+        "/v1.50/containers/create",
+        Some(r#"{"Image": "busybox", "HostConfig": {"AutoRemove": true, "RestartPolicy": {"Name": "always"}}}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("can't create 'AutoRemove' container with restart policy"),
+        "{body}"
+    );
+    let err = sb
+        .docker(&["create", "--restart", "always:3", "busybox", "true"])
+        .err();
+    assert!(
+        err.contains("maximum retry count can only be used with 'on-failure'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn always_restarts_until_stopped_by_hand() {
+    let sb = Sandbox::with_busybox();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "loop",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.2",
+    ])
+    .ok();
+    until(&sb, "loop", "{{ge .RestartCount 2}}", "true");
+    // Up or waiting to restart, it is listed by `ps` without `-a`.
+    let listed = sb.docker(&["ps", "--filter", "name=loop", "-q"]).ok();
+    assert!(!listed.trim().is_empty());
+    sb.docker(&["stop", "loop"]).ok();
+    until(
+        &sb,
+        "loop",
+        "{{.State.Status}} {{.State.Restarting}}",
+        "exited false",
+    );
+    let count = format(&sb, "loop", "{{.RestartCount}}");
+    sleep(Duration::from_millis(500));
+    assert_eq!(
+        format(&sb, "loop", "{{.RestartCount}} {{.State.Status}}"),
+        format!("{count} exited")
+    );
+    // A start by hand counts from zero again.
+    sb.docker(&["start", "loop"]).ok();
+    assert_eq!(format(&sb, "loop", "{{.RestartCount}}"), "0");
+    sb.docker(&["rm", "-f", "loop"]).ok();
+}
+
+#[test]
+fn always_containers_come_back_when_berthd_and_their_processes_were_killed() {
+    let mut sb = Sandbox::with_busybox();
+    for (name, policy) in [
+        ("svc", "always"),
+        ("kept", "unless-stopped"),
+        ("plain", "no"),
+    ] {
+        sb.docker(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--restart",
+            policy,
+            "busybox",
+            "sleep",
+            "1d",
+        ])
+        .ok();
+    }
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "held",
+        "--restart",
+        "unless-stopped",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    sb.docker(&["stop", "-t", "0", "held"]).ok();
+    let ids: Vec<String> = ["svc", "kept", "plain"]
+        .iter()
+        .map(|name| format(&sb, name, "{{.Id}}"))
+        .collect();
+    // berthd dies, and so do the containers' processes and their shims
+    // (as after a reboot).
+    sb.kill_daemon();
+    for id in ids {
+        let shim_pid =
+            std::fs::read_to_string(sb.dir().join(format!("exec/containers/{id}/shim.pid")))
+                .unwrap();
+        sb.sh(&format!("kill -9 {}", shim_pid.trim())).ok();
+    }
+    sb.restart_daemon();
+    until(&sb, "svc", "{{.State.Status}}", "running");
+    until(&sb, "kept", "{{.State.Status}}", "running");
+    assert_eq!(format(&sb, "plain", "{{.State.Status}}"), "exited");
+    assert_eq!(format(&sb, "held", "{{.State.Status}}"), "exited");
+    // Back on its network, reachable as before.
+    sb.docker(&["exec", "svc", "ping", "-c1", "-W2", "172.17.0.1"])
+        .ok();
+}
