@@ -277,6 +277,8 @@ mod tests {
             exposed: Vec::new(),
             auto_remove: false,
             restart: Default::default(),
+            stop_signal: None,
+            stop_timeout: None,
             storage: Default::default(),
             resources: Default::default(),
             security: Default::default(),

@@ -62,6 +62,15 @@ pub(crate) async fn run_start<H: Host>(
 /// Docker's `stop` default grace period.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A stop's grace period in Docker's seconds: negative waits for ever.
+pub fn stop_grace(secs: i64) -> Duration {
+    if secs < 0 {
+        Duration::from_secs(u64::MAX / 4)
+    } else {
+        Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
 /// `wait`'s conditions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitCondition {
@@ -252,11 +261,17 @@ impl<H: Host> EngineHandle<H> {
     pub async fn stop_container(
         &self,
         reference: &str,
-        signal: i32,
-        timeout: Duration,
+        signal: Option<i32>,
+        timeout: Option<Duration>,
     ) -> Result<bool> {
         let mut events = self.events.subscribe();
         let c = self.inspect_container(reference)?;
+        let signal =
+            signal.unwrap_or_else(|| c.stop_signal.as_ref().map_or(libc_sigterm(), |s| s.number));
+        let timeout = timeout.unwrap_or_else(|| match c.stop_timeout {
+            None => DEFAULT_STOP_TIMEOUT,
+            Some(secs) => stop_grace(secs),
+        });
         let was_restarting = self.stopping(&c, true).await?;
         if !c.is_running() {
             return Ok(was_restarting);
@@ -305,8 +320,8 @@ impl<H: Host> EngineHandle<H> {
     pub async fn restart_container(
         &self,
         reference: &str,
-        signal: i32,
-        timeout: Duration,
+        signal: Option<i32>,
+        timeout: Option<Duration>,
     ) -> Result<Container> {
         self.stop_container(reference, signal, timeout).await?;
         self.start_container(reference).await

@@ -68,6 +68,8 @@ fn container(n: u8, name: &str) -> Container {
         exposed: Vec::new(),
         auto_remove: false,
         restart: Default::default(),
+        stop_signal: None,
+        stop_timeout: None,
         storage: Default::default(),
         resources: Default::default(),
         security: Default::default(),

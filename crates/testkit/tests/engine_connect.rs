@@ -182,7 +182,7 @@ async fn embedded_dns_runs_in_user_network_sandboxes_only() {
         DnsUpstreams::Container(vec![ip("10.9.9.9")])
     );
     assert_eq!(host.dns.serving(&inside.id).unwrap().1, DnsUpstreams::None);
-    h.stop_container("app", 15, Duration::from_secs(5))
+    h.stop_container("app", Some(15), Some(Duration::from_secs(5)))
         .await
         .unwrap();
     assert!(host.dns.serving(&app.id).is_none());

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use berth_core::container::create::ContainerCreate;
-use berth_core::container::Container;
+use berth_core::container::{Container, StopSignal};
 use berth_core::{ErrorKind, WaitCondition};
 
 use common::*;
@@ -75,11 +75,11 @@ async fn auto_remove_and_stop_and_rm() {
         .to_string()
         .contains("container is running: stop the container before removing or force remove"));
     assert!(h
-        .stop_container("svc", 15, Duration::from_secs(5))
+        .stop_container("svc", Some(15), Some(Duration::from_secs(5)))
         .await
         .unwrap());
     assert!(
-        !h.stop_container("svc", 15, Duration::from_secs(5))
+        !h.stop_container("svc", Some(15), Some(Duration::from_secs(5)))
             .await
             .unwrap(),
         "already stopped"
@@ -112,7 +112,7 @@ async fn an_exit_the_store_refuses_answers_with_the_cause_and_is_recorded_later(
     let removed = h.wait_container("tmp", WaitCondition::Removed).unwrap();
     host.store.set_full(true);
     let err = h
-        .stop_container("one", 15, Duration::from_secs(5))
+        .stop_container("one", Some(15), Some(Duration::from_secs(5)))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Internal);
@@ -188,4 +188,28 @@ async fn exec_and_resize_need_the_process_up() {
     h.start_container("idle").await.unwrap();
     assert_eq!(h.running_container("idle").unwrap().id, c.id);
     assert_eq!(h.resizable_container("idle").unwrap().id, c.id);
+}
+
+#[tokio::test]
+async fn stop_uses_the_containers_stop_signal_and_timeout() {
+    let (host, h) = setup().await;
+    h.create_container(ContainerCreate {
+        stop_signal: Some(StopSignal {
+            name: "SIGINT".to_owned(),
+            number: 2,
+        }),
+        stop_timeout: Some(0),
+        ..run_req("web", "")
+    })
+    .await
+    .unwrap();
+    let c = h.start_container("web").await.unwrap();
+    assert!(h.stop_container("web", None, None).await.unwrap());
+    // SIGINT does not end the fake's process: killed at once.
+    assert_eq!(host.runtime.process(&c.id).unwrap().signals, vec![2, 9]);
+    assert_eq!(h.inspect_container("web").unwrap().state.exit_code, 137);
+    // Given with the request, the API's signal wins.
+    h.start_container("web").await.unwrap();
+    h.stop_container("web", Some(15), None).await.unwrap();
+    assert_eq!(h.inspect_container("web").unwrap().state.exit_code, 143);
 }

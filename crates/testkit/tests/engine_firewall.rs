@@ -101,7 +101,7 @@ async fn published_ports_map_conflict_and_unmap() {
     assert_eq!(after - before, 1);
     assert!(state().ports.iter().any(|p| p.host_ports == (20000, 20999)));
 
-    h.stop_container("web", 15, Duration::from_secs(5))
+    h.stop_container("web", Some(15), Some(Duration::from_secs(5)))
         .await
         .unwrap();
     assert!(!state().ports.iter().any(|p| p.host_ports == (8080, 8080)));
@@ -174,7 +174,7 @@ async fn flows_of_an_endpoint_and_of_udp_host_ports_are_forgotten() {
         vec![vec![FlowMatch::Address(ip), udp]]
     );
 
-    h.stop_container("dns", 15, Duration::from_secs(5))
+    h.stop_container("dns", Some(15), Some(Duration::from_secs(5)))
         .await
         .unwrap();
     // On leave too: once the stop has answered, in a pass of its own.

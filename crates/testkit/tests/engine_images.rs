@@ -79,7 +79,7 @@ async fn a_running_container_keeps_its_image_even_forced() {
     assert!(host.images.resolve("busybox").unwrap().is_some());
 
     // Stopped, it goes with force.
-    h.stop_container("user", 9, Duration::from_secs(5))
+    h.stop_container("user", Some(9), Some(Duration::from_secs(5)))
         .await
         .unwrap();
     h.remove_image("busybox".into(), true).await.unwrap();

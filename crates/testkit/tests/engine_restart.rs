@@ -89,7 +89,7 @@ async fn always_restarts_any_exit_but_not_a_stop_by_hand() {
     );
 
     assert!(h
-        .stop_container("web", 15, Duration::from_secs(5))
+        .stop_container("web", Some(15), Some(Duration::from_secs(5)))
         .await
         .unwrap());
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -150,7 +150,7 @@ async fn policies_decide_what_comes_back_when_the_engine_starts() {
         h.start_container(name).await.unwrap();
     }
     assert!(h
-        .stop_container("stopped", 15, Duration::from_secs(5))
+        .stop_container("stopped", Some(15), Some(Duration::from_secs(5)))
         .await
         .unwrap());
     // The host goes down with berthd: every process is gone.

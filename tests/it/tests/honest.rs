@@ -112,8 +112,6 @@ fn options_berth_does_not_apply_are_refused_by_name() {
         ),
         (&["--pid", "host"][..], "--pid"),
         (&["--health-cmd", "true"][..], "--health-*"),
-        (&["--stop-signal", "SIGINT"][..], "--stop-signal"),
-        (&["--stop-timeout", "3"][..], "--stop-timeout"),
         (&["--log-driver", "syslog"][..], "--log-driver"),
     ] {
         let mut args = vec!["create"];

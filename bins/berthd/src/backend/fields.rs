@@ -104,13 +104,12 @@ pub fn config_fields(body: &ContainerCreateBody) -> Vec<Field> {
         network_disabled,
         on_build,
         labels: _,
-        stop_signal,
-        stop_timeout,
+        stop_signal: _,
+        stop_timeout: _,
         shell,
         host_config: _,
         networking_config: _,
     } = body;
-    let default_stop_timeout = berth_core::DEFAULT_STOP_TIMEOUT.as_secs();
     vec![
         applied("Hostname"),
         applied("Domainname"),
@@ -140,16 +139,8 @@ pub fn config_fields(body: &ContainerCreateBody) -> Vec<Field> {
         applied("MacAddress"),
         refused("OnBuild", "", non_empty(on_build.as_ref())),
         applied("Labels"),
-        refused(
-            "StopSignal",
-            "--stop-signal",
-            other_than(stop_signal.as_ref(), &["SIGTERM", "TERM", "15"]),
-        ),
-        refused(
-            "StopTimeout",
-            "--stop-timeout",
-            stop_timeout.is_some_and(|t| u64::try_from(t).ok() != Some(default_stop_timeout)),
-        ),
+        applied("StopSignal"),
+        applied("StopTimeout"),
         refused("Shell", "", non_empty(shell.as_ref())),
     ]
 }

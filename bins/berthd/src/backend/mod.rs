@@ -13,7 +13,7 @@ mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use berth_api::{
     ApiError, AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs,
@@ -21,9 +21,11 @@ use berth_api::{
     LogsOptions, RemoveOptions, RequestBody, StopOptions, StreamSession, TtySize, WaitCondition,
     WaitFuture,
 };
+use berth_core::container::StopSignal;
 use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
+use berth_core::handle::stop_grace;
 use berth_core::network::{IpamInput, NetworkCreate};
-use berth_core::{EngineHandle, DEFAULT_STOP_TIMEOUT};
+use berth_core::EngineHandle;
 use berth_oci::OciAdapter;
 use berth_types::Driver;
 use bollard_stubs::models::{
@@ -111,20 +113,16 @@ pub(crate) fn oci_error(e: berth_oci::Error) -> ApiError {
 }
 
 fn signal_number(signal: Option<&str>, default: i32) -> Result<i32, ApiError> {
-    match signal {
-        None | Some("") => Ok(default),
-        Some(s) => berth_oci::runc::parse_signal(s)
-            .map(|sig| sig as i32)
-            .map_err(ApiError::invalid_parameter),
-    }
+    Ok(given_signal(signal)?.unwrap_or(default))
 }
 
-fn stop_timeout(timeout: Option<i64>) -> Duration {
-    match timeout {
-        None => DEFAULT_STOP_TIMEOUT,
-        // Docker: a negative timeout waits for ever.
-        Some(t) if t < 0 => Duration::from_secs(u64::MAX / 4),
-        Some(t) => Duration::from_secs(t.unsigned_abs()),
+/// A signal by Docker's names or number; `None` when not given.
+fn given_signal(signal: Option<&str>) -> Result<Option<i32>, ApiError> {
+    match signal {
+        None | Some("") => Ok(None),
+        Some(s) => berth_oci::runc::parse_signal(s)
+            .map(|sig| Some(sig as i32))
+            .map_err(ApiError::invalid_parameter),
     }
 }
 
@@ -327,11 +325,13 @@ impl Backend for DaemonBackend {
             h.network_mode.as_deref() == Some("host")
                 && h.port_bindings.as_ref().is_some_and(|b| !b.is_empty())
         });
-        let c = self
-            .engine
-            .create_container(wire::create_request(name, config))
-            .await
-            .map_err(api_error)?;
+        let stop_signal = given_signal(config.stop_signal.as_deref())?.map(|number| StopSignal {
+            name: config.stop_signal.clone().unwrap_or_default(),
+            number,
+        });
+        let mut req = wire::create_request(name, config);
+        req.stop_signal = stop_signal;
+        let c = self.engine.create_container(req).await.map_err(api_error)?;
         let mut warnings = Vec::new();
         if discards_ports && matches!(c.network_mode, berth_core::container::NetworkMode::Host) {
             warnings.push("Published ports are discarded when using host network mode".to_owned());
@@ -370,13 +370,10 @@ impl Backend for DaemonBackend {
         id_or_name: String,
         options: StopOptions,
     ) -> Result<(), ApiError> {
-        let signal = signal_number(
-            options.signal.as_deref(),
-            berth_core::handle::libc_sigterm(),
-        )?;
+        let signal = given_signal(options.signal.as_deref())?;
         let stopped = self
             .engine
-            .stop_container(&id_or_name, signal, stop_timeout(options.timeout))
+            .stop_container(&id_or_name, signal, options.timeout.map(stop_grace))
             .await
             .map_err(api_error)?;
         if stopped {
@@ -403,12 +400,9 @@ impl Backend for DaemonBackend {
         id_or_name: String,
         options: StopOptions,
     ) -> Result<(), ApiError> {
-        let signal = signal_number(
-            options.signal.as_deref(),
-            berth_core::handle::libc_sigterm(),
-        )?;
+        let signal = given_signal(options.signal.as_deref())?;
         self.engine
-            .restart_container(&id_or_name, signal, stop_timeout(options.timeout))
+            .restart_container(&id_or_name, signal, options.timeout.map(stop_grace))
             .await
             .map(drop)
             .map_err(api_error)

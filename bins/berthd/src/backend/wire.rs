@@ -289,6 +289,8 @@ pub fn container_inspect(
         working_dir: Some(c.process.working_dir.clone()),
         entrypoint: c.process.entrypoint.clone(),
         labels: Some(hash_map(&c.labels)),
+        stop_signal: c.stop_signal.as_ref().map(|s| s.name.clone()),
+        stop_timeout: c.stop_timeout,
         ..Default::default()
     };
     let mut host_config = HostConfig {
@@ -603,6 +605,8 @@ pub fn create_request(name: Option<String>, mut body: ContainerCreateBody) -> Co
                 p.maximum_retry_count.unwrap_or(0),
             )
         }),
+        stop_signal: None,
+        stop_timeout: body.stop_timeout,
         storage,
         resources,
         security,

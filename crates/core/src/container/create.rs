@@ -11,7 +11,7 @@ use berth_types::{ContainerId, MacAddr};
 use crate::container::table::ContainerTable;
 use crate::container::{
     Attachment, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto, Resources,
-    RestartPolicy, RunState, Security, Storage,
+    RestartPolicy, RunState, Security, StopSignal, Storage,
 };
 use crate::error::{Error, Result};
 use crate::lookup::find_network;
@@ -67,6 +67,11 @@ pub struct ContainerCreate {
     pub auto_remove: bool,
     /// `HostConfig.RestartPolicy`: its name and `MaximumRetryCount`.
     pub restart_policy: (String, i64),
+    /// `Config.StopSignal`, parsed by the caller (signal numbers are the
+    /// OS's).
+    pub stop_signal: Option<StopSignal>,
+    /// `Config.StopTimeout`, in seconds.
+    pub stop_timeout: Option<i64>,
     pub storage: Storage,
     pub resources: Resources,
     pub security: Security,
@@ -386,6 +391,8 @@ pub fn plan_container(
         exposed,
         auto_remove: req.auto_remove,
         restart,
+        stop_signal: req.stop_signal,
+        stop_timeout: req.stop_timeout,
         storage: req.storage,
         resources: req.resources,
         security: req.security,

@@ -91,6 +91,13 @@ impl Proto {
     }
 }
 
+/// `--stop-signal`: as given (shown by inspect) and its number.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopSignal {
+    pub name: String,
+    pub number: i32,
+}
+
 /// The process and its environment, from the request merged with the image.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessConfig {
@@ -264,6 +271,13 @@ pub struct Container {
     /// `--restart`.
     #[serde(default)]
     pub restart: RestartPolicy,
+    /// `--stop-signal`: what `stop` sends first (SIGTERM if unset).
+    #[serde(default)]
+    pub stop_signal: Option<StopSignal>,
+    /// `--stop-timeout`: how long `stop` waits before SIGKILL (seconds;
+    /// negative waits for ever; 10 if unset).
+    #[serde(default)]
+    pub stop_timeout: Option<i64>,
     /// Mounts and volumes.
     #[serde(default)]
     pub storage: Storage,

@@ -1,7 +1,8 @@
-//! Restart policies end to end, with the real docker CLI: a crash-looping
-//! container restarts with back-off and gives up at its count, a stop by
-//! hand is respected, and `always` containers come back when berthd is
-//! killed together with their processes.
+//! A container's lifecycle end to end, with the real docker CLI: restart
+//! policies (a crash-looping container restarts with back-off and gives up
+//! at its count, a stop by hand is respected, `always` containers come back
+//! when berthd is killed together with their processes) and the stop
+//! signal and timeout `stop` uses.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
@@ -202,4 +203,58 @@ fn always_containers_come_back_when_berthd_and_their_processes_were_killed() {
     // Back on its network, reachable as before.
     sb.docker(&["exec", "svc", "ping", "-c1", "-W2", "172.17.0.1"])
         .ok();
+}
+
+#[test]
+fn stop_sends_the_containers_stop_signal_and_waits_its_timeout() {
+    let sb = Sandbox::with_busybox();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "trap",
+        "--stop-signal",
+        "SIGUSR1",
+        "--stop-timeout",
+        "30",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 42' USR1; while :; do sleep 0.1; done",
+    ])
+    .ok();
+    assert_eq!(
+        format(
+            &sb,
+            "trap",
+            "{{.Config.StopSignal}} {{.Config.StopTimeout}}"
+        ),
+        "SIGUSR1 30"
+    );
+    sb.docker(&["stop", "trap"]).ok();
+    assert_eq!(format(&sb, "trap", "{{.State.ExitCode}}"), "42");
+
+    // A process that ignores its stop signal is killed after the timeout.
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "deaf",
+        "--stop-signal",
+        "USR2",
+        "--stop-timeout",
+        "1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap '' USR2; while :; do sleep 0.1; done",
+    ])
+    .ok();
+    sb.docker(&["stop", "deaf"]).ok();
+    assert_eq!(format(&sb, "deaf", "{{.State.ExitCode}}"), "137");
+
+    let err = sb
+        .docker(&["create", "--stop-signal", "SIGBOGUS", "busybox", "true"])
+        .err();
+    assert!(err.contains("Invalid signal: SIGBOGUS"), "{err}");
 }
