@@ -9,9 +9,10 @@ use std::time::SystemTime;
 
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ContainerWaitResponse, ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect,
-    ImageSummary, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
-    NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
+    ContainerTopResponse, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
+    ImageDeleteResponseItem, ImageInspect, ImageSummary, NetworkConnectRequest,
+    NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect,
+    NetworkPruneResponse, SystemInfo, SystemVersion,
 };
 use bytes::Bytes;
 use futures::Stream;
@@ -143,6 +144,33 @@ pub trait Backend: Send + Sync + 'static {
         id_or_name: String,
         options: StopOptions,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `POST /containers/{id}/pause`: `204`.
+    fn container_pause(
+        &self,
+        id_or_name: String,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `POST /containers/{id}/unpause`: `204`.
+    fn container_unpause(
+        &self,
+        id_or_name: String,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `POST /containers/{id}/rename?name=NEW`: `204`.
+    fn container_rename(
+        &self,
+        id_or_name: String,
+        new_name: String,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `GET /containers/{id}/top?ps_args=`: `ps`'s columns and rows for the
+    /// container's processes (`ps_args` defaults to `-ef`).
+    fn container_top(
+        &self,
+        id_or_name: String,
+        ps_args: String,
+    ) -> impl Future<Output = Result<ContainerTopResponse, ApiError>> + Send;
 
     /// `DELETE /containers/{id}`: `204`. A running container without `force`
     /// is Docker's 409 (`cannot remove container "/x": container is running:

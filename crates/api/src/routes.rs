@@ -52,6 +52,14 @@ pub(crate) enum Route {
     ContainerKill { id_or_name: String },
     /// `POST /containers/{id}/restart`.
     ContainerRestart { id_or_name: String },
+    /// `POST /containers/{id}/pause`.
+    ContainerPause { id_or_name: String },
+    /// `POST /containers/{id}/unpause`.
+    ContainerUnpause { id_or_name: String },
+    /// `POST /containers/{id}/rename?name=`.
+    ContainerRename { id_or_name: String },
+    /// `GET /containers/{id}/top?ps_args=`.
+    ContainerTop { id_or_name: String },
     /// `DELETE /containers/{id}`.
     ContainerRemove { id_or_name: String },
     /// `POST /containers/{id}/wait`.
@@ -138,6 +146,10 @@ fn container_route(method: &Method, id_or_name: String, action: &str) -> Option<
         (&Method::POST, "stop") => Route::ContainerStop { id_or_name },
         (&Method::POST, "kill") => Route::ContainerKill { id_or_name },
         (&Method::POST, "restart") => Route::ContainerRestart { id_or_name },
+        (&Method::POST, "pause") => Route::ContainerPause { id_or_name },
+        (&Method::POST, "unpause") => Route::ContainerUnpause { id_or_name },
+        (&Method::POST, "rename") => Route::ContainerRename { id_or_name },
+        (&Method::GET, "top") => Route::ContainerTop { id_or_name },
         (&Method::POST, "wait") => Route::ContainerWait { id_or_name },
         (&Method::POST, "attach") => Route::ContainerAttach { id_or_name },
         (&Method::POST, "resize") => Route::ContainerResize { id_or_name },
@@ -335,6 +347,26 @@ mod tests {
                 Method::POST,
                 "/containers/c1/restart",
                 Route::ContainerRestart { id_or_name: c() },
+            ),
+            (
+                Method::POST,
+                "/containers/c1/pause",
+                Route::ContainerPause { id_or_name: c() },
+            ),
+            (
+                Method::POST,
+                "/containers/c1/unpause",
+                Route::ContainerUnpause { id_or_name: c() },
+            ),
+            (
+                Method::POST,
+                "/containers/c1/rename",
+                Route::ContainerRename { id_or_name: c() },
+            ),
+            (
+                Method::GET,
+                "/containers/c1/top",
+                Route::ContainerTop { id_or_name: c() },
             ),
             (
                 Method::POST,

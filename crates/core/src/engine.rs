@@ -63,6 +63,10 @@ pub(crate) enum Command {
     /// with `true` (a signal that ends it) its next exit restarts nothing.
     /// The answer: whether it was waiting to restart (and no longer is).
     StopRequested(String, bool, Reply<bool>),
+    /// `pause` (`true`) or `unpause`.
+    SetPaused(String, bool, Reply<Container>),
+    /// `rename`: the container, its new name.
+    Rename(String, String, Reply<()>),
     RemoveContainer(String, Reply<Container>),
     Connect(String, String, EndpointRequest, Reply<()>),
     Disconnect(String, String, Reply<()>),
@@ -226,6 +230,12 @@ impl<H: Host> Engine<H> {
             Command::Restart(id, kind) => self.restart_container(id, kind),
             Command::StopRequested(reference, ends_it, reply) => {
                 let _ = reply.send(self.stop_requested(&reference, ends_it));
+            }
+            Command::SetPaused(reference, paused, reply) => {
+                let _ = reply.send(self.set_paused(&reference, paused).await);
+            }
+            Command::Rename(reference, name, reply) => {
+                let _ = reply.send(self.rename_container(&reference, &name));
             }
             Command::RemoveContainer(reference, reply) => {
                 let started = std::time::Instant::now();

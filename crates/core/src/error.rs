@@ -72,6 +72,10 @@ pub enum Error {
     /// Something berth holds true was not (a bug, said as such).
     #[error("internal error: {what}")]
     Internal { what: String },
+    /// What Docker answers as a bare 500 with its own words (say,
+    /// unpausing a container that is not paused).
+    #[error("{0}")]
+    Refused(String),
     #[error("the engine has shut down")]
     ShutDown,
     /// The kernel changed but the store could not record it; berth keeps
@@ -108,6 +112,7 @@ impl Error {
             | Error::Image { .. }
             | Error::Store { .. }
             | Error::Internal { .. }
+            | Error::Refused(_)
             | Error::NotRecorded(_) => ErrorKind::Internal,
         }
     }

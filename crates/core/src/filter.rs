@@ -162,6 +162,8 @@ pub struct ContainerFilter {
     statuses: Option<Vec<Status>>,
     /// `status=restarting`: waiting out its restart policy's back-off.
     restarting: bool,
+    /// `status=paused`.
+    paused: bool,
     networks: Vec<String>,
     labels: Vec<LabelMatch>,
 }
@@ -171,6 +173,7 @@ impl ContainerFilter {
         check_keys(raw, &["name", "id", "status", "network", "label"])?;
         let mut statuses = None;
         let mut restarting = false;
+        let mut paused = false;
         for value in values(raw, "status") {
             let list: &mut Vec<Status> = statuses.get_or_insert_with(Vec::new);
             match value.as_str() {
@@ -179,8 +182,9 @@ impl ContainerFilter {
                 "exited" => list.push(Status::Exited),
                 "removing" => list.push(Status::Removing),
                 "restarting" => restarting = true,
+                "paused" => paused = true,
                 // Docker's, but never a state of berth's containers.
-                "paused" | "dead" => {}
+                "dead" => {}
                 other => {
                     return Err(Error::InvalidParameter(format!(
                         "invalid filter 'status={other}'"
@@ -193,6 +197,7 @@ impl ContainerFilter {
             ids: values(raw, "id").to_vec(),
             statuses,
             restarting,
+            paused,
             networks: values(raw, "network").to_vec(),
             labels: values(raw, "label")
                 .iter()
@@ -221,6 +226,8 @@ impl ContainerFilter {
             && self.statuses.as_ref().is_none_or(|s| {
                 if c.state.restarting {
                     self.restarting
+                } else if c.state.paused {
+                    self.paused
                 } else {
                     s.contains(&c.state.status)
                 }

@@ -253,7 +253,9 @@ impl<H: Host> EngineHandle<H> {
             .runtime()
             .signal(&c.id, signal)
             .await
-            .map_err(Error::runtime(format!("signal container {}", c.name)))
+            .map_err(Error::runtime(format!("signal container {}", c.name)))?;
+        self.thaw_after_signal(&c).await;
+        Ok(())
     }
 
     /// SIGTERM (or `signal`), then SIGKILL after `timeout`; returns false if
@@ -280,6 +282,7 @@ impl<H: Host> EngineHandle<H> {
         if let Err(e) = runtime.signal(&c.id, signal).await {
             warn!(container = %c.name, error = %e, "stop signal not delivered");
         }
+        self.thaw_after_signal(&c).await;
         match tokio::time::timeout(timeout, self.exited(&c.id, &mut events)).await {
             Ok(exited) => exited?,
             Err(_) => {
@@ -338,6 +341,7 @@ impl<H: Host> EngineHandle<H> {
             if let Err(e) = self.host.runtime().signal(&c.id, libc_sigkill()).await {
                 warn!(container = %c.name, error = %e, "kill before removal failed");
             }
+            self.thaw_after_signal(&c).await;
             self.exited(&c.id, &mut events).await?;
         }
         self.ask(|r| Command::RemoveContainer(c.id.to_string(), r))
@@ -410,6 +414,59 @@ impl<H: Host> EngineHandle<H> {
             Ok(c)
         } else {
             Err(not_running(&c))
+        }
+    }
+
+    /// A running container an exec may enter: Docker's 409 if it is
+    /// paused.
+    pub fn exec_target(&self, reference: &str) -> Result<Container> {
+        let c = self.running_container(reference)?;
+        if c.state.paused {
+            return Err(Error::Conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                c.id
+            )));
+        }
+        Ok(c)
+    }
+
+    pub async fn pause_container(&self, reference: &str) -> Result<()> {
+        self.ask(|r| Command::SetPaused(reference.to_owned(), true, r))
+            .await
+            .map(drop)
+    }
+
+    pub async fn unpause_container(&self, reference: &str) -> Result<()> {
+        self.ask(|r| Command::SetPaused(reference.to_owned(), false, r))
+            .await
+            .map(drop)
+    }
+
+    pub async fn rename_container(&self, reference: &str, name: &str) -> Result<()> {
+        self.ask(|r| Command::Rename(reference.to_owned(), name.to_owned(), r))
+            .await
+    }
+
+    /// The host pids of a running container's processes (`top`).
+    pub async fn container_pids(&self, reference: &str) -> Result<Vec<u32>> {
+        let c = self.running_container(reference)?;
+        self.host
+            .runtime()
+            .pids(&c.id)
+            .await
+            .map_err(Error::runtime(format!(
+                "list the processes of container {}",
+                c.name
+            )))
+    }
+
+    /// A frozen container's processes only see a signal once thawed: after
+    /// a stop or kill, Docker unpauses it.
+    async fn thaw_after_signal(&self, c: &Container) {
+        if c.state.paused {
+            if let Err(e) = self.host.runtime().set_paused(&c.id, false).await {
+                warn!(container = %c.name, error = %e, "not thawed after its signal");
+            }
         }
     }
 

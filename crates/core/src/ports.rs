@@ -450,6 +450,14 @@ pub trait Runtime: Send + Sync + 'static {
     /// Removes the runtime's state, the shim's files and the root
     /// filesystem; idempotent.
     fn delete(&self, id: &ContainerId) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Freezes (`true`) or thaws every process of a running container.
+    fn set_paused(
+        &self,
+        id: &ContainerId,
+        paused: bool,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// The host pids of a running container's processes.
+    fn pids(&self, id: &ContainerId) -> impl Future<Output = Result<Vec<u32>, PortError>> + Send;
     /// Rewrites the `/etc` files of a created or running container.
     fn write_etc(
         &self,

@@ -409,6 +409,26 @@ impl Runtime for OciAdapter {
             .map_err(port_err)
     }
 
+    async fn set_paused(&self, id: &ContainerId, paused: bool) -> Result<(), PortError> {
+        let id = id.clone();
+        self.blocking(move |rt, _| {
+            if paused {
+                rt.runc().pause(id.as_str())
+            } else {
+                rt.runc().resume(id.as_str())
+            }
+        })
+        .await
+        .map_err(port_err)
+    }
+
+    async fn pids(&self, id: &ContainerId) -> Result<Vec<u32>, PortError> {
+        let id = id.clone();
+        self.blocking(move |rt, _| rt.runc().pids(id.as_str()))
+            .await
+            .map_err(port_err)
+    }
+
     async fn write_etc(&self, id: &ContainerId, files: &CoreEtcFiles) -> Result<(), PortError> {
         let id = id.clone();
         let files = files.clone();

@@ -154,6 +154,23 @@ impl Runc {
         self.run("kill", id, &["kill", id, &sig]).map(drop)
     }
 
+    /// Freezes every process of the container (its cgroup's freezer).
+    pub fn pause(&self, id: &str) -> Result<()> {
+        self.run("pause", id, &["pause", id]).map(drop)
+    }
+
+    /// Thaws what [`Runc::pause`] froze.
+    pub fn resume(&self, id: &str) -> Result<()> {
+        self.run("resume", id, &["resume", id]).map(drop)
+    }
+
+    /// The host pids of every process in the container's cgroup.
+    pub fn pids(&self, id: &str) -> Result<Vec<u32>> {
+        let out = self.run("ps", id, &["ps", "--format", "json", id])?;
+        serde_json::from_slice(&out.stdout)
+            .map_err(|e| self.error("ps", id, RuntimeFailure::Other, format!("bad JSON: {e}")))
+    }
+
     /// `runc delete`; with `force` a running container is killed first.
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
         let args: &[&str] = if force {

@@ -258,3 +258,143 @@ fn stop_sends_the_containers_stop_signal_and_waits_its_timeout() {
         .err();
     assert!(err.contains("Invalid signal: SIGBOGUS"), "{err}");
 }
+
+#[test]
+fn pause_freezes_and_unpause_thaws_with_dockers_refusals() {
+    let sb = Sandbox::with_busybox();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while :; do i=$((i+1)); echo $i > /tmp/tick; sleep 0.05; done",
+    ])
+    .ok();
+    sb.docker(&["pause", "ticker"]).ok();
+    assert_eq!(
+        format(&sb, "ticker", "{{.State.Status}} {{.State.Paused}}"),
+        "paused true"
+    );
+    let ps = sb
+        .docker(&[
+            "ps",
+            "--filter",
+            "status=paused",
+            "--format",
+            "{{.Names}} {{.Status}}",
+        ])
+        .ok();
+    assert!(
+        ps.starts_with("ticker Up") && ps.trim_end().ends_with("(Paused)"),
+        "{ps}"
+    );
+    // Frozen: the counter it writes stands still (read from the host,
+    // since exec is refused).
+    let pid = format(&sb, "ticker", "{{.State.Pid}}");
+    let tick = || std::fs::read_to_string(format!("/proc/{pid}/root/tmp/tick")).unwrap();
+    let frozen = tick();
+    sleep(Duration::from_millis(300));
+    assert_eq!(tick(), frozen, "paused, it does not tick");
+    let err = sb.docker(&["exec", "ticker", "true"]).err();
+    assert!(
+        err.contains("is paused, unpause the container before exec"),
+        "{err}"
+    );
+    let err = sb.docker(&["pause", "ticker"]).err();
+    assert!(err.contains("is already paused"), "{err}");
+
+    sb.docker(&["unpause", "ticker"]).ok();
+    assert_eq!(format(&sb, "ticker", "{{.State.Status}}"), "running");
+    sleep(Duration::from_millis(300));
+    assert_ne!(tick(), frozen, "thawed, it ticks again");
+    let err = sb.docker(&["unpause", "ticker"]).err();
+    assert!(err.contains("is not paused"), "{err}");
+
+    // A paused container stops: the stop thaws it so its signal lands.
+    sb.docker(&["pause", "ticker"]).ok();
+    sb.docker(&["stop", "-t", "1", "ticker"]).ok();
+    assert_eq!(
+        format(&sb, "ticker", "{{.State.Status}} {{.State.Paused}}"),
+        "exited false"
+    );
+    let err = sb.docker(&["pause", "ticker"]).err();
+    assert!(err.contains("is not running"), "{err}");
+}
+
+#[test]
+fn rename_moves_the_name_and_its_dns_name() {
+    let sb = Sandbox::with_busybox();
+    sb.docker(&["network", "create", "apps"]).ok();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "apps",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "apps",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    sb.docker(&["rename", "web", "site"]).ok();
+    assert_eq!(format(&sb, "site", "{{.Name}}"), "/site");
+    sb.docker(&["exec", "client", "ping", "-c1", "-W2", "site"])
+        .ok();
+    let old = sb.docker(&["exec", "client", "nslookup", "web"]);
+    assert_ne!(old.status, 0, "the old name is gone: {old:?}");
+    let err = sb.docker(&["rename", "site", "client"]).err();
+    assert!(err.contains("is already in use"), "{err}");
+    let err = sb.docker(&["rename", "site", "site"]).err();
+    assert!(
+        err.contains("Renaming a container with the same name"),
+        "{err}"
+    );
+}
+
+#[test]
+fn top_lists_the_containers_processes() {
+    let sb = Sandbox::with_busybox();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "worker",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1000 & sleep 2000",
+    ])
+    .ok();
+    let top = sb.docker(&["top", "worker"]).ok();
+    let mut lines = top.lines();
+    let titles = lines.next().unwrap();
+    assert!(titles.contains("PID") && titles.contains("CMD"), "{top}");
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.iter().any(|r| r.ends_with("sleep 1000")), "{top}");
+    assert!(rows.iter().any(|r| r.ends_with("sleep 2000")), "{top}");
+    // Only the container's: the two sleeps (sh exec'd the last one).
+    assert_eq!(rows.len(), 2, "{top}");
+    let custom = sb.docker(&["top", "worker", "-o", "pid,comm"]).ok();
+    assert!(
+        custom.lines().next().unwrap().contains("COMMAND"),
+        "{custom}"
+    );
+    let err = sb.docker(&["top", "nosuch"]).err();
+    assert!(err.contains("No such container: nosuch"), "{err}");
+}

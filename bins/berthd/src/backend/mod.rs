@@ -9,6 +9,7 @@ mod resources;
 mod security;
 mod storage;
 mod streams;
+mod top;
 mod wire;
 
 use std::collections::HashMap;
@@ -30,10 +31,10 @@ use berth_oci::OciAdapter;
 use berth_types::Driver;
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ContainerWaitExitError, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
-    ImageDeleteResponseItem, ImageInspect, ImageSummary, NetworkConnectRequest,
-    NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect,
-    NetworkPruneResponse, SystemInfo, SystemInfoDefaultAddressPools, SystemVersion,
+    ContainerTopResponse, ContainerWaitExitError, ContainerWaitResponse, ExecConfig,
+    ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
+    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemInfoDefaultAddressPools, SystemVersion,
     SystemVersionComponents, SystemVersionPlatform,
 };
 
@@ -408,6 +409,40 @@ impl Backend for DaemonBackend {
             .map_err(api_error)
     }
 
+    async fn container_pause(&self, id_or_name: String) -> Result<(), ApiError> {
+        self.engine
+            .pause_container(&id_or_name)
+            .await
+            .map_err(api_error)
+    }
+
+    async fn container_unpause(&self, id_or_name: String) -> Result<(), ApiError> {
+        self.engine
+            .unpause_container(&id_or_name)
+            .await
+            .map_err(api_error)
+    }
+
+    async fn container_rename(&self, id_or_name: String, new_name: String) -> Result<(), ApiError> {
+        self.engine
+            .rename_container(&id_or_name, &new_name)
+            .await
+            .map_err(api_error)
+    }
+
+    async fn container_top(
+        &self,
+        id_or_name: String,
+        ps_args: String,
+    ) -> Result<ContainerTopResponse, ApiError> {
+        let pids = self
+            .engine
+            .container_pids(&id_or_name)
+            .await
+            .map_err(api_error)?;
+        top::container_top(ps_args, pids).await
+    }
+
     async fn container_remove(
         &self,
         id_or_name: String,
@@ -528,10 +563,7 @@ impl Backend for DaemonBackend {
     }
 
     async fn exec_create(&self, container: String, config: ExecConfig) -> Result<String, ApiError> {
-        let c = self
-            .engine
-            .running_container(&container)
-            .map_err(api_error)?;
+        let c = self.engine.exec_target(&container).map_err(api_error)?;
         let image = berth_oci::image::ImageId::parse(&c.image_id).map_err(oci_error)?;
         let image_rootfs = self.oci.images().rootfs(&image);
         Ok(self.execs.create(&c, config, image_rootfs))

@@ -68,6 +68,10 @@ pub fn status_text(c: &Container, now: SystemTime) -> String {
         );
     }
     match c.state.status {
+        Status::Running if c.state.paused => format!(
+            "Up {} (Paused)",
+            human_duration(since(now, c.state.started_at))
+        ),
         Status::Running => format!("Up {}", human_duration(since(now, c.state.started_at))),
         Status::Exited => format!(
             "Exited ({}) {} ago",
@@ -259,6 +263,7 @@ pub fn container_inspect(
 ) -> ContainerInspectResponse {
     let status = match c.state.status {
         _ if c.state.restarting => ContainerStateStatusEnum::RESTARTING,
+        Status::Running if c.state.paused => ContainerStateStatusEnum::PAUSED,
         Status::Created => ContainerStateStatusEnum::CREATED,
         Status::Running => ContainerStateStatusEnum::RUNNING,
         Status::Exited => ContainerStateStatusEnum::EXITED,
@@ -345,7 +350,7 @@ pub fn container_inspect(
         state: Some(ContainerState {
             status: Some(status),
             running: Some(c.is_running() || c.state.restarting),
-            paused: Some(false),
+            paused: Some(c.state.paused),
             restarting: Some(c.state.restarting),
             oom_killed: Some(false),
             dead: Some(false),
@@ -384,6 +389,7 @@ fn quote_command(args: &[String]) -> String {
 pub fn container_summary(c: &Container, networks: &[Network], now: SystemTime) -> ContainerSummary {
     let state = match c.state.status {
         _ if c.state.restarting => ContainerSummaryStateEnum::RESTARTING,
+        Status::Running if c.state.paused => ContainerSummaryStateEnum::PAUSED,
         Status::Created => ContainerSummaryStateEnum::CREATED,
         Status::Running => ContainerSummaryStateEnum::RUNNING,
         Status::Exited => ContainerSummaryStateEnum::EXITED,

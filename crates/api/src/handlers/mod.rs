@@ -115,6 +115,14 @@ async fn dispatch<B: Backend>(
         Route::ContainerRestart { id_or_name } => {
             container::restart(backend, id_or_name, api_version, request.uri()).await
         }
+        Route::ContainerPause { id_or_name } => container::pause(backend, id_or_name).await,
+        Route::ContainerUnpause { id_or_name } => container::unpause(backend, id_or_name).await,
+        Route::ContainerRename { id_or_name } => {
+            container::rename(backend, id_or_name, request.uri()).await
+        }
+        Route::ContainerTop { id_or_name } => {
+            container::top(backend, id_or_name, request.uri()).await
+        }
         Route::ContainerRemove { id_or_name } => {
             container::remove(backend, id_or_name, request.uri()).await
         }

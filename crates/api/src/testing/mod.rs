@@ -44,9 +44,9 @@ use crate::{
 };
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
-    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
+    ContainerTopResponse, ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect,
+    ImageSummary, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
+    NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
 };
 
 pub use engine::new_id;
@@ -76,6 +76,10 @@ pub enum Call {
     ContainerStop(String, StopOptions),
     ContainerKill(String, Option<String>),
     ContainerRestart(String, StopOptions),
+    ContainerPause(String),
+    ContainerUnpause(String),
+    ContainerRename(String, String),
+    ContainerTop(String, String),
     ContainerRemove(String, RemoveOptions),
     ContainerList(ContainerListOptions),
     ContainerInspect(String),
@@ -238,6 +242,36 @@ impl Backend for StubBackend {
         signal: Option<String>,
     ) -> Result<(), ApiError> {
         containers::container_kill(self, id_or_name, signal).await
+    }
+
+    async fn container_pause(&self, id_or_name: String) -> Result<(), ApiError> {
+        self.record(Call::ContainerPause(id_or_name.clone()));
+        lock(&self.engine).find(&id_or_name).map(drop)
+    }
+
+    async fn container_unpause(&self, id_or_name: String) -> Result<(), ApiError> {
+        self.record(Call::ContainerUnpause(id_or_name.clone()));
+        lock(&self.engine).find(&id_or_name).map(drop)
+    }
+
+    async fn container_rename(&self, id_or_name: String, new_name: String) -> Result<(), ApiError> {
+        self.record(Call::ContainerRename(id_or_name.clone(), new_name.clone()));
+        lock(&self.engine).find_mut(&id_or_name)?.name = new_name;
+        Ok(())
+    }
+
+    async fn container_top(
+        &self,
+        id_or_name: String,
+        ps_args: String,
+    ) -> Result<ContainerTopResponse, ApiError> {
+        self.record(Call::ContainerTop(id_or_name.clone(), ps_args));
+        let engine = lock(&self.engine);
+        let c = engine.find(&id_or_name)?;
+        Ok(ContainerTopResponse {
+            titles: Some(vec!["PID".to_owned(), "CMD".to_owned()]),
+            processes: Some(vec![vec!["1".to_owned(), c.cmd().join(" ")]]),
+        })
     }
 
     async fn container_restart(

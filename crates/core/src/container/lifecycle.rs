@@ -276,6 +276,7 @@ impl<H: Host> Engine<H> {
             Status::Exited
         };
         c.state.pid = 0;
+        c.state.paused = false;
         c.state.exit_code = exit.code;
         c.state.finished_at = Some(exit.finished_at);
         let restart_in = self.restart_after_exit(&mut c, &exit);

@@ -6,6 +6,8 @@
 mod connect;
 pub mod create;
 mod lifecycle;
+mod pause;
+mod rename;
 mod resources;
 mod restart;
 mod security;
@@ -227,6 +229,9 @@ pub struct RunState {
     /// then leaves it stopped when berthd starts.
     #[serde(default)]
     pub manually_stopped: bool,
+    /// Its processes are frozen (`pause`).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 impl RunState {
@@ -245,6 +250,7 @@ impl RunState {
             restarting: false,
             restart_delay_ms: 0,
             manually_stopped: false,
+            paused: false,
         }
     }
 }

@@ -18,6 +18,7 @@ pub struct FakeProcess {
     pub status: RuntimeStatus,
     pub signals: Vec<i32>,
     pub etc: EtcFiles,
+    pub paused: bool,
 }
 
 /// Runs nothing: records what it was asked and lets tests end processes.
@@ -79,6 +80,7 @@ impl Runtime for FakeRuntime {
                 spec: spec.clone(),
                 status: RuntimeStatus::Created,
                 signals: Vec::new(),
+                paused: false,
                 etc: spec.etc.clone(),
             },
         );
@@ -141,6 +143,26 @@ impl Runtime for FakeRuntime {
     async fn delete(&self, id: &ContainerId) -> Result<(), PortError> {
         self.forget(id);
         Ok(())
+    }
+
+    async fn set_paused(&self, id: &ContainerId, paused: bool) -> Result<(), PortError> {
+        let mut processes = lock(&self.processes);
+        // Thawing a process that a signal ended while frozen (which the
+        // fake lets happen at once) still thaws it.
+        match processes.get_mut(id) {
+            Some(p) if !paused || matches!(p.status, RuntimeStatus::Running { .. }) => {
+                p.paused = paused;
+                Ok(())
+            }
+            _ => Err(fail(format!("container {id} is not running"))),
+        }
+    }
+
+    async fn pids(&self, id: &ContainerId) -> Result<Vec<u32>, PortError> {
+        match lock(&self.processes).get(id).map(|p| p.status) {
+            Some(RuntimeStatus::Running { pid }) => Ok(vec![pid]),
+            _ => Err(fail(format!("container {id} is not running"))),
+        }
     }
 
     async fn write_etc(&self, id: &ContainerId, files: &EtcFiles) -> Result<(), PortError> {

@@ -164,6 +164,17 @@ fn legacy_network_settings(container: &ContainerInspectResponse) -> Map<String, 
     }
 }
 
+/// `top`: dockerd's default `ps` arguments are `-ef`.
+pub(in crate::handlers) async fn top<B: Backend>(
+    backend: &B,
+    id_or_name: String,
+    uri: &Uri,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let ps_args = non_empty_param(uri, "ps_args").unwrap_or_else(|| "-ef".to_owned());
+    let top = backend.container_top(id_or_name, ps_args).await?;
+    json_response(StatusCode::OK, &top)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -170,6 +170,32 @@ fn wait_body(outcome: &ContainerWaitResponse) -> Bytes {
     }
 }
 
+pub(in crate::handlers) async fn pause<B: Backend>(
+    backend: &B,
+    id_or_name: String,
+) -> Result<Response<ResponseBody>, ApiError> {
+    backend.container_pause(id_or_name).await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+pub(in crate::handlers) async fn unpause<B: Backend>(
+    backend: &B,
+    id_or_name: String,
+) -> Result<Response<ResponseBody>, ApiError> {
+    backend.container_unpause(id_or_name).await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+pub(in crate::handlers) async fn rename<B: Backend>(
+    backend: &B,
+    id_or_name: String,
+    uri: &Uri,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let new_name = query_param(uri, "name").unwrap_or_default();
+    backend.container_rename(id_or_name, new_name).await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,8 @@
 //!
 //! By what the handlers do: `create` (the create body as dockerd decodes
 //! and checks it, `network_mode` for its networking part), `lifecycle`
-//! (start, stop, restart, kill, remove, wait), `inspect` (list and
-//! inspect, reshaped per API version) and `streams` (logs, attach, resize).
+//! (start, stop, restart, kill, pause, rename, remove, wait), `inspect`
+//! (list, inspect reshaped per API version, top) and `streams` (logs, attach, resize).
 
 mod create;
 mod inspect;
@@ -13,6 +13,6 @@ mod network_mode;
 mod streams;
 
 pub(super) use create::create;
-pub(super) use inspect::{inspect, list};
-pub(super) use lifecycle::{kill, remove, restart, start, stop, wait};
+pub(super) use inspect::{inspect, list, top};
+pub(super) use lifecycle::{kill, pause, remove, rename, restart, start, stop, unpause, wait};
 pub(super) use streams::{attach, logs, resize, tty_size};
