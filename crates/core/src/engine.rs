@@ -57,6 +57,7 @@ pub(crate) enum Command {
     /// that could not be recorded.
     Exited(ContainerId, ExitStatus, u32),
     RemoveContainer(String, Reply<Container>),
+    UpdateContainer(String, crate::container::ResourceUpdate, Reply<Container>),
     Connect(String, String, EndpointRequest, Reply<()>),
     Disconnect(String, String, Reply<()>),
     RepairFirewall(Reply<bool>),
@@ -204,6 +205,9 @@ impl<H: Host> Engine<H> {
                 let result = self.remove_container(&reference).await;
                 timing("engine_remove", &reference, started, result.is_ok());
                 let _ = reply.send(result);
+            }
+            Command::UpdateContainer(reference, change, reply) => {
+                let _ = reply.send(self.update_container(&reference, &change).await);
             }
             Command::Connect(network, container, req, reply) => {
                 let _ = reply.send(self.connect(&network, &container, req).await);

@@ -10,8 +10,8 @@ use berth_types::{ContainerId, MacAddr};
 
 use crate::container::table::ContainerTable;
 use crate::container::{
-    Attachment, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto, Resources,
-    RunState, Security, Storage,
+    Attachment, Capacity, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto,
+    Resources, RunState, Security, Storage,
 };
 use crate::error::{Error, Result};
 use crate::lookup::find_network;
@@ -77,6 +77,8 @@ pub struct Context<'a> {
     pub containers: &'a ContainerTable,
     /// The default bridge's gateway: what `host-gateway` means.
     pub host_gateway: Option<IpAddr>,
+    /// What the host's cgroups can limit.
+    pub capacity: Capacity,
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
@@ -247,6 +249,10 @@ pub fn plan_container(
     }
 
     let network_mode = resolve_network_mode(&req.network_mode, ctx)?;
+    let resources = req
+        .resources
+        .clone()
+        .verified(&ctx.capacity, network_mode.owns_sandbox())?;
     let mut exposed = ctx.image.exposed.clone();
     for p in &req.exposed_ports {
         exposed.push(parse_port_proto(p)?);
@@ -378,7 +384,7 @@ pub fn plan_container(
         exposed,
         auto_remove: req.auto_remove,
         storage: req.storage,
-        resources: req.resources,
+        resources,
         security: req.security,
         published: Vec::new(),
         state: RunState::created(),

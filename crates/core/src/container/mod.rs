@@ -10,9 +10,10 @@ mod resources;
 mod security;
 mod storage;
 pub mod table;
+mod update;
 
 pub use lifecycle::PreparedStart;
-pub use resources::Resources;
+pub use resources::{Capacity, Device, ResourceUpdate, Resources, Ulimit, DEFAULT_SHM_SIZE};
 pub use security::Security;
 pub use storage::Storage;
 
