@@ -28,10 +28,10 @@ use berth_oci::OciAdapter;
 use berth_types::Driver;
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ContainerWaitExitError, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
-    ImageDeleteResponseItem, ImageInspect, ImageSummary, NetworkConnectRequest,
-    NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect,
-    NetworkPruneResponse, SystemInfo, SystemInfoDefaultAddressPools, SystemVersion,
+    ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitExitError, ContainerWaitResponse,
+    ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
+    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemInfoDefaultAddressPools, SystemVersion,
     SystemVersionComponents, SystemVersionPlatform,
 };
 
@@ -531,6 +531,19 @@ impl Backend for DaemonBackend {
             .blocking(move |rt, _| rt.resize(&id, w, h))
             .await
             .map_err(oci_error)
+    }
+
+    async fn container_update(
+        &self,
+        id_or_name: String,
+        update: ContainerUpdateBody,
+    ) -> Result<ContainerUpdateResponse, ApiError> {
+        let change = resources::update_request(&update)?;
+        self.engine
+            .update_container(&id_or_name, change)
+            .await
+            .map_err(api_error)?;
+        Ok(ContainerUpdateResponse { warnings: None })
     }
 
     async fn exec_create(&self, container: String, config: ExecConfig) -> Result<String, ApiError> {

@@ -287,6 +287,11 @@ pub fn container_inspect(
         port_bindings: Some(requested_port_map(c)),
         publish_all_ports: Some(c.publish_all),
         auto_remove: Some(c.auto_remove),
+        console_size: Some(
+            c.process
+                .console_size
+                .map_or(vec![0, 0], |(h, w)| vec![usize::from(h), usize::from(w)]),
+        ),
         dns: Some(c.dns.dns.iter().map(ToString::to_string).collect()),
         dns_search: Some(c.dns.dns_search.clone()),
         dns_options: Some(c.dns.dns_options.clone()),

@@ -14,5 +14,5 @@ mod streams;
 
 pub(super) use create::create;
 pub(super) use inspect::{inspect, list};
-pub(super) use lifecycle::{kill, remove, restart, start, stop, wait};
+pub(super) use lifecycle::{kill, remove, restart, start, stop, update, wait};
 pub(super) use streams::{attach, logs, resize, tty_size};
