@@ -391,6 +391,7 @@ networks:
     let (ok, err) = compose(plain, &["down"]);
     assert!(ok, "{err}");
 
+    // Limits are applied.
     let limited = "version: '2.4'
 services:
   web:
@@ -399,12 +400,27 @@ services:
     mem_limit: 64m
 ";
     let (ok, err) = compose(limited, &["up", "-d"]);
+    assert!(ok, "{err}");
+    let memory = sb
+        .docker(&["inspect", "-f", "{{.HostConfig.Memory}}", "proj_web_1"])
+        .ok();
+    assert_eq!(memory.trim(), "67108864");
+    compose(limited, &["down"]);
+
+    let refused = "version: '2.4'
+services:
+  web:
+    image: busybox
+    command: sleep 60
+    device_cgroup_rules: ['c 1:3 mr']
+";
+    let (ok, err) = compose(refused, &["up", "-d"]);
     assert!(!ok);
     assert!(
-        err.contains("berth does not support --memory (HostConfig.Memory)"),
+        err.contains("berth does not support --device-cgroup-rule (HostConfig.DeviceCgroupRules)"),
         "{err}"
     );
-    compose(limited, &["down"]);
+    compose(refused, &["down"]);
     no_containers(&sb);
 }
 
