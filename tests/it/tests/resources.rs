@@ -138,6 +138,16 @@ fn cgroup_limits_reach_the_container() {
             &["grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control".to_owned()],
         );
         assert_eq!(out, ["oom_kill_disable 1"]);
+        // Without a memory limit Docker warns, and so does berth.
+        let created = sb.docker(&["create", "--oom-kill-disable", "busybox", "true"]);
+        assert_eq!(created.status, 0, "{created:?}");
+        assert!(
+            created
+                .stderr
+                .contains("OOM killer is disabled for the container, but no memory limit is set"),
+            "{created:?}"
+        );
+        sb.docker(&["rm", created.stdout.trim()]).ok();
     }
 
     if host_has_blkio_weight() {

@@ -332,7 +332,7 @@ impl Backend for DaemonBackend {
             .create_container(wire::create_request(name, config))
             .await
             .map_err(api_error)?;
-        let mut warnings = Vec::new();
+        let mut warnings = c.resources.warnings();
         if discards_ports && matches!(c.network_mode, berth_core::container::NetworkMode::Host) {
             warnings.push("Published ports are discarded when using host network mode".to_owned());
         }

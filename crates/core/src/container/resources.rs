@@ -343,6 +343,15 @@ impl Resources {
         Ok(next)
     }
 
+    /// What Docker warns about limits it applies.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.oom_kill_disable && self.memory == 0 {
+            out.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".to_owned());
+        }
+        out
+    }
+
     /// `/dev/shm`'s size in bytes.
     pub fn shm_bytes(&self) -> i64 {
         if self.shm_size > 0 {

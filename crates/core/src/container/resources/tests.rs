@@ -152,6 +152,12 @@ fn other_limits() {
         }),
         "SHM size can not be less than 0"
     );
+    let unbounded = Resources {
+        oom_kill_disable: true,
+        ..Resources::default()
+    };
+    assert_eq!(unbounded.warnings().len(), 1);
+    assert!(Resources::default().warnings().is_empty());
     let v2 = Capacity {
         oom_kill_disable: false,
         ..HOST
