@@ -265,7 +265,7 @@ fn ulimits_shm_sysctls_devices_and_oom_score() {
 
 #[test]
 fn update_changes_limits_live_and_in_inspect() {
-    let sb = Sandbox::with_busybox();
+    let mut sb = Sandbox::with_busybox();
     let v2 = cgroup_v2(&sb);
     sb.docker(&[
         "run", "-d", "--name", "web", "--memory", "64m", "--cpus", "0.5", "busybox", "sleep",
@@ -306,6 +306,18 @@ fn update_changes_limits_live_and_in_inspect() {
         ])
         .ok();
     assert_eq!(shown.trim(), "134217728 268435456 1500000000 30");
+    // Recorded: a restarted daemon still has them.
+    sb.stop_daemon();
+    sb.restart_daemon();
+    let kept = sb
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}",
+            "web",
+        ])
+        .ok();
+    assert_eq!(kept.trim(), "134217728 30");
 
     // Docker's refusals: a memory limit above the recorded swap limit, a
     // restart policy (not implemented), a limit the kernel would refuse.
