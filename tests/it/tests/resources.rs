@@ -448,6 +448,15 @@ fn inspect_shows_the_host_config_with_dockers_zero_values() {
         .docker(&["inspect", "-f", "{{.HostConfig.NanoCpus}}", "plain"])
         .ok();
     assert_eq!(nano.trim(), "0");
+    let lists = sb
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{json .HostConfig.ExtraHosts}} {{json .HostConfig.Dns}} {{json .HostConfig.Devices}} {{json .HostConfig.BlkioWeightDevice}} {{json .HostConfig.DeviceRequests}}",
+            "plain",
+        ])
+        .ok();
+    assert_eq!(lists.trim(), "null [] [] [] null");
     // Every key Docker's HostConfig has.
     let host_config = sb.inspect("plain")["HostConfig"].clone();
     for key in [

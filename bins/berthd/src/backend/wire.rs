@@ -295,13 +295,14 @@ pub fn container_inspect(
         dns: Some(c.dns.dns.iter().map(ToString::to_string).collect()),
         dns_search: Some(c.dns.dns_search.clone()),
         dns_options: Some(c.dns.dns_options.clone()),
-        extra_hosts: Some(
+        // None asked: null, as Docker records what the CLI sends.
+        extra_hosts: (!c.dns.extra_hosts.is_empty()).then(|| {
             c.dns
                 .extra_hosts
                 .iter()
                 .map(|(n, ip)| format!("{n}:{ip}"))
-                .collect(),
-        ),
+                .collect()
+        }),
         ..Default::default()
     };
     super::storage::show(&c.storage, &mut host_config, &mut config);
