@@ -362,6 +362,15 @@ fn update_changes_limits_live_and_in_inspect() {
 fn refusals_have_dockers_texts() {
     let sb = Sandbox::with_busybox();
     let cpus = sb.sh("nproc").ok().trim().to_owned();
+    // `docker info` says what the host limits, as the checks below use it.
+    let info = sb
+        .docker(&[
+            "info",
+            "-f",
+            "{{.NCPU}} {{.MemoryLimit}} {{.PidsLimit}} {{.CgroupDriver}}",
+        ])
+        .ok();
+    assert_eq!(info.trim(), format!("{cpus} true true cgroupfs"));
     for (flags, text) in [
         (
             &["--memory", "1m"][..],

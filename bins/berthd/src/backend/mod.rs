@@ -31,7 +31,8 @@ use bollard_stubs::models::{
     ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitExitError, ContainerWaitResponse,
     ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
     NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
-    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemInfoDefaultAddressPools, SystemVersion,
+    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemInfoCgroupDriverEnum,
+    SystemInfoCgroupVersionEnum, SystemInfoDefaultAddressPools, SystemVersion,
     SystemVersionComponents, SystemVersionPlatform,
 };
 
@@ -199,9 +200,7 @@ impl Backend for DaemonBackend {
         let name = nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let ncpu = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
+        let capacity = berth_core::ports::Runtime::capacity(&self.oci);
         let containers = self.engine.containers();
         let running = containers.iter().filter(|c| c.is_running()).count();
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
@@ -223,7 +222,25 @@ impl Backend for DaemonBackend {
             operating_system: Some("linux".to_owned()),
             os_type: Some("linux".to_owned()),
             architecture: Some(std::env::consts::ARCH.to_owned()),
-            ncpu: i64::try_from(ncpu).ok(),
+            ncpu: Some(i64::from(capacity.cpus)),
+            // What berth applies, so `docker info` warns as Docker does
+            // about what this host lacks.
+            memory_limit: Some(true),
+            swap_limit: Some(capacity.swap_limit),
+            cpu_cfs_period: Some(true),
+            cpu_cfs_quota: Some(true),
+            cpu_shares: Some(true),
+            cpu_set: Some(true),
+            pids_limit: Some(true),
+            oom_kill_disable: Some(capacity.oom_kill_disable),
+            cgroup_driver: Some(SystemInfoCgroupDriverEnum::CGROUPFS),
+            cgroup_version: Some(
+                if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+                    SystemInfoCgroupVersionEnum::_2
+                } else {
+                    SystemInfoCgroupVersionEnum::_1
+                },
+            ),
             name: Some(name),
             server_version: Some(VERSION.to_owned()),
             default_runtime: Some("runc".to_owned()),
