@@ -25,6 +25,13 @@ impl<H: Host> Engine<H> {
                 "container is marked for removal and cannot be \"update\"".to_owned(),
             )));
         }
+        // Its runtime is being given the old limits right now: an update
+        // recorded now would not reach the process.
+        if c.state.starting {
+            return Err(Error::Conflict(cannot(
+                "container is being started; try again once it runs".to_owned(),
+            )));
+        }
         let before = c.resources.clone();
         c.resources = match before.updated(change, &self.host.runtime().capacity()) {
             Ok(next) => next,
