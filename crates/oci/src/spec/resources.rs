@@ -231,6 +231,10 @@ fn device_node(id: &str, path: &str) -> Result<LinuxDevice> {
         "c"
     } else if meta.file_type().is_block_device() {
         "b"
+    } else if meta.is_dir() {
+        return Err(invalid(
+            "berth does not support a directory as --device yet".to_owned(),
+        ));
     } else {
         return Err(invalid("not a device node".to_owned()));
     };
@@ -359,6 +363,10 @@ mod tests {
             ..Resources::default()
         };
         let err = render("c1", &missing).unwrap_err().to_string();
+        let mut directory = missing.clone();
+        directory.devices[0].path_on_host = "/dev".into();
+        let refused = render("c1", &directory).unwrap_err().to_string();
+        assert!(refused.contains("a directory as --device"), "{refused}");
         assert!(
             err.contains(
                 "error gathering device information while adding custom device \"/dev/berth-none\""
