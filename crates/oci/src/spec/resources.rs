@@ -197,18 +197,16 @@ pub fn render(id: &str, r: &Resources) -> Result<Rendered> {
     });
     let mut devices = Vec::with_capacity(r.devices.len());
     for asked in &r.devices {
-        let node = device_node(id, &asked.path_on_host)?;
-        resources.devices.push(DeviceRule {
-            allow: true,
-            kind: Some(node.kind),
-            major: Some(node.major),
-            minor: Some(node.minor),
-            access: asked.permissions.clone(),
-        });
-        devices.push(LinuxDevice {
-            path: asked.path_in_container.clone(),
-            ..node
-        });
+        for node in device_nodes(id, &asked.path_on_host, &asked.path_in_container)? {
+            resources.devices.push(DeviceRule {
+                allow: true,
+                kind: Some(node.kind),
+                major: Some(node.major),
+                minor: Some(node.minor),
+                access: asked.permissions.clone(),
+            });
+            devices.push(node);
+        }
     }
     Ok(Rendered {
         resources,
@@ -218,29 +216,62 @@ pub fn render(id: &str, r: &Resources) -> Result<Rendered> {
     })
 }
 
-/// The host's device node at `path` (links followed, as Docker does).
-fn device_node(id: &str, path: &str) -> Result<LinuxDevice> {
+/// The host's device nodes at `host`, as the container's at `container`:
+/// the node itself (a link is followed, as Docker does), or every node
+/// under a directory, at the same place under `container`.
+fn device_nodes(id: &str, host: &str, container: &str) -> Result<Vec<LinuxDevice>> {
     let invalid = |why: String| Error::InvalidSpec {
         id: id.to_owned(),
         reason: format!(
-            "error gathering device information while adding custom device {path:?}: {why}"
+            "error gathering device information while adding custom device {host:?}: {why}"
         ),
     };
-    let meta = std::fs::metadata(path).map_err(|e| invalid(e.to_string()))?;
+    let meta = std::fs::metadata(host).map_err(|e| invalid(e.to_string()))?;
+    if !meta.is_dir() {
+        let node =
+            device_node(&meta, container).ok_or_else(|| invalid("not a device node".to_owned()))?;
+        return Ok(vec![node]);
+    }
+    let mut nodes = Vec::new();
+    let mut pending = vec![std::path::PathBuf::from(host)];
+    while let Some(dir) = pending.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| invalid(e.to_string()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| invalid(e.to_string()))?;
+            let path = entry.path();
+            // Links inside are not followed, as Go's filepath.Walk.
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let Ok(relative) = path.strip_prefix(host) else {
+                continue;
+            };
+            let target = std::path::Path::new(container).join(relative);
+            if let Some(node) = device_node(&meta, &target.to_string_lossy()) {
+                nodes.push(node);
+            }
+        }
+    }
+    nodes.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(nodes)
+}
+
+/// A device node made at `path` in the container, if `meta` is one.
+fn device_node(meta: &std::fs::Metadata, path: &str) -> Option<LinuxDevice> {
     let kind = if meta.file_type().is_char_device() {
         "c"
     } else if meta.file_type().is_block_device() {
         "b"
-    } else if meta.is_dir() {
-        return Err(invalid(
-            "berth does not support a directory as --device yet".to_owned(),
-        ));
     } else {
-        return Err(invalid("not a device node".to_owned()));
+        return None;
     };
     let rdev = meta.rdev();
     let number = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    Ok(LinuxDevice {
+    Some(LinuxDevice {
         path: path.to_owned(),
         kind,
         major: number(nix::sys::stat::major(rdev)),
@@ -363,10 +394,18 @@ mod tests {
             ..Resources::default()
         };
         let err = render("c1", &missing).unwrap_err().to_string();
+        // A directory: every node under it, at the same place.
         let mut directory = missing.clone();
         directory.devices[0].path_on_host = "/dev".into();
-        let refused = render("c1", &directory).unwrap_err().to_string();
-        assert!(refused.contains("a directory as --device"), "{refused}");
+        directory.devices[0].path_in_container = "/hostdev".into();
+        let rendered = render("c1", &directory).unwrap();
+        let null = rendered
+            .devices
+            .iter()
+            .find(|d| d.path == "/hostdev/null")
+            .expect("/dev/null among /dev's nodes");
+        assert_eq!((null.kind, null.major, null.minor), ("c", 1, 3));
+        assert_eq!(rendered.resources.devices.len(), rendered.devices.len() + 1);
         assert!(
             err.contains(
                 "error gathering device information while adding custom device \"/dev/berth-none\""
