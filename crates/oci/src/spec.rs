@@ -609,6 +609,44 @@ mod tests {
     }
 
     #[test]
+    fn limits_reach_the_config() {
+        let mut b = sample();
+        b.options.resources = container::Resources {
+            memory: 64 << 20,
+            shm_size: 8 << 20,
+            oom_score_adj: -100,
+            sysctls: [
+                ("net.ipv4.ping_group_range".to_owned(), "0 0".to_owned()),
+                ("kernel.shmmax".to_owned(), "1000".to_owned()),
+            ]
+            .into(),
+            ulimits: vec![Ulimit {
+                name: "nproc".into(),
+                soft: 10,
+                hard: 20,
+            }],
+            ..container::Resources::default()
+        };
+        b.process.ulimits = b.options.resources.ulimits.clone();
+        let v = render(&b);
+        assert_eq!(v["linux"]["resources"]["memory"]["limit"], 67108864);
+        assert_eq!(
+            v["mounts"][6]["options"],
+            json!(["nosuid", "noexec", "nodev", "mode=1777", "size=8192k"])
+        );
+        assert_eq!(v["process"]["oomScoreAdj"], -100);
+        assert_eq!(v["process"]["rlimits"][1]["type"], "RLIMIT_NPROC");
+        let sysctl = &v["linux"]["sysctl"];
+        assert_eq!(
+            sysctl["net.ipv4.ping_group_range"], "0 0",
+            "the container's wins"
+        );
+        assert_eq!(sysctl["net.ipv4.ip_unprivileged_port_start"], "0");
+        assert_eq!(sysctl["kernel.shmmax"], "1000");
+        assert!(render(&sample())["process"].get("oomScoreAdj").is_none());
+    }
+
+    #[test]
     fn refuses_bad_input() {
         let bad = |f: &dyn Fn(&mut BundleSpec)| {
             let mut b = sample();
