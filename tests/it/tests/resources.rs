@@ -57,6 +57,28 @@ fn host_has_blkio_weight() -> bool {
     root.join("blkio/blkio.weight").exists() || root.join("blkio/blkio.bfq.weight").exists()
 }
 
+/// A character device of the host that runc's default rules do not
+/// allow, and its numbers as `stat -c %t:%T` prints them (hex).
+fn host_device() -> (&'static str, String) {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    [
+        "/dev/loop-control",
+        "/dev/btrfs-control",
+        "/dev/kvm",
+        "/dev/hwrng",
+    ]
+    .into_iter()
+    .find_map(|path| {
+        let meta = std::fs::metadata(path).ok()?;
+        meta.file_type().is_char_device().then(|| {
+            let rdev = meta.rdev();
+            let (major, minor) = (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev));
+            (path, format!("{major:x}:{minor:x}"))
+        })
+    })
+    .expect("a character device besides runc's defaults")
+}
+
 #[test]
 fn cgroup_limits_reach_the_container() {
     let sb = Sandbox::with_busybox();
@@ -186,6 +208,9 @@ fn ulimits_shm_sysctls_devices_and_oom_score() {
         "{plain:?}"
     );
 
+    // A host device runc does not allow by default, given read-only.
+    let (device, numbers) = host_device();
+    let mapping = format!("{device}:/dev/lc:r");
     let out = run_lines(
         &sb,
         &[
@@ -202,7 +227,7 @@ fn ulimits_shm_sysctls_devices_and_oom_score() {
             "--sysctl",
             "fs.mqueue.msg_max=20",
             "--device",
-            "/dev/loop-control:/dev/lc:r",
+            &mapping,
             "--oom-score-adj",
             "300",
         ],
@@ -223,8 +248,7 @@ fn ulimits_shm_sysctls_devices_and_oom_score() {
     assert_eq!(out[..3], ["100", "200", "50"]);
     assert!(out[3].contains(" 8192 "), "{out:?}");
     assert_eq!(out[4..7], ["123456", "0", "20"]);
-    // stat prints the numbers in hex: 10:237.
-    assert_eq!(out[7], "character special file a:ed");
+    assert_eq!(out[7], format!("character special file {numbers}"));
     assert_eq!(out[8..], ["read", "not written", "300"]);
 
     // An exec gets the container's ulimits, as in Docker.
