@@ -9,10 +9,10 @@ use std::time::SystemTime;
 
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ContainerTopResponse, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
-    ImageDeleteResponseItem, ImageInspect, ImageSummary, NetworkConnectRequest,
-    NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect,
-    NetworkPruneResponse, SystemInfo, SystemVersion,
+    ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitResponse,
+    ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
+    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
 };
 use bytes::Bytes;
 use futures::Stream;
@@ -240,6 +240,14 @@ pub trait Backend: Send + Sync + 'static {
         id_or_name: String,
         options: AttachOptions,
     ) -> impl Future<Output = Result<ContainerAttach, ApiError>> + Send;
+
+    /// `POST /containers/{id}/update`: change a container's limits (live
+    /// when it runs); its restart policy. Docker's 200 with `Warnings`.
+    fn container_update(
+        &self,
+        id_or_name: String,
+        update: ContainerUpdateBody,
+    ) -> impl Future<Output = Result<ContainerUpdateResponse, ApiError>> + Send;
 
     /// `POST /containers/{id}/resize`: resize the container's TTY. The
     /// docker CLI sends it right after start and on every terminal resize.

@@ -70,6 +70,8 @@ pub(crate) enum Route {
     ContainerAttach { id_or_name: String },
     /// `POST /containers/{id}/resize`.
     ContainerResize { id_or_name: String },
+    /// `POST /containers/{id}/update`.
+    ContainerUpdate { id_or_name: String },
     /// `POST /containers/{id}/exec`.
     ExecCreate { container: String },
     /// `POST /exec/{id}/start`.
@@ -153,6 +155,7 @@ fn container_route(method: &Method, id_or_name: String, action: &str) -> Option<
         (&Method::POST, "wait") => Route::ContainerWait { id_or_name },
         (&Method::POST, "attach") => Route::ContainerAttach { id_or_name },
         (&Method::POST, "resize") => Route::ContainerResize { id_or_name },
+        (&Method::POST, "update") => Route::ContainerUpdate { id_or_name },
         (&Method::POST, "exec") => Route::ExecCreate {
             container: id_or_name,
         },
@@ -332,6 +335,11 @@ mod tests {
                 Method::POST,
                 "/containers/c1/start",
                 Route::ContainerStart { id_or_name: c() },
+            ),
+            (
+                Method::POST,
+                "/containers/c1/update",
+                Route::ContainerUpdate { id_or_name: c() },
             ),
             (
                 Method::POST,

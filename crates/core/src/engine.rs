@@ -68,6 +68,7 @@ pub(crate) enum Command {
     /// `rename`: the container, its new name.
     Rename(String, String, Reply<()>),
     RemoveContainer(String, Reply<Container>),
+    UpdateContainer(String, crate::container::ContainerUpdate, Reply<Container>),
     Connect(String, String, EndpointRequest, Reply<()>),
     Disconnect(String, String, Reply<()>),
     RepairFirewall(Reply<bool>),
@@ -242,6 +243,9 @@ impl<H: Host> Engine<H> {
                 let result = self.remove_container(&reference).await;
                 timing("engine_remove", &reference, started, result.is_ok());
                 let _ = reply.send(result);
+            }
+            Command::UpdateContainer(reference, change, reply) => {
+                let _ = reply.send(self.update_container(&reference, &change).await);
             }
             Command::Connect(network, container, req, reply) => {
                 let _ = reply.send(self.connect(&network, &container, req).await);

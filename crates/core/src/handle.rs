@@ -214,6 +214,16 @@ impl<H: Host> EngineHandle<H> {
             .await
     }
 
+    /// `docker update`: new limits, applied live if the container runs.
+    pub async fn update_container(
+        &self,
+        reference: &str,
+        change: crate::container::ContainerUpdate,
+    ) -> Result<Container> {
+        self.ask(|r| Command::UpdateContainer(reference.to_owned(), change, r))
+            .await
+    }
+
     /// Starts a container: the engine makes its network, the runtime runs
     /// it (outside the engine, in a task of its own so a client hanging up
     /// cannot leave it half-started), and the engine records the outcome.

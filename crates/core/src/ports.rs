@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 
-use crate::container::{Container, ProcessConfig, Proto, Resources, Security, Storage};
+use crate::container::{Capacity, Container, ProcessConfig, Proto, Resources, Security, Storage};
 use crate::network::{Network, RecordState};
 
 /// Adapters report failures as boxed errors; the core wraps them with what it
@@ -464,6 +464,14 @@ pub trait Runtime: Send + Sync + 'static {
         id: &ContainerId,
         files: &EtcFiles,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Applies new cgroup limits to a running container (`docker update`).
+    fn update(
+        &self,
+        id: &ContainerId,
+        resources: &Resources,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// What the host's cgroups can limit.
+    fn capacity(&self) -> Capacity;
 }
 
 /// An image's defaults for the containers made from it.

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use berth_core::container::{Capacity, Resources};
 use berth_core::ports::{
     EtcFiles as CoreEtcFiles, ExitStatus, LaunchSpec, NetnsRef, PortError, Runtime, RuntimeStatus,
 };
@@ -33,6 +34,8 @@ pub struct OciAdapter {
 struct Inner {
     runtime: ContainerRuntime,
     images: ImageStore,
+    /// What the host's cgroups can limit, probed once.
+    capacity: Capacity,
     /// Clients that attached before the container's shim existed (the
     /// docker CLI attaches before it starts a container): connected right
     /// after `runc create`, before the process runs, so no output is lost.
@@ -51,6 +54,7 @@ impl OciAdapter {
             inner: Arc::new(Inner {
                 runtime,
                 images,
+                capacity: crate::cgroups::capacity(Path::new("/sys/fs/cgroup")),
                 pending: Mutex::default(),
             }),
         }
@@ -316,6 +320,7 @@ impl Runtime for OciAdapter {
                 console_size: spec.process.console_size,
                 user: resolve_user(&spec.process.user, &images.rootfs(&image))?,
                 nofile: Rlimit::inherited_nofile(),
+                ulimits: spec.resources.ulimits.clone(),
             };
             let task = TaskSpec {
                 image_rootfs: images.rootfs(&image),
@@ -437,6 +442,18 @@ impl Runtime for OciAdapter {
         })
         .await
         .map_err(port_err)
+    }
+
+    async fn update(&self, id: &ContainerId, resources: &Resources) -> Result<(), PortError> {
+        let id = id.clone();
+        let resources = resources.clone();
+        self.blocking(move |rt, _| rt.update(&id, &resources))
+            .await
+            .map_err(port_err)
+    }
+
+    fn capacity(&self) -> Capacity {
+        self.inner.capacity
     }
 }
 

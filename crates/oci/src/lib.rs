@@ -14,6 +14,7 @@
 //! Everything here blocks; the daemon calls it from blocking threads.
 
 pub mod adapter;
+pub mod cgroups;
 pub mod error;
 pub mod fsutil;
 pub mod image;

@@ -207,10 +207,42 @@ impl Runc {
             .map_err(|e| self.error("list", "*", RuntimeFailure::Other, format!("bad JSON: {e}")))
     }
 
+    /// `runc update --resources -`: new cgroup limits (`linux.resources`
+    /// JSON) for a running container.
+    pub fn update(&self, id: &str, resources: &[u8]) -> Result<()> {
+        self.run_with_input("update", id, &["update", "--resources", "-", id], resources)
+            .map(drop)
+    }
+
     fn run(&self, op: &'static str, id: &str, args: &[&str]) -> Result<Output> {
+        self.run_with_input(op, id, args, &[])
+    }
+
+    /// Runs runc with `input` on its stdin (nothing: an empty stdin).
+    fn run_with_input(
+        &self,
+        op: &'static str,
+        id: &str,
+        args: &[&str],
+        input: &[u8],
+    ) -> Result<Output> {
         let out = self
             .base_hiding()
-            .and_then(|mut c| c.args(args).stdin(Stdio::null()).output())
+            .and_then(|mut c| {
+                if input.is_empty() {
+                    return c.args(args).stdin(Stdio::null()).output();
+                }
+                let mut child = c
+                    .args(args)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()?;
+                if let Some(mut stdin) = child.stdin.take() {
+                    std::io::Write::write_all(&mut stdin, input)?;
+                }
+                child.wait_with_output()
+            })
             .map_err(|e| {
                 self.error(
                     op,

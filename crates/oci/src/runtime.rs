@@ -21,8 +21,8 @@ use crate::shim::client::{read_exit_file, AttachStream, ShimClient};
 use crate::shim::proto::{ExitInfo, ShimStatus};
 use crate::shim::{self, ShimConfig, ShimMode};
 use crate::spec::{
-    render_process, render_spec, BundleSpec, ContainerOptions, EtcFiles, NetworkNamespace,
-    ProcessSpec,
+    cgroup_limits, render_process, render_spec, BundleSpec, ContainerOptions, EtcFiles,
+    NetworkNamespace, ProcessSpec,
 };
 
 /// How long `delete` waits for a killed container's shim to finish.
@@ -247,6 +247,21 @@ impl ContainerRuntime {
     /// Starts a created container; returns its pid.
     pub fn start(&self, id: &ContainerId) -> Result<u32> {
         self.shim(id).start()
+    }
+
+    /// Applies new cgroup limits to the running container.
+    pub fn update(
+        &self,
+        id: &ContainerId,
+        resources: &berth_core::container::Resources,
+    ) -> Result<()> {
+        let limits = serde_json::to_vec(&cgroup_limits(resources, true)).map_err(|e| {
+            Error::InvalidSpec {
+                id: id.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        self.runc.update(id.as_str(), &limits)
     }
 
     pub fn attach(&self, id: &ContainerId, stdout: bool, stderr: bool) -> Result<AttachStream> {

@@ -9,12 +9,15 @@
 //! read-only paths, and a deny-all device cgroup (runc adds the standard
 //! allowed devices itself). No seccomp or AppArmor profile is applied.
 
+mod resources;
+
 use std::path::{Path, PathBuf};
 
-use berth_core::container::{self, Security, Storage};
+use berth_core::container::{self, Security, Storage, Ulimit};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+pub use resources::{cgroup_limits, LinuxResources, OciRlimit};
 
 /// Docker's default capability set (moby `oci/caps/defaults.go`).
 pub const DEFAULT_CAPABILITIES: [&str; 14] = [
@@ -34,7 +37,7 @@ pub const DEFAULT_CAPABILITIES: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
-const MASKED_PATHS: [&str; 11] = [
+pub const MASKED_PATHS: [&str; 11] = [
     "/proc/asound",
     "/proc/acpi",
     "/proc/kcore",
@@ -48,7 +51,7 @@ const MASKED_PATHS: [&str; 11] = [
     "/sys/devices/virtual/powercap",
 ];
 
-const READONLY_PATHS: [&str; 5] = [
+pub const READONLY_PATHS: [&str; 5] = [
     "/proc/bus",
     "/proc/fs",
     "/proc/irq",
@@ -120,7 +123,10 @@ pub struct ProcessSpec {
     /// process runs.
     pub console_size: Option<(u16, u16)>,
     pub user: User,
+    /// The open-files limit unless `ulimits` names one.
     pub nofile: Rlimit,
+    /// `--ulimit`s, the container's for its execs too (as in Docker).
+    pub ulimits: Vec<Ulimit>,
 }
 
 /// What a container asked for beyond its process and network, as core
@@ -176,6 +182,8 @@ pub struct Process {
     pub capabilities: Capabilities,
     pub rlimits: Vec<OciRlimit>,
     pub no_new_privileges: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -199,14 +207,6 @@ pub struct Capabilities {
 }
 
 #[derive(Debug, Serialize)]
-pub struct OciRlimit {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub hard: u64,
-    pub soft: u64,
-}
-
-#[derive(Debug, Serialize)]
 pub struct Root {
     pub path: PathBuf,
     pub readonly: bool,
@@ -218,7 +218,7 @@ pub struct Mount {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub source: PathBuf,
-    pub options: Vec<&'static str>,
+    pub options: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -226,9 +226,11 @@ pub struct Mount {
 pub struct Linux {
     pub cgroups_path: String,
     pub namespaces: Vec<Namespace>,
-    pub resources: Resources,
+    pub resources: LinuxResources,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<resources::LinuxDevice>,
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub sysctl: std::collections::BTreeMap<&'static str, &'static str>,
+    pub sysctl: std::collections::BTreeMap<String, String>,
     pub masked_paths: Vec<&'static str>,
     pub readonly_paths: Vec<&'static str>,
 }
@@ -241,23 +243,12 @@ pub struct Namespace {
     pub path: Option<PathBuf>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct Resources {
-    pub devices: Vec<DeviceRule>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct DeviceRule {
-    pub allow: bool,
-    pub access: &'static str,
-}
-
-fn mount(dest: &str, kind: &'static str, source: &str, options: &[&'static str]) -> Mount {
+fn mount(dest: &str, kind: &'static str, source: &str, options: &[&str]) -> Mount {
     Mount {
         destination: dest.to_owned(),
         kind,
         source: PathBuf::from(source),
-        options: options.to_vec(),
+        options: options.iter().map(|o| (*o).to_owned()).collect(),
     }
 }
 
@@ -266,7 +257,7 @@ fn bind(dest: &str, source: &Path) -> Mount {
         destination: dest.to_owned(),
         kind: "bind",
         source: source.to_path_buf(),
-        options: vec!["rbind", "rprivate"],
+        options: vec!["rbind".to_owned(), "rprivate".to_owned()],
     }
 }
 
@@ -312,12 +303,9 @@ pub fn render_process(id: &str, p: &ProcessSpec) -> Result<Process> {
             effective: caps.clone(),
             permitted: caps,
         },
-        rlimits: vec![OciRlimit {
-            kind: "RLIMIT_NOFILE",
-            hard: p.nofile.hard,
-            soft: p.nofile.soft,
-        }],
+        rlimits: resources::rlimits(&p.nofile, &p.ulimits),
         no_new_privileges: false,
+        oom_score_adj: None,
     })
 }
 
@@ -339,7 +327,9 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
             b.cgroups_path
         )));
     }
-    let process = render_process(&b.id, &b.process)?;
+    let mut process = render_process(&b.id, &b.process)?;
+    let limits = resources::render(&b.id, &b.options.resources)?;
+    process.oom_score_adj = limits.oom_score_adj;
 
     let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
@@ -384,7 +374,13 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
             "/dev/shm",
             "tmpfs",
             "shm",
-            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            &[
+                "nosuid",
+                "noexec",
+                "nodev",
+                "mode=1777",
+                &resources::shm_size_option(&b.options.resources),
+            ],
         ),
     ];
     for (dest, src) in [
@@ -444,9 +440,11 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
     if b.network != NetworkNamespace::Host {
         // What Docker sets in a container's own network namespace: ping
         // without CAP_NET_RAW and binding low ports without privileges.
-        sysctl.insert("net.ipv4.ping_group_range", "0 2147483647");
-        sysctl.insert("net.ipv4.ip_unprivileged_port_start", "0");
+        sysctl.insert("net.ipv4.ping_group_range".into(), "0 2147483647".into());
+        sysctl.insert("net.ipv4.ip_unprivileged_port_start".into(), "0".into());
     }
+    // The container's own override Docker's.
+    sysctl.extend(limits.sysctl);
 
     Ok(Spec {
         oci_version: "1.0.2",
@@ -460,12 +458,8 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
         linux: Linux {
             cgroups_path: b.cgroups_path.clone(),
             namespaces,
-            resources: Resources {
-                devices: vec![DeviceRule {
-                    allow: false,
-                    access: "rwm",
-                }],
-            },
+            resources: limits.resources,
+            devices: limits.devices,
             sysctl,
             masked_paths: MASKED_PATHS.to_vec(),
             readonly_paths: READONLY_PATHS.to_vec(),
@@ -493,6 +487,7 @@ mod tests {
                     soft: 1024,
                     hard: 4096,
                 },
+                ulimits: Vec::new(),
             },
             hostname: "box".into(),
             network: NetworkNamespace::Path("/run/berth/netns/c1".into()),
@@ -611,6 +606,44 @@ mod tests {
         let mut b = sample();
         b.etc = EtcFiles::default();
         assert_eq!(render(&b)["mounts"].as_array().unwrap().len(), 7);
+    }
+
+    #[test]
+    fn limits_reach_the_config() {
+        let mut b = sample();
+        b.options.resources = container::Resources {
+            memory: 64 << 20,
+            shm_size: 8 << 20,
+            oom_score_adj: -100,
+            sysctls: [
+                ("net.ipv4.ping_group_range".to_owned(), "0 0".to_owned()),
+                ("kernel.shmmax".to_owned(), "1000".to_owned()),
+            ]
+            .into(),
+            ulimits: vec![Ulimit {
+                name: "nproc".into(),
+                soft: 10,
+                hard: 20,
+            }],
+            ..container::Resources::default()
+        };
+        b.process.ulimits = b.options.resources.ulimits.clone();
+        let v = render(&b);
+        assert_eq!(v["linux"]["resources"]["memory"]["limit"], 67108864);
+        assert_eq!(
+            v["mounts"][6]["options"],
+            json!(["nosuid", "noexec", "nodev", "mode=1777", "size=8192k"])
+        );
+        assert_eq!(v["process"]["oomScoreAdj"], -100);
+        assert_eq!(v["process"]["rlimits"][1]["type"], "RLIMIT_NPROC");
+        let sysctl = &v["linux"]["sysctl"];
+        assert_eq!(
+            sysctl["net.ipv4.ping_group_range"], "0 0",
+            "the container's wins"
+        );
+        assert_eq!(sysctl["net.ipv4.ip_unprivileged_port_start"], "0");
+        assert_eq!(sysctl["kernel.shmmax"], "1000");
+        assert!(render(&sample())["process"].get("oomScoreAdj").is_none());
     }
 
     #[test]

@@ -137,6 +137,7 @@ impl Env {
             console_size: None,
             user: User::ROOT,
             nofile: Rlimit::inherited_nofile(),
+            ulimits: Vec::new(),
         }
     }
 

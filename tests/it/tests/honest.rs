@@ -93,13 +93,7 @@ fn options_berth_does_not_apply_are_refused_by_name() {
             "--read-only (HostConfig.ReadonlyRootfs)",
         ),
         (&["--init"][..], "--init"),
-        (&["--memory", "64m"][..], "--memory (HostConfig.Memory)"),
-        (&["--cpus", "0.5"][..], "--cpus (HostConfig.NanoCpus)"),
-        (&["--pids-limit", "10"][..], "--pids-limit"),
-        (&["--ulimit", "nofile=10:10"][..], "--ulimit"),
-        (&["--shm-size", "1m"][..], "--shm-size"),
-        (&["--sysctl", "net.ipv4.ip_forward=1"][..], "--sysctl"),
-        (&["--device", "/dev/null:/dev/x"][..], "--device"),
+        (&["--gpus", "all"][..], "--gpus (HostConfig.DeviceRequests)"),
         (&["--cap-add", "NET_ADMIN"][..], "--cap-add"),
         (
             &["--cap-drop", "NET_RAW"][..],
@@ -394,6 +388,7 @@ networks:
     let (ok, err) = compose(plain, &["down"]);
     assert!(ok, "{err}");
 
+    // Limits are applied.
     let limited = "version: '2.4'
 services:
   web:
@@ -402,12 +397,27 @@ services:
     mem_limit: 64m
 ";
     let (ok, err) = compose(limited, &["up", "-d"]);
+    assert!(ok, "{err}");
+    let memory = sb
+        .docker(&["inspect", "-f", "{{.HostConfig.Memory}}", "proj_web_1"])
+        .ok();
+    assert_eq!(memory.trim(), "67108864");
+    compose(limited, &["down"]);
+
+    let refused = "version: '2.4'
+services:
+  web:
+    image: busybox
+    command: sleep 60
+    device_cgroup_rules: ['c 1:3 mr']
+";
+    let (ok, err) = compose(refused, &["up", "-d"]);
     assert!(!ok);
     assert!(
-        err.contains("berth does not support --memory (HostConfig.Memory)"),
+        err.contains("berth does not support --device-cgroup-rule (HostConfig.DeviceCgroupRules)"),
         "{err}"
     );
-    compose(limited, &["down"]);
+    compose(refused, &["down"]);
     no_containers(&sb);
 }
 

@@ -31,11 +31,12 @@ use berth_oci::OciAdapter;
 use berth_types::Driver;
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ContainerTopResponse, ContainerWaitExitError, ContainerWaitResponse, ExecConfig,
-    ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
-    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemInfoDefaultAddressPools, SystemVersion,
-    SystemVersionComponents, SystemVersionPlatform,
+    ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitExitError,
+    ContainerWaitResponse, ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect,
+    ImageSummary, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
+    NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse, SystemInfo,
+    SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum, SystemInfoDefaultAddressPools,
+    SystemVersion, SystemVersionComponents, SystemVersionPlatform,
 };
 
 use crate::config::Config;
@@ -198,9 +199,7 @@ impl Backend for DaemonBackend {
         let name = nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let ncpu = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
+        let capacity = berth_core::ports::Runtime::capacity(&self.oci);
         let containers = self.engine.containers();
         let running = containers.iter().filter(|c| c.is_running()).count();
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
@@ -222,7 +221,25 @@ impl Backend for DaemonBackend {
             operating_system: Some("linux".to_owned()),
             os_type: Some("linux".to_owned()),
             architecture: Some(std::env::consts::ARCH.to_owned()),
-            ncpu: i64::try_from(ncpu).ok(),
+            ncpu: Some(i64::from(capacity.cpus)),
+            // What berth applies, so `docker info` warns as Docker does
+            // about what this host lacks.
+            memory_limit: Some(true),
+            swap_limit: Some(capacity.swap_limit),
+            cpu_cfs_period: Some(true),
+            cpu_cfs_quota: Some(true),
+            cpu_shares: Some(true),
+            cpu_set: Some(true),
+            pids_limit: Some(true),
+            oom_kill_disable: Some(capacity.oom_kill_disable),
+            cgroup_driver: Some(SystemInfoCgroupDriverEnum::CGROUPFS),
+            cgroup_version: Some(
+                if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+                    SystemInfoCgroupVersionEnum::_2
+                } else {
+                    SystemInfoCgroupVersionEnum::_1
+                },
+            ),
             name: Some(name),
             server_version: Some(VERSION.to_owned()),
             default_runtime: Some("runc".to_owned()),
@@ -333,7 +350,7 @@ impl Backend for DaemonBackend {
         let mut req = wire::create_request(name, config);
         req.stop_signal = stop_signal;
         let c = self.engine.create_container(req).await.map_err(api_error)?;
-        let mut warnings = Vec::new();
+        let mut warnings = c.resources.warnings();
         if discards_ports && matches!(c.network_mode, berth_core::container::NetworkMode::Host) {
             warnings.push("Published ports are discarded when using host network mode".to_owned());
         }
@@ -560,6 +577,19 @@ impl Backend for DaemonBackend {
             .blocking(move |rt, _| rt.resize(&id, w, h))
             .await
             .map_err(oci_error)
+    }
+
+    async fn container_update(
+        &self,
+        id_or_name: String,
+        update: ContainerUpdateBody,
+    ) -> Result<ContainerUpdateResponse, ApiError> {
+        let change = resources::update_request(&update)?;
+        self.engine
+            .update_container(&id_or_name, change)
+            .await
+            .map_err(api_error)?;
+        Ok(ContainerUpdateResponse { warnings: None })
     }
 
     async fn exec_create(&self, container: String, config: ExecConfig) -> Result<String, ApiError> {

@@ -190,6 +190,8 @@ struct ExecRecord {
     base: berth_core::container::ProcessConfig,
     /// The container's image, where user names are looked up.
     image_rootfs: PathBuf,
+    /// The container's `--ulimit`s, which its execs get too.
+    ulimits: Vec<berth_core::container::Ulimit>,
     hostname: String,
     started: bool,
     running: bool,
@@ -221,6 +223,7 @@ impl Execs {
                 config,
                 base: c.process.clone(),
                 image_rootfs,
+                ulimits: c.resources.ulimits.clone(),
                 hostname: c.dns.hostname.clone(),
                 started: false,
                 running: false,
@@ -276,6 +279,7 @@ impl Execs {
             user: berth_oci::adapter::resolve_user(&user, &record.image_rootfs)
                 .map_err(oci_error)?,
             nofile: berth_oci::spec::Rlimit::inherited_nofile(),
+            ulimits: record.ulimits.clone(),
         };
         Ok((
             record.container.clone(),

@@ -307,16 +307,22 @@ pub fn container_inspect(
         port_bindings: Some(requested_port_map(c)),
         publish_all_ports: Some(c.publish_all),
         auto_remove: Some(c.auto_remove),
+        console_size: Some(
+            c.process
+                .console_size
+                .map_or(vec![0, 0], |(h, w)| vec![usize::from(h), usize::from(w)]),
+        ),
         dns: Some(c.dns.dns.iter().map(ToString::to_string).collect()),
         dns_search: Some(c.dns.dns_search.clone()),
         dns_options: Some(c.dns.dns_options.clone()),
-        extra_hosts: Some(
+        // None asked: null, as Docker records what the CLI sends.
+        extra_hosts: (!c.dns.extra_hosts.is_empty()).then(|| {
             c.dns
                 .extra_hosts
                 .iter()
                 .map(|(n, ip)| format!("{n}:{ip}"))
-                .collect(),
-        ),
+                .collect()
+        }),
         ..Default::default()
     };
     super::storage::show(&c.storage, &mut host_config, &mut config);

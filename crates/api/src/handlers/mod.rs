@@ -138,6 +138,9 @@ async fn dispatch<B: Backend>(
         Route::ContainerResize { id_or_name } => {
             container::resize(backend, id_or_name, request.uri()).await
         }
+        Route::ContainerUpdate { id_or_name } => {
+            container::update(backend, id_or_name, request).await
+        }
         Route::ExecCreate { container } => {
             exec::create(backend, container, api_version, request).await
         }

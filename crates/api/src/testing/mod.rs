@@ -44,9 +44,10 @@ use crate::{
 };
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ContainerTopResponse, ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect,
-    ImageSummary, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
-    NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
+    ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ExecConfig,
+    ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
+    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
 };
 
 pub use engine::new_id;
@@ -87,6 +88,7 @@ pub enum Call {
     ContainerLogs(String, LogsOptions),
     ContainerAttach(String, AttachOptions),
     ContainerResize(String, TtySize),
+    ContainerUpdate(String, Box<ContainerUpdateBody>),
     ExecCreate(String, Box<ExecConfig>),
     ExecStart(String, ExecStartOptions, bool),
     ExecResize(String, TtySize),
@@ -331,6 +333,16 @@ impl Backend for StubBackend {
 
     async fn container_resize(&self, id_or_name: String, size: TtySize) -> Result<(), ApiError> {
         streams::container_resize(self, id_or_name, size).await
+    }
+
+    async fn container_update(
+        &self,
+        id_or_name: String,
+        update: ContainerUpdateBody,
+    ) -> Result<ContainerUpdateResponse, ApiError> {
+        self.record(Call::ContainerUpdate(id_or_name.clone(), Box::new(update)));
+        lock(&self.engine).find(&id_or_name)?;
+        Ok(ContainerUpdateResponse::default())
     }
 
     async fn exec_create(&self, container: String, config: ExecConfig) -> Result<String, ApiError> {

@@ -10,8 +10,8 @@ use berth_types::{ContainerId, MacAddr};
 
 use crate::container::table::ContainerTable;
 use crate::container::{
-    Attachment, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto, Resources,
-    RestartPolicy, RunState, Security, StopSignal, Storage,
+    Attachment, Capacity, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto,
+    Resources, RestartPolicy, RunState, Security, StopSignal, Storage,
 };
 use crate::error::{Error, Result};
 use crate::lookup::find_network;
@@ -84,6 +84,8 @@ pub struct Context<'a> {
     pub containers: &'a ContainerTable,
     /// The default bridge's gateway: what `host-gateway` means.
     pub host_gateway: Option<IpAddr>,
+    /// What the host's cgroups can limit.
+    pub capacity: Capacity,
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
@@ -260,6 +262,10 @@ pub fn plan_container(
     }
 
     let network_mode = resolve_network_mode(&req.network_mode, ctx)?;
+    let resources = req
+        .resources
+        .clone()
+        .verified(&ctx.capacity, network_mode.owns_sandbox())?;
     let mut exposed = ctx.image.exposed.clone();
     for p in &req.exposed_ports {
         exposed.push(parse_port_proto(p)?);
@@ -394,7 +400,7 @@ pub fn plan_container(
         stop_signal: req.stop_signal,
         stop_timeout: req.stop_timeout,
         storage: req.storage,
-        resources: req.resources,
+        resources,
         security: req.security,
         published: Vec::new(),
         state: RunState::created(),

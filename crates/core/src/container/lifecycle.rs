@@ -78,6 +78,7 @@ impl<H: Host> Engine<H> {
             networks: &networks,
             containers: table,
             host_gateway: default_gateway(&networks),
+            capacity: self.host.runtime().capacity(),
         };
         let container = plan_container(req, &ctx, id, env.now(), || {
             generated_name(&seed, |n| table.name_holder(n).is_some())

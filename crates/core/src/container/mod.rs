@@ -13,9 +13,10 @@ mod restart;
 mod security;
 mod storage;
 pub mod table;
+mod update;
 
 pub use lifecycle::{PreparedStart, StartKind};
-pub use resources::Resources;
+pub use resources::{Capacity, ContainerUpdate, Device, Resources, Ulimit, DEFAULT_SHM_SIZE};
 pub use restart::RestartPolicy;
 pub use security::Security;
 pub use storage::Storage;

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, UNIX_EPOCH};
 
+use berth_core::container::{Capacity, Resources};
 use berth_core::ports::{EtcFiles, ExitStatus, LaunchSpec, PortError, Runtime, RuntimeStatus};
 use berth_types::ContainerId;
 use tokio::sync::watch;
@@ -19,6 +20,8 @@ pub struct FakeProcess {
     pub signals: Vec<i32>,
     pub etc: EtcFiles,
     pub paused: bool,
+    /// The limits it runs with: the created ones, then each update's.
+    pub resources: Resources,
 }
 
 /// Runs nothing: records what it was asked and lets tests end processes.
@@ -27,6 +30,9 @@ pub struct FakeRuntime {
     /// Bumped on every change, so `wait` wakes up.
     changed: watch::Sender<u64>,
     fail_next_start: Mutex<Option<String>>,
+    fail_next_update: Mutex<Option<String>>,
+    /// What the host's cgroups can limit.
+    pub capacity: Capacity,
     /// When set, SIGTERM/SIGKILL end the process at once with 128+signal.
     pub signals_kill: bool,
     next_pid: AtomicU64,
@@ -38,6 +44,14 @@ impl Default for FakeRuntime {
             processes: Mutex::default(),
             changed: watch::channel(0).0,
             fail_next_start: Mutex::default(),
+            fail_next_update: Mutex::default(),
+            capacity: Capacity {
+                cpus: 2,
+                mems: 1,
+                swap_limit: true,
+                blkio_weight: true,
+                oom_kill_disable: true,
+            },
             signals_kill: true,
             next_pid: AtomicU64::new(1000),
         }
@@ -65,6 +79,11 @@ impl FakeRuntime {
         *lock(&self.fail_next_start) = Some(message.to_owned());
     }
 
+    /// Makes the next update fail with this message.
+    pub fn fail_next_update(&self, message: &str) {
+        *lock(&self.fail_next_update) = Some(message.to_owned());
+    }
+
     /// Forgets a process, as after a reboot.
     pub fn forget(&self, id: &ContainerId) {
         lock(&self.processes).remove(id);
@@ -82,6 +101,7 @@ impl Runtime for FakeRuntime {
                 signals: Vec::new(),
                 paused: false,
                 etc: spec.etc.clone(),
+                resources: spec.resources.clone(),
             },
         );
         Ok(())
@@ -170,5 +190,22 @@ impl Runtime for FakeRuntime {
             p.etc = files.clone();
         }
         Ok(())
+    }
+
+    async fn update(&self, id: &ContainerId, resources: &Resources) -> Result<(), PortError> {
+        if let Some(message) = lock(&self.fail_next_update).take() {
+            return Err(fail(message));
+        }
+        match lock(&self.processes).get_mut(id) {
+            Some(p) if matches!(p.status, RuntimeStatus::Running { .. }) => {
+                p.resources = resources.clone();
+                Ok(())
+            }
+            _ => Err(fail(format!("container {id} is not running"))),
+        }
+    }
+
+    fn capacity(&self) -> Capacity {
+        self.capacity
     }
 }

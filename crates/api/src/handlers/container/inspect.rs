@@ -56,7 +56,86 @@ pub(in crate::handlers) async fn inspect<B: Backend>(
     let container = backend
         .container_inspect(id_or_name, bool_param(uri, "size"))
         .await?;
-    value_response(StatusCode::OK, inspect_for_version(container, api_version)?)
+    let mut document = inspect_for_version(container, api_version)?;
+    add_go_nulls(&mut document);
+    value_response(StatusCode::OK, document)
+}
+
+/// The `HostConfig` keys Go's encoder writes even when nil (they have no
+/// `omitempty`): the typed model drops a `None`, so they come back as
+/// `null`, which templates like `{{.HostConfig.PidsLimit}}` read as Docker's.
+const HOST_CONFIG_KEYS: [&str; 63] = [
+    "Binds",
+    "ContainerIDFile",
+    "LogConfig",
+    "NetworkMode",
+    "PortBindings",
+    "RestartPolicy",
+    "AutoRemove",
+    "VolumeDriver",
+    "VolumesFrom",
+    "ConsoleSize",
+    "CapAdd",
+    "CapDrop",
+    "CgroupnsMode",
+    "Dns",
+    "DnsOptions",
+    "DnsSearch",
+    "ExtraHosts",
+    "GroupAdd",
+    "IpcMode",
+    "Cgroup",
+    "Links",
+    "OomScoreAdj",
+    "PidMode",
+    "Privileged",
+    "PublishAllPorts",
+    "ReadonlyRootfs",
+    "SecurityOpt",
+    "UTSMode",
+    "UsernsMode",
+    "ShmSize",
+    "Runtime",
+    "Isolation",
+    "CpuShares",
+    "Memory",
+    "NanoCpus",
+    "CgroupParent",
+    "BlkioWeight",
+    "BlkioWeightDevice",
+    "BlkioDeviceReadBps",
+    "BlkioDeviceWriteBps",
+    "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteIOps",
+    "CpuPeriod",
+    "CpuQuota",
+    "CpuRealtimePeriod",
+    "CpuRealtimeRuntime",
+    "CpusetCpus",
+    "CpusetMems",
+    "Devices",
+    "DeviceCgroupRules",
+    "DeviceRequests",
+    "MemoryReservation",
+    "MemorySwap",
+    "MemorySwappiness",
+    "OomKillDisable",
+    "PidsLimit",
+    "Ulimits",
+    "CpuCount",
+    "CpuPercent",
+    "IOMaximumIOps",
+    "IOMaximumBandwidth",
+    "MaskedPaths",
+    "ReadonlyPaths",
+];
+
+fn add_go_nulls(document: &mut Value) {
+    if let Some(Value::Object(host_config)) = document.get_mut("HostConfig") {
+        for key in HOST_CONFIG_KEYS {
+            host_config.entry(key).or_insert(Value::Null);
+        }
+    }
 }
 
 /// The inspect document as dockerd answers a client of `api_version`.
@@ -224,6 +303,17 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn host_config_keys_go_always_writes_are_null_when_unset() {
+        let mut document = serde_json::json!({"HostConfig": {"Memory": 0}});
+        add_go_nulls(&mut document);
+        let host_config = document["HostConfig"].as_object().unwrap();
+        assert_eq!(host_config.len(), HOST_CONFIG_KEYS.len());
+        assert_eq!(host_config["Memory"], 0);
+        assert!(host_config["PidsLimit"].is_null());
+        assert!(!host_config.contains_key("Sysctls"), "omitempty in Go");
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! Start, stop, restart, kill, remove and wait: a container's lifecycle.
 
-use bollard_stubs::models::{ContainerWaitExitError, ContainerWaitResponse};
+use bollard_stubs::models::{ContainerUpdateBody, ContainerWaitExitError, ContainerWaitResponse};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
 
 use crate::backend::{Backend, RemoveOptions, StopOptions, WaitCondition};
 use crate::error::ApiError;
-use crate::request::{bool_param, int_param, non_empty_param, query_param};
+use crate::request::{
+    bool_param, decode_lenient, int_param, non_empty_param, query_param, read_json_body,
+};
 use crate::response::{
-    empty_response, json_line, streaming_response, ResponseBody, CONTENT_TYPE_JSON,
+    empty_response, json_line, json_response, streaming_response, ResponseBody, CONTENT_TYPE_JSON,
 };
 use crate::version::ApiVersion;
 
@@ -40,6 +42,21 @@ fn request_body_may_be_large(request: &Request<Incoming>) -> bool {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok())
         .is_some_and(|length| length > 7)
+}
+
+/// `POST /containers/{id}/update`: new limits (and restart policy);
+/// answered with the warnings, `{"Warnings": null}` when there are none.
+pub(in crate::handlers) async fn update<B: Backend>(
+    backend: &B,
+    id_or_name: String,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let body: ContainerUpdateBody = decode_lenient(read_json_body(request).await?)?;
+    let answer = backend.container_update(id_or_name, body).await?;
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "Warnings": answer.warnings }),
+    )
 }
 
 pub(in crate::handlers) async fn stop<B: Backend>(
