@@ -6,7 +6,7 @@
 //! [`crate::network`], [`crate::container`], [`crate::endpoint`],
 //! [`crate::sandbox`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use tracing::warn;
 
 use crate::config::EngineConfig;
 use crate::container::create::{ContainerCreate, EndpointRequest};
-use crate::container::{Container, PreparedStart, StartKind};
+use crate::container::{Container, HealthTable, PreparedStart, StartKind};
 use crate::dns_names::NameIndex;
 use crate::driver::{Drivers, NetworkDriver};
 use crate::error::{Error, Result};
@@ -104,6 +104,10 @@ pub struct Engine<H: Host> {
     /// Containers the user is stopping: their next exit restarts nothing
     /// (Docker's restart manager, cancelled).
     pub(crate) stopping: HashSet<ContainerId>,
+    /// Running containers' health, read by the API.
+    pub(crate) health: Arc<HealthTable>,
+    /// The probe task of each running container with a healthcheck.
+    pub(crate) health_probes: HashMap<ContainerId, tokio::task::AbortHandle>,
 }
 
 impl<H: Host> Engine<H> {
@@ -121,6 +125,8 @@ impl<H: Host> Engine<H> {
             commands: None,
             flows: FlowLedger::default(),
             stopping: HashSet::new(),
+            health: Arc::default(),
+            health_probes: HashMap::new(),
         })
     }
 
@@ -141,6 +147,7 @@ impl<H: Host> Engine<H> {
             Arc::clone(&self.model.containers),
             tx,
             self.events.clone(),
+            Arc::clone(&self.health),
         );
         // Containers found running at start get their exit monitors now
         // that there is a channel to report on.
@@ -152,6 +159,16 @@ impl<H: Host> Engine<H> {
             .filter(|c| c.is_running())
         {
             self.watch_exit(&c.id);
+        }
+        let running: Vec<Arc<Container>> = self
+            .model
+            .containers
+            .all()
+            .into_iter()
+            .filter(|c| c.is_running())
+            .collect();
+        for c in running {
+            self.watch_health(&c);
         }
         // Those reconcile found waiting to restart come back now.
         for c in self

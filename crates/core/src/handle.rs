@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use crate::container::create::{ContainerCreate, EndpointRequest};
 use crate::container::table::ContainerTable;
-use crate::container::{Container, Endpoint, RestartPolicy, StartKind};
+use crate::container::{Container, Endpoint, Health, HealthTable, RestartPolicy, StartKind};
 use crate::engine::{Command, Event, Reply};
 use crate::error::{Error, Result};
 use crate::filter::{ContainerFilter, ListFilter, PruneFilter};
@@ -87,6 +87,7 @@ pub struct EngineHandle<H: Host> {
     table: Arc<ContainerTable>,
     tx: mpsc::Sender<Command>,
     events: broadcast::Sender<Event>,
+    health: Arc<HealthTable>,
 }
 
 impl<H: Host> Clone for EngineHandle<H> {
@@ -97,6 +98,7 @@ impl<H: Host> Clone for EngineHandle<H> {
             table: Arc::clone(&self.table),
             tx: self.tx.clone(),
             events: self.events.clone(),
+            health: Arc::clone(&self.health),
         }
     }
 }
@@ -108,6 +110,7 @@ impl<H: Host> EngineHandle<H> {
         table: Arc<ContainerTable>,
         tx: mpsc::Sender<Command>,
         events: broadcast::Sender<Event>,
+        health: Arc<HealthTable>,
     ) -> Self {
         EngineHandle {
             host,
@@ -115,7 +118,13 @@ impl<H: Host> EngineHandle<H> {
             table,
             tx,
             events,
+            health,
         }
+    }
+
+    /// A running container's health, if it has a healthcheck.
+    pub fn health(&self, id: &ContainerId) -> Option<Health> {
+        self.health.get(id)
     }
 
     pub(crate) async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {

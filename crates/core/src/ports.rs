@@ -394,6 +394,18 @@ pub struct LaunchSpec {
     pub security: Security,
 }
 
+/// A health probe: a command run in a container with its process's
+/// environment, user and working directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeSpec {
+    pub id: ContainerId,
+    pub image_id: String,
+    pub args: Vec<String>,
+    pub process: ProcessConfig,
+    pub hostname: String,
+    pub timeout: std::time::Duration,
+}
+
 /// Which network namespace a container's process joins.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetnsRef {
@@ -456,6 +468,13 @@ pub trait Runtime: Send + Sync + 'static {
         id: &ContainerId,
         paused: bool,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Runs a health probe in a running container as a short exec: its
+    /// exit code and the first [`crate::container::OUTPUT_LIMIT`] bytes of
+    /// its output, or `None` if it ran past its timeout (then killed).
+    fn probe(
+        &self,
+        probe: &ProbeSpec,
+    ) -> impl Future<Output = Result<Option<(i64, Vec<u8>)>, PortError>> + Send;
     /// The host pids of a running container's processes.
     fn pids(&self, id: &ContainerId) -> impl Future<Output = Result<Vec<u32>, PortError>> + Send;
     /// Rewrites the `/etc` files of a created or running container.

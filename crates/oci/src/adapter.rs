@@ -8,9 +8,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use berth_core::container::{Capacity, Resources};
+use berth_core::container::{Capacity, Resources, OUTPUT_LIMIT};
 use berth_core::ports::{
-    EtcFiles as CoreEtcFiles, ExitStatus, LaunchSpec, NetnsRef, PortError, Runtime, RuntimeStatus,
+    EtcFiles as CoreEtcFiles, ExitStatus, LaunchSpec, NetnsRef, PortError, ProbeSpec, Runtime,
+    RuntimeStatus,
 };
 use berth_types::ContainerId;
 use tokio::io::AsyncReadExt;
@@ -18,6 +19,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::image::{ImageId, ImageStore};
+use crate::layout::ExecId;
 use crate::runtime::{ContainerRuntime, Probe, TaskSpec};
 use crate::shim::client::connect_unix;
 use crate::shim::proto::{self, ExitInfo, ProcessState};
@@ -165,6 +167,9 @@ impl OciAdapter {
         .await
     }
 }
+
+/// Health probes run so far, for their exec ids.
+static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -422,6 +427,36 @@ impl Runtime for OciAdapter {
             } else {
                 rt.runc().resume(id.as_str())
             }
+        })
+        .await
+        .map_err(port_err)
+    }
+
+    async fn probe(&self, probe: &ProbeSpec) -> Result<Option<(i64, Vec<u8>)>, PortError> {
+        let probe = probe.clone();
+        // Unique among this daemon's probes: a run counter.
+        let exec = ExecId::parse(&format!(
+            "probe-{}",
+            PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ))
+        .map_err(port_err)?;
+        self.blocking(move |rt, images| {
+            let image = ImageId::parse(&probe.image_id)?;
+            let process = ProcessSpec {
+                args: probe.args.clone(),
+                env: process_env(&probe.process.env, &probe.hostname, false),
+                cwd: if probe.process.working_dir.is_empty() {
+                    "/".to_owned()
+                } else {
+                    probe.process.working_dir.clone()
+                },
+                tty: false,
+                console_size: None,
+                user: resolve_user(&probe.process.user, &images.rootfs(&image))?,
+                nofile: Rlimit::inherited_nofile(),
+                ulimits: Vec::new(),
+            };
+            rt.run_probe(&probe.id, &exec, &process, probe.timeout, OUTPUT_LIMIT)
         })
         .await
         .map_err(port_err)

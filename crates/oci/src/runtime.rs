@@ -17,7 +17,7 @@ use crate::layout::{ExecId, Layout, BUNDLE_CONFIG, EXIT_FILE, NETNS_PIN, PROCESS
 use crate::logs::{LogOptions, LogReader};
 use crate::rootfs::{self, NetnsPin, Overlay};
 use crate::runc::Runc;
-use crate::shim::client::{read_exit_file, AttachStream, ShimClient};
+use crate::shim::client::{read_exit_file, AttachStream, Output, ShimClient};
 use crate::shim::proto::{ExitInfo, ShimStatus};
 use crate::shim::{self, ShimConfig, ShimMode};
 use crate::spec::{
@@ -454,6 +454,60 @@ impl ContainerRuntime {
             stdin,
         };
         shim::spawn(&self.shim_binary, &cfg)
+    }
+
+    /// Runs `process` in the container as a short-lived exec (a health
+    /// probe) and returns its exit code and the first `limit` bytes of its
+    /// output; `Ok(None)` if it was still running after `timeout`, when it
+    /// is killed. Its files are removed either way.
+    pub fn run_probe(
+        &self,
+        id: &ContainerId,
+        exec: &ExecId,
+        process: &ProcessSpec,
+        timeout: Duration,
+        limit: usize,
+    ) -> Result<Option<(i64, Vec<u8>)>> {
+        self.exec_spawn(id, exec, process, false)?;
+        let shim = self.exec_shim(id, exec);
+        let ran = (|| {
+            let mut stream = shim.attach(true, true)?;
+            let pid = shim.start()?;
+            let deadline = Instant::now() + timeout;
+            let mut output = Vec::new();
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    let target = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(0));
+                    let _ = nix::sys::signal::kill(target, Signal::SIGKILL);
+                    return Ok(None);
+                }
+                stream.set_read_timeout(Some(left))?;
+                match stream.next_output() {
+                    Ok(Some(Output::Stdout(bytes) | Output::Stderr(bytes))) => {
+                        let room = limit.saturating_sub(output.len());
+                        output.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                    }
+                    Ok(Some(Output::Exit(exit))) => {
+                        return Ok(Some((i64::from(exit.exit_code), output)))
+                    }
+                    // The shim went before its exit frame: its exit file
+                    // says how the process ended.
+                    Ok(None) => {
+                        return Ok(shim
+                            .wait(Some(left))?
+                            .map(|exit| (i64::from(exit.exit_code), output)))
+                    }
+                    // A read that timed out: the deadline check above ends it.
+                    Err(_) if Instant::now() >= deadline => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        })();
+        if let Err(e) = self.exec_remove(id, exec) {
+            tracing::warn!(container = %id, error = %e, "probe files not removed");
+        }
+        ran
     }
 
     pub fn exec_shim(&self, id: &ContainerId, exec: &ExecId) -> ShimClient {

@@ -365,6 +365,21 @@ impl Sandbox {
             .args(args))
     }
 
+    /// Runs Debian's docker-compose (1.29) against this sandbox's daemon
+    /// on `file`, written as `docker-compose.yml` in `project` (a directory
+    /// of the sandbox, made if missing; its name is the project's).
+    pub fn compose(&self, project: &str, file: &str, args: &[&str]) -> Run {
+        let dir = self.dir().join(project);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        std::fs::write(dir.join("docker-compose.yml"), file)
+            .unwrap_or_else(|e| panic!("write the compose file: {e}"));
+        run(Command::new("docker-compose")
+            .args(["-p", project])
+            .args(args)
+            .current_dir(&dir)
+            .env("DOCKER_HOST", self.host_arg()))
+    }
+
     /// Runs the real docker CLI against this sandbox's daemon.
     pub fn docker(&self, args: &[&str]) -> Run {
         run(&mut self.docker_command(args))

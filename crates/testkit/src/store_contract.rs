@@ -68,6 +68,7 @@ fn container(n: u8, name: &str) -> Container {
         exposed: Vec::new(),
         auto_remove: false,
         restart: Default::default(),
+        healthcheck: None,
         stop_signal: None,
         stop_timeout: None,
         storage: Default::default(),

@@ -398,3 +398,134 @@ fn top_lists_the_containers_processes() {
     let err = sb.docker(&["top", "nosuch"]).err();
     assert!(err.contains("No such container: nosuch"), "{err}");
 }
+
+#[test]
+fn healthchecks_probe_and_show_in_inspect_and_ps() {
+    let sb = Sandbox::with_busybox();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--health-cmd",
+        "test -e /tmp/ready",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    assert_eq!(
+        format(&sb, "web", "{{json .Config.Healthcheck.Test}}"),
+        r#"["CMD-SHELL","test -e /tmp/ready"]"#
+    );
+    until(&sb, "web", "{{.State.Health.Status}}", "unhealthy");
+    let ps = sb.docker(&["ps", "--format", "{{.Status}}"]).ok();
+    assert!(ps.trim_end().ends_with("(unhealthy)"), "{ps}");
+    sb.docker(&["exec", "web", "touch", "/tmp/ready"]).ok();
+    until(
+        &sb,
+        "web",
+        "{{.State.Health.Status}} {{.State.Health.FailingStreak}}",
+        "healthy 0",
+    );
+    let log = format(
+        &sb,
+        "web",
+        "{{range .State.Health.Log}}{{.ExitCode}} {{end}}",
+    );
+    assert!(log.split_whitespace().count() <= 5, "{log}");
+    assert!(log.trim_end().ends_with('0'), "{log}");
+
+    // A probe past its timeout is killed and says so.
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--health-cmd",
+        "sleep 5",
+        "--health-interval",
+        "200ms",
+        "--health-timeout",
+        "300ms",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let log = format(
+            &sb,
+            "slow",
+            "{{range .State.Health.Log}}{{.ExitCode}} {{.Output}};{{end}}",
+        );
+        if log.starts_with("-1 Health check exceeded timeout (300ms);") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{log}");
+        sleep(Duration::from_millis(50));
+    }
+    // No check: no health.
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "plain",
+        "--no-healthcheck",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    assert_eq!(format(&sb, "plain", "{{.State.Health}}"), "<nil>");
+    let err = sb
+        .docker(&[
+            "create",
+            "--health-cmd",
+            "true",
+            "--health-retries",
+            "-1",
+            "busybox",
+        ])
+        .err();
+    assert!(
+        err.contains("Retries in Healthcheck cannot be negative")
+            || err.contains("--health-retries cannot be negative"),
+        "{err}"
+    );
+}
+
+#[test]
+fn compose_waits_for_a_healthy_service() {
+    let sb = Sandbox::with_busybox();
+    let file = "version: '2.4'
+services:
+  db:
+    image: busybox
+    command: sh -c 'sleep 1; touch /tmp/ready; sleep 600'
+    healthcheck:
+      test: ['CMD-SHELL', 'test -e /tmp/ready']
+      interval: 200ms
+      retries: 30
+  app:
+    image: busybox
+    command: sleep 600
+    depends_on:
+      db:
+        condition: service_healthy
+";
+    let up = sb.compose("stack", file, &["up", "-d"]);
+    assert_eq!(up.status, 0, "{}", up.stderr);
+    assert_eq!(
+        format(&sb, "stack_db_1", "{{.State.Health.Status}}"),
+        "healthy"
+    );
+    assert_eq!(format(&sb, "stack_app_1", "{{.State.Status}}"), "running");
+    let down = sb.compose("stack", file, &["down"]);
+    assert_eq!(down.status, 0, "{}", down.stderr);
+}

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use berth_api::ApiError;
 use bollard_stubs::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig,
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig,
     HostConfigCgroupnsModeEnum, HostConfigLogConfig, NetworkingConfig,
 };
 
@@ -95,7 +95,7 @@ pub fn config_fields(body: &ContainerCreateBody) -> Vec<Field> {
         stdin_once: _,
         env: _,
         cmd: _,
-        healthcheck,
+        healthcheck: _,
         args_escaped,
         image: _,
         volumes,
@@ -123,11 +123,7 @@ pub fn config_fields(body: &ContainerCreateBody) -> Vec<Field> {
         applied("StdinOnce"),
         applied("Env"),
         applied("Cmd"),
-        refused(
-            "Healthcheck",
-            "--health-*",
-            healthcheck.as_ref().is_some_and(sets_a_healthcheck),
-        ),
+        applied("Healthcheck"),
         // Windows only.
         refused("ArgsEscaped", "", is_true(*args_escaped)),
         applied("Image"),
@@ -143,26 +139,6 @@ pub fn config_fields(body: &ContainerCreateBody) -> Vec<Field> {
         applied("StopTimeout"),
         refused("Shell", "", non_empty(shell.as_ref())),
     ]
-}
-
-/// Docker's `--no-healthcheck` (`["NONE"]`) and an empty test are what
-/// berth does: no health checks.
-fn sets_a_healthcheck(health: &HealthConfig) -> bool {
-    let HealthConfig {
-        test,
-        interval,
-        timeout,
-        retries,
-        start_period,
-        start_interval,
-    } = health;
-    let test_set = test
-        .as_ref()
-        .is_some_and(|t| !t.is_empty() && t.first().map(String::as_str) != Some("NONE"));
-    test_set
-        || [interval, timeout, retries, start_period, start_interval]
-            .into_iter()
-            .any(|v| non_zero(*v))
 }
 
 /// `HostConfig`, with the `Resources` it embeds.

@@ -493,7 +493,10 @@ impl Backend for DaemonBackend {
         let now = SystemTime::now();
         Ok(list
             .iter()
-            .map(|c| wire::container_summary(c, &networks, now))
+            .map(|c| {
+                let health = self.engine.health(&c.id);
+                wire::container_summary(c, health.as_ref(), &networks, now)
+            })
             .collect())
     }
 
@@ -512,7 +515,13 @@ impl Backend for DaemonBackend {
             hostname: dir.join("hostname").display().to_string(),
             log: layout.log_file(&c.id).display().to_string(),
         };
-        Ok(wire::container_inspect(&c, &networks, paths))
+        let health = self.engine.health(&c.id);
+        Ok(wire::container_inspect(
+            &c,
+            health.as_ref(),
+            &networks,
+            paths,
+        ))
     }
 
     async fn container_wait(

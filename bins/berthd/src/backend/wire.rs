@@ -6,15 +6,17 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use berth_core::container::create::{ContainerCreate, EndpointRequest};
-use berth_core::container::{Container, NetworkMode, Status};
+use berth_core::container::{
+    Container, Health, HealthStatus, HealthcheckRequest, NetworkMode, Status,
+};
 use berth_core::network::Network;
 use bollard_stubs::models::{
     ConfigReference, ContainerConfig, ContainerCreateBody, ContainerInspectResponse,
     ContainerState, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryHostConfig,
     ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, EndpointIpamConfig,
-    EndpointResource, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkInspect,
-    NetworkSettings, PortBinding as WirePortBinding, PortMap, PortSummary, PortSummaryTypeEnum,
-    RestartPolicy,
+    EndpointResource, EndpointSettings, Health as WireHealth, HealthConfig, HealthStatusEnum,
+    HealthcheckResult, HostConfig, Ipam, IpamConfig, NetworkInspect, NetworkSettings,
+    PortBinding as WirePortBinding, PortMap, PortSummary, PortSummaryTypeEnum, RestartPolicy,
 };
 
 /// Docker's timestamps: RFC 3339 with nanoseconds.
@@ -59,7 +61,7 @@ fn since(now: SystemTime, t: Option<SystemTime>) -> Duration {
 }
 
 /// `ps`'s STATUS: `Up 2 minutes`, `Exited (0) 3 seconds ago`, `Created`.
-pub fn status_text(c: &Container, now: SystemTime) -> String {
+pub fn status_text(c: &Container, health: Option<&Health>, now: SystemTime) -> String {
     if c.state.restarting {
         return format!(
             "Restarting ({}) {} ago",
@@ -72,7 +74,14 @@ pub fn status_text(c: &Container, now: SystemTime) -> String {
             "Up {} (Paused)",
             human_duration(since(now, c.state.started_at))
         ),
-        Status::Running => format!("Up {}", human_duration(since(now, c.state.started_at))),
+        Status::Running => {
+            let up = human_duration(since(now, c.state.started_at));
+            match health.map(|h| h.status) {
+                Some(HealthStatus::Starting) => format!("Up {up} (health: starting)"),
+                Some(status) => format!("Up {up} ({})", status.as_str()),
+                None => format!("Up {up}"),
+            }
+        }
         Status::Exited => format!(
             "Exited ({}) {} ago",
             c.state.exit_code,
@@ -249,6 +258,29 @@ fn requested_port_map(c: &Container) -> PortMap {
     map
 }
 
+/// `State.Health`.
+fn health_state(h: &Health) -> WireHealth {
+    WireHealth {
+        status: Some(match h.status {
+            HealthStatus::Starting => HealthStatusEnum::STARTING,
+            HealthStatus::Healthy => HealthStatusEnum::HEALTHY,
+            HealthStatus::Unhealthy => HealthStatusEnum::UNHEALTHY,
+        }),
+        failing_streak: Some(i64::from(h.failing_streak)),
+        log: Some(
+            h.log
+                .iter()
+                .map(|r| HealthcheckResult {
+                    start: Some(timestamp(r.start)),
+                    end: Some(timestamp(r.end)),
+                    exit_code: Some(r.exit_code),
+                    output: Some(r.output.clone()),
+                })
+                .collect(),
+        ),
+    }
+}
+
 pub struct Paths {
     pub resolv_conf: String,
     pub hosts: String,
@@ -258,6 +290,7 @@ pub struct Paths {
 
 pub fn container_inspect(
     c: &Container,
+    health: Option<&Health>,
     networks: &[Network],
     paths: Paths,
 ) -> ContainerInspectResponse {
@@ -295,6 +328,14 @@ pub fn container_inspect(
         entrypoint: c.process.entrypoint.clone(),
         labels: Some(hash_map(&c.labels)),
         stop_signal: c.stop_signal.as_ref().map(|s| s.name.clone()),
+        healthcheck: c.healthcheck.as_ref().map(|h| HealthConfig {
+            test: Some(h.test.clone()),
+            interval: Some(h.interval),
+            timeout: Some(h.timeout),
+            retries: Some(h.retries),
+            start_period: Some(h.start_period),
+            start_interval: Some(h.start_interval),
+        }),
         stop_timeout: c.stop_timeout,
         ..Default::default()
     };
@@ -365,7 +406,7 @@ pub fn container_inspect(
             error: Some(c.state.error.clone()),
             started_at: Some(opt_timestamp(c.state.started_at)),
             finished_at: Some(opt_timestamp(c.state.finished_at)),
-            health: None,
+            health: health.map(health_state),
         }),
         image: Some(c.image_id.clone()),
         resolv_conf_path: Some(paths.resolv_conf),
@@ -392,7 +433,12 @@ fn quote_command(args: &[String]) -> String {
     args.join(" ")
 }
 
-pub fn container_summary(c: &Container, networks: &[Network], now: SystemTime) -> ContainerSummary {
+pub fn container_summary(
+    c: &Container,
+    health: Option<&Health>,
+    networks: &[Network],
+    now: SystemTime,
+) -> ContainerSummary {
     let state = match c.state.status {
         _ if c.state.restarting => ContainerSummaryStateEnum::RESTARTING,
         Status::Running if c.state.paused => ContainerSummaryStateEnum::PAUSED,
@@ -443,7 +489,7 @@ pub fn container_summary(c: &Container, networks: &[Network], now: SystemTime) -
         ports: Some(ports),
         labels: Some(hash_map(&c.labels)),
         state: Some(state),
-        status: Some(status_text(c, now)),
+        status: Some(status_text(c, health, now)),
         host_config: Some(ContainerSummaryHostConfig {
             network_mode: Some(network_mode_text(c, networks)),
             annotations: None,
@@ -619,6 +665,14 @@ pub fn create_request(name: Option<String>, mut body: ContainerCreateBody) -> Co
         }),
         stop_signal: None,
         stop_timeout: body.stop_timeout,
+        healthcheck: body.healthcheck.as_ref().map(|h| HealthcheckRequest {
+            test: h.test.clone().unwrap_or_default(),
+            interval: h.interval.unwrap_or(0),
+            timeout: h.timeout.unwrap_or(0),
+            start_period: h.start_period.unwrap_or(0),
+            start_interval: h.start_interval.unwrap_or(0),
+            retries: h.retries.unwrap_or(0),
+        }),
         storage,
         resources,
         security,

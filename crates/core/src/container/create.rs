@@ -10,8 +10,9 @@ use berth_types::{ContainerId, MacAddr};
 
 use crate::container::table::ContainerTable;
 use crate::container::{
-    Attachment, Capacity, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto,
-    Resources, RestartPolicy, RunState, Security, StopSignal, Storage,
+    Attachment, Capacity, Container, DnsConfig, Healthcheck, HealthcheckRequest, NetworkMode,
+    PortBinding, ProcessConfig, Proto, Resources, RestartPolicy, RunState, Security, StopSignal,
+    Storage,
 };
 use crate::error::{Error, Result};
 use crate::lookup::find_network;
@@ -72,6 +73,8 @@ pub struct ContainerCreate {
     pub stop_signal: Option<StopSignal>,
     /// `Config.StopTimeout`, in seconds.
     pub stop_timeout: Option<i64>,
+    /// `Config.Healthcheck`.
+    pub healthcheck: Option<HealthcheckRequest>,
     pub storage: Storage,
     pub resources: Resources,
     pub security: Security,
@@ -222,6 +225,10 @@ pub fn plan_container(
         return Err(name_conflict(&name, &holder));
     }
     let restart = RestartPolicy::parse(&req.restart_policy.0, req.restart_policy.1)?;
+    let healthcheck = match &req.healthcheck {
+        Some(asked) => Healthcheck::from_request(asked)?,
+        None => None,
+    };
     if req.auto_remove && restart != RestartPolicy::No {
         return Err(Error::InvalidParameter(
             "can't create 'AutoRemove' container with restart policy".to_owned(),
@@ -397,6 +404,7 @@ pub fn plan_container(
         exposed,
         auto_remove: req.auto_remove,
         restart,
+        healthcheck,
         stop_signal: req.stop_signal,
         stop_timeout: req.stop_timeout,
         storage: req.storage,

@@ -228,6 +228,7 @@ impl<H: Host> Engine<H> {
                 )?;
                 self.publish_names(&c);
                 self.watch_exit(&c.id);
+                self.watch_health(&c);
                 info!(container = %c.name, pid, "container started");
                 Ok(c)
             }
@@ -269,6 +270,7 @@ impl<H: Host> Engine<H> {
     /// if it was started with `--rm` (marked for removal in the same
     /// transaction).
     pub(crate) async fn record_exit(&mut self, mut c: Container, exit: ExitStatus) -> Result<()> {
+        self.stop_health(&c.id);
         self.tear_down_sandbox(&mut c).await;
         c.state.starting = false;
         c.state.status = if c.auto_remove {

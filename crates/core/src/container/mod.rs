@@ -5,8 +5,10 @@
 
 mod connect;
 pub mod create;
+mod health;
 mod lifecycle;
 mod pause;
+mod probes;
 mod rename;
 mod resources;
 mod restart;
@@ -15,6 +17,9 @@ mod storage;
 pub mod table;
 mod update;
 
+pub use health::{
+    Health, HealthStatus, HealthTable, Healthcheck, HealthcheckRequest, ProbeResult, OUTPUT_LIMIT,
+};
 pub use lifecycle::{PreparedStart, StartKind};
 pub use resources::{Capacity, ContainerUpdate, Device, Resources, Ulimit, DEFAULT_SHM_SIZE};
 pub use restart::RestartPolicy;
@@ -278,6 +283,9 @@ pub struct Container {
     /// `--restart`.
     #[serde(default)]
     pub restart: RestartPolicy,
+    /// `--health-*`: none if not asked (or `--no-healthcheck`).
+    #[serde(default)]
+    pub healthcheck: Option<Healthcheck>,
     /// `--stop-signal`: what `stop` sends first (SIGTERM if unset).
     #[serde(default)]
     pub stop_signal: Option<StopSignal>,

@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use std::time::{Duration, UNIX_EPOCH};
 
 use berth_core::container::{Capacity, Resources};
-use berth_core::ports::{EtcFiles, ExitStatus, LaunchSpec, PortError, Runtime, RuntimeStatus};
+use berth_core::ports::{
+    EtcFiles, ExitStatus, LaunchSpec, PortError, ProbeSpec, Runtime, RuntimeStatus,
+};
 use berth_types::ContainerId;
 use tokio::sync::watch;
 
@@ -31,6 +33,9 @@ pub struct FakeRuntime {
     changed: watch::Sender<u64>,
     fail_next_start: Mutex<Option<String>>,
     fail_next_update: Mutex<Option<String>>,
+    /// What health probes answer: an exit code, or `None` for a probe
+    /// that runs past its timeout.
+    probe_answer: Mutex<Option<i64>>,
     /// What the host's cgroups can limit.
     pub capacity: Capacity,
     /// When set, SIGTERM/SIGKILL end the process at once with 128+signal.
@@ -45,6 +50,7 @@ impl Default for FakeRuntime {
             changed: watch::channel(0).0,
             fail_next_start: Mutex::default(),
             fail_next_update: Mutex::default(),
+            probe_answer: Mutex::new(Some(0)),
             capacity: Capacity {
                 cpus: 2,
                 mems: 1,
@@ -82,6 +88,12 @@ impl FakeRuntime {
     /// Makes the next update fail with this message.
     pub fn fail_next_update(&self, message: &str) {
         *lock(&self.fail_next_update) = Some(message.to_owned());
+    }
+
+    /// Makes every health probe from now on exit with `code` (`None`: run
+    /// past its timeout).
+    pub fn answer_probes(&self, code: Option<i64>) {
+        *lock(&self.probe_answer) = code;
     }
 
     /// Forgets a process, as after a reboot.
@@ -176,6 +188,15 @@ impl Runtime for FakeRuntime {
             }
             _ => Err(fail(format!("container {id} is not running"))),
         }
+    }
+
+    async fn probe(&self, probe: &ProbeSpec) -> Result<Option<(i64, Vec<u8>)>, PortError> {
+        match lock(&self.processes).get(&probe.id).map(|p| p.status) {
+            Some(RuntimeStatus::Running { .. }) => {}
+            _ => return Err(fail(format!("container {} is not running", probe.id))),
+        }
+        Ok(lock(&self.probe_answer)
+            .map(|code| (code, format!("probe {}", probe.args.join(" ")).into_bytes())))
     }
 
     async fn pids(&self, id: &ContainerId) -> Result<Vec<u32>, PortError> {
