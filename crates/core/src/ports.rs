@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 
-use crate::container::{Container, ProcessConfig, Proto, Resources, Security, Storage};
+use crate::container::{Container, ProcessConfig, Proto, Resources, SecurityLaunch, Storage};
 use crate::network::{Network, RecordState};
 
 /// Adapters report failures as boxed errors; the core wraps them with what it
@@ -391,7 +391,7 @@ pub struct LaunchSpec {
     pub etc: EtcFiles,
     pub storage: Storage,
     pub resources: Resources,
-    pub security: Security,
+    pub security: SecurityLaunch,
 }
 
 /// Which network namespace a container's process joins.

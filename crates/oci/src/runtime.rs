@@ -20,6 +20,7 @@ use crate::runc::Runc;
 use crate::shim::client::{read_exit_file, AttachStream, ShimClient};
 use crate::shim::proto::{ExitInfo, ShimStatus};
 use crate::shim::{self, ShimConfig, ShimMode};
+use crate::spec::security::{exec_privileges, HostSecurity};
 use crate::spec::{
     render_process, render_spec, BundleSpec, ContainerOptions, EtcFiles, NetworkNamespace,
     ProcessSpec,
@@ -41,6 +42,8 @@ pub struct RuntimeConfig {
     /// The mount holding the sandboxes' netns files, which runc runs
     /// without ([`crate::mountns`]).
     pub netns_dir: Option<PathBuf>,
+    /// The init `--init` runs as PID 1 (a static tini).
+    pub init: PathBuf,
 }
 
 /// What a container runs and with which namespaces and files.
@@ -87,6 +90,7 @@ pub struct ContainerRuntime {
     runc: Runc,
     shim_binary: PathBuf,
     cgroup_parent: String,
+    init: PathBuf,
 }
 
 impl ContainerRuntime {
@@ -102,6 +106,7 @@ impl ContainerRuntime {
             layout,
             shim_binary: cfg.shim,
             cgroup_parent: cfg.cgroup_parent,
+            init: cfg.init,
         })
     }
 
@@ -160,6 +165,7 @@ impl ContainerRuntime {
             etc: task.etc.clone(),
             cgroups_path: format!("{}/{id}", self.cgroup_parent.trim_end_matches('/')),
             options: task.options.clone(),
+            host_security: HostSecurity::probe(&task.options.security.asked, &self.init)?,
         })?;
         let path = self.layout.bundle_dir(id).join(BUNDLE_CONFIG);
         let bytes = serde_json::to_vec_pretty(&spec).map_err(|e| Error::InvalidSpec {
@@ -419,11 +425,18 @@ impl ContainerRuntime {
     ) -> Result<u32> {
         let dir = self.layout.exec_dir(id, exec);
         create_dir_all(&dir)?;
-        let rendered = render_process(id.as_str(), process)?;
-        let bytes = serde_json::to_vec_pretty(&rendered).map_err(|e| Error::InvalidSpec {
+        let invalid = |e: serde_json::Error| Error::InvalidSpec {
             id: id.to_string(),
             reason: e.to_string(),
-        })?;
+        };
+        let mut rendered =
+            serde_json::to_value(render_process(id.as_str(), process)?).map_err(invalid)?;
+        let config = self.layout.bundle_dir(id).join(BUNDLE_CONFIG);
+        let container: serde_json::Value =
+            serde_json::from_slice(&fs::read(&config).map_err(Error::io("read", &config))?)
+                .map_err(invalid)?;
+        exec_privileges(&mut rendered, &container);
+        let bytes = serde_json::to_vec_pretty(&rendered).map_err(invalid)?;
         write_atomic(&dir.join(PROCESS_JSON), &bytes)?;
         remove_file_if_exists(&dir.join(EXIT_FILE))?;
         let cfg = ShimConfig {

@@ -7,14 +7,17 @@
 //! container uses the host's, the usual /proc, /dev, /sys, cgroup, mqueue
 //! and shm mounts, Docker's 14 default capabilities, its masked and
 //! read-only paths, and a deny-all device cgroup (runc adds the standard
-//! allowed devices itself). No seccomp or AppArmor profile is applied.
+//! allowed devices itself). Privileges and shared namespaces are
+//! [`security`]'s.
 
 use std::path::{Path, PathBuf};
 
-use berth_core::container::{self, Security, Storage};
+use berth_core::container::{self, SecurityLaunch, Storage};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+
+pub mod security;
 
 /// Docker's default capability set (moby `oci/caps/defaults.go`).
 pub const DEFAULT_CAPABILITIES: [&str; 14] = [
@@ -77,14 +80,20 @@ pub struct EtcFiles {
     pub hostname: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub uid: u32,
     pub gid: u32,
+    /// Supplementary groups (Docker lists the primary group first).
+    pub additional_gids: Vec<u32>,
 }
 
 impl User {
-    pub const ROOT: User = User { uid: 0, gid: 0 };
+    pub const ROOT: User = User {
+        uid: 0,
+        gid: 0,
+        additional_gids: Vec::new(),
+    };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +139,7 @@ pub struct ProcessSpec {
 pub struct ContainerOptions {
     pub storage: Storage,
     pub resources: container::Resources,
-    pub security: Security,
+    pub security: SecurityLaunch,
 }
 
 /// Everything a container's `config.json` depends on.
@@ -148,6 +157,7 @@ pub struct BundleSpec {
     /// cgroup v1, v2 and hybrid hosts with runc's cgroupfs driver.
     pub cgroups_path: String,
     pub options: ContainerOptions,
+    pub host_security: security::HostSecurity,
 }
 
 // ---- the OCI JSON shapes (only the fields berth sets) ----
@@ -176,6 +186,8 @@ pub struct Process {
     pub capabilities: Capabilities,
     pub rlimits: Vec<OciRlimit>,
     pub no_new_privileges: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apparmor_profile: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -189,6 +201,8 @@ pub struct ConsoleSize {
 pub struct OciUser {
     pub uid: u32,
     pub gid: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub additional_gids: Vec<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -231,6 +245,10 @@ pub struct Linux {
     pub sysctl: std::collections::BTreeMap<&'static str, &'static str>,
     pub masked_paths: Vec<&'static str>,
     pub readonly_paths: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<security::Device>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -303,6 +321,7 @@ pub fn render_process(id: &str, p: &ProcessSpec) -> Result<Process> {
         user: OciUser {
             uid: p.user.uid,
             gid: p.user.gid,
+            additional_gids: p.user.additional_gids.clone(),
         },
         args: p.args.clone(),
         env: p.env.clone(),
@@ -318,6 +337,7 @@ pub fn render_process(id: &str, p: &ProcessSpec) -> Result<Process> {
             soft: p.nofile.soft,
         }],
         no_new_privileges: false,
+        apparmor_profile: None,
     })
 }
 
@@ -448,7 +468,7 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
         sysctl.insert("net.ipv4.ip_unprivileged_port_start", "0");
     }
 
-    Ok(Spec {
+    let mut spec = Spec {
         oci_version: "1.0.2",
         process,
         root: Root {
@@ -469,8 +489,12 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
             sysctl,
             masked_paths: MASKED_PATHS.to_vec(),
             readonly_paths: READONLY_PATHS.to_vec(),
+            devices: Vec::new(),
+            seccomp: None,
         },
-    })
+    };
+    security::apply(&mut spec, &b.options.security, &b.host_security).map_err(invalid)?;
+    Ok(spec)
 }
 
 #[cfg(test)]
@@ -478,7 +502,7 @@ mod tests {
     use super::*;
     use serde_json::{json, Value};
 
-    fn sample() -> BundleSpec {
+    pub(crate) fn sample() -> BundleSpec {
         BundleSpec {
             id: "c1".into(),
             rootfs: "/run/berth/containers/c1/rootfs".into(),
@@ -503,6 +527,7 @@ mod tests {
             },
             cgroups_path: "/berth/c1".into(),
             options: ContainerOptions::default(),
+            host_security: security::HostSecurity::default(),
         }
     }
 

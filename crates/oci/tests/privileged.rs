@@ -88,6 +88,7 @@ fn config(root: &Path) -> RuntimeConfig {
         cgroup_parent: "/berth-test".into(),
         // Missing here: runc still runs in a namespace of its own.
         netns_dir: Some(root.join("e").join("netns")),
+        init: "/usr/bin/tini-static".into(),
     }
 }
 

@@ -190,6 +190,8 @@ struct ExecRecord {
     base: berth_core::container::ProcessConfig,
     /// The container's image, where user names are looked up.
     image_rootfs: PathBuf,
+    /// The container's `--group-add`, which its execs get too.
+    group_add: Vec<String>,
     hostname: String,
     started: bool,
     running: bool,
@@ -221,6 +223,7 @@ impl Execs {
                 config,
                 base: c.process.clone(),
                 image_rootfs,
+                group_add: c.security.group_add.clone(),
                 hostname: c.dns.hostname.clone(),
                 started: false,
                 running: false,
@@ -273,7 +276,7 @@ impl Execs {
             tty,
             // spawn_exec sizes the terminal from the start request.
             console_size: None,
-            user: berth_oci::adapter::resolve_user(&user, &record.image_rootfs)
+            user: berth_oci::adapter::resolve_user(&user, &record.group_add, &record.image_rootfs)
                 .map_err(oci_error)?,
             nofile: berth_oci::spec::Rlimit::inherited_nofile(),
         };

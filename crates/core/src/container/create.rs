@@ -10,8 +10,8 @@ use berth_types::{ContainerId, MacAddr};
 
 use crate::container::table::ContainerTable;
 use crate::container::{
-    Attachment, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto, Resources,
-    RunState, Security, Storage,
+    security, Attachment, Container, DnsConfig, NetworkMode, PortBinding, ProcessConfig, Proto,
+    Resources, RunState, SecurityRequest, Storage,
 };
 use crate::error::{Error, Result};
 use crate::lookup::find_network;
@@ -67,7 +67,7 @@ pub struct ContainerCreate {
     pub auto_remove: bool,
     pub storage: Storage,
     pub resources: Resources,
-    pub security: Security,
+    pub security: SecurityRequest,
 }
 
 /// What the plan checks the request against.
@@ -197,6 +197,29 @@ fn parse_extra_host(s: &str, host_gateway: Option<IpAddr>) -> Result<(String, Ip
     Ok((name.to_owned(), ip))
 }
 
+type Command = Option<Vec<String>>;
+
+/// dockerd's merge of the request's entrypoint and CMD with the image's:
+/// an entrypoint given in the request replaces the image's and resets its
+/// CMD; `[]` clears the entrypoint only, and `[""]` (the CLI's
+/// `--entrypoint ""`) clears both.
+fn merge_command(
+    entrypoint: Option<&Vec<String>>,
+    cmd: Option<&Vec<String>>,
+    image: &ImageConfig,
+) -> (Command, Command) {
+    let own_cmd = cmd.filter(|c| !c.is_empty()).cloned();
+    let (entrypoint, cmd) = match entrypoint {
+        None => (
+            image.entrypoint.clone(),
+            own_cmd.or_else(|| image.cmd.clone()),
+        ),
+        Some(e) if e.is_empty() => (None, own_cmd.or_else(|| image.cmd.clone())),
+        Some(e) => (Some(e.clone()), own_cmd),
+    };
+    (entrypoint.filter(|e| !e.is_empty() && *e != [""]), cmd)
+}
+
 /// Validates `req` and builds the container record (status `created`).
 pub fn plan_container(
     req: ContainerCreate,
@@ -213,17 +236,7 @@ pub fn plan_container(
         return Err(name_conflict(&name, &holder));
     }
 
-    let entrypoint = req
-        .entrypoint
-        .clone()
-        .or_else(|| ctx.image.entrypoint.clone())
-        .filter(|e| !e.is_empty());
-    // Docker: an entrypoint given in the request resets the image's CMD.
-    let cmd = match (&req.cmd, &req.entrypoint) {
-        (Some(c), _) if !c.is_empty() => Some(c.clone()),
-        (_, Some(_)) => None,
-        _ => ctx.image.cmd.clone(),
-    };
+    let (entrypoint, cmd) = merge_command(req.entrypoint.as_ref(), req.cmd.as_ref(), ctx.image);
     let args: Vec<String> = entrypoint
         .iter()
         .flatten()
@@ -331,10 +344,12 @@ pub fn plan_container(
     }
 
     let attachments = plan_attachments(&network_mode, &req, container_mac, ctx)?;
+    let security = security::plan(req.security.clone(), &req.hostname, ctx.containers)?;
     let hostname = if req.hostname.is_empty() {
         match network_mode {
             // In the host's namespace the container sees the host's name.
             NetworkMode::Host => String::new(),
+            _ if security.uts_host => String::new(),
             _ => id.short().to_owned(),
         }
     } else {
@@ -379,7 +394,7 @@ pub fn plan_container(
         auto_remove: req.auto_remove,
         storage: req.storage,
         resources: req.resources,
-        security: req.security,
+        security,
         published: Vec::new(),
         state: RunState::created(),
         netns: None,
@@ -568,4 +583,37 @@ pub fn generated_name(seed: &[u8; 32], taken: impl Fn(&str) -> bool) -> String {
         .map(|n| format!("{base}{n}"))
         .find(|n| !taken(n))
         .unwrap_or(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn entrypoint_and_cmd_merge_with_the_image_as_dockerd_does() {
+        let image = ImageConfig {
+            entrypoint: Some(list(&["/entry"])),
+            cmd: Some(list(&["sh"])),
+            ..Default::default()
+        };
+        let merge = |e: Option<&[&str]>, c: Option<&[&str]>| {
+            merge_command(e.map(list).as_ref(), c.map(list).as_ref(), &image)
+        };
+        let some = |items: &[&str]| Some(list(items));
+        assert_eq!(merge(None, None), (some(&["/entry"]), some(&["sh"])));
+        assert_eq!(
+            merge(None, Some(&["ls"])),
+            (some(&["/entry"]), some(&["ls"]))
+        );
+        assert_eq!(merge(Some(&["echo"]), None), (some(&["echo"]), None));
+        // `--entrypoint ""`: no entrypoint, and only the request's CMD.
+        assert_eq!(merge(Some(&[""]), Some(&["ls"])), (None, some(&["ls"])));
+        assert_eq!(merge(Some(&[""]), None), (None, None));
+        // An empty list clears the entrypoint and keeps the image's CMD.
+        assert_eq!(merge(Some(&[]), None), (None, some(&["sh"])));
+    }
 }

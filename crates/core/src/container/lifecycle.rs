@@ -14,7 +14,7 @@ use berth_types::ContainerId;
 use tracing::{info, warn};
 
 use crate::container::create::{generated_name, plan_container, ContainerCreate, Context};
-use crate::container::{Container, Status};
+use crate::container::{security, Container, Status};
 use crate::engine::{Command, Engine, Event};
 use crate::error::{Error, Result};
 use crate::image::image_error;
@@ -133,6 +133,7 @@ impl<H: Host> Engine<H> {
         c: &Container,
         sandbox: &Sandbox,
     ) -> Result<PreparedStart> {
+        let security = security::launch(&c.security, &self.model.containers)?;
         let mut stale_flows = Vec::new();
         if let Some(path) = sandbox.own_path() {
             self.make_sandbox(c, sandbox).await?;
@@ -158,7 +159,7 @@ impl<H: Host> Engine<H> {
                 etc,
                 storage: c.storage.clone(),
                 resources: c.resources.clone(),
-                security: c.security.clone(),
+                security,
             },
             stale_flows,
         })

@@ -7,13 +7,13 @@ mod connect;
 pub mod create;
 mod lifecycle;
 mod resources;
-mod security;
+pub mod security;
 mod storage;
 pub mod table;
 
 pub use lifecycle::PreparedStart;
 pub use resources::Resources;
-pub use security::Security;
+pub use security::{Security, SecurityLaunch, SecurityRequest};
 pub use storage::Storage;
 
 use std::collections::BTreeMap;
