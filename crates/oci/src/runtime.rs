@@ -25,6 +25,7 @@ use crate::spec::{
     render_process, render_spec, BundleSpec, ContainerOptions, EtcFiles, NetworkNamespace,
     ProcessSpec,
 };
+use berth_core::container::security::Shm;
 
 /// How long `delete` waits for a killed container's shim to finish.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -165,7 +166,13 @@ impl ContainerRuntime {
             etc: task.etc.clone(),
             cgroups_path: format!("{}/{id}", self.cgroup_parent.trim_end_matches('/')),
             options: task.options.clone(),
-            host_security: HostSecurity::probe(&task.options.security.asked, &self.init)?,
+            host_security: HostSecurity {
+                shm: match &task.options.security.shm {
+                    Shm::Shared(owner) => Some(self.layout.shm_dir(owner)),
+                    _ => None,
+                },
+                ..HostSecurity::probe(&task.options.security.asked, &self.init)?
+            },
         })?;
         let path = self.layout.bundle_dir(id).join(BUNDLE_CONFIG);
         let bytes = serde_json::to_vec_pretty(&spec).map_err(|e| Error::InvalidSpec {
@@ -207,6 +214,9 @@ impl ContainerRuntime {
         // died, runc's state for the same id.
         remove_file_if_exists(&self.layout.exit_file(id))?;
         self.delete_runc_state(id)?;
+        if task.options.security.shm == Shm::Shared(id.clone()) {
+            mount_shm(&self.layout.shm_dir(id))?;
+        }
         self.write_bundle(id, task)?;
         let cfg = ShimConfig {
             id: id.to_string(),
@@ -355,6 +365,9 @@ impl ContainerRuntime {
         if let Err(e) = self.unmount_rootfs(id) {
             errors.push(e);
         }
+        if let Err(e) = rootfs::unmount(id.as_str(), &self.layout.shm_dir(id)) {
+            errors.push(e);
+        }
         if errors.is_empty() {
             for dir in [
                 self.layout.bundle_dir(id),
@@ -468,6 +481,30 @@ impl ContainerRuntime {
     pub fn exec_remove(&self, id: &ContainerId, exec: &ExecId) -> Result<()> {
         remove_dir_all_if_exists(&self.layout.exec_dir(id, exec))
     }
+}
+
+/// Mounts a shareable `/dev/shm` at `dir` in berthd's mount namespace
+/// (Docker's default size and flags), unless one is there already: the
+/// shims started later copy it, so containers joining the IPC namespace
+/// can bind it.
+fn mount_shm(dir: &Path) -> Result<()> {
+    use nix::mount::{mount, MsFlags};
+    if rootfs::mounted_fs_type(dir)? == Some(nix::sys::statfs::TMPFS_MAGIC) {
+        return Ok(());
+    }
+    create_dir_all(dir)?;
+    mount(
+        Some("shm"),
+        dir,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+    )
+    .map_err(|e| Error::Io {
+        what: "mount a shareable /dev/shm at",
+        path: dir.to_path_buf(),
+        source: e.into(),
+    })
 }
 
 fn read_pid(path: &Path) -> Result<u32> {

@@ -133,7 +133,7 @@ impl<H: Host> Engine<H> {
         c: &Container,
         sandbox: &Sandbox,
     ) -> Result<PreparedStart> {
-        let security = security::launch(&c.security, &self.model.containers)?;
+        let security = security::launch(&c.id, &c.security, &self.model.containers)?;
         let mut stale_flows = Vec::new();
         if let Some(path) = sandbox.own_path() {
             self.make_sandbox(c, sandbox).await?;

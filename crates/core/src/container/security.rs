@@ -115,17 +115,6 @@ pub enum IpcMode {
     Container(ContainerId),
 }
 
-impl IpcMode {
-    /// Whether another container may join this one's (dockerd's
-    /// `getIPCContainer`: the donor has a `/dev/shm` to share).
-    fn shareable(&self) -> bool {
-        matches!(
-            self,
-            IpcMode::Shareable | IpcMode::Host | IpcMode::Container(_)
-        )
-    }
-}
-
 /// What was asked for the container's privileges, checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -166,6 +155,21 @@ pub enum Joined {
     Path(PathBuf),
 }
 
+/// The container's `/dev/shm`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Shm {
+    /// A tmpfs of its own, in its own mount namespace.
+    #[default]
+    Private,
+    /// None at all (`--ipc none`).
+    None,
+    /// The host's.
+    Host,
+    /// The shareable one of this container (itself or the donor whose IPC
+    /// namespace it joins), which the runtime keeps outside the containers.
+    Shared(ContainerId),
+}
+
 /// What the runtime needs for a start: what was asked, and the namespaces
 /// of other containers resolved now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,9 +177,7 @@ pub struct SecurityLaunch {
     pub asked: Security,
     pub pid: Joined,
     pub ipc: Joined,
-    /// The `/dev/shm` to bind when the IPC namespace is shared (the host's,
-    /// or the donor's through `/proc/<pid>/root`); none for its own.
-    pub shm: Option<PathBuf>,
+    pub shm: Shm,
 }
 
 impl Default for SecurityLaunch {
@@ -184,7 +186,7 @@ impl Default for SecurityLaunch {
             asked: Security::default(),
             pid: Joined::Own,
             ipc: Joined::Own,
-            shm: None,
+            shm: Shm::Private,
         }
     }
 }
@@ -345,8 +347,34 @@ fn running_pid(target: &Container, kind: &str) -> Result<u32> {
     Ok(target.state.pid)
 }
 
-/// Resolves the namespaces `s` joins, from the containers as they are now.
-pub fn launch(s: &Security, containers: &ContainerTable) -> Result<SecurityLaunch> {
+/// The `/dev/shm` a container joining `donor`'s IPC namespace shares:
+/// dockerd's `getIPCContainer` wants a donor with one to share (shareable,
+/// the host's, or one it shares itself).
+fn donor_shm(donor: &Container, containers: &ContainerTable) -> Result<Shm> {
+    let mut current = donor.clone();
+    // A chain of joins ends at a shareable container or the host; each
+    // link was running when the next started, so there is no cycle.
+    for _ in 0..=containers.all().len() {
+        match &current.security.ipc {
+            IpcMode::Shareable => return Ok(Shm::Shared(current.id.clone())),
+            IpcMode::Host => return Ok(Shm::Host),
+            IpcMode::Container(next) => current = containers.find(next.as_str())?,
+            IpcMode::Private | IpcMode::None => break,
+        }
+    }
+    Err(invalid(format!(
+        "failed to join IPC namespace: container {}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)",
+        donor.id
+    )))
+}
+
+/// Resolves the namespaces container `own` (asking `s`) joins, from the
+/// containers as they are now.
+pub fn launch(
+    own: &ContainerId,
+    s: &Security,
+    containers: &ContainerTable,
+) -> Result<SecurityLaunch> {
     let find = |id: &ContainerId| containers.find(id.as_str());
     let pid = match &s.pid {
         PidMode::Private => Joined::Own,
@@ -357,19 +385,17 @@ pub fn launch(s: &Security, containers: &ContainerTable) -> Result<SecurityLaunc
         }
     };
     let (ipc, shm) = match &s.ipc {
-        IpcMode::Private | IpcMode::Shareable | IpcMode::None => (Joined::Own, None),
-        IpcMode::Host => (Joined::Host, Some(PathBuf::from("/dev/shm"))),
+        IpcMode::Private => (Joined::Own, Shm::Private),
+        IpcMode::Shareable => (Joined::Own, Shm::Shared(own.clone())),
+        IpcMode::None => (Joined::Own, Shm::None),
+        IpcMode::Host => (Joined::Host, Shm::Host),
         IpcMode::Container(id) => {
             let donor = find(id)?;
             let pid = running_pid(&donor, "IPC")?;
-            if !donor.security.ipc.shareable() {
-                return Err(invalid(format!(
-                    "failed to join IPC namespace: container {id}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)"
-                )));
-            }
+            let shm = donor_shm(&donor, containers)?;
             (
                 Joined::Path(PathBuf::from(format!("/proc/{pid}/ns/ipc"))),
-                Some(PathBuf::from(format!("/proc/{pid}/root/dev/shm"))),
+                shm,
             )
         }
     };

@@ -11,7 +11,8 @@
 use std::path::{Path, PathBuf};
 
 use berth_core::container::security::{
-    normalize_capability, Joined, Seccomp, Security, SecurityLaunch, ALL_CAPABILITIES, CAPABILITIES,
+    normalize_capability, Joined, Seccomp, Security, SecurityLaunch, Shm, ALL_CAPABILITIES,
+    CAPABILITIES,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -54,6 +55,9 @@ pub struct HostSecurity {
     pub devices: Vec<Device>,
     /// The init binary bound at [`INIT_PATH`] for `--init`.
     pub init: PathBuf,
+    /// Where the shareable `/dev/shm` the container binds is
+    /// ([`Shm::Shared`]).
+    pub shm: Option<PathBuf>,
 }
 
 impl Default for HostSecurity {
@@ -69,6 +73,7 @@ impl Default for HostSecurity {
             apparmor: None,
             devices: Vec::new(),
             init: PathBuf::from("/usr/bin/tini-static"),
+            shm: None,
         }
     }
 }
@@ -117,6 +122,7 @@ impl HostSecurity {
             apparmor,
             devices,
             init: init.to_path_buf(),
+            shm: None,
         })
     }
 }
@@ -304,25 +310,32 @@ pub(super) fn apply(
         set_namespace(spec, "uts", &Joined::Host);
         spec.hostname.clear();
     }
-    match (&launch.shm, &s.ipc) {
-        (Some(shm), _) => {
-            for m in spec
-                .mounts
-                .iter_mut()
-                .filter(|m| m.destination == "/dev/shm")
-            {
-                *m = Mount {
-                    destination: m.destination.clone(),
-                    kind: "bind",
-                    source: shm.clone(),
-                    options: vec!["rbind", "rprivate"],
-                };
-            }
-        }
-        (None, berth_core::container::security::IpcMode::None) => {
+    let shm = match &launch.shm {
+        Shm::Private => None,
+        Shm::None => {
             spec.mounts.retain(|m| m.destination != "/dev/shm");
+            None
         }
-        (None, _) => {}
+        Shm::Host => Some(PathBuf::from("/dev/shm")),
+        Shm::Shared(owner) => Some(
+            host.shm
+                .clone()
+                .ok_or_else(|| format!("no shareable /dev/shm of container {owner}"))?,
+        ),
+    };
+    if let Some(shm) = shm {
+        for m in spec
+            .mounts
+            .iter_mut()
+            .filter(|m| m.destination == "/dev/shm")
+        {
+            *m = Mount {
+                destination: m.destination.clone(),
+                kind: "bind",
+                source: shm.clone(),
+                options: vec!["rbind", "rprivate"],
+            };
+        }
     }
 
     if s.privileged {

@@ -191,27 +191,37 @@ fn a_start_joins_running_containers_namespaces_only() {
         ipc: IpcMode::Container(shareable.id.clone()),
         ..Default::default()
     };
-    let l = launch(&asked, &table).unwrap();
+    let me = ContainerId::from_bytes([0xcc; 32]);
+    let l = launch(&me, &asked, &table).unwrap();
     assert_eq!(l.pid, Joined::Path("/proc/42/ns/pid".into()));
     assert_eq!(l.ipc, Joined::Path("/proc/42/ns/ipc".into()));
-    assert_eq!(l.shm, Some("/proc/42/root/dev/shm".into()));
+    assert_eq!(l.shm, Shm::Shared(shareable.id.clone()));
 
     let host = Security {
         pid: PidMode::Host,
         ipc: IpcMode::Host,
         ..Default::default()
     };
-    let l = launch(&host, &table).unwrap();
+    let l = launch(&me, &host, &table).unwrap();
     assert_eq!((l.pid, l.ipc), (Joined::Host, Joined::Host));
-    assert_eq!(l.shm, Some("/dev/shm".into()));
-    assert_eq!(launch(&Security::default(), &table).unwrap().shm, None);
+    assert_eq!(l.shm, Shm::Host);
+    let default = launch(&me, &Security::default(), &table).unwrap();
+    assert_eq!(default.shm, Shm::Private);
+    let own = Security {
+        ipc: IpcMode::Shareable,
+        ..Default::default()
+    };
+    assert_eq!(
+        launch(&me, &own, &table).unwrap().shm,
+        Shm::Shared(me.clone())
+    );
 
     // Not running: Docker's 409 and words.
     let stopped = Security {
         pid: PidMode::Container(private.id.clone()),
         ..Default::default()
     };
-    let e = launch(&stopped, &table).unwrap_err();
+    let e = launch(&me, &stopped, &table).unwrap_err();
     assert!(matches!(e, Error::Conflict(_)));
     assert_eq!(
         e.to_string(),
@@ -227,7 +237,7 @@ fn a_start_joins_running_containers_namespaces_only() {
         ipc: IpcMode::Container(private.id.clone()),
         ..Default::default()
     };
-    assert!(launch(&joins_private, &table)
+    assert!(launch(&me, &joins_private, &table)
         .unwrap_err()
         .to_string()
         .contains("non-shareable IPC (hint: use IpcMode:shareable for the donor container)"));

@@ -1,4 +1,4 @@
-use berth_core::container::security::{IpcMode, Joined, Seccomp, Security, SecurityLaunch};
+use berth_core::container::security::{IpcMode, Joined, Seccomp, Security, SecurityLaunch, Shm};
 use serde_json::{json, Value};
 
 use super::*;
@@ -236,7 +236,9 @@ fn shared_namespaces() {
     });
     b.options.security.pid = Joined::Path("/proc/42/ns/pid".into());
     b.options.security.ipc = Joined::Path("/proc/42/ns/ipc".into());
-    b.options.security.shm = Some("/proc/42/root/dev/shm".into());
+    b.options.security.shm =
+        Shm::Shared(berth_types::ContainerId::parse(&"ab".repeat(32)).unwrap());
+    b.host_security.shm = Some("/run/berth/containers/abab/shm".into());
     let v = render(&b);
     assert_eq!(
         v["linux"]["namespaces"],
@@ -249,7 +251,7 @@ fn shared_namespaces() {
     assert_eq!(
         mount(&v, "/dev/shm").unwrap(),
         &json!({"destination": "/dev/shm", "type": "bind",
-                "source": "/proc/42/root/dev/shm", "options": ["rbind", "rprivate"]})
+                "source": "/run/berth/containers/abab/shm", "options": ["rbind", "rprivate"]})
     );
 
     let mut b = with(Security {
@@ -258,7 +260,7 @@ fn shared_namespaces() {
     });
     b.options.security.pid = Joined::Host;
     b.options.security.ipc = Joined::Host;
-    b.options.security.shm = Some("/dev/shm".into());
+    b.options.security.shm = Shm::Host;
     let v = render(&b);
     let kinds: Vec<&str> = v["linux"]["namespaces"]
         .as_array()
@@ -269,11 +271,18 @@ fn shared_namespaces() {
     assert_eq!(kinds, ["uts", "mount", "network"]);
     assert_eq!(mount(&v, "/dev/shm").unwrap()["source"], "/dev/shm");
 
-    let v = render(&with(Security {
+    let mut b = with(Security {
         ipc: IpcMode::None,
         ..Default::default()
-    }));
-    assert!(mount(&v, "/dev/shm").is_none());
+    });
+    b.options.security.shm = Shm::None;
+    assert!(mount(&render(&b), "/dev/shm").is_none());
+
+    // A shareable /dev/shm the runtime did not provide.
+    let mut b = with(Security::default());
+    b.options.security.shm =
+        Shm::Shared(berth_types::ContainerId::parse(&"ab".repeat(32)).unwrap());
+    assert!(render_err(&b).contains("no shareable /dev/shm"));
 }
 
 #[test]
