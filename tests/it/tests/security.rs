@@ -83,6 +83,32 @@ fn capabilities_follow_cap_add_and_cap_drop() {
         "0000000000000001"
     );
 
+    // An exec runs with its container's capabilities.
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "dropped",
+        "--cap-drop",
+        "NET_RAW",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let exec = sb
+        .docker(&["exec", "dropped", "grep", "^CapEff:", "/proc/self/status"])
+        .ok();
+    assert!(exec.contains("00000000a80405fb"), "{exec}");
+    let err = sb
+        .docker(&["exec", "--privileged", "dropped", "true"])
+        .err();
+    assert!(
+        err.contains("berth does not support docker exec --privileged"),
+        "{err}"
+    );
+    sb.docker(&["rm", "-f", "dropped"]).ok();
+
     // inspect shows them as the CLI sent them.
     sb.docker(&[
         "create",
@@ -406,6 +432,26 @@ fn pid_ipc_and_uts_namespaces_are_shared() {
         .docker(&["create", "--pid", "container:nosuch", "busybox", "true"])
         .err();
     assert!(err.contains("No such container: nosuch"), "{err}");
+    // none: an IPC namespace of its own and no /dev/shm.
+    let mounts = run_sh(&sb, &["--ipc", "none"], "cat /proc/self/mountinfo").ok();
+    assert!(!mounts.contains(" /dev/shm "), "{mounts}");
+    let mounts = run_sh(&sb, &[], "cat /proc/self/mountinfo").ok();
+    assert!(mounts.contains(" /dev/shm "), "{mounts}");
+
+    // berth remaps no users: only "host" passes (the CLI checks the value,
+    // the API is asked directly).
+    let (status, body) = sb.http(
+        "POST",
+        "/v1.50/containers/create",
+        Some(r#"{"Image": "busybox", "Cmd": ["true"], "HostConfig": {"UsernsMode": "private"}}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("berth does not support --userns"), "{body}");
+    sb.docker(&[
+        "create", "--name", "userns", "--userns", "host", "busybox", "true",
+    ])
+    .ok();
+    assert_eq!(sb.inspect("userns")["HostConfig"]["UsernsMode"], "host");
     sb.docker(&["rm", "-f", "donor"]).ok();
 }
 
