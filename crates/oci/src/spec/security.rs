@@ -106,7 +106,7 @@ impl HostSecurity {
         let apparmor = if asked.apparmor.is_empty() && !asked.privileged {
             None
         } else {
-            apparmor_profiles()?
+            apparmor_profiles()
         };
         let devices = if asked.privileged {
             host_devices(Path::new("/dev"))?
@@ -128,18 +128,21 @@ impl HostSecurity {
 }
 
 /// The loaded AppArmor profiles, if the kernel has AppArmor on.
-fn apparmor_profiles() -> Result<Option<Vec<String>>> {
+fn apparmor_profiles() -> Option<Vec<String>> {
     let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
         .is_ok_and(|v| v.trim_start().starts_with('Y'));
     if !enabled {
-        return Ok(None);
+        return None;
     }
-    let list = read(Path::new("/sys/kernel/security/apparmor/profiles"))?;
-    Ok(Some(
+    // Without securityfs the profiles cannot be listed: a named one is then
+    // refused as not loaded, and `unconfined` still applies.
+    let list =
+        std::fs::read_to_string("/sys/kernel/security/apparmor/profiles").unwrap_or_default();
+    Some(
         list.lines()
             .map(|l| l.split(" (").next().unwrap_or(l).to_owned())
             .collect(),
-    ))
+    )
 }
 
 /// containerd's `HostDevices`: the device nodes under `dir`, without the
