@@ -208,7 +208,7 @@ pub fn resolve_user(user: &str, group_add: &[String], image_rootfs: &Path) -> Re
         None if u.is_empty() => (0, 0, None),
         None => match uid_arg {
             Some(uid) => (uid, 0, None),
-            // berth's images all run as root without a passwd file.
+            // Root needs no passwd entry (an image without one runs as root).
             None if u == "root" => (0, 0, None),
             None => {
                 return Err(invalid(format!(

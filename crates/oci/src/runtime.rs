@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use berth_core::container::security::Shm;
 use berth_types::ContainerId;
 use nix::sys::signal::Signal;
 
@@ -25,7 +26,6 @@ use crate::spec::{
     render_process, render_spec, BundleSpec, ContainerOptions, EtcFiles, NetworkNamespace,
     ProcessSpec,
 };
-use berth_core::container::security::Shm;
 
 /// How long `delete` waits for a killed container's shim to finish.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
