@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use berth_core::container::security::Shm;
+use berth_core::container::security::{Security, Shm};
 use berth_types::ContainerId;
 use nix::sys::signal::Signal;
 
@@ -427,14 +427,17 @@ impl ContainerRuntime {
         format!("exec {exec} in container {id}")
     }
 
-    /// Prepares an exec: writes its `process.json` and starts its shim,
-    /// which runs `runc exec` on `START` (so a client can attach first).
+    /// Prepares an exec: writes its `process.json` (with its container's
+    /// privileges, or every capability berthd holds when `privileged`) and
+    /// starts its shim, which runs `runc exec` on `START` (so a client can
+    /// attach first).
     pub fn exec_spawn(
         &self,
         id: &ContainerId,
         exec: &ExecId,
         process: &ProcessSpec,
         stdin: bool,
+        privileged: bool,
     ) -> Result<u32> {
         let dir = self.layout.exec_dir(id, exec);
         create_dir_all(&dir)?;
@@ -449,6 +452,12 @@ impl ContainerRuntime {
             serde_json::from_slice(&fs::read(&config).map_err(Error::io("read", &config))?)
                 .map_err(invalid)?;
         exec_privileges(&mut rendered, &container);
+        if privileged {
+            let all = HostSecurity::probe(&Security::default(), &self.init)?.capabilities;
+            rendered["capabilities"] = serde_json::json!({
+                "bounding": all, "effective": all, "permitted": all,
+            });
+        }
         let bytes = serde_json::to_vec_pretty(&rendered).map_err(invalid)?;
         write_atomic(&dir.join(PROCESS_JSON), &bytes)?;
         remove_file_if_exists(&dir.join(EXIT_FILE))?;

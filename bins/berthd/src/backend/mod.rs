@@ -534,11 +534,6 @@ impl Backend for DaemonBackend {
     }
 
     async fn exec_create(&self, container: String, config: ExecConfig) -> Result<String, ApiError> {
-        if config.privileged == Some(true) {
-            return Err(ApiError::invalid_parameter(
-                "berth does not support docker exec --privileged (ExecConfig.Privileged) yet: an exec runs with its container's privileges",
-            ));
-        }
         let c = self
             .engine
             .running_container(&container)
