@@ -267,6 +267,16 @@ mod tests {
         assert_eq!(c.mtu, 1500);
         assert!(c.iptables && c.ip_forward && c.ip_masq && c.icc);
         assert_eq!(c.resolv_conf, PathBuf::from("/etc/resolv.conf"));
+        assert_eq!(c.init_path, PathBuf::from("/usr/bin/tini-static"));
+    }
+
+    #[test]
+    fn the_init_path_is_dockers_key_and_flag() {
+        let c = Config::merge(Flags::default(), file(r#"{"init-path": "/opt/init"}"#)).unwrap();
+        assert_eq!(c.init_path, PathBuf::from("/opt/init"));
+        let flags = Flags::try_parse_from(["berthd", "--init-path", "/bin/tini"]).unwrap();
+        let c = Config::merge(flags, file(r#"{"init-path": "/opt/init"}"#)).unwrap();
+        assert_eq!(c.init_path, PathBuf::from("/bin/tini"));
     }
 
     #[test]
