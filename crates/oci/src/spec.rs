@@ -37,7 +37,8 @@ pub const DEFAULT_CAPABILITIES: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
-const MASKED_PATHS: [&str; 11] = [
+/// Docker's masked paths (moby `oci/defaults.go`).
+pub const MASKED_PATHS: [&str; 11] = [
     "/proc/asound",
     "/proc/acpi",
     "/proc/kcore",
@@ -51,7 +52,8 @@ const MASKED_PATHS: [&str; 11] = [
     "/sys/devices/virtual/powercap",
 ];
 
-const READONLY_PATHS: [&str; 5] = [
+/// Docker's read-only paths (moby `oci/defaults.go`).
+pub const READONLY_PATHS: [&str; 5] = [
     "/proc/bus",
     "/proc/fs",
     "/proc/irq",
@@ -243,8 +245,8 @@ pub struct Linux {
     pub resources: Resources,
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub sysctl: std::collections::BTreeMap<&'static str, &'static str>,
-    pub masked_paths: Vec<&'static str>,
-    pub readonly_paths: Vec<&'static str>,
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<security::Device>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -487,8 +489,8 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
                 }],
             },
             sysctl,
-            masked_paths: MASKED_PATHS.to_vec(),
-            readonly_paths: READONLY_PATHS.to_vec(),
+            masked_paths: MASKED_PATHS.map(str::to_owned).to_vec(),
+            readonly_paths: READONLY_PATHS.map(str::to_owned).to_vec(),
             devices: Vec::new(),
             seccomp: None,
         },

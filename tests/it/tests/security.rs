@@ -312,6 +312,34 @@ fn privileged_gets_capabilities_devices_and_mounts() {
     let default_mounts = run_sh(&sb, &[], "cat /proc/self/mountinfo").ok();
     assert!(default_mounts.contains(&masked), "{default_mounts}");
 
+    // systempaths=unconfined: nothing masked, without the rest of
+    // --privileged.
+    let unmasked = ["--security-opt", "systempaths=unconfined"];
+    let mounts = run_sh(&sb, &unmasked, "cat /proc/self/mountinfo").ok();
+    assert!(!mounts.contains(&masked), "{mounts}");
+    assert_eq!(status_field(&sb, &unmasked, "CapEff"), DEFAULT_CAPS);
+    sb.docker(&[
+        "create",
+        "--name",
+        "unmasked",
+        unmasked[0],
+        unmasked[1],
+        "busybox",
+        "true",
+    ])
+    .ok();
+    assert_eq!(
+        sb.inspect("unmasked")["HostConfig"]["MaskedPaths"],
+        serde_json::json!([])
+    );
+    sb.docker(&["create", "--name", "masked", "busybox", "true"])
+        .ok();
+    let listed = &sb.inspect("masked")["HostConfig"]["MaskedPaths"];
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("/proc/kcore")));
+
     sb.docker(&[
         "create",
         "--name",

@@ -245,8 +245,8 @@ pub fn host_config_fields(host: &HostConfig) -> Vec<Field> {
         sysctls,
         runtime,
         isolation: _,
-        masked_paths,
-        readonly_paths,
+        masked_paths: _,
+        readonly_paths: _,
     } = host;
     // berth's /dev/shm is Docker's default size.
     const DEFAULT_SHM_SIZE: i64 = 64 << 20;
@@ -480,16 +480,8 @@ pub fn host_config_fields(host: &HostConfig) -> Vec<Field> {
             verdict: Verdict::ApiChecked,
         },
         // Absent means the default list; any list, even empty, replaces it.
-        refused(
-            "HostConfig.MaskedPaths",
-            "--security-opt systempaths=unconfined",
-            masked_paths.is_some(),
-        ),
-        refused(
-            "HostConfig.ReadonlyPaths",
-            "--security-opt systempaths=unconfined",
-            readonly_paths.is_some(),
-        ),
+        applied("HostConfig.MaskedPaths"),
+        applied("HostConfig.ReadonlyPaths"),
     ]
 }
 

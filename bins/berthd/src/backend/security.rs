@@ -1,6 +1,7 @@
 //! The wire's privilege fields (`CapAdd`, `CapDrop`, `Privileged`,
 //! `SecurityOpt`, `PidMode`, `IpcMode`, `UTSMode`, `UsernsMode`,
-//! `GroupAdd`, `Init`) to and from core's [`Security`].
+//! `GroupAdd`, `Init`, `MaskedPaths`, `ReadonlyPaths`) to and from core's
+//! [`Security`].
 
 use berth_core::container::security::{ipc_mode_text, pid_mode_text};
 use berth_core::container::{Security, SecurityRequest};
@@ -19,6 +20,8 @@ pub fn requested(host: &HostConfig) -> SecurityRequest {
         userns_mode: host.userns_mode.clone().unwrap_or_default(),
         group_add: host.group_add.clone().unwrap_or_default(),
         init: host.init.unwrap_or(false),
+        masked_paths: host.masked_paths.clone(),
+        readonly_paths: host.readonly_paths.clone(),
     }
 }
 
@@ -36,6 +39,14 @@ pub fn show(asked: &Security, host: &mut HostConfig) {
     host.userns_mode = Some(asked.userns_mode.clone());
     host.group_add = list(&asked.group_add);
     host.init = asked.init.then_some(true);
+    // Docker records its default lists at create, unless privileged.
+    let paths = |list: &Option<Vec<String>>, default: &[&str]| {
+        list.clone().or_else(|| {
+            (!asked.privileged).then(|| default.iter().map(|p| p.to_string()).collect())
+        })
+    };
+    host.masked_paths = paths(&asked.masked_paths, &berth_oci::spec::MASKED_PATHS);
+    host.readonly_paths = paths(&asked.readonly_paths, &berth_oci::spec::READONLY_PATHS);
 }
 
 /// Inspect's `AppArmorProfile`: the profile asked for (berth loads no

@@ -80,6 +80,9 @@ pub struct SecurityRequest {
     pub userns_mode: String,
     pub group_add: Vec<String>,
     pub init: bool,
+    /// `MaskedPaths` / `ReadonlyPaths`: `None` for Docker's lists.
+    pub masked_paths: Option<Vec<String>>,
+    pub readonly_paths: Option<Vec<String>>,
 }
 
 /// Which seccomp filter the container's process runs under.
@@ -142,6 +145,10 @@ pub struct Security {
     pub group_add: Vec<String>,
     /// `--init`.
     pub init: bool,
+    /// Replace Docker's masked and read-only paths (`--security-opt
+    /// systempaths=unconfined` sends empty lists).
+    pub masked_paths: Option<Vec<String>>,
+    pub readonly_paths: Option<Vec<String>>,
 }
 
 /// Another container's namespace the process joins, found at start.
@@ -301,6 +308,8 @@ pub fn plan(req: SecurityRequest, hostname: &str, containers: &ContainerTable) -
         userns_mode: req.userns_mode,
         group_add: req.group_add,
         init: req.init,
+        masked_paths: req.masked_paths,
+        readonly_paths: req.readonly_paths,
         ..Security::default()
     };
     apply_security_opts(&req.security_opt, &mut s)?;

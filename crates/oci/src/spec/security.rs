@@ -341,6 +341,13 @@ pub(super) fn apply(
         }
     }
 
+    // Lists asked for replace Docker's (`systempaths=unconfined`: none).
+    if let Some(paths) = &s.masked_paths {
+        spec.linux.masked_paths = paths.clone();
+    }
+    if let Some(paths) = &s.readonly_paths {
+        spec.linux.readonly_paths = paths.clone();
+    }
     if s.privileged {
         for m in spec.mounts.iter_mut().filter(|m| m.destination == "/sys") {
             writable(m);

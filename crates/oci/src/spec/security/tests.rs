@@ -228,6 +228,17 @@ fn privileged_gets_everything_docker_gives() {
 }
 
 #[test]
+fn asked_path_lists_replace_dockers() {
+    let v = render(&with(Security {
+        masked_paths: Some(Vec::new()),
+        readonly_paths: Some(names(&["/proc/sys"])),
+        ..Default::default()
+    }));
+    assert_eq!(v["linux"]["maskedPaths"], json!([]));
+    assert_eq!(v["linux"]["readonlyPaths"], json!(["/proc/sys"]));
+}
+
+#[test]
 fn shared_namespaces() {
     let mut b = with(Security {
         uts_host: true,
