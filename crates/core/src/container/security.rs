@@ -269,9 +269,10 @@ fn apply_security_opts(opts: &[String], s: &mut Security) -> Result<()> {
         match key {
             "label" if value == "disable" => {}
             "label" => {
+                let refusal = "berth does not support SELinux labels";
                 return Err(invalid(format!(
-                "berth does not support SELinux labels: --security-opt {opt} (only label=disable)"
-            )))
+                    "{refusal}: --security-opt {opt} (only label=disable)"
+                )));
             }
             "apparmor" => s.apparmor = value.to_owned(),
             "seccomp" => {
