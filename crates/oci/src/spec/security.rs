@@ -354,7 +354,7 @@ pub(super) fn apply(
         }
         spec.linux.masked_paths.clear();
         spec.linux.readonly_paths.clear();
-        spec.linux.devices = host.devices.clone();
+        spec.linux.devices.extend(host.devices.iter().cloned());
         spec.linux.resources.devices = vec![DeviceRule {
             allow: true,
             access: "rwm",
