@@ -55,6 +55,8 @@ pub struct HostSecurity {
     pub devices: Vec<Device>,
     /// The init binary bound at [`INIT_PATH`] for `--init`.
     pub init: PathBuf,
+    /// Whether it is there (looked at only for `--init`).
+    pub init_found: bool,
     /// Where the shareable `/dev/shm` the container binds is
     /// ([`Shm::Shared`]).
     pub shm: Option<PathBuf>,
@@ -73,6 +75,7 @@ impl Default for HostSecurity {
             apparmor: None,
             devices: Vec::new(),
             init: PathBuf::from("/usr/bin/tini-static"),
+            init_found: true,
             shm: None,
         }
     }
@@ -122,6 +125,7 @@ impl HostSecurity {
             apparmor,
             devices,
             init: init.to_path_buf(),
+            init_found: !asked.init || init.is_file(),
             shm: None,
         })
     }
@@ -290,7 +294,7 @@ pub(super) fn apply(
     process.no_new_privileges = s.no_new_privileges;
     process.apparmor_profile = apparmor_profile(s, host)?;
     if s.init {
-        if !host.init.is_file() {
+        if !host.init_found {
             return Err(format!(
                 "--init: the init binary {} is missing (install Debian's tini package, or set berthd's --init-path)",
                 host.init.display()

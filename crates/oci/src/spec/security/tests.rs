@@ -298,12 +298,11 @@ fn shared_namespaces() {
 
 #[test]
 fn init_runs_first_from_a_read_only_bind() {
-    let init = tempfile::NamedTempFile::new().unwrap();
     let mut b = with(Security {
         init: true,
         ..Default::default()
     });
-    b.host_security.init = init.path().to_path_buf();
+    b.host_security.init = "/usr/bin/tini-static".into();
     let v = render(&b);
     assert_eq!(
         v["process"]["args"],
@@ -312,9 +311,10 @@ fn init_runs_first_from_a_read_only_bind() {
     assert_eq!(
         mount(&v, "/sbin/docker-init").unwrap(),
         &json!({"destination": "/sbin/docker-init", "type": "bind",
-                "source": init.path(), "options": ["bind", "ro"]})
+                "source": "/usr/bin/tini-static", "options": ["bind", "ro"]})
     );
     b.host_security.init = "/nonexistent/tini".into();
+    b.host_security.init_found = false;
     assert!(render_err(&b).contains("the init binary /nonexistent/tini is missing"));
 }
 
