@@ -617,9 +617,30 @@ fn init_is_pid_1_reaps_and_forwards_signals() {
     assert_eq!(code.trim(), "143");
     sb.docker(&["rm", "-f", "with-init", "without"]).ok();
 
+    // What was asked is recorded: a container made before a daemon restart
+    // starts with it after.
+    sb.docker(&[
+        "create",
+        "--name",
+        "kept",
+        "--cap-drop",
+        "NET_RAW",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "grep",
+        "-E",
+        "^(CapEff|NoNewPrivs):",
+        "/proc/self/status",
+    ])
+    .ok();
+
     // No init binary: a clear start error.
     sb.stop_daemon();
     sb.start_daemon(&["--init-path", "/nonexistent/tini"]);
+    let kept = sb.docker(&["start", "-a", "kept"]).ok();
+    assert!(kept.contains("00000000a80405fb"), "{kept}");
+    assert!(kept.contains("NoNewPrivs:\t1"), "{kept}");
     let err = run_sh(&sb, &["--init"], "true").err();
     assert!(
         err.contains("the init binary /nonexistent/tini is missing"),
