@@ -41,8 +41,11 @@ cat >"$root/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/bin/sh
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false
 PASSWD
+# root is in wheel, as in the official image: `id` shows supplementary groups.
 cat >"$root/etc/group" <<'GROUP'
 root:x:0:
+wheel:x:10:root
+staff:x:50:
 nobody:x:65534:
 GROUP
 

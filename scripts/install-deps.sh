@@ -4,7 +4,7 @@
 #   scripts/install-deps.sh --test   plus what the test suite uses
 set -euo pipefail
 
-packages=(iproute2 nftables runc busybox-static util-linux ca-certificates procps)
+packages=(iproute2 nftables runc busybox-static util-linux ca-certificates procps tini)
 if [ "${1:-}" = "--test" ]; then
   packages+=(sqlite3 iperf3 dnsutils dnsperf dnsmasq-base bridge-utils procps curl docker-compose conntrack)
 fi

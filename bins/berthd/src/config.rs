@@ -14,6 +14,8 @@ use serde::Deserialize;
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/berth/daemon.json";
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 pub const DEFAULT_RESOLV_CONF: &str = "/etc/resolv.conf";
+/// Debian's `tini` package's static build.
+pub const DEFAULT_INIT_PATH: &str = "/usr/bin/tini-static";
 const DEFAULT_BIP: &str = "172.17.0.1/16";
 const DEFAULT_MTU: u32 = 1500;
 
@@ -66,6 +68,10 @@ pub struct Flags {
     /// The OCI runtime binary.
     #[arg(long, value_name = "PATH")]
     pub runtime: Option<PathBuf>,
+    /// The init `--init` runs as PID 1 (a static tini, bound read-only at
+    /// /sbin/docker-init).
+    #[arg(long, value_name = "PATH")]
+    pub init_path: Option<PathBuf>,
     /// The host's resolver configuration: where containers' upstream DNS
     /// servers, search domains and options come from (dockerd's internal
     /// `resolv.conf` path setting). For tests; hidden from users.
@@ -91,6 +97,7 @@ struct FileConfig {
     icc: Option<bool>,
     dns: Option<Vec<IpAddr>>,
     default_runtime: Option<PathBuf>,
+    init_path: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -116,6 +123,8 @@ pub struct Config {
     pub icc: bool,
     pub dns: Vec<IpAddr>,
     pub runtime: PathBuf,
+    /// The init binary of `--init`.
+    pub init_path: PathBuf,
     /// The host's resolv.conf (`--resolv-conf`, default /etc/resolv.conf).
     pub resolv_conf: PathBuf,
 }
@@ -205,6 +214,10 @@ impl Config {
                 .runtime
                 .or(file.default_runtime)
                 .unwrap_or_else(|| "runc".into()),
+            init_path: flags
+                .init_path
+                .or(file.init_path)
+                .unwrap_or_else(|| DEFAULT_INIT_PATH.into()),
             resolv_conf: flags
                 .resolv_conf
                 .unwrap_or_else(|| DEFAULT_RESOLV_CONF.into()),
@@ -254,6 +267,16 @@ mod tests {
         assert_eq!(c.mtu, 1500);
         assert!(c.iptables && c.ip_forward && c.ip_masq && c.icc);
         assert_eq!(c.resolv_conf, PathBuf::from("/etc/resolv.conf"));
+        assert_eq!(c.init_path, PathBuf::from("/usr/bin/tini-static"));
+    }
+
+    #[test]
+    fn the_init_path_is_dockers_key_and_flag() {
+        let c = Config::merge(Flags::default(), file(r#"{"init-path": "/opt/init"}"#)).unwrap();
+        assert_eq!(c.init_path, PathBuf::from("/opt/init"));
+        let flags = Flags::try_parse_from(["berthd", "--init-path", "/bin/tini"]).unwrap();
+        let c = Config::merge(flags, file(r#"{"init-path": "/opt/init"}"#)).unwrap();
+        assert_eq!(c.init_path, PathBuf::from("/bin/tini"));
     }
 
     #[test]

@@ -44,6 +44,7 @@ impl RealHost {
             shim: shim_binary()?,
             cgroup_parent: CGROUP_PARENT.to_owned(),
             netns_dir: Some(config.exec_root.join(NETNS_DIR)),
+            init: config.init_path.clone(),
         })
         .context("prepare the container runtime")?;
         let images =

@@ -9,7 +9,9 @@ use std::time::SystemTime;
 
 use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 
-use crate::container::{Capacity, Container, ProcessConfig, Proto, Resources, Security, Storage};
+use crate::container::{
+    Capacity, Container, ProcessConfig, Proto, Resources, SecurityLaunch, Storage,
+};
 use crate::network::{Network, RecordState};
 
 /// Adapters report failures as boxed errors; the core wraps them with what it
@@ -391,7 +393,7 @@ pub struct LaunchSpec {
     pub etc: EtcFiles,
     pub storage: Storage,
     pub resources: Resources,
-    pub security: Security,
+    pub security: SecurityLaunch,
 }
 
 /// A health probe: a command run in a container with its process's
@@ -402,6 +404,8 @@ pub struct ProbeSpec {
     pub image_id: String,
     pub args: Vec<String>,
     pub process: ProcessConfig,
+    /// `--group-add`, which execs (and so probes) get too.
+    pub group_add: Vec<String>,
     pub hostname: String,
     pub timeout: std::time::Duration,
 }

@@ -116,6 +116,13 @@ impl Layout {
         self.bundle_dir(id).join("rootfs")
     }
 
+    /// A shareable `/dev/shm` (`--ipc shareable`): a tmpfs mounted here,
+    /// outside the container, that containers joining its IPC namespace
+    /// bind too.
+    pub fn shm_dir(&self, id: &ContainerId) -> PathBuf {
+        self.bundle_dir(id).join("shm")
+    }
+
     pub fn upper_dir(&self, id: &ContainerId) -> PathBuf {
         self.container_data_dir(id).join("upper")
     }

@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use berth_core::container::security::{Security, Shm};
 use berth_types::ContainerId;
 use nix::sys::signal::Signal;
 
@@ -20,6 +21,7 @@ use crate::runc::Runc;
 use crate::shim::client::{read_exit_file, AttachStream, Output, ShimClient};
 use crate::shim::proto::{ExitInfo, ShimStatus};
 use crate::shim::{self, ShimConfig, ShimMode};
+use crate::spec::security::{exec_privileges, HostSecurity};
 use crate::spec::{
     cgroup_limits, render_process, render_spec, BundleSpec, ContainerOptions, EtcFiles,
     NetworkNamespace, ProcessSpec,
@@ -41,6 +43,8 @@ pub struct RuntimeConfig {
     /// The mount holding the sandboxes' netns files, which runc runs
     /// without ([`crate::mountns`]).
     pub netns_dir: Option<PathBuf>,
+    /// The init `--init` runs as PID 1 (a static tini).
+    pub init: PathBuf,
 }
 
 /// What a container runs and with which namespaces and files.
@@ -87,6 +91,7 @@ pub struct ContainerRuntime {
     runc: Runc,
     shim_binary: PathBuf,
     cgroup_parent: String,
+    init: PathBuf,
 }
 
 impl ContainerRuntime {
@@ -102,6 +107,7 @@ impl ContainerRuntime {
             layout,
             shim_binary: cfg.shim,
             cgroup_parent: cfg.cgroup_parent,
+            init: cfg.init,
         })
     }
 
@@ -160,6 +166,13 @@ impl ContainerRuntime {
             etc: task.etc.clone(),
             cgroups_path: format!("{}/{id}", self.cgroup_parent.trim_end_matches('/')),
             options: task.options.clone(),
+            host_security: HostSecurity {
+                shm: match &task.options.security.shm {
+                    Shm::Shared(owner) => Some(self.layout.shm_dir(owner)),
+                    _ => None,
+                },
+                ..HostSecurity::probe(&task.options.security.asked, &self.init)?
+            },
         })?;
         let path = self.layout.bundle_dir(id).join(BUNDLE_CONFIG);
         let bytes = serde_json::to_vec_pretty(&spec).map_err(|e| Error::InvalidSpec {
@@ -201,6 +214,9 @@ impl ContainerRuntime {
         // died, runc's state for the same id.
         remove_file_if_exists(&self.layout.exit_file(id))?;
         self.delete_runc_state(id)?;
+        if task.options.security.shm == Shm::Shared(id.clone()) {
+            mount_shm(&self.layout.shm_dir(id))?;
+        }
         self.write_bundle(id, task)?;
         let cfg = ShimConfig {
             id: id.to_string(),
@@ -364,6 +380,9 @@ impl ContainerRuntime {
         if let Err(e) = self.unmount_rootfs(id) {
             errors.push(e);
         }
+        if let Err(e) = rootfs::unmount(id.as_str(), &self.layout.shm_dir(id)) {
+            errors.push(e);
+        }
         if errors.is_empty() {
             for dir in [
                 self.layout.bundle_dir(id),
@@ -423,22 +442,38 @@ impl ContainerRuntime {
         format!("exec {exec} in container {id}")
     }
 
-    /// Prepares an exec: writes its `process.json` and starts its shim,
-    /// which runs `runc exec` on `START` (so a client can attach first).
+    /// Prepares an exec: writes its `process.json` (with its container's
+    /// privileges, or every capability berthd holds when `privileged`) and
+    /// starts its shim, which runs `runc exec` on `START` (so a client can
+    /// attach first).
     pub fn exec_spawn(
         &self,
         id: &ContainerId,
         exec: &ExecId,
         process: &ProcessSpec,
         stdin: bool,
+        privileged: bool,
     ) -> Result<u32> {
         let dir = self.layout.exec_dir(id, exec);
         create_dir_all(&dir)?;
-        let rendered = render_process(id.as_str(), process)?;
-        let bytes = serde_json::to_vec_pretty(&rendered).map_err(|e| Error::InvalidSpec {
+        let invalid = |e: serde_json::Error| Error::InvalidSpec {
             id: id.to_string(),
             reason: e.to_string(),
-        })?;
+        };
+        let mut rendered =
+            serde_json::to_value(render_process(id.as_str(), process)?).map_err(invalid)?;
+        let config = self.layout.bundle_dir(id).join(BUNDLE_CONFIG);
+        let container: serde_json::Value =
+            serde_json::from_slice(&fs::read(&config).map_err(Error::io("read", &config))?)
+                .map_err(invalid)?;
+        exec_privileges(&mut rendered, &container);
+        if privileged {
+            let all = HostSecurity::probe(&Security::default(), &self.init)?.capabilities;
+            rendered["capabilities"] = serde_json::json!({
+                "bounding": all, "effective": all, "permitted": all,
+            });
+        }
+        let bytes = serde_json::to_vec_pretty(&rendered).map_err(invalid)?;
         write_atomic(&dir.join(PROCESS_JSON), &bytes)?;
         remove_file_if_exists(&dir.join(EXIT_FILE))?;
         let cfg = ShimConfig {
@@ -468,7 +503,7 @@ impl ContainerRuntime {
         timeout: Duration,
         limit: usize,
     ) -> Result<Option<(i64, Vec<u8>)>> {
-        self.exec_spawn(id, exec, process, false)?;
+        self.exec_spawn(id, exec, process, false, false)?;
         let shim = self.exec_shim(id, exec);
         let ran = (|| {
             let mut stream = shim.attach(true, true)?;
@@ -524,6 +559,30 @@ impl ContainerRuntime {
     pub fn exec_remove(&self, id: &ContainerId, exec: &ExecId) -> Result<()> {
         remove_dir_all_if_exists(&self.layout.exec_dir(id, exec))
     }
+}
+
+/// Mounts a shareable `/dev/shm` at `dir` in berthd's mount namespace
+/// (Docker's default size and flags), unless one is there already: the
+/// shims started later copy it, so containers joining the IPC namespace
+/// can bind it.
+fn mount_shm(dir: &Path) -> Result<()> {
+    use nix::mount::{mount, MsFlags};
+    if rootfs::mounted_fs_type(dir)? == Some(nix::sys::statfs::TMPFS_MAGIC) {
+        return Ok(());
+    }
+    create_dir_all(dir)?;
+    mount(
+        Some("shm"),
+        dir,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+    )
+    .map_err(|e| Error::Io {
+        what: "mount a shareable /dev/shm at",
+        path: dir.to_path_buf(),
+        source: e.into(),
+    })
 }
 
 fn read_pid(path: &Path) -> Result<u32> {

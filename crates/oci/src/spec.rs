@@ -7,17 +7,20 @@
 //! container uses the host's, the usual /proc, /dev, /sys, cgroup, mqueue
 //! and shm mounts, Docker's 14 default capabilities, its masked and
 //! read-only paths, and a deny-all device cgroup (runc adds the standard
-//! allowed devices itself). No seccomp or AppArmor profile is applied.
+//! allowed devices itself). Privileges and shared namespaces are
+//! [`security`]'s.
 
 mod resources;
 
 use std::path::{Path, PathBuf};
 
-use berth_core::container::{self, Security, Storage, Ulimit};
+use berth_core::container::{self, SecurityLaunch, Storage, Ulimit};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 pub use resources::{cgroup_limits, LinuxResources, OciRlimit};
+
+pub mod security;
 
 /// Docker's default capability set (moby `oci/caps/defaults.go`).
 pub const DEFAULT_CAPABILITIES: [&str; 14] = [
@@ -37,6 +40,7 @@ pub const DEFAULT_CAPABILITIES: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
+/// Docker's masked paths (moby `oci/defaults.go`).
 pub const MASKED_PATHS: [&str; 11] = [
     "/proc/asound",
     "/proc/acpi",
@@ -51,6 +55,7 @@ pub const MASKED_PATHS: [&str; 11] = [
     "/sys/devices/virtual/powercap",
 ];
 
+/// Docker's read-only paths (moby `oci/defaults.go`).
 pub const READONLY_PATHS: [&str; 5] = [
     "/proc/bus",
     "/proc/fs",
@@ -80,14 +85,20 @@ pub struct EtcFiles {
     pub hostname: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub uid: u32,
     pub gid: u32,
+    /// Supplementary groups (Docker lists the primary group first).
+    pub additional_gids: Vec<u32>,
 }
 
 impl User {
-    pub const ROOT: User = User { uid: 0, gid: 0 };
+    pub const ROOT: User = User {
+        uid: 0,
+        gid: 0,
+        additional_gids: Vec::new(),
+    };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +147,7 @@ pub struct ProcessSpec {
 pub struct ContainerOptions {
     pub storage: Storage,
     pub resources: container::Resources,
-    pub security: Security,
+    pub security: SecurityLaunch,
 }
 
 /// Everything a container's `config.json` depends on.
@@ -154,6 +165,7 @@ pub struct BundleSpec {
     /// cgroup v1, v2 and hybrid hosts with runc's cgroupfs driver.
     pub cgroups_path: String,
     pub options: ContainerOptions,
+    pub host_security: security::HostSecurity,
 }
 
 // ---- the OCI JSON shapes (only the fields berth sets) ----
@@ -184,6 +196,8 @@ pub struct Process {
     pub no_new_privileges: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oom_score_adj: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apparmor_profile: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -197,6 +211,8 @@ pub struct ConsoleSize {
 pub struct OciUser {
     pub uid: u32,
     pub gid: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub additional_gids: Vec<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -231,8 +247,10 @@ pub struct Linux {
     pub devices: Vec<resources::LinuxDevice>,
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub sysctl: std::collections::BTreeMap<String, String>,
-    pub masked_paths: Vec<&'static str>,
-    pub readonly_paths: Vec<&'static str>,
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -294,6 +312,7 @@ pub fn render_process(id: &str, p: &ProcessSpec) -> Result<Process> {
         user: OciUser {
             uid: p.user.uid,
             gid: p.user.gid,
+            additional_gids: p.user.additional_gids.clone(),
         },
         args: p.args.clone(),
         env: p.env.clone(),
@@ -306,6 +325,7 @@ pub fn render_process(id: &str, p: &ProcessSpec) -> Result<Process> {
         rlimits: resources::rlimits(&p.nofile, &p.ulimits),
         no_new_privileges: false,
         oom_score_adj: None,
+        apparmor_profile: None,
     })
 }
 
@@ -446,7 +466,7 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
     // The container's own override Docker's.
     sysctl.extend(limits.sysctl);
 
-    Ok(Spec {
+    let mut spec = Spec {
         oci_version: "1.0.2",
         process,
         root: Root {
@@ -461,10 +481,13 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
             resources: limits.resources,
             devices: limits.devices,
             sysctl,
-            masked_paths: MASKED_PATHS.to_vec(),
-            readonly_paths: READONLY_PATHS.to_vec(),
+            masked_paths: MASKED_PATHS.map(str::to_owned).to_vec(),
+            readonly_paths: READONLY_PATHS.map(str::to_owned).to_vec(),
+            seccomp: None,
         },
-    })
+    };
+    security::apply(&mut spec, &b.options.security, &b.host_security).map_err(invalid)?;
+    Ok(spec)
 }
 
 #[cfg(test)]
@@ -472,7 +495,7 @@ mod tests {
     use super::*;
     use serde_json::{json, Value};
 
-    fn sample() -> BundleSpec {
+    pub(crate) fn sample() -> BundleSpec {
         BundleSpec {
             id: "c1".into(),
             rootfs: "/run/berth/containers/c1/rootfs".into(),
@@ -498,6 +521,7 @@ mod tests {
             },
             cgroups_path: "/berth/c1".into(),
             options: ContainerOptions::default(),
+            host_security: security::HostSecurity::default(),
         }
     }
 

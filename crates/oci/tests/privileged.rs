@@ -88,6 +88,7 @@ fn config(root: &Path) -> RuntimeConfig {
         cgroup_parent: "/berth-test".into(),
         // Missing here: runc still runs in a namespace of its own.
         netns_dir: Some(root.join("e").join("netns")),
+        init: "/usr/bin/tini-static".into(),
     }
 }
 
@@ -593,7 +594,7 @@ fn exec_in_none_mode_container() {
         // the client must still reach it.
         let exec = ExecId::parse(&"e".repeat(64)).unwrap();
         let p = Env::process(&["ip", "addr"], false);
-        env.rt.exec_spawn(&id, &exec, &p, false).unwrap();
+        env.rt.exec_spawn(&id, &exec, &p, false, false).unwrap();
         let shim = env.rt.exec_shim(&id, &exec);
         assert!(shim.socket().as_os_str().len() > 108);
         let mut a = shim.attach(true, true).unwrap();
@@ -618,7 +619,7 @@ fn exec_in_none_mode_container() {
         // stdin through an exec, and its exit code.
         let exec2 = ExecId::parse("x2").unwrap();
         let p = Env::process(&["sh", "-c", "read line; echo got $line; exit 7"], false);
-        env.rt.exec_spawn(&id, &exec2, &p, true).unwrap();
+        env.rt.exec_spawn(&id, &exec2, &p, true, false).unwrap();
         let shim2 = env.rt.exec_shim(&id, &exec2);
         let mut a = shim2.attach(true, false).unwrap();
         shim2.start().unwrap();
@@ -637,7 +638,7 @@ fn exec_in_none_mode_container() {
         // A missing binary: START fails with runc's words and code 127.
         let exec3 = ExecId::parse("x3").unwrap();
         env.rt
-            .exec_spawn(&id, &exec3, &Env::process(&["nope"], false), false)
+            .exec_spawn(&id, &exec3, &Env::process(&["nope"], false), false, false)
             .unwrap();
         let shim3 = env.rt.exec_shim(&id, &exec3);
         let e = shim3.start().unwrap_err();

@@ -92,19 +92,7 @@ fn options_berth_does_not_apply_are_refused_by_name() {
             &["--read-only"][..],
             "--read-only (HostConfig.ReadonlyRootfs)",
         ),
-        (&["--init"][..], "--init"),
         (&["--gpus", "all"][..], "--gpus (HostConfig.DeviceRequests)"),
-        (&["--cap-add", "NET_ADMIN"][..], "--cap-add"),
-        (
-            &["--cap-drop", "NET_RAW"][..],
-            "--cap-drop (HostConfig.CapDrop)",
-        ),
-        (&["--privileged"][..], "--privileged"),
-        (
-            &["--security-opt", "no-new-privileges"][..],
-            "--security-opt",
-        ),
-        (&["--pid", "host"][..], "--pid"),
         (&["--log-driver", "syslog"][..], "--log-driver"),
     ] {
         let mut args = vec!["create"];

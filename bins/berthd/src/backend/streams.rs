@@ -192,6 +192,8 @@ struct ExecRecord {
     image_rootfs: PathBuf,
     /// The container's `--ulimit`s, which its execs get too.
     ulimits: Vec<berth_core::container::Ulimit>,
+    /// The container's `--group-add`, which its execs get too.
+    group_add: Vec<String>,
     hostname: String,
     started: bool,
     running: bool,
@@ -224,6 +226,7 @@ impl Execs {
                 base: c.process.clone(),
                 image_rootfs,
                 ulimits: c.resources.ulimits.clone(),
+                group_add: c.security.group_add.clone(),
                 hostname: c.dns.hostname.clone(),
                 started: false,
                 running: false,
@@ -238,7 +241,7 @@ impl Execs {
     fn begin(
         &self,
         exec_id: &str,
-    ) -> Result<(ContainerId, berth_oci::spec::ProcessSpec, bool), ApiError> {
+    ) -> Result<(ContainerId, berth_oci::spec::ProcessSpec, ExecMode), ApiError> {
         let mut records = self.lock();
         let record = records
             .get_mut(exec_id)
@@ -276,7 +279,7 @@ impl Execs {
             tty,
             // spawn_exec sizes the terminal from the start request.
             console_size: None,
-            user: berth_oci::adapter::resolve_user(&user, &record.image_rootfs)
+            user: berth_oci::adapter::resolve_user(&user, &record.group_add, &record.image_rootfs)
                 .map_err(oci_error)?,
             nofile: berth_oci::spec::Rlimit::inherited_nofile(),
             ulimits: record.ulimits.clone(),
@@ -284,7 +287,10 @@ impl Execs {
         Ok((
             record.container.clone(),
             spec,
-            cfg.attach_stdin.unwrap_or(false),
+            ExecMode {
+                stdin: cfg.attach_stdin.unwrap_or(false),
+                privileged: cfg.privileged.unwrap_or(false),
+            },
         ))
     }
 
@@ -321,7 +327,7 @@ impl Execs {
             running: Some(r.running),
             exit_code: r.exit_code,
             process_config: Some(ProcessConfig {
-                privileged: Some(false),
+                privileged: Some(r.config.privileged.unwrap_or(false)),
                 user: r.config.user.clone(),
                 tty: r.config.tty,
                 entrypoint: cmd.first().cloned(),
@@ -336,6 +342,14 @@ impl Execs {
     }
 }
 
+/// How an exec runs beside its process: with stdin kept open (`-i`), with
+/// every capability (`--privileged`).
+#[derive(Clone, Copy, Debug)]
+struct ExecMode {
+    stdin: bool,
+    privileged: bool,
+}
+
 /// Starts the exec's process under its own shim; with `attach`, first
 /// attaches so no output is lost.
 async fn spawn_exec(
@@ -343,12 +357,12 @@ async fn spawn_exec(
     container: ContainerId,
     exec: ExecId,
     spec: berth_oci::spec::ProcessSpec,
-    stdin: bool,
+    how: ExecMode,
     console: Option<TtySize>,
     attach: bool,
 ) -> Result<(Option<std::os::unix::net::UnixStream>, u32), ApiError> {
     oci.blocking(move |rt, _| {
-        rt.exec_spawn(&container, &exec, &spec, stdin)?;
+        rt.exec_spawn(&container, &exec, &spec, how.stdin, how.privileged)?;
         let shim = rt.exec_shim(&container, &exec);
         let stream = if attach {
             Some(shim.attach(true, true)?.into_inner())
@@ -385,13 +399,16 @@ pub async fn exec_start_detached(
     options: ExecStartOptions,
 ) -> Result<(), ApiError> {
     let exec = exec_id(id)?;
-    let (container, spec, _) = execs.begin(id)?;
+    let (container, spec, how) = execs.begin(id)?;
     let (_, pid) = spawn_exec(
         &oci,
         container.clone(),
         exec.clone(),
         spec,
-        false,
+        ExecMode {
+            stdin: false,
+            ..how
+        },
         options.console_size,
         false,
     )
@@ -420,7 +437,7 @@ pub fn exec_start_attached(
     options: ExecStartOptions,
 ) -> Result<StreamSession, ApiError> {
     let exec = exec_id(id)?;
-    let (container, spec, stdin) = execs.begin(id)?;
+    let (container, spec, how) = execs.begin(id)?;
     let id = id.to_owned();
     Ok(StreamSession::new(move |io| async move {
         let started = spawn_exec(
@@ -428,7 +445,7 @@ pub fn exec_start_attached(
             container.clone(),
             exec.clone(),
             spec,
-            stdin,
+            how,
             options.console_size,
             true,
         )
@@ -442,7 +459,7 @@ pub fn exec_start_attached(
         };
         execs.set_pid(&id, pid);
         let code = match stream {
-            Some(stream) => pump(async_socket(stream)?, io, stdin, true).await,
+            Some(stream) => pump(async_socket(stream)?, io, how.stdin, true).await,
             None => None,
         };
         // The client may have gone before the exit: ask the shim (or its

@@ -419,7 +419,7 @@ pub fn container_inspect(
         platform: Some("linux".to_owned()),
         mount_label: Some(String::new()),
         process_label: Some(String::new()),
-        app_armor_profile: Some(String::new()),
+        app_armor_profile: Some(super::security::apparmor_profile(&c.security)),
         exec_ids: None,
         host_config: Some(host_config),
         mounts: Some(super::storage::mount_points(&c.storage)),

@@ -10,9 +10,9 @@ use berth_types::{ContainerId, MacAddr};
 
 use crate::container::table::ContainerTable;
 use crate::container::{
-    Attachment, Capacity, Container, DnsConfig, Healthcheck, HealthcheckRequest, NetworkMode,
-    PortBinding, ProcessConfig, Proto, Resources, RestartPolicy, RunState, Security, StopSignal,
-    Storage,
+    security, Attachment, Capacity, Container, DnsConfig, Healthcheck, HealthcheckRequest,
+    NetworkMode, PortBinding, ProcessConfig, Proto, Resources, RestartPolicy, RunState,
+    SecurityRequest, StopSignal, Storage,
 };
 use crate::error::{Error, Result};
 use crate::lookup::find_network;
@@ -77,7 +77,7 @@ pub struct ContainerCreate {
     pub healthcheck: Option<HealthcheckRequest>,
     pub storage: Storage,
     pub resources: Resources,
-    pub security: Security,
+    pub security: SecurityRequest,
 }
 
 /// What the plan checks the request against.
@@ -209,6 +209,29 @@ fn parse_extra_host(s: &str, host_gateway: Option<IpAddr>) -> Result<(String, Ip
     Ok((name.to_owned(), ip))
 }
 
+type Command = Option<Vec<String>>;
+
+/// dockerd's merge of the request's entrypoint and CMD with the image's:
+/// an entrypoint given in the request replaces the image's and resets its
+/// CMD; `[]` clears the entrypoint only, and `[""]` (the CLI's
+/// `--entrypoint ""`) clears both.
+fn merge_command(
+    entrypoint: Option<&Vec<String>>,
+    cmd: Option<&Vec<String>>,
+    image: &ImageConfig,
+) -> (Command, Command) {
+    let own_cmd = cmd.filter(|c| !c.is_empty()).cloned();
+    let (entrypoint, cmd) = match entrypoint {
+        None => (
+            image.entrypoint.clone(),
+            own_cmd.or_else(|| image.cmd.clone()),
+        ),
+        Some(e) if e.is_empty() => (None, own_cmd.or_else(|| image.cmd.clone())),
+        Some(e) => (Some(e.clone()), own_cmd),
+    };
+    (entrypoint.filter(|e| !e.is_empty() && *e != [""]), cmd)
+}
+
 /// Validates `req` and builds the container record (status `created`).
 pub fn plan_container(
     req: ContainerCreate,
@@ -235,17 +258,7 @@ pub fn plan_container(
         ));
     }
 
-    let entrypoint = req
-        .entrypoint
-        .clone()
-        .or_else(|| ctx.image.entrypoint.clone())
-        .filter(|e| !e.is_empty());
-    // Docker: an entrypoint given in the request resets the image's CMD.
-    let cmd = match (&req.cmd, &req.entrypoint) {
-        (Some(c), _) if !c.is_empty() => Some(c.clone()),
-        (_, Some(_)) => None,
-        _ => ctx.image.cmd.clone(),
-    };
+    let (entrypoint, cmd) = merge_command(req.entrypoint.as_ref(), req.cmd.as_ref(), ctx.image);
     let args: Vec<String> = entrypoint
         .iter()
         .flatten()
@@ -357,10 +370,12 @@ pub fn plan_container(
     }
 
     let attachments = plan_attachments(&network_mode, &req, container_mac, ctx)?;
+    let security = security::plan(req.security.clone(), &req.hostname, ctx.containers)?;
     let hostname = if req.hostname.is_empty() {
         match network_mode {
             // In the host's namespace the container sees the host's name.
             NetworkMode::Host => String::new(),
+            _ if security.uts_host => String::new(),
             _ => id.short().to_owned(),
         }
     } else {
@@ -409,7 +424,7 @@ pub fn plan_container(
         stop_timeout: req.stop_timeout,
         storage: req.storage,
         resources,
-        security: req.security,
+        security,
         published: Vec::new(),
         state: RunState::created(),
         netns: None,
@@ -598,4 +613,37 @@ pub fn generated_name(seed: &[u8; 32], taken: impl Fn(&str) -> bool) -> String {
         .map(|n| format!("{base}{n}"))
         .find(|n| !taken(n))
         .unwrap_or(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn entrypoint_and_cmd_merge_with_the_image_as_dockerd_does() {
+        let image = ImageConfig {
+            entrypoint: Some(list(&["/entry"])),
+            cmd: Some(list(&["sh"])),
+            ..Default::default()
+        };
+        let merge = |e: Option<&[&str]>, c: Option<&[&str]>| {
+            merge_command(e.map(list).as_ref(), c.map(list).as_ref(), &image)
+        };
+        let some = |items: &[&str]| Some(list(items));
+        assert_eq!(merge(None, None), (some(&["/entry"]), some(&["sh"])));
+        assert_eq!(
+            merge(None, Some(&["ls"])),
+            (some(&["/entry"]), some(&["ls"]))
+        );
+        assert_eq!(merge(Some(&["echo"]), None), (some(&["echo"]), None));
+        // `--entrypoint ""`: no entrypoint, and only the request's CMD.
+        assert_eq!(merge(Some(&[""]), Some(&["ls"])), (None, some(&["ls"])));
+        assert_eq!(merge(Some(&[""]), None), (None, None));
+        // An empty list clears the entrypoint and keeps the image's CMD.
+        assert_eq!(merge(Some(&[]), None), (None, some(&["sh"])));
+    }
 }

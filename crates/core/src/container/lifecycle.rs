@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use crate::container::create::{generated_name, plan_container, ContainerCreate, Context};
 use crate::container::restart::next_delay;
-use crate::container::{Container, Status};
+use crate::container::{security, Container, Status};
 use crate::engine::{Command, Engine, Event};
 use crate::error::{Error, Result};
 use crate::handle::run_start;
@@ -164,6 +164,7 @@ impl<H: Host> Engine<H> {
         c: &Container,
         sandbox: &Sandbox,
     ) -> Result<PreparedStart> {
+        let security = security::launch(&c.id, &c.security, &self.model.containers)?;
         let mut stale_flows = Vec::new();
         if let Some(path) = sandbox.own_path() {
             self.make_sandbox(c, sandbox).await?;
@@ -189,7 +190,7 @@ impl<H: Host> Engine<H> {
                 etc,
                 storage: c.storage.clone(),
                 resources: c.resources.clone(),
-                security: c.security.clone(),
+                security,
             },
             stale_flows,
         })

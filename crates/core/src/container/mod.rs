@@ -12,7 +12,7 @@ mod probes;
 mod rename;
 mod resources;
 mod restart;
-mod security;
+pub mod security;
 mod storage;
 pub mod table;
 mod update;
@@ -23,7 +23,7 @@ pub use health::{
 pub use lifecycle::{PreparedStart, StartKind};
 pub use resources::{Capacity, ContainerUpdate, Device, Resources, Ulimit, DEFAULT_SHM_SIZE};
 pub use restart::RestartPolicy;
-pub use security::Security;
+pub use security::{Security, SecurityLaunch, SecurityRequest};
 pub use storage::Storage;
 
 use std::collections::BTreeMap;

@@ -28,6 +28,7 @@ impl<H: Host> Engine<H> {
             image_id: c.image_id.clone(),
             args: check.command(),
             process: c.process.clone(),
+            group_add: c.security.group_add.clone(),
             hostname: c.dns.hostname.clone(),
             timeout: check.timeout(),
         };

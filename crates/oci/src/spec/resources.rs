@@ -80,7 +80,7 @@ pub struct BlockIo {
 }
 
 /// `linux.devices`: a node runc makes in the container's `/dev`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinuxDevice {
     pub path: String,

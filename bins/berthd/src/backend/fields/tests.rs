@@ -216,7 +216,7 @@ fn every_refused_field_is_refused_by_name_when_set() {
         assert!(err.message.starts_with("berth does not support"));
         checked += 1;
     }
-    assert!(checked > 40, "only {checked} refused fields");
+    assert!(checked > 20, "only {checked} refused fields");
 }
 
 #[test]
