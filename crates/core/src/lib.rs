@@ -31,6 +31,7 @@ pub mod ports;
 pub mod publish;
 mod reconcile;
 pub mod sandbox;
+pub mod volume;
 
 pub use config::{DefaultBridge, EngineConfig};
 pub use container::PreparedStart;

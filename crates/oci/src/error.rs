@@ -99,6 +99,10 @@ pub enum Error {
 
     #[error("log of container {id}: {reason}")]
     Log { id: String, reason: String },
+
+    /// A volume's device could not be mounted or unmounted.
+    #[error("volume {name}: {reason}")]
+    Volume { name: String, reason: String },
 }
 
 impl Error {

@@ -16,6 +16,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+mod storage;
+
 /// Docker's default capability set (moby `oci/caps/defaults.go`).
 pub const DEFAULT_CAPABILITIES: [&str; 14] = [
     "CAP_CHOWN",
@@ -218,7 +220,7 @@ pub struct Mount {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub source: PathBuf,
-    pub options: Vec<&'static str>,
+    pub options: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -257,7 +259,7 @@ fn mount(dest: &str, kind: &'static str, source: &str, options: &[&'static str])
         destination: dest.to_owned(),
         kind,
         source: PathBuf::from(source),
-        options: options.to_vec(),
+        options: options.iter().map(|o| (*o).to_owned()).collect(),
     }
 }
 
@@ -266,7 +268,7 @@ fn bind(dest: &str, source: &Path) -> Mount {
         destination: dest.to_owned(),
         kind: "bind",
         source: source.to_path_buf(),
-        options: vec!["rbind", "rprivate"],
+        options: vec!["rbind".to_owned(), "rprivate".to_owned()],
     }
 }
 
@@ -402,6 +404,7 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
             mounts.push(bind(dest, src));
         }
     }
+    let readonly_root = storage::add_mounts(&b.options.storage, &mut mounts).map_err(invalid)?;
 
     let mut namespaces = vec![
         Namespace {
@@ -453,7 +456,7 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
         process,
         root: Root {
             path: b.rootfs.clone(),
-            readonly: false,
+            readonly: readonly_root,
         },
         hostname: b.hostname.clone(),
         mounts,

@@ -8,13 +8,13 @@ pub mod create;
 mod lifecycle;
 mod resources;
 mod security;
-mod storage;
+pub mod storage;
 pub mod table;
 
 pub use lifecycle::PreparedStart;
 pub use resources::Resources;
 pub use security::Security;
-pub use storage::Storage;
+pub use storage::{Mount, MountKind, MountRequest, Storage, ANONYMOUS_VOLUME_LABEL};
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
