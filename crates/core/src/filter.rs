@@ -162,11 +162,13 @@ pub struct ContainerFilter {
     statuses: Option<Vec<Status>>,
     networks: Vec<String>,
     labels: Vec<LabelMatch>,
+    /// A volume's name or a mount's destination.
+    volumes: Vec<String>,
 }
 
 impl ContainerFilter {
     pub fn parse(raw: &RawFilters) -> Result<Self> {
-        check_keys(raw, &["name", "id", "status", "network", "label"])?;
+        check_keys(raw, &["name", "id", "status", "network", "label", "volume"])?;
         let mut statuses = None;
         for value in values(raw, "status") {
             let list: &mut Vec<Status> = statuses.get_or_insert_with(Vec::new);
@@ -193,6 +195,7 @@ impl ContainerFilter {
                 .iter()
                 .map(|l| LabelMatch::parse(l))
                 .collect(),
+            volumes: values(raw, "volume").to_vec(),
         })
     }
 
@@ -219,6 +222,12 @@ impl ContainerFilter {
                 .is_none_or(|s| s.contains(&c.state.status))
             && any(&self.networks, &on_network)
             && self.labels.iter().all(|l| l.matches(&c.labels))
+            && any(&self.volumes, &|v| {
+                c.storage
+                    .mounts
+                    .iter()
+                    .any(|m| (!m.name.is_empty() && m.name == v) || m.destination == v)
+            })
     }
 }
 

@@ -40,6 +40,11 @@ pub(super) fn add_mounts(storage: &Storage, mounts: &mut Vec<Mount>) -> Result<b
     for m in &storage.mounts {
         mounts.push(render(m)?);
     }
+    if !storage.mounts.is_empty() {
+        // Parents before children, the defaults' `/etc` files included (a
+        // volume on `/etc` must not cover them), as moby sorts its mounts.
+        mounts.sort_by_key(|m| m.destination.matches('/').count());
+    }
     Ok(storage.readonly_rootfs)
 }
 
@@ -161,11 +166,12 @@ mod tests {
         };
         let mut mounts = defaults();
         assert!(!add_mounts(&storage, &mut mounts).unwrap());
-        assert_eq!(mounts.len(), 5);
-        assert_eq!(mounts[3].kind, "bind");
-        assert_eq!(mounts[3].options, ["rbind", "rslave", "ro"]);
-        assert_eq!(mounts[4].options, ["rbind", "rprivate"]);
-        assert_eq!(mounts[4].source, PathBuf::from("/v/x/_data"));
+        let dests: Vec<&str> = mounts.iter().map(|m| m.destination.as_str()).collect();
+        assert_eq!(dests, ["/sys", "/data", "/x", "/dev/shm", "/etc/hosts"]);
+        assert_eq!(mounts[1].kind, "bind");
+        assert_eq!(mounts[1].options, ["rbind", "rslave", "ro"]);
+        assert_eq!(mounts[2].options, ["rbind", "rprivate"]);
+        assert_eq!(mounts[2].source, PathBuf::from("/v/x/_data"));
     }
 
     #[test]
@@ -211,14 +217,21 @@ mod tests {
         };
         let mut mounts = defaults();
         assert!(add_mounts(&storage, &mut mounts).unwrap());
+        let options = |dest: &str| {
+            mounts
+                .iter()
+                .find(|m| m.destination == dest)
+                .map(|m| m.options.clone())
+                .unwrap()
+        };
         assert!(
-            !mounts[0].options.contains(&"ro".to_owned()),
+            !options("/dev/shm").contains(&"ro".to_owned()),
             "/dev/shm stays writable"
         );
-        assert_eq!(mounts[1].options, ["nosuid", "ro"], "no second ro");
-        assert_eq!(mounts[2].options, ["rbind", "rprivate", "ro"]);
+        assert_eq!(options("/sys"), ["nosuid", "ro"], "no second ro");
+        assert_eq!(options("/etc/hosts"), ["rbind", "rprivate", "ro"]);
         assert!(
-            !mounts[3].options.contains(&"ro".to_owned()),
+            !options("/run").contains(&"ro".to_owned()),
             "the container's tmpfs is writable"
         );
     }
