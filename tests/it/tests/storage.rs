@@ -219,6 +219,15 @@ fn named_and_anonymous_volumes_and_the_volume_api() {
     sb.restart_daemon();
     assert_eq!(run_sh(&sb, &["-v", "vol1:/v"], "cat /v/f"), "kept\n");
     assert!(volume_names(&sb).contains(&anon));
+    // And a crash: a directory no record explains (a removal cut short
+    // after its record went) is removed at the next start.
+    let leftover = sb.data_root().join("volumes/leftover/_data");
+    std::fs::create_dir_all(&leftover).unwrap();
+    sb.kill_daemon();
+    sb.restart_daemon();
+    assert!(!leftover.parent().unwrap().exists());
+    assert_eq!(run_sh(&sb, &["-v", "vol1:/v"], "cat /v/f"), "kept\n");
+    assert!(volume_names(&sb).contains(&anon));
 
     // prune: anonymous unused ones by default, named ones with --all.
     let pruned = sb.docker(&["volume", "prune", "-f"]).ok();

@@ -183,6 +183,12 @@ fn parse_mode(mode: &str) -> Result<Mode> {
             "z" | "Z" => &mut label,
             "nocopy" | "copy" => &mut copy,
             p if PROPAGATIONS.contains(&p) => &mut propagation,
+            // Docker's recursive read-only modes, which berth lacks.
+            "rro" | "ro-non-recursive" | "ro-force-recursive" => {
+                return Err(invalid(format!(
+                    "berth does not support mount mode {part} yet"
+                )))
+            }
             _ => return Err(bad()),
         };
         if slot.replace(part).is_some() {
@@ -454,12 +460,16 @@ pub fn parse_mount_request(
                     m.tmpfs_size
                 )));
             }
+            // moby's `ConvertTmpfsOptions`, in its order.
             let mut options = Vec::new();
-            if m.tmpfs_size > 0 {
-                options.push(format!("size={}", tmpfs_size_text(m.tmpfs_size)));
+            if m.read_only {
+                options.push("ro".to_owned());
             }
             if m.tmpfs_mode != 0 {
                 options.push(format!("mode={:o}", m.tmpfs_mode));
+            }
+            if m.tmpfs_size > 0 {
+                options.push(format!("size={}", tmpfs_size_text(m.tmpfs_size)));
             }
             mount.tmpfs_options = options.join(",");
             Ok(PlannedMount {
@@ -523,35 +533,46 @@ pub fn check_local_options(options: &BTreeMap<String, String>) -> Result<()> {
     Ok(())
 }
 
-/// `C[:ro|rw]` of `--volumes-from`: the container and whether its mounts
-/// are read-only (`None`: as the source has them).
-pub fn parse_volumes_from(spec: &str) -> Result<(&str, Option<bool>)> {
-    match spec.split_once(':') {
-        None => Ok((spec, None)),
-        Some((c, "ro")) => Ok((c, Some(true))),
-        Some((c, "rw")) => Ok((c, Some(false))),
-        Some((_, mode)) => Err(invalid(format!("invalid mode: {mode}"))),
+/// `C[:MODE]` of `--volumes-from` (moby's `ParseVolumesFrom`): the
+/// container and whether its mounts become read-only (`ro`); without
+/// `ro` they stay as the source has them. Propagation and copy modes are
+/// refused.
+pub fn parse_volumes_from(spec: &str) -> Result<(&str, bool)> {
+    if spec.is_empty() {
+        return Err(invalid(
+            "volumes-from specification cannot be an empty string",
+        ));
     }
+    let Some((container, mode)) = spec.split_once(':') else {
+        return Ok((spec, false));
+    };
+    if mode.is_empty() {
+        return Ok((container, false));
+    }
+    let parsed = parse_mode(mode)?;
+    let copy_mode = mode.split(',').any(|m| m == "copy" || m == "nocopy");
+    if !parsed.propagation.is_empty() || copy_mode {
+        return Err(invalid(format!("invalid mode: {mode}")));
+    }
+    Ok((container, parsed.read_only))
 }
 
 /// Everything a container mounts, from what it asked (`storage`, whose
 /// `volumes` already hold the image's), the mounts of `--volumes-from`
-/// sources (`from`, each with its read-only override), by Docker's
+/// sources (`from`, each with whether `:ro` was asked), by Docker's
 /// precedence: volumes-from first, replaced by binds and `--mount`s
 /// (which must not repeat a destination among themselves or with
 /// `--tmpfs`), then anonymous volumes where nothing else mounts.
 pub fn plan_mounts(
     storage: &Storage,
-    from: &[(Vec<Mount>, Option<bool>)],
+    from: &[(Vec<Mount>, bool)],
     bind_exists: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<PlannedMount>> {
     let mut by_destination: BTreeMap<String, PlannedMount> = BTreeMap::new();
     for (mounts, read_only) in from {
         for m in mounts.iter().filter(|m| m.kind != MountKind::Tmpfs) {
             let mut m = m.clone();
-            if let Some(ro) = read_only {
-                m.read_only = *ro;
-            }
+            m.read_only |= *read_only;
             by_destination.insert(
                 m.destination.clone(),
                 PlannedMount {

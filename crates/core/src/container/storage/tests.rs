@@ -46,6 +46,10 @@ fn bad_binds_get_dockers_words() {
         "invalid volume specification: '/a:/b:c:d'"
     );
     assert_eq!(err(parse_bind("/a:/b:xx")), "invalid mode: xx");
+    assert_eq!(
+        err(parse_bind("/a:/b:rro")),
+        "berth does not support mount mode rro yet"
+    );
     assert_eq!(err(parse_bind("/a:/b:ro,rw")), "invalid mode: ro,rw");
     assert_eq!(err(parse_bind("/a:/b:nocopy")), "invalid mode: nocopy");
     assert_eq!(err(parse_bind("v1:/b:rshared")), "invalid mode: rshared");
@@ -121,8 +125,9 @@ fn mount_requests_are_checked_as_moby_does() {
     let mut tmpfs = request(MountKind::Tmpfs, "", "/t");
     tmpfs.tmpfs_size = 64 << 20;
     tmpfs.tmpfs_mode = 0o1770;
+    tmpfs.read_only = true;
     let m = parse_mount_request(&tmpfs, &no_path).unwrap();
-    assert_eq!(m.mount.tmpfs_options, "size=64m,mode=1770");
+    assert_eq!(m.mount.tmpfs_options, "ro,mode=1770,size=64m");
 }
 
 #[test]
@@ -173,7 +178,7 @@ fn precedence_and_duplicates() {
         volumes: vec!["/data".to_owned(), "/cache/x".to_owned()],
         ..Storage::default()
     };
-    let planned = plan_mounts(&storage, &[(vec![from_mount], Some(true))], &no_path).unwrap();
+    let planned = plan_mounts(&storage, &[(vec![from_mount], true)], &no_path).unwrap();
     let dests: Vec<&str> = planned
         .iter()
         .map(|p| p.mount.destination.as_str())
@@ -200,8 +205,17 @@ fn precedence_and_duplicates() {
 
 #[test]
 fn volumes_from_modes() {
-    assert_eq!(parse_volumes_from("db").unwrap(), ("db", None));
-    assert_eq!(parse_volumes_from("db:ro").unwrap(), ("db", Some(true)));
+    assert_eq!(parse_volumes_from("db").unwrap(), ("db", false));
+    assert_eq!(parse_volumes_from("db:ro").unwrap(), ("db", true));
+    assert_eq!(parse_volumes_from("db:rw,z").unwrap(), ("db", false));
+    assert_eq!(
+        parse_volumes_from("db:rshared").unwrap_err().to_string(),
+        "invalid mode: rshared"
+    );
+    assert_eq!(
+        parse_volumes_from("").unwrap_err().to_string(),
+        "volumes-from specification cannot be an empty string"
+    );
     assert_eq!(
         parse_volumes_from("db:xx").unwrap_err().to_string(),
         "invalid mode: xx"
