@@ -257,9 +257,15 @@ impl<H: Host> Engine<H> {
             // Docker answers an existing name with the volume as it is.
             return Ok(existing);
         }
+        let mut labels = req.labels;
+        if req.name.is_empty() {
+            // As moby's volume service: one without a name is anonymous,
+            // what `volume prune` takes by default.
+            labels.insert(ANONYMOUS_VOLUME_LABEL.to_owned(), String::new());
+        }
         let volume = self.new_volume(&VolumeNeed {
             name: (!req.name.is_empty()).then(|| req.name.clone()),
-            labels: req.labels,
+            labels,
             options: req.options,
         });
         self.commit(Txn::new(format!("record volume {}", volume.name)).put_volume(&volume))?;

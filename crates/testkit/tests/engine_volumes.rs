@@ -153,6 +153,9 @@ async fn prune_takes_unused_anonymous_volumes_and_with_all_named_ones() {
     h.create_container(with_storage("c2", anonymous("/b")))
         .await
         .unwrap();
+    let unnamed = h.create_volume(VolumeCreate::default()).await.unwrap();
+    assert!(unnamed.is_anonymous(), "as moby names and labels it");
+    h.remove_volume(unnamed.name, false).await.unwrap();
     let raw = BTreeMap::new();
     let (pruned, _) = h
         .prune_volumes(VolumePrune::parse(&raw).unwrap())
