@@ -387,8 +387,19 @@ impl<H: Host> Engine<H> {
     }
 
     /// Start-up: volume directories no record explains (a removal or
-    /// prune cut short) are removed.
+    /// prune cut short) are removed, and devices no running container
+    /// uses (a start or an exit cut short) unmounted.
     pub(crate) async fn reconcile_volumes(&self) {
+        let containers = self.model.containers.all();
+        for volume in self.model.volumes.snapshot().iter() {
+            let running =
+                users_of(&containers, &volume.name).any(|c| c.is_running() || c.state.starting);
+            if volume.mounts_device() && !running {
+                if let Err(e) = self.host.volumes().deactivate(volume).await {
+                    warn!(volume = %volume.name, error = %e, "volume device not unmounted");
+                }
+            }
+        }
         let found = match self.host.volumes().list() {
             Ok(found) => found,
             Err(e) => {

@@ -247,7 +247,8 @@ pub fn volume_to_wire(v: &Volume) -> WireVolume {
         name: v.name.clone(),
         driver: v.driver.clone(),
         mountpoint: v.mountpoint.clone(),
-        created_at: Some(super::wire::timestamp(v.created)),
+        // Docker's volumes carry their time to the second.
+        created_at: Some(humantime::format_rfc3339_seconds(v.created).to_string()),
         status: None,
         labels: map(&v.labels),
         scope: Some(VolumeScopeEnum::LOCAL),

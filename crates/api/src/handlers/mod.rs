@@ -147,7 +147,7 @@ async fn dispatch<B: Backend>(
         Route::VolumeInspect { name } => volume::inspect(backend, name).await,
         Route::VolumeCreate => volume::create(backend, request).await,
         Route::VolumeRemove { name } => volume::remove(backend, name, request.uri()).await,
-        Route::VolumePrune => volume::prune(backend, request.uri()).await,
+        Route::VolumePrune => volume::prune(backend, api_version, request.uri()).await,
         Route::Swarm => Err(ApiError::unavailable(NOT_A_SWARM_MANAGER)),
     }
 }

@@ -9,6 +9,10 @@ use crate::backend::Backend;
 use crate::error::ApiError;
 use crate::request::{bool_param, decode_lenient, filters_param, read_json_body};
 use crate::response::{empty_response, json_response, ResponseBody};
+use crate::version::ApiVersion;
+
+/// The API version since which `volume prune` keeps named volumes.
+const PRUNE_ANONYMOUS_ONLY_SINCE: &str = "1.42";
 
 pub(super) async fn list<B: Backend>(
     backend: &B,
@@ -50,10 +54,19 @@ pub(super) async fn remove<B: Backend>(
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 
+/// Before API 1.42 a prune took named volumes too; since, only anonymous
+/// ones unless the `all` filter says otherwise (moby's router adds it for
+/// older clients).
 pub(super) async fn prune<B: Backend>(
     backend: &B,
+    api_version: &ApiVersion,
     uri: &Uri,
 ) -> Result<Response<ResponseBody>, ApiError> {
-    let filters = filters_param(uri)?;
+    let mut filters = filters_param(uri)?;
+    if api_version.is_below(PRUNE_ANONYMOUS_ONLY_SINCE) {
+        filters
+            .entry("all".to_owned())
+            .or_insert_with(|| vec!["true".to_owned()]);
+    }
     json_response(StatusCode::OK, &backend.volume_prune(filters).await?)
 }
