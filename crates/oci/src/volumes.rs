@@ -241,6 +241,15 @@ fn copy_owner_and_mode(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `result`, with an entry that exists already taken as made: two
+/// containers sharing a new volume may start, and copy, at once.
+fn made(result: std::io::Result<()>) -> std::io::Result<()> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
+}
+
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     for entry in fs::read_dir(from).map_err(Error::io("read", from))? {
         let entry = entry.map_err(Error::io("read", from))?;
@@ -248,11 +257,11 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         let target = to.join(entry.file_name());
         let kind = entry.file_type().map_err(Error::io("stat", &source))?;
         if kind.is_dir() {
-            fs::create_dir(&target).map_err(Error::io("create directory", &target))?;
+            made(fs::create_dir(&target)).map_err(Error::io("create directory", &target))?;
             copy_tree(&source, &target)?;
         } else if kind.is_symlink() {
             let link = fs::read_link(&source).map_err(Error::io("read link", &source))?;
-            std::os::unix::fs::symlink(&link, &target).map_err(Error::io("link", &target))?;
+            made(std::os::unix::fs::symlink(&link, &target)).map_err(Error::io("link", &target))?;
         } else if kind.is_file() {
             fs::copy(&source, &target).map_err(Error::io("copy", &source))?;
         } else {

@@ -197,6 +197,16 @@ async fn local_devices_are_mounted_while_a_user_runs() {
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "missing required option: \"device\"");
+    let err = h
+        .create_volume(VolumeCreate {
+            name: "nfs".to_owned(),
+            driver: "nfs".to_owned(),
+            ..VolumeCreate::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(names(&h).iter().all(|n| n != "nfs" && n != "bad"));
     let one = h
         .create_container(with_storage("one", binds(&["tv:/t"])))
         .await
