@@ -491,8 +491,14 @@ fn tmpfs_size_text(bytes: i64) -> String {
     bytes.to_string()
 }
 
-/// A `--tmpfs DEST[:OPTS]` entry.
+/// A `--tmpfs DEST[:OPTS]` entry; its destination is checked as moby's
+/// `ValidateTmpfsMountDestination` does, in its words.
 fn tmpfs_mount(destination: &str, options: &str) -> Result<PlannedMount> {
+    if !destination.starts_with('/') {
+        return Err(invalid(format!(
+            "invalid mount path: '{destination}' mount path must be absolute"
+        )));
+    }
     check_destination(MountKind::Tmpfs, destination)?;
     Ok(PlannedMount {
         mount: Mount {

@@ -201,6 +201,16 @@ fn precedence_and_duplicates() {
         plan_mounts(&twice, &[], &no_path).unwrap_err().to_string(),
         "Duplicate mount point: /data"
     );
+    let relative_tmpfs = Storage {
+        tmpfs: BTreeMap::from([("run".to_owned(), String::new())]),
+        ..Storage::default()
+    };
+    assert_eq!(
+        plan_mounts(&relative_tmpfs, &[], &no_path)
+            .unwrap_err()
+            .to_string(),
+        "invalid mount path: 'run' mount path must be absolute"
+    );
 }
 
 #[test]
