@@ -511,3 +511,58 @@ volumes:
     compose(&["down", "-v"]);
     assert!(volume_names(&sb).is_empty());
 }
+
+/// berthd killed at arbitrary moments while volumes are made and removed
+/// (named, anonymous with `--rm` and `rm -v`): after each restart every
+/// volume directory has its record, and every anonymous volume a
+/// container that uses it.
+#[test]
+fn a_crash_at_any_moment_leaks_no_volume() {
+    let mut sb = Sandbox::with_busybox();
+    let churn = format!(
+        "i=0; while true; do i=$((i+1)); \
+         {d} volume create v$i; \
+         {d} run --rm -v /anon -v v$i:/n busybox true; \
+         {d} create --name c$i -v /a2 busybox true && {d} rm -v c$i; \
+         {d} volume rm v$i; \
+         done >/dev/null 2>&1",
+        d = berth_testkit::sandbox::docker_cli().display()
+    );
+    for pause_ms in [400, 1100, 1900] {
+        let mut loop_child = std::process::Command::new("sh")
+            .args(["-c", &churn])
+            .env("DOCKER_HOST", sb.host_arg())
+            .env("DOCKER_CONFIG", sb.dir().join("docker-config"))
+            .spawn()
+            .unwrap();
+        // Where the kill lands, not a bound on anything.
+        std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+        sb.kill_daemon();
+        loop_child.kill().unwrap();
+        loop_child.wait().unwrap();
+        sb.restart_daemon();
+
+        let records = volume_names(&sb);
+        let dir = sb.data_root().join("volumes");
+        for entry in std::fs::read_dir(&dir).into_iter().flatten() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(
+                records.contains(&name),
+                "after a kill at {pause_ms} ms: {name} has no record"
+            );
+        }
+        for name in &records {
+            let v: Value =
+                serde_json::from_str(&sb.docker(&["volume", "inspect", name]).ok()).unwrap();
+            if v[0]["Labels"].get("com.docker.volume.anonymous").is_some() {
+                let users = sb
+                    .docker(&["ps", "-aq", "--filter", &format!("volume={name}")])
+                    .ok();
+                assert!(
+                    !users.trim().is_empty(),
+                    "after a kill at {pause_ms} ms: anonymous volume {name} has no user"
+                );
+            }
+        }
+    }
+}
