@@ -267,6 +267,18 @@ impl Daemon {
         ports: &[(u16, u16)],
         cmd: &[&str],
     ) -> Result<String> {
+        self.run_with_binds(name, network, ports, cmd, &[])
+    }
+
+    /// [`Daemon::run`] with `HostConfig.Binds` (`-v`).
+    pub fn run_with_binds(
+        &self,
+        name: &str,
+        network: &str,
+        ports: &[(u16, u16)],
+        cmd: &[&str],
+        binds: &[String],
+    ) -> Result<String> {
         let mut exposed = serde_json::Map::new();
         let mut bindings = serde_json::Map::new();
         for (host, container) in ports {
@@ -278,7 +290,7 @@ impl Daemon {
             "Image": "busybox",
             "Cmd": cmd,
             "ExposedPorts": exposed,
-            "HostConfig": {"NetworkMode": network, "PortBindings": bindings},
+            "HostConfig": {"NetworkMode": network, "PortBindings": bindings, "Binds": binds},
         });
         let reply = self
             .api

@@ -29,7 +29,7 @@ use iperf::iperf;
 use macvlan::macvlan;
 use net::networks;
 use ports::{many_ports, port_range};
-use run::run_rm;
+use run::{run_rm, run_rm_storage};
 
 /// The benchmark network, big enough for 1,000+ containers.
 pub const NET: &str = "benchnet";
@@ -292,6 +292,7 @@ pub fn run_all(d: &Daemon, p: &Params, sel: &Selection, busybox: &Path) -> Resul
     levels.dedup();
     if levels.first() == Some(&0) && sel.has("run") {
         run_rm(d, p, 0, &mut rec)?;
+        run_rm_storage(d, p, &mut rec)?;
         if d.kind == Kind::Berth {
             port_floor(d, p, 0, &mut rec)?;
         }

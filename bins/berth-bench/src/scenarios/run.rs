@@ -43,6 +43,18 @@ pub(super) fn run_rm_samples_on(
     n: usize,
     ports: &[(u16, u16)],
 ) -> Result<RunRm> {
+    run_rm_samples_with(d, network, prefix, n, ports, &[])
+}
+
+/// [`run_rm_samples_on`] with `-v` binds.
+fn run_rm_samples_with(
+    d: &Daemon,
+    network: &str,
+    prefix: &str,
+    n: usize,
+    ports: &[(u16, u16)],
+    binds: &[String],
+) -> Result<RunRm> {
     let mut out = RunRm {
         run: Vec::new(),
         rm: Vec::new(),
@@ -53,7 +65,7 @@ pub(super) fn run_rm_samples_on(
     for i in 0..n {
         check_interrupted()?;
         let t = Instant::now();
-        let id = d.run(&format!("{prefix}-{i}"), network, ports, SLEEP)?;
+        let id = d.run_with_binds(&format!("{prefix}-{i}"), network, ports, SLEEP, binds)?;
         out.run.push(ms(t));
         let t = Instant::now();
         d.inspect(&id)?;
@@ -124,6 +136,36 @@ pub(super) fn run_rm(d: &Daemon, p: &Params, level: usize, rec: &mut Recorder) -
         &format!("  engine part of rm ({at})"),
         "ms",
         &s.steps["engine_remove"],
+    );
+    Ok(())
+}
+
+/// `run -d` / `rm -f` with three bind mounts and a named volume (issue 12),
+/// to set beside plain `run -d` at 0 running.
+pub(super) fn run_rm_storage(d: &Daemon, p: &Params, rec: &mut Recorder) -> Result<()> {
+    say(
+        d,
+        &format!("run -d / rm -f with 3 binds and a volume x{}", p.run_n),
+    );
+    let mut binds = Vec::new();
+    for i in 0..3 {
+        let dir = d.sb.dir().join(format!("bind{i}"));
+        std::fs::create_dir_all(&dir)?;
+        binds.push(format!("{}:/mnt/b{i}", dir.display()));
+    }
+    binds.push("benchvol:/data".to_owned());
+    let s = run_rm_samples_with(d, NET, "s0", p.run_n, &[], &binds)?;
+    rec.add(
+        "run_storage.0",
+        "run -d, 3 binds + a named volume (0 running)",
+        "ms",
+        &s.run,
+    );
+    rec.add(
+        "rm_storage.0",
+        "rm -f, 3 binds + a named volume (0 running)",
+        "ms",
+        &s.rm,
     );
     Ok(())
 }
