@@ -21,12 +21,14 @@ fn refused(what: &str) -> ApiError {
 /// field-by-field check of `fields.rs` judges `HostConfig.Mounts` whole).
 pub fn check(host: &HostConfig) -> Result<(), ApiError> {
     for m in host.mounts.iter().flatten() {
+        // `Consistency` is for Docker Desktop's file sharing: Docker on
+        // Linux takes any value and does nothing with it, as berth.
         let WireMount {
             target: _,
             source: _,
             typ,
             read_only: _,
-            consistency,
+            consistency: _,
             bind_options,
             volume_options,
             image_options,
@@ -35,12 +37,6 @@ pub fn check(host: &HostConfig) -> Result<(), ApiError> {
         match typ {
             None | Some(MountType::BIND | MountType::VOLUME | MountType::TMPFS) => {}
             Some(other) => return Err(refused(&format!("--mount type={other}"))),
-        }
-        if consistency
-            .as_deref()
-            .is_some_and(|c| !c.is_empty() && c != "default")
-        {
-            return Err(refused("--mount consistency"));
         }
         if image_options.is_some() {
             return Err(refused("--mount image options"));

@@ -176,11 +176,16 @@ struct Mode {
 
 fn parse_mode(mode: &str) -> Result<Mode> {
     let bad = || invalid(format!("invalid mode: {mode}"));
-    let (mut rw, mut label, mut propagation, mut copy) = (None, None, None, None);
+    let (mut rw, mut label, mut propagation, mut copy, mut consistency) =
+        (None, None, None, None, None);
     for part in mode.split(',') {
         let slot = match part {
             "ro" | "rw" => &mut rw,
+            // SELinux relabelling and macOS consistency modes: valid for
+            // Docker on Linux, and without effect on a host that has no
+            // SELinux (Docker's too).
             "z" | "Z" => &mut label,
+            "consistent" | "cached" | "delegated" => &mut consistency,
             "nocopy" | "copy" => &mut copy,
             p if PROPAGATIONS.contains(&p) => &mut propagation,
             // Docker's recursive read-only modes, which berth lacks.

@@ -23,6 +23,11 @@ fn a_bind_with_an_absolute_source() {
     assert_eq!(m.mount.propagation, "rprivate");
     assert!(m.mount.create_source);
 
+    let m = parse_bind("/a:/b:cached,z").unwrap();
+    assert_eq!(
+        m.mount.mode, "cached,z",
+        "accepted, without effect, as by Docker on Linux"
+    );
     let m = parse_bind("/a:/b:rslave").unwrap();
     assert!(!m.mount.read_only);
     assert_eq!(m.mount.propagation, "rslave");
