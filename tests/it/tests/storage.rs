@@ -448,9 +448,11 @@ fn local_driver_options_mount_tmpfs_and_binds() {
     );
 }
 
-/// docker-compose 1.29 with a named volume (with driver options) and a
-/// bind: the project comes up, writes, and finds its data after
-/// `down`/`up`.
+/// docker-compose 1.29 with a named volume (with driver options), an
+/// anonymous one and a bind: the project comes up and writes; `down`/`up`
+/// keeps the named volume's data, and the new container gets a new
+/// anonymous volume. (A recreate by `up` after a change needs
+/// `POST /containers/{id}/rename`, which berth lacks.)
 #[test]
 fn docker_compose_keeps_volume_data_across_down_and_up() {
     let sb = Sandbox::with_busybox();
@@ -460,11 +462,15 @@ fn docker_compose_keeps_volume_data_across_down_and_up() {
 services:
   db:
     image: busybox
-    command: sh -c 'echo run >> /data/log; wc -l < /data/log > /bind/count; grep -c tmpfs /proc/self/mountinfo > /bind/tmpfs; sleep 60'
+    command: sh -c 'echo run >> /data/log; echo run >> /scratch/log;
+      grep \" /cache \" /proc/self/mountinfo | grep -c tmpfs > /bind/tmpfs;
+      wc -l < /scratch/log > /bind/scratch; wc -l < /data/log > /bind/count.new;
+      mv /bind/count.new /bind/count; sleep 60'
     volumes:
       - dbdata:/data
       - ./bind:/bind
       - cache:/cache
+      - /scratch
 volumes:
   dbdata: {}
   cache:
@@ -473,7 +479,6 @@ volumes:
       device: tmpfs
       o: size=4m
 ";
-    std::fs::write(dir.join("docker-compose.yml"), file).unwrap();
     let compose = |args: &[&str]| {
         let out = std::process::Command::new("docker-compose")
             .args(["-p", "proj"])
@@ -484,31 +489,46 @@ volumes:
             .expect("docker-compose (Debian's docker-compose package)");
         assert!(
             out.status.success(),
-            "docker-compose {args:?}: {}",
+            "docker-compose {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let count = || -> String {
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join("bind").join(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    // The service writes `count` last: once it is there, all is written.
+    let written = || -> (String, String) {
         for _ in 0..100 {
-            if let Ok(text) = std::fs::read_to_string(dir.join("bind/count")) {
-                if !text.is_empty() {
-                    return text.trim().to_owned();
-                }
+            if dir.join("bind/count").exists() {
+                assert_eq!(read("tmpfs"), "1", "the cache volume is a tmpfs");
+                let seen = (read("count"), read("scratch"));
+                std::fs::remove_file(dir.join("bind/count")).unwrap();
+                return seen;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         panic!("the service never wrote bind/count");
     };
+    std::fs::write(dir.join("docker-compose.yml"), file).unwrap();
     compose(&["up", "-d"]);
-    assert_eq!(count(), "1");
+    assert_eq!(written(), ("1".to_owned(), "1".to_owned()));
     let v: Value =
         serde_json::from_str(&sb.docker(&["volume", "inspect", "proj_cache"]).ok()).unwrap();
     assert_eq!(v[0]["Options"]["type"], "tmpfs");
+
     compose(&["down"]);
-    std::fs::remove_file(dir.join("bind/count")).unwrap();
     compose(&["up", "-d"]);
-    assert_eq!(count(), "2", "the named volume kept its data");
+    assert_eq!(
+        written(),
+        ("2".to_owned(), "1".to_owned()),
+        "down/up keeps the named volume, the new container has a new anonymous one"
+    );
     compose(&["down", "-v"]);
+    sb.docker(&["volume", "prune", "-f"]).ok();
     assert!(volume_names(&sb).is_empty());
 }
 
