@@ -183,6 +183,7 @@ fn named_and_anonymous_volumes_and_the_volume_api() {
     assert_eq!(m["Name"], "vol1");
     assert_eq!(m["Source"], mountpoint.as_str());
     assert_eq!(m["Driver"], "local");
+    assert_eq!(m["Mode"], "z", "moby's mode for a local volume given none");
     assert_eq!(m["RW"], true);
     sb.docker(&["rm", "user"]).ok();
 
@@ -200,6 +201,7 @@ fn named_and_anonymous_volumes_and_the_volume_api() {
     assert_eq!(c["Config"]["Volumes"], serde_json::json!({"/anon": {}}));
     let anon = c["Mounts"][0]["Name"].as_str().unwrap().to_owned();
     assert_eq!(anon.len(), 64);
+    assert_eq!(c["Mounts"][0]["Mode"], "");
     let v: Value = serde_json::from_str(&sb.docker(&["volume", "inspect", &anon]).ok()).unwrap();
     assert_eq!(v[0]["Labels"]["com.docker.volume.anonymous"], "");
     sb.docker(&["rm", "-v", "a1"]).ok();

@@ -154,6 +154,10 @@ pub struct PlannedMount {
     pub volume: Option<VolumeNeed>,
 }
 
+/// The mode moby gives a `local` volume mounted by `-v` or `--mount`
+/// without one (`setBindModeIfNull`), as inspect shows it.
+const LOCAL_VOLUME_MODE: &str = "z";
+
 fn invalid(message: impl Into<String>) -> Error {
     Error::InvalidParameter(message.into())
 }
@@ -309,6 +313,9 @@ pub fn parse_bind(spec: &str) -> Result<PlannedMount> {
     }
     check_volume_name(source)?;
     mount.copy_up = !parsed.no_copy;
+    if mount.mode.is_empty() {
+        mount.mode = LOCAL_VOLUME_MODE.to_owned();
+    }
     Ok(PlannedMount {
         mount,
         volume: Some(VolumeNeed {
@@ -444,6 +451,7 @@ pub fn parse_mount_request(
                 Some(m.source.clone())
             };
             mount.copy_up = !m.no_copy;
+            mount.mode = LOCAL_VOLUME_MODE.to_owned();
             Ok(PlannedMount {
                 mount,
                 volume: Some(VolumeNeed {

@@ -35,7 +35,13 @@ fn a_bind_with_an_absolute_source() {
 
 #[test]
 fn a_named_volume_without_a_slash() {
+    assert_eq!(
+        parse_bind("cache:/c").unwrap().mount.mode,
+        "z",
+        "moby's default"
+    );
     let m = parse_bind("cache:/var/cache:nocopy").unwrap();
+    assert_eq!(m.mount.mode, "nocopy");
     assert_eq!(m.mount.kind, MountKind::Volume);
     assert!(!m.mount.copy_up);
     let need = m.volume.unwrap();
