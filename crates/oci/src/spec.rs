@@ -233,6 +233,10 @@ pub struct Linux {
     pub sysctl: std::collections::BTreeMap<&'static str, &'static str>,
     pub masked_paths: Vec<&'static str>,
     pub readonly_paths: Vec<&'static str>,
+    /// Set when a mount asks for shared or slave propagation, which the
+    /// root must allow (as moby sets it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rootfs_propagation: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -404,7 +408,7 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
             mounts.push(bind(dest, src));
         }
     }
-    let readonly_root = storage::add_mounts(&b.options.storage, &mut mounts).map_err(invalid)?;
+    let root = storage::add_mounts(&b.options.storage, &mut mounts).map_err(invalid)?;
 
     let mut namespaces = vec![
         Namespace {
@@ -456,7 +460,7 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
         process,
         root: Root {
             path: b.rootfs.clone(),
-            readonly: readonly_root,
+            readonly: root.readonly,
         },
         hostname: b.hostname.clone(),
         mounts,
@@ -472,6 +476,7 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
             sysctl,
             masked_paths: MASKED_PATHS.to_vec(),
             readonly_paths: READONLY_PATHS.to_vec(),
+            rootfs_propagation: root.propagation,
         },
     })
 }

@@ -181,6 +181,7 @@ fn tree_size(dir: &Path) -> u64 {
 /// destination (unless `nocopy`).
 pub fn prepare_mounts(storage: &Storage, image_rootfs: &Path) -> Result<()> {
     for m in &storage.mounts {
+        check_propagation(&m.source, &m.propagation)?;
         match m.kind {
             MountKind::Bind if m.create_source => {
                 let source = Path::new(&m.source);
@@ -199,6 +200,58 @@ pub fn prepare_mounts(storage: &Storage, image_rootfs: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// moby's `ensureShared` / `ensureSharedOrSlave`: a shared mount needs its
+/// source on a shared mount of the host, a slave one on a shared or slave
+/// mount; otherwise the propagation asked could not happen.
+fn check_propagation(source: &str, propagation: &str) -> Result<()> {
+    let needs_shared = matches!(propagation, "shared" | "rshared");
+    if !needs_shared && !matches!(propagation, "slave" | "rslave") {
+        return Ok(());
+    }
+    let info = Path::new("/proc/self/mountinfo");
+    let text = fs::read_to_string(info).map_err(Error::io("read", info))?;
+    let Some((mount_point, optional)) = source_mount(&text, source) else {
+        return Ok(());
+    };
+    let shared = optional.contains("shared:");
+    let slave = optional.contains("master:");
+    if needs_shared && !shared {
+        return Err(Error::Propagation(format!(
+            "path {source} is mounted on {mount_point} but it is not a shared mount"
+        )));
+    }
+    if !needs_shared && !shared && !slave {
+        return Err(Error::Propagation(format!(
+            "path {source} is mounted on {mount_point} but it is not a shared or slave mount"
+        )));
+    }
+    Ok(())
+}
+
+/// The mount point holding `path` in a mountinfo text and its optional
+/// fields (`shared:1 master:2`): the last mount whose point is `path` or
+/// one of its parents (a later mount hides an earlier one).
+fn source_mount<'a>(mountinfo: &'a str, path: &str) -> Option<(&'a str, String)> {
+    let mut best: Option<(&str, String)> = None;
+    for line in mountinfo.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let (Some(point), Some(dash)) = (fields.get(4), fields.iter().position(|f| *f == "-"))
+        else {
+            continue;
+        };
+        let holds = *point == "/"
+            || path == *point
+            || path
+                .strip_prefix(point)
+                .is_some_and(|rest| rest.starts_with('/'));
+        if holds && best.as_ref().is_none_or(|(b, _)| point.len() >= b.len()) {
+            let optional = fields.get(6..dash).map(|f| f.join(" ")).unwrap_or_default();
+            best = Some((point, optional));
+        }
+    }
+    best
 }
 
 /// `destination` inside the image, if it is a directory reached without
@@ -277,6 +330,19 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 mod tests {
     use super::*;
     use berth_core::container::Mount;
+
+    #[test]
+    fn the_mount_holding_a_path_and_its_propagation() {
+        let info = "22 1 0:20 / / rw shared:1 - ext4 /dev/a rw
+30 22 0:25 / /srv rw - ext4 /dev/b rw
+31 30 0:26 / /srv/slave rw master:4 - ext4 /dev/c rw";
+        let found = |path| source_mount(info, path).map(|(p, o)| (p.to_owned(), o));
+        let want = |point: &str, optional: &str| Some((point.to_owned(), optional.to_owned()));
+        assert_eq!(found("/home/x"), want("/", "shared:1"));
+        assert_eq!(found("/srv/data"), want("/srv", ""));
+        assert_eq!(found("/srvx"), want("/", "shared:1"));
+        assert_eq!(found("/srv/slave/d"), want("/srv/slave", "master:4"));
+    }
 
     #[test]
     fn flag_words_and_data() {

@@ -93,6 +93,43 @@ fn binds_read_write_and_read_only() {
         run.stderr
     );
 
+    // Shared or slave propagation needs a source the host shares, as in
+    // Docker; the sandbox's mounts are private.
+    let run = sb.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/d:rshared", host.display()),
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        run.stderr.contains(&format!(
+            "path {} is mounted on / but it is not a shared mount",
+            host.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    let shared = sb.dir().join("shared");
+    sb.sh(&format!(
+        "mkdir -p {d} && mount --bind {d} {d} && mount --make-shared {d}",
+        d = shared.display()
+    ))
+    .ok();
+    let line = mountinfo_line(
+        &sb,
+        &["-v", &format!("{}:/d:rshared", shared.display())],
+        "/d",
+    );
+    assert!(line.contains(" shared:"), "{line}");
+    let line = mountinfo_line(
+        &sb,
+        &["-v", &format!("{}:/d:rslave", shared.display())],
+        "/d",
+    );
+    assert!(line.contains(" master:"), "{line}");
+
     // Inspect shows what was asked and what is mounted.
     sb.docker(&[
         "create", "--name", "binder", "-v", &ro, "--mount", &mount, "busybox", "true",

@@ -18,10 +18,18 @@ const WRITABLE_WITH_READONLY_ROOT: [&str; 5] =
 /// The options Docker gives every tmpfs before the container's own.
 const TMPFS_DEFAULTS: [&str; 4] = ["noexec", "nosuid", "nodev", "rprivate"];
 
+/// What the container's mounts ask of its root.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Root {
+    pub(super) readonly: bool,
+    /// `shared` when a mount propagates both ways, `rslave` when one
+    /// receives from the host (moby's `WithMounts`); `None`: runc's default.
+    pub(super) propagation: Option<&'static str>,
+}
+
 /// Adds `storage`'s mounts after the defaults in `mounts` (replacing any
-/// default at the same destination) and returns whether the root is
-/// read-only.
-pub(super) fn add_mounts(storage: &Storage, mounts: &mut Vec<Mount>) -> Result<bool, String> {
+/// default at the same destination) and says what they ask of the root.
+pub(super) fn add_mounts(storage: &Storage, mounts: &mut Vec<Mount>) -> Result<Root, String> {
     mounts.retain(|d| {
         !storage
             .mounts
@@ -45,7 +53,23 @@ pub(super) fn add_mounts(storage: &Storage, mounts: &mut Vec<Mount>) -> Result<b
         // volume on `/etc` must not cover them), as moby sorts its mounts.
         mounts.sort_by_key(|m| m.destination.matches('/').count());
     }
-    Ok(storage.readonly_rootfs)
+    let asked = |kinds: &[&str]| {
+        storage
+            .mounts
+            .iter()
+            .any(|m| kinds.contains(&m.propagation.as_str()))
+    };
+    let propagation = if asked(&["shared", "rshared"]) {
+        Some("shared")
+    } else if asked(&["slave", "rslave"]) {
+        Some("rslave")
+    } else {
+        None
+    };
+    Ok(Root {
+        readonly: storage.readonly_rootfs,
+        propagation,
+    })
 }
 
 fn render(m: &CoreMount) -> Result<Mount, String> {
@@ -165,7 +189,14 @@ mod tests {
             ..Storage::default()
         };
         let mut mounts = defaults();
-        assert!(!add_mounts(&storage, &mut mounts).unwrap());
+        assert_eq!(
+            add_mounts(&storage, &mut mounts).unwrap(),
+            Root {
+                readonly: false,
+                propagation: Some("rslave")
+            },
+            "a slave mount needs a root that receives"
+        );
         let dests: Vec<&str> = mounts.iter().map(|m| m.destination.as_str()).collect();
         assert_eq!(dests, ["/sys", "/data", "/x", "/dev/shm", "/etc/hosts"]);
         assert_eq!(mounts[1].kind, "bind");
@@ -216,7 +247,7 @@ mod tests {
             ..Storage::default()
         };
         let mut mounts = defaults();
-        assert!(add_mounts(&storage, &mut mounts).unwrap());
+        assert!(add_mounts(&storage, &mut mounts).unwrap().readonly);
         let options = |dest: &str| {
             mounts
                 .iter()
