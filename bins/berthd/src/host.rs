@@ -91,6 +91,7 @@ impl Host for RealHost {
     type Images = OciAdapter;
     type Firewall = NftFirewall;
     type Dns = EmbeddedDns;
+    type Volumes = OciAdapter;
 
     fn net(&self) -> &Netlink {
         &self.net
@@ -118,6 +119,10 @@ impl Host for RealHost {
 
     fn dns(&self) -> &EmbeddedDns {
         &self.dns
+    }
+
+    fn volumes(&self) -> &OciAdapter {
+        &self.oci
     }
 
     fn netns_dir(&self) -> &Path {

@@ -12,7 +12,8 @@ use bollard_stubs::models::{
     ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitResponse,
     ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
     NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
-    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
+    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion, Volume, VolumeCreateRequest,
+    VolumeListResponse, VolumePruneResponse,
 };
 use bytes::Bytes;
 use futures::Stream;
@@ -333,6 +334,35 @@ pub trait Backend: Send + Sync + 'static {
         name: String,
         options: ImageRemoveOptions,
     ) -> impl Future<Output = Result<Vec<ImageDeleteResponseItem>, ApiError>> + Send;
+
+    /// `GET /volumes`. `filters` is normalised; the backend checks its keys.
+    fn volume_list(
+        &self,
+        filters: Filters,
+    ) -> impl Future<Output = Result<VolumeListResponse, ApiError>> + Send;
+
+    /// `GET /volumes/{name}`.
+    fn volume_inspect(&self, name: String)
+        -> impl Future<Output = Result<Volume, ApiError>> + Send;
+
+    /// `POST /volumes/create`, answered 201 with the volume.
+    fn volume_create(
+        &self,
+        req: VolumeCreateRequest,
+    ) -> impl Future<Output = Result<Volume, ApiError>> + Send;
+
+    /// `DELETE /volumes/{name}?force=`, answered 204.
+    fn volume_remove(
+        &self,
+        name: String,
+        force: bool,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `POST /volumes/prune`.
+    fn volume_prune(
+        &self,
+        filters: Filters,
+    ) -> impl Future<Output = Result<VolumePruneResponse, ApiError>> + Send;
 }
 
 /// `stop` and `restart` parameters.
@@ -351,7 +381,7 @@ pub struct StopOptions {
 pub struct RemoveOptions {
     /// Kill a running container first.
     pub force: bool,
-    /// Remove anonymous volumes (`v=`); berth has none, but clients send it.
+    /// Remove the container's anonymous volumes too (`v=`, `rm -v`).
     pub volumes: bool,
     /// Remove the link (`link=`), not the container.
     pub link: bool,

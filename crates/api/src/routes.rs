@@ -88,6 +88,16 @@ pub(crate) enum Route {
     ImageInspect { name: String },
     /// `DELETE /images/{name}`.
     ImageRemove { name: String },
+    /// `GET /volumes`.
+    VolumeList,
+    /// `GET /volumes/{name}`.
+    VolumeInspect { name: String },
+    /// `POST /volumes/create`.
+    VolumeCreate,
+    /// `DELETE /volumes/{name}`.
+    VolumeRemove { name: String },
+    /// `POST /volumes/prune`.
+    VolumePrune,
     /// `/swarm` and everything under it, any method: berth is never a swarm
     /// manager, so each answers like a dockerd outside a swarm.
     Swarm,
@@ -119,6 +129,15 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
         (&Method::GET, ["version"]) => Route::Version,
         (&Method::GET, ["info"]) => Route::Info,
         (&Method::GET, ["networks"]) => Route::NetworkList,
+        (&Method::GET, ["volumes"]) => Route::VolumeList,
+        (&Method::POST, ["volumes", "create"]) => Route::VolumeCreate,
+        (&Method::POST, ["volumes", "prune"]) => Route::VolumePrune,
+        (&Method::GET, ["volumes", name]) => Route::VolumeInspect {
+            name: path_parameter(name)?,
+        },
+        (&Method::DELETE, ["volumes", name]) => Route::VolumeRemove {
+            name: path_parameter(name)?,
+        },
         (&Method::POST, ["containers", "create"]) => Route::ContainerCreate,
         (&Method::GET, ["containers", "json"]) => Route::ContainerList,
         (&Method::DELETE, ["containers", id]) => Route::ContainerRemove {
@@ -232,6 +251,31 @@ mod tests {
 
     fn id(value: &str) -> String {
         value.to_owned()
+    }
+
+    #[test]
+    fn volume_routes() {
+        assert_eq!(
+            match_route(&Method::GET, "/volumes"),
+            Some(Route::VolumeList)
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/volumes/create"),
+            Some(Route::VolumeCreate)
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/volumes/prune"),
+            Some(Route::VolumePrune)
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/volumes/data"),
+            Some(Route::VolumeInspect { name: id("data") })
+        );
+        assert_eq!(
+            match_route(&Method::DELETE, "/volumes/data"),
+            Some(Route::VolumeRemove { name: id("data") })
+        );
+        assert_eq!(match_route(&Method::DELETE, "/volumes/"), None);
     }
 
     #[test]

@@ -67,13 +67,18 @@ pub(crate) enum Command {
     SetPaused(String, bool, Reply<Container>),
     /// `rename`: the container, its new name.
     Rename(String, String, Reply<()>),
-    RemoveContainer(String, Reply<Container>),
+    /// A container, and with `true` its anonymous volumes.
+    RemoveContainer(String, bool, Reply<Container>),
     UpdateContainer(String, crate::container::ContainerUpdate, Reply<Container>),
     Connect(String, String, EndpointRequest, Reply<()>),
     Disconnect(String, String, Reply<()>),
     RepairFirewall(Reply<bool>),
     RecordImage(Box<crate::ports::StagedImage>, Reply<String>),
     RemoveImage(String, bool, Reply<Vec<crate::ports::RemovedImage>>),
+    CreateVolume(crate::volume::VolumeCreate, Reply<crate::volume::Volume>),
+    /// A volume by name; with `true` (force) a missing one is success.
+    RemoveVolume(String, bool, Reply<()>),
+    PruneVolumes(crate::volume::VolumePrune, Reply<(Vec<String>, u64)>),
 }
 
 /// What happened to a container, for those waiting on it.
@@ -145,6 +150,7 @@ impl<H: Host> Engine<H> {
             Arc::clone(&self.host),
             Arc::clone(&self.model.networks),
             Arc::clone(&self.model.containers),
+            Arc::clone(&self.model.volumes),
             tx,
             self.events.clone(),
             Arc::clone(&self.health),
@@ -255,9 +261,9 @@ impl<H: Host> Engine<H> {
             Command::Rename(reference, name, reply) => {
                 let _ = reply.send(self.rename_container(&reference, &name));
             }
-            Command::RemoveContainer(reference, reply) => {
+            Command::RemoveContainer(reference, volumes, reply) => {
                 let started = std::time::Instant::now();
-                let result = self.remove_container(&reference).await;
+                let result = self.remove_container(&reference, volumes).await;
                 timing("engine_remove", &reference, started, result.is_ok());
                 let _ = reply.send(result);
             }
@@ -278,6 +284,15 @@ impl<H: Host> Engine<H> {
             }
             Command::RemoveImage(reference, force, reply) => {
                 let _ = reply.send(self.remove_image(&reference, force));
+            }
+            Command::CreateVolume(req, reply) => {
+                let _ = reply.send(self.create_volume(req).await);
+            }
+            Command::RemoveVolume(name, force, reply) => {
+                let _ = reply.send(self.remove_volume(&name, force).await);
+            }
+            Command::PruneVolumes(filter, reply) => {
+                let _ = reply.send(self.prune_volumes(&filter).await);
             }
         }
     }

@@ -19,7 +19,7 @@ pub struct LabelMatch {
 }
 
 impl LabelMatch {
-    fn parse(s: &str) -> Self {
+    pub(crate) fn parse(s: &str) -> Self {
         match s.split_once('=') {
             Some((k, v)) => LabelMatch {
                 key: k.to_owned(),
@@ -32,7 +32,7 @@ impl LabelMatch {
         }
     }
 
-    fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub(crate) fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         match (labels.get(&self.key), &self.value) {
             (None, _) => false,
             (Some(_), None) => true,
@@ -60,22 +60,22 @@ pub struct ListFilter {
 
 /// Docker's `filters.Match`: the value is a regular expression searched in
 /// the text; one that does not compile matches nothing.
-fn matches(pattern: &str, text: &str) -> bool {
+pub(crate) fn matches(pattern: &str, text: &str) -> bool {
     regex::Regex::new(pattern).is_ok_and(|re| re.is_match(text))
 }
 
-fn check_keys(raw: &RawFilters, allowed: &[&str]) -> Result<()> {
+pub(crate) fn check_keys(raw: &RawFilters, allowed: &[&str]) -> Result<()> {
     match raw.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(Error::InvalidParameter(format!("invalid filter '{k}'"))),
         None => Ok(()),
     }
 }
 
-fn values<'a>(raw: &'a RawFilters, key: &str) -> &'a [String] {
+pub(crate) fn values<'a>(raw: &'a RawFilters, key: &str) -> &'a [String] {
     raw.get(key).map(Vec::as_slice).unwrap_or_default()
 }
 
-fn parse_bool(key: &str, v: &str) -> Result<bool> {
+pub(crate) fn parse_bool(key: &str, v: &str) -> Result<bool> {
     match v {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
@@ -166,11 +166,13 @@ pub struct ContainerFilter {
     paused: bool,
     networks: Vec<String>,
     labels: Vec<LabelMatch>,
+    /// A volume's name or a mount's destination.
+    volumes: Vec<String>,
 }
 
 impl ContainerFilter {
     pub fn parse(raw: &RawFilters) -> Result<Self> {
-        check_keys(raw, &["name", "id", "status", "network", "label"])?;
+        check_keys(raw, &["name", "id", "status", "network", "label", "volume"])?;
         let mut statuses = None;
         let mut restarting = false;
         let mut paused = false;
@@ -203,6 +205,7 @@ impl ContainerFilter {
                 .iter()
                 .map(|l| LabelMatch::parse(l))
                 .collect(),
+            volumes: values(raw, "volume").to_vec(),
         })
     }
 
@@ -234,6 +237,12 @@ impl ContainerFilter {
             })
             && any(&self.networks, &on_network)
             && self.labels.iter().all(|l| l.matches(&c.labels))
+            && any(&self.volumes, &|v| {
+                c.storage
+                    .mounts
+                    .iter()
+                    .any(|m| (!m.name.is_empty() && m.name == v) || m.destination == v)
+            })
     }
 }
 

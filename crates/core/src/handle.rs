@@ -19,6 +19,7 @@ use crate::lookup::find_network;
 use crate::model::{has_endpoints_on, NetworkTable};
 use crate::network::{Network, NetworkCreate};
 use crate::ports::{Env, Host, Runtime};
+use crate::volume::{users_of, Volume, VolumeCreate, VolumeFilter, VolumePrune, VolumeTable};
 
 /// A start from the prepare on the engine through the runtime to the
 /// recorded outcome; the runtime's part runs in a task of its own so a
@@ -85,6 +86,7 @@ pub struct EngineHandle<H: Host> {
     pub(crate) host: Arc<H>,
     networks: Arc<NetworkTable>,
     table: Arc<ContainerTable>,
+    volumes: Arc<VolumeTable>,
     tx: mpsc::Sender<Command>,
     events: broadcast::Sender<Event>,
     health: Arc<HealthTable>,
@@ -96,6 +98,7 @@ impl<H: Host> Clone for EngineHandle<H> {
             host: Arc::clone(&self.host),
             networks: Arc::clone(&self.networks),
             table: Arc::clone(&self.table),
+            volumes: Arc::clone(&self.volumes),
             tx: self.tx.clone(),
             events: self.events.clone(),
             health: Arc::clone(&self.health),
@@ -108,6 +111,7 @@ impl<H: Host> EngineHandle<H> {
         host: Arc<H>,
         networks: Arc<NetworkTable>,
         table: Arc<ContainerTable>,
+        volumes: Arc<VolumeTable>,
         tx: mpsc::Sender<Command>,
         events: broadcast::Sender<Event>,
         health: Arc<HealthTable>,
@@ -116,6 +120,7 @@ impl<H: Host> EngineHandle<H> {
             host,
             networks,
             table,
+            volumes,
             tx,
             events,
             health,
@@ -349,8 +354,14 @@ impl<H: Host> EngineHandle<H> {
         self.start_container(reference).await
     }
 
-    /// `rm`; with `force`, a running container is killed first.
-    pub async fn remove_container(&self, reference: &str, force: bool) -> Result<Container> {
+    /// `rm`; with `force`, a running container is killed first; with
+    /// `volumes` (`rm -v`), its anonymous volumes go too.
+    pub async fn remove_container(
+        &self,
+        reference: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<Container> {
         let c = self.inspect_container(reference)?;
         if force && (c.is_running() || c.state.restarting) {
             self.stopping(&c, true).await?;
@@ -363,7 +374,7 @@ impl<H: Host> EngineHandle<H> {
             self.thaw_after_signal(&c).await;
             self.exited(&c.id, &mut events).await?;
         }
-        self.ask(|r| Command::RemoveContainer(c.id.to_string(), r))
+        self.ask(|r| Command::RemoveContainer(c.id.to_string(), volumes, r))
             .await
     }
 
@@ -420,6 +431,44 @@ impl<H: Host> EngineHandle<H> {
     pub async fn disconnect(&self, network: String, container: String) -> Result<()> {
         self.ask(|r| Command::Disconnect(network, container, r))
             .await
+    }
+
+    pub async fn create_volume(&self, req: VolumeCreate) -> Result<Volume> {
+        self.ask(|r| Command::CreateVolume(req, r)).await
+    }
+
+    pub async fn remove_volume(&self, name: String, force: bool) -> Result<()> {
+        self.ask(|r| Command::RemoveVolume(name, force, r)).await
+    }
+
+    /// Removes unused volumes; returns their names and the bytes freed.
+    pub async fn prune_volumes(&self, filter: VolumePrune) -> Result<(Vec<String>, u64)> {
+        self.ask(|r| Command::PruneVolumes(filter, r)).await
+    }
+
+    /// Volumes matching `filter`, by name.
+    pub fn list_volumes(&self, filter: &VolumeFilter) -> Vec<Volume> {
+        let containers = self.table.all();
+        let mut list: Vec<Volume> = self
+            .volumes
+            .snapshot()
+            .iter()
+            .filter(|v| filter.matches(v, users_of(&containers, &v.name).next().is_some()))
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
+    }
+
+    pub fn inspect_volume(&self, name: &str) -> Result<Volume> {
+        self.volumes
+            .get(name)
+            .ok_or_else(|| Error::NotFound(format!("get {name}: no such volume")))
+    }
+
+    /// Every volume, oldest first.
+    pub fn volumes(&self) -> Arc<[Volume]> {
+        self.volumes.snapshot()
     }
 }
 

@@ -3,7 +3,7 @@
 //! nothing here touches the OS, so it is tested with fakes and without root.
 //!
 //! Laid out by the nouns of Docker's network model: [`network`],
-//! [`sandbox`], [`endpoint`], [`container`], each with its use cases; the
+//! [`sandbox`], [`endpoint`], [`container`], [`volume`], each with its use cases; the
 //! [`driver`] port with the bridge, host and null drivers; the one
 //! in-memory [`model`] of them all; and the [`engine`]'s command loop that
 //! runs the use cases one at a time, with its [`handle`].
@@ -31,6 +31,7 @@ pub mod ports;
 pub mod publish;
 mod reconcile;
 pub mod sandbox;
+pub mod volume;
 
 pub use config::{DefaultBridge, EngineConfig};
 pub use container::PreparedStart;

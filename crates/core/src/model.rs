@@ -16,6 +16,7 @@ use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::network::{Network, RecordState};
 use crate::ports::{Store, StoreConflict, Write};
+use crate::volume::{Volume, VolumeTable};
 
 /// The networks, as one snapshot that readers share and each change
 /// replaces: networks are few and change rarely, reads are every request.
@@ -96,6 +97,16 @@ impl Txn {
         self.writes.push(Write::DeleteContainer(id.clone()));
         self
     }
+
+    pub(crate) fn put_volume(mut self, volume: &Volume) -> Txn {
+        self.writes.push(Write::PutVolume(Box::new(volume.clone())));
+        self
+    }
+
+    pub(crate) fn delete_volume(mut self, name: &str) -> Txn {
+        self.writes.push(Write::DeleteVolume(name.to_owned()));
+        self
+    }
 }
 
 /// Whether any of `containers` has an endpoint on `network` (Docker's
@@ -111,6 +122,7 @@ pub(crate) fn has_endpoints_on(containers: &[Arc<Container>], network: &NetworkI
 pub(crate) struct Model {
     pub(crate) networks: Arc<NetworkTable>,
     pub(crate) containers: Arc<ContainerTable>,
+    pub(crate) volumes: Arc<VolumeTable>,
     /// Addresses held by endpoints, per network: what IPAM must not hand
     /// out again. Derived from the containers' endpoints.
     addresses: HashMap<NetworkId, BTreeSet<IpAddr>>,
@@ -129,11 +141,13 @@ impl Model {
         let containers = store
             .containers()
             .map_err(Error::store("load containers"))?;
+        let volumes = store.volumes().map_err(Error::store("load volumes"))?;
         let mut model = Model {
             networks: Arc::new(NetworkTable {
                 current: RwLock::new(networks.into()),
             }),
             containers: Arc::new(ContainerTable::new(Vec::new())),
+            volumes: Arc::new(VolumeTable::new(volumes)),
             addresses: HashMap::new(),
         };
         for c in containers {
@@ -180,6 +194,8 @@ impl Model {
                         self.release(&old);
                     }
                 }
+                Write::PutVolume(volume) => self.volumes.put(&volume),
+                Write::DeleteVolume(name) => self.volumes.remove(&name),
             }
         }
         Ok(())

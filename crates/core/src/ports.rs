@@ -13,6 +13,7 @@ use crate::container::{
     Capacity, Container, ProcessConfig, Proto, Resources, SecurityLaunch, Storage,
 };
 use crate::network::{Network, RecordState};
+use crate::volume::Volume;
 
 /// Adapters report failures as boxed errors; the core wraps them with what it
 /// was doing and which object it was doing it to.
@@ -354,6 +355,10 @@ pub enum Write {
     PutContainer(Box<Container>),
     /// Deletes a container and its endpoints; missing is success.
     DeleteContainer(ContainerId),
+    /// Inserts or replaces (same name) a volume.
+    PutVolume(Box<Volume>),
+    /// Deletes a volume by name; missing is success.
+    DeleteVolume(String),
 }
 
 /// Durable state. The engine loads it once and then only writes: each
@@ -363,6 +368,8 @@ pub trait Store: Send + Sync + 'static {
     fn networks(&self) -> Result<Vec<(Network, RecordState)>, PortError>;
     /// Every container, with the endpoints stored for it.
     fn containers(&self) -> Result<Vec<Container>, PortError>;
+    /// Every volume, oldest first.
+    fn volumes(&self) -> Result<Vec<Volume>, PortError>;
     /// Applies `writes` in order as one transaction: all or nothing. A
     /// unique constraint refusing a write (a name taken, an address already
     /// allocated on its network) fails it whole with [`StoreConflict`].
@@ -507,6 +514,8 @@ pub struct ImageConfig {
     pub working_dir: String,
     pub user: String,
     pub exposed: Vec<(u16, Proto)>,
+    /// `VOLUME`s: paths that get an anonymous volume in each container.
+    pub volumes: Vec<String>,
 }
 
 /// The tar stream of a `docker import`, read on a blocking thread.
@@ -605,6 +614,30 @@ pub trait Images: Send + Sync + 'static {
     fn remove(&self, plan: &RemovalPlan) -> Result<Vec<RemovedImage>, PortError>;
 }
 
+/// Volumes' files: each volume's data directory under the data root,
+/// and what its `local` driver options mount there.
+pub trait Volumes: Send + Sync + 'static {
+    /// The data directory of volume `name` (`<data-root>/volumes/<name>/_data`).
+    fn mountpoint(&self, name: &str) -> String;
+    /// Makes the volume's data directory; one that exists is success.
+    fn create(&self, volume: &Volume) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Before a container using it starts: the data directory exists and,
+    /// with `type`/`device`/`o` options, the device is mounted on it (one
+    /// mounted already is kept).
+    fn activate(&self, volume: &Volume) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// After its last running user stopped: its device is unmounted (not
+    /// mounted is success).
+    fn deactivate(&self, volume: &Volume) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Unmounts anything on the data directory and removes the volume's
+    /// directory; returns the bytes it held. Missing is success.
+    fn remove(&self, volume: &Volume) -> impl Future<Output = Result<u64, PortError>> + Send;
+    /// The names of the volume directories there are (for start-up).
+    fn list(&self) -> Result<Vec<String>, PortError>;
+    /// Whether `path` exists on the host (`--mount type=bind` needs its
+    /// source to).
+    fn host_path_exists(&self, path: &str) -> bool;
+}
+
 /// Time and randomness, injected so use cases are deterministic in tests.
 pub trait Env: Send + Sync + 'static {
     fn now(&self) -> SystemTime;
@@ -623,6 +656,7 @@ pub trait Host: Send + Sync + 'static {
     type Images: Images;
     type Firewall: Firewall;
     type Dns: SandboxDns;
+    type Volumes: Volumes;
 
     fn net(&self) -> &Self::Net;
     fn store(&self) -> &Self::Store;
@@ -631,6 +665,7 @@ pub trait Host: Send + Sync + 'static {
     fn images(&self) -> &Self::Images;
     fn firewall(&self) -> &Self::Firewall;
     fn dns(&self) -> &Self::Dns;
+    fn volumes(&self) -> &Self::Volumes;
     /// Where sandboxes' namespace files live (`<exec-root>/netns`).
     fn netns_dir(&self) -> &Path;
 }

@@ -65,6 +65,7 @@ impl<H: Host> Engine<H> {
 
         self.reconcile_containers().await?;
         self.mark_policy_restarts()?;
+        self.reconcile_volumes().await;
         self.remove_orphans().await?;
         self.forget_leaving_flows().await;
         self.apply_firewall().await

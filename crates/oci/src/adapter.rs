@@ -26,6 +26,7 @@ use crate::shim::proto::{self, ExitInfo, ProcessState};
 use crate::spec::{ContainerOptions, EtcFiles, NetworkNamespace, ProcessSpec, Rlimit, User};
 
 mod images;
+mod volumes;
 
 /// The runtime and the image store, shared by the daemon's tasks.
 #[derive(Clone)]
@@ -352,6 +353,7 @@ impl Runtime for OciAdapter {
                 spec.hostname.clone()
             };
             let etc = write_etc(&rt.layout().container_data_dir(&spec.id), &spec.etc)?;
+            crate::volumes::prepare_mounts(&spec.storage, &images.rootfs(&image))?;
             let process = ProcessSpec {
                 args: spec.process.args.clone(),
                 env: process_env(&spec.process.env, &hostname, spec.process.tty),

@@ -99,6 +99,15 @@ pub enum Error {
 
     #[error("log of container {id}: {reason}")]
     Log { id: String, reason: String },
+
+    /// A mount's propagation the host's mount of its source cannot give,
+    /// in Docker's words.
+    #[error("{0}")]
+    Propagation(String),
+
+    /// A volume's device could not be mounted or unmounted.
+    #[error("volume {name}: {reason}")]
+    Volume { name: String, reason: String },
 }
 
 impl Error {

@@ -9,6 +9,7 @@
 //! <data-root>/containers/<id>/upper, work       overlay upper and work dirs
 //! <data-root>/containers/<id>/<id>-json.log     Docker json-file log, written by the shim
 //! <data-root>/containers/<id>/exit.json         exit code + finish time, written by the shim
+//! <data-root>/volumes/<name>/_data              a volume's data, as Docker's `local` driver
 //! <exec-root>/runc/                             runc's --root (never /run/runc)
 //! <exec-root>/containers/<id>/                  bundle dir = shim dir:
 //!     config.json  rootfs/ (overlay mount)  shim.json  shim.sock  shim.pid
@@ -93,6 +94,16 @@ impl Layout {
 
     pub fn images_dir(&self) -> PathBuf {
         self.data_root.join("images")
+    }
+
+    /// Every volume's directory is a child of this one.
+    pub fn volumes_dir(&self) -> PathBuf {
+        self.data_root.join("volumes")
+    }
+
+    /// What containers mount of volume `name`.
+    pub fn volume_data(&self, name: &str) -> PathBuf {
+        self.volumes_dir().join(name).join("_data")
     }
 
     pub fn runc_root(&self) -> PathBuf {

@@ -8,6 +8,8 @@
 //! - [`shim`]: the per-container shim's config, wire protocol and client.
 //! - [`logs`]: Docker's json-file log format (written by the shim, read
 //!   here).
+//! - [`volumes`]: volumes' directories, their `local` driver mounts, and
+//!   what a container's mounts need on the host before it starts.
 //! - [`ContainerRuntime`]: the above tied together over one [`Layout`]
 //!   (the on-disk layout is documented in [`layout`]).
 //!
@@ -27,6 +29,7 @@ pub mod runtime;
 pub mod shim;
 pub mod spec;
 pub mod time;
+pub mod volumes;
 
 pub use adapter::OciAdapter;
 pub use error::{Error, ErrorKind, Result, RuntimeFailure};

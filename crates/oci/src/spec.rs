@@ -22,6 +22,8 @@ pub use resources::{cgroup_limits, LinuxResources, OciRlimit};
 
 pub mod security;
 
+mod storage;
+
 /// Docker's default capability set (moby `oci/caps/defaults.go`).
 pub const DEFAULT_CAPABILITIES: [&str; 14] = [
     "CAP_CHOWN",
@@ -251,6 +253,10 @@ pub struct Linux {
     pub readonly_paths: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<serde_json::Value>,
+    /// Set when a mount asks for shared or slave propagation, which the
+    /// root must allow (as moby sets it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rootfs_propagation: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -418,6 +424,7 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
             mounts.push(bind(dest, src));
         }
     }
+    let root = storage::add_mounts(&b.options.storage, &mut mounts).map_err(invalid)?;
 
     let mut namespaces = vec![
         Namespace {
@@ -471,7 +478,7 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
         process,
         root: Root {
             path: b.rootfs.clone(),
-            readonly: false,
+            readonly: root.readonly,
         },
         hostname: b.hostname.clone(),
         mounts,
@@ -484,6 +491,7 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
             masked_paths: MASKED_PATHS.map(str::to_owned).to_vec(),
             readonly_paths: READONLY_PATHS.map(str::to_owned).to_vec(),
             seccomp: None,
+            rootfs_propagation: root.propagation,
         },
     };
     security::apply(&mut spec, &b.options.security, &b.host_security).map_err(invalid)?;

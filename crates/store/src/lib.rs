@@ -21,6 +21,7 @@
 mod containers;
 mod error;
 mod schema;
+mod volumes;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -158,6 +159,8 @@ impl SqliteStore {
                 Write::DeleteNetwork(id) => delete_network(&tx, id)?,
                 Write::PutContainer(container) => containers::put(&tx, container)?,
                 Write::DeleteContainer(id) => containers::delete(&tx, id)?,
+                Write::PutVolume(volume) => volumes::put(&tx, volume)?,
+                Write::DeleteVolume(name) => volumes::delete(&tx, name)?,
             }
         }
         // Dropping `tx` on any error above rolled everything back.
@@ -215,6 +218,10 @@ impl Store for SqliteStore {
 
     fn containers(&self) -> Result<Vec<Container>, PortError> {
         SqliteStore::containers(self).map_err(StoreError::into_port)
+    }
+
+    fn volumes(&self) -> Result<Vec<berth_core::volume::Volume>, PortError> {
+        SqliteStore::volumes(self).map_err(StoreError::into_port)
     }
 
     fn commit(&self, writes: &[Write]) -> Result<(), PortError> {

@@ -90,6 +90,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
 
     DELETE FROM endpoints WHERE spec IS NULL;",
+    // 4: volumes, by their unique name.
+    "CREATE TABLE volumes (
+        name       TEXT    NOT NULL PRIMARY KEY,
+        created_ns INTEGER NOT NULL,
+        spec       TEXT    NOT NULL -- JSON of berth_core::volume::Volume
+    ) STRICT;",
 ];
 
 /// The schema version this build writes.

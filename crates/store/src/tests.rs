@@ -97,7 +97,13 @@ fn open_creates_parent_dir_file_and_schema() {
     assert_eq!(user_version(&conn), schema::latest());
     assert_eq!(
         tables(&conn),
-        ["containers", "endpoints", "ip_allocations", "networks"]
+        [
+            "containers",
+            "endpoints",
+            "ip_allocations",
+            "networks",
+            "volumes"
+        ]
     );
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))

@@ -30,4 +30,6 @@ pub fn engine_config() -> EngineConfig {
 }
 
 pub use fake_images::{busybox_id, FakeImages};
-pub use fakes::{FakeHost, FakeLink, FakeNet, FakeProcess, FakeRuntime, FixedEnv, MemStore};
+pub use fakes::{
+    FakeHost, FakeLink, FakeNet, FakeProcess, FakeRuntime, FakeVolumes, FixedEnv, MemStore,
+};

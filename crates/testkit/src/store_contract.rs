@@ -14,6 +14,7 @@ use berth_core::container::{
 };
 use berth_core::network::{driverless_network, Network, RecordState};
 use berth_core::ports::{PortError, Store, StoreConflict, Write};
+use berth_core::volume::Volume;
 use berth_types::{ContainerId, Driver, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 
 /// Runs every check of the contract, each on a store of its own.
@@ -25,6 +26,68 @@ pub fn check_store_contract<S: Store>(new_store: impl Fn() -> S) {
     a_taken_address_fails_the_whole_commit(&new_store());
     leaving_and_deleting_free_addresses(&new_store());
     a_network_with_endpoints_is_not_deleted(&new_store());
+    volumes_round_trip(&new_store());
+    a_container_and_its_volumes_are_one_commit(&new_store());
+}
+
+fn volume(n: u8, name: &str) -> Volume {
+    Volume {
+        name: name.to_owned(),
+        driver: "local".to_owned(),
+        labels: [("k".to_owned(), "v".to_owned())].into(),
+        options: [("type".to_owned(), "tmpfs".to_owned())].into(),
+        mountpoint: format!("/var/lib/berth/volumes/{name}/_data"),
+        created: UNIX_EPOCH + Duration::from_secs(1_700_000_000 + u64::from(n)),
+    }
+}
+
+fn volumes_round_trip(store: &impl Store) {
+    let (a, b) = (volume(2, "alpha"), volume(1, "beta"));
+    ok(
+        store.commit(&[
+            Write::PutVolume(Box::new(a.clone())),
+            Write::PutVolume(Box::new(b.clone())),
+        ]),
+        "insert volumes",
+    );
+    assert_eq!(
+        ok(store.volumes(), "list volumes"),
+        vec![b.clone(), a.clone()],
+        "oldest first"
+    );
+    let mut changed = a.clone();
+    changed.labels.clear();
+    ok(
+        store.commit(&[Write::PutVolume(Box::new(changed.clone()))]),
+        "replace a volume",
+    );
+    ok(
+        store.commit(&[Write::DeleteVolume(b.name.clone())]),
+        "delete a volume",
+    );
+    assert_eq!(ok(store.volumes(), "list after delete"), vec![changed]);
+    ok(
+        store.commit(&[Write::DeleteVolume(b.name.clone())]),
+        "delete a missing volume",
+    );
+}
+
+fn a_container_and_its_volumes_are_one_commit(store: &impl Store) {
+    ok(
+        store.commit(&[Write::PutContainer(Box::new(container(1, "taken")))]),
+        "first container",
+    );
+    conflict(
+        store.commit(&[
+            Write::PutVolume(Box::new(volume(1, "anon"))),
+            Write::PutContainer(Box::new(container(2, "taken"))),
+        ]),
+        "a container whose name is taken, with its new volume",
+    );
+    assert!(
+        ok(store.volumes(), "list volumes").is_empty(),
+        "the volume went with the refused container"
+    );
 }
 
 fn ok<T>(result: Result<T, PortError>, what: &str) -> T {

@@ -69,7 +69,7 @@ async fn auto_remove_and_stop_and_rm() {
 
     h.create_container(run_req("svc", "")).await.unwrap();
     h.start_container("svc").await.unwrap();
-    let err = h.remove_container("svc", false).await.unwrap_err();
+    let err = h.remove_container("svc", false, false).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
     assert!(err
         .to_string()
@@ -91,7 +91,7 @@ async fn auto_remove_and_stop_and_rm() {
     let id = h.inspect_container("svc").unwrap().id;
     assert_eq!(err.to_string(), format!("container {id} is not running"));
     h.start_container("svc").await.unwrap();
-    h.remove_container("svc", true).await.unwrap();
+    h.remove_container("svc", true, false).await.unwrap();
     assert!(host.net.namespace_paths().is_empty());
     assert_eq!(host.net.link_names(), vec!["berth0"]);
     assert!(host.store.endpoints().is_empty());
@@ -120,7 +120,7 @@ async fn an_exit_the_store_refuses_answers_with_the_cause_and_is_recorded_later(
         err.to_string().contains("database or disk is full"),
         "{err}"
     );
-    let err = h.remove_container("two", true).await.unwrap_err();
+    let err = h.remove_container("two", true, false).await.unwrap_err();
     assert!(err.to_string().contains("could not record"), "{err}");
     let tmp = h.inspect_container("tmp").unwrap();
     host.runtime.exit(&tmp.id, 0);
@@ -138,8 +138,8 @@ async fn an_exit_the_store_refuses_answers_with_the_cause_and_is_recorded_later(
             .await
             .unwrap();
     }
-    h.remove_container("two", true).await.unwrap();
-    h.remove_container("one", false).await.unwrap();
+    h.remove_container("two", true, false).await.unwrap();
+    h.remove_container("one", false, false).await.unwrap();
     while h.inspect_container("tmp").is_ok() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

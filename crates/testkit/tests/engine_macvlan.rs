@@ -302,7 +302,7 @@ async fn missing_parents_are_made_and_removed_with_the_network() {
     let c = h.start_container("web").await.unwrap();
     let eth0 = host.net.namespace(c.netns.as_ref().unwrap()).unwrap()["eth0"].clone();
     assert_eq!(eth0.master.as_deref(), Some("lan0.10"));
-    h.remove_container("web", true).await.unwrap();
+    h.remove_container("web", true, false).await.unwrap();
     h.remove_network("tagged".into()).await.unwrap();
     assert!(
         host.net.link("lan0.10").is_none(),

@@ -99,7 +99,7 @@ async fn always_restarts_any_exit_but_not_a_stop_by_hand() {
 
     // `rm -f` of a running `always` container does not race a restart.
     h.start_container("web").await.unwrap();
-    h.remove_container("web", true).await.unwrap();
+    h.remove_container("web", true, false).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         h.inspect_container("web").unwrap_err().kind(),

@@ -84,13 +84,13 @@ fn an_unset_env_var_is_unset_not_a_failure() {
 fn options_berth_does_not_apply_are_refused_by_name() {
     let sb = Sandbox::with_busybox();
     for (flags, named) in [
-        (&["-v", "/tmp:/x"][..], "-v (HostConfig.Binds)"),
-        (&["-v", "/data"][..], "-v (Volumes)"),
-        (&["--mount", "type=tmpfs,target=/t"][..], "--mount"),
-        (&["--tmpfs", "/t"][..], "--tmpfs"),
         (
-            &["--read-only"][..],
-            "--read-only (HostConfig.ReadonlyRootfs)",
+            &["--volume-driver", "nfs"][..],
+            "--volume-driver (HostConfig.VolumeDriver)",
+        ),
+        (
+            &["--mount", "type=volume,target=/v,volume-subpath=x"][..],
+            "--mount volume-subpath",
         ),
         (&["--gpus", "all"][..], "--gpus (HostConfig.DeviceRequests)"),
         (&["--log-driver", "syslog"][..], "--log-driver"),

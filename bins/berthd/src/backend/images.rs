@@ -120,6 +120,7 @@ pub async fn inspect(oci: &OciAdapter, name: &str) -> Result<ImageInspect, ApiEr
                 .labels
                 .clone()
                 .map(|l| l.into_iter().collect::<HashMap<_, _>>()),
+            volumes: config.volumes.as_ref().map(|v| v.keys().cloned().collect()),
             ..Default::default()
         }),
         architecture: Some(image.architecture.clone()),

@@ -26,6 +26,7 @@ use berth_core::container::StopSignal;
 use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
 use berth_core::handle::stop_grace;
 use berth_core::network::{IpamInput, NetworkCreate};
+use berth_core::volume::{VolumeCreate, VolumeFilter, VolumePrune};
 use berth_core::EngineHandle;
 use berth_oci::OciAdapter;
 use berth_types::Driver;
@@ -36,7 +37,8 @@ use bollard_stubs::models::{
     ImageSummary, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
     NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse, SystemInfo,
     SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum, SystemInfoDefaultAddressPools,
-    SystemVersion, SystemVersionComponents, SystemVersionPlatform,
+    SystemVersion, SystemVersionComponents, SystemVersionPlatform, Volume, VolumeCreateRequest,
+    VolumeListResponse, VolumePruneResponse,
 };
 
 use crate::config::Config;
@@ -336,6 +338,9 @@ impl Backend for DaemonBackend {
         config: ContainerCreateBody,
     ) -> Result<ContainerCreateResponse, ApiError> {
         fields::check_create(&config)?;
+        if let Some(host) = &config.host_config {
+            storage::check(host)?;
+        }
         // dockerd's check, on the request: create drops the bindings of a
         // container on the host's network.
         let host_config = config.host_config.as_ref();
@@ -471,7 +476,7 @@ impl Backend for DaemonBackend {
             ));
         }
         self.engine
-            .remove_container(&id_or_name, options.force)
+            .remove_container(&id_or_name, options.force, options.volumes)
             .await
             .map(drop)
             .map_err(api_error)
@@ -656,5 +661,55 @@ impl Backend for DaemonBackend {
         options: ImageRemoveOptions,
     ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
         images::remove(&self.engine, name, options).await
+    }
+
+    async fn volume_list(&self, filters: Filters) -> Result<VolumeListResponse, ApiError> {
+        let filter = VolumeFilter::parse(&filters).map_err(api_error)?;
+        let volumes = self.engine.list_volumes(&filter);
+        Ok(VolumeListResponse {
+            volumes: Some(volumes.iter().map(storage::volume_to_wire).collect()),
+            warnings: Some(Vec::new()),
+        })
+    }
+
+    async fn volume_inspect(&self, name: String) -> Result<Volume, ApiError> {
+        let volume = self.engine.inspect_volume(&name).map_err(api_error)?;
+        Ok(storage::volume_to_wire(&volume))
+    }
+
+    async fn volume_create(&self, req: VolumeCreateRequest) -> Result<Volume, ApiError> {
+        if req.cluster_volume_spec.is_some() {
+            return Err(ApiError::invalid_parameter(
+                "berth does not support cluster volumes",
+            ));
+        }
+        let map = |m: Option<HashMap<String, String>>| m.unwrap_or_default().into_iter().collect();
+        let volume = self
+            .engine
+            .create_volume(VolumeCreate {
+                name: req.name.unwrap_or_default(),
+                driver: req.driver.unwrap_or_default(),
+                labels: map(req.labels),
+                options: map(req.driver_opts),
+            })
+            .await
+            .map_err(api_error)?;
+        Ok(storage::volume_to_wire(&volume))
+    }
+
+    async fn volume_remove(&self, name: String, force: bool) -> Result<(), ApiError> {
+        self.engine
+            .remove_volume(name, force)
+            .await
+            .map_err(api_error)
+    }
+
+    async fn volume_prune(&self, filters: Filters) -> Result<VolumePruneResponse, ApiError> {
+        let filter = VolumePrune::parse(&filters).map_err(api_error)?;
+        let (removed, freed) = self.engine.prune_volumes(filter).await.map_err(api_error)?;
+        Ok(VolumePruneResponse {
+            volumes_deleted: Some(removed),
+            space_reclaimed: Some(i64::try_from(freed).unwrap_or(i64::MAX)),
+        })
     }
 }

@@ -6,6 +6,7 @@ mod exec;
 mod image;
 mod network;
 mod system;
+mod volume;
 
 use std::time::Instant;
 
@@ -153,6 +154,11 @@ async fn dispatch<B: Backend>(
             image::inspect(backend, name, api_version, request.uri()).await
         }
         Route::ImageRemove { name } => image::remove(backend, name, request.uri()).await,
+        Route::VolumeList => volume::list(backend, request.uri()).await,
+        Route::VolumeInspect { name } => volume::inspect(backend, name).await,
+        Route::VolumeCreate => volume::create(backend, request).await,
+        Route::VolumeRemove { name } => volume::remove(backend, name, request.uri()).await,
+        Route::VolumePrune => volume::prune(backend, api_version, request.uri()).await,
         Route::Swarm => Err(ApiError::unavailable(NOT_A_SWARM_MANAGER)),
     }
 }

@@ -47,7 +47,8 @@ use bollard_stubs::models::{
     ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ExecConfig,
     ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
     NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
-    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
+    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion, Volume, VolumeCreateRequest,
+    VolumeListResponse, VolumePruneResponse,
 };
 
 pub use engine::new_id;
@@ -97,6 +98,11 @@ pub enum Call {
     ImageList(ImageListOptions),
     ImageInspect(String),
     ImageRemove(String, ImageRemoveOptions),
+    VolumeList(Filters),
+    VolumeInspect(String),
+    VolumeCreate(Box<VolumeCreateRequest>),
+    VolumeRemove(String, bool),
+    VolumePrune(Filters),
 }
 
 /// Records every call. Network names pick failures: `missing` is not
@@ -395,5 +401,52 @@ impl Backend for StubBackend {
         options: ImageRemoveOptions,
     ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
         images::image_remove(self, name, options).await
+    }
+
+    async fn volume_list(&self, filters: Filters) -> Result<VolumeListResponse, ApiError> {
+        self.record(Call::VolumeList(filters));
+        Ok(VolumeListResponse {
+            volumes: Some(vec![volume("data")]),
+            warnings: Some(Vec::new()),
+        })
+    }
+
+    /// The stub's one volume is `data` (the one it lists).
+    async fn volume_inspect(&self, name: String) -> Result<Volume, ApiError> {
+        self.record(Call::VolumeInspect(name.clone()));
+        if name == "data" {
+            Ok(volume(&name))
+        } else {
+            Err(ApiError::not_found(format!("get {name}: no such volume")))
+        }
+    }
+
+    async fn volume_create(&self, req: VolumeCreateRequest) -> Result<Volume, ApiError> {
+        let name = req.name.clone().unwrap_or_default();
+        self.record(Call::VolumeCreate(Box::new(req)));
+        Ok(volume(&name))
+    }
+
+    async fn volume_remove(&self, name: String, force: bool) -> Result<(), ApiError> {
+        self.record(Call::VolumeRemove(name, force));
+        Ok(())
+    }
+
+    async fn volume_prune(&self, filters: Filters) -> Result<VolumePruneResponse, ApiError> {
+        self.record(Call::VolumePrune(filters));
+        Ok(VolumePruneResponse {
+            volumes_deleted: Some(Vec::new()),
+            space_reclaimed: Some(0),
+        })
+    }
+}
+
+/// A `local` volume named `name`, as the stub answers.
+pub fn volume(name: &str) -> Volume {
+    Volume {
+        name: name.to_owned(),
+        driver: "local".to_owned(),
+        mountpoint: format!("/var/lib/berth/volumes/{name}/_data"),
+        ..Default::default()
     }
 }

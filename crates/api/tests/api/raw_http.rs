@@ -499,3 +499,51 @@ async fn after_shutdown_the_socket_refuses_connections() {
     };
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
 }
+
+#[tokio::test]
+async fn volume_routes_reach_the_backend() {
+    let server = TestServer::start().await;
+    let created = server
+        .request(
+            "POST",
+            "/v1.50/volumes/create",
+            &[("Content-Type", JSON)],
+            r#"{"Name":"data"}"#,
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    assert_eq!(created.json()["Name"], "data");
+    let empty = server
+        .request("POST", "/v1.50/volumes/create", &[], "")
+        .await;
+    assert_eq!(
+        empty.status, 201,
+        "an empty body is a volume without a name"
+    );
+    assert_eq!(
+        server.get("/v1.50/volumes").await.json()["Volumes"][0]["Name"],
+        "data"
+    );
+    assert_eq!(server.get("/v1.50/volumes/data").await.status, 200);
+    let removed = server
+        .request("DELETE", "/v1.50/volumes/data?force=1", &[], "")
+        .await;
+    assert_eq!(removed.status, 204);
+    for version in ["1.50", "1.41"] {
+        let pruned = server
+            .request("POST", &format!("/v{version}/volumes/prune"), &[], "")
+            .await;
+        assert_eq!(pruned.status, 200);
+    }
+    let calls = server.backend.calls();
+    assert_eq!(
+        calls[calls.len() - 3..],
+        [
+            Call::VolumeRemove("data".to_owned(), true),
+            Call::VolumePrune(Filters::new()),
+            // Before 1.42 a prune took named volumes too.
+            Call::VolumePrune(filters(&[("all", &["true"])])),
+        ]
+    );
+    server.stop().await.unwrap();
+}

@@ -54,7 +54,7 @@ pub enum StartKind {
 }
 
 impl<H: Host> Engine<H> {
-    pub async fn create_container(&mut self, req: ContainerCreate) -> Result<Container> {
+    pub async fn create_container(&mut self, mut req: ContainerCreate) -> Result<Container> {
         if req.image.is_empty() {
             return Err(Error::InvalidParameter(
                 "no image specified: Image is empty".to_owned(),
@@ -68,6 +68,7 @@ impl<H: Host> Engine<H> {
             .ok_or_else(|| {
                 Error::NotFound(format!("No such image: {}", image_display(&req.image)))
             })?;
+        let new_volumes = self.plan_storage(&mut req.storage, &image.volumes)?;
         let networks = self.networks();
         let env = self.host.env();
         let id = ContainerId::from_bytes(env.random_id_bytes());
@@ -83,9 +84,13 @@ impl<H: Host> Engine<H> {
         let container = plan_container(req, &ctx, id, env.now(), || {
             generated_name(&seed, |n| table.name_holder(n).is_some())
         })?;
-        self.commit(
-            Txn::new(format!("record container {}", container.name)).put_container(&container),
-        )?;
+        let mut txn =
+            Txn::new(format!("record container {}", container.name)).put_container(&container);
+        for v in &new_volumes {
+            txn = txn.put_volume(v);
+        }
+        self.commit(txn)?;
+        self.make_volume_dirs(&new_volumes).await;
         info!(container = %container.name, id = %container.id, "container created");
         Ok(container)
     }
@@ -140,10 +145,15 @@ impl<H: Host> Engine<H> {
                 .on_conflict(Error::Forbidden)
                 .put_container(&c),
         )?;
-        match self.make_container_network(&c, &sandbox).await {
+        let made = match self.activate_volumes(&c).await {
+            Ok(()) => self.make_container_network(&c, &sandbox).await,
+            Err(e) => Err(e),
+        };
+        match made {
             Ok(prepared) => Ok(prepared),
             Err(e) => {
                 self.tear_down_sandbox(&mut c).await;
+                self.deactivate_volumes(&c).await;
                 c.state.starting = false;
                 c.state.restarting = false;
                 c.state.error = e.to_string();
@@ -235,6 +245,7 @@ impl<H: Host> Engine<H> {
             }
             Err(source) => {
                 self.tear_down_sandbox(&mut c).await;
+                self.deactivate_volumes(&c).await;
                 if let Err(e) = self.host.runtime().delete(&c.id).await {
                     warn!(container = %c.name, error = %e, "runtime state not removed after a failed start");
                 }
@@ -273,6 +284,7 @@ impl<H: Host> Engine<H> {
     pub(crate) async fn record_exit(&mut self, mut c: Container, exit: ExitStatus) -> Result<()> {
         self.stop_health(&c.id);
         self.tear_down_sandbox(&mut c).await;
+        self.deactivate_volumes(&c).await;
         c.state.starting = false;
         c.state.status = if c.auto_remove {
             Status::Removing
@@ -359,8 +371,9 @@ impl<H: Host> Engine<H> {
         Ok(was_restarting && ends_it)
     }
 
-    /// Removes a container that is not running.
-    pub async fn remove_container(&mut self, reference: &str) -> Result<Container> {
+    /// Removes a container that is not running; with `volumes`
+    /// (`rm -v`), its anonymous volumes too.
+    pub async fn remove_container(&mut self, reference: &str, volumes: bool) -> Result<Container> {
         let c = self.container(reference)?;
         if c.state.restarting {
             return Err(Error::Conflict(format!(
@@ -374,7 +387,7 @@ impl<H: Host> Engine<H> {
                 c.name
             )));
         }
-        self.destroy_container(c.clone()).await?;
+        self.destroy_container_with(c.clone(), volumes).await?;
         Ok(c)
     }
 
@@ -384,7 +397,14 @@ impl<H: Host> Engine<H> {
     /// (stopped: its network went at exit) needs no mark, as a crash then
     /// leaves at worst its runtime state gone, which its next start makes
     /// again and its next removal skips.
-    pub(crate) async fn destroy_container(&mut self, mut c: Container) -> Result<()> {
+    pub(crate) async fn destroy_container(&mut self, c: Container) -> Result<()> {
+        self.destroy_container_with(c, false).await
+    }
+
+    /// [`Self::destroy_container`]; the container's anonymous volumes go
+    /// with it when `volumes` or it was started with `--rm` (forgotten in
+    /// the same transaction, their directories removed after).
+    async fn destroy_container_with(&mut self, mut c: Container, volumes: bool) -> Result<()> {
         let holds_kernel_objects = c.netns.is_some()
             || !c.published.is_empty()
             || c.attachments.iter().any(|a| a.endpoint.is_some());
@@ -403,7 +423,17 @@ impl<H: Host> Engine<H> {
                 "remove the runtime state of container {}",
                 c.name
             )))?;
-        self.commit(Txn::new(format!("forget container {}", c.name)).delete_container(&c.id))?;
+        let doomed = if volumes || c.auto_remove {
+            self.anonymous_volumes_of(&c)
+        } else {
+            Vec::new()
+        };
+        let mut txn = Txn::new(format!("forget container {}", c.name)).delete_container(&c.id);
+        for v in &doomed {
+            txn = txn.delete_volume(&v.name);
+        }
+        self.commit(txn)?;
+        self.remove_volume_dirs(&doomed).await;
         self.names.remove_container(&c.id);
         info!(container = %c.name, "container removed");
         let _ = self

@@ -13,7 +13,7 @@ mod rename;
 mod resources;
 mod restart;
 pub mod security;
-mod storage;
+pub mod storage;
 pub mod table;
 mod update;
 
@@ -24,7 +24,7 @@ pub use lifecycle::{PreparedStart, StartKind};
 pub use resources::{Capacity, ContainerUpdate, Device, Resources, Ulimit, DEFAULT_SHM_SIZE};
 pub use restart::RestartPolicy;
 pub use security::{Security, SecurityLaunch, SecurityRequest};
-pub use storage::Storage;
+pub use storage::{Mount, MountKind, MountRequest, Storage, ANONYMOUS_VOLUME_LABEL};
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -44,6 +44,10 @@ impl Images for OciAdapter {
             working_dir: config.working_dir,
             user: String::new(),
             exposed,
+            volumes: config
+                .volumes
+                .map(|v| v.into_keys().collect())
+                .unwrap_or_default(),
         }))
     }
 

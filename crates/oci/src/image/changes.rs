@@ -1,7 +1,7 @@
 //! `docker import --change` lines: Dockerfile instructions applied to an
 //! empty image config. Docker accepts only a few instructions here; we take
-//! CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE and LABEL, in JSON (exec) or shell
-//! form where Dockerfiles allow both.
+//! CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL and VOLUME, in JSON (exec)
+//! or shell form where Dockerfiles allow both.
 
 use std::collections::BTreeMap;
 
@@ -57,6 +57,16 @@ pub fn apply_changes(config: &mut ImageConfig, changes: &[String]) -> Result<()>
                     }
                 }
             }
+            "VOLUME" => {
+                let paths = volume_paths(rest);
+                if paths.is_empty() {
+                    return Err(missing(instr));
+                }
+                let volumes = config.volumes.get_or_insert_with(BTreeMap::new);
+                for path in paths {
+                    volumes.insert(path, Empty {});
+                }
+            }
             _ => {
                 return Err(Error::InvalidChange(format!(
                     "{instr} is not a valid change command"
@@ -65,6 +75,16 @@ pub fn apply_changes(config: &mut ImageConfig, changes: &[String]) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// `VOLUME ["/a", "/b"]` or `VOLUME /a /b`.
+fn volume_paths(rest: &str) -> Vec<String> {
+    if rest.starts_with('[') {
+        if let Ok(v) = serde_json::from_str::<Vec<String>>(rest) {
+            return v.into_iter().filter(|p| !p.is_empty()).collect();
+        }
+    }
+    rest.split_whitespace().map(str::to_owned).collect()
 }
 
 fn missing(instr: &str) -> Error {
@@ -289,6 +309,13 @@ mod tests {
             ports,
             ["53/udp", "80/tcp", "8000/tcp", "8001/tcp", "8002/tcp"]
         );
+    }
+
+    #[test]
+    fn volumes_in_both_forms() {
+        let c = apply(&["VOLUME /data /cache", "VOLUME [\"/logs\"]"]);
+        let paths: Vec<_> = c.volumes.unwrap().into_keys().collect();
+        assert_eq!(paths, ["/cache", "/data", "/logs"]);
     }
 
     #[test]

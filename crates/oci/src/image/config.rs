@@ -27,6 +27,9 @@ pub struct ImageConfig {
     pub exposed_ports: Option<BTreeMap<String, Empty>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
+    /// `VOLUME` paths, Docker's `{"/data": {}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<BTreeMap<String, Empty>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use berth_core::ports::Host;
 
-use super::{FakeDns, FakeFirewall, FakeNet, FakeRuntime, FixedEnv, MemStore};
+use super::{FakeDns, FakeFirewall, FakeNet, FakeRuntime, FakeVolumes, FixedEnv, MemStore};
 use crate::fake_images::FakeImages;
 
 pub struct FakeHost {
@@ -15,6 +15,7 @@ pub struct FakeHost {
     pub images: FakeImages,
     pub firewall: FakeFirewall,
     pub dns: FakeDns,
+    pub volumes: FakeVolumes,
     pub netns_dir: PathBuf,
 }
 
@@ -28,6 +29,7 @@ impl Default for FakeHost {
             images: FakeImages::default(),
             firewall: FakeFirewall::default(),
             dns: FakeDns::default(),
+            volumes: FakeVolumes::default(),
             netns_dir: PathBuf::from("/run/berth/netns"),
         }
     }
@@ -41,9 +43,14 @@ impl Host for FakeHost {
     type Images = FakeImages;
     type Firewall = FakeFirewall;
     type Dns = FakeDns;
+    type Volumes = FakeVolumes;
 
     fn dns(&self) -> &FakeDns {
         &self.dns
+    }
+
+    fn volumes(&self) -> &FakeVolumes {
+        &self.volumes
     }
 
     fn firewall(&self) -> &FakeFirewall {

@@ -8,6 +8,7 @@ mod host;
 mod net;
 mod runtime;
 mod store;
+mod volumes;
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -20,6 +21,7 @@ pub use host::FakeHost;
 pub use net::{FakeLink, FakeNet};
 pub use runtime::{FakeProcess, FakeRuntime};
 pub use store::MemStore;
+pub use volumes::FakeVolumes;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use berth_core::container::Container;
 use berth_core::network::{Network, RecordState};
 use berth_core::ports::{PortError, Store, StoreConflict, Write};
+use berth_core::volume::Volume;
 use berth_types::{ContainerId, NetworkId};
 
 use super::{fail, lock};
@@ -25,6 +26,7 @@ pub struct MemStore {
 struct MemState {
     networks: BTreeMap<NetworkId, (Network, RecordState)>,
     containers: BTreeMap<ContainerId, Container>,
+    volumes: BTreeMap<String, Volume>,
 }
 
 fn conflict(what: String) -> PortError {
@@ -95,6 +97,13 @@ impl MemState {
             }
             Write::DeleteContainer(id) => {
                 self.containers.remove(id);
+            }
+            Write::PutVolume(volume) => {
+                self.volumes
+                    .insert(volume.name.clone(), Volume::clone(volume));
+            }
+            Write::DeleteVolume(name) => {
+                self.volumes.remove(name);
             }
         }
         Ok(())
@@ -171,6 +180,12 @@ impl Store for MemStore {
 
     fn containers(&self) -> Result<Vec<Container>, PortError> {
         Ok(lock(&self.state).containers.values().cloned().collect())
+    }
+
+    fn volumes(&self) -> Result<Vec<Volume>, PortError> {
+        let mut all: Vec<Volume> = lock(&self.state).volumes.values().cloned().collect();
+        all.sort_by(|a, b| (a.created, &a.name).cmp(&(b.created, &b.name)));
+        Ok(all)
     }
 
     fn commit(&self, writes: &[Write]) -> Result<(), PortError> {
