@@ -1,6 +1,8 @@
 //! `run -d` of a container as real workloads ask for it (three bind
 //! mounts, a named volume, memory, CPU and PID limits) beside a plain
-//! `run -d`, taken in turns so that both see the same machine.
+//! `run -d`, and a plain one without Docker's default seccomp profile
+//! (what the profile costs runc to load), taken in turns so that all see
+//! the same machine.
 
 use std::time::Instant;
 
@@ -41,12 +43,15 @@ pub(super) fn options(d: &Daemon, p: &Params, rec: &mut Recorder) -> Result<()> 
     );
     let bind_dir = d.sb.dir().join("bench-binds").display().to_string();
     d.sb.sh(&format!("mkdir -p {bind_dir}/a {bind_dir}/b {bind_dir}/c"))?;
-    let (mut plain, mut workload) = (Vec::new(), Vec::new());
+    let (mut plain, mut workload, mut unconfined) = (Vec::new(), Vec::new(), Vec::new());
+    let mut no_seccomp = Map::new();
+    no_seccomp.insert("SecurityOpt".to_owned(), json!(["seccomp=unconfined"]));
     for i in 0..p.run_n {
         check_interrupted()?;
         for (prefix, samples, host) in [
             ("plain", &mut plain, Map::new()),
             ("workload", &mut workload, workload_host_config(&bind_dir)),
+            ("unconfined", &mut unconfined, no_seccomp.clone()),
         ] {
             let t = Instant::now();
             let id = d.run_with(&format!("{prefix}-{i}"), NET, &[], SLEEP, host)?;
@@ -60,6 +65,12 @@ pub(super) fn options(d: &Daemon, p: &Params, rec: &mut Recorder) -> Result<()> 
         "run -d, 3 binds + a named volume + limits (0 running)",
         "ms",
         &workload,
+    );
+    rec.add(
+        "options.unconfined",
+        "run -d, seccomp=unconfined (0 running)",
+        "ms",
+        &unconfined,
     );
     d.remove_volume(VOLUME)?;
     Ok(())
