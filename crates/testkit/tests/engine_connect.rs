@@ -39,9 +39,17 @@ async fn connect_and_disconnect_live() {
         "only the first network gives the default route"
     );
     let err = h.remove_network("mynetwork".into()).await.unwrap_err();
+    let endpoint = h.inspect_container("c1").unwrap().attachments[1]
+        .endpoint
+        .clone()
+        .unwrap()
+        .id;
     assert_eq!(
         err.to_string(),
-        "error while removing network: network mynetwork has active endpoints"
+        format!(
+            "error while removing network: network mynetwork has active endpoints (name:\"c1\" id:\"{}\")",
+            endpoint.short()
+        )
     );
     let err = h
         .connect("mynetwork".into(), "c1".into(), EndpointRequest::default())

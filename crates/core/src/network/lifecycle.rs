@@ -87,9 +87,25 @@ impl<H: Host> Engine<H> {
             )));
         }
         if self.model.network_in_use(&network.id) {
+            // libnetwork's ActiveEndpointsError: each endpoint by its
+            // container's name and its short id.
+            let endpoints: Vec<String> = self
+                .model
+                .containers
+                .all()
+                .iter()
+                .flat_map(|c| {
+                    c.attachments
+                        .iter()
+                        .filter(|a| a.network == network.id)
+                        .filter_map(|a| a.endpoint.as_ref())
+                        .map(|e| format!("name:{:?} id:{:?}", c.name, e.id.short()))
+                })
+                .collect();
             return Err(Error::Forbidden(format!(
-                "error while removing network: network {} has active endpoints",
-                network.name
+                "error while removing network: network {} has active endpoints ({})",
+                network.name,
+                endpoints.join(", ")
             )));
         }
         self.destroy_network(&network).await?;
