@@ -417,3 +417,31 @@ fn a_named_user_runs_and_execs() {
     sb.docker(&["exec", "-u", "nosuchuser", "nobody1", "true"])
         .err();
 }
+
+#[test]
+fn an_exec_that_cannot_start_answers_in_dockers_words() {
+    let sb = Sandbox::with_busybox();
+    sb.docker(&["run", "-d", "--name", "box", "busybox", "sleep", "1d"])
+        .ok();
+    // As dockerd, the error goes down the attached stream (stdout), and the
+    // exit code is the exec's.
+    let run = sb.docker(&["exec", "box", "nosuch"]);
+    assert_eq!(run.status, 127, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "OCI runtime exec failed: exec failed: unable to start container process: exec: \"nosuch\": executable file not found in $PATH: unknown"
+        ),
+        "{}",
+        run.stdout
+    );
+    // Not executable: 126's case.
+    let run = sb.docker(&["exec", "box", "/etc/hosts"]);
+    assert_eq!(run.status, 126, "{run:?}");
+    assert!(
+        run.stdout.contains("OCI runtime exec failed") && run.stdout.contains("permission denied"),
+        "{}",
+        run.stdout
+    );
+    // The container is untouched.
+    sb.docker(&["exec", "box", "true"]).ok();
+}

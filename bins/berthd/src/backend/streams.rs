@@ -360,7 +360,7 @@ async fn spawn_exec(
     how: ExecMode,
     console: Option<TtySize>,
     attach: bool,
-) -> Result<(Option<std::os::unix::net::UnixStream>, u32), ApiError> {
+) -> Result<(Option<std::os::unix::net::UnixStream>, u32), berth_oci::Error> {
     oci.blocking(move |rt, _| {
         rt.exec_spawn(&container, &exec, &spec, how.stdin, how.privileged)?;
         let shim = rt.exec_shim(&container, &exec);
@@ -377,7 +377,26 @@ async fn spawn_exec(
         Ok((stream, pid))
     })
     .await
-    .map_err(oci_error)
+}
+
+/// moby's `setExitCodeFromError` for an exec that could not start: the
+/// runtime's words as containerd reports them (`OCI runtime exec failed:
+/// ...: unknown`), a 400 with the exit code a shell gives (127 not found,
+/// 126 not executable) when the command is at fault, else a 500.
+fn exec_start_failure(e: berth_oci::Error) -> (ApiError, i64) {
+    let text = e.to_string();
+    let Some(at) = text.find("exec failed:") else {
+        return (oci_error(e), 126);
+    };
+    let message = format!("OCI runtime exec failed: {}: unknown", &text[at..]);
+    let has = |words: &str| message.to_lowercase().contains(words);
+    if has("permission denied") || has("is a directory") {
+        (ApiError::invalid_parameter(message), 126)
+    } else if has("executable file not found") || has("no such file or directory") {
+        (ApiError::invalid_parameter(message), 127)
+    } else {
+        (ApiError::internal(message), 126)
+    }
 }
 
 fn exec_id(exec_id: &str) -> Result<ExecId, ApiError> {
@@ -400,7 +419,7 @@ pub async fn exec_start_detached(
 ) -> Result<(), ApiError> {
     let exec = exec_id(id)?;
     let (container, spec, how) = execs.begin(id)?;
-    let (_, pid) = spawn_exec(
+    let spawned = spawn_exec(
         &oci,
         container.clone(),
         exec.clone(),
@@ -412,7 +431,16 @@ pub async fn exec_start_detached(
         options.console_size,
         false,
     )
-    .await?;
+    .await;
+    let (_, pid) = match spawned {
+        Ok(ok) => ok,
+        Err(e) => {
+            let (error, code) = exec_start_failure(e);
+            execs.finish(id, code);
+            forget_exec(&oci, &container, &exec);
+            return Err(error);
+        }
+    };
     execs.set_pid(id, pid);
     let id = id.to_owned();
     // Nobody attached: record the exit when it comes.
@@ -453,8 +481,10 @@ pub fn exec_start_attached(
         let (stream, pid) = match started {
             Ok(ok) => ok,
             Err(e) => {
-                execs.finish(&id, 126);
-                return Err(e);
+                let (error, code) = exec_start_failure(e);
+                execs.finish(&id, code);
+                forget_exec(&oci, &container, &exec);
+                return Err(error);
             }
         };
         execs.set_pid(&id, pid);
