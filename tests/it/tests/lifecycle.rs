@@ -529,3 +529,28 @@ services:
     let down = sb.compose("stack", file, &["down"]);
     assert_eq!(down.status, 0, "{}", down.stderr);
 }
+
+#[test]
+fn compose_logs_and_a_foreground_up_show_the_services_output() {
+    let sb = Sandbox::with_busybox();
+    let file = "version: '2.4'
+services:
+  talker:
+    image: busybox
+    command: sh -c 'echo hello-from-talker; echo err-line >&2; sleep 1; echo bye'
+";
+    let up = sb.compose("chat", file, &["up"]);
+    assert_eq!(up.status, 0, "{}", up.stderr);
+    for line in ["hello-from-talker", "err-line", "bye", "exited with code 0"] {
+        assert!(up.stdout.contains(line), "{line}: {}", up.stdout);
+    }
+    let logs = sb.compose("chat", file, &["logs", "--no-color"]);
+    assert_eq!(logs.status, 0, "{}", logs.stderr);
+    assert!(
+        logs.stdout.contains("talker_1  | hello-from-talker")
+            && logs.stdout.contains("talker_1  | bye"),
+        "{}",
+        logs.stdout
+    );
+    sb.compose("chat", file, &["down"]);
+}
