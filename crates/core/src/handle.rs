@@ -11,7 +11,9 @@ use tracing::{info, warn};
 
 use crate::container::create::{ContainerCreate, EndpointRequest};
 use crate::container::table::ContainerTable;
-use crate::container::{Container, Endpoint, Health, HealthTable, RestartPolicy, StartKind};
+use crate::container::{
+    Container, Endpoint, Health, HealthTable, LinkFacts, RestartPolicy, StartKind,
+};
 use crate::engine::{Command, Event, Reply};
 use crate::error::{Error, Result};
 use crate::filter::{ContainerFilter, ListFilter, PruneFilter};
@@ -483,6 +485,11 @@ impl<H: Host> EngineHandle<H> {
         } else {
             Err(not_running(&c))
         }
+    }
+
+    /// What `c`'s links give it now (an exec gets their variables too).
+    pub fn link_facts(&self, c: &Container) -> LinkFacts {
+        crate::container::links::link_facts(c, &self.table)
     }
 
     /// A running container an exec may enter: Docker's 409 if it is

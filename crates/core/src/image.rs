@@ -160,6 +160,7 @@ mod tests {
             exposed: Vec::new(),
             auto_remove: false,
             restart: Default::default(),
+            links: Vec::new(),
             healthcheck: None,
             stop_signal: None,
             stop_timeout: None,

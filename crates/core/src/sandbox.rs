@@ -144,6 +144,7 @@ impl<H: Host> Engine<H> {
             })
             .collect();
         let mut dns = source.dns.clone();
+        dns.extra_hosts.extend(self.link_facts(c).hosts);
         if dns.dns.is_empty() {
             dns.dns = self.config.dns.clone();
         }

@@ -131,6 +131,7 @@ fn container(n: u8, name: &str) -> Container {
         exposed: Vec::new(),
         auto_remove: false,
         restart: Default::default(),
+        links: Vec::new(),
         healthcheck: None,
         stop_signal: None,
         stop_timeout: None,

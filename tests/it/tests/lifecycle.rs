@@ -554,3 +554,89 @@ services:
     );
     sb.compose("chat", file, &["down"]);
 }
+
+#[test]
+fn links_give_hosts_entries_and_moby_s_variables() {
+    let sb = Sandbox::with_busybox();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "-e",
+        "PASSWORD=x",
+        "--expose",
+        "6379",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    sb.docker(&[
+        "run", "-d", "--name", "web", "--link", "db:my-db", "busybox", "sleep", "1d",
+    ])
+    .ok();
+    let ip = format(&sb, "db", "{{.NetworkSettings.IPAddress}}");
+    let hostname = format(&sb, "db", "{{.Config.Hostname}}");
+    let hosts = sb.docker(&["exec", "web", "cat", "/etc/hosts"]).ok();
+    assert!(
+        hosts.contains(&format!("{ip}\tmy-db {hostname} db")),
+        "{hosts}"
+    );
+    let env = sb.docker(&["exec", "web", "env"]).ok();
+    for var in [
+        format!("MY_DB_PORT=tcp://{ip}:6379"),
+        format!("MY_DB_PORT_6379_TCP_ADDR={ip}"),
+        "MY_DB_NAME=/web/my-db".to_owned(),
+        "MY_DB_ENV_PASSWORD=x".to_owned(),
+    ] {
+        assert!(env.lines().any(|l| l == var), "{var}: {env}");
+    }
+    sb.docker(&["exec", "web", "ping", "-c1", "-W2", "my-db"])
+        .ok();
+    assert_eq!(
+        format(&sb, "web", "{{json .HostConfig.Links}}"),
+        r#"["/db:/web/my-db"]"#
+    );
+
+    let err = sb
+        .docker(&["create", "--link", "nosuch", "busybox", "true"])
+        .err();
+    assert!(err.contains("could not get container for nosuch"), "{err}");
+    sb.docker(&["stop", "-t", "0", "db"]).ok();
+    sb.docker(&["stop", "-t", "0", "web"]).ok();
+    let err = sb.docker(&["start", "web"]).err();
+    assert!(
+        err.contains("Cannot link to a non running container: /db AS /web/my-db"),
+        "{err}"
+    );
+
+    // On a user network the alias resolves for the linking container.
+    sb.docker(&["network", "create", "apps"]).ok();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "api",
+        "--network",
+        "apps",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    sb.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "apps",
+        "--link",
+        "api:backend",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W2",
+        "backend",
+    ])
+    .ok();
+}

@@ -335,8 +335,9 @@ impl Backend for DaemonBackend {
     async fn container_create(
         &self,
         name: Option<String>,
-        config: ContainerCreateBody,
+        mut config: ContainerCreateBody,
     ) -> Result<ContainerCreateResponse, ApiError> {
+        wire::links_to_host_config(&mut config);
         fields::check_create(&config)?;
         if let Some(host) = &config.host_config {
             storage::check(host)?;
@@ -521,9 +522,20 @@ impl Backend for DaemonBackend {
             log: layout.log_file(&c.id).display().to_string(),
         };
         let health = self.engine.health(&c.id);
+        // Links name their targets as they are called now.
+        let link_targets: Vec<String> = c
+            .links
+            .iter()
+            .map(|l| {
+                self.engine
+                    .inspect_container(l.target.as_str())
+                    .map_or_else(|_| l.target.to_string(), |t| t.name.clone())
+            })
+            .collect();
         Ok(wire::container_inspect(
             &c,
             health.as_ref(),
+            &link_targets,
             &networks,
             paths,
         ))
@@ -607,7 +619,9 @@ impl Backend for DaemonBackend {
     }
 
     async fn exec_create(&self, container: String, config: ExecConfig) -> Result<String, ApiError> {
-        let c = self.engine.exec_target(&container).map_err(api_error)?;
+        let mut c = self.engine.exec_target(&container).map_err(api_error)?;
+        // As Docker, an exec gets the variables of the container's links.
+        c.process.env = self.engine.link_facts(&c).env_before(&c.process.env);
         let image = berth_oci::image::ImageId::parse(&c.image_id).map_err(oci_error)?;
         let image_rootfs = self.oci.images().rootfs(&image);
         Ok(self.execs.create(&c, config, image_rootfs))

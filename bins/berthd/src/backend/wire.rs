@@ -291,6 +291,7 @@ pub struct Paths {
 pub fn container_inspect(
     c: &Container,
     health: Option<&Health>,
+    link_targets: &[String],
     networks: &[Network],
     paths: Paths,
 ) -> ContainerInspectResponse {
@@ -366,6 +367,14 @@ pub fn container_inspect(
         }),
         ..Default::default()
     };
+    // Docker's form: `/target:/linking/alias`.
+    host_config.links = (!c.links.is_empty()).then(|| {
+        c.links
+            .iter()
+            .zip(link_targets)
+            .map(|(l, target)| format!("/{target}:/{}/{}", c.name, l.alias))
+            .collect()
+    });
     super::storage::show(&c.storage, &mut host_config, &mut config);
     super::resources::show(&c.resources, &mut host_config);
     super::security::show(&c.security, &mut host_config);
@@ -598,6 +607,25 @@ fn console_size(size: Option<&[usize]>) -> Option<(u16, u16)> {
     }
 }
 
+/// The docker CLI sends `run --network NET --link X` as the endpoint's
+/// links; berth keeps links per container (as the default bridge's), so a
+/// create's endpoint links join `HostConfig.Links`.
+pub fn links_to_host_config(body: &mut ContainerCreateBody) {
+    let endpoint_links: Vec<String> = body
+        .networking_config
+        .iter_mut()
+        .flat_map(|n| n.endpoints_config.iter_mut().flat_map(|e| e.values_mut()))
+        .flat_map(|e| e.links.take().unwrap_or_default())
+        .collect();
+    if !endpoint_links.is_empty() {
+        body.host_config
+            .get_or_insert_with(Default::default)
+            .links
+            .get_or_insert_with(Vec::new)
+            .extend(endpoint_links);
+    }
+}
+
 pub fn create_request(name: Option<String>, mut body: ContainerCreateBody) -> ContainerCreate {
     let host = body.host_config.take().unwrap_or_default();
     let storage = super::storage::requested(&body, &host);
@@ -665,6 +693,7 @@ pub fn create_request(name: Option<String>, mut body: ContainerCreateBody) -> Co
         }),
         stop_signal: None,
         stop_timeout: body.stop_timeout,
+        links: host.links.clone().unwrap_or_default(),
         healthcheck: body.healthcheck.as_ref().map(|h| HealthcheckRequest {
             test: h.test.clone().unwrap_or_default(),
             interval: h.interval.unwrap_or(0),

@@ -75,6 +75,8 @@ pub struct ContainerCreate {
     pub stop_timeout: Option<i64>,
     /// `Config.Healthcheck`.
     pub healthcheck: Option<HealthcheckRequest>,
+    /// `HostConfig.Links`: `NAME[:ALIAS]`.
+    pub links: Vec<String>,
     pub storage: Storage,
     pub resources: Resources,
     pub security: SecurityRequest,
@@ -248,6 +250,7 @@ pub fn plan_container(
         return Err(name_conflict(&name, &holder));
     }
     let restart = RestartPolicy::parse(&req.restart_policy.0, req.restart_policy.1)?;
+    let links = super::links::resolve_links(&req.links, ctx.containers)?;
     let healthcheck = match &req.healthcheck {
         Some(asked) => Healthcheck::from_request(asked)?,
         None => None,
@@ -419,6 +422,7 @@ pub fn plan_container(
         exposed,
         auto_remove: req.auto_remove,
         restart,
+        links,
         healthcheck,
         stop_signal: req.stop_signal,
         stop_timeout: req.stop_timeout,

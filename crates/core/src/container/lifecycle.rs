@@ -122,6 +122,7 @@ impl<H: Host> Engine<H> {
             )));
         }
         let sandbox = self.sandbox_of(&c)?;
+        self.check_links(&c)?;
         c.state.starting = true;
         c.state.error.clear();
         // A policy's restart shows as restarting until it runs.
@@ -189,11 +190,13 @@ impl<H: Host> Engine<H> {
         }
         let etc = self.etc_files(c)?;
         self.serve_dns(c, sandbox).await?;
+        let mut process = c.process.clone();
+        process.env = self.link_facts(c).env_before(&process.env);
         Ok(PreparedStart {
             spec: LaunchSpec {
                 id: c.id.clone(),
                 image_id: c.image_id.clone(),
-                process: c.process.clone(),
+                process,
                 hostname: c.dns.hostname.clone(),
                 domainname: c.dns.domainname.clone(),
                 netns: sandbox.netns.clone(),

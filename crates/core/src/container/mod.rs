@@ -7,6 +7,7 @@ mod connect;
 pub mod create;
 mod health;
 mod lifecycle;
+pub(crate) mod links;
 mod pause;
 mod probes;
 mod rename;
@@ -21,6 +22,7 @@ pub use health::{
     Health, HealthStatus, HealthTable, Healthcheck, HealthcheckRequest, ProbeResult, OUTPUT_LIMIT,
 };
 pub use lifecycle::{PreparedStart, StartKind};
+pub use links::{Link, LinkFacts};
 pub use resources::{Capacity, ContainerUpdate, Device, Resources, Ulimit, DEFAULT_SHM_SIZE};
 pub use restart::RestartPolicy;
 pub use security::{Security, SecurityLaunch, SecurityRequest};
@@ -283,6 +285,9 @@ pub struct Container {
     /// `--restart`.
     #[serde(default)]
     pub restart: RestartPolicy,
+    /// `--link NAME[:ALIAS]`.
+    #[serde(default)]
+    pub links: Vec<Link>,
     /// `--health-*`: none if not asked (or `--no-healthcheck`).
     #[serde(default)]
     pub healthcheck: Option<Healthcheck>,

@@ -176,14 +176,14 @@ impl ContainerTable {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::container::{DnsConfig, NetworkMode, ProcessConfig, RunState, Status};
     use std::collections::BTreeMap;
     use std::time::SystemTime;
 
     /// A created container whose id is the byte `id` 32 times.
-    fn container(id: u8, name: &str) -> Container {
+    pub(crate) fn container(id: u8, name: &str) -> Container {
         Container {
             id: ContainerId::from_bytes([id; 32]),
             name: name.to_owned(),
@@ -200,6 +200,7 @@ mod tests {
             exposed: Vec::new(),
             auto_remove: false,
             restart: Default::default(),
+            links: Vec::new(),
             healthcheck: None,
             stop_signal: None,
             stop_timeout: None,

@@ -100,6 +100,7 @@ fn container(n: u8, name: &str) -> Container {
         exposed: vec![(53, Proto::Udp), (80, Proto::Tcp)],
         auto_remove: true,
         restart: Default::default(),
+        links: Vec::new(),
         healthcheck: None,
         stop_signal: None,
         stop_timeout: None,
