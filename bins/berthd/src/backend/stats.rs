@@ -38,7 +38,6 @@ impl From<&Container> for Named {
 }
 
 /// What a document needs of the one before it.
-#[derive(Clone)]
 struct Previous {
     cpu: ContainerCpuStats,
     read: String,
@@ -76,7 +75,12 @@ pub async fn container_stats(
                 SystemTime::now(),
                 Some(previous),
             ),
-            Err(_) => first,
+            // Removed meanwhile (or unreadable, logged): the first reading
+            // is all there is.
+            Err(e) => {
+                log_unreadable(&container.name, &e);
+                first
+            }
         };
         return Ok(Box::pin(futures::stream::iter([second])));
     }
@@ -87,7 +91,11 @@ pub async fn container_stats(
         async move {
             tokio::time::sleep(INTERVAL).await;
             // Gone (removed): the stream ends, as dockerd's does.
-            let (c, sample) = engine.container_stats(&id).await.ok()?;
+            let (c, sample) = engine
+                .container_stats(&id)
+                .await
+                .map_err(|e| log_unreadable(&id, &e))
+                .ok()?;
             let next = document(
                 &(&c).into(),
                 sample.as_ref(),
@@ -100,6 +108,14 @@ pub async fn container_stats(
     Ok(Box::pin(
         futures::stream::once(async { first }).chain(later),
     ))
+}
+
+/// A reading that failed for another reason than the container being
+/// gone ends the answer early; the log says why.
+fn log_unreadable(container: &str, e: &berth_core::Error) {
+    if e.kind() != berth_core::ErrorKind::NotFound {
+        tracing::warn!(container, error = %e, "stats not readable");
+    }
 }
 
 fn previous_of(document: &ContainerStatsResponse) -> Previous {
