@@ -8,12 +8,12 @@ use std::pin::Pin;
 use std::time::SystemTime;
 
 use bollard_stubs::models::{
-    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitResponse,
-    ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
-    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion, Volume, VolumeCreateRequest,
-    VolumeListResponse, VolumePruneResponse,
+    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerStatsResponse,
+    ContainerSummary, ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse,
+    ContainerWaitResponse, ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect,
+    ImageSummary, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
+    NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
+    Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
 };
 use bytes::Bytes;
 use futures::Stream;
@@ -172,6 +172,17 @@ pub trait Backend: Send + Sync + 'static {
         id_or_name: String,
         ps_args: String,
     ) -> impl Future<Output = Result<ContainerTopResponse, ApiError>> + Send;
+
+    /// `GET /containers/{id}/stats`: resolve the container (404 if none)
+    /// and return its samples, one a second while `stream`; otherwise the
+    /// one document to send. The HTTP layer writes each as a JSON line; the
+    /// stream ends when the container is gone, and is dropped when the
+    /// client hangs up.
+    fn container_stats(
+        &self,
+        id_or_name: String,
+        options: StatsOptions,
+    ) -> impl Future<Output = Result<StatsStream, ApiError>> + Send;
 
     /// `DELETE /containers/{id}`: `204`. A running container without `force`
     /// is Docker's 409 (`cannot remove container "/x": container is running:
@@ -420,6 +431,20 @@ pub enum WaitCondition {
 /// What a wait resolves to: `StatusCode` is the exit code; `Error.Message`
 /// reports a wait that failed (e.g. the removal did).
 pub type WaitFuture = Pin<Box<dyn Future<Output = ContainerWaitResponse> + Send>>;
+
+/// `GET /containers/{id}/stats` parameters; never both `stream` and
+/// `one_shot` (the HTTP layer refuses that as dockerd does).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsOptions {
+    /// A sample a second until the client goes (the default).
+    pub stream: bool,
+    /// Without `stream`: one sample at once, no `precpu_stats` (else dockerd
+    /// waits for a second sample so the CPU percentage can be computed).
+    pub one_shot: bool,
+}
+
+/// `docker stats` documents, in order.
+pub type StatsStream = Pin<Box<dyn Stream<Item = ContainerStatsResponse> + Send>>;
 
 /// `GET /containers/{id}/logs` parameters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -36,7 +36,7 @@ mod version;
 pub use backend::{
     AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs, ExecStartOptions,
     ImageImportOptions, ImageListOptions, ImageRemoveOptions, LogMessage, LogStream, LogsOptions,
-    RemoveOptions, StopOptions, TtySize, WaitCondition, WaitFuture,
+    RemoveOptions, StatsOptions, StatsStream, StopOptions, TtySize, WaitCondition, WaitFuture,
 };
 pub use error::{ApiError, ErrorKind, ServeError};
 pub use filters::{parse_filters, Filters};

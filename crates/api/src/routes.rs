@@ -58,6 +58,8 @@ pub(crate) enum Route {
     ContainerUnpause { id_or_name: String },
     /// `POST /containers/{id}/rename?name=`.
     ContainerRename { id_or_name: String },
+    /// `GET /containers/{id}/stats`.
+    ContainerStats { id_or_name: String },
     /// `GET /containers/{id}/top?ps_args=`.
     ContainerTop { id_or_name: String },
     /// `DELETE /containers/{id}`.
@@ -171,6 +173,7 @@ fn container_route(method: &Method, id_or_name: String, action: &str) -> Option<
         (&Method::POST, "unpause") => Route::ContainerUnpause { id_or_name },
         (&Method::POST, "rename") => Route::ContainerRename { id_or_name },
         (&Method::GET, "top") => Route::ContainerTop { id_or_name },
+        (&Method::GET, "stats") => Route::ContainerStats { id_or_name },
         (&Method::POST, "wait") => Route::ContainerWait { id_or_name },
         (&Method::POST, "attach") => Route::ContainerAttach { id_or_name },
         (&Method::POST, "resize") => Route::ContainerResize { id_or_name },
@@ -419,6 +422,11 @@ mod tests {
                 Method::GET,
                 "/containers/c1/top",
                 Route::ContainerTop { id_or_name: c() },
+            ),
+            (
+                Method::GET,
+                "/containers/c1/stats",
+                Route::ContainerStats { id_or_name: c() },
             ),
             (
                 Method::POST,

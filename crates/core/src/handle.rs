@@ -12,7 +12,8 @@ use tracing::{info, warn};
 use crate::container::create::{ContainerCreate, EndpointRequest};
 use crate::container::table::ContainerTable;
 use crate::container::{
-    Container, Endpoint, Health, HealthTable, LinkFacts, RestartPolicy, StartKind,
+    Container, ContainerStats, Endpoint, Health, HealthTable, LinkFacts, NetworkMode,
+    RestartPolicy, StartKind,
 };
 use crate::engine::{Command, Event, Reply};
 use crate::error::{Error, Result};
@@ -20,7 +21,7 @@ use crate::filter::{ContainerFilter, ListFilter, PruneFilter};
 use crate::lookup::find_network;
 use crate::model::{has_endpoints_on, NetworkTable};
 use crate::network::{Network, NetworkCreate};
-use crate::ports::{Env, Host, Runtime};
+use crate::ports::{Env, Host, Runtime, RuntimeStatus};
 use crate::volume::{users_of, Volume, VolumeCreate, VolumeFilter, VolumePrune, VolumeTable};
 
 /// A start from the prepare on the engine through the runtime to the
@@ -533,6 +534,36 @@ impl<H: Host> EngineHandle<H> {
                 "list the processes of container {}",
                 c.name
             )))
+    }
+
+    /// The container and, if its process runs, a reading of its resource
+    /// use (`docker stats`); a container that stops meanwhile has none, as
+    /// Docker answers for a stopped one.
+    pub async fn container_stats(
+        &self,
+        reference: &str,
+    ) -> Result<(Container, Option<ContainerStats>)> {
+        let c = self.inspect_container(reference)?;
+        if !c.is_running() {
+            return Ok((c, None));
+        }
+        match self.host.runtime().stats(&c.id).await {
+            Ok(mut stats) => {
+                // The host's interfaces are not the container's traffic.
+                if c.network_mode == NetworkMode::Host {
+                    stats.networks.clear();
+                }
+                Ok((c, Some(stats)))
+            }
+            // Its process may have ended before the engine heard of it.
+            Err(e) => match self.host.runtime().status(&c.id).await {
+                Ok(RuntimeStatus::Running { .. }) => Err(Error::runtime(format!(
+                    "read the resource use of container {}",
+                    c.name
+                ))(e)),
+                _ => Ok((c, None)),
+            },
+        }
     }
 
     /// A frozen container's processes only see a signal once thawed: after

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use berth_types::{ContainerId, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 
 use crate::container::{
-    Capacity, Container, ProcessConfig, Proto, Resources, SecurityLaunch, Storage,
+    Capacity, Container, ContainerStats, ProcessConfig, Proto, Resources, SecurityLaunch, Storage,
 };
 use crate::network::{Network, RecordState};
 use crate::volume::Volume;
@@ -502,6 +502,11 @@ pub trait Runtime: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
     /// What the host's cgroups can limit.
     fn capacity(&self) -> Capacity;
+    /// A reading of a running container's cgroup and network namespace.
+    fn stats(
+        &self,
+        id: &ContainerId,
+    ) -> impl Future<Output = Result<ContainerStats, PortError>> + Send;
 }
 
 /// An image's defaults for the containers made from it.

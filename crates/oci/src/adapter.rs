@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use berth_core::container::{Capacity, Resources, OUTPUT_LIMIT};
+use berth_core::container::{Capacity, ContainerStats, Resources, OUTPUT_LIMIT};
 use berth_core::ports::{
     EtcFiles as CoreEtcFiles, ExitStatus, LaunchSpec, NetnsRef, PortError, ProbeSpec, Runtime,
     RuntimeStatus,
@@ -538,6 +538,15 @@ impl Runtime for OciAdapter {
 
     fn capacity(&self) -> Capacity {
         self.inner.capacity
+    }
+
+    async fn stats(&self, id: &ContainerId) -> Result<ContainerStats, PortError> {
+        let cgroup = self.inner.runtime.cgroups_path(id);
+        self.blocking(move |_, _| {
+            crate::stats::read(Path::new("/sys/fs/cgroup"), Path::new("/proc"), &cgroup)
+        })
+        .await
+        .map_err(port_err)
     }
 }
 

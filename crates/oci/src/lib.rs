@@ -8,6 +8,7 @@
 //! - [`shim`]: the per-container shim's config, wire protocol and client.
 //! - [`logs`]: Docker's json-file log format (written by the shim, read
 //!   here).
+//! - [`stats`]: `docker stats` readings from cgroup and `/proc` files.
 //! - [`volumes`]: volumes' directories, their `local` driver mounts, and
 //!   what a container's mounts need on the host before it starts.
 //! - [`ContainerRuntime`]: the above tied together over one [`Layout`]
@@ -28,6 +29,7 @@ pub mod runc;
 pub mod runtime;
 pub mod shim;
 pub mod spec;
+pub mod stats;
 pub mod time;
 pub mod volumes;
 

@@ -111,6 +111,11 @@ impl ContainerRuntime {
         })
     }
 
+    /// runc's cgroupfs path of the container, e.g. `/berth/<id>`.
+    pub fn cgroups_path(&self, id: &ContainerId) -> String {
+        format!("{}/{id}", self.cgroup_parent.trim_end_matches('/'))
+    }
+
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
@@ -164,7 +169,7 @@ impl ContainerRuntime {
             hostname: task.hostname.clone(),
             network,
             etc: task.etc.clone(),
-            cgroups_path: format!("{}/{id}", self.cgroup_parent.trim_end_matches('/')),
+            cgroups_path: self.cgroups_path(id),
             options: task.options.clone(),
             host_security: HostSecurity {
                 shm: match &task.options.security.shm {

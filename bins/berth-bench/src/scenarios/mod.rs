@@ -12,6 +12,7 @@ mod net;
 mod options;
 mod ports;
 mod run;
+mod stats;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -32,6 +33,7 @@ use net::networks;
 use options::options;
 use ports::{many_ports, port_range};
 use run::run_rm;
+use stats::stats;
 
 /// The benchmark network, big enough for 1,000+ containers.
 pub const NET: &str = "benchnet";
@@ -137,7 +139,8 @@ pub struct Selection(pub Vec<String>);
 
 impl Selection {
     pub const ALL: &'static [&'static str] = &[
-        "net", "run", "macvlan", "options", "ports", "iperf", "burst", "dns", "mem", "floor",
+        "net", "run", "macvlan", "options", "stats", "ports", "iperf", "burst", "dns", "mem",
+        "floor",
     ];
 
     pub fn has(&self, group: &str) -> bool {
@@ -303,6 +306,9 @@ pub fn run_all(d: &Daemon, p: &Params, sel: &Selection, busybox: &Path) -> Resul
     }
     if sel.has("options") {
         options(d, p, &mut rec)?;
+    }
+    if sel.has("stats") {
+        stats(d, p, &mut rec)?;
     }
     if sel.has("ports") {
         port_range(d, p, &mut rec)?;

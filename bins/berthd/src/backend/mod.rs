@@ -7,6 +7,7 @@ mod fields;
 mod images;
 mod resources;
 mod security;
+mod stats;
 mod storage;
 mod streams;
 mod top;
@@ -19,8 +20,8 @@ use std::time::SystemTime;
 use berth_api::{
     ApiError, AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs,
     ErrorKind, ExecStartOptions, Filters, ImageImportOptions, ImageListOptions, ImageRemoveOptions,
-    LogsOptions, RemoveOptions, RequestBody, StopOptions, StreamSession, TtySize, WaitCondition,
-    WaitFuture,
+    LogsOptions, RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession,
+    TtySize, WaitCondition, WaitFuture,
 };
 use berth_core::container::StopSignal;
 use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
@@ -464,6 +465,14 @@ impl Backend for DaemonBackend {
             .await
             .map_err(api_error)?;
         top::container_top(ps_args, pids).await
+    }
+
+    async fn container_stats(
+        &self,
+        id_or_name: String,
+        options: StatsOptions,
+    ) -> Result<StatsStream, ApiError> {
+        stats::container_stats(self.engine.clone(), id_or_name, options).await
     }
 
     async fn container_remove(

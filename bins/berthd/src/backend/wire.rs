@@ -25,7 +25,7 @@ pub fn timestamp(t: SystemTime) -> String {
 }
 
 /// What Docker shows for a time that never happened.
-const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+pub(super) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 fn opt_timestamp(t: Option<SystemTime>) -> String {
     t.map_or_else(|| ZERO_TIME.to_owned(), timestamp)

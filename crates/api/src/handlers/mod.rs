@@ -124,6 +124,9 @@ async fn dispatch<B: Backend>(
         Route::ContainerTop { id_or_name } => {
             container::top(backend, id_or_name, request.uri()).await
         }
+        Route::ContainerStats { id_or_name } => {
+            container::stats(backend, id_or_name, api_version, request.uri()).await
+        }
         Route::ContainerRemove { id_or_name } => {
             container::remove(backend, id_or_name, request.uri()).await
         }

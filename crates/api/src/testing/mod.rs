@@ -39,13 +39,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::{
     ApiError, AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs,
     ExecStartOptions, Filters, ImageImportOptions, ImageListOptions, ImageRemoveOptions,
-    LogsOptions, RemoveOptions, RequestBody, StopOptions, StreamSession, TtySize, WaitCondition,
-    WaitFuture,
+    LogsOptions, RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession,
+    TtySize, WaitCondition, WaitFuture,
 };
 use bollard_stubs::models::{
-    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ExecConfig,
-    ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
+    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerStatsResponse,
+    ContainerSummary, ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse,
+    ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
     NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
     NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion, Volume, VolumeCreateRequest,
     VolumeListResponse, VolumePruneResponse,
@@ -82,6 +82,7 @@ pub enum Call {
     ContainerUnpause(String),
     ContainerRename(String, String),
     ContainerTop(String, String),
+    ContainerStats(String, StatsOptions),
     ContainerRemove(String, RemoveOptions),
     ContainerList(ContainerListOptions),
     ContainerInspect(String),
@@ -266,6 +267,24 @@ impl Backend for StubBackend {
         self.record(Call::ContainerRename(id_or_name.clone(), new_name.clone()));
         lock(&self.engine).find_mut(&id_or_name)?.name = new_name;
         Ok(())
+    }
+
+    /// One document naming the container, as dockerd answers for one
+    /// that does not run.
+    async fn container_stats(
+        &self,
+        id_or_name: String,
+        options: StatsOptions,
+    ) -> Result<StatsStream, ApiError> {
+        self.record(Call::ContainerStats(id_or_name.clone(), options));
+        let engine = lock(&self.engine);
+        let c = engine.find(&id_or_name)?;
+        let document = ContainerStatsResponse {
+            id: Some(c.id.clone()),
+            name: Some(format!("/{}", c.name)),
+            ..ContainerStatsResponse::default()
+        };
+        Ok(Box::pin(futures::stream::iter([document])))
     }
 
     async fn container_top(

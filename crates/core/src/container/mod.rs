@@ -14,6 +14,7 @@ mod rename;
 mod resources;
 mod restart;
 pub mod security;
+mod stats;
 pub mod storage;
 pub mod table;
 mod update;
@@ -26,6 +27,9 @@ pub use links::{Link, LinkFacts};
 pub use resources::{Capacity, ContainerUpdate, Device, Resources, Ulimit, DEFAULT_SHM_SIZE};
 pub use restart::RestartPolicy;
 pub use security::{Security, SecurityLaunch, SecurityRequest};
+pub use stats::{
+    BlockIoEntry, ContainerStats, CpuStats, MemoryStats, NetworkStats, PidsStats, Throttling,
+};
 pub use storage::{Mount, MountKind, MountRequest, Storage, ANONYMOUS_VOLUME_LABEL};
 
 use std::collections::BTreeMap;

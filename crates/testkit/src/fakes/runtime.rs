@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, UNIX_EPOCH};
 
-use berth_core::container::{Capacity, Resources};
+use berth_core::container::{
+    Capacity, ContainerStats, CpuStats, MemoryStats, NetworkStats, PidsStats, Resources,
+};
 use berth_core::ports::{
     EtcFiles, ExitStatus, LaunchSpec, PortError, ProbeSpec, Runtime, RuntimeStatus,
 };
@@ -228,5 +230,47 @@ impl Runtime for FakeRuntime {
 
     fn capacity(&self) -> Capacity {
         self.capacity
+    }
+
+    /// One process using 1 MiB, within its limits (or 1 GiB of host), with
+    /// one packet each way on `eth0`.
+    async fn stats(&self, id: &ContainerId) -> Result<ContainerStats, PortError> {
+        let processes = lock(&self.processes);
+        let process = processes
+            .get(id)
+            .filter(|p| matches!(p.status, RuntimeStatus::Running { .. }))
+            .ok_or_else(|| fail(format!("container {id} is not running")))?;
+        let limit = u64::try_from(process.resources.memory)
+            .ok()
+            .filter(|&m| m > 0)
+            .unwrap_or(1 << 30);
+        let packet = NetworkStats {
+            rx_bytes: 98,
+            rx_packets: 1,
+            tx_bytes: 98,
+            tx_packets: 1,
+            ..NetworkStats::default()
+        };
+        Ok(ContainerStats {
+            cpu: CpuStats {
+                online_cpus: self.capacity.cpus,
+                ..CpuStats::default()
+            },
+            memory: MemoryStats {
+                usage: 1 << 20,
+                limit,
+                ..MemoryStats::default()
+            },
+            pids: PidsStats {
+                current: 1,
+                limit: process
+                    .resources
+                    .pids_limit
+                    .and_then(|l| u64::try_from(l).ok())
+                    .unwrap_or(0),
+            },
+            block_io: Vec::new(),
+            networks: [("eth0".to_owned(), packet)].into(),
+        })
     }
 }

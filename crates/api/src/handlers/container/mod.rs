@@ -4,12 +4,13 @@
 //! By what the handlers do: `create` (the create body as dockerd decodes
 //! and checks it, `network_mode` for its networking part), `lifecycle`
 //! (start, stop, restart, kill, pause, rename, remove, wait), `inspect`
-//! (list, inspect reshaped per API version, top) and `streams` (logs, attach, resize).
+//! (list, inspect reshaped per API version, top) and `streams` (logs, attach, resize), `stats`.
 
 mod create;
 mod inspect;
 mod lifecycle;
 mod network_mode;
+mod stats;
 mod streams;
 
 pub(super) use create::create;
@@ -17,4 +18,5 @@ pub(super) use inspect::{inspect, list, top};
 pub(super) use lifecycle::{
     kill, pause, remove, rename, restart, start, stop, unpause, update, wait,
 };
+pub(super) use stats::stats;
 pub(super) use streams::{attach, logs, resize, tty_size};
