@@ -94,6 +94,8 @@ pub(crate) enum Route {
     ImagePrune,
     /// `GET /system/df`.
     SystemDataUsage,
+    /// `POST /build/prune`: berth builds nothing, so it has no cache.
+    BuildPrune,
     /// `GET /volumes`.
     VolumeList,
     /// `GET /volumes/{name}`.
@@ -135,6 +137,7 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
         (&Method::GET, ["version"]) => Route::Version,
         (&Method::GET, ["info"]) => Route::Info,
         (&Method::GET, ["system", "df"]) => Route::SystemDataUsage,
+        (&Method::POST, ["build", "prune"]) => Route::BuildPrune,
         (&Method::GET, ["networks"]) => Route::NetworkList,
         (&Method::GET, ["volumes"]) => Route::VolumeList,
         (&Method::POST, ["volumes", "create"]) => Route::VolumeCreate,
@@ -278,6 +281,10 @@ mod tests {
         );
         assert_eq!(match_route(&Method::GET, "/containers/prune"), None);
         assert_eq!(match_route(&Method::POST, "/system/df"), None);
+        assert_eq!(
+            match_route(&Method::POST, "/build/prune"),
+            Some(Route::BuildPrune)
+        );
     }
 
     #[test]

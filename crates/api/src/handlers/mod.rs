@@ -89,6 +89,7 @@ async fn dispatch<B: Backend>(
         Route::Version => system::version(backend).await,
         Route::Info => system::info(backend).await,
         Route::SystemDataUsage => system::data_usage(backend, request.uri()).await,
+        Route::BuildPrune => system::build_prune(request.uri()),
         Route::ContainerPrune => container::prune(backend, request.uri()).await,
         Route::ImagePrune => image::prune(backend, request.uri()).await,
         Route::NetworkList => network::list(backend, request.uri()).await,

@@ -4,7 +4,7 @@ use http::{Response, StatusCode, Uri};
 
 use crate::backend::{Backend, DataUsageOptions};
 use crate::error::ApiError;
-use crate::request::query_params;
+use crate::request::{filters_param, query_params};
 use crate::response::{json_response, ResponseBody};
 use crate::version::{API_VERSION, MIN_API_VERSION};
 
@@ -49,4 +49,15 @@ pub(super) async fn data_usage<B: Backend>(
         }
     }
     json_response(StatusCode::OK, &backend.system_data_usage(options).await?)
+}
+
+/// `POST /build/prune` (which `docker system prune` sends too): berth
+/// builds no images, so there is never a cache to remove. The filters
+/// are still read, so a malformed one is refused as dockerd does.
+pub(super) fn build_prune(uri: &Uri) -> Result<Response<ResponseBody>, ApiError> {
+    filters_param(uri)?;
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({"CachesDeleted": [], "SpaceReclaimed": 0}),
+    )
 }
