@@ -207,9 +207,11 @@ impl Backend for DaemonBackend {
         let capacity = berth_core::ports::Runtime::capacity(&self.oci);
         let containers = self.engine.containers();
         let paused = containers.iter().filter(|c| c.state.paused).count();
+        // Docker counts a container waiting out its restart back-off as
+        // running.
         let running = containers
             .iter()
-            .filter(|c| c.is_running() && !c.state.paused)
+            .filter(|c| (c.is_running() || c.state.restarting) && !c.state.paused)
             .count();
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         let images = self.oci.images().list().map(|l| l.len()).unwrap_or(0);
