@@ -8,15 +8,17 @@ use std::pin::Pin;
 use std::time::SystemTime;
 
 use bollard_stubs::models::{
-    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerStatsResponse,
-    ContainerSummary, ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse,
-    ContainerWaitResponse, ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect,
-    ImageSummary, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
-    NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
-    Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
+    BuildCache, ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse,
+    ContainerPruneResponse, ContainerStatsResponse, ContainerSummary, ContainerTopResponse,
+    ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitResponse, ExecConfig,
+    ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
+    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion, Volume, VolumeCreateRequest,
+    VolumeListResponse, VolumePruneResponse,
 };
 use bytes::Bytes;
 use futures::Stream;
+use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::filters::Filters;
@@ -346,6 +348,26 @@ pub trait Backend: Send + Sync + 'static {
         options: ImageRemoveOptions,
     ) -> impl Future<Output = Result<Vec<ImageDeleteResponseItem>, ApiError>> + Send;
 
+    /// `POST /containers/prune`: the stopped containers `filters` admits
+    /// (`until`, `label`, `label!`; the backend checks the keys).
+    fn container_prune(
+        &self,
+        filters: Filters,
+    ) -> impl Future<Output = Result<ContainerPruneResponse, ApiError>> + Send;
+
+    /// `POST /images/prune`: unused images, only dangling ones unless
+    /// `dangling=false`.
+    fn image_prune(
+        &self,
+        filters: Filters,
+    ) -> impl Future<Output = Result<ImagePruneResponse, ApiError>> + Send;
+
+    /// `GET /system/df` (`docker system df`).
+    fn system_data_usage(
+        &self,
+        options: DataUsageOptions,
+    ) -> impl Future<Output = Result<DataUsage, ApiError>> + Send;
+
     /// `GET /volumes`. `filters` is normalised; the backend checks its keys.
     fn volume_list(
         &self,
@@ -558,4 +580,44 @@ pub struct ImageRemoveOptions {
     pub force: bool,
     /// Delete untagged parents (`noprune=` unset).
     pub prune: bool,
+}
+
+/// `GET /system/df?type=` (API >= 1.42): which kinds of object to count;
+/// all of them when the client names none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataUsageOptions {
+    pub containers: bool,
+    pub images: bool,
+    pub volumes: bool,
+    pub build_cache: bool,
+}
+
+impl Default for DataUsageOptions {
+    fn default() -> Self {
+        DataUsageOptions {
+            containers: true,
+            images: true,
+            volumes: true,
+            build_cache: true,
+        }
+    }
+}
+
+/// `GET /system/df`'s answer in API 1.50's shape; a kind not asked for is
+/// left out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DataUsage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers_size: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<ImageSummary>>,
+    /// With `SizeRw` and `SizeRootFs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<ContainerSummary>>,
+    /// With `UsageData`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<Vec<Volume>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_cache: Option<Vec<BuildCache>>,
 }

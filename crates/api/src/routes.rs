@@ -42,6 +42,8 @@ pub(crate) enum Route {
     ContainerCreate,
     /// `GET /containers/json`.
     ContainerList,
+    /// `POST /containers/prune`.
+    ContainerPrune,
     /// `GET /containers/{id}/json`.
     ContainerInspect { id_or_name: String },
     /// `POST /containers/{id}/start`.
@@ -90,6 +92,12 @@ pub(crate) enum Route {
     ImageInspect { name: String },
     /// `DELETE /images/{name}`.
     ImageRemove { name: String },
+    /// `POST /images/prune`.
+    ImagePrune,
+    /// `GET /system/df`.
+    SystemDataUsage,
+    /// `POST /build/prune`: berth builds nothing, so it has no cache.
+    BuildPrune,
     /// `GET /volumes`.
     VolumeList,
     /// `GET /volumes/{name}`.
@@ -130,6 +138,8 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
         (&Method::HEAD, ["_ping"]) => Route::Ping { head: true },
         (&Method::GET, ["version"]) => Route::Version,
         (&Method::GET, ["info"]) => Route::Info,
+        (&Method::GET, ["system", "df"]) => Route::SystemDataUsage,
+        (&Method::POST, ["build", "prune"]) => Route::BuildPrune,
         (&Method::GET, ["networks"]) => Route::NetworkList,
         (&Method::GET, ["volumes"]) => Route::VolumeList,
         (&Method::POST, ["volumes", "create"]) => Route::VolumeCreate,
@@ -142,6 +152,7 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
         },
         (&Method::POST, ["containers", "create"]) => Route::ContainerCreate,
         (&Method::GET, ["containers", "json"]) => Route::ContainerList,
+        (&Method::POST, ["containers", "prune"]) => Route::ContainerPrune,
         (&Method::DELETE, ["containers", id]) => Route::ContainerRemove {
             id_or_name: path_parameter(id)?,
         },
@@ -195,6 +206,7 @@ fn match_image_route(method: &Method, rest: &str) -> Option<Route> {
     let route = match (method, rest.as_ref()) {
         (&Method::GET, "json") => Route::ImageList,
         (&Method::POST, "create") => Route::ImageCreate,
+        (&Method::POST, "prune") => Route::ImagePrune,
         (&Method::GET, rest) => Route::ImageInspect {
             name: non_empty(rest.strip_suffix("/json")?)?,
         },
@@ -254,6 +266,28 @@ mod tests {
 
     fn id(value: &str) -> String {
         value.to_owned()
+    }
+
+    #[test]
+    fn prune_and_disk_usage_routes() {
+        assert_eq!(
+            match_route(&Method::POST, "/containers/prune"),
+            Some(Route::ContainerPrune)
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/images/prune"),
+            Some(Route::ImagePrune)
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/system/df"),
+            Some(Route::SystemDataUsage)
+        );
+        assert_eq!(match_route(&Method::GET, "/containers/prune"), None);
+        assert_eq!(match_route(&Method::POST, "/system/df"), None);
+        assert_eq!(
+            match_route(&Method::POST, "/build/prune"),
+            Some(Route::BuildPrune)
+        );
     }
 
     #[test]

@@ -13,15 +13,15 @@ use crate::container::create::{ContainerCreate, EndpointRequest};
 use crate::container::table::ContainerTable;
 use crate::container::{
     Container, ContainerStats, Endpoint, Health, HealthTable, LinkFacts, NetworkMode,
-    RestartPolicy, StartKind,
+    RestartPolicy, StartKind, Status,
 };
 use crate::engine::{Command, Event, Reply};
 use crate::error::{Error, Result};
-use crate::filter::{ContainerFilter, ListFilter, PruneFilter};
+use crate::filter::{ContainerFacts, ContainerFilter, ListFilter, PruneFilter};
 use crate::lookup::find_network;
 use crate::model::{has_endpoints_on, NetworkTable};
 use crate::network::{Network, NetworkCreate};
-use crate::ports::{Env, Host, Runtime, RuntimeStatus};
+use crate::ports::{Env, Host, Images, Runtime, RuntimeStatus};
 use crate::volume::{users_of, Volume, VolumeCreate, VolumeFilter, VolumePrune, VolumeTable};
 
 /// A start from the prepare on the engine through the runtime to the
@@ -61,6 +61,15 @@ pub(crate) async fn run_start<H: Host>(
     task.await.map_err(|e| Error::Internal {
         what: format!("the start task of container {reference} failed: {e}"),
     })?
+}
+
+/// What `container prune` takes: a container that is stopped and stays so
+/// (Docker's `!IsRunning()`: not paused, restarting or being started).
+pub(crate) fn prunable(c: &Container) -> bool {
+    matches!(c.state.status, Status::Created | Status::Exited)
+        && !c.state.restarting
+        && !c.state.starting
+        && !c.state.paused
 }
 
 /// Docker's `stop` default grace period.
@@ -208,22 +217,84 @@ impl<H: Host> EngineHandle<H> {
     }
 
     /// Containers matching `filter`, newest first as `docker ps` lists them.
+    /// A status filter looks at stopped containers too, as Docker's does;
+    /// `before`/`since` name containers that must exist.
     pub fn list_containers(
         &self,
         all: bool,
         filter: &ContainerFilter,
     ) -> Result<Vec<Arc<Container>>> {
         let networks = self.networks();
+        let created = |reference: Option<&str>| -> Result<_> {
+            reference
+                .map(|r| self.table.find(r).map(|c| c.created))
+                .transpose()
+        };
+        let ancestor_ids = self.image_ids(filter.ancestors());
+        let mut facts = ContainerFacts {
+            networks: &networks,
+            health: None,
+            ancestor_ids: &ancestor_ids,
+            before: created(filter.before())?,
+            since: created(filter.since())?,
+        };
+        let all = all || filter.lists_stopped();
         let mut list: Vec<Arc<Container>> = self
             .table
             .all()
             .into_iter()
             .filter(|c| {
-                (all || c.is_running() || c.state.restarting) && filter.matches(c, &networks)
+                facts.health = self.health(&c.id).map(|h| h.status);
+                (all || c.is_running() || c.state.restarting) && filter.matches(c, &facts)
             })
             .collect();
         list.sort_by_key(|c| std::cmp::Reverse(c.created));
         Ok(list)
+    }
+
+    /// The ids of the images `references` name; one that names none
+    /// matches nothing, as in Docker's `ancestor` filter.
+    fn image_ids(&self, references: &[String]) -> Vec<String> {
+        references
+            .iter()
+            .filter_map(|r| match self.host.images().resolve(r) {
+                Ok(image) => image.map(|i| i.id),
+                Err(e) => {
+                    warn!(image = %r, error = %e, "image not resolved for a filter");
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// `container prune`: removes the stopped containers `filter` admits,
+    /// each measured by `size_of` first; returns their ids and the bytes
+    /// freed. One that cannot go (started meanwhile) is left, as Docker does.
+    pub async fn prune_containers(
+        &self,
+        filter: &PruneFilter,
+        size_of: impl Fn(&Container) -> u64,
+    ) -> Result<(Vec<ContainerId>, u64)> {
+        let mut removed = Vec::new();
+        let mut freed = 0;
+        for c in self.table.all() {
+            if !prunable(&c) || !filter.admits(c.created, &c.labels) {
+                continue;
+            }
+            let size = size_of(&c);
+            match self
+                .ask(|r| Command::RemoveContainer(c.id.to_string(), false, r))
+                .await
+            {
+                Ok(_) => {
+                    freed += size;
+                    removed.push(c.id.clone());
+                }
+                Err(Error::ShutDown) => return Err(Error::ShutDown),
+                Err(e) => warn!(container = %c.name, error = %e, "container not pruned"),
+            }
+        }
+        Ok((removed, freed))
     }
 
     pub async fn create_container(&self, req: ContainerCreate) -> Result<Container> {

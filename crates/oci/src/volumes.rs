@@ -161,7 +161,7 @@ fn mount_flags(o: &str) -> (MsFlags, String) {
 }
 
 /// Bytes of the regular files under `dir` (not following links).
-fn tree_size(dir: &Path) -> u64 {
+pub fn tree_size(dir: &Path) -> u64 {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
     };

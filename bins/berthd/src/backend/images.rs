@@ -9,6 +9,7 @@ use berth_api::{ApiError, ImageImportOptions, ImageListOptions, ImageRemoveOptio
 use std::sync::Arc;
 
 use berth_core::container::Container;
+use berth_core::filter::{ImageFacts, ImageFilter};
 use berth_core::ports::{ImageImport, RemovedImage};
 use berth_core::EngineHandle;
 use berth_oci::image::Image;
@@ -51,7 +52,7 @@ pub async fn import(
         .map_err(api_error)
 }
 
-fn users_of<'a>(
+pub(super) fn users_of<'a>(
     image: &Image,
     containers: &'a [Arc<Container>],
 ) -> impl Iterator<Item = &'a Arc<Container>> {
@@ -59,37 +60,62 @@ fn users_of<'a>(
     containers.iter().filter(move |c| c.image_id == id)
 }
 
+/// `docker images`, with Docker's filters (`docker images REPO[:TAG]`
+/// arrives as `reference`).
 pub async fn list(
     oci: &OciAdapter,
-    _options: &ImageListOptions,
+    options: &ImageListOptions,
     containers: &[Arc<Container>],
 ) -> Result<Vec<ImageSummary>, ApiError> {
+    let filter = ImageFilter::parse(&options.filters).map_err(api_error)?;
     let images = oci
         .blocking(|_, images| images.list())
         .await
         .map_err(oci_error)?;
+    let created = |reference: Option<&str>| -> Result<Option<SystemTime>, ApiError> {
+        reference
+            .map(|r| oci.images().inspect(r).map(|i| i.created))
+            .transpose()
+            .map_err(oci_error)
+    };
+    let before = created(filter.before())?;
+    let since = created(filter.since())?;
     Ok(images
         .iter()
-        .map(|image| ImageSummary {
-            id: image.id.to_string(),
-            parent_id: String::new(),
-            repo_tags: image.repo_tags.clone(),
-            repo_digests: Vec::new(),
-            created: unix_seconds(image.created),
-            size: size(image.size),
-            shared_size: -1,
-            labels: image
-                .config
-                .labels
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            containers: i64::try_from(users_of(image, containers).count()).unwrap_or(0),
-            manifests: None,
-            descriptor: None,
+        .filter(|image| {
+            let labels = image.config.labels.clone().unwrap_or_default();
+            let facts = ImageFacts {
+                repo_tags: &image.repo_tags,
+                created: image.created,
+                labels: &labels,
+            };
+            filter.matches(&facts, before, since)
         })
+        .map(|image| summary(image, containers))
         .collect())
+}
+
+/// One image as `docker images` lists it.
+pub(super) fn summary(image: &Image, containers: &[Arc<Container>]) -> ImageSummary {
+    ImageSummary {
+        id: image.id.to_string(),
+        parent_id: String::new(),
+        repo_tags: image.repo_tags.clone(),
+        repo_digests: Vec::new(),
+        created: unix_seconds(image.created),
+        size: size(image.size),
+        shared_size: -1,
+        labels: image
+            .config
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        containers: i64::try_from(users_of(image, containers).count()).unwrap_or(0),
+        manifests: None,
+        descriptor: None,
+    }
 }
 
 pub async fn inspect(oci: &OciAdapter, name: &str) -> Result<ImageInspect, ApiError> {
@@ -143,17 +169,19 @@ pub async fn remove(
         .remove_image(name, options.force)
         .await
         .map_err(api_error)?;
-    Ok(removed
-        .into_iter()
-        .map(|r| match r {
-            RemovedImage::Untagged(tag) => ImageDeleteResponseItem {
-                untagged: Some(tag),
-                deleted: None,
-            },
-            RemovedImage::Deleted(id) => ImageDeleteResponseItem {
-                untagged: None,
-                deleted: Some(id),
-            },
-        })
-        .collect())
+    Ok(removed.into_iter().map(delete_item).collect())
+}
+
+/// One line of Docker's removal answer.
+pub(super) fn delete_item(removed: RemovedImage) -> ImageDeleteResponseItem {
+    match removed {
+        RemovedImage::Untagged(tag) => ImageDeleteResponseItem {
+            untagged: Some(tag),
+            deleted: None,
+        },
+        RemovedImage::Deleted(id) => ImageDeleteResponseItem {
+            untagged: None,
+            deleted: Some(id),
+        },
+    }
 }

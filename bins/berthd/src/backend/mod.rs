@@ -4,12 +4,14 @@
 //! to the OCI adapter directly: they change no shared state.
 
 mod fields;
+mod housekeeping;
 mod images;
 mod resources;
 mod security;
 mod stats;
 mod storage;
 mod streams;
+mod system;
 mod top;
 mod wire;
 
@@ -19,9 +21,9 @@ use std::time::SystemTime;
 
 use berth_api::{
     ApiError, AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs,
-    ErrorKind, ExecStartOptions, Filters, ImageImportOptions, ImageListOptions, ImageRemoveOptions,
-    LogsOptions, RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession,
-    TtySize, WaitCondition, WaitFuture,
+    DataUsage, DataUsageOptions, ErrorKind, ExecStartOptions, Filters, ImageImportOptions,
+    ImageListOptions, ImageRemoveOptions, LogsOptions, RemoveOptions, RequestBody, StatsOptions,
+    StatsStream, StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
 };
 use berth_core::container::StopSignal;
 use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
@@ -32,14 +34,14 @@ use berth_core::EngineHandle;
 use berth_oci::OciAdapter;
 use berth_types::Driver;
 use bollard_stubs::models::{
-    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitExitError,
-    ContainerWaitResponse, ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect,
-    ImageSummary, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
-    NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse, SystemInfo,
-    SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum, SystemInfoDefaultAddressPools,
-    SystemVersion, SystemVersionComponents, SystemVersionPlatform, Volume, VolumeCreateRequest,
-    VolumeListResponse, VolumePruneResponse,
+    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
+    ContainerSummary, ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse,
+    ContainerWaitExitError, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
+    ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary, NetworkConnectRequest,
+    NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect,
+    NetworkPruneResponse, SystemInfo, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum,
+    SystemInfoDefaultAddressPools, SystemVersion, SystemVersionComponents, SystemVersionPlatform,
+    Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
 };
 
 use crate::config::Config;
@@ -166,6 +168,7 @@ fn network_create(req: NetworkCreateRequest) -> NetworkCreate {
 
 impl Backend for DaemonBackend {
     async fn version(&self) -> Result<SystemVersion, ApiError> {
+        let arch = system::go_arch(std::env::consts::ARCH);
         let engine = SystemVersionComponents {
             name: "Engine".to_owned(),
             version: VERSION.to_owned(),
@@ -176,7 +179,7 @@ impl Backend for DaemonBackend {
                     berth_api::MIN_API_VERSION.to_owned(),
                 ),
                 ("Os".to_owned(), "linux".to_owned()),
-                ("Arch".to_owned(), std::env::consts::ARCH.to_owned()),
+                ("Arch".to_owned(), arch.to_owned()),
                 ("KernelVersion".to_owned(), kernel_version()),
             ])),
         };
@@ -191,7 +194,7 @@ impl Backend for DaemonBackend {
             git_commit: Some(String::new()),
             go_version: Some("n/a (Rust)".to_owned()),
             os: Some("linux".to_owned()),
-            arch: Some(std::env::consts::ARCH.to_owned()),
+            arch: Some(arch.to_owned()),
             kernel_version: Some(kernel_version()),
             experimental: Some(false),
             build_time: Some(String::new()),
@@ -204,15 +207,22 @@ impl Backend for DaemonBackend {
             .unwrap_or_default();
         let capacity = berth_core::ports::Runtime::capacity(&self.oci);
         let containers = self.engine.containers();
-        let running = containers.iter().filter(|c| c.is_running()).count();
+        let paused = containers.iter().filter(|c| c.state.paused).count();
+        // Docker counts a container waiting out its restart back-off as
+        // running.
+        let running = containers
+            .iter()
+            .filter(|c| (c.is_running() || c.state.restarting) && !c.state.paused)
+            .count();
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         let images = self.oci.images().list().map(|l| l.len()).unwrap_or(0);
+        let os = system::os_release();
         Ok(SystemInfo {
             id: Some(String::new()),
             containers: Some(count(containers.len())),
             containers_running: Some(count(running)),
-            containers_paused: Some(0),
-            containers_stopped: Some(count(containers.len() - running)),
+            containers_paused: Some(count(paused)),
+            containers_stopped: Some(count(containers.len() - running - paused)),
             images: Some(count(images)),
             driver: Some("overlay".to_owned()),
             docker_root_dir: Some(self.data_root.clone()),
@@ -221,9 +231,15 @@ impl Backend for DaemonBackend {
             system_time: Some(wire::timestamp(SystemTime::now())),
             logging_driver: Some("json-file".to_owned()),
             kernel_version: Some(kernel_version()),
-            operating_system: Some("linux".to_owned()),
+            operating_system: Some(os.pretty_name),
+            os_version: Some(os.version_id),
             os_type: Some("linux".to_owned()),
+            // Docker's `info` reports uname's machine (`x86_64`); only
+            // `version` uses Go's names.
             architecture: Some(std::env::consts::ARCH.to_owned()),
+            mem_total: Some(system::mem_total()),
+            // Containers run under their shims and survive berthd.
+            live_restore_enabled: Some(true),
             ncpu: Some(i64::from(capacity.cpus)),
             // What berth applies, so `docker info` warns as Docker does
             // about what this host lacks.
@@ -496,7 +512,14 @@ impl Backend for DaemonBackend {
         &self,
         options: ContainerListOptions,
     ) -> Result<Vec<ContainerSummary>, ApiError> {
-        let filter = ContainerFilter::parse(&options.filters).map_err(api_error)?;
+        // The query's own `since`/`before` (old clients) are the filters'.
+        let mut filters = options.filters;
+        for (key, value) in [("since", options.since), ("before", options.before)] {
+            if let Some(value) = value {
+                filters.entry(key.to_owned()).or_default().push(value);
+            }
+        }
+        let filter = ContainerFilter::parse(&filters).map_err(api_error)?;
         let mut list = self
             .engine
             .list_containers(options.all, &filter)
@@ -684,6 +707,18 @@ impl Backend for DaemonBackend {
         options: ImageRemoveOptions,
     ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
         images::remove(&self.engine, name, options).await
+    }
+
+    async fn container_prune(&self, filters: Filters) -> Result<ContainerPruneResponse, ApiError> {
+        housekeeping::container_prune(&self.engine, &self.oci, &filters).await
+    }
+
+    async fn image_prune(&self, filters: Filters) -> Result<ImagePruneResponse, ApiError> {
+        housekeeping::image_prune(&self.engine, &self.oci, &filters).await
+    }
+
+    async fn system_data_usage(&self, options: DataUsageOptions) -> Result<DataUsage, ApiError> {
+        housekeeping::data_usage(&self.engine, &self.oci, options).await
     }
 
     async fn volume_list(&self, filters: Filters) -> Result<VolumeListResponse, ApiError> {

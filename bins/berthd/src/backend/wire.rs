@@ -506,7 +506,7 @@ pub fn container_summary(
         network_settings: Some(ContainerSummaryNetworkSettings {
             networks: Some(container_networks(c, networks)),
         }),
-        mounts: Some(Vec::new()),
+        mounts: Some(super::storage::mount_points(&c.storage)),
         ..Default::default()
     }
 }

@@ -292,6 +292,15 @@ pub(super) async fn remove<B: Backend>(
     json_response(StatusCode::OK, &backend.image_remove(name, options).await?)
 }
 
+/// `POST /images/prune`.
+pub(super) async fn prune<B: Backend>(
+    backend: &B,
+    uri: &Uri,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let filters = filters_param(uri)?;
+    json_response(StatusCode::OK, &backend.image_prune(filters).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,17 +38,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::{
     ApiError, AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs,
-    ExecStartOptions, Filters, ImageImportOptions, ImageListOptions, ImageRemoveOptions,
-    LogsOptions, RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession,
-    TtySize, WaitCondition, WaitFuture,
+    DataUsage, DataUsageOptions, ExecStartOptions, Filters, ImageImportOptions, ImageListOptions,
+    ImageRemoveOptions, LogsOptions, RemoveOptions, RequestBody, StatsOptions, StatsStream,
+    StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
 };
 use bollard_stubs::models::{
-    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerStatsResponse,
-    ContainerSummary, ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse,
-    ExecConfig, ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
-    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion, Volume, VolumeCreateRequest,
-    VolumeListResponse, VolumePruneResponse,
+    ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
+    ContainerStatsResponse, ContainerSummary, ContainerTopResponse, ContainerUpdateBody,
+    ContainerUpdateResponse, ExecConfig, ExecInspectResponse, ImageDeleteResponseItem,
+    ImageInspect, ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
+    SystemInfo, SystemVersion, Volume, VolumeCreateRequest, VolumeListResponse,
+    VolumePruneResponse,
 };
 
 pub use engine::new_id;
@@ -104,6 +105,9 @@ pub enum Call {
     VolumeCreate(Box<VolumeCreateRequest>),
     VolumeRemove(String, bool),
     VolumePrune(Filters),
+    ContainerPrune(Filters),
+    ImagePrune(Filters),
+    SystemDataUsage(DataUsageOptions),
 }
 
 /// Records every call. Network names pick failures: `missing` is not
@@ -449,6 +453,33 @@ impl Backend for StubBackend {
     async fn volume_remove(&self, name: String, force: bool) -> Result<(), ApiError> {
         self.record(Call::VolumeRemove(name, force));
         Ok(())
+    }
+
+    async fn container_prune(&self, filters: Filters) -> Result<ContainerPruneResponse, ApiError> {
+        self.record(Call::ContainerPrune(filters));
+        Ok(ContainerPruneResponse {
+            containers_deleted: Some(Vec::new()),
+            space_reclaimed: Some(0),
+        })
+    }
+
+    async fn image_prune(&self, filters: Filters) -> Result<ImagePruneResponse, ApiError> {
+        self.record(Call::ImagePrune(filters));
+        Ok(ImagePruneResponse {
+            images_deleted: Some(Vec::new()),
+            space_reclaimed: Some(0),
+        })
+    }
+
+    async fn system_data_usage(&self, options: DataUsageOptions) -> Result<DataUsage, ApiError> {
+        self.record(Call::SystemDataUsage(options));
+        Ok(DataUsage {
+            layers_size: Some(0),
+            images: options.images.then(Vec::new),
+            containers: options.containers.then(Vec::new),
+            volumes: options.volumes.then(Vec::new),
+            build_cache: options.build_cache.then(Vec::new),
+        })
     }
 
     async fn volume_prune(&self, filters: Filters) -> Result<VolumePruneResponse, ApiError> {

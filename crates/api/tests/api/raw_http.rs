@@ -547,3 +547,64 @@ async fn volume_routes_reach_the_backend() {
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn prune_and_disk_usage_routes_reach_the_backend() {
+    let server = TestServer::start().await;
+    let label = query_escape(r#"{"label":{"keep":true}}"#);
+    let pruned = server
+        .request(
+            "POST",
+            &format!("/v1.50/containers/prune?filters={label}"),
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(pruned.status, 200);
+    assert_eq!(pruned.json()["SpaceReclaimed"], 0);
+    let dangling = query_escape(r#"{"dangling":{"false":true}}"#);
+    let pruned = server
+        .request(
+            "POST",
+            &format!("/v1.50/images/prune?filters={dangling}"),
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(pruned.status, 200);
+    let all = server.get("/v1.50/system/df").await;
+    assert_eq!(all.status, 200);
+    assert_eq!(all.json()["BuildCache"], json!([]));
+    let some = server
+        .get("/v1.50/system/df?type=volume&type=image")
+        .await
+        .json();
+    assert!(some.get("Containers").is_none(), "{some}");
+    assert_eq!(some["Volumes"], json!([]));
+    let bad = server.get("/v1.50/system/df?type=thing").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["message"], "unknown object type: thing");
+    let build = server.request("POST", "/v1.50/build/prune", &[], "").await;
+    assert_eq!(build.status, 200);
+    assert_eq!(
+        build.json(),
+        json!({"CachesDeleted": [], "SpaceReclaimed": 0})
+    );
+
+    let calls = server.backend.calls();
+    assert_eq!(
+        calls[calls.len() - 4..],
+        [
+            Call::ContainerPrune(filters(&[("label", &["keep"])])),
+            Call::ImagePrune(filters(&[("dangling", &["false"])])),
+            Call::SystemDataUsage(berth_api::DataUsageOptions::default()),
+            Call::SystemDataUsage(berth_api::DataUsageOptions {
+                containers: false,
+                images: true,
+                volumes: true,
+                build_cache: false,
+            }),
+        ]
+    );
+    server.stop().await.unwrap();
+}

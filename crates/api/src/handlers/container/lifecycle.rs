@@ -8,7 +8,8 @@ use hyper::body::Incoming;
 use crate::backend::{Backend, RemoveOptions, StopOptions, WaitCondition};
 use crate::error::ApiError;
 use crate::request::{
-    bool_param, decode_lenient, int_param, non_empty_param, query_param, read_json_body,
+    bool_param, decode_lenient, filters_param, int_param, non_empty_param, query_param,
+    read_json_body,
 };
 use crate::response::{
     empty_response, json_line, json_response, streaming_response, ResponseBody, CONTENT_TYPE_JSON,
@@ -211,6 +212,15 @@ pub(in crate::handlers) async fn rename<B: Backend>(
     let new_name = query_param(uri, "name").unwrap_or_default();
     backend.container_rename(id_or_name, new_name).await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+/// `POST /containers/prune`.
+pub(in crate::handlers) async fn prune<B: Backend>(
+    backend: &B,
+    uri: &Uri,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let filters = filters_param(uri)?;
+    json_response(StatusCode::OK, &backend.container_prune(filters).await?)
 }
 
 #[cfg(test)]

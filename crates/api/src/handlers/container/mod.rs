@@ -16,7 +16,7 @@ mod streams;
 pub(super) use create::create;
 pub(super) use inspect::{inspect, list, top};
 pub(super) use lifecycle::{
-    kill, pause, remove, rename, restart, start, stop, unpause, update, wait,
+    kill, pause, prune, remove, rename, restart, start, stop, unpause, update, wait,
 };
 pub(super) use stats::stats;
 pub(super) use streams::{attach, logs, resize, tty_size};
