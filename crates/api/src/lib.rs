@@ -34,9 +34,10 @@ pub mod testing;
 mod version;
 
 pub use backend::{
-    AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs, ExecStartOptions,
-    ImageImportOptions, ImageListOptions, ImageRemoveOptions, LogMessage, LogStream, LogsOptions,
-    RemoveOptions, StopOptions, TtySize, WaitCondition, WaitFuture,
+    AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions, ContainerLogs,
+    ContainerPathStat, ExecStartOptions, ExtractOptions, ImageImportOptions, ImageListOptions,
+    ImageRemoveOptions, LogMessage, LogStream, LogsOptions, RemoveOptions, StopOptions, TtySize,
+    WaitCondition, WaitFuture,
 };
 pub use error::{ApiError, ErrorKind, ServeError};
 pub use filters::{parse_filters, Filters};

@@ -25,6 +25,7 @@
 //! below hands each call to its area (`networks`, `containers`, `inspect`,
 //! `streams`, `exec`, `images`).
 
+mod archive;
 mod containers;
 mod engine;
 mod exec;
@@ -37,15 +38,15 @@ mod streams;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::{
-    ApiError, AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs,
-    ExecStartOptions, Filters, ImageImportOptions, ImageListOptions, ImageRemoveOptions,
-    LogsOptions, RemoveOptions, RequestBody, StopOptions, StreamSession, TtySize, WaitCondition,
-    WaitFuture,
+    ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions,
+    ContainerLogs, ContainerPathStat, ExecStartOptions, ExtractOptions, Filters,
+    ImageImportOptions, ImageListOptions, ImageRemoveOptions, LogsOptions, RemoveOptions,
+    RequestBody, StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
 };
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
     ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse, ExecConfig,
-    ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImageSummary,
+    ExecInspectResponse, FilesystemChange, ImageDeleteResponseItem, ImageInspect, ImageSummary,
     NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
     NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion, Volume, VolumeCreateRequest,
     VolumeListResponse, VolumePruneResponse,
@@ -266,6 +267,43 @@ impl Backend for StubBackend {
         self.record(Call::ContainerRename(id_or_name.clone(), new_name.clone()));
         lock(&self.engine).find_mut(&id_or_name)?.name = new_name;
         Ok(())
+    }
+
+    async fn container_stat_path(
+        &self,
+        id_or_name: String,
+        path: String,
+    ) -> Result<ContainerPathStat, ApiError> {
+        self.stub_stat_path(&id_or_name, &path)
+    }
+
+    async fn container_archive(
+        &self,
+        id_or_name: String,
+        path: String,
+    ) -> Result<(ContainerPathStat, ByteStream), ApiError> {
+        self.stub_archive(&id_or_name, &path)
+    }
+
+    async fn container_extract(
+        &self,
+        id_or_name: String,
+        path: String,
+        options: ExtractOptions,
+        tarball: RequestBody,
+    ) -> Result<(), ApiError> {
+        self.stub_extract(&id_or_name, &path, options, tarball)
+    }
+
+    async fn container_export(&self, id_or_name: String) -> Result<ByteStream, ApiError> {
+        self.stub_export(&id_or_name)
+    }
+
+    async fn container_changes(
+        &self,
+        id_or_name: String,
+    ) -> Result<Vec<FilesystemChange>, ApiError> {
+        self.stub_changes(&id_or_name)
     }
 
     async fn container_top(
