@@ -83,6 +83,15 @@ pub fn changes(upper: &Path, lower: &Path, skip: &[&str]) -> ArchiveResult<Vec<C
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out.dedup();
+    // A directory holding a skipped path changed because runc made the
+    // path: not a change of its own unless something reported is under it.
+    let reported: Vec<String> = out.iter().map(|c| c.path.clone()).collect();
+    out.retain(|c| {
+        let prefix = format!("{}/", c.path);
+        let holds_skipped = skip.iter().any(|s| s.starts_with(&prefix));
+        let holds_reported = reported.iter().any(|p| p.starts_with(&prefix));
+        c.kind != ChangeKind::Modified || !holds_skipped || holds_reported
+    });
     Ok(out)
 }
 
@@ -164,6 +173,10 @@ mod tests {
         fs::write(upper.join("etc/passwd"), b"root2").unwrap();
         fs::write(upper.join("tmp/new"), b"n").unwrap();
         fs::write(upper.join("hosts"), b"").unwrap();
+        // runc's mount point alone does not make /dev a change.
+        fs::create_dir_all(lower.join("dev")).unwrap();
+        fs::create_dir_all(upper.join("dev")).unwrap();
+        fs::write(upper.join("dev/console"), b"").unwrap();
         let whiteout = upper.join("bin/ls");
         let is_root = nix::unistd::geteuid().is_root();
         if is_root {
@@ -171,7 +184,7 @@ mod tests {
         }
         // The lower directories are older than the upper ones.
         let epoch = nix::sys::time::TimeSpec::new(0, 0);
-        for d in ["etc", "bin", "tmp"] {
+        for d in ["etc", "bin", "tmp", "dev"] {
             nix::sys::stat::utimensat(
                 nix::fcntl::AT_FDCWD,
                 &lower.join(d),
@@ -181,7 +194,7 @@ mod tests {
             )
             .unwrap();
         }
-        let got = kinds(&changes(&upper, &lower, &["/hosts"]).unwrap());
+        let got = kinds(&changes(&upper, &lower, &["/hosts", "/dev/console"]).unwrap());
         let mut want = vec![
             ("/etc".to_owned(), ChangeKind::Modified),
             ("/etc/passwd".to_owned(), ChangeKind::Modified),
