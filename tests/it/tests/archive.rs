@@ -150,6 +150,65 @@ fn cp_from_a_volume_running_and_stopped() {
     sb.docker(&["cp", "vol:/data/x", path_str(&out.join("stopped"))])
         .ok();
     assert_eq!(fs::read(out.join("stopped")).unwrap(), b"in the volume\n");
+    // Into the stopped container's volume: the volume has it.
+    fs::write(out.join("y"), b"copied in\n").unwrap();
+    sb.docker(&["cp", path_str(&out.join("y")), "vol:/data/"])
+        .ok();
+    let read = sb
+        .docker(&["run", "--rm", "-v", "vol1:/v", "busybox", "cat", "/v/y"])
+        .ok();
+    assert_eq!(read, "copied in\n");
+    // A read-only volume refuses.
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "rovol",
+        "-v",
+        "vol1:/data:ro",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    let err = sb
+        .docker(&["cp", path_str(&out.join("y")), "rovol:/data/"])
+        .err();
+    assert!(err.contains("mounted volume is marked read-only"), "{err}");
+}
+
+#[test]
+fn cp_archive_mode_gives_the_files_to_the_containers_user() {
+    let sb = Sandbox::with_busybox();
+    let file = sb.dir().join("owned");
+    fs::write(&file, b"x").unwrap();
+    sb.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "usr",
+        "--user",
+        "1234:5678",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    sb.docker(&["cp", "-a", path_str(&file), "usr:/tmp/"]).ok();
+    sb.docker(&["cp", path_str(&file), "usr:/tmp/plain"]).ok();
+    let owners = sb
+        .docker(&[
+            "exec",
+            "usr",
+            "stat",
+            "-c",
+            "%u:%g",
+            "/tmp/owned",
+            "/tmp/plain",
+        ])
+        .ok();
+    // Without -a the archive's owners stay (the CLI's: root here).
+    assert_eq!(owners, "1234:5678\n0:0\n");
 }
 
 #[test]

@@ -52,7 +52,7 @@ enum Tree {
 
 impl Tree {
     fn of(oci: &OciAdapter, c: &Container, with_mounts: bool) -> Result<Tree, ApiError> {
-        if c.is_running() && c.state.pid > 0 {
+        if c.is_running() && c.state.pid > 0 && is_the_containers(c) {
             return Ok(Tree::Running(PathBuf::from(format!(
                 "/proc/{}/root",
                 c.state.pid
@@ -103,6 +103,15 @@ impl Tree {
             } => archive::with_stopped_root(overlay, &scratch_in, binds, work),
         }
     }
+}
+
+/// Whether the recorded pid is still the container's process (its cgroup
+/// is named after the container), not one that exited (its overlay is
+/// gone: the tree is mounted as a stopped one's) or a stranger that got
+/// the number since.
+fn is_the_containers(c: &Container) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/cgroup", c.state.pid))
+        .is_ok_and(|cgroups| cgroups.contains(c.id.as_str()))
 }
 
 fn image_rootfs(oci: &OciAdapter, c: &Container) -> Result<PathBuf, ApiError> {
