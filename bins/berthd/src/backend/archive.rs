@@ -1,14 +1,14 @@
 //! `docker cp`, `export`, `diff` and the sizes of `ps -s`/`inspect -s`:
-//! a container's tree through [`berth_oci::archive`], on blocking threads,
+//! a container's tree through [`berth_oci::archive`], off the async threads,
 //! archives streamed to the client as they are written.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use berth_api::{ApiError, ByteStream, ContainerPathStat, ExtractOptions, RequestBody};
 use berth_core::container::{Container, MountKind};
-use berth_oci::archive::{self, ArchiveError, BindSpec, RequestPath};
+use berth_oci::archive::{self, ArchiveError, BindSpec, RequestPath, Root};
 use berth_oci::rootfs::Overlay;
 use berth_oci::OciAdapter;
 use bollard_stubs::models::{ChangeType, FilesystemChange};
@@ -37,72 +37,43 @@ const INIT_PATHS: &[&str] = &[
     "/sys",
 ];
 
-/// Where a container's tree can be reached.
-enum Tree {
-    /// The running container's root, with its mounts: `/proc/<pid>/root`.
-    Running(PathBuf),
-    /// The overlay to mount for the operation, and the mounts to bind on it.
-    Stopped {
-        overlay: Overlay,
-        binds: Vec<BindSpec>,
-        /// Where to make the directory to mount on.
-        scratch_in: PathBuf,
-    },
-}
-
-impl Tree {
-    fn of(oci: &OciAdapter, c: &Container, with_mounts: bool) -> Result<Tree, ApiError> {
-        if c.is_running() && c.state.pid > 0 && is_the_containers(c) {
-            return Ok(Tree::Running(PathBuf::from(format!(
-                "/proc/{}/root",
-                c.state.pid
-            ))));
-        }
-        let layout = oci.runtime().layout();
-        let overlay = Overlay {
-            id: c.id.to_string(),
-            lower: image_rootfs(oci, c)?,
-            upper: layout.upper_dir(&c.id),
-            work: layout.work_dir(&c.id),
-            // Made by `with_stopped_root`.
-            target: PathBuf::new(),
-        };
-        let binds = if with_mounts {
-            c.storage
-                .mounts
-                .iter()
-                .filter(|m| m.kind != MountKind::Tmpfs)
-                .map(|m| BindSpec {
-                    source: PathBuf::from(&m.source),
-                    destination: m.destination.clone(),
-                    read_only: m.read_only,
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Ok(Tree::Stopped {
-            overlay,
-            binds,
-            scratch_in: layout.exec_root().to_path_buf(),
-        })
+/// Where `c`'s tree is: its running process's root, or its overlay to
+/// mount (`with_mounts`: its volumes and binds too).
+fn tree_of(oci: &OciAdapter, c: &Container, with_mounts: bool) -> Result<Root, ApiError> {
+    if c.is_running() && c.state.pid > 0 && is_the_containers(c) {
+        return Ok(Root::Running(PathBuf::from(format!(
+            "/proc/{}/root",
+            c.state.pid
+        ))));
     }
-
-    /// Runs `work` on the tree's root, on the calling (blocking) thread
-    /// or, for a stopped container, on a thread with the overlay mounted.
-    fn run<T: Send + 'static>(
-        self,
-        work: impl FnOnce(&Path) -> Result<T, ArchiveError> + Send + 'static,
-    ) -> Result<T, ArchiveError> {
-        match self {
-            Tree::Running(root) => work(&root),
-            Tree::Stopped {
-                overlay,
-                binds,
-                scratch_in,
-            } => archive::with_stopped_root(overlay, &scratch_in, binds, work),
-        }
-    }
+    let layout = oci.runtime().layout();
+    let overlay = Overlay {
+        id: c.id.to_string(),
+        lower: image_rootfs(oci, c)?,
+        upper: layout.upper_dir(&c.id),
+        work: layout.work_dir(&c.id),
+        // Made by `archive::within`.
+        target: PathBuf::new(),
+    };
+    let binds = if with_mounts {
+        c.storage
+            .mounts
+            .iter()
+            .filter(|m| m.kind != MountKind::Tmpfs)
+            .map(|m| BindSpec {
+                source: PathBuf::from(&m.source),
+                destination: m.destination.clone(),
+                read_only: m.read_only,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Root::Stopped {
+        overlay,
+        scratch_in: layout.exec_root().to_path_buf(),
+        binds,
+    })
 }
 
 /// Whether the recorded pid is still the container's process (its cgroup
@@ -123,7 +94,6 @@ fn archive_error(e: ArchiveError) -> ApiError {
     match e {
         ArchiveError::NotFound { .. } => ApiError::not_found(e.to_string()),
         ArchiveError::Invalid(m) => ApiError::invalid_parameter(m),
-        ArchiveError::ReadOnly(m) => ApiError::forbidden(m),
         ArchiveError::Io { .. } => {
             tracing::error!(error = %e, "container file system request failed");
             ApiError::internal(e.to_string())
@@ -160,10 +130,12 @@ pub async fn stat_path(
     path: String,
 ) -> Result<ContainerPathStat, ApiError> {
     let path = request_path(&path)?;
-    let tree = Tree::of(oci, &c, true)?;
+    let tree = tree_of(oci, &c, true)?;
     let name = c.name.clone();
     tokio::task::spawn_blocking(move || {
-        tree.run(move |root| archive::stat(root, &path, &name).map(|(_, s)| s))
+        archive::within(tree, move |root| {
+            archive::stat(root, &path, &name).map(|(_, s)| s)
+        })
     })
     .await
     .map_err(joined)?
@@ -178,7 +150,7 @@ pub async fn get_archive(
     path: String,
 ) -> Result<(ContainerPathStat, ByteStream), ApiError> {
     let path = request_path(&path)?;
-    let tree = Tree::of(oci, &c, true)?;
+    let tree = tree_of(oci, &c, true)?;
     let name = c.name.clone();
     let (stat_tx, stat_rx) = oneshot::channel::<Result<archive::PathStat, ArchiveError>>();
     // Shared so that a failure before the stat (mounting a stopped
@@ -187,7 +159,7 @@ pub async fn get_archive(
     let reply = Arc::clone(&stat_tx);
     let (writer, stream) = channel_writer();
     tokio::task::spawn_blocking(move || {
-        let result = tree.run(move |root| {
+        let result = archive::within(tree, move |root| {
             let found = archive::stat(root, &path, &name);
             let host_and_top = found
                 .as_ref()
@@ -241,7 +213,9 @@ pub async fn put_archive(
     let name = c.name.clone();
     let input = SyncIoBridge::new(tarball);
     tokio::task::spawn_blocking(move || {
-        tree.run(move |root| archive::extract(root, &path, &name, input, &opts))
+        archive::within(tree, move |root| {
+            archive::extract(root, &path, &name, input, &opts)
+        })
     })
     .await
     .map_err(joined)?
@@ -253,7 +227,7 @@ fn prepare_extract(
     c: &Container,
     path: &str,
     options: ExtractOptions,
-) -> Result<(RequestPath, archive::ExtractOptions, Tree), ApiError> {
+) -> Result<(RequestPath, archive::ExtractOptions, Root), ApiError> {
     let path = request_path(path)?;
     check_writable(c, &path.clean)?;
     let chown = if options.copy_uid_gid {
@@ -267,7 +241,7 @@ fn prepare_extract(
         no_overwrite_dir_non_dir: options.no_overwrite_dir_non_dir,
         chown,
     };
-    Ok((path, opts, Tree::of(oci, c, true)?))
+    Ok((path, opts, tree_of(oci, c, true)?))
 }
 
 /// dockerd's `checkIfPathIsInAVolume` and read-only root check.
@@ -295,10 +269,10 @@ fn check_writable(c: &Container, path: &str) -> Result<(), ApiError> {
 
 /// `GET /export`: the container's own files (not its volumes).
 pub async fn export(oci: &OciAdapter, c: Container) -> Result<ByteStream, ApiError> {
-    let tree = Tree::of(oci, &c, false)?;
+    let tree = tree_of(oci, &c, false)?;
     let (writer, stream) = channel_writer();
     tokio::task::spawn_blocking(move || {
-        if let Err(e) = tree.run(move |root| archive::export(root, writer)) {
+        if let Err(e) = archive::within(tree, move |root| archive::export(root, writer)) {
             tracing::warn!(container = %c.name, error = %e, "export ended early");
         }
     });

@@ -75,7 +75,7 @@ pub fn split_request_path(raw: &str) -> ArchiveResult<RequestPath> {
             p => parts.push(p),
         }
     }
-    let trailing = if raw.ends_with("/.") || (raw == "." && !parts.is_empty()) {
+    let trailing = if raw.ends_with("/.") {
         Trailing::Dot
     } else if raw.ends_with('/') && !parts.is_empty() {
         Trailing::Separator
