@@ -71,6 +71,10 @@ fn cp_a_file_and_a_directory_into_a_running_container_and_back() {
         fs::read_link(out.join("copied-link")).unwrap(),
         Path::new("sub/inner")
     );
+    // `dir/.`: the directory's content.
+    sb.docker(&["cp", "box:/tmp/dir/.", path_str(&out.join("content"))])
+        .ok();
+    assert_eq!(fs::read(out.join("content/sub/inner")).unwrap(), b"inner\n");
     // A file's content to stdout as a tar.
     let tar = sb
         .docker_command(&["cp", "box:/tmp/file", "-"])
@@ -117,7 +121,12 @@ fn cp_into_and_out_of_stopped_containers() {
         .ok();
     let out = sb.docker(&["start", "-a", "stopped"]).ok();
     assert_eq!(out, "from the host\n");
-    // Exited now: copy out of it.
+    // Exited now: copy out of it, export it.
+    let tar = host.join("stopped.tar");
+    sb.docker(&["export", "-o", path_str(&tar), "stopped"]).ok();
+    let listing = Command::new("tar").arg("tf").arg(&tar).output().unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.lines().any(|l| l == "greeting"), "{listing}");
     sb.docker(&["cp", "stopped:/greeting", path_str(&host.join("back"))])
         .ok();
     assert_eq!(fs::read(host.join("back")).unwrap(), b"from the host\n");

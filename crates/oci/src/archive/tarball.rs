@@ -175,8 +175,12 @@ fn append_tree<W: Write>(
     if ft.is_socket() {
         return Ok(());
     }
-    b.append_path_with_name(host, name)
-        .map_err(ArchiveError::io("archive", host))?;
+    if name.starts_with(".") {
+        append_dot_named(b, host, &md, name)
+    } else {
+        b.append_path_with_name(host, name)
+    }
+    .map_err(ArchiveError::io("archive", host))?;
     if !ft.is_dir() || same_dev.is_some_and(|dev| dev != md.dev()) {
         return Ok(());
     }
@@ -184,6 +188,57 @@ fn append_tree<W: Write>(
         append_tree(b, &host.join(&child), &name.join(&child), same_dev)?;
     }
     Ok(())
+}
+
+/// Appends `host` named `./…` as dockerd names a directory's content
+/// (`cp c:/dir/. …`; the docker CLI then replaces that leading `.`). The
+/// tar crate drops a leading `./` from the names it is given, so the
+/// header's name is written here, with a GNU long-name entry before it
+/// when it does not fit.
+fn append_dot_named<W: Write>(
+    b: &mut Builder<W>,
+    host: &Path,
+    md: &fs::Metadata,
+    name: &Path,
+) -> io::Result<()> {
+    let mut header = tar::Header::new_gnu();
+    header.set_metadata_in_mode(md, tar::HeaderMode::Complete);
+    let rest = name.strip_prefix(".").unwrap_or(name);
+    let mut raw = if rest.as_os_str().is_empty() {
+        "./".to_owned()
+    } else {
+        format!("./{}", rest.display())
+    };
+    if md.is_dir() && !raw.ends_with('/') {
+        raw.push('/');
+    }
+    if md.file_type().is_symlink() {
+        header.set_link_name(fs::read_link(host)?)?;
+    }
+    let field = &mut header.as_old_mut().name;
+    if raw.len() <= field.len() {
+        field[..raw.len()].copy_from_slice(raw.as_bytes());
+    } else {
+        let mut long = tar::Header::new_gnu();
+        long.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        long.set_entry_type(EntryType::GNULongName);
+        long.set_mode(0o644);
+        long.set_size(raw.len() as u64 + 1);
+        long.set_cksum();
+        let mut data = raw.clone().into_bytes();
+        data.push(0);
+        b.append(&long, &data[..])?;
+        let cut = field.len();
+        field.copy_from_slice(&raw.as_bytes()[..cut]);
+    }
+    header.set_cksum();
+    if md.is_file() {
+        b.append(&header, fs::File::open(host)?)
+    } else {
+        header.set_size(0);
+        header.set_cksum();
+        b.append(&header, io::empty())
+    }
 }
 
 /// How `PUT /archive` extracts.
@@ -489,6 +544,34 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, ArchiveError::NotFound { .. }));
+    }
+
+    #[test]
+    fn a_directorys_content_is_named_dot_slash() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("d");
+        fs::create_dir_all(d.join("sub")).unwrap();
+        fs::write(d.join("sub/f.txt"), b"1").unwrap();
+        let long = "x".repeat(120);
+        fs::write(d.join(&long), b"22").unwrap();
+        symlink("sub", d.join("l")).unwrap();
+        let mut tar = Vec::new();
+        write_archive(&d, ".", &mut tar).unwrap();
+        let mut names = Vec::new();
+        for e in Archive::new(&tar[..]).entries().unwrap() {
+            let e = e.unwrap();
+            names.push(String::from_utf8(e.path_bytes().into_owned()).unwrap());
+        }
+        assert_eq!(
+            names,
+            [
+                "./",
+                "./l",
+                "./sub/",
+                "./sub/f.txt",
+                format!("./{long}").as_str()
+            ]
+        );
     }
 
     #[test]
