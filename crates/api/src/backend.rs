@@ -11,10 +11,11 @@ use bollard_stubs::models::{
     BuildCache, ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse,
     ContainerPruneResponse, ContainerStatsResponse, ContainerSummary, ContainerTopResponse,
     ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitResponse, ExecConfig,
-    ExecInspectResponse, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
-    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion, Volume, VolumeCreateRequest,
-    VolumeListResponse, VolumePruneResponse,
+    ExecInspectResponse, FilesystemChange, ImageDeleteResponseItem, ImageInspect,
+    ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
+    SystemInfo, SystemVersion, Volume, VolumeCreateRequest, VolumeListResponse,
+    VolumePruneResponse,
 };
 use bytes::Bytes;
 use futures::Stream;
@@ -185,6 +186,47 @@ pub trait Backend: Send + Sync + 'static {
         id_or_name: String,
         options: StatsOptions,
     ) -> impl Future<Output = Result<StatsStream, ApiError>> + Send;
+
+    /// `HEAD /containers/{id}/archive?path=`: what `path` is in the
+    /// container (the last component not followed). Missing: 404 `Could
+    /// not find the file <path> in container <name>`.
+    fn container_stat_path(
+        &self,
+        id_or_name: String,
+        path: String,
+    ) -> impl Future<Output = Result<ContainerPathStat, ApiError>> + Send;
+
+    /// `GET /containers/{id}/archive?path=`: the stat and a tar of `path`,
+    /// sent as it is made.
+    fn container_archive(
+        &self,
+        id_or_name: String,
+        path: String,
+    ) -> impl Future<Output = Result<(ContainerPathStat, ByteStream), ApiError>> + Send;
+
+    /// `PUT /containers/{id}/archive?path=`: extracts the tar `tarball`
+    /// into the directory `path` (400 if it is not one, 403 if it is
+    /// read-only).
+    fn container_extract(
+        &self,
+        id_or_name: String,
+        path: String,
+        options: ExtractOptions,
+        tarball: RequestBody,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// `GET /containers/{id}/export`: a tar of the container's file system.
+    fn container_export(
+        &self,
+        id_or_name: String,
+    ) -> impl Future<Output = Result<ByteStream, ApiError>> + Send;
+
+    /// `GET /containers/{id}/changes`: what differs from the image, sorted
+    /// by path.
+    fn container_changes(
+        &self,
+        id_or_name: String,
+    ) -> impl Future<Output = Result<Vec<FilesystemChange>, ApiError>> + Send;
 
     /// `DELETE /containers/{id}`: `204`. A running container without `force`
     /// is Docker's 409 (`cannot remove container "/x": container is running:
@@ -396,6 +438,33 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         filters: Filters,
     ) -> impl Future<Output = Result<VolumePruneResponse, ApiError>> + Send;
+}
+
+/// Bytes answered as they come (a tar archive).
+pub type ByteStream = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
+
+/// dockerd's `container.PathStat`, sent base64-encoded in the
+/// `X-Docker-Container-Path-Stat` header. `mode` is Go's `os.FileMode`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ContainerPathStat {
+    pub name: String,
+    pub size: i64,
+    pub mode: u32,
+    /// RFC 3339 with nanoseconds.
+    pub mtime: String,
+    #[serde(rename = "linkTarget")]
+    pub link_target: String,
+}
+
+/// `PUT /containers/{id}/archive` parameters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExtractOptions {
+    /// `noOverwriteDirNonDir`: an error rather than replace a directory
+    /// with a non-directory or the reverse.
+    pub no_overwrite_dir_non_dir: bool,
+    /// `copyUIDGID` (`docker cp -a`): the files belong to the container's
+    /// user rather than to the archive's owners.
+    pub copy_uid_gid: bool,
 }
 
 /// `stop` and `restart` parameters.

@@ -34,10 +34,10 @@ pub mod testing;
 mod version;
 
 pub use backend::{
-    AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs, DataUsage,
-    DataUsageOptions, ExecStartOptions, ImageImportOptions, ImageListOptions, ImageRemoveOptions,
-    LogMessage, LogStream, LogsOptions, RemoveOptions, StatsOptions, StatsStream, StopOptions,
-    TtySize, WaitCondition, WaitFuture,
+    AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions, ContainerLogs,
+    ContainerPathStat, DataUsage, DataUsageOptions, ExecStartOptions, ExtractOptions,
+    ImageImportOptions, ImageListOptions, ImageRemoveOptions, LogMessage, LogStream, LogsOptions,
+    RemoveOptions, StatsOptions, StatsStream, StopOptions, TtySize, WaitCondition, WaitFuture,
 };
 pub use error::{ApiError, ErrorKind, ServeError};
 pub use filters::{parse_filters, Filters};

@@ -64,6 +64,16 @@ pub(crate) enum Route {
     ContainerStats { id_or_name: String },
     /// `GET /containers/{id}/top?ps_args=`.
     ContainerTop { id_or_name: String },
+    /// `HEAD /containers/{id}/archive?path=`.
+    ContainerArchiveStat { id_or_name: String },
+    /// `GET /containers/{id}/archive?path=`.
+    ContainerArchive { id_or_name: String },
+    /// `PUT /containers/{id}/archive?path=`.
+    ContainerExtract { id_or_name: String },
+    /// `GET /containers/{id}/export`.
+    ContainerExport { id_or_name: String },
+    /// `GET /containers/{id}/changes`.
+    ContainerChanges { id_or_name: String },
     /// `DELETE /containers/{id}`.
     ContainerRemove { id_or_name: String },
     /// `POST /containers/{id}/wait`.
@@ -185,6 +195,11 @@ fn container_route(method: &Method, id_or_name: String, action: &str) -> Option<
         (&Method::POST, "rename") => Route::ContainerRename { id_or_name },
         (&Method::GET, "top") => Route::ContainerTop { id_or_name },
         (&Method::GET, "stats") => Route::ContainerStats { id_or_name },
+        (&Method::HEAD, "archive") => Route::ContainerArchiveStat { id_or_name },
+        (&Method::GET, "archive") => Route::ContainerArchive { id_or_name },
+        (&Method::PUT, "archive") => Route::ContainerExtract { id_or_name },
+        (&Method::GET, "export") => Route::ContainerExport { id_or_name },
+        (&Method::GET, "changes") => Route::ContainerChanges { id_or_name },
         (&Method::POST, "wait") => Route::ContainerWait { id_or_name },
         (&Method::POST, "attach") => Route::ContainerAttach { id_or_name },
         (&Method::POST, "resize") => Route::ContainerResize { id_or_name },
@@ -461,6 +476,31 @@ mod tests {
                 Method::GET,
                 "/containers/c1/stats",
                 Route::ContainerStats { id_or_name: c() },
+            ),
+            (
+                Method::HEAD,
+                "/containers/c1/archive",
+                Route::ContainerArchiveStat { id_or_name: c() },
+            ),
+            (
+                Method::GET,
+                "/containers/c1/archive",
+                Route::ContainerArchive { id_or_name: c() },
+            ),
+            (
+                Method::PUT,
+                "/containers/c1/archive",
+                Route::ContainerExtract { id_or_name: c() },
+            ),
+            (
+                Method::GET,
+                "/containers/c1/export",
+                Route::ContainerExport { id_or_name: c() },
+            ),
+            (
+                Method::GET,
+                "/containers/c1/changes",
+                Route::ContainerChanges { id_or_name: c() },
             ),
             (
                 Method::POST,

@@ -17,6 +17,7 @@
 //! Everything here blocks; the daemon calls it from blocking threads.
 
 pub mod adapter;
+pub mod archive;
 pub mod cgroups;
 pub mod error;
 pub mod fsutil;

@@ -3,6 +3,7 @@
 //! that knows both sides. Streams (attach, logs, exec) and image reads talk
 //! to the OCI adapter directly: they change no shared state.
 
+mod archive;
 mod fields;
 mod housekeeping;
 mod images;
@@ -20,10 +21,11 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use berth_api::{
-    ApiError, AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs,
-    DataUsage, DataUsageOptions, ErrorKind, ExecStartOptions, Filters, ImageImportOptions,
-    ImageListOptions, ImageRemoveOptions, LogsOptions, RemoveOptions, RequestBody, StatsOptions,
-    StatsStream, StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
+    ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions,
+    ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ErrorKind, ExecStartOptions,
+    ExtractOptions, Filters, ImageImportOptions, ImageListOptions, ImageRemoveOptions, LogsOptions,
+    RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession, TtySize,
+    WaitCondition, WaitFuture,
 };
 use berth_core::container::StopSignal;
 use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
@@ -37,11 +39,12 @@ use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
     ContainerSummary, ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse,
     ContainerWaitExitError, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
-    ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary, NetworkConnectRequest,
-    NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect,
-    NetworkPruneResponse, SystemInfo, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum,
-    SystemInfoDefaultAddressPools, SystemVersion, SystemVersionComponents, SystemVersionPlatform,
-    Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
+    FilesystemChange, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
+    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemInfoCgroupDriverEnum,
+    SystemInfoCgroupVersionEnum, SystemInfoDefaultAddressPools, SystemVersion,
+    SystemVersionComponents, SystemVersionPlatform, Volume, VolumeCreateRequest,
+    VolumeListResponse, VolumePruneResponse,
 };
 
 use crate::config::Config;
@@ -529,21 +532,31 @@ impl Backend for DaemonBackend {
         }
         let networks = self.networks();
         let now = SystemTime::now();
-        Ok(list
-            .iter()
-            .map(|c| {
-                let health = self.engine.health(&c.id);
-                wire::container_summary(c, health.as_ref(), &networks, now)
-            })
-            .collect())
+        let mut summaries = Vec::with_capacity(list.len());
+        for c in &list {
+            let health = self.engine.health(&c.id);
+            let mut summary = wire::container_summary(c, health.as_ref(), &networks, now);
+            if options.size {
+                let (rw, root_fs) = archive::sizes(&self.oci, c).await?;
+                summary.size_rw = Some(rw);
+                summary.size_root_fs = Some(root_fs);
+            }
+            summaries.push(summary);
+        }
+        Ok(summaries)
     }
 
     async fn container_inspect(
         &self,
         id_or_name: String,
-        _size: bool,
+        size: bool,
     ) -> Result<ContainerInspectResponse, ApiError> {
         let c = self.container(&id_or_name)?;
+        let sizes = if size {
+            Some(archive::sizes(&self.oci, &c).await?)
+        } else {
+            None
+        };
         let networks = self.networks();
         let layout = self.oci.runtime().layout();
         let dir = layout.container_data_dir(&c.id);
@@ -564,13 +577,55 @@ impl Backend for DaemonBackend {
                     .map_or_else(|_| l.target.to_string(), |t| t.name.clone())
             })
             .collect();
-        Ok(wire::container_inspect(
-            &c,
-            health.as_ref(),
-            &link_targets,
-            &networks,
-            paths,
-        ))
+        let mut inspect =
+            wire::container_inspect(&c, health.as_ref(), &link_targets, &networks, paths);
+        if let Some((rw, root_fs)) = sizes {
+            inspect.size_rw = Some(rw);
+            inspect.size_root_fs = Some(root_fs);
+        }
+        Ok(inspect)
+    }
+
+    async fn container_stat_path(
+        &self,
+        id_or_name: String,
+        path: String,
+    ) -> Result<ContainerPathStat, ApiError> {
+        let c = self.container(&id_or_name)?;
+        archive::stat_path(&self.oci, c, path).await
+    }
+
+    async fn container_archive(
+        &self,
+        id_or_name: String,
+        path: String,
+    ) -> Result<(ContainerPathStat, ByteStream), ApiError> {
+        let c = self.container(&id_or_name)?;
+        archive::get_archive(&self.oci, c, path).await
+    }
+
+    async fn container_extract(
+        &self,
+        id_or_name: String,
+        path: String,
+        options: ExtractOptions,
+        tarball: RequestBody,
+    ) -> Result<(), ApiError> {
+        let c = self.container(&id_or_name)?;
+        archive::put_archive(&self.oci, c, path, options, tarball).await
+    }
+
+    async fn container_export(&self, id_or_name: String) -> Result<ByteStream, ApiError> {
+        let c = self.container(&id_or_name)?;
+        archive::export(&self.oci, c).await
+    }
+
+    async fn container_changes(
+        &self,
+        id_or_name: String,
+    ) -> Result<Vec<FilesystemChange>, ApiError> {
+        let c = self.container(&id_or_name)?;
+        archive::changes(&self.oci, c).await
     }
 
     async fn container_wait(

@@ -131,6 +131,17 @@ async fn dispatch<B: Backend>(
         Route::ContainerStats { id_or_name } => {
             container::stats(backend, id_or_name, api_version, request.uri()).await
         }
+        Route::ContainerArchiveStat { id_or_name } => {
+            container::archive_stat(backend, id_or_name, request.uri()).await
+        }
+        Route::ContainerArchive { id_or_name } => {
+            container::archive(backend, id_or_name, request.uri()).await
+        }
+        Route::ContainerExtract { id_or_name } => {
+            container::extract(backend, id_or_name, request).await
+        }
+        Route::ContainerExport { id_or_name } => container::export(backend, id_or_name).await,
+        Route::ContainerChanges { id_or_name } => container::changes(backend, id_or_name).await,
         Route::ContainerRemove { id_or_name } => {
             container::remove(backend, id_or_name, request.uri()).await
         }

@@ -25,6 +25,7 @@
 //! below hands each call to its area (`networks`, `containers`, `inspect`,
 //! `streams`, `exec`, `images`).
 
+mod archive;
 mod containers;
 mod engine;
 mod exec;
@@ -37,19 +38,20 @@ mod streams;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::{
-    ApiError, AttachOptions, Backend, ContainerAttach, ContainerListOptions, ContainerLogs,
-    DataUsage, DataUsageOptions, ExecStartOptions, Filters, ImageImportOptions, ImageListOptions,
-    ImageRemoveOptions, LogsOptions, RemoveOptions, RequestBody, StatsOptions, StatsStream,
-    StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
+    ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions,
+    ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ExecStartOptions,
+    ExtractOptions, Filters, ImageImportOptions, ImageListOptions, ImageRemoveOptions, LogsOptions,
+    RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession, TtySize,
+    WaitCondition, WaitFuture,
 };
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
     ContainerStatsResponse, ContainerSummary, ContainerTopResponse, ContainerUpdateBody,
-    ContainerUpdateResponse, ExecConfig, ExecInspectResponse, ImageDeleteResponseItem,
-    ImageInspect, ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
-    NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
-    SystemInfo, SystemVersion, Volume, VolumeCreateRequest, VolumeListResponse,
-    VolumePruneResponse,
+    ContainerUpdateResponse, ExecConfig, ExecInspectResponse, FilesystemChange,
+    ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary, NetworkConnectRequest,
+    NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect,
+    NetworkPruneResponse, SystemInfo, SystemVersion, Volume, VolumeCreateRequest,
+    VolumeListResponse, VolumePruneResponse,
 };
 
 pub use engine::new_id;
@@ -289,6 +291,43 @@ impl Backend for StubBackend {
             ..ContainerStatsResponse::default()
         };
         Ok(Box::pin(futures::stream::iter([document])))
+    }
+
+    async fn container_stat_path(
+        &self,
+        id_or_name: String,
+        path: String,
+    ) -> Result<ContainerPathStat, ApiError> {
+        self.stub_stat_path(&id_or_name, &path)
+    }
+
+    async fn container_archive(
+        &self,
+        id_or_name: String,
+        path: String,
+    ) -> Result<(ContainerPathStat, ByteStream), ApiError> {
+        self.stub_archive(&id_or_name, &path)
+    }
+
+    async fn container_extract(
+        &self,
+        id_or_name: String,
+        path: String,
+        options: ExtractOptions,
+        tarball: RequestBody,
+    ) -> Result<(), ApiError> {
+        self.stub_extract(&id_or_name, &path, options, tarball)
+    }
+
+    async fn container_export(&self, id_or_name: String) -> Result<ByteStream, ApiError> {
+        self.stub_export(&id_or_name)
+    }
+
+    async fn container_changes(
+        &self,
+        id_or_name: String,
+    ) -> Result<Vec<FilesystemChange>, ApiError> {
+        self.stub_changes(&id_or_name)
     }
 
     async fn container_top(

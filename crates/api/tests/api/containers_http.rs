@@ -900,3 +900,38 @@ async fn network_connect_and_disconnect_answer_200_without_body() {
         if network == "mynet" && req.container == "web" && req.force == Some(true))));
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn archive_stat_header_and_refusals_are_dockers() {
+    let server = TestServer::start().await;
+    create_cmd(&server, "web", &["true"]).await;
+    let stat = server
+        .request("HEAD", "/containers/web/archive?path=/", &[], "")
+        .await;
+    assert_eq!(stat.status, 200, "{stat:?}");
+    // base64 (URL alphabet) of {"name":"/",...}.
+    let header = stat.header("X-Docker-Container-Path-Stat").unwrap();
+    assert!(header.starts_with("eyJuYW1lIjoiLyIs"), "{header}");
+    let missing = server
+        .request("GET", "/containers/web/archive?path=/nope", &[], "")
+        .await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.message(),
+        "Could not find the file /nope in container web"
+    );
+    let no_path = server
+        .request("PUT", "/containers/web/archive", &[], "")
+        .await;
+    assert_eq!(no_path.status, 400);
+    assert_eq!(no_path.message(), "bad parameter: path cannot be empty");
+    let changes = server
+        .request("GET", "/containers/web/changes", &[], "")
+        .await;
+    assert_eq!((changes.status, changes.json()), (200, json!([])));
+    let export = server
+        .request("GET", "/containers/nope/export", &[], "")
+        .await;
+    assert_eq!(export.status, 404);
+    server.stop().await.unwrap();
+}

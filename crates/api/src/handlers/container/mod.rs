@@ -6,6 +6,7 @@
 //! (start, stop, restart, kill, pause, rename, remove, wait), `inspect`
 //! (list, inspect reshaped per API version, top) and `streams` (logs, attach, resize), `stats`.
 
+mod archive;
 mod create;
 mod inspect;
 mod lifecycle;
@@ -13,6 +14,7 @@ mod network_mode;
 mod stats;
 mod streams;
 
+pub(super) use archive::{archive, archive_stat, changes, export, extract};
 pub(super) use create::create;
 pub(super) use inspect::{inspect, list, top};
 pub(super) use lifecycle::{
