@@ -211,9 +211,7 @@ mod tests {
 
     use berth_types::{Driver, EndpointId, IfName, IpNet, MacAddr, NetworkName};
 
-    use crate::container::{
-        Attachment, DnsConfig, Endpoint, NetworkMode, ProcessConfig, RunState, Status,
-    };
+    use crate::container::{Attachment, Endpoint, Status};
 
     fn network(n: u8, name: &str) -> Network {
         Network {
@@ -258,40 +256,12 @@ mod tests {
                 }),
             })
             .collect();
-        Container {
-            id: ContainerId::from_bytes([n; 32]),
-            name: name.to_owned(),
-            created: SystemTime::UNIX_EPOCH,
-            image: "busybox".to_owned(),
-            image_id: String::new(),
-            process: ProcessConfig::default(),
-            dns: DnsConfig {
-                hostname: hostname.to_owned(),
-                ..Default::default()
-            },
-            labels: BTreeMap::new(),
-            network_mode: NetworkMode::Bridge,
-            attachments,
-            ports: Vec::new(),
-            publish_all: false,
-            exposed: Vec::new(),
-            auto_remove: false,
-            restart: Default::default(),
-            links: Vec::new(),
-            healthcheck: None,
-            stop_signal: None,
-            stop_timeout: None,
-            storage: Default::default(),
-            resources: Default::default(),
-            security: Default::default(),
-            published: Vec::new(),
-            state: RunState {
-                status: Status::Running,
-                pid: 1,
-                ..RunState::created()
-            },
-            netns: None,
-        }
+        let mut c = crate::container::table::tests::container(n, name);
+        c.dns.hostname = hostname.to_owned();
+        c.attachments = attachments;
+        c.state.status = Status::Running;
+        c.state.pid = 1;
+        c
     }
 
     fn ip(s: &str) -> IpAddr {

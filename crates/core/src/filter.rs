@@ -678,37 +678,9 @@ mod tests {
     }
 
     fn container(f: impl FnOnce(&mut Container)) -> Container {
-        use crate::container::{
-            DnsConfig, NetworkMode, ProcessConfig, Resources, RestartPolicy, RunState, Security,
-            Storage,
-        };
-        let mut c = Container {
-            id: berth_types::ContainerId::from_bytes([7; 32]),
-            name: "web".to_owned(),
-            created: UNIX_EPOCH + Duration::from_secs(100),
-            image: "busybox".to_owned(),
-            image_id: "sha256:aa".to_owned(),
-            process: ProcessConfig::default(),
-            dns: DnsConfig::default(),
-            labels: BTreeMap::new(),
-            network_mode: NetworkMode::Bridge,
-            attachments: Vec::new(),
-            ports: Vec::new(),
-            publish_all: false,
-            exposed: Vec::new(),
-            auto_remove: false,
-            restart: RestartPolicy::default(),
-            links: Vec::new(),
-            healthcheck: None,
-            stop_signal: None,
-            stop_timeout: None,
-            storage: Storage::default(),
-            resources: Resources::default(),
-            security: Security::default(),
-            published: Vec::new(),
-            state: RunState::created(),
-            netns: None,
-        };
+        let mut c = crate::container::table::tests::container(7, "web");
+        c.created = UNIX_EPOCH + Duration::from_secs(100);
+        c.image_id = "sha256:aa".to_owned();
         f(&mut c);
         c
     }

@@ -131,46 +131,17 @@ impl<H: Host> EngineHandle<H> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::time::SystemTime;
-
-    use berth_types::ContainerId;
 
     use super::*;
-    use crate::container::{DnsConfig, NetworkMode, ProcessConfig, RunState, Status};
+    use crate::container::Status;
 
     const IMAGE: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     fn user(id: u8, status: Status) -> Arc<Container> {
-        let mut state = RunState::created();
-        state.status = status;
-        Arc::new(Container {
-            id: ContainerId::from_bytes([id; 32]),
-            name: format!("c{id}"),
-            created: SystemTime::UNIX_EPOCH,
-            image: "busybox".to_owned(),
-            image_id: IMAGE.to_owned(),
-            process: ProcessConfig::default(),
-            dns: DnsConfig::default(),
-            labels: BTreeMap::new(),
-            network_mode: NetworkMode::Bridge,
-            attachments: Vec::new(),
-            ports: Vec::new(),
-            publish_all: false,
-            exposed: Vec::new(),
-            auto_remove: false,
-            restart: Default::default(),
-            links: Vec::new(),
-            healthcheck: None,
-            stop_signal: None,
-            stop_timeout: None,
-            storage: Default::default(),
-            resources: Default::default(),
-            security: Default::default(),
-            published: Vec::new(),
-            state,
-            netns: None,
-        })
+        let mut c = crate::container::table::tests::container(id, &format!("c{id}"));
+        c.image_id = IMAGE.to_owned();
+        c.state.status = status;
+        Arc::new(c)
     }
 
     fn plan() -> RemovalPlan {

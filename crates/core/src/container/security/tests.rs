@@ -1,38 +1,6 @@
-use std::collections::BTreeMap;
-use std::time::SystemTime;
-
 use super::*;
-use crate::container::{DnsConfig, NetworkMode, ProcessConfig, RunState, Status};
-
-fn container(id: u8, name: &str) -> Container {
-    Container {
-        id: ContainerId::from_bytes([id; 32]),
-        name: name.to_owned(),
-        created: SystemTime::UNIX_EPOCH,
-        image: "busybox".to_owned(),
-        image_id: String::new(),
-        process: ProcessConfig::default(),
-        dns: DnsConfig::default(),
-        labels: BTreeMap::new(),
-        network_mode: NetworkMode::Bridge,
-        attachments: Vec::new(),
-        ports: Vec::new(),
-        publish_all: false,
-        exposed: Vec::new(),
-        auto_remove: false,
-        restart: Default::default(),
-        links: Vec::new(),
-        healthcheck: None,
-        stop_signal: None,
-        stop_timeout: None,
-        storage: Default::default(),
-        resources: Default::default(),
-        security: Default::default(),
-        published: Vec::new(),
-        state: RunState::created(),
-        netns: None,
-    }
-}
+use crate::container::table::tests::container;
+use crate::container::Status;
 
 fn running(mut c: Container, pid: u32) -> Container {
     c.state.status = Status::Running;
