@@ -295,12 +295,19 @@ impl Daemon {
         }
         host_config.insert("NetworkMode".to_owned(), json!(network));
         host_config.insert("PortBindings".to_owned(), Value::Object(bindings));
-        let body = json!({
-            "Image": "busybox",
-            "Cmd": cmd,
-            "ExposedPorts": exposed,
-            "HostConfig": host_config,
-        });
+        self.run_with_config(
+            name,
+            json!({
+                "Image": "busybox",
+                "Cmd": cmd,
+                "ExposedPorts": exposed,
+                "HostConfig": host_config,
+            }),
+        )
+    }
+
+    /// `docker run -d` of a whole create body; returns the id.
+    pub fn run_with_config(&self, name: &str, body: Value) -> Result<String> {
         let reply = self
             .api
             .post(&format!("/containers/create?name={name}"), &body)?

@@ -6,6 +6,7 @@
 mod burst;
 mod dns;
 mod floor;
+mod health;
 mod iperf;
 mod macvlan;
 mod net;
@@ -27,6 +28,7 @@ use crate::stats::Stats;
 use burst::{burst, grow};
 use dns::dns;
 use floor::{floors, port_floor};
+use health::health;
 use iperf::iperf;
 use macvlan::macvlan;
 use net::networks;
@@ -80,6 +82,8 @@ pub struct Params {
     pub iperf_reps: usize,
     /// `run -d` at once.
     pub burst: usize,
+    /// Containers probing their healthcheck every second.
+    pub health_containers: usize,
 }
 
 impl Params {
@@ -103,6 +107,7 @@ impl Params {
             iperf_secs: 1,
             iperf_reps: 1,
             burst: 20,
+            health_containers: 10,
         }
     }
 
@@ -129,6 +134,7 @@ impl Params {
             iperf_secs: 5,
             iperf_reps: 3,
             burst: 100,
+            health_containers: 100,
         }
     }
 }
@@ -139,7 +145,7 @@ pub struct Selection(pub Vec<String>);
 
 impl Selection {
     pub const ALL: &'static [&'static str] = &[
-        "net", "run", "macvlan", "options", "stats", "ports", "iperf", "burst", "dns", "mem",
+        "net", "run", "macvlan", "options", "stats", "health", "ports", "iperf", "burst", "dns", "mem",
         "floor",
     ];
 
@@ -306,6 +312,9 @@ pub fn run_all(d: &Daemon, p: &Params, sel: &Selection, busybox: &Path) -> Resul
     }
     if sel.has("options") {
         options(d, p, &mut rec)?;
+    }
+    if sel.has("health") {
+        health(d, p, &mut rec)?;
     }
     if sel.has("stats") {
         stats(d, p, &mut rec)?;
