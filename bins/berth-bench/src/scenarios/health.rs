@@ -46,7 +46,10 @@ const TICKS_PER_SECOND: f64 = 100.0;
 
 pub(super) fn health(d: &Daemon, p: &Params, rec: &mut Recorder) -> Result<()> {
     let n = p.health_containers;
-    say(d, &format!("healthchecks: {n} containers probing every second"));
+    say(
+        d,
+        &format!("healthchecks: {n} containers probing every second"),
+    );
     let mut host = Map::new();
     host.insert("NetworkMode".to_owned(), json!(NET));
     let names: Vec<String> = (0..n).map(|i| format!("hc-{i}")).collect();
@@ -68,7 +71,8 @@ pub(super) fn health(d: &Daemon, p: &Params, rec: &mut Recorder) -> Result<()> {
         let healthy = ids
             .iter()
             .filter(|id| {
-                d.inspect(id).is_ok_and(|c| c["State"]["Health"]["Status"] == "healthy")
+                d.inspect(id)
+                    .is_ok_and(|c| c["State"]["Health"]["Status"] == "healthy")
             })
             .count();
         if healthy == ids.len() {

@@ -145,8 +145,8 @@ pub struct Selection(pub Vec<String>);
 
 impl Selection {
     pub const ALL: &'static [&'static str] = &[
-        "net", "run", "macvlan", "options", "stats", "health", "ports", "iperf", "burst", "dns", "mem",
-        "floor",
+        "net", "run", "macvlan", "options", "stats", "health", "ports", "iperf", "burst", "dns",
+        "mem", "floor",
     ];
 
     pub fn has(&self, group: &str) -> bool {
