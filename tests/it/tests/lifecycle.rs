@@ -556,6 +556,26 @@ services:
 }
 
 #[test]
+fn logs_details_prefix_each_line_with_its_empty_attributes() {
+    let sb = Sandbox::with_busybox();
+    sb.docker(&[
+        "run",
+        "--name",
+        "talk",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; echo two",
+    ])
+    .ok();
+    let plain = sb.docker(&["logs", "talk"]).ok();
+    assert_eq!(plain, "one\ntwo\n");
+    // No --log-opt, no attributes: dockerd writes just the separating space.
+    let details = sb.docker(&["logs", "--details", "talk"]).ok();
+    assert_eq!(details, " one\n two\n");
+}
+
+#[test]
 fn links_give_hosts_entries_and_moby_s_variables() {
     let sb = Sandbox::with_busybox();
     sb.docker(&[

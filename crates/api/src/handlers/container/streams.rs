@@ -49,6 +49,7 @@ pub(in crate::handlers) async fn logs<B: Backend>(
         tail: tail_param(query_param(uri, "tail").as_deref()),
     };
     let timestamps = bool_param(uri, "timestamps");
+    let details = bool_param(uri, "details");
     let logs = backend.container_logs(id_or_name, options).await?;
     let multiplexed = !logs.tty;
     let content_type = if multiplexed && !api_version.is_below(MULTIPLEXED_CONTENT_TYPE_SINCE) {
@@ -58,7 +59,16 @@ pub(in crate::handlers) async fn logs<B: Backend>(
     };
     let chunks = logs.messages.filter_map(move |message| {
         let chunk = match message {
-            Ok(message) => log_chunk(message, stdout, stderr, timestamps, multiplexed),
+            Ok(message) => log_chunk(
+                message,
+                stdout,
+                stderr,
+                LineDecor {
+                    timestamps,
+                    details,
+                },
+                multiplexed,
+            ),
             Err(err) => Some(encode_output(
                 FrameKind::SystemErr,
                 format!("Error grabbing logs: {err}\n").as_bytes(),
@@ -78,11 +88,20 @@ fn tail_param(raw: Option<&str>) -> Option<usize> {
 
 /// One log message as dockerd's `WriteLogStream` writes it, or `None` for a
 /// stream the client did not ask for.
+/// What goes before each log line: its time (`timestamps`) and its log
+/// attributes (`details`: berth takes no `--log-opt`s, so a line has none,
+/// and dockerd then writes just the separating space).
+#[derive(Clone, Copy)]
+struct LineDecor {
+    timestamps: bool,
+    details: bool,
+}
+
 fn log_chunk(
     message: LogMessage,
     stdout: bool,
     stderr: bool,
-    timestamps: bool,
+    decor: LineDecor,
     multiplexed: bool,
 ) -> Option<Bytes> {
     let wanted = match message.stream {
@@ -92,13 +111,14 @@ fn log_chunk(
     if !wanted {
         return None;
     }
-    let line = if timestamps {
-        let mut line = format!("{} ", log_timestamp(message.timestamp)).into_bytes();
-        line.extend_from_slice(&message.line);
-        Bytes::from(line)
-    } else {
-        message.line
-    };
+    let mut line = Vec::with_capacity(message.line.len() + 32);
+    if decor.timestamps {
+        line.extend_from_slice(format!("{} ", log_timestamp(message.timestamp)).as_bytes());
+    }
+    if decor.details {
+        line.push(b' ');
+    }
+    line.extend_from_slice(&message.line);
     Some(encode_output(message.stream.into(), &line, multiplexed))
 }
 
@@ -169,23 +189,53 @@ mod tests {
             line: Bytes::from_static(b"hi\n"),
         };
         assert_eq!(
-            log_chunk(message(OutputStream::Stdout), true, false, false, true)
+            log_chunk(message(OutputStream::Stdout), true, false, PLAIN, true)
                 .unwrap()
                 .as_ref(),
             b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n"
         );
         assert_eq!(
-            log_chunk(message(OutputStream::Stderr), true, true, false, false)
+            log_chunk(message(OutputStream::Stderr), true, true, PLAIN, false)
                 .unwrap()
                 .as_ref(),
             b"hi\n"
         );
-        assert!(log_chunk(message(OutputStream::Stderr), true, false, false, true).is_none());
+        assert!(log_chunk(message(OutputStream::Stderr), true, false, PLAIN, true).is_none());
         assert_eq!(
-            log_chunk(message(OutputStream::Stdout), true, false, true, false)
-                .unwrap()
-                .as_ref(),
+            log_chunk(
+                message(OutputStream::Stdout),
+                true,
+                false,
+                LineDecor {
+                    timestamps: true,
+                    details: false
+                },
+                false
+            )
+            .unwrap()
+            .as_ref(),
             b"2023-11-14T22:13:20.000000005Z hi\n"
         );
+        // dockerd's order: the time, then the (empty) attributes and a space.
+        assert_eq!(
+            log_chunk(
+                message(OutputStream::Stdout),
+                true,
+                false,
+                LineDecor {
+                    timestamps: true,
+                    details: true
+                },
+                false
+            )
+            .unwrap()
+            .as_ref(),
+            b"2023-11-14T22:13:20.000000005Z  hi\n"
+        );
     }
+
+    const PLAIN: LineDecor = LineDecor {
+        timestamps: false,
+        details: false,
+    };
 }
