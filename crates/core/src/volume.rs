@@ -370,12 +370,15 @@ impl<H: Host> Engine<H> {
     /// After `c` stopped: the devices of its volumes that no other running
     /// container uses are unmounted.
     pub(crate) async fn deactivate_volumes(&self, c: &Container) {
-        let containers = self.model.containers.all();
+        // Every exit comes here: the containers are listed only for a
+        // volume that mounts a device (rare), not for every exit.
+        let mut containers = None;
         for name in c.storage.volume_names() {
             let Some(volume) = self.model.volumes.get(name).filter(Volume::mounts_device) else {
                 continue;
             };
-            let busy = users_of(&containers, name)
+            let containers = containers.get_or_insert_with(|| self.model.containers.all());
+            let busy = users_of(containers, name)
                 .any(|other| other.id != c.id && (other.is_running() || other.state.starting));
             if busy {
                 continue;
