@@ -142,6 +142,15 @@ fn changed_spec_replaces_addresses_and_keeps_link_local() {
         ip(&["link", "add", "c0", "type", "veth", "peer", "name", "c0p"]);
         ip(&["link", "set", "c0p", "up"]);
         ip(&["link", "set", "c0", "master", "br-chg", "up"]);
+        // The kernel adds it once the link watch has seen the carrier (up
+        // to a second, more on a busy machine): wait, bounded, so the check
+        // below is that the change keeps it, not that it came in time.
+        let mut tries = 0;
+        while !addrs("br-chg").iter().any(|a| a.starts_with("fe80:")) {
+            tries += 1;
+            assert!(tries < 100, "no link-local address on br-chg after 10 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         // Someone else's stray address goes too.
         ip(&["addr", "add", "10.9.9.9/24", "dev", "br-chg"]);
         let mut changed = spec("br-chg", &["172.31.0.1/24"]);
