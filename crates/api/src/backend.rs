@@ -2,6 +2,7 @@
 //! next to its routers, `daemon/server/router/*/backend.go`), and the typed
 //! parameters and results that cross it.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -404,6 +405,13 @@ pub trait Backend: Send + Sync + 'static {
         filters: Filters,
     ) -> impl Future<Output = Result<ImagePruneResponse, ApiError>> + Send;
 
+    /// `GET /events`: the kept events `query` asks for, and the new ones
+    /// from now on (the handler ends the stream at `until`).
+    fn events(
+        &self,
+        query: EventsQuery,
+    ) -> impl Future<Output = Result<EventFeed, ApiError>> + Send;
+
     /// `GET /system/df` (`docker system df`).
     fn system_data_usage(
         &self,
@@ -532,6 +540,45 @@ pub struct StatsOptions {
     /// Without `stream`: one sample at once, no `precpu_stats` (else dockerd
     /// waits for a second sample so the CPU percentage can be computed).
     pub one_shot: bool,
+}
+
+/// `GET /events` parameters: the window in Unix nanoseconds, and the
+/// filters as sent (dockerd does not check their keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventsQuery {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub filters: Filters,
+}
+
+/// One event in the API's shape (moby's `events.Message`); the handler adds
+/// the legacy `status`/`id`/`from` fields older API versions carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventMessage {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(rename = "Action")]
+    pub action: String,
+    #[serde(rename = "Actor")]
+    pub actor: EventActor,
+    pub scope: String,
+    pub time: i64,
+    #[serde(rename = "timeNano")]
+    pub time_nano: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventActor {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Attributes")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// What `GET /events` sends: the kept events first, then the live ones.
+pub struct EventFeed {
+    pub past: Vec<EventMessage>,
+    pub live: Pin<Box<dyn Stream<Item = EventMessage> + Send>>,
 }
 
 /// `docker stats` documents, in order.

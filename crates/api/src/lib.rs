@@ -35,9 +35,10 @@ mod version;
 
 pub use backend::{
     AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions, ContainerLogs,
-    ContainerPathStat, DataUsage, DataUsageOptions, ExecStartOptions, ExtractOptions,
-    ImageImportOptions, ImageListOptions, ImageRemoveOptions, LogMessage, LogStream, LogsOptions,
-    RemoveOptions, StatsOptions, StatsStream, StopOptions, TtySize, WaitCondition, WaitFuture,
+    ContainerPathStat, DataUsage, DataUsageOptions, EventActor, EventFeed, EventMessage,
+    EventsQuery, ExecStartOptions, ExtractOptions, ImageImportOptions, ImageListOptions,
+    ImageRemoveOptions, LogMessage, LogStream, LogsOptions, RemoveOptions, StatsOptions,
+    StatsStream, StopOptions, TtySize, WaitCondition, WaitFuture,
 };
 pub use error::{ApiError, ErrorKind, ServeError};
 pub use filters::{parse_filters, Filters};

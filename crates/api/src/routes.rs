@@ -106,6 +106,8 @@ pub(crate) enum Route {
     ImagePrune,
     /// `GET /system/df`.
     SystemDataUsage,
+    /// `GET /events`.
+    Events,
     /// `POST /build/prune`: berth builds nothing, so it has no cache.
     BuildPrune,
     /// `GET /volumes`.
@@ -149,6 +151,7 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
         (&Method::GET, ["version"]) => Route::Version,
         (&Method::GET, ["info"]) => Route::Info,
         (&Method::GET, ["system", "df"]) => Route::SystemDataUsage,
+        (&Method::GET, ["events"]) => Route::Events,
         (&Method::POST, ["build", "prune"]) => Route::BuildPrune,
         (&Method::GET, ["networks"]) => Route::NetworkList,
         (&Method::GET, ["volumes"]) => Route::VolumeList,
@@ -342,6 +345,7 @@ mod tests {
         );
         assert_eq!(match_route(&Method::GET, "/version"), Some(Route::Version));
         assert_eq!(match_route(&Method::GET, "/info"), Some(Route::Info));
+        assert_eq!(match_route(&Method::GET, "/events"), Some(Route::Events));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::container::{Container, HealthTable, PreparedStart, StartKind};
 use crate::dns_names::NameIndex;
 use crate::driver::{Drivers, NetworkDriver};
 use crate::error::{Error, Result};
+use crate::events::EventLog;
 use crate::filter::PruneFilter;
 use crate::flows::FlowLedger;
 use crate::handle::{timing, EngineHandle};
@@ -31,7 +32,7 @@ use crate::ports::{ExitStatus, Host, PortError};
 /// Bounded so a flood of requests queues in the API, not in memory here.
 const COMMAND_QUEUE: usize = 256;
 /// Exit and removal notices kept for slow listeners.
-const EVENT_BUFFER: usize = 1024;
+const EXIT_BUFFER: usize = 1024;
 /// How long the conntrack pass of leaving endpoints waits for a command
 /// that follows at once (`rm -f` sends its removal right after the exit).
 const FLOW_PASS_GRACE: Duration = Duration::from_millis(2);
@@ -83,7 +84,7 @@ pub(crate) enum Command {
 
 /// What happened to a container, for those waiting on it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
+pub enum ExitNotice {
     Exited(ContainerId, i64),
     Removed(ContainerId, i64),
     /// The container's process is gone but that could not be recorded
@@ -100,7 +101,9 @@ pub struct Engine<H: Host> {
     pub(crate) model: Model,
     /// What the embedded DNS answers, kept current by the engine.
     pub(crate) names: Arc<NameIndex>,
-    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) exits: broadcast::Sender<ExitNotice>,
+    /// Docker's events (`GET /events`).
+    pub(crate) event_log: Arc<EventLog>,
     /// For exit monitors to report back; weak so the engine still stops
     /// when the last handle goes.
     pub(crate) commands: Option<mpsc::WeakSender<Command>>,
@@ -118,7 +121,7 @@ pub struct Engine<H: Host> {
 impl<H: Host> Engine<H> {
     /// Loads the model from the store; fails only if it cannot be read.
     pub fn new(host: Arc<H>, config: EngineConfig) -> Result<Self> {
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let (exits, _) = broadcast::channel(EXIT_BUFFER);
         let model = Model::load(host.store())?;
         Ok(Engine {
             host,
@@ -126,7 +129,8 @@ impl<H: Host> Engine<H> {
             drivers: Drivers::default(),
             model,
             names: Arc::default(),
-            events,
+            exits,
+            event_log: Arc::default(),
             commands: None,
             flows: FlowLedger::default(),
             stopping: HashSet::new(),
@@ -146,15 +150,7 @@ impl<H: Host> Engine<H> {
     pub fn spawn(mut self) -> (EngineHandle<H>, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         self.commands = Some(tx.downgrade());
-        let handle = EngineHandle::new(
-            Arc::clone(&self.host),
-            Arc::clone(&self.model.networks),
-            Arc::clone(&self.model.containers),
-            Arc::clone(&self.model.volumes),
-            tx,
-            self.events.clone(),
-            Arc::clone(&self.health),
-        );
+        let handle = EngineHandle::new(&self, tx);
         // Containers found running at start get their exit monitors now
         // that there is a channel to report on.
         for c in self
@@ -305,7 +301,7 @@ impl<H: Host> Engine<H> {
             .saturating_mul(1 << attempt.min(8))
             .min(EXIT_RETRY_MAX);
         warn!(container = %id, error = %e, retry_in_ms = delay.as_millis() as u64, "exit not recorded");
-        let _ = self.events.send(Event::NotRecorded(
+        let _ = self.exits.send(ExitNotice::NotRecorded(
             id.clone(),
             format!(
                 "the container's process has exited, but berth could not record the change: {e}"

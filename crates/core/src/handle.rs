@@ -15,8 +15,9 @@ use crate::container::{
     Container, ContainerStats, Endpoint, Health, HealthTable, LinkFacts, NetworkMode,
     RestartPolicy, StartKind, Status,
 };
-use crate::engine::{Command, Event, Reply};
+use crate::engine::{Command, Engine, ExitNotice, Reply};
 use crate::error::{Error, Result};
+use crate::events::{EventFilter, EventLog, EventSubscription, EventType};
 use crate::filter::{ContainerFacts, ContainerFilter, ListFilter, PruneFilter};
 use crate::lookup::find_network;
 use crate::model::{has_endpoints_on, NetworkTable};
@@ -100,7 +101,8 @@ pub struct EngineHandle<H: Host> {
     table: Arc<ContainerTable>,
     volumes: Arc<VolumeTable>,
     tx: mpsc::Sender<Command>,
-    events: broadcast::Sender<Event>,
+    exits: broadcast::Sender<ExitNotice>,
+    event_log: Arc<EventLog>,
     health: Arc<HealthTable>,
 }
 
@@ -112,31 +114,55 @@ impl<H: Host> Clone for EngineHandle<H> {
             table: Arc::clone(&self.table),
             volumes: Arc::clone(&self.volumes),
             tx: self.tx.clone(),
-            events: self.events.clone(),
+            exits: self.exits.clone(),
+            event_log: Arc::clone(&self.event_log),
             health: Arc::clone(&self.health),
         }
     }
 }
 
 impl<H: Host> EngineHandle<H> {
-    pub(crate) fn new(
-        host: Arc<H>,
-        networks: Arc<NetworkTable>,
-        table: Arc<ContainerTable>,
-        volumes: Arc<VolumeTable>,
-        tx: mpsc::Sender<Command>,
-        events: broadcast::Sender<Event>,
-        health: Arc<HealthTable>,
-    ) -> Self {
+    /// A handle on `engine`'s model and notices, sending commands on `tx`.
+    pub(crate) fn new(engine: &Engine<H>, tx: mpsc::Sender<Command>) -> Self {
         EngineHandle {
-            host,
-            networks,
-            table,
-            volumes,
+            host: Arc::clone(&engine.host),
+            networks: Arc::clone(&engine.model.networks),
+            table: Arc::clone(&engine.model.containers),
+            volumes: Arc::clone(&engine.model.volumes),
             tx,
-            events,
-            health,
+            exits: engine.exits.clone(),
+            event_log: Arc::clone(&engine.event_log),
+            health: Arc::clone(&engine.health),
         }
+    }
+
+    /// Docker's events from now on (and, with `since`/`until` in Unix
+    /// nanoseconds, the kept ones in that window) that pass `filter`.
+    pub fn subscribe_events(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+        filter: EventFilter,
+    ) -> EventSubscription {
+        self.event_log.subscribe(since, until, filter)
+    }
+
+    /// A container event of what the daemon does outside the engine
+    /// (exec, attach, resize, top, export, copies).
+    pub fn container_event(&self, c: &Container, action: &str, extra: &[(&str, String)]) {
+        self.event_log
+            .container(c, action, extra, self.host.env().now());
+    }
+
+    /// An event of another kind the daemon tells (image prunes).
+    pub fn pruned_event(&self, kind: EventType, reclaimed: u64) {
+        self.event_log
+            .pruned(kind, reclaimed, self.host.env().now());
+    }
+
+    /// dockerd's `kill` event: a signal the container was sent.
+    fn killed(&self, c: &Container, signal: i32) {
+        self.container_event(c, "kill", &[("signal", signal.to_string())]);
     }
 
     /// A running container's health, if it has a healthcheck.
@@ -294,6 +320,8 @@ impl<H: Host> EngineHandle<H> {
                 Err(e) => warn!(container = %c.name, error = %e, "container not pruned"),
             }
         }
+        self.event_log
+            .pruned(EventType::Container, freed, self.host.env().now());
         Ok((removed, freed))
     }
 
@@ -352,6 +380,7 @@ impl<H: Host> EngineHandle<H> {
             .signal(&c.id, signal)
             .await
             .map_err(Error::runtime(format!("signal container {}", c.name)))?;
+        self.killed(&c, signal);
         self.thaw_after_signal(&c).await;
         Ok(())
     }
@@ -364,7 +393,7 @@ impl<H: Host> EngineHandle<H> {
         signal: Option<i32>,
         timeout: Option<Duration>,
     ) -> Result<bool> {
-        let mut events = self.events.subscribe();
+        let mut events = self.exits.subscribe();
         let c = self.inspect_container(reference)?;
         let signal =
             signal.unwrap_or_else(|| c.stop_signal.as_ref().map_or(libc_sigterm(), |s| s.number));
@@ -377,8 +406,9 @@ impl<H: Host> EngineHandle<H> {
             return Ok(was_restarting);
         }
         let runtime = self.host.runtime();
-        if let Err(e) = runtime.signal(&c.id, signal).await {
-            warn!(container = %c.name, error = %e, "stop signal not delivered");
+        match runtime.signal(&c.id, signal).await {
+            Ok(()) => self.killed(&c, signal),
+            Err(e) => warn!(container = %c.name, error = %e, "stop signal not delivered"),
         }
         self.thaw_after_signal(&c).await;
         match tokio::time::timeout(timeout, self.exited(&c.id, &mut events)).await {
@@ -389,9 +419,11 @@ impl<H: Host> EngineHandle<H> {
                     .signal(&c.id, libc_sigkill())
                     .await
                     .map_err(Error::runtime(format!("kill container {}", c.name)))?;
+                self.killed(&c, libc_sigkill());
                 self.exited(&c.id, &mut events).await?;
             }
         }
+        self.container_event(&c, "stop", &[]);
         Ok(true)
     }
 
@@ -401,7 +433,7 @@ impl<H: Host> EngineHandle<H> {
     async fn exited(
         &self,
         id: &ContainerId,
-        events: &mut broadcast::Receiver<Event>,
+        events: &mut broadcast::Receiver<ExitNotice>,
     ) -> Result<()> {
         loop {
             match self.inspect_container(id.as_str()) {
@@ -409,8 +441,12 @@ impl<H: Host> EngineHandle<H> {
                 _ => return Ok(()),
             }
             match events.recv().await {
-                Ok(Event::Exited(e, _) | Event::Removed(e, _)) if &e == id => return Ok(()),
-                Ok(Event::NotRecorded(e, why)) if &e == id => return Err(Error::NotRecorded(why)),
+                Ok(ExitNotice::Exited(e, _) | ExitNotice::Removed(e, _)) if &e == id => {
+                    return Ok(())
+                }
+                Ok(ExitNotice::NotRecorded(e, why)) if &e == id => {
+                    return Err(Error::NotRecorded(why))
+                }
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             }
@@ -425,7 +461,9 @@ impl<H: Host> EngineHandle<H> {
         timeout: Option<Duration>,
     ) -> Result<Container> {
         self.stop_container(reference, signal, timeout).await?;
-        self.start_container(reference).await
+        let c = self.start_container(reference).await?;
+        self.container_event(&c, "restart", &[]);
+        Ok(c)
     }
 
     /// `rm`; with `force`, a running container is killed first; with
@@ -441,9 +479,10 @@ impl<H: Host> EngineHandle<H> {
             self.stopping(&c, true).await?;
         }
         if force && c.is_running() {
-            let mut events = self.events.subscribe();
-            if let Err(e) = self.host.runtime().signal(&c.id, libc_sigkill()).await {
-                warn!(container = %c.name, error = %e, "kill before removal failed");
+            let mut events = self.exits.subscribe();
+            match self.host.runtime().signal(&c.id, libc_sigkill()).await {
+                Ok(()) => self.killed(&c, libc_sigkill()),
+                Err(e) => warn!(container = %c.name, error = %e, "kill before removal failed"),
             }
             self.thaw_after_signal(&c).await;
             self.exited(&c.id, &mut events).await?;
@@ -460,7 +499,7 @@ impl<H: Host> EngineHandle<H> {
         reference: &str,
         condition: WaitCondition,
     ) -> Result<impl std::future::Future<Output = Result<i64>> + Send + 'static> {
-        let mut events = self.events.subscribe();
+        let mut events = self.exits.subscribe();
         let c = self.inspect_container(reference)?;
         let done_now =
             (condition == WaitCondition::NotRunning && !c.is_running() && !c.state.starting)
@@ -471,13 +510,13 @@ impl<H: Host> EngineHandle<H> {
             }
             loop {
                 match events.recv().await {
-                    Ok(Event::Exited(id, code))
+                    Ok(ExitNotice::Exited(id, code))
                         if id == c.id && condition != WaitCondition::Removed =>
                     {
                         return Ok(code)
                     }
-                    Ok(Event::Removed(id, code)) if id == c.id => return Ok(code),
-                    Ok(Event::NotRecorded(id, why)) if id == c.id => {
+                    Ok(ExitNotice::Removed(id, code)) if id == c.id => return Ok(code),
+                    Ok(ExitNotice::NotRecorded(id, why)) if id == c.id => {
                         return Err(Error::NotRecorded(why))
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}

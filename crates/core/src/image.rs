@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use berth_types::reference::parse_normalized;
 use tracing::info;
 
 use crate::container::Container;
@@ -24,6 +25,12 @@ impl<H: Host> Engine<H> {
             .record(staged)
             .map_err(image_error(format!("record image {}", staged.id)))?;
         info!(image = %staged.id, tag = ?staged.tag, "image imported");
+        if let Some(tag) = &staged.tag {
+            let familiar =
+                parse_normalized(tag).map_or_else(|_| tag.clone(), |r| r.familiar_string());
+            self.image_event(&staged.id, &familiar, "tag");
+        }
+        self.image_event(&staged.id, &staged.id, "import");
         Ok(staged.id.clone())
     }
 
@@ -47,6 +54,14 @@ impl<H: Host> Engine<H> {
             .remove(&plan)
             .map_err(image_error(format!("remove image {}", plan.image_id)))?;
         info!(image = %plan.image_id, untagged = ?plan.untag, deleted = plan.delete, "image removed");
+        for r in &removed {
+            match r {
+                RemovedImage::Untagged(_) => {
+                    self.image_event(&plan.image_id, &plan.image_id, "untag");
+                }
+                RemovedImage::Deleted(id) => self.image_event(id, id, "delete"),
+            }
+        }
         Ok(removed)
     }
 }

@@ -19,6 +19,7 @@ pub mod endpoint;
 pub mod engine;
 pub mod error;
 pub mod etc_files;
+pub mod events;
 pub mod filter;
 mod firewall;
 mod flows;
@@ -35,6 +36,6 @@ pub mod volume;
 
 pub use config::{DefaultBridge, EngineConfig};
 pub use container::PreparedStart;
-pub use engine::{Engine, Event};
+pub use engine::{Engine, ExitNotice};
 pub use error::{Error, ErrorKind, Result};
 pub use handle::{EngineHandle, WaitCondition, DEFAULT_STOP_TIMEOUT};

@@ -28,6 +28,7 @@ use crate::container::storage::{
 use crate::container::{Container, Storage, ANONYMOUS_VOLUME_LABEL};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::events::EventType;
 use crate::filter::{LabelMatch, RawFilters};
 use crate::model::Txn;
 use crate::ports::{Env, Host, Volumes};
@@ -275,6 +276,7 @@ impl<H: Host> Engine<H> {
             .await
             .map_err(Error::runtime(format!("make volume {}", volume.name)))?;
         info!(volume = %volume.name, "volume created");
+        self.volume_event(&volume, "create");
         Ok(volume)
     }
 
@@ -297,6 +299,7 @@ impl<H: Host> Engine<H> {
         self.commit(Txn::new(format!("forget volume {name}")).delete_volume(name))?;
         self.remove_volume_dirs(std::slice::from_ref(&volume)).await;
         info!(volume = %name, "volume removed");
+        self.volume_event(&volume, "destroy");
         Ok(())
     }
 
@@ -312,15 +315,20 @@ impl<H: Host> Engine<H> {
             .filter(|v| filter.matches(v) && users_of(&containers, &v.name).next().is_none())
             .cloned()
             .collect();
-        if doomed.is_empty() {
-            return Ok((Vec::new(), 0));
+        let mut freed = 0;
+        if !doomed.is_empty() {
+            let mut txn = Txn::new("forget unused volumes");
+            for v in &doomed {
+                txn = txn.delete_volume(&v.name);
+            }
+            self.commit(txn)?;
+            freed = self.remove_volume_dirs(&doomed).await;
+            for v in &doomed {
+                self.volume_event(v, "destroy");
+            }
         }
-        let mut txn = Txn::new("forget unused volumes");
-        for v in &doomed {
-            txn = txn.delete_volume(&v.name);
-        }
-        self.commit(txn)?;
-        let freed = self.remove_volume_dirs(&doomed).await;
+        self.event_log
+            .pruned(EventType::Volume, freed, self.host.env().now());
         Ok((doomed.into_iter().map(|v| v.name).collect(), freed))
     }
 

@@ -5,6 +5,7 @@
 
 mod burst;
 mod dns;
+mod events;
 mod floor;
 mod health;
 mod iperf;
@@ -27,6 +28,7 @@ use crate::daemon::{Daemon, Kind};
 use crate::stats::Stats;
 use burst::{burst, grow};
 use dns::dns;
+use events::events;
 use floor::{floors, port_floor};
 use health::health;
 use iperf::iperf;
@@ -145,8 +147,8 @@ pub struct Selection(pub Vec<String>);
 
 impl Selection {
     pub const ALL: &'static [&'static str] = &[
-        "net", "run", "macvlan", "options", "stats", "health", "ports", "iperf", "burst", "dns",
-        "mem", "floor",
+        "net", "run", "macvlan", "options", "stats", "health", "events", "ports", "iperf", "burst",
+        "dns", "mem", "floor",
     ];
 
     pub fn has(&self, group: &str) -> bool {
@@ -318,6 +320,9 @@ pub fn run_all(d: &Daemon, p: &Params, sel: &Selection, busybox: &Path) -> Resul
     }
     if sel.has("stats") {
         stats(d, p, &mut rec)?;
+    }
+    if sel.has("events") {
+        events(d, p, &mut rec)?;
     }
     if sel.has("ports") {
         port_range(d, p, &mut rec)?;

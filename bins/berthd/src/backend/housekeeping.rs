@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use berth_api::{ApiError, DataUsage, DataUsageOptions, Filters};
 use berth_core::container::Container;
+use berth_core::events::EventType;
 use berth_core::filter::{ImageFacts, ImagePrune, PruneFilter};
 use berth_core::ports::RemovedImage;
 use berth_core::volume::users_of;
@@ -86,6 +87,7 @@ pub async fn image_prune(
             Err(e) => tracing::warn!(image = %image.id, error = %e, "image not pruned"),
         }
     }
+    engine.pruned_event(EventType::Image, freed);
     Ok(ImagePruneResponse {
         images_deleted: Some(deleted),
         space_reclaimed: Some(bytes(freed)),

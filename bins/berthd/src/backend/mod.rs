@@ -4,6 +4,7 @@
 //! to the OCI adapter directly: they change no shared state.
 
 mod archive;
+mod events;
 mod fields;
 mod housekeeping;
 mod images;
@@ -22,10 +23,10 @@ use std::time::SystemTime;
 
 use berth_api::{
     ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions,
-    ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ErrorKind, ExecStartOptions,
-    ExtractOptions, Filters, ImageImportOptions, ImageListOptions, ImageRemoveOptions, LogsOptions,
-    RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession, TtySize,
-    WaitCondition, WaitFuture,
+    ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ErrorKind, EventFeed,
+    EventsQuery, ExecStartOptions, ExtractOptions, Filters, ImageImportOptions, ImageListOptions,
+    ImageRemoveOptions, LogsOptions, RemoveOptions, RequestBody, StatsOptions, StatsStream,
+    StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
 };
 use berth_core::container::StopSignal;
 use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
@@ -74,9 +75,9 @@ impl DaemonBackend {
             })
             .collect();
         DaemonBackend {
+            execs: Arc::new(Execs::new(engine.clone())),
             engine,
             oci,
-            execs: Arc::default(),
             data_root: config.data_root.display().to_string(),
             address_pools,
         }
@@ -88,6 +89,13 @@ impl DaemonBackend {
 
     fn container(&self, reference: &str) -> Result<berth_core::container::Container, ApiError> {
         self.engine.inspect_container(reference).map_err(api_error)
+    }
+
+    /// A container event of what the daemon did outside the engine.
+    fn event(&self, reference: &str, action: &str, extra: &[(&str, String)]) {
+        if let Ok(c) = self.engine.inspect_container(reference) {
+            self.engine.container_event(&c, action, extra);
+        }
     }
 }
 
@@ -483,7 +491,9 @@ impl Backend for DaemonBackend {
             .container_pids(&id_or_name)
             .await
             .map_err(api_error)?;
-        top::container_top(ps_args, pids).await
+        let top = top::container_top(ps_args, pids).await?;
+        self.event(&id_or_name, "top", &[]);
+        Ok(top)
     }
 
     async fn container_stats(
@@ -601,7 +611,9 @@ impl Backend for DaemonBackend {
         path: String,
     ) -> Result<(ContainerPathStat, ByteStream), ApiError> {
         let c = self.container(&id_or_name)?;
-        archive::get_archive(&self.oci, c, path).await
+        let archive = archive::get_archive(&self.oci, c, path).await?;
+        self.event(&id_or_name, "archive-path", &[]);
+        Ok(archive)
     }
 
     async fn container_extract(
@@ -612,12 +624,16 @@ impl Backend for DaemonBackend {
         tarball: RequestBody,
     ) -> Result<(), ApiError> {
         let c = self.container(&id_or_name)?;
-        archive::put_archive(&self.oci, c, path, options, tarball).await
+        archive::put_archive(&self.oci, c, path, options, tarball).await?;
+        self.event(&id_or_name, "extract-to-dir", &[]);
+        Ok(())
     }
 
     async fn container_export(&self, id_or_name: String) -> Result<ByteStream, ApiError> {
         let c = self.container(&id_or_name)?;
-        archive::export(&self.oci, c).await
+        let tarball = archive::export(&self.oci, c).await?;
+        self.event(&id_or_name, "export", &[]);
+        Ok(tarball)
     }
 
     async fn container_changes(
@@ -676,7 +692,9 @@ impl Backend for DaemonBackend {
         options: AttachOptions,
     ) -> Result<ContainerAttach, ApiError> {
         let c = self.container(&id_or_name)?;
-        streams::attach(&self.oci, &c, options)
+        let attach = streams::attach(&self.oci, &c, options)?;
+        self.engine.container_event(&c, "attach", &[]);
+        Ok(attach)
     }
 
     async fn container_resize(&self, id_or_name: String, size: TtySize) -> Result<(), ApiError> {
@@ -689,7 +707,10 @@ impl Backend for DaemonBackend {
         self.oci
             .blocking(move |rt, _| rt.resize(&id, w, h))
             .await
-            .map_err(oci_error)
+            .map_err(oci_error)?;
+        let extra = [("height", h.to_string()), ("width", w.to_string())];
+        self.engine.container_event(&c, "resize", &extra);
+        Ok(())
     }
 
     async fn container_update(
@@ -770,6 +791,10 @@ impl Backend for DaemonBackend {
 
     async fn image_prune(&self, filters: Filters) -> Result<ImagePruneResponse, ApiError> {
         housekeeping::image_prune(&self.engine, &self.oci, &filters).await
+    }
+
+    async fn events(&self, query: EventsQuery) -> Result<EventFeed, ApiError> {
+        Ok(events::feed(&self.engine, query))
     }
 
     async fn system_data_usage(&self, options: DataUsageOptions) -> Result<DataUsage, ApiError> {

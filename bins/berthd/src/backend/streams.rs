@@ -13,6 +13,7 @@ use berth_api::{
     ExecStartOptions, LogMessage, LogsOptions, OutputStream, StreamSession, TtySize,
 };
 use berth_core::container::Container;
+use berth_core::EngineHandle;
 use berth_oci::shim::proto;
 use berth_oci::{ExecId, OciAdapter};
 use berth_types::ContainerId;
@@ -22,6 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use super::oci_error;
+use crate::host::RealHost;
 
 /// Log entries in flight between the reading thread and the client.
 const LOG_BUFFER: usize = 256;
@@ -202,12 +204,27 @@ struct ExecRecord {
 }
 
 /// The exec instances of this daemon run (Docker keeps them in memory too).
-#[derive(Default)]
 pub struct Execs {
     records: Mutex<HashMap<String, ExecRecord>>,
+    /// Where their `exec_create`/`exec_start`/`exec_die` events go.
+    engine: EngineHandle<RealHost>,
 }
 
 impl Execs {
+    pub fn new(engine: EngineHandle<RealHost>) -> Self {
+        Execs {
+            records: Mutex::default(),
+            engine,
+        }
+    }
+
+    /// dockerd's exec event: the action, with the command for create and
+    /// start (`exec_start: sh -c date`), on the container as it is now.
+    fn event(&self, container: &ContainerId, action: &str, extra: &[(&str, String)]) {
+        if let Ok(c) = self.engine.inspect_container(container.as_str()) {
+            self.engine.container_event(&c, action, extra);
+        }
+    }
     fn lock(&self) -> MutexGuard<'_, HashMap<String, ExecRecord>> {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -218,6 +235,8 @@ impl Execs {
             tracing::error!(error = %e, "no randomness for an exec id");
         }
         let id = hex::encode(bytes);
+        let action = format!("exec_create: {}", command_line(&config));
+        self.event(&c.id, &action, &[("execID", id.clone())]);
         self.lock().insert(
             id.clone(),
             ExecRecord {
@@ -253,6 +272,12 @@ impl Execs {
         }
         record.started = true;
         record.running = true;
+        let action = format!("exec_start: {}", command_line(&record.config));
+        self.event(
+            &record.container,
+            &action,
+            &[("execID", exec_id.to_owned())],
+        );
         let cfg = &record.config;
         let tty = cfg.tty.unwrap_or(false);
         let mut env = record.base.env.clone();
@@ -301,9 +326,17 @@ impl Execs {
     }
 
     fn finish(&self, exec_id: &str, code: i64) {
-        if let Some(r) = self.lock().get_mut(exec_id) {
+        let container = self.lock().get_mut(exec_id).map(|r| {
             r.running = false;
             r.exit_code = Some(code);
+            r.container.clone()
+        });
+        if let Some(container) = container {
+            let extra = [
+                ("execID", exec_id.to_owned()),
+                ("exitCode", code.to_string()),
+            ];
+            self.event(&container, "exec_die", &extra);
         }
     }
 
@@ -402,6 +435,15 @@ fn exec_start_failure(e: berth_oci::Error) -> (ApiError, i64) {
 fn exec_id(exec_id: &str) -> Result<ExecId, ApiError> {
     ExecId::parse(exec_id)
         .map_err(|_| ApiError::not_found(format!("No such exec instance: {exec_id}")))
+}
+
+/// moby's `Entrypoint + " " + Args`: the first word, a space, the rest.
+fn command_line(config: &ExecConfig) -> String {
+    let cmd = config.cmd.as_deref().unwrap_or_default();
+    match cmd.split_first() {
+        Some((first, rest)) => format!("{first} {}", rest.join(" ")),
+        None => " ".to_owned(),
+    }
 }
 
 /// Reaps a finished exec's shim directory once its exit is known.

@@ -2,6 +2,7 @@
 //! the route's handler, and errors rendered in one place.
 
 mod container;
+mod events;
 mod exec;
 mod image;
 mod network;
@@ -89,6 +90,7 @@ async fn dispatch<B: Backend>(
         Route::Version => system::version(backend).await,
         Route::Info => system::info(backend).await,
         Route::SystemDataUsage => system::data_usage(backend, request.uri()).await,
+        Route::Events => events::events(backend, request.uri()).await,
         Route::BuildPrune => system::build_prune(request.uri()),
         Route::ContainerPrune => container::prune(backend, request.uri()).await,
         Route::ImagePrune => image::prune(backend, request.uri()).await,

@@ -39,10 +39,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::{
     ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions,
-    ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ExecStartOptions,
-    ExtractOptions, Filters, ImageImportOptions, ImageListOptions, ImageRemoveOptions, LogsOptions,
-    RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession, TtySize,
-    WaitCondition, WaitFuture,
+    ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, EventActor, EventFeed,
+    EventMessage, EventsQuery, ExecStartOptions, ExtractOptions, Filters, ImageImportOptions,
+    ImageListOptions, ImageRemoveOptions, LogsOptions, RemoveOptions, RequestBody, StatsOptions,
+    StatsStream, StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
 };
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
@@ -110,6 +110,7 @@ pub enum Call {
     ContainerPrune(Filters),
     ImagePrune(Filters),
     SystemDataUsage(DataUsageOptions),
+    Events(EventsQuery),
 }
 
 /// Records every call. Network names pick failures: `missing` is not
@@ -507,6 +508,27 @@ impl Backend for StubBackend {
         Ok(ImagePruneResponse {
             images_deleted: Some(Vec::new()),
             space_reclaimed: Some(0),
+        })
+    }
+
+    /// One kept event (a network's `create`) and no live ones, so the
+    /// stream ends.
+    async fn events(&self, query: EventsQuery) -> Result<EventFeed, ApiError> {
+        self.record(Call::Events(query));
+        let past = vec![EventMessage {
+            kind: "network".to_owned(),
+            action: "create".to_owned(),
+            actor: EventActor {
+                id: new_id(1),
+                attributes: [("name".to_owned(), "n1".to_owned())].into(),
+            },
+            scope: "local".to_owned(),
+            time: 1,
+            time_nano: 1_000_000_000,
+        }];
+        Ok(EventFeed {
+            past,
+            live: Box::pin(futures::stream::empty()),
         })
     }
 

@@ -608,3 +608,43 @@ async fn prune_and_disk_usage_routes_reach_the_backend() {
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn events_stream_json_lines_with_the_legacy_fields_and_check_the_window() {
+    let server = TestServer::start().await;
+    let types = query_escape(r#"{"type":["network"]}"#);
+    let events = server
+        .get(&format!("/v1.50/events?since=1&until=2.5&filters={types}"))
+        .await;
+    assert_eq!(events.status, 200);
+    let line = events.json();
+    assert_eq!(line["Type"], "network");
+    assert_eq!(line["Action"], "create");
+    assert_eq!(line["Actor"]["Attributes"]["name"], "n1");
+    assert_eq!(line["scope"], "local");
+    assert!(line.get("status").is_none(), "{line}");
+
+    let bad = server.get("/v1.50/events?since=yesterday").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        bad.message(),
+        r#"invalid value for 'since': invalid timestamp "yesterday": invalid seconds "yesterday": invalid syntax"#
+    );
+    let backwards = server.get("/v1.50/events?since=20&until=10").await;
+    assert_eq!(backwards.status, 400);
+    assert_eq!(
+        backwards.message(),
+        "`since` time (20) cannot be after `until` time (10)"
+    );
+
+    let calls = server.backend.calls();
+    assert_eq!(
+        calls.last(),
+        Some(&Call::Events(berth_api::EventsQuery {
+            since: Some(1_000_000_000),
+            until: Some(2_500_000_000),
+            filters: filters(&[("type", &["network"])]),
+        }))
+    );
+    server.stop().await.unwrap();
+}

@@ -102,6 +102,7 @@ impl<H: Host> Engine<H> {
         self.refresh_resolution(&c, had_embedded_dns).await?;
         self.networks_changed(&mut c)?;
         info!(container = %c.name, network = %network.name, "connected");
+        self.network_event(&network, "connect", &[("container", c.id.to_string())]);
         Ok(())
     }
 
@@ -145,6 +146,9 @@ impl<H: Host> Engine<H> {
         self.refresh_resolution(&c, had_embedded_dns).await?;
         self.networks_changed(&mut c)?;
         info!(container = %c.name, network = %network.name, "disconnected");
+        if attachment.endpoint.is_some() {
+            self.network_event(&network, "disconnect", &[("container", c.id.to_string())]);
+        }
         Ok(())
     }
 

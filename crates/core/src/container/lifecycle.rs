@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use crate::container::create::{generated_name, plan_container, ContainerCreate, Context};
 use crate::container::restart::next_delay;
 use crate::container::{security, Container, Status};
-use crate::engine::{Command, Engine, Event};
+use crate::engine::{Command, Engine, ExitNotice};
 use crate::error::{Error, Result};
 use crate::handle::run_start;
 use crate::image::image_error;
@@ -92,6 +92,10 @@ impl<H: Host> Engine<H> {
         self.commit(txn)?;
         self.make_volume_dirs(&new_volumes).await;
         info!(container = %container.name, id = %container.id, "container created");
+        for v in &new_volumes {
+            self.volume_event(v, "create");
+        }
+        self.container_event(&container, "create", &[]);
         Ok(container)
     }
 
@@ -244,6 +248,9 @@ impl<H: Host> Engine<H> {
                 self.watch_exit(&c.id);
                 self.watch_health(&c);
                 info!(container = %c.name, pid, "container started");
+                self.attachment_events(&c, "connect");
+                self.volume_mount_events(&c, true);
+                self.container_event(&c, "start", &[]);
                 Ok(c)
             }
             Err(source) => {
@@ -304,7 +311,18 @@ impl<H: Host> Engine<H> {
         )?;
         self.stopping.remove(&c.id);
         info!(container = %c.name, code = exit.code, "container exited");
-        let _ = self.events.send(Event::Exited(c.id.clone(), exit.code));
+        self.attachment_events(&c, "disconnect");
+        self.volume_mount_events(&c, false);
+        let ran = ran_for(&c, &exit);
+        self.container_event(
+            &c,
+            "die",
+            &[
+                ("exitCode", exit.code.to_string()),
+                ("execDuration", ran.as_secs().to_string()),
+            ],
+        );
+        let _ = self.exits.send(ExitNotice::Exited(c.id.clone(), exit.code));
         if let Some(delay) = restart_in {
             info!(container = %c.name, restarts = c.state.restart_count, delay_ms = delay.as_millis() as u64, "restarting by its restart policy");
             self.send_later(delay, Command::Restart(c.id.clone(), StartKind::Policy));
@@ -325,11 +343,7 @@ impl<H: Host> Engine<H> {
         if !restarts {
             return None;
         }
-        let ran = c
-            .state
-            .started_at
-            .and_then(|at| exit.finished_at.duration_since(at).ok())
-            .unwrap_or_default();
+        let ran = ran_for(c, exit);
         let delay = next_delay(Duration::from_millis(c.state.restart_delay_ms), ran);
         c.state.restart_count = c.state.restart_count.saturating_add(1);
         c.state.restart_delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
@@ -439,9 +453,13 @@ impl<H: Host> Engine<H> {
         self.remove_volume_dirs(&doomed).await;
         self.names.remove_container(&c.id);
         info!(container = %c.name, "container removed");
+        self.container_event(&c, "destroy", &[]);
+        for v in &doomed {
+            self.volume_event(v, "destroy");
+        }
         let _ = self
-            .events
-            .send(Event::Removed(c.id.clone(), c.state.exit_code));
+            .exits
+            .send(ExitNotice::Removed(c.id.clone(), c.state.exit_code));
         Ok(())
     }
 
@@ -466,6 +484,14 @@ impl<H: Host> Engine<H> {
             }
         });
     }
+}
+
+/// How long the process that just exited ran.
+fn ran_for(c: &Container, exit: &ExitStatus) -> Duration {
+    c.state
+        .started_at
+        .and_then(|at| exit.finished_at.duration_since(at).ok())
+        .unwrap_or_default()
 }
 
 fn image_display(reference: &str) -> String {

@@ -52,6 +52,7 @@ impl<H: Host> Engine<H> {
         let verb = if paused { "paused" } else { "unpaused" };
         self.commit(Txn::new(format!("record container {} {verb}", c.name)).put_container(&c))?;
         info!(container = %c.name, "container {verb}");
+        self.container_event(&c, if paused { "pause" } else { "unpause" }, &[]);
         Ok(c)
     }
 }

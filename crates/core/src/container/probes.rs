@@ -33,6 +33,8 @@ impl<H: Host> Engine<H> {
             timeout: check.timeout(),
         };
         let name = c.name.clone();
+        let containers = Arc::clone(&self.model.containers);
+        let event_log = Arc::clone(&self.event_log);
         let task = tokio::spawn(async move {
             loop {
                 let status = table
@@ -68,6 +70,11 @@ impl<H: Host> Engine<H> {
                 };
                 if health.status != status {
                     info!(container = %name, status = health.status.as_str(), "health status changed");
+                    // Named as it is now: it may have been renamed since.
+                    if let Some(c) = containers.get(&probe.id) {
+                        let action = format!("health_status: {}", health.status.as_str());
+                        event_log.container(&c, &action, &[], host.env().now());
+                    }
                 }
             }
         });

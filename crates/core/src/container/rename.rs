@@ -40,6 +40,7 @@ impl<H: Host> Engine<H> {
             self.publish_names(&c);
         }
         info!(from = %old, to = %c.name, "container renamed");
+        self.container_event(&c, "rename", &[("oldName", old)]);
         Ok(())
     }
 }

@@ -72,6 +72,7 @@ impl<H: Host> Engine<H> {
             return Err(e);
         }
         info!(container = %c.name, "container limits updated");
+        self.container_event(&c, "update", &[]);
         Ok(c)
     }
 }

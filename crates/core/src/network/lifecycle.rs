@@ -5,6 +5,7 @@ use tracing::{info, warn};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::events::EventType;
 use crate::filter::PruneFilter;
 use crate::model::Txn;
 use crate::network::{plan_network, Network, NetworkCreate, RecordState, Surroundings};
@@ -47,6 +48,7 @@ impl<H: Host> Engine<H> {
                 .put_network(&network, RecordState::Ready),
         )?;
         info!(network = %network.name, id = %network.id, "network created");
+        self.network_event(&network, "create", &[]);
         Ok(network)
     }
 
@@ -139,6 +141,7 @@ impl<H: Host> Engine<H> {
             warn!(network = %network.name, error = %e, "kernel objects not removed: the next start removes them");
         }
         info!(network = %network.name, id = %network.id, "network removed");
+        self.network_event(network, "destroy", &[]);
         Ok(())
     }
 
@@ -157,6 +160,8 @@ impl<H: Host> Engine<H> {
                 Err(e) => warn!(network = %network.name, error = %e, "prune: network not removed"),
             }
         }
+        self.event_log
+            .pruned(EventType::Network, 0, self.host.env().now());
         Ok(removed)
     }
 }
