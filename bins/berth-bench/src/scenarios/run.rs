@@ -17,6 +17,15 @@ fn load_average() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// berthd's timings of the network part's phases, and their rows' labels.
+const NETWORK_PHASES: [(&str, &str); 5] = [
+    ("start_record", "record the start (one transaction)"),
+    ("start_netns", "network namespace"),
+    ("start_join", "endpoints (veth, addresses, routes)"),
+    ("start_ports", "published ports (nft)"),
+    ("start_etc_dns", "/etc files and embedded DNS"),
+];
+
 /// Times of `run -d` and `rm -f` of `n` containers publishing `ports`, one
 /// after the other; with berthd's own timings of each step.
 pub(super) struct RunRm {
@@ -64,7 +73,10 @@ pub(super) fn run_rm_samples_on(
         ids.push(id);
     }
     let timings = d.timings();
-    for op in ["network_setup", "runtime_start", "engine_remove"] {
+    for op in ["network_setup", "runtime_start", "engine_remove"]
+        .into_iter()
+        .chain(NETWORK_PHASES.iter().map(|(op, _)| *op))
+    {
         let by_id = timings.get(op);
         let samples: Vec<f64> = ids
             .iter()
@@ -113,6 +125,14 @@ pub(super) fn run_rm(d: &Daemon, p: &Params, level: usize, rec: &mut Recorder) -
         "ms",
         &s.steps["network_setup"],
     );
+    for (op, label) in NETWORK_PHASES {
+        rec.add(
+            &format!("netpart.{op}.{level}"),
+            &format!("    {label} ({at})"),
+            "ms",
+            &s.steps[op],
+        );
+    }
     rec.add(
         &format!("runtime.{level}"),
         &format!("  runtime create+start ({at})"),

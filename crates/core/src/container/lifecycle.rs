@@ -9,7 +9,7 @@
 //! there is to undo; one records the outcome.
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use berth_types::ContainerId;
 use tracing::{info, warn};
@@ -19,7 +19,7 @@ use crate::container::restart::next_delay;
 use crate::container::{security, Container, Status};
 use crate::engine::{Command, Engine, ExitNotice};
 use crate::error::{Error, Result};
-use crate::handle::run_start;
+use crate::handle::{run_start, timing};
 use crate::image::image_error;
 use crate::model::Txn;
 use crate::network::Network;
@@ -145,11 +145,13 @@ impl<H: Host> Engine<H> {
             self.plan_publications(&mut c)?;
         }
         // An address another endpoint holds is Docker's 403.
+        let t = Instant::now();
         self.commit(
             Txn::new(format!("record the start of container {}", c.name))
                 .on_conflict(Error::Forbidden)
                 .put_container(&c),
         )?;
+        timing("start_record", c.id.as_str(), t, true);
         let made = match self.activate_volumes(&c).await {
             Ok(()) => self.make_container_network(&c, &sandbox).await,
             Err(e) => Err(e),
@@ -181,19 +183,28 @@ impl<H: Host> Engine<H> {
     ) -> Result<PreparedStart> {
         let security = security::launch(&c.id, &c.security, &self.model.containers)?;
         let mut stale_flows = Vec::new();
+        let id = c.id.as_str();
         if let Some(path) = sandbox.own_path() {
+            let t = Instant::now();
             self.make_sandbox(c, sandbox).await?;
+            timing("start_netns", id, t, true);
+            let t = Instant::now();
             self.join_all(c, path).await?;
+            timing("start_join", id, t, true);
             for a in &c.attachments {
                 if let Some(endpoint) = &a.endpoint {
                     stale_flows.extend(self.flows.joining(&a.network, endpoint));
                 }
             }
+            let t = Instant::now();
             stale_flows.extend(self.map_ports(c).await?);
+            timing("start_ports", id, t, true);
             self.publish_names(c);
         }
+        let t = Instant::now();
         let etc = self.etc_files(c)?;
         self.serve_dns(c, sandbox).await?;
+        timing("start_etc_dns", id, t, true);
         let mut process = c.process.clone();
         process.env = self.link_facts(c).env_before(&process.env);
         Ok(PreparedStart {
