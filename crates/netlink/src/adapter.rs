@@ -20,6 +20,7 @@ use rtnetlink::{Handle, LinkBridge, LinkUnspec, RouteMessageBuilder};
 
 use crate::conntrack::Conntrack;
 use crate::error::{errno_of, NetlinkError};
+use crate::netns_pool::NetnsPool;
 use crate::plan::{self, AddrFacts, LinkChange, LinkFacts};
 use crate::probe;
 use crate::sysctl;
@@ -41,6 +42,8 @@ pub struct Netlink {
     conntrack: Arc<Mutex<Conntrack>>,
     /// The kernel's answers to [`NetOps::kernel_has`], asked once each.
     link_kinds: Arc<Mutex<HashMap<KernelLink, bool>>>,
+    /// Namespaces made ahead for [`Netlink::create_netns`].
+    pub(crate) netns_pool: Arc<NetnsPool>,
 }
 
 impl Netlink {
@@ -62,6 +65,7 @@ impl Netlink {
             handle,
             conntrack: Arc::new(Mutex::new(conntrack)),
             link_kinds: Arc::default(),
+            netns_pool: Arc::default(),
         })
     }
 

@@ -16,6 +16,7 @@ mod conntrack;
 mod endpoint;
 mod error;
 mod netns;
+mod netns_pool;
 mod nsfs;
 mod plan;
 mod probe;

@@ -132,7 +132,7 @@ fn make_private_dir(dir: &Path) -> Result<()> {
 /// bind-mounts it on `path` (an existing file). The thread ends inside the
 /// new namespace: nothing ever switches back, and no pooled thread changes
 /// namespace.
-fn mount_new_netns(path: &Path) -> Result<()> {
+pub(crate) fn mount_new_netns(path: &Path) -> Result<()> {
     thread::scope(|scope| {
         let worker = thread::Builder::new()
             .name("berth-netns-new".into())
@@ -163,7 +163,7 @@ fn mount_new_netns(path: &Path) -> Result<()> {
 impl Netlink {
     /// Sets `lo` up in the namespace mounted at `path`, through a netlink
     /// socket opened there for the purpose.
-    async fn loopback_up(path: &Path) -> Result<()> {
+    pub(crate) async fn loopback_up(path: &Path) -> Result<()> {
         let ns = open_netns(path)?;
         let inside = Netlink::open_in_netns(ns.as_fd())?;
         inside.set_up_by_name("lo").await
@@ -218,6 +218,10 @@ impl Netlink {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
             Err(e) => return Err(file_error("creating namespace file", path, e)),
         };
+        if self.netns_pool.take_onto(dir, path) {
+            tracing::debug!(path = %path.display(), "network namespace taken from the pool");
+            return Ok(());
+        }
         if let Err(e) = mount_new_netns(path) {
             if created {
                 let _ = fs::remove_file(path);
@@ -260,6 +264,7 @@ impl Netlink {
     /// [`berth_core::ports::NetOps::list_netns`] with the adapter's own
     /// error type: the files in `dir`, sorted; a missing `dir` is empty.
     pub async fn list_netns(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        self.netns_pool.adopt(dir);
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -103,6 +103,81 @@ fn ping(netns: &Path, args: &[&str]) -> std::process::Output {
     not(feature = "privileged"),
     ignore = "needs root: cargo test -p berth-netlink --features privileged"
 )]
+fn later_namespaces_come_from_the_pool_fresh_and_distinct() {
+    in_private_mounts(
+        "later_namespaces_come_from_the_pool_fresh_and_distinct",
+        |scratch| {
+            in_fresh_netns(move || async move {
+                let dir = scratch.join("run/netns");
+                let pool = dir.join(".pool");
+                // What an earlier berthd left in the pool is swept.
+                fs::create_dir_all(&pool).expect("pool dir");
+                fs::write(pool.join("99"), "").expect("leftover");
+                let nl = open().await;
+                // Start-up's listing of the namespace directory sweeps it.
+                NetOps::list_netns(&nl, &dir).await.expect("list");
+                assert!(!pool.join("99").exists(), "the leftover stays");
+                NetOps::create_netns(&nl, &dir.join("first"))
+                    .await
+                    .expect("first");
+                // Wait (bounded) for the refill.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while fs::read_dir(&pool)
+                    .expect("pool")
+                    .flatten()
+                    .filter(|e| is_nsfs(&e.path()))
+                    .count()
+                    < 4
+                {
+                    assert!(Instant::now() < deadline, "the pool did not fill");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let mut inodes = vec![fs::metadata(dir.join("first")).expect("stat").ino()];
+                for name_ in ["a", "b", "c"] {
+                    let path = dir.join(name_);
+                    NetOps::create_netns(&nl, &path).await.expect("create");
+                    assert!(is_nsfs(&path), "{name_}: not a namespace mount");
+                    assert_eq!(sandbox_links(&path), ["lo"]);
+                    assert!(is_up(&ip_json_in(&path, &["link", "show", "lo"])[0]));
+                    let out = ping(&path, &["-c1", "-W1", "127.0.0.1"]);
+                    assert!(out.status.success(), "{out:?}");
+                    inodes.push(fs::metadata(&path).expect("stat").ino());
+                }
+                inodes.sort_unstable();
+                inodes.dedup();
+                assert_eq!(inodes.len(), 4, "a namespace was handed out twice");
+                // The pool is not a sandbox: listing and removal ignore it.
+                assert_eq!(
+                    NetOps::list_netns(&nl, &dir).await.expect("list"),
+                    [
+                        dir.join("a"),
+                        dir.join("b"),
+                        dir.join("c"),
+                        dir.join("first")
+                    ]
+                );
+                for name_ in ["a", "b", "c", "first"] {
+                    NetOps::remove_netns(&nl, &dir.join(name_))
+                        .await
+                        .expect("remove");
+                }
+                // Dropping the adapter (berthd's exit) empties the pool.
+                drop(nl);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while fs::read_dir(&pool).expect("pool").next().is_some() {
+                    assert!(Instant::now() < deadline, "the pool was not emptied");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            });
+        },
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
 fn create_netns_mounts_a_namespace_with_lo_up_and_is_idempotent() {
     in_private_mounts(
         "create_netns_mounts_a_namespace_with_lo_up_and_is_idempotent",
@@ -631,8 +706,12 @@ fn add_endpoint_timing() {
                 );
             }
 
-            // No socket or namespace fd outlives its call.
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // No socket or namespace fd outlives its call (the pool's
+            // refill, in the background, holds some while it runs).
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while open_fds() != fds_before && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             assert_eq!(open_fds(), fds_before, "fd leak");
             assert_eq!(
                 ip_json(&["link", "show", "master", "br-t"])
