@@ -58,6 +58,8 @@ pub(crate) struct Txn {
     /// Docker's error for a unique constraint the change breaks.
     conflict: fn(String) -> Error,
     writes: Vec<Write>,
+    /// See [`Store::commit_unsynced`].
+    unsynced: bool,
 }
 
 impl Txn {
@@ -66,7 +68,15 @@ impl Txn {
             what: what.into(),
             conflict: Error::Conflict,
             writes: Vec::new(),
+            unsynced: false,
         }
+    }
+
+    /// The change records only kernel state a reboot erases anyway, so it
+    /// need not wait for the disk (see [`Store::commit_unsynced`]).
+    pub(crate) fn unsynced(mut self) -> Txn {
+        self.unsynced = true;
+        self
     }
 
     /// A unique constraint broken by this change is `conflict`'s error
@@ -169,7 +179,12 @@ impl Model {
 
     /// Commits `txn` to `store`, then applies it here.
     pub(crate) fn commit<S: Store>(&mut self, store: &S, txn: Txn) -> Result<()> {
-        if let Err(e) = store.commit(&txn.writes) {
+        let committed = if txn.unsynced {
+            store.commit_unsynced(&txn.writes)
+        } else {
+            store.commit(&txn.writes)
+        };
+        if let Err(e) = committed {
             return Err(match e.downcast::<StoreConflict>() {
                 Ok(conflict) => (txn.conflict)(conflict.0),
                 Err(source) => Error::Store {

@@ -374,6 +374,13 @@ pub trait Store: Send + Sync + 'static {
     /// unique constraint refusing a write (a name taken, an address already
     /// allocated on its network) fails it whole with [`StoreConflict`].
     fn commit(&self, writes: &[Write]) -> Result<(), PortError>;
+    /// [`Store::commit`] that a process crash must not lose but a reboot
+    /// may: for records of kernel state that a reboot erases too (a start's
+    /// intent: its namespace, endpoints, ports). The store may skip the
+    /// flush to disk; the next [`Store::commit`] flushes this one as well.
+    fn commit_unsynced(&self, writes: &[Write]) -> Result<(), PortError> {
+        self.commit(writes)
+    }
 }
 
 /// The error a store returns when a unique constraint refuses a write

@@ -49,8 +49,7 @@ enum Synchronous {
     /// loss. What `open` uses.
     Full,
     /// fsync only at checkpoints: survives a process crash, may lose the last
-    /// commits on power loss. Only used to measure the difference.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// commits on power loss. For [`Store::commit_unsynced`] only.
     Normal,
 }
 
@@ -87,6 +86,11 @@ impl SqliteStore {
     /// NORMAL (see the `measure_synchronous_cost` test; a disk without a
     /// write cache may take a few ms), small next to the netlink and nft work
     /// every such transaction brackets. Reads pay nothing.
+    ///
+    /// The exception is [`Store::commit_unsynced`] (a start's intent): what
+    /// it records is kernel state that a power loss erases as well, so it
+    /// is written with `NORMAL`; a process crash still finds it, and the
+    /// next `FULL` commit's fsync covers it (the WAL is appended in order).
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         SqliteStore::open_with(path, Synchronous::Full)
     }
@@ -148,25 +152,45 @@ impl SqliteStore {
     /// [`StoreError::Conflict`] with Docker's text (a taken name, an address
     /// already allocated on its network), and nothing is written.
     pub fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
-        const OP: &str = "commit";
         let mut conn = lock(&self.writer);
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| StoreError::sqlite(OP, "(begin)", e))?;
-        for write in writes {
-            match write {
-                Write::PutNetwork(network, state) => put_network(&tx, network, *state)?,
-                Write::DeleteNetwork(id) => delete_network(&tx, id)?,
-                Write::PutContainer(container) => containers::put(&tx, container)?,
-                Write::DeleteContainer(id) => containers::delete(&tx, id)?,
-                Write::PutVolume(volume) => volumes::put(&tx, volume)?,
-                Write::DeleteVolume(name) => volumes::delete(&tx, name)?,
-            }
-        }
-        // Dropping `tx` on any error above rolled everything back.
-        tx.commit()
-            .map_err(|e| StoreError::sqlite(OP, "(commit)", e))
+        commit_on(&mut conn, writes)
     }
+
+    /// [`SqliteStore::commit`] without the fsync: see [`SqliteStore::open`].
+    pub fn commit_unsynced(&self, writes: &[Write]) -> Result<(), StoreError> {
+        const OP: &str = "commit unsynced";
+        let mut conn = lock(&self.writer);
+        let set = |conn: &Connection, sync: Synchronous| {
+            conn.pragma_update(None, "synchronous", sync.pragma())
+                .map_err(|e| StoreError::sqlite(OP, "(set synchronous)", e))
+        };
+        set(&conn, Synchronous::Normal)?;
+        let committed = commit_on(&mut conn, writes);
+        // Back to FULL whatever happened: every other commit must sync.
+        set(&conn, Synchronous::Full)?;
+        committed
+    }
+}
+
+/// One transaction of `writes` on the writer connection.
+fn commit_on(conn: &mut Connection, writes: &[Write]) -> Result<(), StoreError> {
+    const OP: &str = "commit";
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| StoreError::sqlite(OP, "(begin)", e))?;
+    for write in writes {
+        match write {
+            Write::PutNetwork(network, state) => put_network(&tx, network, *state)?,
+            Write::DeleteNetwork(id) => delete_network(&tx, id)?,
+            Write::PutContainer(container) => containers::put(&tx, container)?,
+            Write::DeleteContainer(id) => containers::delete(&tx, id)?,
+            Write::PutVolume(volume) => volumes::put(&tx, volume)?,
+            Write::DeleteVolume(name) => volumes::delete(&tx, name)?,
+        }
+    }
+    // Dropping `tx` on any error above rolled everything back.
+    tx.commit()
+        .map_err(|e| StoreError::sqlite(OP, "(commit)", e))
 }
 
 /// Inserts a network or replaces the one with its id; a name another
@@ -226,6 +250,10 @@ impl Store for SqliteStore {
 
     fn commit(&self, writes: &[Write]) -> Result<(), PortError> {
         SqliteStore::commit(self, writes).map_err(StoreError::into_port)
+    }
+
+    fn commit_unsynced(&self, writes: &[Write]) -> Result<(), PortError> {
+        SqliteStore::commit_unsynced(self, writes).map_err(StoreError::into_port)
     }
 }
 

@@ -538,3 +538,22 @@ fn sqlite_keeps_the_store_contract() {
         SqliteStore::open(&dir.path().join(format!("contract-{}.db", made.get()))).unwrap()
     });
 }
+
+#[test]
+fn an_unsynced_commit_is_kept_and_every_other_commit_syncs_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&db(&dir)).unwrap();
+    store
+        .commit_unsynced(&[Write::PutNetwork(
+            Box::new(network(1, "n1")),
+            RecordState::Ready,
+        )])
+        .unwrap();
+    let sync: i64 = lock(&store.writer)
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sync, 2, "the writer is left at FULL");
+    drop(store);
+    let store = SqliteStore::open(&db(&dir)).unwrap();
+    assert_eq!(store.networks().unwrap().len(), 1);
+}

@@ -144,12 +144,15 @@ impl<H: Host> Engine<H> {
             }
             self.plan_publications(&mut c)?;
         }
-        // An address another endpoint holds is Docker's 403.
+        // An address another endpoint holds is Docker's 403. Unsynced: what
+        // it records (the namespace, endpoints and ports about to be made)
+        // a reboot erases too, and the outcome's commit flushes it.
         let t = Instant::now();
         self.commit(
             Txn::new(format!("record the start of container {}", c.name))
                 .on_conflict(Error::Forbidden)
-                .put_container(&c),
+                .put_container(&c)
+                .unsynced(),
         )?;
         timing("start_record", c.id.as_str(), t, true);
         let made = match self.activate_volumes(&c).await {
