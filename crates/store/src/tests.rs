@@ -557,3 +557,39 @@ fn an_unsynced_commit_is_kept_and_every_other_commit_syncs_again() {
     let store = SqliteStore::open(&db(&dir)).unwrap();
     assert_eq!(store.networks().unwrap().len(), 1);
 }
+
+#[test]
+fn the_wal_is_checkpointed_beside_the_commits_not_in_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let store = SqliteStore::open(&path).unwrap();
+    let auto: i64 = lock(&store.writer)
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(auto, 0, "commits must not checkpoint");
+    for n in 1..=20 {
+        store
+            .commit(&[Write::PutNetwork(
+                Box::new(network(n, &format!("n{n}"))),
+                RecordState::Ready,
+            )])
+            .unwrap();
+    }
+    // Bounded wait for the thread's pass: then the database file itself
+    // holds every network, which a connection that ignores the WAL sees.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let copy = dir.path().join("copy.db");
+        std::fs::copy(&path, &copy).unwrap();
+        let seen: i64 = Connection::open(&copy)
+            .unwrap()
+            .query_row("SELECT count(*) FROM networks", [], |r| r.get(0))
+            .unwrap_or(0);
+        if seen == 20 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not checkpointed: {seen} in the file");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(store);
+}
