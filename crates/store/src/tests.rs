@@ -588,7 +588,10 @@ fn the_wal_is_checkpointed_beside_the_commits_not_in_them() {
         if seen == 20 {
             break;
         }
-        assert!(Instant::now() < deadline, "not checkpointed: {seen} in the file");
+        assert!(
+            Instant::now() < deadline,
+            "not checkpointed: {seen} in the file"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     drop(store);
