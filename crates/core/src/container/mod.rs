@@ -4,6 +4,7 @@
 //! of them ([`table`]) and the use cases ([`lifecycle`], [`connect`]).
 
 mod connect;
+pub mod control;
 pub mod create;
 mod health;
 mod lifecycle;
