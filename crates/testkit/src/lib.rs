@@ -1,7 +1,9 @@
 //! Dev-only helpers: fakes of the core's ports (a modelling [`FakeNet`], an
 //! in-memory [`MemStore`], a deterministic [`FixedEnv`]) and, for end-to-end
-//! tests, the sandbox-host harness in [`sandbox`] (built on berth-sandbox).
+//! tests, the sandbox-host harness in [`sandbox`] (built on berth-sandbox) and
+//! clusters of them on etcd in [`cluster`].
 
+pub mod cluster;
 mod fake_images;
 mod fakes;
 pub mod sandbox;
