@@ -3,6 +3,7 @@
 //! serves the Docker Engine API on a unix socket until SIGTERM or SIGINT.
 
 mod backend;
+mod cluster;
 mod config;
 mod dns;
 mod host;
@@ -76,6 +77,10 @@ async fn run(config: Config) -> Result<()> {
     let mut engine = Engine::new(Arc::clone(&host), engine_config(&config)?)
         .context("load the stored containers")?;
     host.embedded_dns().attach(engine.names());
+    let cluster = match &config.cluster {
+        Some(c) => Some(cluster::Cluster::join(c, &mut engine).await?),
+        None => None,
+    };
     engine
         .reconcile()
         .await
@@ -83,6 +88,7 @@ async fn run(config: Config) -> Result<()> {
     let (handle, engine_task) = engine.spawn();
 
     let watchdog = tokio::spawn(firewall_watchdog(handle.clone(), Arc::clone(&host)));
+    let cluster_tasks = cluster.map(|c| c.spawn(handle.clone())).unwrap_or_default();
     let listener = bind_socket(&config.socket)?;
     let backend = Arc::new(DaemonBackend::new(handle, host.oci().clone(), &config));
     info!(
@@ -101,6 +107,10 @@ async fn run(config: Config) -> Result<()> {
     // stops.
     watchdog.abort();
     let _ = watchdog.await;
+    for task in cluster_tasks {
+        task.abort();
+        let _ = task.await;
+    }
     if let Err(e) = engine_task.await {
         tracing::warn!(error = %e, "engine task ended abnormally");
     }
@@ -153,6 +163,7 @@ fn engine_config(config: &Config) -> Result<EngineConfig> {
         },
         address_pools: config.address_pools.clone(),
         ipv6_pools: config::default_ipv6_pools(),
+        overlay_pools: config::default_overlay_pools(),
         mtu: config.mtu,
         icc: config.icc,
         ip_masq: config.ip_masq,

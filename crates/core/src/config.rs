@@ -18,6 +18,10 @@ pub struct EngineConfig {
     pub address_pools: Vec<PoolSpec>,
     /// Where `network create --ipv6` without an IPv6 subnet takes one from.
     pub ipv6_pools: Vec<PoolSpec>,
+    /// Where `network create -d overlay` without `--subnet` takes one
+    /// from: the cluster's pool, shared by every host (Docker's 10.0.0.0/8
+    /// in /24s).
+    pub overlay_pools: Vec<PoolSpec>,
     pub mtu: u32,
     /// Default for `com.docker.network.bridge.enable_icc` on the default bridge.
     pub icc: bool,

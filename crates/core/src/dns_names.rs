@@ -229,6 +229,7 @@ mod tests {
             labels: BTreeMap::new(),
             bridge: None,
             macvlan: None,
+            overlay: None,
         }
     }
 

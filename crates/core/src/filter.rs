@@ -56,6 +56,7 @@ pub struct ListFilter {
     labels: Vec<LabelMatch>,
     types: Vec<NetworkType>,
     dangling: Option<bool>,
+    scopes: Vec<String>,
 }
 
 /// Docker's `filters.Match`: the value is a regular expression searched in
@@ -127,6 +128,7 @@ impl ListFilter {
                 .collect(),
             types,
             dangling,
+            scopes: values(raw, "scope").to_vec(),
         })
     }
 
@@ -139,6 +141,7 @@ impl ListFilter {
         any(&self.names, &|v| matches(v, n.name.as_str()))
             && any(&self.ids, &|v| matches(v, n.id.as_str()))
             && any(&self.drivers, &|v| n.driver.as_str() == v)
+            && any(&self.scopes, &|v| n.scope() == v)
             && self.labels.iter().all(|l| l.matches(&n.labels))
             && (self.types.is_empty()
                 || self.types.iter().any(|t| match t {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use berth_sandbox::cluster::{etcd_endpoints, etcd_health, UNDERLAY_IFACE};
 use berth_sandbox::{EtcdMember, Underlay};
 
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Run, Sandbox};
 
 /// How long a new etcd cluster may take to elect a leader.
 const ETCD_START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,6 +71,23 @@ impl Cluster {
     /// `etcdctl endpoint health` of every member, from host 0.
     pub fn etcd_health(&self) -> Result<String, berth_sandbox::Error> {
         etcd_health(self.hosts[0].host(), self.hosts.len())
+    }
+
+    /// `etcdctl ARGS` (a shell word list) against every member, from host 0.
+    pub fn etcdctl(&self, args: &str) -> Run {
+        self.hosts[0].sh(&format!(
+            "ETCDCTL_API=3 etcdctl --endpoints={} --dial-timeout=2s --command-timeout=3s {args}",
+            etcd_endpoints(self.hosts.len()).join(",")
+        ))
+    }
+
+    /// Waits (up to 20 s) until `ready` holds for every host, polling.
+    pub fn wait_all(&self, what: &str, ready: impl Fn(&Sandbox) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.hosts.iter().all(&ready) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// `--cluster-store` as berthd takes it.

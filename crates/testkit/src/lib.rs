@@ -22,6 +22,8 @@ pub fn engine_config() -> EngineConfig {
         address_pools: berth_ipam::docker_default_pools(),
         ipv6_pools: vec![berth_ipam::PoolSpec::parse("base=fd00:b::/48,size=64")
             .unwrap_or_else(|e| panic!("{e}"))],
+        overlay_pools: vec![berth_ipam::PoolSpec::parse("base=10.0.0.0/8,size=24")
+            .unwrap_or_else(|e| panic!("{e}"))],
         mtu: 1500,
         icc: true,
         ip_masq: true,
@@ -33,5 +35,6 @@ pub fn engine_config() -> EngineConfig {
 
 pub use fake_images::{busybox_id, FakeImages};
 pub use fakes::{
-    FakeHost, FakeLink, FakeNet, FakeProcess, FakeRuntime, FakeVolumes, FixedEnv, MemStore,
+    FakeCluster, FakeHost, FakeLink, FakeNet, FakeProcess, FakeRuntime, FakeVolumes, FixedEnv,
+    MemStore,
 };
