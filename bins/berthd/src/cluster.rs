@@ -6,9 +6,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use berth_cluster::EtcdStore;
+use berth_cluster::{EtcdStore, Watched};
 use berth_core::cluster::ClusterEvent;
-use berth_core::{Engine, EngineHandle};
+use berth_core::ports::Host;
+use berth_core::{ClusterHost, Engine, EngineHandle};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -26,10 +27,12 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Resolves the advertise address and makes the (lazy) etcd client,
-    /// and hands the store to the engine.
-    pub async fn join(config: &ClusterConfig, engine: &mut Engine<RealHost>) -> Result<Cluster> {
-        let advertise = resolve_advertise(&config.advertise)?;
+    /// Makes the (lazy) etcd client and hands the store to the engine.
+    pub async fn join(
+        config: &ClusterConfig,
+        advertise: IpAddr,
+        engine: &mut Engine<RealHost>,
+    ) -> Result<Cluster> {
         let store = EtcdStore::connect(&config.endpoints)
             .await
             .context("the cluster store")?;
@@ -44,7 +47,8 @@ impl Cluster {
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         vec![
             tokio::spawn(self.store.clone().keep_host_alive(self.advertise)),
-            tokio::spawn(self.store.watch_networks(tx)),
+            tokio::spawn(self.store.clone().watch(Watched::Networks, tx.clone())),
+            tokio::spawn(self.store.watch(Watched::Endpoints, tx)),
             tokio::spawn(forward(rx, engine)),
         ]
     }
@@ -61,17 +65,45 @@ async fn forward(mut events: mpsc::Receiver<ClusterEvent>, engine: EngineHandle<
     }
 }
 
-/// The advertise address: given, or the interface's first IPv4 address.
-fn resolve_advertise(advertise: &Advertise) -> Result<IpAddr> {
-    let name = match advertise {
-        Advertise::Ip(ip) => return Ok(*ip),
-        Advertise::Interface(name) => name,
-    };
-    let addrs = nix::ifaddrs::getifaddrs().context("list the host's addresses")?;
-    for ifaddr in addrs.filter(|a| &a.interface_name == name) {
-        if let Some(sin) = ifaddr.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
-            return Ok(IpAddr::V4(sin.ip()));
+/// VXLAN's own headers: outer IPv4, UDP, VXLAN and inner Ethernet.
+const VXLAN_OVERHEAD: u32 = 50;
+
+/// This host's VTEP (the advertise address: given, or the interface's
+/// first IPv4 address) and the overlay MTU its interface allows.
+pub async fn cluster_host(config: &ClusterConfig, host: &RealHost) -> Result<ClusterHost> {
+    let addrs: Vec<_> = nix::ifaddrs::getifaddrs()
+        .context("list the host's addresses")?
+        .collect();
+    let ip_of = |a: &nix::ifaddrs::InterfaceAddress| -> Option<IpAddr> {
+        let addr = a.address.as_ref()?;
+        if let Some(v4) = addr.as_sockaddr_in() {
+            return Some(IpAddr::V4(v4.ip()));
         }
-    }
-    bail!("--cluster-advertise {name}: the interface has no IPv4 address (or does not exist)")
+        addr.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+    };
+    let (iface, advertise) = match &config.advertise {
+        Advertise::Ip(ip) => match addrs.iter().find(|a| ip_of(a) == Some(*ip)) {
+            Some(a) => (a.interface_name.clone(), *ip),
+            None => bail!("--cluster-advertise {ip}: no interface of this host has that address"),
+        },
+        Advertise::Interface(name) => match addrs
+            .iter()
+            .filter(|a| &a.interface_name == name)
+            .find_map(|a| ip_of(a).filter(IpAddr::is_ipv4))
+        {
+            Some(ip) => (name.clone(), ip),
+            None => bail!(
+                "--cluster-advertise {name}: the interface has no IPv4 address (or does not exist)"
+            ),
+        },
+    };
+    let mtu = host
+        .net()
+        .link_mtu(&iface)
+        .await?
+        .with_context(|| format!("the MTU of {iface}"))?;
+    Ok(ClusterHost {
+        advertise,
+        overlay_mtu: mtu.saturating_sub(VXLAN_OVERHEAD),
+    })
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use berth_core::ports::{Firewall, Host};
-use berth_core::{DefaultBridge, Engine, EngineConfig};
+use berth_core::{ClusterHost, DefaultBridge, Engine, EngineConfig};
 use berth_types::IfName;
 use clap::Parser;
 use tokio::net::UnixListener;
@@ -74,11 +74,19 @@ async fn run(config: Config) -> Result<()> {
     let _lock = lock::DataRootLock::acquire(&config.data_root)?;
 
     let host = Arc::new(RealHost::open(&config).await?);
-    let mut engine = Engine::new(Arc::clone(&host), engine_config(&config)?)
+    let cluster_host = match &config.cluster {
+        Some(c) => Some(cluster::cluster_host(c, &host).await?),
+        None => None,
+    };
+    let mut engine = Engine::new(Arc::clone(&host), engine_config(&config, cluster_host)?)
         .context("load the stored containers")?;
     host.embedded_dns().attach(engine.names());
     let cluster = match &config.cluster {
-        Some(c) => Some(cluster::Cluster::join(c, &mut engine).await?),
+        Some(c) => {
+            let advertise = cluster_host.map(|h| h.advertise);
+            let advertise = advertise.context("the cluster host")?;
+            Some(cluster::Cluster::join(c, advertise, &mut engine).await?)
+        }
         None => None,
     };
     engine
@@ -155,7 +163,7 @@ async fn firewall_watchdog(engine: berth_core::EngineHandle<RealHost>, host: Arc
     }
 }
 
-fn engine_config(config: &Config) -> Result<EngineConfig> {
+fn engine_config(config: &Config, cluster_host: Option<ClusterHost>) -> Result<EngineConfig> {
     Ok(EngineConfig {
         default_bridge: DefaultBridge {
             name: IfName::parse(DEFAULT_BRIDGE_NAME)?,
@@ -164,6 +172,7 @@ fn engine_config(config: &Config) -> Result<EngineConfig> {
         address_pools: config.address_pools.clone(),
         ipv6_pools: config::default_ipv6_pools(),
         overlay_pools: config::default_overlay_pools(),
+        cluster_host,
         mtu: config.mtu,
         icc: config.icc,
         ip_masq: config.ip_masq,

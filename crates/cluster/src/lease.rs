@@ -5,11 +5,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use etcd_client::PutOptions;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::{keys, request, Error, EtcdStore};
+use crate::{keys, lock, request, Error, EtcdStore};
 
 /// The lease's time to live: how long a dead host stays listed.
 pub const HOST_TTL: Duration = Duration::from_secs(10);
@@ -47,18 +46,21 @@ impl EtcdStore {
         let record = HostRecord { advertise };
         let value = serde_json::to_vec(&record).map_err(Error::Encode)?;
         let key = format!("{}{advertise}", keys::HOSTS);
-        request(
-            "write this host's record",
-            client.put(
-                key.as_str(),
-                value,
-                Some(PutOptions::new().with_lease(lease.id())),
-            ),
-        )
-        .await?;
-        info!(%advertise, lease = lease.id(), "joined the cluster");
+        self.put_leased(&key, value, lease.id()).await?;
+        *lock(&self.shared.lease) = Some(lease.id());
+        let held = self.keep_lease(lease.id()).await;
+        *lock(&self.shared.lease) = None;
+        held
+    }
+
+    /// Publishes this host's endpoints under the lease and renews it until
+    /// it is lost.
+    async fn keep_lease(&self, lease: i64) -> Result<(), Error> {
+        self.publish_all(lease).await?;
+        info!(lease, "joined the cluster");
+        let mut client = self.client();
         let (mut keeper, mut replies) =
-            request("keep the lease alive", client.lease_keep_alive(lease.id())).await?;
+            request("keep the lease alive", client.lease_keep_alive(lease)).await?;
         loop {
             tokio::time::sleep(KEEP_ALIVE_EVERY).await;
             request("renew the lease", keeper.keep_alive()).await?;

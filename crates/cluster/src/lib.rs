@@ -11,17 +11,23 @@
 //! - `hosts/<advertise address>`: this host's record, under its lease
 //!   (TTL [`HOST_TTL`]): gone within the TTL once the host is.
 
+mod endpoints;
 mod keys;
 mod lease;
 mod watch;
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use berth_core::cluster::{ClusterError, ClusterFuture, ClusterStore, Taken};
+use berth_core::cluster::{ClusterError, ClusterFuture, ClusterStore, EndpointRecord, Taken};
 use berth_core::network::Network;
+use berth_types::{EndpointId, NetworkId};
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
 
 pub use lease::HOST_TTL;
+pub use watch::Watched;
 
 /// How long any one request to etcd may take: past it, overlay changes
 /// answer "cluster store unavailable" rather than hang.
@@ -88,6 +94,21 @@ pub fn parse_store_url(url: &str) -> Result<Vec<String>, Error> {
 #[derive(Clone)]
 pub struct EtcdStore {
     client: Client,
+    shared: Arc<Shared>,
+}
+
+/// What the store's users share: this host's current lease and what is
+/// published under it.
+#[derive(Default)]
+struct Shared {
+    lease: Mutex<Option<i64>>,
+    /// Endpoint records by key, as written.
+    published: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+/// A lock that survives a panicked holder (its data is plain values).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl EtcdStore {
@@ -105,7 +126,10 @@ impl EtcdStore {
             // rather than serve what may be stale.
             .with_require_leader(true);
         let client = request("connect", Client::connect(endpoints, Some(options))).await?;
-        Ok(EtcdStore { client })
+        Ok(EtcdStore {
+            client,
+            shared: Arc::default(),
+        })
     }
 
     fn client(&self) -> Client {
@@ -129,7 +153,7 @@ impl EtcdStore {
         Ok((networks, revision))
     }
 
-    async fn claim(&self, network: &Network) -> Result<(), ClusterError> {
+    async fn claim_network(&self, network: &Network) -> Result<(), ClusterError> {
         let record = serde_json::to_vec(network).map_err(|e| ClusterError::Corrupt {
             key: keys::network(&network.id),
             detail: e.to_string(),
@@ -177,7 +201,7 @@ impl EtcdStore {
         Err(ClusterError::Taken(held.unwrap_or(Taken::Name)))
     }
 
-    async fn release(&self, network: &Network) -> Result<(), ClusterError> {
+    async fn release_network(&self, network: &Network) -> Result<(), ClusterError> {
         let key = keys::network(&network.id);
         let mut deletes = vec![TxnOp::delete(key.as_str(), None)];
         deletes.extend(
@@ -210,11 +234,37 @@ impl ClusterStore for EtcdStore {
     }
 
     fn create_network<'a>(&'a self, network: &'a Network) -> ClusterFuture<'a, ()> {
-        Box::pin(self.claim(network))
+        Box::pin(self.claim_network(network))
     }
 
     fn remove_network<'a>(&'a self, network: &'a Network) -> ClusterFuture<'a, ()> {
-        Box::pin(self.release(network))
+        Box::pin(self.release_network(network))
+    }
+
+    fn claim_address<'a>(
+        &'a self,
+        network: &'a NetworkId,
+        ip: IpAddr,
+        endpoint: &'a EndpointId,
+    ) -> ClusterFuture<'a, ()> {
+        Box::pin(self.claim(network, ip, endpoint))
+    }
+
+    fn release_address<'a>(
+        &'a self,
+        network: &'a NetworkId,
+        ip: IpAddr,
+        endpoint: &'a EndpointId,
+    ) -> ClusterFuture<'a, ()> {
+        Box::pin(self.release(network, ip, endpoint))
+    }
+
+    fn publish_endpoint<'a>(&'a self, record: &'a EndpointRecord) -> ClusterFuture<'a, ()> {
+        Box::pin(self.publish(record))
+    }
+
+    fn withdraw_endpoint<'a>(&'a self, record: &'a EndpointRecord) -> ClusterFuture<'a, ()> {
+        Box::pin(self.withdraw(record))
     }
 }
 

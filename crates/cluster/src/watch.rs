@@ -1,29 +1,80 @@
-//! The watch on overlay networks: a snapshot of all of them, then every
-//! change after it, handed to the engine as [`ClusterEvent`]s (the engine
-//! changes the model; the watch only reports). When the watch breaks
-//! (etcd unreachable, the revision compacted away) it starts over with a
-//! new snapshot, which the engine applies as the whole truth.
+//! The watches on overlay networks and on endpoints: a snapshot of a
+//! prefix, then every change after it, handed to the engine as
+//! [`ClusterEvent`]s (the engine changes the model; a watch only reports).
+//! When a watch breaks (etcd unreachable, the revision compacted away) it
+//! starts over with a new snapshot, which the engine applies as the whole
+//! truth.
 
 use std::time::Duration;
 
-use berth_core::cluster::ClusterEvent;
-use etcd_client::{EventType, WatchOptions};
+use berth_core::cluster::{ClusterError, ClusterEvent};
+use etcd_client::{EventType, GetOptions, KeyValue, WatchOptions};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::{keys, request, unavailable, Error, EtcdStore};
 
-/// How long to wait before starting over after the watch broke.
+/// How long to wait before starting over after a watch broke.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// What one watch follows, and how its records become events.
+#[derive(Clone, Copy, Debug)]
+pub enum Watched {
+    Networks,
+    Endpoints,
+}
+
+impl Watched {
+    fn prefix(self) -> &'static str {
+        match self {
+            Watched::Networks => keys::NETWORKS,
+            Watched::Endpoints => keys::ENDPOINTS,
+        }
+    }
+
+    fn snapshot(self, kvs: &[KeyValue]) -> Result<ClusterEvent, ClusterError> {
+        Ok(match self {
+            Watched::Networks => ClusterEvent::Snapshot(
+                kvs.iter()
+                    .map(|kv| keys::network_of(kv.key(), kv.value()))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Watched::Endpoints => ClusterEvent::EndpointSnapshot(
+                kvs.iter()
+                    .map(|kv| keys::endpoint_of(kv.key(), kv.value()))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+
+    fn put(self, kv: &KeyValue) -> Result<ClusterEvent, ClusterError> {
+        Ok(match self {
+            Watched::Networks => {
+                ClusterEvent::NetworkPut(Box::new(keys::network_of(kv.key(), kv.value())?))
+            }
+            Watched::Endpoints => {
+                ClusterEvent::EndpointPut(keys::endpoint_of(kv.key(), kv.value())?)
+            }
+        })
+    }
+
+    fn deleted(self, kv: &KeyValue) -> Option<ClusterEvent> {
+        match self {
+            Watched::Networks => keys::network_id_of(kv.key()).map(ClusterEvent::NetworkDeleted),
+            Watched::Endpoints => keys::endpoint_ids_of(kv.key())
+                .map(|(network, endpoint)| ClusterEvent::EndpointDeleted(network, endpoint)),
+        }
+    }
+}
+
 impl EtcdStore {
-    /// Sends the overlay networks' snapshot and changes to `events` until
-    /// its receiver is gone.
-    pub async fn watch_networks(self, events: mpsc::Sender<ClusterEvent>) {
+    /// Sends `watched`'s snapshot and changes to `events` until its
+    /// receiver is gone.
+    pub async fn watch(self, watched: Watched, events: mpsc::Sender<ClusterEvent>) {
         loop {
-            match self.follow_networks(&events).await {
+            match self.follow(watched, &events).await {
                 Ok(()) => return,
-                Err(e) => warn!(error = %e, "watch on overlay networks broke: starting over"),
+                Err(e) => warn!(?watched, error = %e, "watch broke: starting over"),
             }
             tokio::time::sleep(RETRY_AFTER).await;
         }
@@ -31,21 +82,30 @@ impl EtcdStore {
 
     /// One snapshot and the changes after it; `Ok` when the receiver is
     /// gone.
-    async fn follow_networks(&self, events: &mpsc::Sender<ClusterEvent>) -> Result<(), String> {
-        let (networks, revision) = self.read_networks().await.map_err(|e| e.to_string())?;
-        if events.send(ClusterEvent::Snapshot(networks)).await.is_err() {
-            return Ok(());
-        }
+    async fn follow(
+        &self,
+        watched: Watched,
+        events: &mpsc::Sender<ClusterEvent>,
+    ) -> Result<(), String> {
         let mut client = self.client();
-        let options = WatchOptions::new()
-            .with_prefix()
-            .with_start_revision(revision + 1);
-        let (_watcher, mut stream) = request(
-            "watch overlay networks",
-            client.watch(keys::NETWORKS, Some(options)),
+        let prefix = watched.prefix();
+        let reply = request(
+            "read a snapshot",
+            client.get(prefix, Some(GetOptions::new().with_prefix())),
         )
         .await
         .map_err(|e| unavailable(e).to_string())?;
+        let revision = reply.header().map_or(0, |h| h.revision());
+        let snapshot = watched.snapshot(reply.kvs()).map_err(|e| e.to_string())?;
+        if events.send(snapshot).await.is_err() {
+            return Ok(());
+        }
+        let options = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(revision + 1);
+        let (_watcher, mut stream) = request("watch", client.watch(prefix, Some(options)))
+            .await
+            .map_err(|e| unavailable(e).to_string())?;
         loop {
             // No timeout here: a quiet cluster sends nothing. A dead
             // connection ends the stream (the client's HTTP/2 keep-alive).
@@ -54,7 +114,7 @@ impl EtcdStore {
                 .await
                 .map_err(|source| {
                     Error::Etcd {
-                        what: "watch overlay networks".to_owned(),
+                        what: "watch".to_owned(),
                         source,
                     }
                     .to_string()
@@ -70,15 +130,15 @@ impl EtcdStore {
             for event in reply.events() {
                 let Some(kv) = event.kv() else { continue };
                 let change = match event.event_type() {
-                    EventType::Put => match keys::network_of(kv.key(), kv.value()) {
-                        Ok(network) => ClusterEvent::NetworkPut(Box::new(network)),
+                    EventType::Put => match watched.put(kv) {
+                        Ok(change) => change,
                         Err(e) => {
-                            warn!(error = %e, "overlay network record skipped");
+                            warn!(error = %e, "cluster record skipped");
                             continue;
                         }
                     },
-                    EventType::Delete => match keys::network_id_of(kv.key()) {
-                        Some(id) => ClusterEvent::NetworkDeleted(id),
+                    EventType::Delete => match watched.deleted(kv) {
+                        Some(change) => change,
                         None => continue,
                     },
                 };

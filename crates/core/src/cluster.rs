@@ -9,7 +9,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use berth_types::{IpNet, NetworkId};
+use std::net::IpAddr;
+
+use berth_types::{EndpointId, IpNet, MacAddr, NetworkId};
+use serde::{Deserialize, Serialize};
 
 use crate::network::Network;
 use crate::ports::PortError;
@@ -24,6 +27,20 @@ pub enum Taken {
     Name,
     Vni(u32),
     Subnet(IpNet),
+    /// An overlay endpoint's address.
+    Address(IpAddr),
+}
+
+/// An endpoint on an overlay network as every host must know it to reach
+/// it: published under its host's lease.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointRecord {
+    pub network: NetworkId,
+    pub endpoint: EndpointId,
+    pub ip: IpAddr,
+    pub mac: MacAddr,
+    /// Its host's VTEP (advertise address).
+    pub vtep: IpAddr,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +71,30 @@ pub trait ClusterStore: Send + Sync + 'static {
 
     /// Removes the network and releases its claims, in one transaction.
     fn remove_network<'a>(&'a self, network: &'a Network) -> ClusterFuture<'a, ()>;
+
+    /// Claims `ip` on `network` for `endpoint` if no one holds it:
+    /// [`ClusterError::Taken`] if another endpoint does.
+    fn claim_address<'a>(
+        &'a self,
+        network: &'a NetworkId,
+        ip: IpAddr,
+        endpoint: &'a EndpointId,
+    ) -> ClusterFuture<'a, ()>;
+
+    /// Releases `ip` if `endpoint` holds it.
+    fn release_address<'a>(
+        &'a self,
+        network: &'a NetworkId,
+        ip: IpAddr,
+        endpoint: &'a EndpointId,
+    ) -> ClusterFuture<'a, ()>;
+
+    /// Publishes a local endpoint under this host's lease (kept, and
+    /// published again under each new lease, until withdrawn).
+    fn publish_endpoint<'a>(&'a self, record: &'a EndpointRecord) -> ClusterFuture<'a, ()>;
+
+    /// Withdraws what [`Self::publish_endpoint`] published.
+    fn withdraw_endpoint<'a>(&'a self, record: &'a EndpointRecord) -> ClusterFuture<'a, ()>;
 }
 
 /// What the store's watch saw, delivered to the engine as a command.
@@ -67,4 +108,11 @@ pub enum ClusterEvent {
     NetworkPut(Box<Network>),
     /// A network was removed (by any host).
     NetworkDeleted(NetworkId),
+    /// Every endpoint published (at start, and after the watch lost
+    /// track).
+    EndpointSnapshot(Vec<EndpointRecord>),
+    /// An endpoint was published (by any host).
+    EndpointPut(EndpointRecord),
+    /// An endpoint was withdrawn, or its host's lease expired.
+    EndpointDeleted(NetworkId, EndpointId),
 }

@@ -9,6 +9,15 @@ pub struct DefaultBridge {
     pub address: IpNet,
 }
 
+/// What overlay networks' data plane needs of this host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClusterHost {
+    /// The VTEP: where other hosts send this host's VXLAN packets.
+    pub advertise: std::net::IpAddr,
+    /// Overlay interfaces' MTU: the underlay's less VXLAN's 50 bytes.
+    pub overlay_mtu: u32,
+}
+
 /// Daemon-wide settings the use cases need; everything comes from here, no
 /// process-global state.
 #[derive(Clone, Debug)]
@@ -22,6 +31,8 @@ pub struct EngineConfig {
     /// from: the cluster's pool, shared by every host (Docker's 10.0.0.0/8
     /// in /24s).
     pub overlay_pools: Vec<PoolSpec>,
+    /// This host's place in the cluster, if it is in one.
+    pub cluster_host: Option<ClusterHost>,
     pub mtu: u32,
     /// Default for `com.docker.network.bridge.enable_icc` on the default bridge.
     pub icc: bool,

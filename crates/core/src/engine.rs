@@ -118,6 +118,14 @@ pub struct Engine<H: Host> {
     pub(crate) health_probes: HashMap<ContainerId, tokio::task::AbortHandle>,
     /// The cluster store overlay networks live in; `None` on a single host.
     pub(crate) cluster: Option<Arc<dyn ClusterStore>>,
+    /// Other hosts' endpoints on overlay networks, from the store's watch.
+    pub(crate) remote_endpoints: std::collections::BTreeMap<
+        (berth_types::NetworkId, berth_types::EndpointId),
+        crate::cluster::EndpointRecord,
+    >,
+    /// Overlay addresses this host lost a claim of (held elsewhere).
+    pub(crate) lost_claims:
+        HashMap<berth_types::NetworkId, std::collections::BTreeSet<std::net::IpAddr>>,
 }
 
 impl<H: Host> Engine<H> {
@@ -138,6 +146,8 @@ impl<H: Host> Engine<H> {
             health: Arc::default(),
             health_probes: HashMap::new(),
             cluster: None,
+            remote_endpoints: Default::default(),
+            lost_claims: HashMap::new(),
         })
     }
 

@@ -35,7 +35,7 @@ mod reconcile;
 pub mod sandbox;
 pub mod volume;
 
-pub use config::{DefaultBridge, EngineConfig};
+pub use config::{ClusterHost, DefaultBridge, EngineConfig};
 pub use container::PreparedStart;
 pub use engine::{Engine, Event};
 pub use error::{Error, ErrorKind, Result};

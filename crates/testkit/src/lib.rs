@@ -22,6 +22,7 @@ pub fn engine_config() -> EngineConfig {
         address_pools: berth_ipam::docker_default_pools(),
         ipv6_pools: vec![berth_ipam::PoolSpec::parse("base=fd00:b::/48,size=64")
             .unwrap_or_else(|e| panic!("{e}"))],
+        cluster_host: None,
         overlay_pools: vec![berth_ipam::PoolSpec::parse("base=10.0.0.0/8,size=24")
             .unwrap_or_else(|e| panic!("{e}"))],
         mtu: 1500,

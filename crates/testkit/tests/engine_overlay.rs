@@ -9,21 +9,44 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use berth_core::cluster::ClusterEvent;
+use berth_core::cluster::{ClusterEvent, EndpointRecord};
 use berth_core::container::create::ContainerCreate;
 use berth_core::network::{NetworkCreate, NO_CLUSTER_STORE};
-use berth_core::{Engine, EngineHandle, ErrorKind};
+use berth_core::{ClusterHost, Engine, EngineHandle, ErrorKind};
 use berth_testkit::{engine_config, FakeCluster, FakeHost};
 use berth_types::Driver;
 
+const VTEP: &str = "10.99.0.1";
+
 async fn setup(cluster: Option<Arc<FakeCluster>>) -> EngineHandle<FakeHost> {
+    setup_host(cluster).await.1
+}
+
+async fn setup_host(cluster: Option<Arc<FakeCluster>>) -> (Arc<FakeHost>, EngineHandle<FakeHost>) {
     let host = Arc::new(FakeHost::default());
-    let mut engine = Engine::new(host, engine_config()).unwrap();
+    let mut config = engine_config();
+    if cluster.is_some() {
+        config.cluster_host = Some(ClusterHost {
+            advertise: VTEP.parse().unwrap(),
+            overlay_mtu: 1450,
+        });
+    }
+    let mut engine = Engine::new(Arc::clone(&host), config).unwrap();
     if let Some(cluster) = cluster {
         engine.set_cluster_store(cluster);
     }
     engine.reconcile().await.unwrap();
-    engine.spawn().0
+    (host, engine.spawn().0)
+}
+
+fn run_req(name: &str, network: &str) -> ContainerCreate {
+    ContainerCreate {
+        name: Some(name.to_owned()),
+        image: "busybox".into(),
+        cmd: Some(vec!["sleep".into(), "1d".into()]),
+        network_mode: network.into(),
+        ..Default::default()
+    }
 }
 
 fn overlay(name: &str) -> NetworkCreate {
@@ -58,27 +81,13 @@ async fn an_overlay_network_is_claimed_then_recorded() {
     assert_eq!(n.subnets[0].subnet.to_string(), "10.0.0.0/24");
     assert_eq!(cluster.all(), vec![n.clone()]);
     assert_eq!(engine.inspect_network("ov").unwrap(), n);
-    // Refused before anything is recorded: options, IPv6, containers.
+    // Refused before anything is recorded: options berth does not build.
     let mut with_option = overlay("ov2");
     with_option
         .options
         .insert("encrypted".into(), String::new());
     let err = engine.create_network(with_option).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidParameter);
-    let err = engine
-        .create_container(ContainerCreate {
-            name: Some("web".into()),
-            image: "busybox".into(),
-            network_mode: "ov".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("berth does not attach containers to overlay networks yet"),
-        "{err}"
-    );
     assert_eq!(cluster.all().len(), 1);
     engine.remove_network("ov".into()).await.unwrap();
     assert!(cluster.all().is_empty());
@@ -147,4 +156,74 @@ async fn other_hosts_networks_are_adopted_and_dropped() {
         .await
         .unwrap();
     assert!(engine.inspect_network("b").is_err());
+}
+
+#[tokio::test]
+async fn a_container_claims_joins_and_publishes_its_endpoint() {
+    let cluster = Arc::new(FakeCluster::default());
+    let (host, engine) = setup_host(Some(Arc::clone(&cluster))).await;
+    let n = engine.create_network(overlay("ov")).await.unwrap();
+    let short = n.id.short();
+    let bridge = host.net.link(&format!("ov-{short}")).unwrap();
+    assert!(bridge.addresses.is_empty(), "no host address on the bridge");
+    assert_eq!(bridge.mtu, 1450);
+    let vxlan = host.net.link(&format!("vx-{short}")).unwrap();
+    assert_eq!(vxlan.master, Some(format!("ov-{short}")));
+    // Another host holds the lowest address: this one plans again.
+    let other = berth_types::EndpointId::from_bytes([7; 32]);
+    cluster.claim_for_other(&n.id, "10.0.0.2".parse().unwrap(), other);
+    engine.create_container(run_req("web", "ov")).await.unwrap();
+    let c = engine.start_container("web").await.unwrap();
+    let endpoint = c.attachments[0].endpoint.clone().unwrap();
+    assert_eq!(endpoint.ipv4.unwrap().to_string(), "10.0.0.3/24");
+    let sandbox = host.net.namespace(c.netns.as_ref().unwrap()).unwrap();
+    assert_eq!(sandbox["eth0"].mtu, 1450);
+    assert!(
+        sandbox["eth0"].gateways.is_empty(),
+        "no default route (no gwbridge)"
+    );
+    assert_eq!(cluster.claims().len(), 2);
+    let published = cluster.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].ip.to_string(), "10.0.0.3");
+    assert_eq!(published[0].vtep.to_string(), VTEP);
+    // Gone with the container: the claim and the record.
+    engine.remove_container("web", true, false).await.unwrap();
+    assert_eq!(cluster.claims().len(), 1);
+    assert!(cluster.published().is_empty());
+}
+
+#[tokio::test]
+async fn other_hosts_endpoints_become_fdb_and_neighbour_entries() {
+    let cluster = Arc::new(FakeCluster::default());
+    let (host, engine) = setup_host(Some(Arc::clone(&cluster))).await;
+    let n = engine.create_network(overlay("ov")).await.unwrap();
+    let record = |ip: &str, vtep: &str, byte: u8| EndpointRecord {
+        network: n.id.clone(),
+        endpoint: berth_types::EndpointId::from_bytes([byte; 32]),
+        ip: ip.parse().unwrap(),
+        mac: berth_types::MacAddr([2, 0x42, 10, 0, 0, byte]),
+        vtep: vtep.parse().unwrap(),
+    };
+    let theirs = record("10.0.0.2", "10.99.0.3", 9);
+    let ours = record("10.0.0.8", VTEP, 8);
+    engine
+        .cluster_event(ClusterEvent::EndpointSnapshot(vec![theirs.clone(), ours]))
+        .await
+        .unwrap();
+    let remotes = host.net.remote_endpoints();
+    assert_eq!(remotes.len(), 1, "its own endpoints are not remote");
+    assert_eq!(remotes[0].ip, theirs.ip);
+    assert_eq!(remotes[0].vtep, theirs.vtep);
+    assert_eq!(remotes[0].vxlan.as_str(), format!("vx-{}", n.id.short()));
+    // Its address is not planned here.
+    engine.create_container(run_req("web", "ov")).await.unwrap();
+    let c = engine.start_container("web").await.unwrap();
+    let ip = c.attachments[0].endpoint.as_ref().unwrap().ipv4.unwrap();
+    assert_eq!(ip.to_string(), "10.0.0.3/24");
+    engine
+        .cluster_event(ClusterEvent::EndpointDeleted(n.id.clone(), theirs.endpoint))
+        .await
+        .unwrap();
+    assert!(host.net.remote_endpoints().is_empty());
 }

@@ -1,7 +1,9 @@
 //! Overlay networks across three sandbox hosts on one etcd cluster, driven
 //! by the real docker CLI: a network made on one host is every host's,
-//! with one id, VNI and subnet; names, VNIs and subnets are never given
-//! twice, even to hosts racing; removal on any host removes it everywhere.
+//! with one id, VNI and subnet; names, VNIs, subnets and addresses are
+//! never given twice, even to hosts racing; removal on any host removes it
+//! everywhere; containers on different hosts reach each other with real
+//! VXLAN packets over the underlay.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
@@ -76,15 +78,6 @@ fn an_overlay_network_is_every_hosts() {
         "4097"
     );
 
-    // Containers cannot join yet: refused by name, nothing made.
-    let err = cluster
-        .host(1)
-        .docker(&["run", "-d", "--network", "ov", "busybox", "sleep", "60"])
-        .err();
-    assert!(
-        err.contains("network ov: berth does not attach containers to overlay networks yet"),
-        "{err}"
-    );
     // Options berth does not build are refused by name.
     let err = cluster
         .host(0)
@@ -153,4 +146,140 @@ fn racing_hosts_never_share_a_vni_or_subnet() {
     }
     assert_eq!(vnis.len(), 9, "{vnis:?}");
     assert_eq!(subnets.len(), 9, "{subnets:?}");
+}
+
+fn ip_of(host: &Sandbox, container: &str, network: &str) -> String {
+    host.inspect(container)["NetworkSettings"]["Networks"][network]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Pings `ip` from `container` until it answers (the other host's
+/// endpoint reaches this one through the store's watch), up to 20 s.
+fn wait_ping(host: &Sandbox, container: &str, ip: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let run = host.docker(&["exec", container, "ping", "-c1", "-W1", ip]);
+        if run.status == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{container} never reached {ip}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn containers_on_different_hosts_reach_each_other() {
+    let cluster = cluster();
+    let (a, b, c) = (cluster.host(0), cluster.host(1), cluster.host(2));
+    // A fixed --ip needs a subnet the user gave, as in Docker.
+    a.docker(&[
+        "network",
+        "create",
+        "-d",
+        "overlay",
+        "--subnet",
+        "10.10.0.0/24",
+        "ov",
+    ])
+    .ok();
+    cluster.wait_all("ov on every host", |h| has_network(h, "ov"));
+    let run = |host: &Sandbox, name: &str, extra: &[&str]| {
+        let mut args = vec!["run", "-d", "--name", name, "--network", "ov"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["busybox", "sleep", "1d"]);
+        host.docker(&args)
+    };
+    run(a, "ca", &[]).ok();
+    run(c, "cc", &[]).ok();
+    run(b, "cb", &["--ip", "10.10.0.100"]).ok();
+    let (ip_a, ip_c) = (ip_of(a, "ca", "ov"), ip_of(c, "cc", "ov"));
+    assert_ne!(ip_a, ip_c);
+    assert_eq!(ip_of(b, "cb", "ov"), "10.10.0.100");
+    // MTU: the underlay's 1500 less VXLAN's 50.
+    let mtu = a
+        .docker(&["exec", "ca", "cat", "/sys/class/net/eth0/mtu"])
+        .ok();
+    assert_eq!(mtu.trim(), "1450");
+
+    // Real packets, both ways, and from the host with the fixed address.
+    wait_ping(a, "ca", &ip_c);
+    wait_ping(c, "cc", &ip_a);
+    wait_ping(b, "cb", &ip_a);
+
+    // The fixed address is the cluster's: another host cannot take it.
+    let err = run(c, "cc2", &["--ip", "10.10.0.100"]).err();
+    assert!(err.contains("Address already in use"), "{err}");
+    // What is not built is refused by name.
+    let err = run(a, "web", &["-p", "8080:80"]).err();
+    assert!(
+        err.contains("berth does not publish ports of containers on overlay networks yet"),
+        "{err}"
+    );
+    b.docker(&["run", "-d", "--name", "plain", "busybox", "sleep", "1d"])
+        .ok();
+    let err = b.docker(&["network", "connect", "ov", "plain"]).err();
+    assert!(
+        err.contains("berth does not connect containers to overlay networks yet"),
+        "{err}"
+    );
+
+    // A removed container's address and reachability go.
+    c.docker(&["rm", "-f", "cc"]).ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while a
+        .docker(&["exec", "ca", "ping", "-c1", "-W1", &ip_c])
+        .status
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "{ip_c} still answers");
+    }
+    let neigh = a.sh("ip neigh show nud permanent").ok();
+    assert!(!neigh.contains(&format!("{ip_c} ")), "{neigh}");
+}
+
+/// Three hosts starting containers at once on one overlay network: every
+/// container gets an address of its own.
+#[test]
+fn racing_hosts_never_share_an_address() {
+    let cluster = cluster();
+    cluster
+        .host(0)
+        .docker(&["network", "create", "-d", "overlay", "ov"])
+        .ok();
+    cluster.wait_all("ov on every host", |h| has_network(h, "ov"));
+    const PER_HOST: usize = 10;
+    std::thread::scope(|s| {
+        for (h, host) in cluster.hosts().iter().enumerate() {
+            for i in 0..PER_HOST {
+                s.spawn(move || {
+                    let name = format!("c{h}x{i}");
+                    host.docker(&[
+                        "run",
+                        "-d",
+                        "--name",
+                        &name,
+                        "--network",
+                        "ov",
+                        "busybox",
+                        "sleep",
+                        "1d",
+                    ])
+                    .ok();
+                });
+            }
+        }
+    });
+    let mut addresses = BTreeSet::new();
+    for (h, host) in cluster.hosts().iter().enumerate() {
+        for i in 0..PER_HOST {
+            addresses.insert(ip_of(host, &format!("c{h}x{i}"), "ov"));
+        }
+    }
+    assert_eq!(addresses.len(), 3 * PER_HOST, "{addresses:?}");
 }

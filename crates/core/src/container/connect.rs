@@ -25,7 +25,7 @@ impl<H: Host> Engine<H> {
         let network = self.network(network)?;
         let mut c = self.container(container)?;
         check_connectable(&c, &network)?;
-        crate::driver::overlay::check_joinable(&network)?;
+        crate::driver::overlay::check_connectable(&network)?;
         if c.attachments.iter().any(|a| a.network == network.id) {
             return Err(Error::Forbidden(format!(
                 "endpoint with name {} already exists in network {}",

@@ -139,13 +139,17 @@ impl<H: Host> Engine<H> {
                 self.plan_endpoint(&mut c, index)?;
             }
             self.plan_publications(&mut c)?;
+            self.claim_overlay_addresses(&mut c).await?;
         }
         // An address another endpoint holds is Docker's 403.
-        self.commit(
+        if let Err(e) = self.commit(
             Txn::new(format!("record the start of container {}", c.name))
                 .on_conflict(Error::Forbidden)
                 .put_container(&c),
-        )?;
+        ) {
+            self.release_overlay_addresses(&c).await;
+            return Err(e);
+        }
         let made = match self.activate_volumes(&c).await {
             Ok(()) => self.make_container_network(&c, &sandbox).await,
             Err(e) => Err(e),

@@ -179,7 +179,7 @@ impl Default for Drivers {
             null: PassiveDriver,
             macvlan: MacvlanDriver::new(Driver::Macvlan),
             ipvlan: MacvlanDriver::new(Driver::Ipvlan),
-            overlay: OverlayDriver,
+            overlay: OverlayDriver::default(),
         }
     }
 }

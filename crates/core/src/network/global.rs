@@ -131,6 +131,7 @@ impl<H: Host> Engine<H> {
         self.driver(network)
             .create_network(&self.host, network, &self.config)
             .await?;
+        self.install_remotes(&network.id).await;
         self.commit(
             Txn::new(format!("mark overlay network {} ready", network.name))
                 .put_network(network, RecordState::Ready),
@@ -174,6 +175,18 @@ impl<H: Host> Engine<H> {
             }
             ClusterEvent::NetworkPut(network) => self.adopt_network(&network).await,
             ClusterEvent::NetworkDeleted(id) => self.drop_network(&id).await,
+            ClusterEvent::EndpointSnapshot(records) => {
+                self.endpoint_snapshot(records).await;
+                Ok(())
+            }
+            ClusterEvent::EndpointPut(record) => {
+                self.endpoint_put(record).await;
+                Ok(())
+            }
+            ClusterEvent::EndpointDeleted(network, endpoint) => {
+                self.endpoint_deleted(&network, &endpoint).await;
+                Ok(())
+            }
         }
     }
 }

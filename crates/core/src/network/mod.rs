@@ -5,6 +5,7 @@
 mod global;
 mod lifecycle;
 pub mod plan;
+mod remote;
 
 pub use global::NO_CLUSTER_STORE;
 pub use plan::{driverless_network, plan_network, IpamInput, NetworkCreate, Surroundings};

@@ -6,15 +6,21 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use berth_core::cluster::{ClusterError, ClusterFuture, ClusterStore, Taken};
+use std::net::IpAddr;
+
+use berth_core::cluster::{ClusterError, ClusterFuture, ClusterStore, EndpointRecord, Taken};
 use berth_core::network::Network;
-use berth_types::NetworkId;
+use berth_types::{EndpointId, NetworkId};
 
 use super::{fail, lock};
 
 #[derive(Default)]
 pub struct FakeCluster {
     networks: Mutex<BTreeMap<NetworkId, Network>>,
+    /// Address claims: (network, address) -> endpoint.
+    addresses: Mutex<BTreeMap<(NetworkId, IpAddr), EndpointId>>,
+    /// Published endpoints.
+    endpoints: Mutex<BTreeMap<(NetworkId, EndpointId), EndpointRecord>>,
     /// Every call answers "unavailable" while set.
     pub unreachable: AtomicBool,
     /// Recorded just before the next claim is checked: another host
@@ -26,6 +32,20 @@ impl FakeCluster {
     /// Records `network` as another host would (no claim checks).
     pub fn insert(&self, network: Network) {
         lock(&self.networks).insert(network.id.clone(), network);
+    }
+
+    /// The claimed addresses, with their endpoints.
+    pub fn claims(&self) -> BTreeMap<(NetworkId, IpAddr), EndpointId> {
+        lock(&self.addresses).clone()
+    }
+
+    /// Claims an address as another host would.
+    pub fn claim_for_other(&self, network: &NetworkId, ip: IpAddr, endpoint: EndpointId) {
+        lock(&self.addresses).insert((network.clone(), ip), endpoint);
+    }
+
+    pub fn published(&self) -> Vec<EndpointRecord> {
+        lock(&self.endpoints).values().cloned().collect()
     }
 
     pub fn all(&self) -> Vec<Network> {
@@ -77,6 +97,60 @@ impl ClusterStore for FakeCluster {
 
     fn create_network<'a>(&'a self, network: &'a Network) -> ClusterFuture<'a, ()> {
         Box::pin(async move { self.claim(network) })
+    }
+
+    fn claim_address<'a>(
+        &'a self,
+        network: &'a NetworkId,
+        ip: IpAddr,
+        endpoint: &'a EndpointId,
+    ) -> ClusterFuture<'a, ()> {
+        Box::pin(async move {
+            self.reachable()?;
+            let mut claims = lock(&self.addresses);
+            match claims.get(&(network.clone(), ip)) {
+                Some(holder) if holder != endpoint => Err(ClusterError::Taken(Taken::Address(ip))),
+                _ => {
+                    claims.insert((network.clone(), ip), endpoint.clone());
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    fn release_address<'a>(
+        &'a self,
+        network: &'a NetworkId,
+        ip: IpAddr,
+        endpoint: &'a EndpointId,
+    ) -> ClusterFuture<'a, ()> {
+        Box::pin(async move {
+            self.reachable()?;
+            let mut claims = lock(&self.addresses);
+            if claims.get(&(network.clone(), ip)) == Some(endpoint) {
+                claims.remove(&(network.clone(), ip));
+            }
+            Ok(())
+        })
+    }
+
+    fn publish_endpoint<'a>(&'a self, record: &'a EndpointRecord) -> ClusterFuture<'a, ()> {
+        Box::pin(async move {
+            self.reachable()?;
+            lock(&self.endpoints).insert(
+                (record.network.clone(), record.endpoint.clone()),
+                record.clone(),
+            );
+            Ok(())
+        })
+    }
+
+    fn withdraw_endpoint<'a>(&'a self, record: &'a EndpointRecord) -> ClusterFuture<'a, ()> {
+        Box::pin(async move {
+            self.reachable()?;
+            lock(&self.endpoints).remove(&(record.network.clone(), record.endpoint.clone()));
+            Ok(())
+        })
     }
 
     fn remove_network<'a>(&'a self, network: &'a Network) -> ClusterFuture<'a, ()> {
