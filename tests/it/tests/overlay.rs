@@ -253,7 +253,7 @@ fn racing_hosts_never_share_an_address() {
         .docker(&["network", "create", "-d", "overlay", "ov"])
         .ok();
     cluster.wait_all("ov on every host", |h| has_network(h, "ov"));
-    const PER_HOST: usize = 10;
+    const PER_HOST: usize = 30;
     std::thread::scope(|s| {
         for (h, host) in cluster.hosts().iter().enumerate() {
             for i in 0..PER_HOST {
