@@ -31,8 +31,8 @@ pub use watch::Watched;
 
 /// How long any one request to etcd may take: past it, overlay changes
 /// answer "cluster store unavailable" rather than hang.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
