@@ -80,8 +80,12 @@ impl EtcdStore {
             .map_err(unavailable)
     }
 
-    pub(crate) async fn withdraw(&self, record: &EndpointRecord) -> Result<(), ClusterError> {
-        let key = keys::endpoint(&record.network, &record.endpoint);
+    pub(crate) async fn withdraw(
+        &self,
+        network: &NetworkId,
+        endpoint: &EndpointId,
+    ) -> Result<(), ClusterError> {
+        let key = keys::endpoint(network, endpoint);
         lock(&self.shared.published).remove(&key);
         let mut client = self.client();
         request(

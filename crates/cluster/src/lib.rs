@@ -263,8 +263,12 @@ impl ClusterStore for EtcdStore {
         Box::pin(self.publish(record))
     }
 
-    fn withdraw_endpoint<'a>(&'a self, record: &'a EndpointRecord) -> ClusterFuture<'a, ()> {
-        Box::pin(self.withdraw(record))
+    fn withdraw_endpoint<'a>(
+        &'a self,
+        network: &'a NetworkId,
+        endpoint: &'a EndpointId,
+    ) -> ClusterFuture<'a, ()> {
+        Box::pin(self.withdraw(network, endpoint))
     }
 }
 

@@ -11,7 +11,7 @@ use std::pin::Pin;
 
 use std::net::IpAddr;
 
-use berth_types::{EndpointId, IpNet, MacAddr, NetworkId};
+use berth_types::{ContainerId, EndpointId, IpNet, MacAddr, NetworkId};
 use serde::{Deserialize, Serialize};
 
 use crate::network::Network;
@@ -41,6 +41,11 @@ pub struct EndpointRecord {
     pub mac: MacAddr,
     /// Its host's VTEP (advertise address).
     pub vtep: IpAddr,
+    /// Its container, and the names the embedded DNS answers for it there
+    /// (lowercased: name, short id, hostname, aliases) with its PTR name.
+    pub container: ContainerId,
+    pub names: Vec<String>,
+    pub canonical: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +99,11 @@ pub trait ClusterStore: Send + Sync + 'static {
     fn publish_endpoint<'a>(&'a self, record: &'a EndpointRecord) -> ClusterFuture<'a, ()>;
 
     /// Withdraws what [`Self::publish_endpoint`] published.
-    fn withdraw_endpoint<'a>(&'a self, record: &'a EndpointRecord) -> ClusterFuture<'a, ()>;
+    fn withdraw_endpoint<'a>(
+        &'a self,
+        network: &'a NetworkId,
+        endpoint: &'a EndpointId,
+    ) -> ClusterFuture<'a, ()>;
 }
 
 /// What the store's watch saw, delivered to the engine as a command.

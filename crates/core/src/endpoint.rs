@@ -81,7 +81,7 @@ impl<H: Host> Engine<H> {
             return Ok(());
         };
         self.driver(join.network).join(&self.host, join).await?;
-        self.publish_endpoint(&join.network.id, join.endpoint).await
+        self.publish_endpoint(c, index).await
     }
 
     /// Has the network's driver undo `endpoint` in the sandbox at

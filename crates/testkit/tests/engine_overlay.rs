@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use berth_core::cluster::{ClusterEvent, EndpointRecord};
 use berth_core::container::create::ContainerCreate;
+use berth_core::dns_names::NameIndex;
 use berth_core::network::{NetworkCreate, NO_CLUSTER_STORE};
+use berth_core::ports::NameLookup;
 use berth_core::{ClusterHost, Engine, EngineHandle, ErrorKind};
 use berth_testkit::{engine_config, FakeCluster, FakeHost};
 use berth_types::Driver;
@@ -22,7 +24,9 @@ async fn setup(cluster: Option<Arc<FakeCluster>>) -> EngineHandle<FakeHost> {
     setup_host(cluster).await.1
 }
 
-async fn setup_host(cluster: Option<Arc<FakeCluster>>) -> (Arc<FakeHost>, EngineHandle<FakeHost>) {
+async fn setup_host(
+    cluster: Option<Arc<FakeCluster>>,
+) -> (Arc<FakeHost>, EngineHandle<FakeHost>, Arc<NameIndex>) {
     let host = Arc::new(FakeHost::default());
     let mut config = engine_config();
     if cluster.is_some() {
@@ -36,7 +40,8 @@ async fn setup_host(cluster: Option<Arc<FakeCluster>>) -> (Arc<FakeHost>, Engine
         engine.set_cluster_store(cluster);
     }
     engine.reconcile().await.unwrap();
-    (host, engine.spawn().0)
+    let names = engine.names();
+    (host, engine.spawn().0, names)
 }
 
 fn run_req(name: &str, network: &str) -> ContainerCreate {
@@ -161,7 +166,7 @@ async fn other_hosts_networks_are_adopted_and_dropped() {
 #[tokio::test]
 async fn a_container_claims_joins_and_publishes_its_endpoint() {
     let cluster = Arc::new(FakeCluster::default());
-    let (host, engine) = setup_host(Some(Arc::clone(&cluster))).await;
+    let (host, engine, _) = setup_host(Some(Arc::clone(&cluster))).await;
     let n = engine.create_network(overlay("ov")).await.unwrap();
     let short = n.id.short();
     let bridge = host.net.link(&format!("ov-{short}")).unwrap();
@@ -187,6 +192,9 @@ async fn a_container_claims_joins_and_publishes_its_endpoint() {
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].ip.to_string(), "10.0.0.3");
     assert_eq!(published[0].vtep.to_string(), VTEP);
+    assert_eq!(published[0].container, c.id);
+    assert!(published[0].names.contains(&"web".to_owned()));
+    assert_eq!(published[0].canonical, "web.ov");
     // Gone with the container: the claim and the record.
     engine.remove_container("web", true, false).await.unwrap();
     assert_eq!(cluster.claims().len(), 1);
@@ -196,7 +204,7 @@ async fn a_container_claims_joins_and_publishes_its_endpoint() {
 #[tokio::test]
 async fn other_hosts_endpoints_become_fdb_and_neighbour_entries() {
     let cluster = Arc::new(FakeCluster::default());
-    let (host, engine) = setup_host(Some(Arc::clone(&cluster))).await;
+    let (host, engine, names) = setup_host(Some(Arc::clone(&cluster))).await;
     let n = engine.create_network(overlay("ov")).await.unwrap();
     let record = |ip: &str, vtep: &str, byte: u8| EndpointRecord {
         network: n.id.clone(),
@@ -204,6 +212,9 @@ async fn other_hosts_endpoints_become_fdb_and_neighbour_entries() {
         ip: ip.parse().unwrap(),
         mac: berth_types::MacAddr([2, 0x42, 10, 0, 0, byte]),
         vtep: vtep.parse().unwrap(),
+        container: berth_types::ContainerId::from_bytes([byte; 32]),
+        names: vec![format!("c{byte}")],
+        canonical: format!("c{byte}.ov"),
     };
     let theirs = record("10.0.0.2", "10.99.0.3", 9);
     let ours = record("10.0.0.8", VTEP, 8);
@@ -221,9 +232,13 @@ async fn other_hosts_endpoints_become_fdb_and_neighbour_entries() {
     let c = engine.start_container("web").await.unwrap();
     let ip = c.attachments[0].endpoint.as_ref().unwrap().ipv4.unwrap();
     assert_eq!(ip.to_string(), "10.0.0.3/24");
+    // The embedded DNS answers the other host's container by name.
+    assert_eq!(names.resolve(&c.id, "c9"), Some(vec![theirs.ip]));
+    assert_eq!(names.reverse(&c.id, theirs.ip), Some("c9.ov".to_owned()));
     engine
         .cluster_event(ClusterEvent::EndpointDeleted(n.id.clone(), theirs.endpoint))
         .await
         .unwrap();
     assert!(host.net.remote_endpoints().is_empty());
+    assert_eq!(names.resolve(&c.id, "c9"), None);
 }

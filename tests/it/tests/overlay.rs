@@ -211,6 +211,10 @@ fn containers_on_different_hosts_reach_each_other() {
     wait_ping(a, "ca", &ip_c);
     wait_ping(c, "cc", &ip_a);
     wait_ping(b, "cb", &ip_a);
+    // By name too: the embedded DNS knows the other hosts' containers.
+    wait_ping(a, "ca", "cc");
+    let answer = c.docker(&["exec", "cc", "nslookup", "cb"]).ok();
+    assert!(answer.contains("10.10.0.100"), "{answer}");
 
     // The fixed address is the cluster's: another host cannot take it.
     let err = run(c, "cc2", &["--ip", "10.10.0.100"]).err();
@@ -241,6 +245,8 @@ fn containers_on_different_hosts_reach_each_other() {
     }
     let neigh = a.sh("ip neigh show nud permanent").ok();
     assert!(!neigh.contains(&format!("{ip_c} ")), "{neigh}");
+    let err = a.docker(&["exec", "ca", "nslookup", "cc"]).err();
+    assert!(!err.contains(&ip_c), "{err}");
 }
 
 /// Three hosts starting containers at once on one overlay network: every

@@ -88,6 +88,14 @@ fn a_killed_berthd_drops_out_and_comes_back_with_its_endpoints() {
         "measured: host 0 dropped the dead berthd's endpoint {:?} after the kill",
         killed.elapsed()
     );
+    // Its names went with it.
+    assert_ne!(
+        cluster
+            .host(0)
+            .docker(&["exec", "ca", "nslookup", "cc"])
+            .status,
+        0
+    );
     cluster.host_mut(2).restart_daemon();
     // Its container ran all along, with its address; it is reachable again.
     let cc = cluster.host(2).inspect("cc");
@@ -97,6 +105,7 @@ fn a_killed_berthd_drops_out_and_comes_back_with_its_endpoints() {
         ip_c.as_str()
     );
     wait_ping(cluster.host(0), "ca", &ip_c);
+    wait_ping(cluster.host(0), "ca", "cc");
     // Nothing duplicated: one claim per container, one record per endpoint.
     let count = |prefix: &str| {
         cluster

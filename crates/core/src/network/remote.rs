@@ -12,7 +12,8 @@ use berth_types::{Driver, EndpointId, NetworkId};
 use tracing::{debug, warn};
 
 use crate::cluster::{ClusterError, EndpointRecord};
-use crate::container::{Container, Endpoint};
+use crate::container::{Attachment, Container, Endpoint};
+use crate::dns_names::names_of;
 use crate::driver::overlay::vxlan_name;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -138,29 +139,32 @@ impl<H: Host> Engine<H> {
         }
     }
 
-    fn record_of(&self, network: &NetworkId, endpoint: &Endpoint) -> Option<EndpointRecord> {
+    fn record_of(&self, c: &Container, attachment: &Attachment) -> Option<EndpointRecord> {
+        let endpoint = attachment.endpoint.as_ref()?;
+        let network = self.overlay_network(&attachment.network)?;
         Some(EndpointRecord {
-            network: network.clone(),
+            network: network.id.clone(),
             endpoint: endpoint.id.clone(),
             ip: endpoint.ipv4?.addr(),
             mac: endpoint.mac,
             vtep: self.config.cluster_host?.advertise,
+            container: c.id.clone(),
+            names: names_of(c, attachment),
+            canonical: format!("{}.{}", c.name, network.name),
         })
     }
 
-    /// Publishes a joined endpoint of an overlay network.
-    pub(crate) async fn publish_endpoint(
-        &self,
-        network: &NetworkId,
-        endpoint: &Endpoint,
-    ) -> Result<()> {
-        if self.overlay_network(network).is_none() {
+    /// Publishes the joined endpoint of `c`'s `index`th attachment, if it
+    /// is on an overlay network.
+    pub(crate) async fn publish_endpoint(&self, c: &Container, index: usize) -> Result<()> {
+        let attachment = &c.attachments[index];
+        if self.overlay_network(&attachment.network).is_none() {
             return Ok(());
         }
         let record = self
-            .record_of(network, endpoint)
+            .record_of(c, attachment)
             .ok_or_else(|| Error::Internal {
-                what: format!("overlay endpoint {} has no IPv4 address", endpoint.id),
+                what: format!("overlay endpoint of {} has no IPv4 address", c.name),
             })?;
         self.cluster_store_for_endpoints()?
             .publish_endpoint(&record)
@@ -171,17 +175,18 @@ impl<H: Host> Engine<H> {
     /// Withdraws a leaving endpoint of an overlay network and releases its
     /// address. Best effort (logged).
     pub(crate) async fn withdraw_endpoint(&self, network: &NetworkId, endpoint: &Endpoint) {
-        let (Some(record), Some(cluster)) = (self.record_of(network, endpoint), &self.cluster)
-        else {
+        let Some(cluster) = &self.cluster else {
             return;
         };
         if self.overlay_network(network).is_none() {
             return;
         }
-        if let Err(e) = cluster.withdraw_endpoint(&record).await {
+        if let Err(e) = cluster.withdraw_endpoint(network, &endpoint.id).await {
             warn!(%network, endpoint = %endpoint.id, error = %e, "overlay endpoint not withdrawn");
         }
-        self.release_address(network, record.ip, &endpoint.id).await;
+        if let Some(ip) = endpoint.ipv4 {
+            self.release_address(network, ip.addr(), &endpoint.id).await;
+        }
     }
 
     /// Publishes every joined endpoint of this host's overlay networks
@@ -194,11 +199,12 @@ impl<H: Host> Engine<H> {
             .iter()
             .filter(|c| c.netns.is_some())
         {
-            for a in &c.attachments {
-                if let Some(e) = &a.endpoint {
-                    if let Err(err) = self.publish_endpoint(&a.network, e).await {
-                        warn!(container = %c.name, error = %err, "overlay endpoint not published");
-                    }
+            for index in 0..c.attachments.len() {
+                if c.attachments[index].endpoint.is_none() {
+                    continue;
+                }
+                if let Err(err) = self.publish_endpoint(c, index).await {
+                    warn!(container = %c.name, error = %err, "overlay endpoint not published");
                 }
             }
         }
@@ -218,15 +224,25 @@ impl<H: Host> Engine<H> {
         self.config.cluster_host.map(|h| h.advertise) == Some(record.vtep)
     }
 
-    async fn add_remote(&mut self, record: EndpointRecord) {
-        if self.is_own(&record) {
+    /// Makes a remote endpoint reachable (FDB and neighbour entries) and
+    /// its names resolvable, if its network is here.
+    async fn install_remote(&self, record: &EndpointRecord) {
+        let Some(network) = self.overlay_network(&record.network) else {
             return;
-        }
-        if let Some(remote) = self.remote_of(&record) {
+        };
+        if let Some(remote) = self.remote_of(record) {
             if let Err(e) = self.host.net().add_remote_endpoint(&remote).await {
                 warn!(ip = %remote.ip, error = %e, "remote overlay endpoint not installed");
             }
         }
+        self.names.set_remote(record, &network);
+    }
+
+    async fn add_remote(&mut self, record: EndpointRecord) {
+        if self.is_own(&record) {
+            return;
+        }
+        self.install_remote(&record).await;
         self.remote_endpoints
             .insert((record.network.clone(), record.endpoint.clone()), record);
     }
@@ -241,6 +257,7 @@ impl<H: Host> Engine<H> {
         if let Some(lost) = self.lost_claims.get_mut(network) {
             lost.remove(&record.ip);
         }
+        self.names.remove_remote(&record.container, network);
         if let Some(remote) = self.remote_of(&record) {
             if let Err(e) = self.host.net().remove_remote_endpoint(&remote).await {
                 warn!(ip = %remote.ip, error = %e, "remote overlay endpoint not removed");
@@ -251,13 +268,8 @@ impl<H: Host> Engine<H> {
     /// Installs the remote endpoints known for `network` (just made here).
     pub(crate) async fn install_remotes(&self, network: &NetworkId) {
         for record in self.remote_endpoints.values() {
-            if &record.network != network {
-                continue;
-            }
-            if let Some(remote) = self.remote_of(record) {
-                if let Err(e) = self.host.net().add_remote_endpoint(&remote).await {
-                    warn!(ip = %remote.ip, error = %e, "remote overlay endpoint not installed");
-                }
+            if &record.network == network {
+                self.install_remote(record).await;
             }
         }
     }

@@ -145,10 +145,14 @@ impl ClusterStore for FakeCluster {
         })
     }
 
-    fn withdraw_endpoint<'a>(&'a self, record: &'a EndpointRecord) -> ClusterFuture<'a, ()> {
+    fn withdraw_endpoint<'a>(
+        &'a self,
+        network: &'a NetworkId,
+        endpoint: &'a EndpointId,
+    ) -> ClusterFuture<'a, ()> {
         Box::pin(async move {
             self.reachable()?;
-            lock(&self.endpoints).remove(&(record.network.clone(), record.endpoint.clone()));
+            lock(&self.endpoints).remove(&(network.clone(), endpoint.clone()));
             Ok(())
         })
     }
