@@ -225,13 +225,26 @@ fn containers_on_different_hosts_reach_each_other() {
         err.contains("berth does not publish ports of containers on overlay networks yet"),
         "{err}"
     );
+    // A running container connected on one host is reached from another,
+    // by address and name, until it is disconnected.
     b.docker(&["run", "-d", "--name", "plain", "busybox", "sleep", "1d"])
         .ok();
-    let err = b.docker(&["network", "connect", "ov", "plain"]).err();
-    assert!(
-        err.contains("berth does not connect containers to overlay networks yet"),
-        "{err}"
-    );
+    b.docker(&["network", "connect", "ov", "plain"]).ok();
+    let ip_plain = ip_of(b, "plain", "ov");
+    wait_ping(a, "ca", &ip_plain);
+    wait_ping(a, "ca", "plain");
+    b.docker(&["network", "disconnect", "ov", "plain"]).ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while a
+        .docker(&["exec", "ca", "ping", "-c1", "-W1", &ip_plain])
+        .status
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{ip_plain} still answers"
+        );
+    }
 
     // A removed container's address and reachability go.
     c.docker(&["rm", "-f", "cc"]).ok();

@@ -139,7 +139,8 @@ impl<H: Host> Engine<H> {
                 self.plan_endpoint(&mut c, index)?;
             }
             self.plan_publications(&mut c)?;
-            self.claim_overlay_addresses(&mut c).await?;
+            let all = 0..c.attachments.len();
+            self.claim_overlay_addresses(&mut c, all).await?;
         }
         // An address another endpoint holds is Docker's 403.
         if let Err(e) = self.commit(
@@ -147,7 +148,8 @@ impl<H: Host> Engine<H> {
                 .on_conflict(Error::Forbidden)
                 .put_container(&c),
         ) {
-            self.release_overlay_addresses(&c).await;
+            self.release_overlay_addresses(&c, 0..c.attachments.len())
+                .await;
             return Err(e);
         }
         let made = match self.activate_volumes(&c).await {

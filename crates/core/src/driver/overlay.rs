@@ -11,7 +11,7 @@
 //! on the VXLAN port (`crate::network::remote`).
 //!
 //! Not built yet: `berth_gwbridge` (egress and published ports of overlay
-//! containers) and connecting a running container: refused by name.
+//! containers): `-p` is refused by name.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -56,19 +56,6 @@ pub fn free_vni(networks: &[Network]) -> Result<u32> {
     (VNI_FIRST..=VNI_LAST)
         .find(|vni| !taken.contains(vni))
         .ok_or_else(|| Error::Unavailable("no VXLAN id left for an overlay network".to_owned()))
-}
-
-/// Refuses connecting a container to an overlay network (not built yet),
-/// before anything is recorded.
-pub fn check_connectable(network: &Network) -> Result<()> {
-    if network.driver == Driver::Overlay {
-        return Err(Error::Forbidden(format!(
-            "network {}: berth does not connect containers to overlay networks yet: \
-             give it at run or create",
-            network.name
-        )));
-    }
-    Ok(())
 }
 
 /// Refuses `-p`/`-P` for a container on an overlay network: its ports

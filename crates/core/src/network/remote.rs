@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::ops::Range;
 
 use berth_types::{Driver, EndpointId, NetworkId};
 use tracing::{debug, warn};
@@ -49,11 +50,16 @@ impl<H: Host> Engine<H> {
     }
 
     /// Claims in the cluster store the address of each of `c`'s planned
-    /// endpoints on an overlay network; one another host holds is planned
-    /// again (a fixed `--ip` is refused). All or nothing.
-    pub(crate) async fn claim_overlay_addresses(&mut self, c: &mut Container) -> Result<()> {
+    /// endpoints on an overlay network among the attachments `which`; one
+    /// another host holds is planned again (a fixed `--ip` is refused).
+    /// All or nothing.
+    pub(crate) async fn claim_overlay_addresses(
+        &mut self,
+        c: &mut Container,
+        which: Range<usize>,
+    ) -> Result<()> {
         let mut claimed = Vec::new();
-        let result = self.claim_each(c, &mut claimed).await;
+        let result = self.claim_each(c, which, &mut claimed).await;
         if result.is_err() {
             for (network, ip, endpoint) in &claimed {
                 self.release_address(network, *ip, endpoint).await;
@@ -65,9 +71,10 @@ impl<H: Host> Engine<H> {
     async fn claim_each(
         &mut self,
         c: &mut Container,
+        which: Range<usize>,
         claimed: &mut Vec<(NetworkId, IpAddr, EndpointId)>,
     ) -> Result<()> {
-        for index in 0..c.attachments.len() {
+        for index in which {
             let network = c.attachments[index].network.clone();
             if self.overlay_network(&network).is_none() {
                 continue;
@@ -127,10 +134,10 @@ impl<H: Host> Engine<H> {
         }
     }
 
-    /// Releases the claims of `c`'s overlay endpoints (a start whose
-    /// record failed).
-    pub(crate) async fn release_overlay_addresses(&self, c: &Container) {
-        for a in &c.attachments {
+    /// Releases the claims of `c`'s overlay endpoints among the
+    /// attachments `which` (a start or connect whose record failed).
+    pub(crate) async fn release_overlay_addresses(&self, c: &Container, which: Range<usize>) {
+        for a in &c.attachments[which] {
             if let (Some(e), Some(_)) = (&a.endpoint, self.overlay_network(&a.network)) {
                 if let Some(ip) = e.ipv4 {
                     self.release_address(&a.network, ip.addr(), &e.id).await;
