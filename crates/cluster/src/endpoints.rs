@@ -20,27 +20,44 @@ impl EtcdStore {
         endpoint: &EndpointId,
     ) -> Result<(), ClusterError> {
         let key = keys::address(network, ip);
+        let network_key = keys::network(network);
         let id = endpoint.to_string();
+        // Only on a network that exists: one being removed takes no more.
         let txn = Txn::new()
-            .when([Compare::create_revision(key.as_str(), CompareOp::Equal, 0)])
+            .when([
+                Compare::create_revision(key.as_str(), CompareOp::Equal, 0),
+                Compare::create_revision(network_key.as_str(), CompareOp::Greater, 0),
+            ])
             .and_then([TxnOp::put(key.as_str(), id.as_str(), None)])
-            .or_else([TxnOp::get(key.as_str(), None)]);
-        let mut client = self.client();
-        let reply = request("claim an overlay address", client.txn(txn))
-            .await
-            .map_err(unavailable)?;
+            .or_else([
+                TxnOp::get(key.as_str(), None),
+                TxnOp::get(network_key.as_str(), None),
+            ]);
+        let reply = request("claim an overlay address", || {
+            let (mut client, txn) = (self.client(), txn.clone());
+            async move { client.txn(txn).await }
+        })
+        .await
+        .map_err(unavailable)?;
         if reply.succeeded() {
             return Ok(());
         }
-        // Held by this very endpoint (a retried start): still its own.
-        let holder = reply.op_responses().into_iter().find_map(|r| match r {
-            etcd_client::TxnOpResponse::Get(get) => get.kvs().first().map(|kv| kv.value().to_vec()),
-            _ => None,
-        });
-        if holder.as_deref() == Some(id.as_bytes()) {
-            return Ok(());
+        let values: Vec<Option<Vec<u8>>> = reply
+            .op_responses()
+            .into_iter()
+            .map(|r| match r {
+                etcd_client::TxnOpResponse::Get(get) => {
+                    get.kvs().first().map(|kv| kv.value().to_vec())
+                }
+                _ => None,
+            })
+            .collect();
+        match values.as_slice() {
+            [_, None] => Err(ClusterError::Missing),
+            // Held by this very endpoint (a retried start): still its own.
+            [Some(holder), _] if holder.as_slice() == id.as_bytes() => Ok(()),
+            _ => Err(ClusterError::Taken(Taken::Address(ip))),
         }
-        Err(ClusterError::Taken(Taken::Address(ip)))
     }
 
     pub(crate) async fn release(
@@ -57,10 +74,12 @@ impl EtcdStore {
                 endpoint.to_string(),
             )])
             .and_then([TxnOp::delete(key.as_str(), None)]);
-        let mut client = self.client();
-        request("release an overlay address", client.txn(txn))
-            .await
-            .map_err(unavailable)?;
+        request("release an overlay address", || {
+            let (mut client, txn) = (self.client(), txn.clone());
+            async move { client.txn(txn).await }
+        })
+        .await
+        .map_err(unavailable)?;
         Ok(())
     }
 
@@ -87,11 +106,10 @@ impl EtcdStore {
     ) -> Result<(), ClusterError> {
         let key = keys::endpoint(network, endpoint);
         lock(&self.shared.published).remove(&key);
-        let mut client = self.client();
-        request(
-            "withdraw an overlay endpoint",
-            client.delete(key.as_str(), None),
-        )
+        request("withdraw an overlay endpoint", || {
+            let (mut client, key) = (self.client(), key.clone());
+            async move { client.delete(key, None).await }
+        })
         .await
         .map_err(unavailable)?;
         Ok(())
@@ -103,11 +121,11 @@ impl EtcdStore {
         value: Vec<u8>,
         lease: i64,
     ) -> Result<(), Error> {
-        let mut client = self.client();
-        request(
-            "write a record under this host's lease",
-            client.put(key, value, Some(PutOptions::new().with_lease(lease))),
-        )
+        request("write a record under this host's lease", || {
+            let (mut client, key, value) = (self.client(), key.to_owned(), value.clone());
+            let options = PutOptions::new().with_lease(lease);
+            async move { client.put(key, value, Some(options)).await }
+        })
         .await?;
         Ok(())
     }

@@ -18,6 +18,11 @@ pub(crate) fn address(network: &NetworkId, ip: IpAddr) -> String {
     format!("{ADDRESSES}{network}/{ip}")
 }
 
+/// The prefix of `network`'s endpoint records.
+pub(crate) fn endpoints_of(network: &NetworkId) -> String {
+    format!("{ENDPOINTS}{network}/")
+}
+
 pub(crate) fn endpoint(network: &NetworkId, endpoint: &EndpointId) -> String {
     format!("{ENDPOINTS}{network}/{endpoint}")
 }

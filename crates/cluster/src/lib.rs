@@ -52,8 +52,52 @@ pub enum Error {
     Encode(#[source] serde_json::Error),
 }
 
-/// Runs one etcd request with [`REQUEST_TIMEOUT`], naming it in errors.
-pub(crate) async fn request<T>(
+/// How long to wait before sending a failed request again.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Runs one etcd request made by `call`, within [`REQUEST_TIMEOUT`],
+/// naming it in errors. A failure of the transport (a member that died)
+/// is tried again while time is left: the client's balancer has dropped
+/// that member by then, so the next try goes to another.
+pub(crate) async fn request<T, Fut>(what: &str, mut call: impl FnMut() -> Fut) -> Result<T, Error>
+where
+    Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        match tokio::time::timeout_at(deadline, call()).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) if transient(&e) && tokio::time::Instant::now() + RETRY_PAUSE < deadline => {
+                tracing::debug!(what, error = %e, "etcd request failed: trying again");
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            Ok(Err(source)) => {
+                return Err(Error::Etcd {
+                    what: what.to_owned(),
+                    source,
+                })
+            }
+            Err(_) => {
+                return Err(Error::Timeout {
+                    what: what.to_owned(),
+                })
+            }
+        }
+    }
+}
+
+/// Whether `e` says the member could not be reached (not that it refused).
+fn transient(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        etcd_client::Error::GRpcStatus(status) => status.code() == tonic::Code::Unavailable,
+        _ => false,
+    }
+}
+
+/// Runs one etcd request with [`REQUEST_TIMEOUT`], naming it in errors,
+/// without trying again (streams, leases: their owners start over).
+pub(crate) async fn request_once<T>(
     what: &str,
     call: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
 ) -> Result<T, Error> {
@@ -125,7 +169,7 @@ impl EtcdStore {
             // A member cut off from the others fails requests and watches
             // rather than serve what may be stale.
             .with_require_leader(true);
-        let client = request("connect", Client::connect(endpoints, Some(options))).await?;
+        let client = request_once("connect", Client::connect(endpoints, Some(options))).await?;
         Ok(EtcdStore {
             client,
             shared: Arc::default(),
@@ -137,11 +181,14 @@ impl EtcdStore {
     }
 
     async fn read_networks(&self) -> Result<(Vec<Network>, i64), ClusterError> {
-        let mut client = self.client();
-        let reply = request(
-            "list overlay networks",
-            client.get(keys::NETWORKS, Some(GetOptions::new().with_prefix())),
-        )
+        let reply = request("list overlay networks", || {
+            let mut client = self.client();
+            async move {
+                client
+                    .get(keys::NETWORKS, Some(GetOptions::new().with_prefix()))
+                    .await
+            }
+        })
         .await
         .map_err(unavailable)?;
         let revision = reply.header().map_or(0, |h| h.revision());
@@ -181,10 +228,12 @@ impl EtcdStore {
             .map(|(key, _)| TxnOp::get(key.as_str(), None))
             .collect();
         let txn = Txn::new().when(compares).and_then(puts).or_else(gets);
-        let mut client = self.client();
-        let reply = request("claim an overlay network", client.txn(txn))
-            .await
-            .map_err(unavailable)?;
+        let reply = request("claim an overlay network", || {
+            let (mut client, txn) = (self.client(), txn.clone());
+            async move { client.txn(txn).await }
+        })
+        .await
+        .map_err(unavailable)?;
         if reply.succeeded() {
             return Ok(());
         }
@@ -202,6 +251,19 @@ impl EtcdStore {
     }
 
     async fn release_network(&self, network: &Network) -> Result<(), ClusterError> {
+        // Any host's endpoint on it keeps it (a new one racing this check
+        // finds its network gone when it claims an address).
+        let endpoints = request("count an overlay network's endpoints", || {
+            let mut client = self.client();
+            let prefix = keys::endpoints_of(&network.id);
+            let options = GetOptions::new().with_prefix().with_count_only();
+            async move { client.get(prefix, Some(options)).await }
+        })
+        .await
+        .map_err(unavailable)?;
+        if endpoints.count() > 0 {
+            return Err(ClusterError::InUse(endpoints.count()));
+        }
         let key = keys::network(&network.id);
         let mut deletes = vec![TxnOp::delete(key.as_str(), None)];
         deletes.extend(
@@ -216,10 +278,12 @@ impl EtcdStore {
                 0,
             )])
             .and_then(deletes);
-        let mut client = self.client();
-        let reply = request("remove an overlay network", client.txn(txn))
-            .await
-            .map_err(unavailable)?;
+        let reply = request("remove an overlay network", || {
+            let (mut client, txn) = (self.client(), txn.clone());
+            async move { client.txn(txn).await }
+        })
+        .await
+        .map_err(unavailable)?;
         if reply.succeeded() {
             Ok(())
         } else {

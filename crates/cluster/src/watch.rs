@@ -87,12 +87,15 @@ impl EtcdStore {
         watched: Watched,
         events: &mpsc::Sender<ClusterEvent>,
     ) -> Result<(), String> {
-        let mut client = self.client();
         let prefix = watched.prefix();
-        let reply = request(
-            "read a snapshot",
-            client.get(prefix, Some(GetOptions::new().with_prefix())),
-        )
+        let reply = request("read a snapshot", || {
+            let mut client = self.client();
+            async move {
+                client
+                    .get(prefix, Some(GetOptions::new().with_prefix()))
+                    .await
+            }
+        })
         .await
         .map_err(|e| unavailable(e).to_string())?;
         let revision = reply.header().map_or(0, |h| h.revision());
@@ -103,9 +106,12 @@ impl EtcdStore {
         let options = WatchOptions::new()
             .with_prefix()
             .with_start_revision(revision + 1);
-        let (_watcher, mut stream) = request("watch", client.watch(prefix, Some(options)))
-            .await
-            .map_err(|e| unavailable(e).to_string())?;
+        let (_watcher, mut stream) = request("watch", || {
+            let (mut client, options) = (self.client(), options.clone());
+            async move { client.watch(prefix, Some(options)).await }
+        })
+        .await
+        .map_err(|e| unavailable(e).to_string())?;
         loop {
             // No timeout here: a quiet cluster sends nothing. A dead
             // connection ends the stream (the client's HTTP/2 keep-alive).

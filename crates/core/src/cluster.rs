@@ -59,6 +59,9 @@ pub enum ClusterError {
     /// The network to remove is not in the store.
     #[error("network not in the cluster store")]
     Missing,
+    /// The network to remove has endpoints published (on some host).
+    #[error("network has {0} endpoints in the cluster store")]
+    InUse(i64),
     /// A record in the store berth cannot read.
     #[error("unreadable cluster record {key}: {detail}")]
     Corrupt { key: String, detail: String },
@@ -74,7 +77,8 @@ pub trait ClusterStore: Send + Sync + 'static {
     /// when another network holds one of them.
     fn create_network<'a>(&'a self, network: &'a Network) -> ClusterFuture<'a, ()>;
 
-    /// Removes the network and releases its claims, in one transaction.
+    /// Removes the network and releases its claims, in one transaction;
+    /// [`ClusterError::InUse`] while any host publishes an endpoint on it.
     fn remove_network<'a>(&'a self, network: &'a Network) -> ClusterFuture<'a, ()>;
 
     /// Claims `ip` on `network` for `endpoint` if no one holds it:

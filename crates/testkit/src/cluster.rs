@@ -124,6 +124,15 @@ impl Cluster {
         &self.hosts
     }
 
+    /// Host `index` dies as in a power cut: SIGKILL by pid to its berthd,
+    /// its etcd member, its shims and containers. Its namespaces stay (and
+    /// go at drop).
+    pub fn kill_host(&mut self, index: usize) {
+        self.hosts[index].kill_daemon();
+        self.etcd[index].kill();
+        self.hosts[index].host().kill_leftovers();
+    }
+
     /// SIGKILL to member `index`'s etcd.
     pub fn kill_etcd(&mut self, index: usize) {
         self.etcd[index].kill();

@@ -9,7 +9,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use berth_core::cluster::{ClusterEvent, EndpointRecord};
+use berth_core::cluster::{ClusterEvent, ClusterStore, EndpointRecord};
 use berth_core::container::create::ContainerCreate;
 use berth_core::dns_names::NameIndex;
 use berth_core::network::{NetworkCreate, NO_CLUSTER_STORE};
@@ -218,6 +218,7 @@ async fn other_hosts_endpoints_become_fdb_and_neighbour_entries() {
     };
     let theirs = record("10.0.0.2", "10.99.0.3", 9);
     let ours = record("10.0.0.8", VTEP, 8);
+    cluster.publish_endpoint(&theirs).await.unwrap();
     engine
         .cluster_event(ClusterEvent::EndpointSnapshot(vec![theirs.clone(), ours]))
         .await
@@ -232,6 +233,17 @@ async fn other_hosts_endpoints_become_fdb_and_neighbour_entries() {
     let c = engine.start_container("web").await.unwrap();
     let ip = c.attachments[0].endpoint.as_ref().unwrap().ipv4.unwrap();
     assert_eq!(ip.to_string(), "10.0.0.3/24");
+    // The other host's container keeps the network.
+    engine.remove_container("web", true, false).await.unwrap();
+    let err = engine.remove_network("ov".into()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Forbidden);
+    assert!(
+        err.to_string()
+            .contains(r#"has active endpoints (name:"c9" id:"#),
+        "{err}"
+    );
+    engine.create_container(run_req("web", "ov")).await.unwrap();
+    let c = engine.start_container("web").await.unwrap();
     // The embedded DNS answers the other host's container by name.
     assert_eq!(names.resolve(&c.id, "c9"), Some(vec![theirs.ip]));
     assert_eq!(names.reverse(&c.id, theirs.ip), Some("c9.ov".to_owned()));

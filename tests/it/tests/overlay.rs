@@ -96,6 +96,25 @@ fn an_overlay_network_is_every_hosts() {
         "{err}"
     );
 
+    // A container on any host keeps the network.
+    cluster
+        .host(1)
+        .docker(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "ov",
+            "busybox",
+            "sleep",
+            "1d",
+        ])
+        .ok();
+    let err = cluster.host(0).docker(&["network", "rm", "ov"]).err();
+    assert!(err.contains("has active endpoints"), "{err}");
+    cluster.host(1).docker(&["rm", "-f", "web"]).ok();
+
     // Removed on one host, gone from all, and its name free again.
     cluster.host(2).docker(&["network", "rm", "ov"]).ok();
     cluster.wait_all("ov gone everywhere", |h| !has_network(h, "ov"));

@@ -1,8 +1,8 @@
 //! Overlay networks when things fail (issue 16): a berthd killed (its
 //! host's endpoints leave the others within the lease's TTL; restarted, it
 //! publishes them again, its containers running all along, nothing
-//! duplicated) and etcd losing its quorum (overlay changes answer 503,
-//! traffic goes on).
+//! duplicated), a whole host dying, and etcd losing its quorum (overlay
+//! changes answer 503, traffic goes on).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
@@ -147,4 +147,48 @@ fn without_an_etcd_quorum_changes_answer_503_and_traffic_goes_on() {
         .docker(&["ps", "--format", "{{.Names}}"])
         .ok();
     assert!(ps.lines().any(|n| n == "ca"), "{ps}");
+}
+
+#[test]
+fn a_dead_host_leaves_the_others_within_the_lease_ttl() {
+    let (mut cluster, vxlan, _, ip_c) = two_containers();
+    cluster.kill_host(2);
+    let killed = Instant::now();
+    let deadline = killed + Duration::from_secs(40);
+    while has_neighbour(cluster.host(0), &vxlan, &ip_c) {
+        assert!(Instant::now() < deadline, "{ip_c} still known on host 0");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "measured: host 0 dropped the dead host's endpoint {:?} after the kill",
+        killed.elapsed()
+    );
+    assert_ne!(
+        cluster
+            .host(0)
+            .docker(&["exec", "ca", "nslookup", "cc"])
+            .status,
+        0
+    );
+    // Two of three etcd members are a quorum: the cluster goes on.
+    cluster
+        .host(1)
+        .docker(&["network", "create", "-d", "overlay", "after"])
+        .ok();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cluster
+        .host(0)
+        .docker(&["network", "inspect", "after"])
+        .status
+        != 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "host 0 never learned of network after"
+        );
+    }
+    cluster
+        .host(0)
+        .docker(&["run", "-d", "--network", "after", "busybox", "sleep", "1d"])
+        .ok();
 }

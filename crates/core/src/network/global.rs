@@ -41,6 +41,14 @@ pub(crate) fn cluster_error(e: ClusterError) -> Error {
     }
 }
 
+/// libnetwork's ActiveEndpointsError, for endpoints on other hosts.
+fn in_use(network: &Network, endpoints: &str) -> Error {
+    Error::Forbidden(format!(
+        "error while removing network: network {} has active endpoints ({endpoints})",
+        network.name
+    ))
+}
+
 impl<H: Host> Engine<H> {
     fn cluster_store(&self) -> Result<std::sync::Arc<dyn ClusterStore>> {
         self.cluster
@@ -105,6 +113,24 @@ impl<H: Host> Engine<H> {
         if let Some(cluster) = self.cluster.clone() {
             match cluster.remove_network(network).await {
                 Ok(()) | Err(ClusterError::Missing) => {}
+                // The store says whether any host has one; the names are
+                // what this host's watch knows of them.
+                Err(ClusterError::InUse(n)) => {
+                    let suffix = format!(".{}", network.name);
+                    let mut known: Vec<String> = self
+                        .remote_endpoints
+                        .values()
+                        .filter(|r| r.network == network.id)
+                        .map(|r| {
+                            let name = r.canonical.strip_suffix(&suffix).unwrap_or(&r.canonical);
+                            format!("name:{name:?} id:{:?}", r.endpoint.short())
+                        })
+                        .collect();
+                    if known.is_empty() {
+                        known.push(format!("{n} on other hosts"));
+                    }
+                    return Err(in_use(network, &known.join(", ")));
+                }
                 Err(e) => return Err(cluster_error(e)),
             }
         }

@@ -109,6 +109,9 @@ impl<H: Host> Engine<H> {
                             "no address of network {network} could be claimed, try again"
                         )))
                     }
+                    Err(ClusterError::Missing) => {
+                        return Err(Error::NotFound(format!("network {network} not found")))
+                    }
                     Err(e) => return Err(cluster_error(e)),
                 }
             }

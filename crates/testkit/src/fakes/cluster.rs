@@ -107,6 +107,9 @@ impl ClusterStore for FakeCluster {
     ) -> ClusterFuture<'a, ()> {
         Box::pin(async move {
             self.reachable()?;
+            if !lock(&self.networks).contains_key(network) {
+                return Err(ClusterError::Missing);
+            }
             let mut claims = lock(&self.addresses);
             match claims.get(&(network.clone(), ip)) {
                 Some(holder) if holder != endpoint => Err(ClusterError::Taken(Taken::Address(ip))),
@@ -160,6 +163,15 @@ impl ClusterStore for FakeCluster {
     fn remove_network<'a>(&'a self, network: &'a Network) -> ClusterFuture<'a, ()> {
         Box::pin(async move {
             self.reachable()?;
+            let endpoints = lock(&self.endpoints)
+                .keys()
+                .filter(|(n, _)| n == &network.id)
+                .count();
+            if endpoints > 0 {
+                return Err(ClusterError::InUse(
+                    i64::try_from(endpoints).unwrap_or(i64::MAX),
+                ));
+            }
             match lock(&self.networks).remove(&network.id) {
                 Some(_) => Ok(()),
                 None => Err(ClusterError::Missing),
