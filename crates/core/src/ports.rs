@@ -347,6 +347,14 @@ pub trait NetOps: Send + Sync + 'static {
         remote: &RemoteEndpoint,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
+    /// The remote endpoints the VXLAN port `vxlan` has entries of (what
+    /// [`NetOps::add_remote_endpoint`] made and nothing removed), for
+    /// reconcile; none if the port is gone.
+    fn remote_endpoints_on(
+        &self,
+        vxlan: &IfName,
+    ) -> impl Future<Output = Result<Vec<RemoteEndpoint>, PortError>> + Send;
+
     /// Removes what [`NetOps::add_remote_endpoint`] made; gone is success.
     fn remove_remote_endpoint(
         &self,

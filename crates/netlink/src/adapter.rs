@@ -478,6 +478,12 @@ impl NetOps for Netlink {
             .map_err(Into::into)
     }
 
+    async fn remote_endpoints_on(&self, vxlan: &IfName) -> Result<Vec<RemoteEndpoint>, PortError> {
+        Netlink::remote_endpoints_on(self, vxlan)
+            .await
+            .map_err(Into::into)
+    }
+
     async fn remove_remote_endpoint(&self, remote: &RemoteEndpoint) -> Result<(), PortError> {
         Netlink::remove_remote_endpoint(self, remote)
             .await

@@ -3,11 +3,16 @@
 //! endpoints reachable through it (no learning, no flooding: DESIGN.md,
 //! "Cluster").
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use berth_core::ports::{RemoteEndpoint, VxlanSpec};
+use berth_types::{IfName, MacAddr};
+use futures::TryStreamExt;
 use netlink_packet_route::link::LinkAttribute;
-use netlink_packet_route::neighbour::{NeighbourFlags, NeighbourMessage, NeighbourState};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
+use netlink_packet_route::AddressFamily;
 use rtnetlink::{LinkUnspec, LinkVxlan};
 
 use crate::adapter::{link_alias_of, Netlink, Result};
@@ -106,6 +111,86 @@ impl Netlink {
                 .map_err(|e| NetlinkError::request(what, vxlan, e, &[]))?;
         }
         Ok(())
+    }
+
+    /// The permanent neighbour entries of the port, each with the VTEP of
+    /// its MAC's FDB entry, and FDB entries no neighbour entry names (with
+    /// an unspecified IP).
+    pub async fn remote_endpoints_on(&self, vxlan: &IfName) -> Result<Vec<RemoteEndpoint>> {
+        let Some(index) = self.link_index(vxlan).await? else {
+            return Ok(Vec::new());
+        };
+        let dump = |family| async move {
+            self.handle
+                .neighbours()
+                .get()
+                .set_address_family(family)
+                .execute()
+                .try_collect::<Vec<NeighbourMessage>>()
+                .await
+                .map_err(|e| NetlinkError::request("listing neighbours of", vxlan.as_str(), e, &[]))
+        };
+        let mac_of = |m: &NeighbourMessage| {
+            m.attributes.iter().find_map(|a| match a {
+                NeighbourAttribute::LinkLayerAddress(bytes) => {
+                    <[u8; 6]>::try_from(bytes.as_slice()).ok().map(MacAddr)
+                }
+                _ => None,
+            })
+        };
+        let ip_of = |m: &NeighbourMessage| {
+            m.attributes.iter().find_map(|a| match a {
+                NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => {
+                    Some(IpAddr::V4(*v4))
+                }
+                NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
+                    Some(IpAddr::V6(*v6))
+                }
+                // An FDB entry's (family AF_BRIDGE) destination comes raw.
+                NeighbourAttribute::Destination(NeighbourAddress::Other(bytes)) => {
+                    match bytes.len() {
+                        4 => <[u8; 4]>::try_from(bytes.as_slice()).ok().map(IpAddr::from),
+                        16 => <[u8; 16]>::try_from(bytes.as_slice())
+                            .ok()
+                            .map(IpAddr::from),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            })
+        };
+        let mut fdb: Vec<(MacAddr, IpAddr)> = dump(AddressFamily::Bridge)
+            .await?
+            .iter()
+            .filter(|m| m.header.ifindex == index && m.header.flags.contains(NeighbourFlags::Own))
+            .filter_map(|m| Some((mac_of(m)?, ip_of(m)?)))
+            .collect();
+        let mut remotes = Vec::new();
+        for m in dump(AddressFamily::Inet).await? {
+            if m.header.ifindex != index || m.header.state != NeighbourState::Permanent {
+                continue;
+            }
+            let (Some(ip), Some(mac)) = (ip_of(&m), mac_of(&m)) else {
+                continue;
+            };
+            let vtep = match fdb.iter().position(|(fdb_mac, _)| *fdb_mac == mac) {
+                Some(at) => fdb.remove(at).1,
+                None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            };
+            remotes.push(RemoteEndpoint {
+                vxlan: vxlan.clone(),
+                mac,
+                ip,
+                vtep,
+            });
+        }
+        remotes.extend(fdb.into_iter().map(|(mac, vtep)| RemoteEndpoint {
+            vxlan: vxlan.clone(),
+            mac,
+            ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            vtep,
+        }));
+        Ok(remotes)
     }
 
     pub async fn remove_remote_endpoint(&self, remote: &RemoteEndpoint) -> Result<()> {

@@ -109,7 +109,26 @@ fn a_vxlan_port_carries_remote_endpoints_as_static_entries() {
         assert_eq!(entry["lladdr"], "02:42:0a:00:00:09", "{neigh}");
         assert_eq!(entry["state"][0], "PERMANENT", "{neigh}");
 
+        // Reconcile reads them back.
+        assert_eq!(
+            NetOps::remote_endpoints_on(&nl, &name("vx-test"))
+                .await
+                .unwrap(),
+            vec![remote.clone()]
+        );
         NetOps::remove_remote_endpoint(&nl, &remote).await.unwrap();
+        assert_eq!(
+            NetOps::remote_endpoints_on(&nl, &name("vx-test"))
+                .await
+                .unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            NetOps::remote_endpoints_on(&nl, &name("vx-gone"))
+                .await
+                .unwrap(),
+            vec![]
+        );
         // Gone already is success.
         NetOps::remove_remote_endpoint(&nl, &remote).await.unwrap();
         let fdb = bridge_cmd(&["fdb", "show", "dev", "vx-test"]);

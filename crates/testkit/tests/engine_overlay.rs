@@ -13,7 +13,7 @@ use berth_core::cluster::{ClusterEvent, ClusterStore, EndpointRecord};
 use berth_core::container::create::ContainerCreate;
 use berth_core::dns_names::NameIndex;
 use berth_core::network::{NetworkCreate, NO_CLUSTER_STORE};
-use berth_core::ports::NameLookup;
+use berth_core::ports::{NameLookup, NetOps, RemoteEndpoint};
 use berth_core::{ClusterHost, Engine, EngineHandle, ErrorKind};
 use berth_testkit::{engine_config, FakeCluster, FakeHost};
 use berth_types::Driver;
@@ -218,13 +218,25 @@ async fn other_hosts_endpoints_become_fdb_and_neighbour_entries() {
     };
     let theirs = record("10.0.0.2", "10.99.0.3", 9);
     let ours = record("10.0.0.8", VTEP, 8);
+    // Left in the kernel by an earlier run for an endpoint long gone.
+    let stale = RemoteEndpoint {
+        vxlan: berth_types::IfName::parse(&format!("vx-{}", n.id.short())).unwrap(),
+        mac: berth_types::MacAddr([2, 0x42, 10, 0, 0, 77]),
+        ip: "10.0.0.77".parse().unwrap(),
+        vtep: "10.99.0.2".parse().unwrap(),
+    };
+    host.net.add_remote_endpoint(&stale).await.unwrap();
     cluster.publish_endpoint(&theirs).await.unwrap();
     engine
         .cluster_event(ClusterEvent::EndpointSnapshot(vec![theirs.clone(), ours]))
         .await
         .unwrap();
     let remotes = host.net.remote_endpoints();
-    assert_eq!(remotes.len(), 1, "its own endpoints are not remote");
+    assert_eq!(
+        remotes.len(),
+        1,
+        "its own endpoints are not remote, the stale one went"
+    );
     assert_eq!(remotes[0].ip, theirs.ip);
     assert_eq!(remotes[0].vtep, theirs.vtep);
     assert_eq!(remotes[0].vxlan.as_str(), format!("vx-{}", n.id.short()));

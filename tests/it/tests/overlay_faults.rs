@@ -76,7 +76,32 @@ fn has_neighbour(host: &Sandbox, vxlan: &str, ip: &str) -> bool {
 fn a_killed_berthd_drops_out_and_comes_back_with_its_endpoints() {
     let (mut cluster, vxlan, _, ip_c) = two_containers();
     assert!(has_neighbour(cluster.host(0), &vxlan, &ip_c));
+    // A container host 2 knows of, removed while host 2's berthd is dead.
+    cluster
+        .host(0)
+        .docker(&[
+            "run",
+            "-d",
+            "--name",
+            "cx",
+            "--network",
+            "ov",
+            "busybox",
+            "sleep",
+            "1d",
+        ])
+        .ok();
+    let ip_x = cluster.host(0).inspect("cx")["NetworkSettings"]["Networks"]["ov"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !has_neighbour(cluster.host(2), &vxlan, &ip_x) {
+        assert!(Instant::now() < deadline, "host 2 never learned of {ip_x}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     cluster.host_mut(2).kill_daemon();
+    cluster.host(0).docker(&["rm", "-f", "cx"]).ok();
     let killed = Instant::now();
     // Its lease runs out: the others drop its endpoints.
     let deadline = killed + Duration::from_secs(40);
@@ -106,6 +131,12 @@ fn a_killed_berthd_drops_out_and_comes_back_with_its_endpoints() {
     );
     wait_ping(cluster.host(0), "ca", &ip_c);
     wait_ping(cluster.host(0), "ca", "cc");
+    // Reconcile took out what the dead berthd missed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while has_neighbour(cluster.host(2), &vxlan, &ip_x) {
+        assert!(Instant::now() < deadline, "host 2 still has {ip_x}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Nothing duplicated: one claim per container, one record per endpoint.
     let count = |prefix: &str| {
         cluster

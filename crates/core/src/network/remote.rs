@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::ops::Range;
 
 use berth_types::{Driver, EndpointId, NetworkId};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::cluster::{ClusterError, EndpointRecord};
 use crate::container::{Attachment, Container, Endpoint};
@@ -301,7 +301,46 @@ impl<H: Host> Engine<H> {
         for record in records {
             self.add_remote(record).await;
         }
+        self.remove_stale_remotes().await;
         self.publish_local_endpoints().await;
+    }
+
+    /// Removes the FDB and neighbour entries of this host's VXLAN ports
+    /// that no known remote endpoint claims (left by a berthd that died
+    /// before it heard of an endpoint going).
+    async fn remove_stale_remotes(&self) {
+        let net = self.host.net();
+        for network in self
+            .networks()
+            .iter()
+            .filter(|n| n.driver == Driver::Overlay)
+        {
+            let Ok(vxlan) = vxlan_name(network) else {
+                continue;
+            };
+            let installed = match net.remote_endpoints_on(&vxlan).await {
+                Ok(installed) => installed,
+                Err(e) => {
+                    warn!(%vxlan, error = %e, "remote overlay endpoints not listed");
+                    continue;
+                }
+            };
+            for remote in installed {
+                let known = self
+                    .remote_endpoints
+                    .values()
+                    .any(|r| r.network == network.id && r.ip == remote.ip && r.mac == remote.mac);
+                if known {
+                    continue;
+                }
+                match net.remove_remote_endpoint(&remote).await {
+                    Ok(()) => info!(%vxlan, ip = %remote.ip, "removed a stale remote endpoint"),
+                    Err(e) => {
+                        warn!(%vxlan, ip = %remote.ip, error = %e, "stale remote endpoint not removed")
+                    }
+                }
+            }
+        }
     }
 
     pub(crate) async fn endpoint_put(&mut self, record: EndpointRecord) {

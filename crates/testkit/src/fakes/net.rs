@@ -213,6 +213,15 @@ impl NetOps for FakeNet {
         Ok(())
     }
 
+    async fn remote_endpoints_on(&self, vxlan: &IfName) -> Result<Vec<RemoteEndpoint>, PortError> {
+        Ok(lock(&self.state)
+            .remotes
+            .values()
+            .filter(|r| &r.vxlan == vxlan)
+            .cloned()
+            .collect())
+    }
+
     async fn remove_remote_endpoint(&self, remote: &RemoteEndpoint) -> Result<(), PortError> {
         lock(&self.state)
             .remotes
