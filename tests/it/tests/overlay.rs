@@ -265,6 +265,45 @@ fn containers_on_different_hosts_reach_each_other() {
         );
     }
 
+    // Networks are isolated: a second overlay network's containers reach
+    // each other across hosts, and nothing on the first.
+    c.docker(&["network", "create", "-d", "overlay", "ov2"])
+        .ok();
+    cluster.wait_all("ov2 on every host", |h| has_network(h, "ov2"));
+    a.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "iso",
+        "--network",
+        "ov2",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    c.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "other",
+        "--network",
+        "ov2",
+        "busybox",
+        "sleep",
+        "1d",
+    ])
+    .ok();
+    wait_ping(a, "iso", &ip_of(c, "other", "ov2"));
+    for ip in [&ip_a, &ip_c] {
+        assert_ne!(
+            a.docker(&["exec", "iso", "ping", "-c1", "-W1", ip]).status,
+            0,
+            "ov2 reached {ip} on ov"
+        );
+    }
+    assert_ne!(a.docker(&["exec", "iso", "nslookup", "cc"]).status, 0);
+
     // A removed container's address and reachability go.
     c.docker(&["rm", "-f", "cc"]).ok();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
