@@ -50,7 +50,8 @@ fn in_use(network: &Network, endpoints: &str) -> Error {
 }
 
 impl<H: Host> Engine<H> {
-    fn cluster_store(&self) -> Result<std::sync::Arc<dyn ClusterStore>> {
+    /// The cluster store, or the refusal of a daemon without one.
+    pub(crate) fn cluster_store(&self) -> Result<std::sync::Arc<dyn ClusterStore>> {
         self.cluster
             .clone()
             .ok_or_else(|| Error::Forbidden(NO_CLUSTER_STORE.to_owned()))

@@ -79,7 +79,7 @@ impl<H: Host> Engine<H> {
             if self.overlay_network(&network).is_none() {
                 continue;
             }
-            let cluster = self.cluster_store_for_endpoints()?;
+            let cluster = self.cluster_store()?;
             for attempt in 0.. {
                 let Some(endpoint) = c.attachments[index].endpoint.clone() else {
                     break;
@@ -117,14 +117,6 @@ impl<H: Host> Engine<H> {
             }
         }
         Ok(())
-    }
-
-    fn cluster_store_for_endpoints(
-        &self,
-    ) -> Result<std::sync::Arc<dyn crate::cluster::ClusterStore>> {
-        self.cluster
-            .clone()
-            .ok_or_else(|| Error::Forbidden(crate::network::NO_CLUSTER_STORE.to_owned()))
     }
 
     /// Best effort (logged): a claim left behind only keeps one address
@@ -176,7 +168,7 @@ impl<H: Host> Engine<H> {
             .ok_or_else(|| Error::Internal {
                 what: format!("overlay endpoint of {} has no IPv4 address", c.name),
             })?;
-        self.cluster_store_for_endpoints()?
+        self.cluster_store()?
             .publish_endpoint(&record)
             .await
             .map_err(cluster_error)
