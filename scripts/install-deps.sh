@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what berth needs on a Debian host (run as root). Idempotent.
-#   scripts/install-deps.sh          daemon runtime packages
+#   scripts/install-deps.sh          daemon runtime packages (and protoc, to build etcd-client)
 #   scripts/install-deps.sh --test   plus what the test suite uses
 set -euo pipefail
 
-packages=(iproute2 nftables runc busybox-static util-linux ca-certificates procps tini)
+packages=(iproute2 nftables runc busybox-static util-linux ca-certificates procps tini protobuf-compiler)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(sqlite3 iperf3 dnsutils dnsperf dnsmasq-base bridge-utils procps curl docker-compose conntrack)
+  packages+=(sqlite3 iperf3 dnsutils dnsperf dnsmasq-base bridge-utils procps curl docker-compose conntrack etcd-server etcd-client)
 fi
 
 missing=()

@@ -77,6 +77,12 @@ pub struct Flags {
     /// `resolv.conf` path setting). For tests; hidden from users.
     #[arg(long, value_name = "FILE", hide = true)]
     pub resolv_conf: Option<PathBuf>,
+    /// The cluster store overlay networks live in: etcd://HOST:PORT[,HOST:PORT...].
+    #[arg(long, value_name = "etcd://HOST:PORT,...")]
+    pub cluster_store: Option<String>,
+    /// This host's address in the cluster (VXLAN endpoint): an IP, or an interface whose IPv4 address to take.
+    #[arg(long, value_name = "IP|IFACE")]
+    pub cluster_advertise: Option<String>,
 }
 
 /// `daemon.json`, with Docker's key names. Unknown keys are an error, as in
@@ -98,6 +104,8 @@ struct FileConfig {
     dns: Option<Vec<IpAddr>>,
     default_runtime: Option<PathBuf>,
     init_path: Option<PathBuf>,
+    cluster_store: Option<String>,
+    cluster_advertise: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -127,6 +135,23 @@ pub struct Config {
     pub init_path: PathBuf,
     /// The host's resolv.conf (`--resolv-conf`, default /etc/resolv.conf).
     pub resolv_conf: PathBuf,
+    /// Where overlay networks live, if this host is in a cluster.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `--cluster-store` and `--cluster-advertise`, which come together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// etcd's client endpoints, `http://HOST:PORT`.
+    pub endpoints: Vec<String>,
+    /// This host's address in the cluster, or the interface to take it from.
+    pub advertise: Advertise,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Advertise {
+    Ip(IpAddr),
+    Interface(String),
 }
 
 impl Config {
@@ -183,6 +208,10 @@ impl Config {
         if !(68..=65535).contains(&mtu) {
             bail!("invalid mtu {mtu}: must be from 68 to 65535");
         }
+        let cluster = cluster_config(
+            flags.cluster_store.or(file.cluster_store),
+            flags.cluster_advertise.or(file.cluster_advertise),
+        )?;
         let dns = if flags.dns.is_empty() {
             file.dns.unwrap_or_default()
         } else {
@@ -221,8 +250,38 @@ impl Config {
             resolv_conf: flags
                 .resolv_conf
                 .unwrap_or_else(|| DEFAULT_RESOLV_CONF.into()),
+            cluster,
         })
     }
+}
+
+fn cluster_config(
+    store: Option<String>,
+    advertise: Option<String>,
+) -> Result<Option<ClusterConfig>> {
+    let (store, advertise) = match (store, advertise) {
+        (None, None) => return Ok(None),
+        (Some(store), Some(advertise)) => (store, advertise),
+        (Some(_), None) => bail!("--cluster-store needs --cluster-advertise IP|IFACE"),
+        (None, Some(_)) => bail!("--cluster-advertise needs --cluster-store etcd://HOST:PORT"),
+    };
+    let endpoints = berth_cluster::parse_store_url(&store)?;
+    // Docker's IP:PORT and IFACE:PORT name its API port, which berth does
+    // not serve over TCP: a port is refused, not dropped.
+    let advertise = match advertise.parse::<IpAddr>() {
+        Ok(ip) => Advertise::Ip(ip),
+        Err(_) if advertise.contains(':') => bail!(
+            "invalid --cluster-advertise {advertise:?}: berth takes an IP or an interface, without a port"
+        ),
+        Err(_) if advertise.is_empty() || advertise.len() > 15 || advertise.contains('/') => {
+            bail!("invalid --cluster-advertise {advertise:?}: want an IP or an interface name")
+        }
+        Err(_) => Advertise::Interface(advertise),
+    };
+    Ok(Some(ClusterConfig {
+        endpoints,
+        advertise,
+    }))
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig> {
@@ -236,6 +295,18 @@ fn parse_unix_host(host: &str) -> Result<PathBuf> {
         Some(path) if path.starts_with('/') => Ok(PathBuf::from(path)),
         _ => bail!("invalid host {host:?}: berthd serves only on unix:///absolute/path"),
     }
+}
+
+/// Where overlay networks created without --subnet get one: /24s of
+/// 10.0.0.0/8, as Docker's overlay driver.
+pub fn default_overlay_pools() -> Vec<PoolSpec> {
+    vec![PoolSpec {
+        base: IpNet::V4(ipnet::Ipv4Net::new_assert(
+            std::net::Ipv4Addr::new(10, 0, 0, 0),
+            8,
+        )),
+        size: 24,
+    }]
 }
 
 /// Where IPv6 networks created without an IPv6 subnet get one: /64s of a
@@ -313,6 +384,50 @@ mod tests {
         assert_eq!(c.address_pools.len(), 1);
         assert!(!c.ip_masq);
         assert_eq!(c.dns.len(), 1);
+    }
+
+    #[test]
+    fn the_cluster_store_is_dockers_flag_and_key() {
+        let c = Config::merge(Flags::default(), FileConfig::default()).unwrap();
+        assert_eq!(c.cluster, None);
+        let flags = Flags::try_parse_from([
+            "berthd",
+            "--cluster-store",
+            "etcd://10.99.0.1:2379,10.99.0.2:2379",
+            "--cluster-advertise",
+            "eth0",
+        ])
+        .unwrap();
+        let c = Config::merge(flags, FileConfig::default()).unwrap();
+        assert_eq!(
+            c.cluster,
+            Some(ClusterConfig {
+                endpoints: vec![
+                    "http://10.99.0.1:2379".to_owned(),
+                    "http://10.99.0.2:2379".to_owned()
+                ],
+                advertise: Advertise::Interface("eth0".to_owned()),
+            })
+        );
+        let c = Config::merge(
+            Flags::default(),
+            file(r#"{"cluster-store": "etcd://h1:2379", "cluster-advertise": "10.99.0.3"}"#),
+        )
+        .unwrap();
+        let cluster = c.cluster.unwrap();
+        assert_eq!(
+            cluster.advertise,
+            Advertise::Ip("10.99.0.3".parse().unwrap())
+        );
+        for (store, advertise) in [
+            (Some("etcd://h1:2379"), None),
+            (None, Some("eth0")),
+            (Some("consul://h1:8500"), Some("eth0")),
+            (Some("etcd://h1:2379"), Some("eth0:2376")),
+        ] {
+            let got = cluster_config(store.map(str::to_owned), advertise.map(str::to_owned));
+            assert!(got.is_err(), "{store:?} {advertise:?}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! serves the Docker Engine API on a unix socket until SIGTERM or SIGINT.
 
 mod backend;
+mod cluster;
 mod config;
 mod dns;
 mod host;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use berth_core::ports::{Firewall, Host};
-use berth_core::{DefaultBridge, Engine, EngineConfig};
+use berth_core::{ClusterHost, DefaultBridge, Engine, EngineConfig};
 use berth_types::IfName;
 use clap::Parser;
 use tokio::net::UnixListener;
@@ -73,9 +74,21 @@ async fn run(config: Config) -> Result<()> {
     let _lock = lock::DataRootLock::acquire(&config.data_root)?;
 
     let host = Arc::new(RealHost::open(&config).await?);
-    let mut engine = Engine::new(Arc::clone(&host), engine_config(&config)?)
+    let cluster_host = match &config.cluster {
+        Some(c) => Some(cluster::cluster_host(c, &host).await?),
+        None => None,
+    };
+    let mut engine = Engine::new(Arc::clone(&host), engine_config(&config, cluster_host)?)
         .context("load the stored containers")?;
     host.embedded_dns().attach(engine.names());
+    let cluster = match &config.cluster {
+        Some(c) => {
+            let advertise = cluster_host.map(|h| h.advertise);
+            let advertise = advertise.context("the cluster host")?;
+            Some(cluster::Cluster::join(c, advertise, &mut engine).await?)
+        }
+        None => None,
+    };
     engine
         .reconcile()
         .await
@@ -83,6 +96,7 @@ async fn run(config: Config) -> Result<()> {
     let (handle, engine_task) = engine.spawn();
 
     let watchdog = tokio::spawn(firewall_watchdog(handle.clone(), Arc::clone(&host)));
+    let cluster_tasks = cluster.map(|c| c.spawn(handle.clone())).unwrap_or_default();
     let listener = bind_socket(&config.socket)?;
     let backend = Arc::new(DaemonBackend::new(handle, host.oci().clone(), &config));
     info!(
@@ -101,6 +115,10 @@ async fn run(config: Config) -> Result<()> {
     // stops.
     watchdog.abort();
     let _ = watchdog.await;
+    for task in cluster_tasks {
+        task.abort();
+        let _ = task.await;
+    }
     if let Err(e) = engine_task.await {
         tracing::warn!(error = %e, "engine task ended abnormally");
     }
@@ -145,7 +163,7 @@ async fn firewall_watchdog(engine: berth_core::EngineHandle<RealHost>, host: Arc
     }
 }
 
-fn engine_config(config: &Config) -> Result<EngineConfig> {
+fn engine_config(config: &Config, cluster_host: Option<ClusterHost>) -> Result<EngineConfig> {
     Ok(EngineConfig {
         default_bridge: DefaultBridge {
             name: IfName::parse(DEFAULT_BRIDGE_NAME)?,
@@ -153,6 +171,8 @@ fn engine_config(config: &Config) -> Result<EngineConfig> {
         },
         address_pools: config.address_pools.clone(),
         ipv6_pools: config::default_ipv6_pools(),
+        overlay_pools: config::default_overlay_pools(),
+        cluster_host,
         mtu: config.mtu,
         icc: config.icc,
         ip_masq: config.ip_masq,

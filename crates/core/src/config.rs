@@ -9,6 +9,15 @@ pub struct DefaultBridge {
     pub address: IpNet,
 }
 
+/// What overlay networks' data plane needs of this host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClusterHost {
+    /// The VTEP: where other hosts send this host's VXLAN packets.
+    pub advertise: std::net::IpAddr,
+    /// Overlay interfaces' MTU: the underlay's less VXLAN's 50 bytes.
+    pub overlay_mtu: u32,
+}
+
 /// Daemon-wide settings the use cases need; everything comes from here, no
 /// process-global state.
 #[derive(Clone, Debug)]
@@ -18,6 +27,12 @@ pub struct EngineConfig {
     pub address_pools: Vec<PoolSpec>,
     /// Where `network create --ipv6` without an IPv6 subnet takes one from.
     pub ipv6_pools: Vec<PoolSpec>,
+    /// Where `network create -d overlay` without `--subnet` takes one
+    /// from: the cluster's pool, shared by every host (Docker's 10.0.0.0/8
+    /// in /24s).
+    pub overlay_pools: Vec<PoolSpec>,
+    /// This host's place in the cluster, if it is in one.
+    pub cluster_host: Option<ClusterHost>,
     pub mtu: u32,
     /// Default for `com.docker.network.bridge.enable_icc` on the default bridge.
     pub icc: bool,

@@ -9,7 +9,8 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use berth_types::{ContainerId, NetworkId};
 
-use crate::container::Container;
+use crate::cluster::EndpointRecord;
+use crate::container::{Attachment, Container};
 use crate::network::Network;
 use crate::ports::NameLookup;
 
@@ -70,13 +71,7 @@ impl NameIndex {
             else {
                 continue;
             };
-            let mut names = vec![c.name.to_lowercase(), c.id.short().to_owned()];
-            if !c.dns.hostname.is_empty() {
-                names.push(c.dns.hostname.to_lowercase());
-            }
-            names.extend(attachment.aliases.iter().map(|a| a.to_lowercase()));
-            names.sort();
-            names.dedup();
+            let names = names_of(c, attachment);
             memberships.push(Membership {
                 network: attachment.network.clone(),
                 network_name: network.name.as_str().to_lowercase(),
@@ -101,6 +96,55 @@ impl NameIndex {
     pub fn remove_container(&self, id: &ContainerId) {
         self.write().remove(id);
     }
+
+    /// Records a container of another host on `network` (an overlay
+    /// network both hosts have), replacing what was known of it there.
+    pub fn set_remote(&self, record: &EndpointRecord, network: &Network) {
+        let mut index = self.write();
+        let mut memberships = index
+            .memberships
+            .get(&record.container)
+            .cloned()
+            .unwrap_or_default();
+        memberships.retain(|m| m.network != network.id);
+        memberships.push(Membership {
+            network: network.id.clone(),
+            network_name: network.name.as_str().to_lowercase(),
+            addresses: vec![record.ip],
+            names: record.names.clone(),
+            canonical: record.canonical.clone(),
+        });
+        index.remove(&record.container);
+        index.add(&record.container, memberships);
+    }
+
+    /// Forgets a container of another host on `network`.
+    pub fn remove_remote(&self, container: &ContainerId, network: &NetworkId) {
+        let mut index = self.write();
+        let mut memberships = index
+            .memberships
+            .get(container)
+            .cloned()
+            .unwrap_or_default();
+        memberships.retain(|m| &m.network != network);
+        index.remove(container);
+        if !memberships.is_empty() {
+            index.add(container, memberships);
+        }
+    }
+}
+
+/// The names the embedded DNS answers for `c` on `attachment`'s network,
+/// lowercased: its name, short id, hostname and aliases there.
+pub fn names_of(c: &Container, attachment: &Attachment) -> Vec<String> {
+    let mut names = vec![c.name.to_lowercase(), c.id.short().to_owned()];
+    if !c.dns.hostname.is_empty() {
+        names.push(c.dns.hostname.to_lowercase());
+    }
+    names.extend(attachment.aliases.iter().map(|a| a.to_lowercase()));
+    names.sort();
+    names.dedup();
+    names
 }
 
 impl Index {
@@ -229,6 +273,7 @@ mod tests {
             labels: BTreeMap::new(),
             bridge: None,
             macvlan: None,
+            overlay: None,
         }
     }
 

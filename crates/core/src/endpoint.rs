@@ -30,7 +30,15 @@ impl<H: Host> Engine<H> {
         if !self.driver(&network).has_endpoints() {
             return Ok(());
         }
-        let in_use = self.model.addresses_in_use(&network.id);
+        let local = self.model.addresses_in_use(&network.id);
+        let elsewhere = self.addresses_elsewhere(&network.id);
+        let merged: BTreeSet<IpAddr>;
+        let in_use = if elsewhere.is_empty() {
+            local
+        } else {
+            merged = local.union(&elsewhere).copied().collect();
+            &merged
+        };
         let ipv4 = pick_address(&network, attachment, false, in_use)?;
         let ipv6 = if network.enable_ipv6 {
             pick_address(&network, attachment, true, in_use)?
@@ -72,7 +80,8 @@ impl<H: Host> Engine<H> {
         let Some(join) = join_of(c, index, netns, &networks)? else {
             return Ok(());
         };
-        self.driver(join.network).join(&self.host, join).await
+        self.driver(join.network).join(&self.host, join).await?;
+        self.publish_endpoint(c, index).await
     }
 
     /// Has the network's driver undo `endpoint` in the sandbox at
@@ -96,6 +105,7 @@ impl<H: Host> Engine<H> {
                 if let Err(e) = self.driver(n).leave(&self.host, leave).await {
                     warn!(container, endpoint = %endpoint.id, error = %e, "endpoint not removed");
                 }
+                self.withdraw_endpoint(network, endpoint).await;
             }
             // The network went first (a crash between): its driver's orphan
             // sweep at the next start removes what is left.

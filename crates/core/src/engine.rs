@@ -14,6 +14,7 @@ use berth_types::ContainerId;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::warn;
 
+use crate::cluster::{ClusterEvent, ClusterStore};
 use crate::config::EngineConfig;
 use crate::container::create::{ContainerCreate, EndpointRequest};
 use crate::container::{Container, HealthTable, PreparedStart, StartKind};
@@ -47,6 +48,8 @@ pub(crate) enum Command {
     CreateNetwork(NetworkCreate, Reply<Network>),
     RemoveNetwork(String, Reply<Network>),
     PruneNetworks(PruneFilter, Reply<Vec<Network>>),
+    /// What the cluster store's watch saw.
+    Cluster(ClusterEvent, Reply<()>),
     CreateContainer(Box<ContainerCreate>, Reply<Container>),
     PrepareStart(String, StartKind, Reply<PreparedStart>),
     /// The runtime's answer to a start: the process's pid, or its error.
@@ -116,6 +119,16 @@ pub struct Engine<H: Host> {
     pub(crate) health: Arc<HealthTable>,
     /// The probe task of each running container with a healthcheck.
     pub(crate) health_probes: HashMap<ContainerId, tokio::task::AbortHandle>,
+    /// The cluster store overlay networks live in; `None` on a single host.
+    pub(crate) cluster: Option<Arc<dyn ClusterStore>>,
+    /// Other hosts' endpoints on overlay networks, from the store's watch.
+    pub(crate) remote_endpoints: std::collections::BTreeMap<
+        (berth_types::NetworkId, berth_types::EndpointId),
+        crate::cluster::EndpointRecord,
+    >,
+    /// Overlay addresses this host lost a claim of (held elsewhere).
+    pub(crate) lost_claims:
+        HashMap<berth_types::NetworkId, std::collections::BTreeSet<std::net::IpAddr>>,
 }
 
 impl<H: Host> Engine<H> {
@@ -136,7 +149,16 @@ impl<H: Host> Engine<H> {
             stopping: HashSet::new(),
             health: Arc::default(),
             health_probes: HashMap::new(),
+            cluster: None,
+            remote_endpoints: Default::default(),
+            lost_claims: HashMap::new(),
         })
+    }
+
+    /// Joins the engine to a cluster: overlay networks are made in `store`
+    /// (and reach this engine from it as [`ClusterEvent`]s).
+    pub fn set_cluster_store(&mut self, store: Arc<dyn ClusterStore>) {
+        self.cluster = Some(store);
     }
 
     /// The name index the embedded DNS server answers from.
@@ -229,6 +251,9 @@ impl<H: Host> Engine<H> {
             }
             Command::PruneNetworks(filter, reply) => {
                 let _ = reply.send(self.prune_networks(&filter).await);
+            }
+            Command::Cluster(event, reply) => {
+                let _ = reply.send(self.cluster_event(event).await);
             }
             Command::CreateContainer(req, reply) => {
                 let _ = reply.send(self.create_container(*req).await);

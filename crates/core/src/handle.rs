@@ -168,6 +168,12 @@ impl<H: Host> EngineHandle<H> {
         self.ask(|r| Command::PruneNetworks(filter, r)).await
     }
 
+    /// Applies what the cluster store's watch saw (overlay networks other
+    /// hosts made or removed).
+    pub async fn cluster_event(&self, event: crate::cluster::ClusterEvent) -> Result<()> {
+        self.ask(|r| Command::Cluster(event, r)).await
+    }
+
     /// Every network that exists for users, oldest first.
     pub fn networks(&self) -> Arc<[Network]> {
         self.networks.snapshot()

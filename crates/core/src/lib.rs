@@ -4,13 +4,15 @@
 //!
 //! Laid out by the nouns of Docker's network model: [`network`],
 //! [`sandbox`], [`endpoint`], [`container`], [`volume`], each with its use cases; the
-//! [`driver`] port with the bridge, host and null drivers; the one
+//! [`driver`] port with its drivers; the [`cluster`] port (overlay
+//! networks across hosts); the one
 //! in-memory [`model`] of them all; and the [`engine`]'s command loop that
 //! runs the use cases one at a time, with its [`handle`].
 //! `ARCHITECTURE.md` at the repository's root has the map.
 
 #![forbid(unsafe_code)]
 
+pub mod cluster;
 pub mod config;
 pub mod container;
 pub mod dns_names;
@@ -34,7 +36,7 @@ mod reconcile;
 pub mod sandbox;
 pub mod volume;
 
-pub use config::{DefaultBridge, EngineConfig};
+pub use config::{ClusterHost, DefaultBridge, EngineConfig};
 pub use container::PreparedStart;
 pub use engine::{Engine, ExitNotice};
 pub use error::{Error, ErrorKind, Result};

@@ -176,6 +176,45 @@ pub enum ParentLinkKind {
     Dummy,
 }
 
+/// An overlay network's VXLAN port, as the core wants it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VxlanSpec {
+    pub name: IfName,
+    pub vni: u32,
+    /// This host's VTEP: the cluster advertise address.
+    pub local: IpAddr,
+    /// The UDP port (4789, IANA's).
+    pub port: u16,
+    pub mtu: u32,
+    /// The network's bridge, whose port it is.
+    pub bridge: IfName,
+    /// Stored as the link's alias: [`vxlan_link_alias`].
+    pub alias: String,
+}
+
+/// The alias of an overlay network's VXLAN port: `berth:vxlan:<id>`.
+pub fn vxlan_link_alias(id: &NetworkId) -> String {
+    format!("{LINK_ALIAS_PREFIX}vxlan:{id}")
+}
+
+/// The network id in a VXLAN port's alias, if the alias is one.
+pub fn network_id_from_vxlan_alias(alias: &str) -> Option<&str> {
+    alias
+        .strip_prefix(LINK_ALIAS_PREFIX)?
+        .strip_prefix("vxlan:")
+}
+
+/// An endpoint on another host, as a VXLAN port must know it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteEndpoint {
+    /// The overlay network's VXLAN port on this host.
+    pub vxlan: IfName,
+    pub mac: MacAddr,
+    pub ip: IpAddr,
+    /// The remote host's VTEP (its advertise address).
+    pub vtep: IpAddr,
+}
+
 /// The alias of a parent link berth made for a network:
 /// `berth:parent:<network id>`.
 pub fn parent_link_alias(id: &NetworkId) -> String {
@@ -294,6 +333,32 @@ pub trait NetOps: Send + Sync + 'static {
     fn add_parent_link(
         &self,
         link: &ParentLink,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Makes the VXLAN port of an overlay network as `spec` says, a port
+    /// of its bridge, up; one there already with that alias is success.
+    fn ensure_vxlan(&self, spec: &VxlanSpec) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Makes a remote endpoint reachable through a VXLAN port: a static
+    /// FDB entry (its MAC to its host's VTEP) and a permanent neighbour
+    /// entry (its IP to its MAC), replacing what was there.
+    fn add_remote_endpoint(
+        &self,
+        remote: &RemoteEndpoint,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// The remote endpoints the VXLAN port `vxlan` has entries of (what
+    /// [`NetOps::add_remote_endpoint`] made and nothing removed), for
+    /// reconcile; none if the port is gone.
+    fn remote_endpoints_on(
+        &self,
+        vxlan: &IfName,
+    ) -> impl Future<Output = Result<Vec<RemoteEndpoint>, PortError>> + Send;
+
+    /// Removes what [`NetOps::add_remote_endpoint`] made; gone is success.
+    fn remove_remote_endpoint(
+        &self,
+        remote: &RemoteEndpoint,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Makes `sub` in its sandbox, configured (addresses, up, default

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use berth_core::container::Proto;
 use berth_core::ports::{
     BridgeSpec, EndpointCheck, EndpointFault, FlowMatch, KernelLink, NetOps, OwnedLink, ParentLink,
-    PortError, SubInterface, VethPair, LINK_ALIAS_PREFIX,
+    PortError, RemoteEndpoint, SubInterface, VethPair, VxlanSpec, LINK_ALIAS_PREFIX,
 };
 use berth_types::{IfName, IpNet, MacAddr};
 use futures::TryStreamExt;
@@ -470,6 +470,28 @@ impl NetOps for Netlink {
 
     async fn link_kind(&self, name: &IfName) -> Result<Option<String>, PortError> {
         Netlink::link_kind(self, name).await.map_err(Into::into)
+    }
+
+    async fn ensure_vxlan(&self, spec: &VxlanSpec) -> Result<(), PortError> {
+        Netlink::ensure_vxlan(self, spec).await.map_err(Into::into)
+    }
+
+    async fn add_remote_endpoint(&self, remote: &RemoteEndpoint) -> Result<(), PortError> {
+        Netlink::add_remote_endpoint(self, remote)
+            .await
+            .map_err(Into::into)
+    }
+
+    async fn remote_endpoints_on(&self, vxlan: &IfName) -> Result<Vec<RemoteEndpoint>, PortError> {
+        Netlink::remote_endpoints_on(self, vxlan)
+            .await
+            .map_err(Into::into)
+    }
+
+    async fn remove_remote_endpoint(&self, remote: &RemoteEndpoint) -> Result<(), PortError> {
+        Netlink::remove_remote_endpoint(self, remote)
+            .await
+            .map_err(Into::into)
     }
 
     async fn add_parent_link(&self, link: &ParentLink) -> Result<(), PortError> {

@@ -41,6 +41,11 @@ pub enum NetlinkError {
     #[error("link {name} exists but is a {kind} link, not a bridge")]
     NotABridge { name: String, kind: String },
 
+    /// A link of that name exists but is not the one berth made (its
+    /// alias differs), so berth will not take it over.
+    #[error("link {name} exists and is not berth's {what}")]
+    NotOurs { name: String, what: &'static str },
+
     /// A link the operation needs does not exist.
     #[error("link {name} not found ({op})")]
     NoSuchLink { name: String, op: &'static str },

@@ -22,6 +22,7 @@ mod plan;
 mod probe;
 mod sub_interface;
 pub mod sysctl;
+mod vxlan;
 
 pub use adapter::Netlink;
 pub use error::NetlinkError;

@@ -3,11 +3,13 @@
 //! berth-bench: namespaces held by a `sleep` ([`host`]), an outside peer,
 //! a daemon process started and stopped in them ([`daemon`]), a minimal
 //! HTTP client on the daemon's unix socket ([`http`]) and "run this on a
-//! thread of its own in a fresh network namespace" ([`netns`]).
+//! thread of its own in a fresh network namespace" ([`netns`]), and the
+//! cluster plumbing: an underlay joining hosts and etcd members ([`cluster`]).
 //!
 //! It depends on no berth crate: everything it does goes through
 //! processes, the kernel and the socket.
 
+pub mod cluster;
 pub mod daemon;
 pub mod host;
 pub mod http;
@@ -16,6 +18,7 @@ pub mod proc;
 
 use std::process::ExitStatus;
 
+pub use cluster::{EtcdMember, Underlay};
 pub use daemon::DaemonProcess;
 pub use host::{Host, Peer, HOST_OUTSIDE_IP, HOST_OUTSIDE_IP6, PEER_IP, PEER_IP6};
 pub use http::{Client, Reply};

@@ -50,6 +50,7 @@ pub(crate) fn network(n: u8, name: &str) -> Network {
             host_binding_ipv4: Ipv4Addr::UNSPECIFIED.into(),
         }),
         macvlan: None,
+        overlay: None,
     }
 }
 

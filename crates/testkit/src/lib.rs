@@ -1,7 +1,9 @@
 //! Dev-only helpers: fakes of the core's ports (a modelling [`FakeNet`], an
 //! in-memory [`MemStore`], a deterministic [`FixedEnv`]) and, for end-to-end
-//! tests, the sandbox-host harness in [`sandbox`] (built on berth-sandbox).
+//! tests, the sandbox-host harness in [`sandbox`] (built on berth-sandbox) and
+//! clusters of them on etcd in [`cluster`].
 
+pub mod cluster;
 mod fake_images;
 mod fakes;
 pub mod sandbox;
@@ -20,6 +22,9 @@ pub fn engine_config() -> EngineConfig {
         address_pools: berth_ipam::docker_default_pools(),
         ipv6_pools: vec![berth_ipam::PoolSpec::parse("base=fd00:b::/48,size=64")
             .unwrap_or_else(|e| panic!("{e}"))],
+        cluster_host: None,
+        overlay_pools: vec![berth_ipam::PoolSpec::parse("base=10.0.0.0/8,size=24")
+            .unwrap_or_else(|e| panic!("{e}"))],
         mtu: 1500,
         icc: true,
         ip_masq: true,
@@ -31,5 +36,6 @@ pub fn engine_config() -> EngineConfig {
 
 pub use fake_images::{busybox_id, FakeImages};
 pub use fakes::{
-    FakeHost, FakeLink, FakeNet, FakeProcess, FakeRuntime, FakeVolumes, FixedEnv, MemStore,
+    FakeCluster, FakeHost, FakeLink, FakeNet, FakeProcess, FakeRuntime, FakeVolumes, FixedEnv,
+    MemStore,
 };

@@ -211,6 +211,11 @@ impl Sandbox {
         self.host.pid()
     }
 
+    /// The sandbox host underneath (for the cluster plumbing).
+    pub(crate) fn host(&self) -> &Host {
+        &self.host
+    }
+
     pub fn dir(&self) -> &Path {
         self.host.dir()
     }

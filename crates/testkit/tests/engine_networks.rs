@@ -127,7 +127,7 @@ async fn refusals_change_nothing() {
         (create("x", "10.0.0.1/8"), ErrorKind::InvalidParameter),
         (
             NetworkCreate {
-                driver: "overlay".into(),
+                driver: "weave".into(),
                 ..create("x", "")
             },
             ErrorKind::NotFound,

@@ -25,6 +25,8 @@ pub enum Driver {
     Null,
     Macvlan,
     Ipvlan,
+    /// VXLAN across the hosts of a cluster (DESIGN.md, "Cluster").
+    Overlay,
 }
 
 impl Driver {
@@ -35,6 +37,7 @@ impl Driver {
             Driver::Null => "null",
             Driver::Macvlan => "macvlan",
             Driver::Ipvlan => "ipvlan",
+            Driver::Overlay => "overlay",
         }
     }
 
@@ -46,6 +49,7 @@ impl Driver {
             "null" => Some(Driver::Null),
             "macvlan" => Some(Driver::Macvlan),
             "ipvlan" => Some(Driver::Ipvlan),
+            "overlay" => Some(Driver::Overlay),
             _ => None,
         }
     }

@@ -39,6 +39,7 @@ fn allowed_berth_deps() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("berth-dns", PURE_BELOW),
         ("berth-store", PURE_BELOW),
         ("berth-oci", PURE_BELOW),
+        ("berth-cluster", PURE_BELOW),
         // The API knows the wire, not the model.
         ("berth-api", &["berth-types"][..]),
         // The sandbox-host harness drives everything through processes,
@@ -61,6 +62,7 @@ fn allowed_berth_deps() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "berth-store",
                 "berth-oci",
                 "berth-api",
+                "berth-cluster",
             ][..],
         ),
         // The CLI is a client of the API; it shares only validated values

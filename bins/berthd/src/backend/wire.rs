@@ -559,7 +559,7 @@ pub fn network_to_wire(
         name: Some(n.name.to_string()),
         id: Some(n.id.to_string()),
         created: Some(timestamp(n.created)),
-        scope: Some("local".to_owned()),
+        scope: Some(n.scope().to_owned()),
         driver: Some(n.driver.to_string()),
         enable_ipv4: Some(n.enable_ipv4),
         enable_ipv6: Some(n.enable_ipv6),

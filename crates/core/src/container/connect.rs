@@ -74,14 +74,19 @@ impl<H: Host> Engine<H> {
         };
         let index = c.attachments.len() - 1;
         self.plan_endpoint(&mut c, index)?;
+        self.claim_overlay_addresses(&mut c, index..index + 1)
+            .await?;
         // Recorded before the interface exists, so a crash in between
         // leaves reconcile a record of what to finish.
         c.state.networks_changing = true;
-        self.commit(
+        if let Err(e) = self.commit(
             Txn::new(what)
                 .on_conflict(Error::Forbidden)
                 .put_container(&c),
-        )?;
+        ) {
+            self.release_overlay_addresses(&c, index..index + 1).await;
+            return Err(e);
+        }
         if let Err(e) = self.join(&c, index, &path).await {
             if let Some(endpoint) = c.attachments[index].endpoint.take() {
                 self.leave(&c.name, Some(&path), &network.id, &endpoint)

@@ -498,6 +498,7 @@ fn plan_attachments(
     // The mode's network first: it is eth0 and provides the default route.
     requested.sort_by_key(|(n, _)| n.id != primary.id);
     for (network, settings) in requested {
+        crate::driver::overlay::check_publishable(network, req)?;
         let user_defined = !network.is_predefined();
         let ipv4 = parse_ip(&settings.ipv4)?;
         let ipv6 = parse_ip(&settings.ipv6)?;

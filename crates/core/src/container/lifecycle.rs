@@ -143,17 +143,30 @@ impl<H: Host> Engine<H> {
                 self.plan_endpoint(&mut c, index)?;
             }
             self.plan_publications(&mut c)?;
+            let all = 0..c.attachments.len();
+            self.claim_overlay_addresses(&mut c, all).await?;
         }
-        // An address another endpoint holds is Docker's 403. Unsynced: what
-        // it records (the namespace, endpoints and ports about to be made)
-        // a reboot erases too, and the outcome's commit flushes it.
+        // An address another endpoint holds is Docker's 403. Unsynced
+        // unless the cluster store holds claims for it: what it records
+        // (the namespace, endpoints and ports about to be made) a reboot
+        // erases too, and the outcome's commit flushes it; an overlay
+        // claim outlives a reboot, so its record must too.
+        let remote = c
+            .attachments
+            .iter()
+            .any(|a| self.overlay_network(&a.network).is_some());
+        let mut txn = Txn::new(format!("record the start of container {}", c.name))
+            .on_conflict(Error::Forbidden)
+            .put_container(&c);
+        if !remote {
+            txn = txn.unsynced();
+        }
         let t = Instant::now();
-        self.commit(
-            Txn::new(format!("record the start of container {}", c.name))
-                .on_conflict(Error::Forbidden)
-                .put_container(&c)
-                .unsynced(),
-        )?;
+        if let Err(e) = self.commit(txn) {
+            self.release_overlay_addresses(&c, 0..c.attachments.len())
+                .await;
+            return Err(e);
+        }
         timing("start_record", c.id.as_str(), t, true);
         let made = match self.activate_volumes(&c).await {
             Ok(()) => self.make_container_network(&c, &sandbox).await,

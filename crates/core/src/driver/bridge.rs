@@ -466,6 +466,7 @@ pub fn default_network(
         labels: BTreeMap::new(),
         bridge: Some(settings),
         macvlan: None,
+        overlay: None,
     })
 }
 

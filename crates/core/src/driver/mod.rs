@@ -7,6 +7,7 @@
 
 pub mod bridge;
 pub mod macvlan;
+pub mod overlay;
 mod passive;
 
 use std::collections::BTreeSet;
@@ -27,6 +28,7 @@ use tracing::{info, warn};
 
 pub use bridge::BridgeDriver;
 pub use macvlan::MacvlanDriver;
+pub use overlay::OverlayDriver;
 use passive::PassiveDriver;
 
 /// The future of a driver call: boxed, so drivers are chosen at run time.
@@ -166,6 +168,7 @@ pub struct Drivers {
     null: PassiveDriver,
     macvlan: MacvlanDriver,
     ipvlan: MacvlanDriver,
+    overlay: OverlayDriver,
 }
 
 impl Default for Drivers {
@@ -176,6 +179,7 @@ impl Default for Drivers {
             null: PassiveDriver,
             macvlan: MacvlanDriver::new(Driver::Macvlan),
             ipvlan: MacvlanDriver::new(Driver::Ipvlan),
+            overlay: OverlayDriver::default(),
         }
     }
 }
@@ -188,17 +192,19 @@ impl Drivers {
             Driver::Null => &self.null,
             Driver::Macvlan => &self.macvlan,
             Driver::Ipvlan => &self.ipvlan,
+            Driver::Overlay => &self.overlay,
         }
     }
 
     /// Every driver once (for start-up and reconcile).
-    pub fn all<H: Host>(&self) -> [&dyn NetworkDriver<H>; 5] {
+    pub fn all<H: Host>(&self) -> [&dyn NetworkDriver<H>; 6] {
         [
             &self.bridge,
             &self.host,
             &self.null,
             &self.macvlan,
             &self.ipvlan,
+            &self.overlay,
         ]
     }
 }

@@ -61,6 +61,7 @@ pub struct ListFilter {
     labels: Vec<LabelMatch>,
     types: Vec<NetworkType>,
     dangling: Option<bool>,
+    scopes: Vec<String>,
 }
 
 /// Docker's `filters.Match`: the value is a regular expression searched in
@@ -132,6 +133,7 @@ impl ListFilter {
                 .collect(),
             types,
             dangling,
+            scopes: values(raw, "scope").to_vec(),
         })
     }
 
@@ -144,6 +146,7 @@ impl ListFilter {
         any(&self.names, &|v| matches(v, n.name.as_str()))
             && any(&self.ids, &|v| matches(v, n.id.as_str()))
             && any(&self.drivers, &|v| n.driver.as_str() == v)
+            && any(&self.scopes, &|v| n.scope() == v)
             && self.labels.iter().all(|l| l.matches(&n.labels))
             && (self.types.is_empty()
                 || self.types.iter().any(|t| match t {

@@ -1,6 +1,6 @@
 //! Network use cases on the engine: create, remove, prune.
 
-use berth_types::NetworkId;
+use berth_types::{Driver, NetworkId};
 use tracing::{info, warn};
 
 use crate::engine::Engine;
@@ -13,6 +13,9 @@ use crate::ports::{Env, FirewallChange, Host, NetOps};
 
 impl<H: Host> Engine<H> {
     pub async fn create_network(&mut self, req: NetworkCreate) -> Result<Network> {
+        if req.driver == Driver::Overlay.as_str() {
+            return self.create_overlay_network(req).await;
+        }
         let existing = self.networks();
         let host_routes = self
             .host
@@ -110,7 +113,11 @@ impl<H: Host> Engine<H> {
                 endpoints.join(", ")
             )));
         }
-        self.destroy_network(&network).await?;
+        if network.driver == Driver::Overlay {
+            self.remove_overlay_network(&network).await?;
+        } else {
+            self.destroy_network(&network).await?;
+        }
         Ok(network)
     }
 
@@ -119,7 +126,7 @@ impl<H: Host> Engine<H> {
     /// record goes first: a crash after it leaves firewall elements and
     /// kernel objects no record claims, and start-up reconcile's full
     /// firewall apply and orphan sweep remove both.
-    async fn destroy_network(&mut self, network: &Network) -> Result<()> {
+    pub(crate) async fn destroy_network(&mut self, network: &Network) -> Result<()> {
         self.commit(
             Txn::new(format!("forget network {}", network.name)).delete_network(&network.id),
         )?;
@@ -148,7 +155,10 @@ impl<H: Host> Engine<H> {
     pub async fn prune_networks(&mut self, filter: &PruneFilter) -> Result<Vec<Network>> {
         let mut removed = Vec::new();
         for network in self.networks().iter() {
+            // An overlay network is the cluster's: `network rm` removes it
+            // from every host, a prune of one host's networks does not.
             if network.is_predefined()
+                || network.driver == Driver::Overlay
                 || !filter.matches(network)
                 || self.model.network_in_use(&network.id)
             {

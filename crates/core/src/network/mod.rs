@@ -2,9 +2,12 @@
 //! validation of `network create` ([`plan`]) and the use cases that make
 //! and remove them ([`lifecycle`]).
 
+mod global;
 mod lifecycle;
 pub mod plan;
+mod remote;
 
+pub use global::NO_CLUSTER_STORE;
 pub use plan::{driverless_network, plan_network, IpamInput, NetworkCreate, Surroundings};
 
 use std::collections::BTreeMap;
@@ -16,6 +19,7 @@ use berth_types::{Driver, IpNet, NetworkId, NetworkName};
 
 use crate::driver::bridge::BridgeSettings;
 use crate::driver::macvlan::MacvlanSettings;
+use crate::driver::overlay::OverlaySettings;
 use serde::{Deserialize, Serialize};
 
 /// The names of the networks every daemon has and nobody may remove.
@@ -77,12 +81,25 @@ pub struct Network {
     /// The macvlan driver's settings, for its networks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub macvlan: Option<MacvlanSettings>,
+    /// The overlay driver's settings, for its networks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<OverlaySettings>,
 }
 
 impl Network {
     /// `bridge`, `host` and `none`: made by the daemon, never removable.
     pub fn is_predefined(&self) -> bool {
         PREDEFINED.contains(&self.name.as_str())
+    }
+
+    /// Docker's scope: `global` for a network every host of the cluster
+    /// has (overlay), `local` for one of this host's.
+    pub fn scope(&self) -> &'static str {
+        if self.driver == Driver::Overlay {
+            "global"
+        } else {
+            "local"
+        }
     }
 
     /// Whether the user configured a subnet of `ip`'s family, which Docker

@@ -69,6 +69,7 @@ pub fn plan_network(
         "" | "bridge" => Driver::Bridge,
         "macvlan" => Driver::Macvlan,
         "ipvlan" => Driver::Ipvlan,
+        "overlay" => Driver::Overlay,
         "host" | "null" => {
             return Err(Error::Forbidden(format!(
                 "only one instance of \"{}\" network is allowed",
@@ -125,8 +126,15 @@ pub fn plan_network(
     let mut taken = in_use;
     taken.extend_from_slice(around.host_routes);
     let mut pool_subnets = Vec::new();
+    // Overlay networks take theirs from the cluster's pool: `existing`
+    // holds every host's overlay networks then.
+    let pools = if driver == Driver::Overlay {
+        &config.overlay_pools
+    } else {
+        &config.address_pools
+    };
     if enable_ipv4 && !given.iter().any(|s| s.addr().is_ipv4()) {
-        pool_subnets.push(auto_subnet(&config.address_pools, &taken)?);
+        pool_subnets.push(auto_subnet(pools, &taken)?);
     }
     if enable_ipv6 && !given.iter().any(|s| s.addr().is_ipv6()) {
         pool_subnets.push(auto_subnet(&config.ipv6_pools, &taken)?);
@@ -157,6 +165,7 @@ pub fn plan_network(
         // The driver reads its options next (`NetworkDriver::plan`).
         bridge: None,
         macvlan: None,
+        overlay: None,
     })
 }
 
@@ -193,6 +202,7 @@ pub fn driverless_network(
         labels: BTreeMap::new(),
         bridge: None,
         macvlan: None,
+        overlay: None,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Fakes of the core's ports, one file each, and what they share: their
 //! error and a lock that survives a panicked test.
 
+mod cluster;
 mod dns;
 mod env;
 mod firewall;
@@ -14,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use berth_core::ports::PortError;
 
+pub use cluster::FakeCluster;
 pub use dns::FakeDns;
 pub use env::FixedEnv;
 pub use firewall::FakeFirewall;

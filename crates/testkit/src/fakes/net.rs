@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use berth_core::container::Proto;
 use berth_core::ports::{
     BridgeSpec, EndpointCheck, EndpointFault, FlowMatch, KernelLink, NetOps, OwnedLink, ParentLink,
-    ParentLinkKind, PortError, SubInterface, VethPair, LINK_ALIAS_PREFIX,
+    ParentLinkKind, PortError, RemoteEndpoint, SubInterface, VethPair, VxlanSpec,
+    LINK_ALIAS_PREFIX,
 };
 use berth_types::{IfName, IpNet, MacAddr};
 
@@ -41,6 +42,8 @@ struct NetState {
     namespaces: BTreeMap<PathBuf, BTreeMap<String, FakeLink>>,
     /// Endpoint creations to refuse, to test rollback.
     refuse_endpoints: usize,
+    /// Remote endpoints behind VXLAN ports, by port and IP.
+    remotes: BTreeMap<(String, IpAddr), RemoteEndpoint>,
     /// Ports "host processes" hold.
     bound_ports: BTreeSet<(Proto, u16)>,
     /// Every `forget_flows` call's matches, in order.
@@ -68,6 +71,11 @@ impl FakeNet {
     /// Puts a link there as if someone (or an earlier run) made it.
     pub fn add_link(&self, name: &str, link: FakeLink) {
         lock(&self.state).links.insert(name.to_owned(), link);
+    }
+
+    /// The remote endpoints VXLAN ports know (FDB and neighbour entries).
+    pub fn remote_endpoints(&self) -> Vec<RemoteEndpoint> {
+        lock(&self.state).remotes.values().cloned().collect()
     }
 
     pub fn add_route(&self, dest: IpNet) {
@@ -168,6 +176,57 @@ impl NetOps for FakeNet {
                 Ok(())
             }
         }
+    }
+
+    async fn ensure_vxlan(&self, spec: &VxlanSpec) -> Result<(), PortError> {
+        let mut st = lock(&self.state);
+        if !st.links.contains_key(spec.bridge.as_str()) {
+            return Err(fail(format!("no bridge {}", spec.bridge)));
+        }
+        match st.links.get(spec.name.as_str()) {
+            Some(existing) if existing.alias.as_deref() != Some(spec.alias.as_str()) => {
+                Err(fail(format!("{} exists", spec.name)))
+            }
+            _ => {
+                st.links.insert(
+                    spec.name.to_string(),
+                    FakeLink {
+                        alias: Some(spec.alias.clone()),
+                        up: true,
+                        mtu: spec.mtu,
+                        master: Some(spec.bridge.to_string()),
+                        ..Default::default()
+                    },
+                );
+                Ok(())
+            }
+        }
+    }
+
+    async fn add_remote_endpoint(&self, remote: &RemoteEndpoint) -> Result<(), PortError> {
+        let mut st = lock(&self.state);
+        if !st.links.contains_key(remote.vxlan.as_str()) {
+            return Err(fail(format!("no link {}", remote.vxlan)));
+        }
+        st.remotes
+            .insert((remote.vxlan.to_string(), remote.ip), remote.clone());
+        Ok(())
+    }
+
+    async fn remote_endpoints_on(&self, vxlan: &IfName) -> Result<Vec<RemoteEndpoint>, PortError> {
+        Ok(lock(&self.state)
+            .remotes
+            .values()
+            .filter(|r| &r.vxlan == vxlan)
+            .cloned()
+            .collect())
+    }
+
+    async fn remove_remote_endpoint(&self, remote: &RemoteEndpoint) -> Result<(), PortError> {
+        lock(&self.state)
+            .remotes
+            .remove(&(remote.vxlan.to_string(), remote.ip));
+        Ok(())
     }
 
     async fn add_sub_interface(&self, sub: &SubInterface) -> Result<(), PortError> {

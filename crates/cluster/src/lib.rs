@@ -1,0 +1,359 @@
+//! The cluster store on etcd (v3 API): implements core's
+//! [`ClusterStore`] port, keeps this host's record alive under a lease and
+//! watches the overlay networks for the engine (DESIGN.md, "Cluster").
+//!
+//! Keys, under `/berth/v1/`:
+//! - `networks/<id>`: an overlay network (core's `Network`, JSON); durable.
+//! - `network-names/<name>`, `vnis/<vni>`, `subnets/<cidr>`: the network id
+//!   holding each claim. Created together with the network in one
+//!   transaction that requires each to be absent, so two hosts can never
+//!   both win one.
+//! - `hosts/<advertise address>`: this host's record, under its lease
+//!   (TTL [`HOST_TTL`]): gone within the TTL once the host is.
+
+mod endpoints;
+mod keys;
+mod lease;
+mod watch;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use berth_core::cluster::{ClusterError, ClusterFuture, ClusterStore, EndpointRecord, Taken};
+use berth_core::network::Network;
+use berth_types::{EndpointId, NetworkId};
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
+
+pub use lease::HOST_TTL;
+pub use watch::Watched;
+
+/// How long any one request to etcd may take: past it, overlay changes
+/// answer "cluster store unavailable" rather than hang.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid cluster store {0:?}: want etcd://HOST:PORT[,HOST:PORT...]")]
+    BadUrl(String),
+    #[error("etcd: {what}: {source}")]
+    Etcd {
+        what: String,
+        #[source]
+        source: etcd_client::Error,
+    },
+    #[error("etcd: {what}: no answer in {REQUEST_TIMEOUT:?}")]
+    Timeout { what: String },
+    #[error("etcd: this host's lease expired")]
+    LeaseExpired,
+    #[error("encode a record: {0}")]
+    Encode(#[source] serde_json::Error),
+}
+
+/// How long to wait before sending a failed request again.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Runs one etcd request made by `call`, within [`REQUEST_TIMEOUT`],
+/// naming it in errors. A failure of the transport (a member that died)
+/// is tried again while time is left: the client's balancer has dropped
+/// that member by then, so the next try goes to another.
+pub(crate) async fn request<T, Fut>(what: &str, mut call: impl FnMut() -> Fut) -> Result<T, Error>
+where
+    Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        match tokio::time::timeout_at(deadline, call()).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) if transient(&e) && tokio::time::Instant::now() + RETRY_PAUSE < deadline => {
+                tracing::debug!(what, error = %e, "etcd request failed: trying again");
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            Ok(Err(source)) => {
+                return Err(Error::Etcd {
+                    what: what.to_owned(),
+                    source,
+                })
+            }
+            Err(_) => {
+                return Err(Error::Timeout {
+                    what: what.to_owned(),
+                })
+            }
+        }
+    }
+}
+
+/// Whether `e` says the member could not be reached (not that it refused).
+fn transient(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        etcd_client::Error::GRpcStatus(status) => status.code() == tonic::Code::Unavailable,
+        _ => false,
+    }
+}
+
+/// Runs one etcd request with [`REQUEST_TIMEOUT`], naming it in errors,
+/// without trying again (streams, leases: their owners start over).
+pub(crate) async fn request_once<T>(
+    what: &str,
+    call: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(source)) => Err(Error::Etcd {
+            what: what.to_owned(),
+            source,
+        }),
+        Err(_) => Err(Error::Timeout {
+            what: what.to_owned(),
+        }),
+    }
+}
+
+fn unavailable(e: Error) -> ClusterError {
+    ClusterError::Unavailable(Box::new(e))
+}
+
+/// The `http://HOST:PORT` endpoints of `etcd://HOST:PORT[,HOST:PORT...]`.
+pub fn parse_store_url(url: &str) -> Result<Vec<String>, Error> {
+    let bad = || Error::BadUrl(url.to_owned());
+    let rest = url.strip_prefix("etcd://").ok_or_else(bad)?;
+    let endpoints: Vec<String> = rest
+        .split(',')
+        .map(|hostport| {
+            let (host, port) = hostport.rsplit_once(':').ok_or_else(bad)?;
+            if host.is_empty() || host.contains('/') || port.parse::<u16>().is_err() {
+                return Err(bad());
+            }
+            Ok(format!("http://{hostport}"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(endpoints)
+}
+
+/// berth's view of one etcd cluster.
+#[derive(Clone)]
+pub struct EtcdStore {
+    client: Client,
+    shared: Arc<Shared>,
+}
+
+/// What the store's users share: this host's current lease and what is
+/// published under it.
+#[derive(Default)]
+struct Shared {
+    lease: Mutex<Option<i64>>,
+    /// Endpoint records by key, as written.
+    published: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+/// A lock that survives a panicked holder (its data is plain values).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl EtcdStore {
+    /// A client of `endpoints` (`http://HOST:PORT`). It connects lazily: a
+    /// daemon starts while etcd is down, and its overlay changes answer
+    /// "unavailable" until etcd is back.
+    pub async fn connect(endpoints: &[String]) -> Result<EtcdStore, Error> {
+        let options = ConnectOptions::new()
+            .with_connect_timeout(CONNECT_TIMEOUT)
+            .with_timeout(REQUEST_TIMEOUT)
+            // etcd refuses pings more often than every 5 s (its
+            // --grpc-keepalive-min-time) by dropping the connection.
+            .with_keep_alive(Duration::from_secs(6), Duration::from_secs(3))
+            // A member cut off from the others fails requests and watches
+            // rather than serve what may be stale.
+            .with_require_leader(true);
+        let client = request_once("connect", Client::connect(endpoints, Some(options))).await?;
+        Ok(EtcdStore {
+            client,
+            shared: Arc::default(),
+        })
+    }
+
+    fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    async fn read_networks(&self) -> Result<(Vec<Network>, i64), ClusterError> {
+        let reply = request("list overlay networks", || {
+            let mut client = self.client();
+            async move {
+                client
+                    .get(keys::NETWORKS, Some(GetOptions::new().with_prefix()))
+                    .await
+            }
+        })
+        .await
+        .map_err(unavailable)?;
+        let revision = reply.header().map_or(0, |h| h.revision());
+        let networks = reply
+            .kvs()
+            .iter()
+            .map(|kv| keys::network_of(kv.key(), kv.value()))
+            .collect::<Result<_, _>>()?;
+        Ok((networks, revision))
+    }
+
+    async fn claim_network(&self, network: &Network) -> Result<(), ClusterError> {
+        let record = serde_json::to_vec(network).map_err(|e| ClusterError::Corrupt {
+            key: keys::network(&network.id),
+            detail: e.to_string(),
+        })?;
+        let id = network.id.to_string();
+        let claims = keys::claims(network);
+        let mut compares = vec![Compare::create_revision(
+            keys::network(&network.id),
+            CompareOp::Equal,
+            0,
+        )];
+        compares.extend(
+            claims
+                .iter()
+                .map(|(key, _)| Compare::create_revision(key.as_str(), CompareOp::Equal, 0)),
+        );
+        let mut puts = vec![TxnOp::put(keys::network(&network.id), record, None)];
+        puts.extend(
+            claims
+                .iter()
+                .map(|(key, _)| TxnOp::put(key.as_str(), id.as_str(), None)),
+        );
+        let gets: Vec<TxnOp> = claims
+            .iter()
+            .map(|(key, _)| TxnOp::get(key.as_str(), None))
+            .collect();
+        let txn = Txn::new().when(compares).and_then(puts).or_else(gets);
+        let reply = request("claim an overlay network", || {
+            let (mut client, txn) = (self.client(), txn.clone());
+            async move { client.txn(txn).await }
+        })
+        .await
+        .map_err(unavailable)?;
+        if reply.succeeded() {
+            return Ok(());
+        }
+        // Which claim lost: the first key another network holds.
+        let held =
+            reply
+                .op_responses()
+                .into_iter()
+                .zip(claims)
+                .find_map(|(response, (_, taken))| match response {
+                    etcd_client::TxnOpResponse::Get(get) if !get.kvs().is_empty() => Some(taken),
+                    _ => None,
+                });
+        Err(ClusterError::Taken(held.unwrap_or(Taken::Name)))
+    }
+
+    async fn release_network(&self, network: &Network) -> Result<(), ClusterError> {
+        // Any host's endpoint on it keeps it (a new one racing this check
+        // finds its network gone when it claims an address).
+        let endpoints = request("count an overlay network's endpoints", || {
+            let mut client = self.client();
+            let prefix = keys::endpoints_of(&network.id);
+            let options = GetOptions::new().with_prefix().with_count_only();
+            async move { client.get(prefix, Some(options)).await }
+        })
+        .await
+        .map_err(unavailable)?;
+        if endpoints.count() > 0 {
+            return Err(ClusterError::InUse(endpoints.count()));
+        }
+        let key = keys::network(&network.id);
+        let mut deletes = vec![TxnOp::delete(key.as_str(), None)];
+        deletes.extend(
+            keys::claims(network)
+                .iter()
+                .map(|(claim, _)| TxnOp::delete(claim.as_str(), None)),
+        );
+        let txn = Txn::new()
+            .when([Compare::create_revision(
+                key.as_str(),
+                CompareOp::Greater,
+                0,
+            )])
+            .and_then(deletes);
+        let reply = request("remove an overlay network", || {
+            let (mut client, txn) = (self.client(), txn.clone());
+            async move { client.txn(txn).await }
+        })
+        .await
+        .map_err(unavailable)?;
+        if reply.succeeded() {
+            Ok(())
+        } else {
+            Err(ClusterError::Missing)
+        }
+    }
+}
+
+impl ClusterStore for EtcdStore {
+    fn networks(&self) -> ClusterFuture<'_, Vec<Network>> {
+        Box::pin(async move { Ok(self.read_networks().await?.0) })
+    }
+
+    fn create_network<'a>(&'a self, network: &'a Network) -> ClusterFuture<'a, ()> {
+        Box::pin(self.claim_network(network))
+    }
+
+    fn remove_network<'a>(&'a self, network: &'a Network) -> ClusterFuture<'a, ()> {
+        Box::pin(self.release_network(network))
+    }
+
+    fn claim_address<'a>(
+        &'a self,
+        network: &'a NetworkId,
+        ip: IpAddr,
+        endpoint: &'a EndpointId,
+    ) -> ClusterFuture<'a, ()> {
+        Box::pin(self.claim(network, ip, endpoint))
+    }
+
+    fn release_address<'a>(
+        &'a self,
+        network: &'a NetworkId,
+        ip: IpAddr,
+        endpoint: &'a EndpointId,
+    ) -> ClusterFuture<'a, ()> {
+        Box::pin(self.release(network, ip, endpoint))
+    }
+
+    fn publish_endpoint<'a>(&'a self, record: &'a EndpointRecord) -> ClusterFuture<'a, ()> {
+        Box::pin(self.publish(record))
+    }
+
+    fn withdraw_endpoint<'a>(
+        &'a self,
+        network: &'a NetworkId,
+        endpoint: &'a EndpointId,
+    ) -> ClusterFuture<'a, ()> {
+        Box::pin(self.withdraw(network, endpoint))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_urls_are_etcd_host_port_lists() {
+        assert_eq!(
+            parse_store_url("etcd://10.99.0.1:2379,10.99.0.2:2379").unwrap(),
+            ["http://10.99.0.1:2379", "http://10.99.0.2:2379"]
+        );
+        for bad in [
+            "consul://h:8500",
+            "etcd://",
+            "etcd://h",
+            "etcd://h:x",
+            "etcd://h:2379/path",
+        ] {
+            assert!(parse_store_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! `overlay`: networks that span the hosts of a cluster (DESIGN.md,
+//! "Cluster"). The network itself is a durable fact of the cluster store
+//! (`crate::network::global` claims its name, VNI and subnets there and
+//! adopts the networks other hosts make); this driver reads its options
+//! and makes its data plane on this host: a bridge without a host address
+//! (`ov-<id>`) whose one uplink is a VXLAN port (`vx-<id>`: the VNI, UDP
+//! 4789 from this host's advertise address, no learning, ARP answered from
+//! the neighbour table), both at the underlay's MTU less 50. Endpoints are
+//! veth pairs on that bridge, as the bridge driver's, without default
+//! routes. Other hosts' endpoints become static FDB and neighbour entries
+//! on the VXLAN port (`crate::network::remote`).
+//!
+//! Not built yet: `berth_gwbridge` (egress and published ports of overlay
+//! containers): `-p` is refused by name.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+
+use berth_types::{Driver, EndpointId, IfName};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ClusterHost, EngineConfig};
+use crate::container::create::ContainerCreate;
+use crate::driver::bridge::bridge_mac;
+use crate::driver::{done, remove_owned_links, DriverFuture, Join, Leave, NetworkDriver};
+use crate::error::{Error, Result};
+use crate::network::Network;
+use crate::ports::{
+    endpoint_link_alias, network_id_from_vxlan_alias, vxlan_link_alias, BridgeSpec, EndpointCheck,
+    EndpointFault, FwNetwork, Host, NetOps, VethPair, VxlanSpec, LINK_ALIAS_PREFIX,
+};
+
+/// Docker's option naming an overlay network's VXLAN id, shown in
+/// `network inspect`.
+pub const VXLANID_OPTION: &str = "com.docker.network.driver.overlay.vxlanid_list";
+
+/// The VXLAN ids berth gives overlay networks: Docker's range (below 4096
+/// are VLAN ids, by convention kept apart).
+pub const VNI_FIRST: u32 = 4096;
+pub const VNI_LAST: u32 = (1 << 24) - 1;
+
+/// What an overlay network holds beyond the shared model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverlaySettings {
+    /// The VXLAN network identifier, unique in the cluster.
+    pub vni: u32,
+}
+
+/// The lowest VNI none of `networks` holds.
+pub fn free_vni(networks: &[Network]) -> Result<u32> {
+    let taken: BTreeSet<u32> = networks
+        .iter()
+        .filter_map(|n| n.overlay.as_ref().map(|o| o.vni))
+        .collect();
+    (VNI_FIRST..=VNI_LAST)
+        .find(|vni| !taken.contains(vni))
+        .ok_or_else(|| Error::Unavailable("no VXLAN id left for an overlay network".to_owned()))
+}
+
+/// Refuses `-p`/`-P` for a container on an overlay network: its ports
+/// would be published through `berth_gwbridge`, which is not built.
+pub fn check_publishable(network: &Network, req: &ContainerCreate) -> Result<()> {
+    if network.driver == Driver::Overlay && (!req.port_bindings.is_empty() || req.publish_all) {
+        return Err(Error::Forbidden(format!(
+            "network {}: berth does not publish ports of containers on overlay networks yet",
+            network.name
+        )));
+    }
+    Ok(())
+}
+
+/// The overlay network's bridge on this host.
+pub fn bridge_name(network: &Network) -> Result<IfName> {
+    link_name("ov", network)
+}
+
+/// The overlay network's VXLAN port on this host.
+pub fn vxlan_name(network: &Network) -> Result<IfName> {
+    link_name("vx", network)
+}
+
+fn link_name(prefix: &str, network: &Network) -> Result<IfName> {
+    IfName::parse(&format!("{prefix}-{}", network.id.short()))
+        .map_err(|e| Error::InvalidParameter(e.to_string()))
+}
+
+/// The alias of an overlay network's bridge: `berth:overlay:<id>` (not the
+/// bridge driver's `network:` kind, whose orphan sweep would take it).
+fn bridge_alias(network: &Network) -> String {
+    format!("{LINK_ALIAS_PREFIX}overlay:{}", network.id)
+}
+
+fn overlay_id_from_alias(alias: &str) -> Option<&str> {
+    alias
+        .strip_prefix(LINK_ALIAS_PREFIX)?
+        .strip_prefix("overlay:")
+}
+
+/// The UDP port of VXLAN (IANA's).
+const VXLAN_PORT: u16 = 4789;
+
+/// What the driver needs of this host, set at [`NetworkDriver::start`].
+#[derive(Default)]
+pub struct OverlayDriver {
+    host: OnceLock<ClusterHost>,
+}
+
+impl OverlayDriver {
+    fn cluster_host(&self) -> Result<ClusterHost> {
+        self.host
+            .get()
+            .copied()
+            .ok_or_else(|| Error::Forbidden(crate::network::NO_CLUSTER_STORE.to_owned()))
+    }
+
+    fn veth_pair(&self, join: &Join<'_>) -> Result<VethPair> {
+        let endpoint = join.endpoint;
+        Ok(VethPair {
+            netns: join.sandbox.to_path_buf(),
+            bridge: bridge_name(join.network)?,
+            host_ifname: endpoint
+                .host_ifname
+                .clone()
+                .ok_or_else(|| Error::Internal {
+                    what: format!("endpoint {} has no veth", endpoint.id),
+                })?,
+            ifname: endpoint.ifname.clone(),
+            mac: endpoint.mac,
+            mtu: self.cluster_host()?.overlay_mtu,
+            addresses: endpoint.addresses().collect(),
+            // Egress is berth_gwbridge's, which is not built.
+            default_gateways: Vec::new(),
+            alias: endpoint_link_alias(&endpoint.id),
+        })
+    }
+}
+
+impl<H: Host> NetworkDriver<H> for OverlayDriver {
+    fn plan<'a>(
+        &'a self,
+        _: &'a H,
+        network: &'a mut Network,
+        _: &'a [Network],
+        _: &'a EngineConfig,
+    ) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            // Docker's overlay options (a fixed VXLAN id, `encrypted`) are
+            // not built: refused by name rather than dropped.
+            if let Some(key) = network.options.keys().next() {
+                return Err(Error::InvalidParameter(format!(
+                    "overlay network option {key} is not supported by berth"
+                )));
+            }
+            if network.enable_ipv6 {
+                return Err(Error::InvalidParameter(
+                    "berth's overlay networks are IPv4 only: --ipv6 is not supported".to_owned(),
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    fn has_endpoints(&self) -> bool {
+        true
+    }
+
+    fn start<'a>(&'a self, _: &'a H, config: &'a EngineConfig) -> DriverFuture<'a, ()> {
+        if let Some(host) = config.cluster_host {
+            let _ = self.host.set(host);
+        }
+        done(())
+    }
+
+    fn create_network<'a>(
+        &'a self,
+        host: &'a H,
+        network: &'a Network,
+        _: &'a EngineConfig,
+    ) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            let here = self.cluster_host()?;
+            let vni = network
+                .overlay
+                .as_ref()
+                .ok_or_else(|| Error::Internal {
+                    what: format!("network {} has no overlay settings", network.name),
+                })?
+                .vni;
+            let bridge = BridgeSpec {
+                name: bridge_name(network)?,
+                mtu: here.overlay_mtu,
+                addresses: Vec::new(),
+                alias: bridge_alias(network),
+                mac: bridge_mac(&network.id),
+            };
+            let net = host.net();
+            net.ensure_bridge(&bridge)
+                .await
+                .map_err(Error::kernel(format!("create bridge {}", bridge.name)))?;
+            let vxlan = VxlanSpec {
+                name: vxlan_name(network)?,
+                vni,
+                local: here.advertise,
+                port: VXLAN_PORT,
+                mtu: here.overlay_mtu,
+                bridge: bridge.name,
+                alias: vxlan_link_alias(&network.id),
+            };
+            net.ensure_vxlan(&vxlan)
+                .await
+                .map_err(Error::kernel(format!("create VXLAN port {}", vxlan.name)))
+        })
+    }
+
+    fn delete_network<'a>(
+        &'a self,
+        host: &'a Arc<H>,
+        network: &'a Network,
+    ) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            for link in [vxlan_name(network)?, bridge_name(network)?] {
+                host.net()
+                    .delete_link(&link)
+                    .await
+                    .map_err(Error::kernel(format!("remove {link}")))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn settle<'a>(&'a self, _: Option<&'a Network>) -> DriverFuture<'a, ()> {
+        done(())
+    }
+
+    fn remove_orphans<'a>(
+        &'a self,
+        host: &'a H,
+        networks: &'a [Network],
+        _: &'a BTreeSet<&'a str>,
+    ) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            let overlays: BTreeSet<&str> = networks
+                .iter()
+                .filter(|n| n.driver == Driver::Overlay)
+                .map(|n| n.id.as_str())
+                .collect();
+            // The bridge driver's sweep takes the veths of endpoints gone.
+            remove_owned_links(host.net(), |alias, _| {
+                if let Some(id) = network_id_from_vxlan_alias(alias) {
+                    (!overlays.contains(id)).then_some("VXLAN port")
+                } else {
+                    let id = overlay_id_from_alias(alias)?;
+                    (!overlays.contains(id)).then_some("overlay bridge")
+                }
+            })
+            .await
+        })
+    }
+
+    fn host_ifname(&self, endpoint: &EndpointId) -> Result<Option<IfName>> {
+        IfName::parse(&format!("veth{}", &endpoint.as_str()[..7]))
+            .map(Some)
+            .map_err(|e| Error::InvalidParameter(e.to_string()))
+    }
+
+    fn join<'a>(&'a self, host: &'a H, join: Join<'a>) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            let pair = self.veth_pair(&join)?;
+            host.net()
+                .add_veth_pair(&pair)
+                .await
+                .map_err(Error::kernel(format!(
+                    "create veth pair {} for network {}",
+                    pair.host_ifname, join.network.name
+                )))
+        })
+    }
+
+    fn leave<'a>(&'a self, host: &'a H, leave: Leave<'a>) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            let Some(veth) = &leave.endpoint.host_ifname else {
+                return Ok(());
+            };
+            host.net()
+                .delete_link(veth)
+                .await
+                .map_err(Error::kernel(format!("remove veth {veth}")))
+        })
+    }
+
+    fn endpoint_fault<'a>(
+        &'a self,
+        host: &'a H,
+        join: Join<'a>,
+        check: EndpointCheck,
+    ) -> DriverFuture<'a, Option<EndpointFault>> {
+        Box::pin(async move {
+            let pair = self.veth_pair(&join)?;
+            host.net()
+                .veth_pair_fault(&pair, check)
+                .await
+                .map_err(Error::kernel(format!("check veth {}", pair.host_ifname)))
+        })
+    }
+
+    fn firewall(&self, _: &Network, _: &EngineConfig) -> Option<FwNetwork> {
+        None
+    }
+
+    fn publishes_ports(&self) -> bool {
+        false
+    }
+
+    fn default_host_ip(&self, _: &Network) -> Option<IpAddr> {
+        None
+    }
+}
