@@ -24,7 +24,7 @@ mod schema;
 mod volumes;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use berth_core::container::Container;
@@ -68,7 +68,6 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
-    _checkpoints: Option<Checkpointer>,
 }
 
 impl SqliteStore {
@@ -106,25 +105,11 @@ impl SqliteStore {
         let mut writer = open_connection(path, sync, Role::Writer)?;
         schema::migrate(&mut writer, path, schema::MIGRATIONS)?;
         let reader = open_connection(path, sync, Role::Reader)?;
-        // Checkpoints run beside the commits, not inside whichever commit
-        // crosses SQLite's threshold (a spike of several fsyncs there);
-        // without the thread, SQLite's own stay.
-        let checkpoints = Checkpointer::start(open_connection(path, sync, Role::Checkpointer)?);
-        if checkpoints.is_some() {
-            writer
-                .pragma_update(None, "wal_autocheckpoint", 0)
-                .map_err(|source| StoreError::Open {
-                    path: path.to_owned(),
-                    step: "set wal_autocheckpoint=0",
-                    source,
-                })?;
-        }
         tracing::debug!(path = %path.display(), version = schema::latest(), "state database open");
         Ok(SqliteStore {
             path: path.to_owned(),
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
-            _checkpoints: checkpoints,
         })
     }
 
@@ -276,68 +261,6 @@ impl Store for SqliteStore {
 enum Role {
     Writer,
     Reader,
-    /// Copies the WAL into the database, on a thread of its own.
-    Checkpointer,
-}
-
-/// How often the WAL is checkpointed (a pass with nothing new to copy
-/// does no I/O).
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-
-/// The thread that checkpoints the WAL; stopped (and joined) on drop.
-#[derive(Debug)]
-struct Checkpointer {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Checkpointer {
-    fn start(conn: Connection) -> Option<Checkpointer> {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let signal = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("berth-checkpoint".into())
-            .spawn(move || loop {
-                let (stopped, wake) = &*signal;
-                let guard = stopped.lock().unwrap_or_else(PoisonError::into_inner);
-                let (guard, _) = wake
-                    .wait_timeout_while(guard, CHECKPOINT_EVERY, |stopped| !*stopped)
-                    .unwrap_or_else(PoisonError::into_inner);
-                if *guard {
-                    return;
-                }
-                drop(guard);
-                // PASSIVE: copies what no reader needs, never blocks a commit.
-                let done: rusqlite::Result<(i64, i64, i64)> =
-                    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    });
-                if let Err(e) = done {
-                    tracing::warn!(error = %e, "WAL checkpoint failed; the next one tries again");
-                }
-            });
-        match thread {
-            Ok(thread) => Some(Checkpointer {
-                stop,
-                thread: Some(thread),
-            }),
-            Err(e) => {
-                tracing::warn!(error = %e, "the WAL checkpoint thread could not start; SQLite checkpoints in commits");
-                None
-            }
-        }
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        let (stopped, wake) = &*self.stop;
-        *stopped.lock().unwrap_or_else(PoisonError::into_inner) = true;
-        wake.notify_all();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 fn open_connection(path: &Path, sync: Synchronous, role: Role) -> Result<Connection, StoreError> {
