@@ -77,6 +77,10 @@ pub struct Flags {
     /// `resolv.conf` path setting). For tests; hidden from users.
     #[arg(long, value_name = "FILE", hide = true)]
     pub resolv_conf: Option<PathBuf>,
+    /// A registry reached over plain HTTP or unverified TLS: host[:port]
+    /// or a CIDR (repeatable; loopback always is).
+    #[arg(long = "insecure-registry", value_name = "REGISTRY")]
+    pub insecure_registries: Vec<String>,
 }
 
 /// `daemon.json`, with Docker's key names. Unknown keys are an error, as in
@@ -98,6 +102,7 @@ struct FileConfig {
     dns: Option<Vec<IpAddr>>,
     default_runtime: Option<PathBuf>,
     init_path: Option<PathBuf>,
+    insecure_registries: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -127,6 +132,8 @@ pub struct Config {
     pub init_path: PathBuf,
     /// The host's resolv.conf (`--resolv-conf`, default /etc/resolv.conf).
     pub resolv_conf: PathBuf,
+    /// `insecure-registries`: `host[:port]` names and CIDRs.
+    pub insecure_registries: Vec<String>,
 }
 
 impl Config {
@@ -188,7 +195,15 @@ impl Config {
         } else {
             flags.dns
         };
+        let mut insecure_registries = file.insecure_registries.unwrap_or_default();
+        insecure_registries.extend(flags.insecure_registries);
+        for registry in &insecure_registries {
+            if registry.contains("://") {
+                bail!("insecure registry {registry} should not contain '://'");
+            }
+        }
         Ok(Config {
+            insecure_registries,
             data_root: flags
                 .data_root
                 .or(file.data_root)
@@ -313,6 +328,22 @@ mod tests {
         assert_eq!(c.address_pools.len(), 1);
         assert!(!c.ip_masq);
         assert_eq!(c.dns.len(), 1);
+    }
+
+    #[test]
+    fn insecure_registries_come_from_both() {
+        let flags = Flags::try_parse_from(["berthd", "--insecure-registry", "10.0.0.0/8"]).unwrap();
+        let c = Config::merge(flags, file(r#"{"insecure-registries": ["reg:5000"]}"#)).unwrap();
+        assert_eq!(c.insecure_registries, ["reg:5000", "10.0.0.0/8"]);
+        let e = Config::merge(
+            Flags::default(),
+            file(r#"{"insecure-registries": ["http://reg"]}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "insecure registry http://reg should not contain '://'"
+        );
     }
 
     #[test]

@@ -36,8 +36,9 @@ mod version;
 pub use backend::{
     AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions, ContainerLogs,
     ContainerPathStat, DataUsage, DataUsageOptions, ExecStartOptions, ExtractOptions,
-    ImageImportOptions, ImageListOptions, ImageRemoveOptions, LogMessage, LogStream, LogsOptions,
-    RemoveOptions, StatsOptions, StatsStream, StopOptions, TtySize, WaitCondition, WaitFuture,
+    ImageImportOptions, ImageListOptions, ImagePullOptions, ImageRemoveOptions, LogMessage,
+    LogStream, LogsOptions, ProgressDetail, ProgressMessage, PullStream, RemoveOptions,
+    StatsOptions, StatsStream, StopOptions, TtySize, WaitCondition, WaitFuture,
 };
 pub use error::{ApiError, ErrorKind, ServeError};
 pub use filters::{parse_filters, Filters};

@@ -122,6 +122,13 @@ impl<H: Host> EngineHandle<H> {
         })?
     }
 
+    /// Lists an image an adapter staged outside the engine (a pull) and
+    /// moves its tag and digest to it. Returns the image's id.
+    pub async fn record_staged_image(&self, staged: StagedImage) -> Result<String> {
+        self.ask(|r| Command::RecordImage(Box::new(staged), r))
+            .await
+    }
+
     /// `rmi`, with Docker's answer lines.
     pub async fn remove_image(&self, reference: String, force: bool) -> Result<Vec<RemovedImage>> {
         self.ask(|r| Command::RemoveImage(reference, force, r))

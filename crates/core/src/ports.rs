@@ -550,6 +550,8 @@ pub struct StagedImage {
     pub tag: Option<String>,
     /// Bytes of its files, for `docker images`.
     pub size: u64,
+    /// `repo@sha256:…` of the manifest a pull found it by.
+    pub repo_digest: Option<String>,
 }
 
 /// What removing a reference does by Docker's tag rules, decided first so

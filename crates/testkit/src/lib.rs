@@ -1,9 +1,11 @@
 //! Dev-only helpers: fakes of the core's ports (a modelling [`FakeNet`], an
 //! in-memory [`MemStore`], a deterministic [`FixedEnv`]) and, for end-to-end
-//! tests, the sandbox-host harness in [`sandbox`] (built on berth-sandbox).
+//! tests, the sandbox-host harness in [`sandbox`] (built on berth-sandbox)
+//! and a real image registry in it ([`registry`]).
 
 mod fake_images;
 mod fakes;
+pub mod registry;
 pub mod sandbox;
 pub mod store_contract;
 

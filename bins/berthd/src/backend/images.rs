@@ -101,7 +101,7 @@ pub(super) fn summary(image: &Image, containers: &[Arc<Container>]) -> ImageSumm
         id: image.id.to_string(),
         parent_id: String::new(),
         repo_tags: image.repo_tags.clone(),
-        repo_digests: Vec::new(),
+        repo_digests: image.repo_digests.clone(),
         created: unix_seconds(image.created),
         size: size(image.size),
         shared_size: -1,
@@ -128,12 +128,12 @@ pub async fn inspect(oci: &OciAdapter, name: &str) -> Result<ImageInspect, ApiEr
     Ok(ImageInspect {
         id: Some(image.id.to_string()),
         repo_tags: Some(image.repo_tags.clone()),
-        repo_digests: Some(Vec::new()),
+        repo_digests: Some(image.repo_digests.clone()),
         comment: Some(image.comment.clone()),
         created: Some(wire::timestamp(image.created)),
         author: Some(String::new()),
         config: Some(ImageConfig {
-            user: Some(String::new()),
+            user: Some(config.user.clone()),
             exposed_ports: config
                 .exposed_ports
                 .as_ref()

@@ -7,6 +7,7 @@ mod archive;
 mod fields;
 mod housekeeping;
 mod images;
+mod pull;
 mod resources;
 mod security;
 mod stats;
@@ -23,9 +24,9 @@ use std::time::SystemTime;
 use berth_api::{
     ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions,
     ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ErrorKind, ExecStartOptions,
-    ExtractOptions, Filters, ImageImportOptions, ImageListOptions, ImageRemoveOptions, LogsOptions,
-    RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession, TtySize,
-    WaitCondition, WaitFuture,
+    ExtractOptions, Filters, ImageImportOptions, ImageListOptions, ImagePullOptions,
+    ImageRemoveOptions, LogsOptions, PullStream, RemoveOptions, RequestBody, StatsOptions,
+    StatsStream, StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
 };
 use berth_core::container::StopSignal;
 use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
@@ -745,6 +746,10 @@ impl Backend for DaemonBackend {
         tarball: RequestBody,
     ) -> Result<String, ApiError> {
         images::import(&self.engine, options, tarball).await
+    }
+
+    async fn image_pull(&self, options: ImagePullOptions) -> Result<PullStream, ApiError> {
+        pull::pull(&self.engine, &self.oci, options).await
     }
 
     async fn image_list(&self, options: ImageListOptions) -> Result<Vec<ImageSummary>, ApiError> {

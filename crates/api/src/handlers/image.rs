@@ -8,17 +8,21 @@ use hyper::body::Incoming;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::backend::{Backend, ImageImportOptions, ImageListOptions, ImageRemoveOptions};
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::backend::{
+    Backend, ImageImportOptions, ImageListOptions, ImagePullOptions, ImageRemoveOptions,
+    ProgressMessage,
+};
 use crate::error::ApiError;
 use crate::handlers::{to_json_value, value_response};
 use crate::request::{bool_param, filters_param, non_empty_param, query_param, query_params};
-use crate::response::{json_response, response, ResponseBody, CONTENT_TYPE_JSON};
+use crate::response::{
+    json_response, response, streaming_response, ResponseBody, CONTENT_TYPE_JSON,
+};
 use crate::stream::RequestBody;
 use crate::version::ApiVersion;
-
-/// The registry of references without a host, and where dockerd pulls it from.
-const DOCKER_HUB: &str = "docker.io";
-const DEFAULT_REGISTRY: &str = "registry-1.docker.io";
 
 /// One progress message as dockerd's stream formatter writes it: JSON, then
 /// `\r\n`.
@@ -33,32 +37,18 @@ pub(super) async fn create<B: Backend>(
 ) -> Result<Response<ResponseBody>, ApiError> {
     let uri = request.uri().clone();
     if let Some(image) = non_empty_param(&uri, "fromImage") {
-        let (registry, reference) = pull_reference(&image, non_empty_param(&uri, "tag").as_deref());
-        // The docker CLI pulls after any 404 from create (an unknown network
-        // too) and then retries: for an image that is here, answer as dockerd
-        // does for an image already up to date, so the retry shows the real
-        // error.
-        let with_tag = if reference.contains(':') {
-            reference.clone()
-        } else {
-            format!("{reference}:latest")
+        let options = ImagePullOptions {
+            image,
+            tag: non_empty_param(&uri, "tag"),
+            platform: non_empty_param(&uri, "platform"),
+            registry_auth: request
+                .headers()
+                .get("X-Registry-Auth")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned),
         };
-        if backend.image_inspect(with_tag.clone()).await.is_ok() {
-            let status = format!("Status: Image is up to date for {with_tag}");
-            let mut line =
-                serde_json::to_vec(&ProgressStatus { status: &status }).map_err(|err| {
-                    ApiError::internal(format!("encoding the response failed: {err}"))
-                })?;
-            line.extend_from_slice(b"\r\n");
-            let mut reply = response(StatusCode::OK, line);
-            reply
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON));
-            return Ok(reply);
-        }
-        return Err(ApiError::unavailable(format!(
-            "Get \"https://{registry}/v2/\": berth does not pull images: no registry is reachable; create {reference:?} with docker import"
-        )));
+        return pull(backend, options).await;
     }
     let source = query_param(&uri, "fromSrc").unwrap_or_default();
     if source != "-" {
@@ -87,29 +77,40 @@ pub(super) async fn create<B: Backend>(
     Ok(reply)
 }
 
-/// berth has no registry client: a pull of an image that is not here gets
-/// the shape of dockerd's answer when it cannot reach the registry, so
-/// clients report it as a pull failure. `image` is what the client sent:
-/// the docker CLI sends the normalised name (`docker.io/library/busybox`)
-/// with the tag apart. Returns the registry and the familiar reference.
-fn pull_reference(image: &str, tag: Option<&str>) -> (String, String) {
-    let (domain, path) = match image.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (first, rest),
-        _ => (DOCKER_HUB, image),
+/// dockerd writes nothing before the pull's first message, so a pull
+/// refused up front (no such image, registry unreachable) is a plain error
+/// response; once it streams, a failure is an `error` message in band.
+async fn pull<B: Backend>(
+    backend: &B,
+    options: ImagePullOptions,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let mut messages = backend.image_pull(options).await?;
+    let first = match messages.next().await {
+        Some(Ok(first)) => first,
+        Some(Err(err)) => return Err(err),
+        None => {
+            return Ok(streaming_response(
+                CONTENT_TYPE_JSON,
+                futures::stream::empty(),
+            ))
+        }
     };
-    let (registry, familiar) = if domain == DOCKER_HUB || domain == "index.docker.io" {
-        (
-            DEFAULT_REGISTRY.to_owned(),
-            path.strip_prefix("library/").unwrap_or(path).to_owned(),
-        )
-    } else {
-        (domain.to_owned(), image.to_owned())
+    let lines = futures::stream::once(async { Ok(first) })
+        .chain(messages)
+        .map(|message| Bytes::from(progress_line(&message)));
+    Ok(streaming_response(CONTENT_TYPE_JSON, lines))
+}
+
+/// One line of the stream: the message, or an error as dockerd writes it.
+fn progress_line(message: &Result<ProgressMessage, ApiError>) -> Vec<u8> {
+    let mut line = match message {
+        Ok(message) => serde_json::to_vec(message).unwrap_or_default(),
+        Err(err) => json!({"errorDetail": {"message": err.message}, "error": err.message})
+            .to_string()
+            .into_bytes(),
     };
-    let reference = match tag {
-        Some(tag) => format!("{familiar}:{tag}"),
-        None => familiar,
-    };
-    (registry, reference)
+    line.extend_from_slice(b"\r\n");
+    line
 }
 
 pub(super) async fn list<B: Backend>(
@@ -369,30 +370,25 @@ mod tests {
     }
 
     #[test]
-    fn pull_names_the_registry_it_would_use() {
-        for (image, registry, reference) in [
-            ("busybox", DEFAULT_REGISTRY, "busybox:latest"),
-            ("library/busybox", DEFAULT_REGISTRY, "busybox:latest"),
-            (
-                "docker.io/library/busybox",
-                DEFAULT_REGISTRY,
-                "busybox:latest",
-            ),
-            ("docker.io/team/app", DEFAULT_REGISTRY, "team/app:latest"),
-            (
-                "localhost:5000/app",
-                "localhost:5000",
-                "localhost:5000/app:latest",
-            ),
-            ("localhost/app", "localhost", "localhost/app:latest"),
-            ("ghcr.io/org/app", "ghcr.io", "ghcr.io/org/app:latest"),
-        ] {
-            assert_eq!(
-                pull_reference(image, Some("latest")),
-                (registry.to_owned(), reference.to_owned()),
-                "{image}"
-            );
-        }
+    fn progress_lines_are_dockers() {
+        use crate::backend::ProgressDetail;
+        let message = ProgressMessage {
+            status: "Downloading".to_owned(),
+            progress_detail: Some(ProgressDetail {
+                current: Some(1),
+                total: Some(2),
+            }),
+            id: Some("abc".to_owned()),
+        };
+        assert_eq!(
+            progress_line(&Ok(message)),
+            b"{\"status\":\"Downloading\",\"progressDetail\":{\"current\":1,\"total\":2},\"id\":\"abc\"}\r\n"
+        );
+        let err = ApiError::internal("boom");
+        assert_eq!(
+            progress_line(&Err(err)),
+            b"{\"error\":\"boom\",\"errorDetail\":{\"message\":\"boom\"}}\r\n"
+        );
     }
 
     #[test]

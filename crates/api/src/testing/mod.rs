@@ -40,9 +40,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::{
     ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions,
     ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ExecStartOptions,
-    ExtractOptions, Filters, ImageImportOptions, ImageListOptions, ImageRemoveOptions, LogsOptions,
-    RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession, TtySize,
-    WaitCondition, WaitFuture,
+    ExtractOptions, Filters, ImageImportOptions, ImageListOptions, ImagePullOptions,
+    ImageRemoveOptions, LogsOptions, PullStream, RemoveOptions, RequestBody, StatsOptions,
+    StatsStream, StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
 };
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
@@ -99,6 +99,7 @@ pub enum Call {
     ExecResize(String, TtySize),
     ExecInspect(String),
     ImageImport(ImageImportOptions, usize),
+    ImagePull(ImagePullOptions),
     ImageList(ImageListOptions),
     ImageInspect(String),
     ImageRemove(String, ImageRemoveOptions),
@@ -447,6 +448,14 @@ impl Backend for StubBackend {
         tarball: RequestBody,
     ) -> Result<String, ApiError> {
         images::image_import(self, options, tarball).await
+    }
+
+    async fn image_pull(&self, options: ImagePullOptions) -> Result<PullStream, ApiError> {
+        self.record(Call::ImagePull(options.clone()));
+        Err(ApiError::not_found(format!(
+            "pull access denied for {}, repository does not exist or may require 'docker login'",
+            options.image
+        )))
     }
 
     async fn image_list(&self, options: ImageListOptions) -> Result<Vec<ImageSummary>, ApiError> {

@@ -42,7 +42,7 @@ impl Images for OciAdapter {
             entrypoint: config.entrypoint,
             env: config.env.unwrap_or_default(),
             working_dir: config.working_dir,
-            user: String::new(),
+            user: config.user,
             exposed,
             volumes: config
                 .volumes
@@ -69,6 +69,7 @@ impl Images for OciAdapter {
             id: staged.id.to_string(),
             tag: staged.tag.map(|t| t.to_string()),
             size: staged.size,
+            repo_digest: staged.repo_digest,
         })
     }
 
@@ -82,6 +83,7 @@ impl Images for OciAdapter {
                 .map(RepoTag::parse)
                 .transpose()
                 .map_err(refusal)?,
+            repo_digest: staged.repo_digest.clone(),
         };
         self.inner
             .images

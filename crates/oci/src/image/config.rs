@@ -22,6 +22,8 @@ pub struct ImageConfig {
     pub env: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub working_dir: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user: String,
     /// Keys like `80/tcp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exposed_ports: Option<BTreeMap<String, Empty>>,
@@ -54,8 +56,12 @@ pub(crate) struct ImageDocument {
     pub architecture: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub comment: String,
+    /// Optional in OCI configs, as are `created` and `history`.
+    #[serde(default)]
     pub config: ImageConfig,
+    #[serde(default)]
     pub created: String,
+    #[serde(default)]
     pub history: Vec<History>,
     pub os: String,
     pub rootfs: RootFs,

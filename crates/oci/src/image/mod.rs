@@ -9,6 +9,7 @@
 
 mod changes;
 mod config;
+mod layered;
 mod reference;
 mod unpack;
 
@@ -24,13 +25,16 @@ use sha2::{Digest, Sha256};
 
 pub use changes::apply_changes;
 pub use config::{Empty, ImageConfig};
+pub use layered::LayerStage;
 pub use reference::{ImageId, RepoTag, DEFAULT_TAG};
 
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all, remove_dir_all_if_exists, write_atomic};
 use crate::time::{format_rfc3339_nano, parse_rfc3339};
-use config::{go_arch, History, ImageDocument, RootFs};
+pub(crate) use config::go_arch;
+use config::{History, ImageDocument, RootFs};
 use reference::is_hex;
+pub(crate) use unpack::hex as unpack_hex;
 
 const INDEX: &str = "index.json";
 const TMP: &str = "tmp";
@@ -60,6 +64,8 @@ pub struct Image {
     pub id: ImageId,
     /// Sorted `repo:tag` names; empty for a dangling image.
     pub repo_tags: Vec<String>,
+    /// `repo@sha256:…` of the manifests it was pulled by.
+    pub repo_digests: Vec<String>,
     pub created: SystemTime,
     /// Bytes of regular files in the rootfs.
     pub size: u64,
@@ -90,6 +96,8 @@ pub struct Staged {
     pub id: ImageId,
     pub size: u64,
     pub tag: Option<RepoTag>,
+    /// `repo@sha256:…` of the manifest a pull found it by.
+    pub repo_digest: Option<String>,
 }
 
 /// One line of Docker's `DELETE /images/{name}` answer.
@@ -103,6 +111,9 @@ pub enum Removed {
 struct Index {
     images: BTreeMap<String, IndexEntry>,
     tags: BTreeMap<String, String>,
+    /// `repo@sha256:…` to image hex, for pulled images.
+    #[serde(default)]
+    digests: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,12 +169,18 @@ impl ImageStore {
                 index.images.remove(hex);
             }
             index.tags.retain(|_, hex| !missing.contains(hex));
+            index.digests.retain(|_, hex| !missing.contains(hex));
             write_index(&dir, &index)?;
         }
         Ok(ImageStore {
             dir,
             index: Mutex::new(index),
         })
+    }
+
+    /// `<data-root>/images`.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn lock(&self) -> MutexGuard<'_, Index> {
@@ -231,6 +248,7 @@ impl ImageStore {
             id: ImageId::from_hex(hex),
             size: unpacked.size,
             tag: opts.tag.clone(),
+            repo_digest: None,
         })
     }
 
@@ -248,6 +266,9 @@ impl ImageStore {
             .insert(hex.to_owned(), IndexEntry { size: staged.size });
         if let Some(tag) = &staged.tag {
             index.tags.insert(tag.to_string(), hex.to_owned());
+        }
+        if let Some(digest) = &staged.repo_digest {
+            index.digests.insert(digest.clone(), hex.to_owned());
         }
         write_index(&self.dir, &index)?;
         tracing::info!(image = %hex, tag = ?staged.tag.as_ref().map(ToString::to_string), size = staged.size, "imported image");
@@ -300,13 +321,29 @@ impl ImageStore {
                 .map(|(t, _)| t.clone())
                 .collect()
         };
+        let digests_of = |hex: &str| -> Vec<String> {
+            index
+                .digests
+                .iter()
+                .filter(|(_, h)| h.as_str() == hex)
+                .map(|(d, _)| d.clone())
+                .collect()
+        };
         match resolve(&index, reference)? {
-            Resolved::Tag(tag, hex) => {
-                let others = tags_of(&hex).len() > 1;
+            Resolved::Tag(name, hex) => {
+                // Docker: the image goes with its last tag, and with it the
+                // digests it was pulled by; a digest alone untags itself
+                // and deletes only an image with no tag left.
+                let tags = tags_of(&hex);
+                let delete = tags.iter().all(|t| *t == name);
+                let mut untag = vec![name.clone()];
+                if delete {
+                    untag.extend(digests_of(&hex).into_iter().filter(|d| *d != name));
+                }
                 Ok(RemovePlan {
                     id: ImageId::from_hex(hex),
-                    untag: vec![tag],
-                    delete: !others,
+                    untag,
+                    delete,
                 })
             }
             Resolved::Id(hex) => {
@@ -314,9 +351,11 @@ impl ImageStore {
                 if tags.len() > 1 && !force {
                     return Err(Error::ImageReferencedByTags(hex[..12].to_owned()));
                 }
+                let mut untag = tags;
+                untag.extend(digests_of(&hex));
                 Ok(RemovePlan {
                     id: ImageId::from_hex(hex),
-                    untag: tags,
+                    untag,
                     delete: true,
                 })
             }
@@ -348,11 +387,15 @@ impl ImageStore {
             if index.tags.get(tag).map(String::as_str) == Some(hex) {
                 index.tags.remove(tag);
                 out.push(Removed::Untagged(tag.clone()));
+            } else if index.digests.get(tag).map(String::as_str) == Some(hex) {
+                index.digests.remove(tag);
+                out.push(Removed::Untagged(tag.clone()));
             }
         }
         if plan.delete {
             index.images.remove(hex);
             index.tags.retain(|_, h| h != hex);
+            index.digests.retain(|_, h| h != hex);
         }
         write_index(&self.dir, &index)?;
         if !plan.delete {
@@ -385,10 +428,14 @@ impl ImageStore {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;
-        let created = parse_rfc3339(&doc.created).ok_or_else(|| Error::CorruptStore {
-            path: path.clone(),
-            reason: format!("bad created time {:?}", doc.created),
-        })?;
+        let created = if doc.created.is_empty() {
+            SystemTime::UNIX_EPOCH
+        } else {
+            parse_rfc3339(&doc.created).ok_or_else(|| Error::CorruptStore {
+                path: path.clone(),
+                reason: format!("bad created time {:?}", doc.created),
+            })?
+        };
         Ok(Image {
             id: ImageId::from_hex(hex.to_owned()),
             repo_tags: index
@@ -396,6 +443,12 @@ impl ImageStore {
                 .iter()
                 .filter(|(_, h)| h.as_str() == hex)
                 .map(|(t, _)| t.clone())
+                .collect(),
+            repo_digests: index
+                .digests
+                .iter()
+                .filter(|(_, h)| h.as_str() == hex)
+                .map(|(d, _)| d.clone())
                 .collect(),
             created,
             size: entry.size,
@@ -424,6 +477,17 @@ fn resolve(index: &Index, reference: &str) -> Result<Resolved> {
     }
     if reference.len() == 64 && is_hex(reference) {
         return by_id_prefix(index, reference).ok_or_else(not_found)?;
+    }
+    if reference.contains('@') {
+        let named = berth_types::reference::parse_normalized(reference)
+            .map_err(|e| Error::InvalidReference(e.to_string()))?;
+        // `name:tag@digest` is looked up by its digest alone.
+        let digest = reference.rsplit_once('@').map_or("", |(_, d)| d);
+        let key = format!("{}@{digest}", named.familiar_name());
+        return match index.digests.get(&key) {
+            Some(hex) => Ok(Resolved::Tag(key, hex.clone())),
+            None => Err(Error::NoSuchImage(key)),
+        };
     }
     let name_err = match RepoTag::parse(reference) {
         Ok(tag) => {
