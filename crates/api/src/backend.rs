@@ -398,6 +398,15 @@ pub trait Backend: Send + Sync + 'static {
         options: ImageRemoveOptions,
     ) -> impl Future<Output = Result<Vec<ImageDeleteResponseItem>, ApiError>> + Send;
 
+    /// `POST /images/{name}/tag` (`docker tag`): gives the image `name`
+    /// the name `repo` (which may carry the tag) with `tag`.
+    fn image_tag(
+        &self,
+        name: String,
+        repo: String,
+        tag: Option<String>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
     /// `POST /containers/prune`: the stopped containers `filters` admits
     /// (`until`, `label`, `label!`; the backend checks the keys).
     fn container_prune(

@@ -102,6 +102,11 @@ pub(crate) enum Route {
     ImageInspect { name: String },
     /// `DELETE /images/{name}`.
     ImageRemove { name: String },
+    /// `POST /images/{name}/tag`.
+    ImageTag { name: String },
+    /// `POST /images/{name}/push`, `GET /images/{name}/get`,
+    /// `GET /images/get`, `POST /images/load`: refused by name.
+    ImageUnsupported { what: &'static str },
     /// `POST /images/prune`.
     ImagePrune,
     /// `GET /system/df`.
@@ -222,6 +227,19 @@ fn match_image_route(method: &Method, rest: &str) -> Option<Route> {
         (&Method::GET, "json") => Route::ImageList,
         (&Method::POST, "create") => Route::ImageCreate,
         (&Method::POST, "prune") => Route::ImagePrune,
+        (&Method::POST, "load") => Route::ImageUnsupported { what: "load" },
+        (&Method::GET, "get") => Route::ImageUnsupported { what: "save" },
+        (&Method::POST, rest) if rest.ends_with("/tag") => Route::ImageTag {
+            name: non_empty(rest.strip_suffix("/tag")?)?,
+        },
+        (&Method::POST, rest) if rest.ends_with("/push") => {
+            non_empty(rest.strip_suffix("/push")?)?;
+            Route::ImageUnsupported { what: "push" }
+        }
+        (&Method::GET, rest) if rest.ends_with("/get") => {
+            non_empty(rest.strip_suffix("/get")?)?;
+            Route::ImageUnsupported { what: "save" }
+        }
         (&Method::GET, rest) => Route::ImageInspect {
             name: non_empty(rest.strip_suffix("/json")?)?,
         },
@@ -614,6 +632,29 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[test]
+    fn image_tag_push_save_and_load_route() {
+        assert_eq!(
+            match_route(&Method::POST, "/images/127.0.0.1:5000/app:v1/tag"),
+            Some(Route::ImageTag {
+                name: "127.0.0.1:5000/app:v1".to_owned()
+            })
+        );
+        for (method, path, what) in [
+            (Method::POST, "/images/app/push", "push"),
+            (Method::GET, "/images/app/get", "save"),
+            (Method::GET, "/images/get", "save"),
+            (Method::POST, "/images/load", "load"),
+        ] {
+            assert_eq!(
+                match_route(&method, path),
+                Some(Route::ImageUnsupported { what }),
+                "{path}"
+            );
+        }
+        assert_eq!(match_route(&Method::POST, "/images//tag"), None);
     }
 
     #[test]

@@ -23,7 +23,7 @@ impl<H: Host> Engine<H> {
             .images()
             .record(staged)
             .map_err(image_error(format!("record image {}", staged.id)))?;
-        info!(image = %staged.id, tag = ?staged.tag, "image imported");
+        info!(image = %staged.id, tag = ?staged.tag, digest = ?staged.repo_digest, "image recorded");
         Ok(staged.id.clone())
     }
 

@@ -66,3 +66,56 @@ fn import_run_and_rmi_refused_while_a_container_uses_the_image() {
     assert!(err.contains("No such image"), "{err}");
     sb.docker(&["rm", "user"]).ok();
 }
+
+#[test]
+fn tag_names_an_image_and_rmi_untags_before_it_deletes() {
+    let sb = Sandbox::with_busybox();
+    let id = sb.inspect("busybox")["Id"].as_str().unwrap().to_owned();
+    sb.docker(&["tag", "busybox", "team/app:v1"]).ok();
+    sb.docker(&["tag", &id[7..19], "127.0.0.1:5000/app"]).ok();
+    let image = sb.inspect("team/app:v1");
+    assert_eq!(image["Id"], id);
+    assert_eq!(
+        image["RepoTags"],
+        serde_json::json!(["127.0.0.1:5000/app:latest", "busybox:latest", "team/app:v1"])
+    );
+    // The image's Cmd comes with the new name.
+    assert_eq!(
+        sb.docker(&["run", "--rm", "team/app:v1", "echo", "tagged"])
+            .ok(),
+        "tagged\n"
+    );
+
+    let err = sb.docker(&["tag", "nosuch", "x"]).err();
+    assert!(err.contains("No such image: nosuch"), "{err}");
+    let err = sb.docker(&["tag", "busybox", "Bad/Name"]).err();
+    assert!(err.contains("invalid reference format"), "{err}");
+
+    // A name untags; the last name deletes.
+    let out = sb.docker(&["rmi", "team/app:v1"]).ok();
+    assert_eq!(out, "Untagged: team/app:v1\n");
+    sb.docker(&["rmi", "127.0.0.1:5000/app"]).ok();
+    let out = sb.docker(&["rmi", "busybox"]).ok();
+    assert!(out.contains("Untagged: busybox:latest"), "{out}");
+    assert!(out.contains(&format!("Deleted: {id}")), "{out}");
+}
+
+#[test]
+fn push_save_and_load_are_refused_by_name() {
+    let sb = Sandbox::with_busybox();
+    let err = sb.docker(&["push", "busybox"]).err();
+    assert!(err.contains("berth cannot push images yet"), "{err}");
+    let err = sb
+        .docker(&[
+            "save",
+            "-o",
+            sb.dir().join("b.tar").to_str().unwrap(),
+            "busybox",
+        ])
+        .err();
+    assert!(err.contains("berth cannot save images yet"), "{err}");
+    let err = sb
+        .docker(&["load", "-i", busybox_tarball().to_str().unwrap()])
+        .err();
+    assert!(err.contains("berth cannot load images yet"), "{err}");
+}

@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use berth_core::container::Container;
 use berth_core::filter::{ImageFacts, ImageFilter};
-use berth_core::ports::{ImageImport, RemovedImage};
+use berth_core::ports::{ImageImport, RemovedImage, StagedImage};
 use berth_core::EngineHandle;
 use berth_oci::image::Image;
 use berth_oci::OciAdapter;
+use berth_oci::RepoTag;
 use bollard_stubs::models::{
     ImageConfig, ImageDeleteResponseItem, ImageInspect, ImageInspectRootFs, ImageSummary,
 };
@@ -49,6 +50,34 @@ pub async fn import(
     engine
         .import_image(tarball, import)
         .await
+        .map_err(api_error)
+}
+
+/// `docker tag`: the engine moves the new name to the image, in order with
+/// creates and removals, as it does for an import.
+pub async fn tag(
+    engine: &EngineHandle<RealHost>,
+    oci: &OciAdapter,
+    name: &str,
+    repo: &str,
+    tag: Option<&str>,
+) -> Result<(), ApiError> {
+    if repo.contains('@') {
+        return Err(ApiError::invalid_parameter(
+            "refusing to create a tag with a digest reference",
+        ));
+    }
+    let target = RepoTag::with_tag(repo, tag).map_err(oci_error)?;
+    let image = oci.images().inspect(name).map_err(oci_error)?;
+    engine
+        .record_staged_image(StagedImage {
+            id: image.id.to_string(),
+            tag: Some(target.to_string()),
+            size: image.size,
+            repo_digest: None,
+        })
+        .await
+        .map(drop)
         .map_err(api_error)
 }
 

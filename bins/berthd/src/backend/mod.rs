@@ -769,6 +769,15 @@ impl Backend for DaemonBackend {
         images::remove(&self.engine, name, options).await
     }
 
+    async fn image_tag(
+        &self,
+        name: String,
+        repo: String,
+        tag: Option<String>,
+    ) -> Result<(), ApiError> {
+        images::tag(&self.engine, &self.oci, &name, &repo, tag.as_deref()).await
+    }
+
     async fn container_prune(&self, filters: Filters) -> Result<ContainerPruneResponse, ApiError> {
         housekeeping::container_prune(&self.engine, &self.oci, &filters).await
     }

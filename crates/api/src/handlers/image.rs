@@ -293,6 +293,21 @@ pub(super) async fn remove<B: Backend>(
     json_response(StatusCode::OK, &backend.image_remove(name, options).await?)
 }
 
+/// `POST /images/{name}/tag?repo=&tag=` (`docker tag`): 201, no body.
+pub(super) async fn tag<B: Backend>(
+    backend: &B,
+    name: String,
+    uri: &Uri,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let repo = non_empty_param(uri, "repo").ok_or_else(|| {
+        ApiError::invalid_parameter("repository name must have at least one component")
+    })?;
+    backend
+        .image_tag(name, repo, non_empty_param(uri, "tag"))
+        .await?;
+    Ok(response(StatusCode::CREATED, Bytes::new()))
+}
+
 /// `POST /images/prune`.
 pub(super) async fn prune<B: Backend>(
     backend: &B,

@@ -172,6 +172,10 @@ async fn dispatch<B: Backend>(
             image::inspect(backend, name, api_version, request.uri()).await
         }
         Route::ImageRemove { name } => image::remove(backend, name, request.uri()).await,
+        Route::ImageTag { name } => image::tag(backend, name, request.uri()).await,
+        Route::ImageUnsupported { what } => Err(ApiError::not_implemented(format!(
+            "berth cannot {what} images yet (docker {what})"
+        ))),
         Route::VolumeList => volume::list(backend, request.uri()).await,
         Route::VolumeInspect { name } => volume::inspect(backend, name).await,
         Route::VolumeCreate => volume::create(backend, request).await,

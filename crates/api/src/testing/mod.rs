@@ -100,6 +100,7 @@ pub enum Call {
     ExecInspect(String),
     ImageImport(ImageImportOptions, usize),
     ImagePull(ImagePullOptions),
+    ImageTag(String, String, Option<String>),
     ImageList(ImageListOptions),
     ImageInspect(String),
     ImageRemove(String, ImageRemoveOptions),
@@ -472,6 +473,16 @@ impl Backend for StubBackend {
         options: ImageRemoveOptions,
     ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
         images::image_remove(self, name, options).await
+    }
+
+    async fn image_tag(
+        &self,
+        name: String,
+        repo: String,
+        tag: Option<String>,
+    ) -> Result<(), ApiError> {
+        self.record(Call::ImageTag(name, repo, tag));
+        Ok(())
     }
 
     async fn volume_list(&self, filters: Filters) -> Result<VolumeListResponse, ApiError> {
