@@ -398,6 +398,15 @@ pub trait Backend: Send + Sync + 'static {
         options: ImageRemoveOptions,
     ) -> impl Future<Output = Result<Vec<ImageDeleteResponseItem>, ApiError>> + Send;
 
+    /// `POST /images/{name}/push?tag=` (`docker push`), with the
+    /// `X-Registry-Auth` header as sent: progress as for a pull.
+    fn image_push(
+        &self,
+        name: String,
+        tag: Option<String>,
+        registry_auth: Option<String>,
+    ) -> impl Future<Output = Result<PullStream, ApiError>> + Send;
+
     /// `POST /images/{name}/tag` (`docker tag`): gives the image `name`
     /// the name `repo` (which may carry the tag) with `tag`.
     fn image_tag(
@@ -683,7 +692,7 @@ pub struct ProgressDetail {
     pub total: Option<u64>,
 }
 
-/// A pull's progress messages, in order.
+/// A pull's or push's progress messages, in order.
 pub type PullStream = Pin<Box<dyn Stream<Item = Result<ProgressMessage, ApiError>> + Send>>;
 
 /// `GET /images/json` parameters.

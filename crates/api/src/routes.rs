@@ -104,8 +104,10 @@ pub(crate) enum Route {
     ImageRemove { name: String },
     /// `POST /images/{name}/tag`.
     ImageTag { name: String },
-    /// `POST /images/{name}/push`, `GET /images/{name}/get`,
-    /// `GET /images/get`, `POST /images/load`: refused by name.
+    /// `POST /images/{name}/push`.
+    ImagePush { name: String },
+    /// `GET /images/{name}/get`, `GET /images/get`, `POST /images/load`:
+    /// refused by name.
     ImageUnsupported { what: &'static str },
     /// `POST /images/prune`.
     ImagePrune,
@@ -232,10 +234,9 @@ fn match_image_route(method: &Method, rest: &str) -> Option<Route> {
         (&Method::POST, rest) if rest.ends_with("/tag") => Route::ImageTag {
             name: non_empty(rest.strip_suffix("/tag")?)?,
         },
-        (&Method::POST, rest) if rest.ends_with("/push") => {
-            non_empty(rest.strip_suffix("/push")?)?;
-            Route::ImageUnsupported { what: "push" }
-        }
+        (&Method::POST, rest) if rest.ends_with("/push") => Route::ImagePush {
+            name: non_empty(rest.strip_suffix("/push")?)?,
+        },
         (&Method::GET, rest) if rest.ends_with("/get") => {
             non_empty(rest.strip_suffix("/get")?)?;
             Route::ImageUnsupported { what: "save" }
@@ -642,8 +643,13 @@ mod tests {
                 name: "127.0.0.1:5000/app:v1".to_owned()
             })
         );
+        assert_eq!(
+            match_route(&Method::POST, "/images/127.0.0.1:5000/app/push"),
+            Some(Route::ImagePush {
+                name: "127.0.0.1:5000/app".to_owned()
+            })
+        );
         for (method, path, what) in [
-            (Method::POST, "/images/app/push", "push"),
             (Method::GET, "/images/app/get", "save"),
             (Method::GET, "/images/get", "save"),
             (Method::POST, "/images/load", "load"),

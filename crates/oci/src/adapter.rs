@@ -28,9 +28,11 @@ use crate::spec::{ContainerOptions, EtcFiles, NetworkNamespace, ProcessSpec, Rli
 
 mod images;
 mod pull;
+mod push;
 mod volumes;
 
 pub use pull::{PullProgress, PullRequest};
+pub use push::PushRequest;
 
 /// The runtime and the image store, shared by the daemon's tasks.
 #[derive(Clone)]

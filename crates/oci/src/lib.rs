@@ -35,7 +35,7 @@ pub mod stats;
 pub mod time;
 pub mod volumes;
 
-pub use adapter::{OciAdapter, PullProgress, PullRequest};
+pub use adapter::{OciAdapter, PullProgress, PullRequest, PushRequest};
 pub use error::{Error, ErrorKind, Result, RuntimeFailure};
 pub use image::{ImageId, ImageStore, RepoTag};
 pub use layout::{ExecId, Layout};

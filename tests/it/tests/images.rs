@@ -101,10 +101,13 @@ fn tag_names_an_image_and_rmi_untags_before_it_deletes() {
 }
 
 #[test]
-fn push_save_and_load_are_refused_by_name() {
+fn push_of_an_imported_image_save_and_load_are_refused_by_name() {
     let sb = Sandbox::with_busybox();
     let err = sb.docker(&["push", "busybox"]).err();
-    assert!(err.contains("berth cannot push images yet"), "{err}");
+    assert!(
+        err.contains("berth cannot push busybox:latest: it was imported"),
+        "{err}"
+    );
     let err = sb
         .docker(&[
             "save",

@@ -317,3 +317,52 @@ fn insecure_registries_come_from_daemon_json() {
         "insecure\n"
     );
 }
+
+#[test]
+fn push_then_pull_back_into_a_clean_daemon() {
+    let mut sb = daemon();
+    let registry = sb.start_registry();
+    let id = push_image(&sb, &registry, "busybox", "pushed by berth\n");
+    let out = sb.docker(&["pull", "127.0.0.1:5000/busybox"]).ok();
+    let pulled = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Digest: "))
+        .unwrap()
+        .to_owned();
+    sb.docker(&["tag", "127.0.0.1:5000/busybox", "127.0.0.1:5000/copy:v2"])
+        .ok();
+    let out = sb.docker(&["push", "127.0.0.1:5000/copy:v2"]).ok();
+    assert!(
+        out.contains("The push refers to repository [127.0.0.1:5000/copy]"),
+        "{out}"
+    );
+    assert!(out.contains("Pushed"), "{out}");
+    // The manifest goes back as it came: the same digest.
+    assert!(
+        out.contains(&format!("v2: digest: {pulled} size: ")),
+        "{out}"
+    );
+    assert!(sb.inspect("127.0.0.1:5000/copy:v2")["RepoDigests"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(format!("127.0.0.1:5000/copy@{pulled}"))));
+    let again = sb.docker(&["push", "127.0.0.1:5000/copy:v2"]).ok();
+    assert_eq!(again.matches("Layer already exists").count(), 2, "{again}");
+
+    let err = sb.docker(&["push", "127.0.0.1:5000/nothing:v1"]).err();
+    assert!(
+        err.contains("An image does not exist locally with the tag: 127.0.0.1:5000/nothing"),
+        "{err}"
+    );
+
+    // A clean daemon pulls what berth pushed.
+    sb.stop_daemon();
+    fs::remove_dir_all(sb.data_root()).unwrap();
+    sb.restart_daemon();
+    sb.docker(&["pull", "127.0.0.1:5000/copy:v2"]).ok();
+    assert_eq!(sb.inspect("127.0.0.1:5000/copy:v2")["Id"], id);
+    assert_eq!(
+        sb.docker(&["run", "--rm", "127.0.0.1:5000/copy:v2"]).ok(),
+        "pushed by berth\n"
+    );
+}

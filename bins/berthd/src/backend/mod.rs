@@ -769,6 +769,15 @@ impl Backend for DaemonBackend {
         images::remove(&self.engine, name, options).await
     }
 
+    async fn image_push(
+        &self,
+        name: String,
+        tag: Option<String>,
+        registry_auth: Option<String>,
+    ) -> Result<PullStream, ApiError> {
+        pull::push(&self.engine, &self.oci, name, tag, registry_auth).await
+    }
+
     async fn image_tag(
         &self,
         name: String,

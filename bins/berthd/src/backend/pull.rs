@@ -1,4 +1,4 @@
-//! `docker pull`, and the docker CLI's pull after `run`/`create` of a
+//! `docker pull` and `docker push`, and the docker CLI's pull after `run`/`create` of a
 //! missing image: the reference as dockerd reads `fromImage` and `tag`,
 //! credentials from `X-Registry-Auth`, the pull itself in a task of its own
 //! (a client hanging up cannot leave a staged image unlisted), then the
@@ -9,8 +9,8 @@ use berth_api::{
     ApiError, ErrorKind, ImagePullOptions, ProgressDetail, ProgressMessage, PullStream,
 };
 use berth_core::EngineHandle;
-use berth_oci::registry::{Credentials, Platform, PullError, PullErrorKind};
-use berth_oci::{OciAdapter, PullProgress, PullRequest};
+use berth_oci::registry::{Credentials, Platform, RegistryError, RegistryErrorKind};
+use berth_oci::{OciAdapter, PullProgress, PullRequest, PushRequest};
 use berth_types::reference::{parse_normalized, ImageRef};
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
@@ -41,7 +41,7 @@ pub async fn pull(
         .as_deref()
         .map(Platform::parse)
         .transpose()
-        .map_err(pull_error)?;
+        .map_err(registry_error)?;
     let credentials = credentials(options.registry_auth.as_deref())?;
     let (progress, updates) = mpsc::unbounded_channel();
     let (finish, finished) = oneshot::channel();
@@ -54,7 +54,7 @@ pub async fn pull(
     tokio::spawn(async move {
         let before = local.map(|image| image.id.to_string());
         let outcome = match oci.pull(request, progress).await {
-            Err(e) => vec![Err(pull_error(e))],
+            Err(e) => vec![Err(registry_error(e))],
             Ok(staged) => {
                 let digest = staged
                     .repo_digest
@@ -92,6 +92,71 @@ pub async fn pull(
         }))
     });
     Ok(updates.chain(end).boxed())
+}
+
+/// `docker push NAME[:TAG]`: the image's layers and manifest to its
+/// registry, then the engine records the pushed digest.
+pub async fn push(
+    engine: &EngineHandle<RealHost>,
+    oci: &OciAdapter,
+    name: String,
+    tag: Option<String>,
+    registry_auth: Option<String>,
+) -> Result<PullStream, ApiError> {
+    let invalid = |e: berth_types::reference::ReferenceError| {
+        ApiError::invalid_parameter(format!("invalid reference format: {e}"))
+    };
+    let named = parse_normalized(&name).map_err(invalid)?;
+    let full = match tag {
+        Some(tag) => format!("{}:{tag}", named.familiar_name()),
+        None if name
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':')) =>
+        {
+            name
+        }
+        None => return Err(ApiError::not_implemented(
+            "berth does not push every tag of a repository (docker push --all-tags): name a tag",
+        )),
+    };
+    let request = PushRequest {
+        reference: parse_normalized(&full).map_err(invalid)?,
+        credentials: credentials(registry_auth.as_deref())?,
+    };
+    let (progress, updates) = mpsc::unbounded_channel();
+    let (finish, finished) = oneshot::channel();
+    let (engine, oci) = (engine.clone(), oci.clone());
+    tokio::spawn(async move {
+        let outcome = match oci.push(request, progress).await {
+            Err(e) => vec![Err(registry_error(e))],
+            Ok(pushed) => match engine.record_staged_image(pushed).await {
+                Err(e) => vec![Err(api_error(e))],
+                Ok(_) => Vec::new(),
+            },
+        };
+        let _ = finish.send(outcome);
+    });
+    Ok(stream_of(updates, finished))
+}
+
+/// The progress as it comes, then what the task said at its end.
+fn stream_of(
+    updates: mpsc::UnboundedReceiver<PullProgress>,
+    finished: oneshot::Receiver<Vec<Result<ProgressMessage, ApiError>>>,
+) -> PullStream {
+    let updates = futures::stream::unfold(updates, |mut updates| async move {
+        let update = updates.recv().await?;
+        Some((Ok(progress_message(update)), updates))
+    });
+    let end = futures::stream::once(finished).flat_map(|outcome| {
+        futures::stream::iter(outcome.unwrap_or_else(|_| {
+            vec![Err(ApiError::internal(
+                "the task stopped before it finished",
+            ))]
+        }))
+    });
+    updates.chain(end).boxed()
 }
 
 fn message(id: Option<&str>, status: &str) -> ProgressMessage {
@@ -185,12 +250,12 @@ fn credentials(header: Option<&str>) -> Result<Credentials, ApiError> {
     })
 }
 
-fn pull_error(e: PullError) -> ApiError {
+fn registry_error(e: RegistryError) -> ApiError {
     let kind = match e.kind() {
-        PullErrorKind::NotFound => ErrorKind::NotFound,
-        PullErrorKind::Invalid => ErrorKind::InvalidParameter,
-        PullErrorKind::NotImplemented => ErrorKind::NotImplemented,
-        PullErrorKind::Other => {
+        RegistryErrorKind::NotFound => ErrorKind::NotFound,
+        RegistryErrorKind::Invalid => ErrorKind::InvalidParameter,
+        RegistryErrorKind::NotImplemented => ErrorKind::NotImplemented,
+        RegistryErrorKind::Other => {
             tracing::warn!(error = %e, "pull failed");
             ErrorKind::Internal
         }

@@ -13,7 +13,7 @@ use futures::StreamExt;
 
 use crate::backend::{
     Backend, ImageImportOptions, ImageListOptions, ImagePullOptions, ImageRemoveOptions,
-    ProgressMessage,
+    ProgressMessage, PullStream,
 };
 use crate::error::ApiError;
 use crate::handlers::{to_json_value, value_response};
@@ -41,14 +41,9 @@ pub(super) async fn create<B: Backend>(
             image,
             tag: non_empty_param(&uri, "tag"),
             platform: non_empty_param(&uri, "platform"),
-            registry_auth: request
-                .headers()
-                .get("X-Registry-Auth")
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned),
+            registry_auth: registry_auth(&request),
         };
-        return pull(backend, options).await;
+        return progress_response(backend.image_pull(options).await?).await;
     }
     let source = query_param(&uri, "fromSrc").unwrap_or_default();
     if source != "-" {
@@ -77,14 +72,30 @@ pub(super) async fn create<B: Backend>(
     Ok(reply)
 }
 
-/// dockerd writes nothing before the pull's first message, so a pull
+fn registry_auth(request: &Request<Incoming>) -> Option<String> {
+    request
+        .headers()
+        .get("X-Registry-Auth")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// `POST /images/{name}/push?tag=` (`docker push`).
+pub(super) async fn push<B: Backend>(
+    backend: &B,
+    name: String,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let tag = non_empty_param(request.uri(), "tag");
+    let auth = registry_auth(&request);
+    progress_response(backend.image_push(name, tag, auth).await?).await
+}
+
+/// dockerd writes nothing before a pull's or push's first message, so one
 /// refused up front (no such image, registry unreachable) is a plain error
 /// response; once it streams, a failure is an `error` message in band.
-async fn pull<B: Backend>(
-    backend: &B,
-    options: ImagePullOptions,
-) -> Result<Response<ResponseBody>, ApiError> {
-    let mut messages = backend.image_pull(options).await?;
+async fn progress_response(mut messages: PullStream) -> Result<Response<ResponseBody>, ApiError> {
     let first = match messages.next().await {
         Some(Ok(first)) => first,
         Some(Err(err)) => return Err(err),
@@ -297,8 +308,9 @@ pub(super) async fn remove<B: Backend>(
 pub(super) async fn tag<B: Backend>(
     backend: &B,
     name: String,
-    uri: &Uri,
+    request: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, ApiError> {
+    let uri = request.uri();
     let repo = non_empty_param(uri, "repo").ok_or_else(|| {
         ApiError::invalid_parameter("repository name must have at least one component")
     })?;

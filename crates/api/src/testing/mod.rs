@@ -475,6 +475,17 @@ impl Backend for StubBackend {
         images::image_remove(self, name, options).await
     }
 
+    async fn image_push(
+        &self,
+        name: String,
+        _tag: Option<String>,
+        _registry_auth: Option<String>,
+    ) -> Result<PullStream, ApiError> {
+        Err(ApiError::not_found(format!(
+            "An image does not exist locally with the tag: {name}"
+        )))
+    }
+
     async fn image_tag(
         &self,
         name: String,

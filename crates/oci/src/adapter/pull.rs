@@ -20,12 +20,12 @@ use tokio::task::{AbortHandle, JoinHandle};
 use super::OciAdapter;
 use crate::error::Error;
 use crate::image::{unpack_hex, ImageId, LayerStage, RepoTag, Staged};
-use crate::registry::{Credentials, Fetched, Platform, PullError, Session};
+use crate::registry::{Credentials, Fetched, Platform, RegistryError, Session};
 
 /// dockerd's `max-concurrent-downloads` default.
 const CONCURRENT_DOWNLOADS: usize = 3;
 /// Bytes between two progress messages of one layer.
-const PROGRESS_STEP: u64 = 512 << 10;
+pub(super) const PROGRESS_STEP: u64 = 512 << 10;
 
 pub struct PullRequest {
     /// With a tag or a digest.
@@ -45,11 +45,11 @@ pub struct PullProgress {
 }
 
 #[derive(Clone)]
-struct Reporter(mpsc::UnboundedSender<PullProgress>);
+pub(super) struct Reporter(pub(super) mpsc::UnboundedSender<PullProgress>);
 
 impl Reporter {
     /// A client that went away stops reading; the pull goes on.
-    fn say(&self, id: Option<&str>, status: &str, detail: Option<(u64, u64)>) {
+    pub(super) fn say(&self, id: Option<&str>, status: &str, detail: Option<(u64, u64)>) {
         let _ = self.0.send(PullProgress {
             id: id.map(str::to_owned),
             status: status.to_owned(),
@@ -69,7 +69,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn short(digest: &str) -> String {
+pub(super) fn short(digest: &str) -> String {
     let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
     hex.get(..12).unwrap_or(hex).to_owned()
 }
@@ -85,7 +85,7 @@ impl OciAdapter {
         &self,
         request: PullRequest,
         progress: mpsc::UnboundedSender<PullProgress>,
-    ) -> Result<StagedImage, PullError> {
+    ) -> Result<StagedImage, RegistryError> {
         let report = Reporter(progress);
         let named = request.reference;
         let familiar = named.familiar_string();
@@ -107,6 +107,7 @@ impl OciAdapter {
         let repo_digest = format!("{}@{}", session.name(), resolved.digest);
         let id = ImageId::from_hex(unpack_hex(&Sha256::digest(&resolved.config)));
         let layers = resolved.manifest.layers;
+        let manifest = resolved.manifest_bytes;
         if let Some(staged) = self
             .inner
             .images
@@ -119,7 +120,7 @@ impl OciAdapter {
         }
         let stage = self.inner.images.begin_layers(&resolved.config)?;
         if stage.layers() != layers.len() {
-            return Err(PullError::Transport(format!(
+            return Err(RegistryError::Transport(format!(
                 "the manifest of {familiar} has {} layers, its config {}",
                 layers.len(),
                 stage.layers()
@@ -139,12 +140,13 @@ impl OciAdapter {
         for (layer, download) in layers.iter().zip(downloads) {
             let path = download
                 .await
-                .map_err(|e| PullError::Transport(format!("download task failed: {e}")))??;
+                .map_err(|e| RegistryError::Transport(format!("download task failed: {e}")))??;
             stage = self.extract(stage, layer, path, &report).await?;
         }
-        let staged = tokio::task::spawn_blocking(move || stage.finish(tag, Some(repo_digest)))
-            .await
-            .map_err(|e| PullError::Transport(format!("unpack task failed: {e}")))??;
+        let staged =
+            tokio::task::spawn_blocking(move || stage.finish(&manifest, tag, Some(repo_digest)))
+                .await
+                .map_err(|e| RegistryError::Transport(format!("unpack task failed: {e}")))??;
         Ok(core_staged(staged))
     }
 
@@ -154,7 +156,7 @@ impl OciAdapter {
         session: Arc<Session>,
         layers: &[OciDescriptor],
         report: &Reporter,
-    ) -> Vec<JoinHandle<Result<PathBuf, PullError>>> {
+    ) -> Vec<JoinHandle<Result<PathBuf, RegistryError>>> {
         let permits = Arc::new(Semaphore::new(CONCURRENT_DOWNLOADS));
         layers
             .iter()
@@ -166,7 +168,7 @@ impl OciAdapter {
                     let _permit = permits
                         .acquire_owned()
                         .await
-                        .map_err(|e| PullError::Transport(e.to_string()))?;
+                        .map_err(|e| RegistryError::Transport(e.to_string()))?;
                     let id = short(&layer.digest);
                     let total = size_of(&layer);
                     let mut reported = 0;
@@ -202,7 +204,7 @@ impl OciAdapter {
         layer: &OciDescriptor,
         blob: PathBuf,
         report: &Reporter,
-    ) -> Result<LayerStage, PullError> {
+    ) -> Result<LayerStage, RegistryError> {
         let id = short(&layer.digest);
         let total = size_of(layer);
         let counting = report.clone();
@@ -221,7 +223,7 @@ impl OciAdapter {
             Ok(stage)
         })
         .await
-        .map_err(|e| PullError::Transport(format!("unpack task failed: {e}")))??;
+        .map_err(|e| RegistryError::Transport(format!("unpack task failed: {e}")))??;
         report.say(Some(&id), "Pull complete", None);
         Ok(stage)
     }

@@ -17,6 +17,9 @@ use super::{ImageId, ImageStore, RepoTag, Staged, TMP};
 use crate::error::{Error, Result};
 use crate::fsutil::create_dir_all;
 
+/// The pulled image's manifest in its directory.
+const MANIFEST: &str = "manifest.json";
+
 /// An image being assembled from its layers.
 pub struct LayerStage {
     id: ImageId,
@@ -45,6 +48,21 @@ impl ImageStore {
             tag,
             repo_digest,
         })
+    }
+
+    /// The config and the registry manifest of a pulled image, as they
+    /// were pulled; `None` for an imported one (berth keeps no layer
+    /// archive of those).
+    pub fn pushable(&self, id: &ImageId) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let dir = self.dir.join(id.hex());
+        let manifest = match fs::read(dir.join(MANIFEST)) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("read", dir.join(MANIFEST))(e)),
+        };
+        let config = fs::read(dir.join("config.json"))
+            .map_err(Error::io("read", dir.join("config.json")))?;
+        Ok(Some((config, manifest)))
     }
 
     /// Starts an image from its config JSON (the registry's bytes).
@@ -101,9 +119,15 @@ impl LayerStage {
         Ok(())
     }
 
-    /// Writes the config and renames the image into place under its id,
-    /// unlisted until [`ImageStore::record`].
-    pub fn finish(self, tag: Option<RepoTag>, repo_digest: Option<String>) -> Result<Staged> {
+    /// Writes the config and the registry's manifest (what a push sends)
+    /// and renames the image into place under its id, unlisted until
+    /// [`ImageStore::record`].
+    pub fn finish(
+        self,
+        manifest: &[u8],
+        tag: Option<RepoTag>,
+        repo_digest: Option<String>,
+    ) -> Result<Staged> {
         if self.applied != self.diff_ids.len() {
             return Err(Error::Archive(format!(
                 "the manifest has {} layers, the config {}",
@@ -113,6 +137,8 @@ impl LayerStage {
         }
         let config_path = self.tmp.path().join("config.json");
         fs::write(&config_path, &self.config).map_err(Error::io("write", &config_path))?;
+        let manifest_path = self.tmp.path().join(MANIFEST);
+        fs::write(&manifest_path, manifest).map_err(Error::io("write", &manifest_path))?;
         if !self.final_dir.exists() {
             let tmp_path = self.tmp.keep();
             fs::rename(&tmp_path, &self.final_dir)
@@ -171,7 +197,9 @@ mod tests {
         stage.apply(&b[..]).unwrap();
         let tag = RepoTag::parse("reg:5000/app:v1").unwrap();
         let digest = format!("reg:5000/app@sha256:{}", "d".repeat(64));
-        let staged = stage.finish(Some(tag), Some(digest.clone())).unwrap();
+        let staged = stage
+            .finish(b"{}", Some(tag), Some(digest.clone()))
+            .unwrap();
         assert_eq!(staged.id.hex(), hex(&Sha256::digest(&cfg)));
         let image = store.record(&staged).unwrap();
         assert_eq!(image.size, 3);
@@ -190,6 +218,10 @@ mod tests {
             image.id
         );
         assert!(store.restage(&image.id, None, None).is_some());
+        assert_eq!(
+            store.pushable(&image.id).unwrap(),
+            Some((cfg.clone(), b"{}".to_vec()))
+        );
 
         // Removing the last tag takes the digest with it.
         let plan = store.plan_remove("reg:5000/app:v1", false).unwrap();
@@ -210,7 +242,7 @@ mod tests {
         let mut stage = store.begin_layers(&cfg).unwrap();
         stage.apply(&a[..]).unwrap();
         let id = stage.id().clone();
-        assert!(stage.finish(None, None).is_err());
+        assert!(stage.finish(b"{}", None, None).is_err());
         assert!(!dir.path().join(id.hex()).exists());
         assert_eq!(fs::read_dir(dir.path().join(TMP)).unwrap().count(), 0);
     }

@@ -16,7 +16,7 @@ use oci_client::errors::DigestError;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::error::PullError;
+use super::error::RegistryError;
 use crate::error::Error;
 use crate::fsutil::create_dir_all;
 use crate::image::unpack_hex;
@@ -53,12 +53,12 @@ impl BlobStore {
     }
 
     /// Where the blob `sha256:<hex>` lives (whether or not it is there).
-    pub fn path(&self, digest: &str) -> Result<PathBuf, PullError> {
+    pub fn path(&self, digest: &str) -> Result<PathBuf, RegistryError> {
         match digest.strip_prefix("sha256:") {
             Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 Ok(self.dir.join(hex.to_ascii_lowercase()))
             }
-            _ => Err(PullError::Transport(format!(
+            _ => Err(RegistryError::Transport(format!(
                 "unsupported digest {digest:?}: berth keeps sha256 blobs only"
             ))),
         }
@@ -78,9 +78,9 @@ impl BlobStore {
         size: u64,
         body: impl FnOnce() -> S,
         mut progress: impl FnMut(u64),
-    ) -> Result<(PathBuf, Fetched), PullError>
+    ) -> Result<(PathBuf, Fetched), RegistryError>
     where
-        S: std::future::Future<Output = Result<BlobBody, PullError>>,
+        S: std::future::Future<Output = Result<BlobBody, RegistryError>>,
     {
         let path = self.path(digest)?;
         let gate = {
@@ -113,9 +113,9 @@ impl BlobStore {
         size: u64,
         body: impl FnOnce() -> S,
         progress: &mut impl FnMut(u64),
-    ) -> Result<(), PullError>
+    ) -> Result<(), RegistryError>
     where
-        S: std::future::Future<Output = Result<BlobBody, PullError>>,
+        S: std::future::Future<Output = Result<BlobBody, RegistryError>>,
     {
         let temp = tempfile::Builder::new()
             .prefix("blob-")
@@ -136,7 +136,7 @@ impl BlobStore {
                 if mismatch {
                     verification_failed(digest)
                 } else {
-                    PullError::Transport(format!(
+                    RegistryError::Transport(format!(
                         "read blob {digest}: {}",
                         super::error::with_causes(&e)
                     ))
@@ -164,8 +164,8 @@ impl BlobStore {
 }
 
 /// dockerd's words for a blob that is not what its digest says.
-fn verification_failed(digest: &str) -> PullError {
-    PullError::Transport(format!(
+fn verification_failed(digest: &str) -> RegistryError {
+    RegistryError::Transport(format!(
         "filesystem layer verification failed for digest {digest}"
     ))
 }
@@ -177,7 +177,7 @@ mod tests {
 
     fn body(
         chunks: Vec<&'static [u8]>,
-    ) -> impl std::future::Future<Output = Result<BlobBody, PullError>> {
+    ) -> impl std::future::Future<Output = Result<BlobBody, RegistryError>> {
         let items: Vec<Result<bytes::Bytes, std::io::Error>> = chunks
             .into_iter()
             .map(|c| Ok(bytes::Bytes::from_static(c)))

@@ -6,7 +6,7 @@ use oci_client::errors::{OciDistributionError, OciErrorCode};
 
 /// Which API status a failure maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PullErrorKind {
+pub enum RegistryErrorKind {
     /// No such repository, manifest or platform (404).
     NotFound,
     /// The request itself is wrong (400).
@@ -18,11 +18,11 @@ pub enum PullErrorKind {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum PullError {
+pub enum RegistryError {
     /// The whole message, in Docker's words.
     #[error("{message}")]
     Refused {
-        kind: PullErrorKind,
+        kind: RegistryErrorKind,
         message: String,
     },
     /// The registry could not be reached, or broke off.
@@ -33,20 +33,20 @@ pub enum PullError {
     Store(#[from] crate::error::Error),
 }
 
-impl PullError {
-    pub fn kind(&self) -> PullErrorKind {
+impl RegistryError {
+    pub fn kind(&self) -> RegistryErrorKind {
         match self {
-            PullError::Refused { kind, .. } => *kind,
-            PullError::Transport(_) => PullErrorKind::Other,
-            PullError::Store(e) if e.kind() == crate::ErrorKind::InvalidArgument => {
-                PullErrorKind::Invalid
+            RegistryError::Refused { kind, .. } => *kind,
+            RegistryError::Transport(_) => RegistryErrorKind::Other,
+            RegistryError::Store(e) if e.kind() == crate::ErrorKind::InvalidArgument => {
+                RegistryErrorKind::Invalid
             }
-            PullError::Store(_) => PullErrorKind::Other,
+            RegistryError::Store(_) => RegistryErrorKind::Other,
         }
     }
 
-    pub(crate) fn refused(kind: PullErrorKind, message: impl Into<String>) -> Self {
-        PullError::Refused {
+    pub(crate) fn refused(kind: RegistryErrorKind, message: impl Into<String>) -> Self {
+        RegistryError::Refused {
             kind,
             message: message.into(),
         }
@@ -64,29 +64,29 @@ impl PullError {
         match e {
             OciDistributionError::RegistryError { envelope, .. } => {
                 let Some(first) = envelope.errors.into_iter().next() else {
-                    return PullError::Transport(format!("{url}: the registry gave no reason"));
+                    return RegistryError::Transport(format!("{url}: the registry gave no reason"));
                 };
                 let what = |code: &str| format!("{code}: {}", first.message);
                 match first.code {
-                    OciErrorCode::ManifestUnknown => PullError::refused(
-                        PullErrorKind::NotFound,
+                    OciErrorCode::ManifestUnknown => RegistryError::refused(
+                        RegistryErrorKind::NotFound,
                         format!(
                             "manifest for {reference} not found: {}",
                             what("manifest unknown")
                         ),
                     ),
-                    OciErrorCode::NameUnknown => PullError::refused(
-                        PullErrorKind::NotFound,
+                    OciErrorCode::NameUnknown => RegistryError::refused(
+                        RegistryErrorKind::NotFound,
                         format!("repository {name} not found: {}", what("name unknown")),
                     ),
-                    OciErrorCode::Denied | OciErrorCode::Unauthorized => PullError::refused(
-                        PullErrorKind::NotFound,
+                    OciErrorCode::Denied | OciErrorCode::Unauthorized => RegistryError::refused(
+                        RegistryErrorKind::NotFound,
                         format!(
                             "pull access denied for {name}, repository does not exist or may require 'docker login': {}",
                             what("denied")
                         ),
                     ),
-                    code => PullError::Transport(format!(
+                    code => RegistryError::Transport(format!(
                         "{}: {}",
                         serde_json::to_value(&code)
                             .ok()
@@ -98,20 +98,20 @@ impl PullError {
                 }
             }
             OciDistributionError::UnauthorizedError { .. }
-            | OciDistributionError::AuthenticationFailure(_) => PullError::refused(
-                PullErrorKind::NotFound,
+            | OciDistributionError::AuthenticationFailure(_) => RegistryError::refused(
+                RegistryErrorKind::NotFound,
                 format!(
                     "pull access denied for {name}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"
                 ),
             ),
-            OciDistributionError::ImageManifestNotFoundError(_) => PullError::refused(
-                PullErrorKind::NotFound,
+            OciDistributionError::ImageManifestNotFoundError(_) => RegistryError::refused(
+                RegistryErrorKind::NotFound,
                 format!("manifest for {reference} not found: manifest unknown: manifest unknown"),
             ),
             OciDistributionError::RequestError(e) => {
-                PullError::Transport(format!("Get \"{url}\": {}", connect_error(&e)))
+                RegistryError::Transport(format!("Get \"{url}\": {}", connect_error(&e)))
             }
-            other => PullError::Transport(format!("Get \"{url}\": {}", with_causes(&other))),
+            other => RegistryError::Transport(format!("Get \"{url}\": {}", with_causes(&other))),
         }
     }
 }
@@ -170,18 +170,18 @@ mod tests {
 
     #[test]
     fn registry_refusals_read_as_dockers() {
-        let e = PullError::from_registry(
+        let e = RegistryError::from_registry(
             registry(OciErrorCode::ManifestUnknown, "manifest unknown"),
             "r:5000/app",
             "r:5000/app:nope",
             "http://r:5000/v2/",
         );
-        assert_eq!(e.kind(), PullErrorKind::NotFound);
+        assert_eq!(e.kind(), RegistryErrorKind::NotFound);
         assert_eq!(
             e.to_string(),
             "manifest for r:5000/app:nope not found: manifest unknown: manifest unknown"
         );
-        let e = PullError::from_registry(
+        let e = RegistryError::from_registry(
             registry(
                 OciErrorCode::NameUnknown,
                 "repository name not known to registry",
@@ -194,7 +194,7 @@ mod tests {
             e.to_string(),
             "repository r:5000/app not found: name unknown: repository name not known to registry"
         );
-        let e = PullError::from_registry(
+        let e = RegistryError::from_registry(
             registry(
                 OciErrorCode::Denied,
                 "requested access to the resource is denied",
@@ -207,7 +207,7 @@ mod tests {
             e.to_string(),
             "pull access denied for nope, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"
         );
-        let e = PullError::from_registry(
+        let e = RegistryError::from_registry(
             registry(OciErrorCode::Toomanyrequests, "slow down"),
             "a",
             "a:latest",

@@ -7,6 +7,7 @@
 
 mod blobs;
 mod error;
+mod push;
 
 use std::fmt;
 
@@ -23,7 +24,8 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
 pub use blobs::{BlobBody, BlobStore, Fetched};
-pub use error::{PullError, PullErrorKind};
+pub use error::{RegistryError, RegistryErrorKind};
+pub use push::UploadBody;
 
 use crate::image::go_arch;
 
@@ -90,10 +92,10 @@ impl Platform {
 
     /// `linux`, `linux/amd64`, `linux/arm64/v8`; an os alone means this
     /// machine's architecture.
-    pub fn parse(s: &str) -> Result<Self, PullError> {
+    pub fn parse(s: &str) -> Result<Self, RegistryError> {
         let bad = || {
-            PullError::refused(
-                PullErrorKind::Invalid,
+            RegistryError::refused(
+                RegistryErrorKind::Invalid,
                 format!("\"{s}\": unknown operating system or architecture: invalid argument"),
             )
         };
@@ -103,8 +105,8 @@ impl Platform {
         }
         let os = parts[0].to_lowercase();
         if os != "linux" {
-            return Err(PullError::refused(
-                PullErrorKind::Invalid,
+            return Err(RegistryError::refused(
+                RegistryErrorKind::Invalid,
                 format!("\"{s}\": berth runs linux images only"),
             ));
         }
@@ -252,6 +254,8 @@ fn strip_port(host: &str) -> &str {
 /// The manifest a pull uses and what identifies it.
 pub struct Resolved {
     pub manifest: OciImageManifest,
+    /// The image manifest as the registry sent it (what a push sends back).
+    pub manifest_bytes: Vec<u8>,
     /// The digest the name pointed at (a manifest list's, if it was one):
     /// what `RepoDigests` records, as in Docker.
     pub digest: String,
@@ -288,21 +292,24 @@ impl Session {
         )
     }
 
-    fn error(&self, e: OciDistributionError) -> PullError {
-        PullError::from_registry(e, &self.name, &self.familiar, &self.url())
+    fn error(&self, e: OciDistributionError) -> RegistryError {
+        RegistryError::from_registry(e, &self.name, &self.familiar, &self.url())
     }
 
     /// Finds the manifest for `platform` (this machine's when `None`) and
     /// reads the config.
-    pub async fn resolve(&mut self, platform: Option<&Platform>) -> Result<Resolved, PullError> {
+    pub async fn resolve(
+        &mut self,
+        platform: Option<&Platform>,
+    ) -> Result<Resolved, RegistryError> {
         let (bytes, digest) = self.top_manifest().await?;
         let wanted = platform.cloned().unwrap_or_else(Platform::host);
-        let manifest = match parse_manifest(&bytes)? {
-            OciManifest::Image(manifest) => manifest,
+        let (manifest, manifest_bytes) = match parse_manifest(&bytes)? {
+            OciManifest::Image(manifest) => (manifest, bytes.to_vec()),
             OciManifest::ImageIndex(index) => {
                 let entry = pick(&index.manifests, &wanted).ok_or_else(|| {
-                    PullError::refused(
-                        PullErrorKind::NotFound,
+                    RegistryError::refused(
+                        RegistryErrorKind::NotFound,
                         format!("no matching manifest for {wanted} in the manifest list entries"),
                     )
                 })?;
@@ -313,9 +320,9 @@ impl Session {
                     .await
                     .map_err(|e| self.error(e))?;
                 match parse_manifest(&bytes)? {
-                    OciManifest::Image(manifest) => manifest,
+                    OciManifest::Image(manifest) => (manifest, bytes.to_vec()),
                     OciManifest::ImageIndex(_) => {
-                        return Err(PullError::Transport(format!(
+                        return Err(RegistryError::Transport(format!(
                             "manifest list entry {} of {} is itself a list",
                             entry.digest, self.familiar
                         )))
@@ -325,8 +332,8 @@ impl Session {
         };
         for layer in &manifest.layers {
             if !LAYER_TYPES.contains(&layer.media_type.as_str()) {
-                return Err(PullError::refused(
-                    PullErrorKind::NotImplemented,
+                return Err(RegistryError::refused(
+                    RegistryErrorKind::NotImplemented,
                     format!(
                         "berth cannot pull {}: layer {} has media type {:?}, which berth does not unpack",
                         self.familiar, layer.digest, layer.media_type
@@ -335,7 +342,7 @@ impl Session {
             }
         }
         if manifest.config.size < 0 || manifest.config.size as usize > MAX_CONFIG_BYTES {
-            return Err(PullError::Transport(format!(
+            return Err(RegistryError::Transport(format!(
                 "image config of {} is {} bytes: too large",
                 self.familiar, manifest.config.size
             )));
@@ -347,11 +354,11 @@ impl Session {
             .map_err(|e| self.error(e))?;
         if let Some(platform) = platform {
             let doc: ConfigPlatform = serde_json::from_slice(&config).map_err(|e| {
-                PullError::Transport(format!("image config of {}: {e}", self.familiar))
+                RegistryError::Transport(format!("image config of {}: {e}", self.familiar))
             })?;
             if !platform.matches(&doc.os, &doc.architecture, doc.variant.as_deref()) {
-                return Err(PullError::refused(
-                    PullErrorKind::NotFound,
+                return Err(RegistryError::refused(
+                    RegistryErrorKind::NotFound,
                     format!(
                         "image with reference {} was found but does not match the specified platform: wanted {platform}, actual: {}/{}",
                         self.familiar, doc.os, doc.architecture
@@ -361,6 +368,7 @@ impl Session {
         }
         Ok(Resolved {
             manifest,
+            manifest_bytes,
             digest,
             config,
         })
@@ -368,7 +376,7 @@ impl Session {
 
     /// The manifest the name points at, trying each endpoint in turn while
     /// the previous one cannot be reached.
-    async fn top_manifest(&mut self) -> Result<(bytes::Bytes, String), PullError> {
+    async fn top_manifest(&mut self) -> Result<(bytes::Bytes, String), RegistryError> {
         let mut index = 0;
         loop {
             self.chosen = index;
@@ -389,7 +397,7 @@ impl Session {
 
     /// A layer's bytes, verified against its digest by the client as they
     /// come.
-    pub async fn blob(&self, layer: &OciDescriptor) -> Result<BlobBody, PullError> {
+    pub async fn blob(&self, layer: &OciDescriptor) -> Result<BlobBody, RegistryError> {
         self.client()
             .pull_blob_stream(&self.reference, layer)
             .await
@@ -415,22 +423,22 @@ struct ConfigPlatform {
     variant: Option<String>,
 }
 
-fn parse_manifest(bytes: &[u8]) -> Result<OciManifest, PullError> {
+fn parse_manifest(bytes: &[u8]) -> Result<OciManifest, RegistryError> {
     #[derive(serde::Deserialize)]
     struct Versioned {
         #[serde(rename = "schemaVersion")]
         schema_version: u32,
     }
     let versioned: Versioned = serde_json::from_slice(bytes)
-        .map_err(|e| PullError::Transport(format!("invalid manifest: {e}")))?;
+        .map_err(|e| RegistryError::Transport(format!("invalid manifest: {e}")))?;
     if versioned.schema_version != 2 {
-        return Err(PullError::refused(
-            PullErrorKind::NotImplemented,
+        return Err(RegistryError::refused(
+            RegistryErrorKind::NotImplemented,
             "Docker Image manifest version 2, schema 1 is not supported: the image must be pushed again in a current format",
         ));
     }
     serde_json::from_slice(bytes)
-        .map_err(|e| PullError::Transport(format!("invalid manifest: {e}")))
+        .map_err(|e| RegistryError::Transport(format!("invalid manifest: {e}")))
 }
 
 /// The list entry for `wanted`: an exact variant first, else any.
@@ -466,7 +474,7 @@ mod tests {
         assert!(Platform::parse("linux//x").is_err());
         assert_eq!(
             Platform::parse("windows/amd64").unwrap_err().kind(),
-            PullErrorKind::Invalid
+            RegistryErrorKind::Invalid
         );
     }
 
@@ -513,6 +521,6 @@ mod tests {
     #[test]
     fn schema1_is_refused_by_name() {
         let e = parse_manifest(br#"{"schemaVersion": 1, "name": "x"}"#).unwrap_err();
-        assert_eq!(e.kind(), PullErrorKind::NotImplemented);
+        assert_eq!(e.kind(), RegistryErrorKind::NotImplemented);
     }
 }
