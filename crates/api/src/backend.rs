@@ -407,6 +407,14 @@ pub trait Backend: Send + Sync + 'static {
         registry_auth: Option<String>,
     ) -> impl Future<Output = Result<PullStream, ApiError>> + Send;
 
+    /// `POST /images/load` (`docker load`): the images of a `docker save`
+    /// archive; returns dockerd's lines (`Loaded image: busybox:latest`,
+    /// `Loaded image ID: sha256:…` for an untagged one).
+    fn image_load(
+        &self,
+        archive: RequestBody,
+    ) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
+
     /// `POST /images/{name}/tag` (`docker tag`): gives the image `name`
     /// the name `repo` (which may carry the tag) with `tag`.
     fn image_tag(

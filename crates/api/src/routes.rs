@@ -106,8 +106,9 @@ pub(crate) enum Route {
     ImageTag { name: String },
     /// `POST /images/{name}/push`.
     ImagePush { name: String },
-    /// `GET /images/{name}/get`, `GET /images/get`, `POST /images/load`:
-    /// refused by name.
+    /// `POST /images/load`.
+    ImageLoad,
+    /// `GET /images/{name}/get`, `GET /images/get`: refused by name.
     ImageUnsupported { what: &'static str },
     /// `POST /images/prune`.
     ImagePrune,
@@ -229,7 +230,7 @@ fn match_image_route(method: &Method, rest: &str) -> Option<Route> {
         (&Method::GET, "json") => Route::ImageList,
         (&Method::POST, "create") => Route::ImageCreate,
         (&Method::POST, "prune") => Route::ImagePrune,
-        (&Method::POST, "load") => Route::ImageUnsupported { what: "load" },
+        (&Method::POST, "load") => Route::ImageLoad,
         (&Method::GET, "get") => Route::ImageUnsupported { what: "save" },
         (&Method::POST, rest) if rest.ends_with("/tag") => Route::ImageTag {
             name: non_empty(rest.strip_suffix("/tag")?)?,
@@ -652,7 +653,6 @@ mod tests {
         for (method, path, what) in [
             (Method::GET, "/images/app/get", "save"),
             (Method::GET, "/images/get", "save"),
-            (Method::POST, "/images/load", "load"),
         ] {
             assert_eq!(
                 match_route(&method, path),
@@ -660,6 +660,10 @@ mod tests {
                 "{path}"
             );
         }
+        assert_eq!(
+            match_route(&Method::POST, "/images/load"),
+            Some(Route::ImageLoad)
+        );
         assert_eq!(match_route(&Method::POST, "/images//tag"), None);
     }
 

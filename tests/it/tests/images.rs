@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
+use berth_testkit::registry::{busybox_layer, image_config, layer_tar, write_docker_archive};
 use berth_testkit::sandbox::{busybox_tarball, Sandbox};
 
 #[test]
@@ -101,7 +102,7 @@ fn tag_names_an_image_and_rmi_untags_before_it_deletes() {
 }
 
 #[test]
-fn push_of_an_imported_image_save_and_load_are_refused_by_name() {
+fn push_and_save_of_an_imported_image_are_refused_by_name() {
     let sb = Sandbox::with_busybox();
     let err = sb.docker(&["push", "busybox"]).err();
     assert!(
@@ -117,8 +118,32 @@ fn push_of_an_imported_image_save_and_load_are_refused_by_name() {
         ])
         .err();
     assert!(err.contains("berth cannot save images yet"), "{err}");
+}
+
+#[test]
+fn load_takes_a_docker_save_archive() {
+    let mut sb = Sandbox::new();
+    sb.start_daemon(&[]);
+    let layers = vec![busybox_layer(), layer_tar(&[("etc/motd", b"loaded\n")])];
+    let config = image_config(&layers, serde_json::json!({"Cmd": ["cat", "/etc/motd"]}));
+    let archive = sb.dir().join("saved.tar");
+    let id = write_docker_archive(&archive, "app:v1", &layers, &config);
+    let out = sb.docker(&["load", "-i", archive.to_str().unwrap()]).ok();
+    assert_eq!(out, "Loaded image: app:v1\n");
+    assert_eq!(sb.inspect("app:v1")["Id"], id);
+    assert_eq!(sb.docker(&["run", "--rm", "app:v1"]).ok(), "loaded\n");
+    // Again, from stdin: the same image, nothing new.
+    let again = berth_testkit::sandbox::run_with_input(
+        &mut sb.docker_command(&["load"]),
+        &std::fs::read(&archive).unwrap(),
+    );
+    assert_eq!(again.stdout, "Loaded image: app:v1\n", "{again:?}");
+    assert_eq!(sb.docker(&["images", "-q"]).ok().lines().count(), 1);
+
+    // Not an archive docker save makes: nothing loaded.
     let err = sb
         .docker(&["load", "-i", busybox_tarball().to_str().unwrap()])
         .err();
-    assert!(err.contains("berth cannot load images yet"), "{err}");
+    assert!(err.contains("no manifest.json"), "{err}");
+    assert_eq!(sb.docker(&["images", "-q"]).ok().lines().count(), 1);
 }

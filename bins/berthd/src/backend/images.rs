@@ -53,6 +53,50 @@ pub async fn import(
         .map_err(api_error)
 }
 
+/// `docker load`: the archive is staged on the blocking pool, then the
+/// engine lists each image under each of its names. In a task of its own,
+/// so a client hanging up cannot leave a staged image unlisted.
+pub async fn load(
+    engine: &EngineHandle<RealHost>,
+    oci: &OciAdapter,
+    archive: RequestBody,
+) -> Result<Vec<String>, ApiError> {
+    let (engine, oci) = (engine.clone(), oci.clone());
+    let task = tokio::spawn(async move {
+        let reader = SyncIoBridge::new(archive);
+        let loaded = oci
+            .blocking(move |_, images| images.stage_archive(reader))
+            .await
+            .map_err(oci_error)?;
+        let mut lines = Vec::new();
+        for image in loaded {
+            let staged = |tag: Option<String>| StagedImage {
+                id: image.staged.id.to_string(),
+                tag,
+                size: image.staged.size,
+                repo_digest: None,
+            };
+            if image.tags.is_empty() {
+                engine
+                    .record_staged_image(staged(None))
+                    .await
+                    .map_err(api_error)?;
+                lines.push(format!("Loaded image ID: {}", image.staged.id));
+            }
+            for tag in &image.tags {
+                engine
+                    .record_staged_image(staged(Some(tag.to_string())))
+                    .await
+                    .map_err(api_error)?;
+                lines.push(format!("Loaded image: {tag}"));
+            }
+        }
+        Ok(lines)
+    });
+    task.await
+        .map_err(|e| ApiError::internal(format!("load task failed: {e}")))?
+}
+
 /// `docker tag`: the engine moves the new name to the image, in order with
 /// creates and removals, as it does for an import.
 pub async fn tag(

@@ -304,6 +304,30 @@ pub(super) async fn remove<B: Backend>(
     json_response(StatusCode::OK, &backend.image_remove(name, options).await?)
 }
 
+/// `POST /images/load` (`docker load`): the archive is read to its end
+/// before the answer, one `stream` message per image as dockerd writes.
+pub(super) async fn load<B: Backend>(
+    backend: &B,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let archive = RequestBody::from_incoming(request.into_body());
+    let loaded = backend.image_load(archive).await?;
+    let mut body = Vec::new();
+    for line in loaded {
+        body.extend_from_slice(
+            json!({"stream": format!("{line}\n")})
+                .to_string()
+                .as_bytes(),
+        );
+        body.extend_from_slice(b"\r\n");
+    }
+    let mut reply = response(StatusCode::OK, body);
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON));
+    Ok(reply)
+}
+
 /// `POST /images/{name}/tag?repo=&tag=` (`docker tag`): 201, no body.
 pub(super) async fn tag<B: Backend>(
     backend: &B,

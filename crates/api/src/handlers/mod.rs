@@ -16,8 +16,6 @@ use hyper::body::Incoming;
 use serde::Serialize;
 use serde_json::Value;
 
-use http_body_util::BodyExt;
-
 use crate::backend::Backend;
 use crate::error::ApiError;
 use crate::response::{
@@ -176,15 +174,10 @@ async fn dispatch<B: Backend>(
         Route::ImageRemove { name } => image::remove(backend, name, request.uri()).await,
         Route::ImageTag { name } => image::tag(backend, name, request).await,
         Route::ImagePush { name } => image::push(backend, name, request).await,
-        Route::ImageUnsupported { what } => {
-            // A client still sending (`docker load`'s archive) would get a
-            // broken pipe instead of the answer: read the body to its end.
-            let mut body = request.into_body();
-            while let Some(Ok(_)) = body.frame().await {}
-            Err(ApiError::not_implemented(format!(
-                "berth cannot {what} images yet (docker {what})"
-            )))
-        }
+        Route::ImageLoad => image::load(backend, request).await,
+        Route::ImageUnsupported { what } => Err(ApiError::not_implemented(format!(
+            "berth cannot {what} images yet (docker {what})"
+        ))),
         Route::VolumeList => volume::list(backend, request.uri()).await,
         Route::VolumeInspect { name } => volume::inspect(backend, name).await,
         Route::VolumeCreate => volume::create(backend, request).await,

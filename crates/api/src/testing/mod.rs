@@ -486,6 +486,10 @@ impl Backend for StubBackend {
         )))
     }
 
+    async fn image_load(&self, _archive: RequestBody) -> Result<Vec<String>, ApiError> {
+        Ok(vec!["Loaded image: busybox:latest".to_owned()])
+    }
+
     async fn image_tag(
         &self,
         name: String,

@@ -143,10 +143,11 @@ impl OciAdapter {
                 .map_err(|e| RegistryError::Transport(format!("download task failed: {e}")))??;
             stage = self.extract(stage, layer, path, &report).await?;
         }
-        let staged =
-            tokio::task::spawn_blocking(move || stage.finish(&manifest, tag, Some(repo_digest)))
-                .await
-                .map_err(|e| RegistryError::Transport(format!("unpack task failed: {e}")))??;
+        let staged = tokio::task::spawn_blocking(move || {
+            stage.finish(Some(&manifest), tag, Some(repo_digest))
+        })
+        .await
+        .map_err(|e| RegistryError::Transport(format!("unpack task failed: {e}")))??;
         Ok(core_staged(staged))
     }
 

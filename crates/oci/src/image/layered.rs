@@ -119,12 +119,12 @@ impl LayerStage {
         Ok(())
     }
 
-    /// Writes the config and the registry's manifest (what a push sends)
-    /// and renames the image into place under its id, unlisted until
-    /// [`ImageStore::record`].
+    /// Writes the config and the registry's manifest (what a push sends;
+    /// `None` for a loaded image) and renames the image into place under
+    /// its id, unlisted until [`ImageStore::record`].
     pub fn finish(
         self,
-        manifest: &[u8],
+        manifest: Option<&[u8]>,
         tag: Option<RepoTag>,
         repo_digest: Option<String>,
     ) -> Result<Staged> {
@@ -137,8 +137,10 @@ impl LayerStage {
         }
         let config_path = self.tmp.path().join("config.json");
         fs::write(&config_path, &self.config).map_err(Error::io("write", &config_path))?;
-        let manifest_path = self.tmp.path().join(MANIFEST);
-        fs::write(&manifest_path, manifest).map_err(Error::io("write", &manifest_path))?;
+        if let Some(manifest) = manifest {
+            let manifest_path = self.tmp.path().join(MANIFEST);
+            fs::write(&manifest_path, manifest).map_err(Error::io("write", &manifest_path))?;
+        }
         if !self.final_dir.exists() {
             let tmp_path = self.tmp.keep();
             fs::rename(&tmp_path, &self.final_dir)
@@ -198,7 +200,7 @@ mod tests {
         let tag = RepoTag::parse("reg:5000/app:v1").unwrap();
         let digest = format!("reg:5000/app@sha256:{}", "d".repeat(64));
         let staged = stage
-            .finish(b"{}", Some(tag), Some(digest.clone()))
+            .finish(Some(b"{}"), Some(tag), Some(digest.clone()))
             .unwrap();
         assert_eq!(staged.id.hex(), hex(&Sha256::digest(&cfg)));
         let image = store.record(&staged).unwrap();
@@ -242,7 +244,7 @@ mod tests {
         let mut stage = store.begin_layers(&cfg).unwrap();
         stage.apply(&a[..]).unwrap();
         let id = stage.id().clone();
-        assert!(stage.finish(b"{}", None, None).is_err());
+        assert!(stage.finish(None, None, None).is_err());
         assert!(!dir.path().join(id.hex()).exists());
         assert_eq!(fs::read_dir(dir.path().join(TMP)).unwrap().count(), 0);
     }

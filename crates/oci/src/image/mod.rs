@@ -10,6 +10,7 @@
 mod changes;
 mod config;
 mod layered;
+mod load;
 mod reference;
 mod unpack;
 
@@ -26,6 +27,7 @@ use sha2::{Digest, Sha256};
 pub use changes::apply_changes;
 pub use config::{Empty, ImageConfig};
 pub use layered::LayerStage;
+pub use load::Loaded;
 pub use reference::{ImageId, RepoTag, DEFAULT_TAG};
 
 use crate::error::{Error, Result};
