@@ -407,6 +407,13 @@ pub trait Backend: Send + Sync + 'static {
         registry_auth: Option<String>,
     ) -> impl Future<Output = Result<PullStream, ApiError>> + Send;
 
+    /// `GET /images/get` (`docker save`): Docker's archive of the named
+    /// images, refused before a byte is sent if one cannot be saved.
+    fn image_save(
+        &self,
+        names: Vec<String>,
+    ) -> impl Future<Output = Result<ByteStream, ApiError>> + Send;
+
     /// `POST /images/load` (`docker load`): the images of a `docker save`
     /// archive; returns dockerd's lines (`Loaded image: busybox:latest`,
     /// `Loaded image ID: sha256:…` for an untagged one).

@@ -108,8 +108,9 @@ pub(crate) enum Route {
     ImagePush { name: String },
     /// `POST /images/load`.
     ImageLoad,
-    /// `GET /images/{name}/get`, `GET /images/get`: refused by name.
-    ImageUnsupported { what: &'static str },
+    /// `GET /images/{name}/get` (`names` empty) and `GET /images/get`
+    /// (the names in the query).
+    ImageSave { name: Option<String> },
     /// `POST /images/prune`.
     ImagePrune,
     /// `GET /system/df`.
@@ -231,17 +232,16 @@ fn match_image_route(method: &Method, rest: &str) -> Option<Route> {
         (&Method::POST, "create") => Route::ImageCreate,
         (&Method::POST, "prune") => Route::ImagePrune,
         (&Method::POST, "load") => Route::ImageLoad,
-        (&Method::GET, "get") => Route::ImageUnsupported { what: "save" },
+        (&Method::GET, "get") => Route::ImageSave { name: None },
         (&Method::POST, rest) if rest.ends_with("/tag") => Route::ImageTag {
             name: non_empty(rest.strip_suffix("/tag")?)?,
         },
         (&Method::POST, rest) if rest.ends_with("/push") => Route::ImagePush {
             name: non_empty(rest.strip_suffix("/push")?)?,
         },
-        (&Method::GET, rest) if rest.ends_with("/get") => {
-            non_empty(rest.strip_suffix("/get")?)?;
-            Route::ImageUnsupported { what: "save" }
-        }
+        (&Method::GET, rest) if rest.ends_with("/get") => Route::ImageSave {
+            name: Some(non_empty(rest.strip_suffix("/get")?)?),
+        },
         (&Method::GET, rest) => Route::ImageInspect {
             name: non_empty(rest.strip_suffix("/json")?)?,
         },
@@ -650,16 +650,16 @@ mod tests {
                 name: "127.0.0.1:5000/app".to_owned()
             })
         );
-        for (method, path, what) in [
-            (Method::GET, "/images/app/get", "save"),
-            (Method::GET, "/images/get", "save"),
-        ] {
-            assert_eq!(
-                match_route(&method, path),
-                Some(Route::ImageUnsupported { what }),
-                "{path}"
-            );
-        }
+        assert_eq!(
+            match_route(&Method::GET, "/images/team/app:v1/get"),
+            Some(Route::ImageSave {
+                name: Some("team/app:v1".to_owned())
+            })
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/images/get"),
+            Some(Route::ImageSave { name: None })
+        );
         assert_eq!(
             match_route(&Method::POST, "/images/load"),
             Some(Route::ImageLoad)

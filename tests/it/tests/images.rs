@@ -117,7 +117,10 @@ fn push_and_save_of_an_imported_image_are_refused_by_name() {
             "busybox",
         ])
         .err();
-    assert!(err.contains("berth cannot save images yet"), "{err}");
+    assert!(
+        err.contains("berth cannot save busybox: it was imported"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -139,6 +142,24 @@ fn load_takes_a_docker_save_archive() {
     );
     assert_eq!(again.stdout, "Loaded image: app:v1\n", "{again:?}");
     assert_eq!(sb.docker(&["images", "-q"]).ok().lines().count(), 1);
+
+    // Saved and loaded back: the same image, under the same name.
+    let saved = sb.dir().join("resaved.tar");
+    sb.docker(&["save", "-o", saved.to_str().unwrap(), "app:v1"])
+        .ok();
+    sb.docker(&["rmi", "app:v1"]).ok();
+    let out = sb.docker(&["load", "-i", saved.to_str().unwrap()]).ok();
+    assert_eq!(out, "Loaded image: app:v1\n");
+    assert_eq!(sb.inspect("app:v1")["Id"], id);
+    assert_eq!(sb.docker(&["run", "--rm", "app:v1"]).ok(), "loaded\n");
+    let listing = sb.sh(&format!("tar tf {}", saved.display())).ok();
+    for name in [
+        "manifest.json",
+        "repositories",
+        &format!("{}.json", &id[7..]),
+    ] {
+        assert!(listing.lines().any(|l| l == name), "{name} in {listing}");
+    }
 
     // Not an archive docker save makes: nothing loaded.
     let err = sb

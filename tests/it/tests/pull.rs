@@ -366,3 +366,32 @@ fn push_then_pull_back_into_a_clean_daemon() {
         "pushed by berth\n"
     );
 }
+
+#[test]
+fn a_pulled_image_saves_and_loads_back() {
+    let sb = daemon();
+    let registry = sb.start_registry();
+    let id = push_image(&sb, &registry, "busybox", "saved\n");
+    sb.docker(&["pull", "127.0.0.1:5000/busybox"]).ok();
+    let archive = sb.dir().join("pulled.tar");
+    sb.docker(&[
+        "save",
+        "-o",
+        archive.to_str().unwrap(),
+        "127.0.0.1:5000/busybox",
+    ])
+    .ok();
+    sb.docker(&["rmi", "127.0.0.1:5000/busybox"]).ok();
+    let out = sb.docker(&["load", "-i", archive.to_str().unwrap()]).ok();
+    assert_eq!(out, "Loaded image: 127.0.0.1:5000/busybox:latest\n");
+    assert_eq!(sb.inspect("127.0.0.1:5000/busybox")["Id"], id);
+    assert_eq!(
+        sb.docker(&["run", "--rm", "127.0.0.1:5000/busybox"]).ok(),
+        "saved\n"
+    );
+    // What berth saved, skopeo (containers/image) reads as a Docker
+    // archive: it goes to the registry and back.
+    sb.skopeo_push(&registry, &archive, "resaved:latest").ok();
+    sb.docker(&["pull", "127.0.0.1:5000/resaved"]).ok();
+    assert_eq!(sb.inspect("127.0.0.1:5000/resaved")["Id"], id);
+}

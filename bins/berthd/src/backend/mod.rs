@@ -778,6 +778,10 @@ impl Backend for DaemonBackend {
         pull::push(&self.engine, &self.oci, name, tag, registry_auth).await
     }
 
+    async fn image_save(&self, names: Vec<String>) -> Result<ByteStream, ApiError> {
+        archive::save(&self.oci, names).await
+    }
+
     async fn image_load(&self, archive: RequestBody) -> Result<Vec<String>, ApiError> {
         images::load(&self.engine, &self.oci, archive).await
     }

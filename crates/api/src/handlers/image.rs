@@ -304,6 +304,26 @@ pub(super) async fn remove<B: Backend>(
     json_response(StatusCode::OK, &backend.image_remove(name, options).await?)
 }
 
+/// `GET /images/{name}/get`, `GET /images/get?names=` (`docker save`):
+/// the archive as it is written.
+pub(super) async fn save<B: Backend>(
+    backend: &B,
+    name: Option<String>,
+    uri: &Uri,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let names = match name {
+        Some(name) => vec![name],
+        None => query_params(uri, "names"),
+    };
+    if names.is_empty() {
+        return Err(ApiError::invalid_parameter(
+            "no images to save: name at least one",
+        ));
+    }
+    let archive = backend.image_save(names).await?;
+    Ok(streaming_response("application/x-tar", archive))
+}
+
 /// `POST /images/load` (`docker load`): the archive is read to its end
 /// before the answer, one `stream` message per image as dockerd writes.
 pub(super) async fn load<B: Backend>(

@@ -175,9 +175,7 @@ async fn dispatch<B: Backend>(
         Route::ImageTag { name } => image::tag(backend, name, request).await,
         Route::ImagePush { name } => image::push(backend, name, request).await,
         Route::ImageLoad => image::load(backend, request).await,
-        Route::ImageUnsupported { what } => Err(ApiError::not_implemented(format!(
-            "berth cannot {what} images yet (docker {what})"
-        ))),
+        Route::ImageSave { name } => image::save(backend, name, request.uri()).await,
         Route::VolumeList => volume::list(backend, request.uri()).await,
         Route::VolumeInspect { name } => volume::inspect(backend, name).await,
         Route::VolumeCreate => volume::create(backend, request).await,

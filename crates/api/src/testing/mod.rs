@@ -486,6 +486,13 @@ impl Backend for StubBackend {
         )))
     }
 
+    async fn image_save(&self, names: Vec<String>) -> Result<ByteStream, ApiError> {
+        Err(ApiError::not_found(format!(
+            "No such image: {}",
+            names.join(", ")
+        )))
+    }
+
     async fn image_load(&self, _archive: RequestBody) -> Result<Vec<String>, ApiError> {
         Ok(vec!["Loaded image: busybox:latest".to_owned()])
     }

@@ -2,17 +2,21 @@
 //! image's config, layer tars and tags; Docker 25's OCI layout puts the
 //! same files under `blobs/sha256/`) is extracted to a temp directory, then
 //! each image is staged from its config and layers like a pull, each layer
-//! checked against its diff id. Nothing is listed here: the caller records
-//! the staged images and their tags.
+//! checked against its diff id. The layer files go to the blob store and a
+//! manifest describing them to the image, so a loaded image can be saved
+//! and pushed. Nothing is listed here: the caller records the staged
+//! images and their tags.
 
 use std::fs;
 use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use super::{ImageId, ImageStore, RepoTag, Staged, TMP};
 use crate::error::{Error, Result};
+use crate::fsutil::create_dir_all;
 
 /// One image of an archive, staged, with the names it carries.
 #[derive(Debug)]
@@ -88,13 +92,56 @@ impl ImageStore {
                 stage.layers()
             )));
         }
+        let mut descriptors = Vec::new();
         for layer in &entry.layers {
             let path = inside(root, layer)?;
             let file = fs::File::open(&path).map_err(Error::io("open", &path))?;
             stage.apply(BufReader::new(file))?;
+            descriptors.push(self.keep_blob(&path)?);
         }
-        let staged = stage.finish(None, None, None)?;
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": config.len(),
+                "digest": id.to_string(),
+            },
+            "layers": descriptors,
+        }))
+        .map_err(|e| archive_err(e.to_string()))?;
+        let staged = stage.finish(Some(&manifest), None, None)?;
         Ok(Loaded { staged, tags })
+    }
+}
+
+impl ImageStore {
+    /// Moves a verified layer file into the blob store under its digest;
+    /// its manifest descriptor.
+    fn keep_blob(&self, path: &Path) -> Result<serde_json::Value> {
+        let mut file = fs::File::open(path).map_err(Error::io("open", path))?;
+        let mut hasher = Sha256::new();
+        let size = std::io::copy(&mut file, &mut hasher).map_err(Error::io("read", path))?;
+        let mut magic = [0u8; 2];
+        let gzip = fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok()
+            && magic == [0x1f, 0x8b];
+        let hex = super::unpack_hex(&hasher.finalize());
+        let blob = self.blob_path(&hex);
+        if !blob.exists() {
+            create_dir_all(&self.dir.join(super::BLOBS))?;
+            fs::rename(path, &blob).map_err(Error::io("rename into place", &blob))?;
+        }
+        Ok(serde_json::json!({
+            "mediaType": if gzip {
+                "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            } else {
+                "application/vnd.docker.image.rootfs.diff.tar"
+            },
+            "size": size,
+            "digest": format!("sha256:{hex}"),
+        }))
     }
 }
 
@@ -121,7 +168,6 @@ fn inside(root: &Path, name: &str) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::{Digest, Sha256};
 
     fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
@@ -176,6 +222,20 @@ mod tests {
         );
         let image = store.record(&loaded[0].staged).unwrap();
         assert!(image.rootfs.join("hello").is_file());
+        assert!(store.blob_path(&digest(&layer)[7..]).is_file());
+
+        // Saved again, it is an archive load takes back.
+        let mut saved = Vec::new();
+        store
+            .plan_save(&[image.id.to_string()])
+            .unwrap()
+            .write(&mut saved)
+            .unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let copy = ImageStore::open(other.path()).unwrap();
+        let again = copy.stage_archive(&saved[..]).unwrap();
+        assert_eq!(again[0].staged.id, image.id);
+        assert!(again[0].tags.is_empty());
         assert_eq!(fs::read_dir(dir.path().join(TMP)).unwrap().count(), 0);
 
         let evil = serde_json::to_vec(&serde_json::json!([{

@@ -12,6 +12,7 @@ mod config;
 mod layered;
 mod load;
 mod reference;
+mod save;
 mod unpack;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,7 @@ pub use config::{Empty, ImageConfig};
 pub use layered::LayerStage;
 pub use load::Loaded;
 pub use reference::{ImageId, RepoTag, DEFAULT_TAG};
+pub use save::SavePlan;
 
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all, remove_dir_all_if_exists, write_atomic};
@@ -39,6 +41,8 @@ use reference::is_hex;
 pub(crate) use unpack::hex as unpack_hex;
 
 const INDEX: &str = "index.json";
+/// Layer blobs, by digest: shared by pulls, loads, pushes and saves.
+pub(crate) const BLOBS: &str = "blobs/sha256";
 const TMP: &str = "tmp";
 
 /// Where an import's files come from.
@@ -183,6 +187,11 @@ impl ImageStore {
     /// `<data-root>/images`.
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Where the blob `sha256:<hex>` lives.
+    pub(crate) fn blob_path(&self, hex: &str) -> PathBuf {
+        self.dir.join(BLOBS).join(hex)
     }
 
     fn lock(&self) -> MutexGuard<'_, Index> {

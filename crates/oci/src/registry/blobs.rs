@@ -43,7 +43,7 @@ impl BlobStore {
     /// `images_dir` is the image store's directory; blobs go under it and
     /// their temp files in its `tmp/`.
     pub fn open(images_dir: &Path) -> crate::Result<Self> {
-        let dir = images_dir.join("blobs").join("sha256");
+        let dir = images_dir.join(crate::image::BLOBS);
         create_dir_all(&dir)?;
         Ok(BlobStore {
             dir,
