@@ -521,6 +521,10 @@ pub struct ImageConfig {
     pub exposed: Vec<(u16, Proto)>,
     /// `VOLUME`s: paths that get an anonymous volume in each container.
     pub volumes: Vec<String>,
+    /// `HEALTHCHECK`, merged under the request's as Docker does.
+    pub healthcheck: Option<crate::container::HealthcheckRequest>,
+    /// `STOPSIGNAL`, unless the request names one.
+    pub stop_signal: Option<crate::container::StopSignal>,
 }
 
 /// The tar stream of a `docker import`, read on a blocking thread.

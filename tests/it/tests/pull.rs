@@ -33,6 +33,8 @@ fn push_image(sb: &Sandbox, registry: &Registry, name: &str, motd: &str) -> Stri
             "Env": ["PATH=/bin", "GREETING=hello"],
             "Labels": {"from": "registry"},
             "ExposedPorts": {"80/tcp": {}},
+            "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 30_000_000_000_u64, "Retries": 2},
+            "StopSignal": "SIGQUIT",
         }),
     );
     let archive = sb.dir().join(format!("{}.tar", name.replace('/', "-")));
@@ -123,6 +125,23 @@ fn pull_by_tag_and_digest_inspect_and_run() {
         ])
         .ok();
     assert_eq!(out, "hello\n");
+
+    // The image's healthcheck and stop signal come with it.
+    assert_eq!(
+        image["Config"]["Healthcheck"]["Test"],
+        json!(["CMD-SHELL", "true"])
+    );
+    assert_eq!(image["Config"]["StopSignal"], "SIGQUIT");
+    sb.docker(&["create", "--name", "hc", "127.0.0.1:5000/busybox"])
+        .ok();
+    let c = sb.inspect("hc");
+    assert_eq!(
+        c["Config"]["Healthcheck"]["Test"],
+        json!(["CMD-SHELL", "true"])
+    );
+    assert_eq!(c["Config"]["Healthcheck"]["Retries"], 2);
+    assert_eq!(c["Config"]["StopSignal"], "SIGQUIT");
+    sb.docker(&["rm", "hc"]).ok();
 
     // Again: nothing new.
     let out = sb.docker(&["pull", "127.0.0.1:5000/busybox"]).ok();

@@ -16,7 +16,8 @@ use berth_oci::image::Image;
 use berth_oci::OciAdapter;
 use berth_oci::RepoTag;
 use bollard_stubs::models::{
-    ImageConfig, ImageDeleteResponseItem, ImageInspect, ImageInspectRootFs, ImageSummary,
+    HealthConfig, ImageConfig, ImageDeleteResponseItem, ImageInspect, ImageInspectRootFs,
+    ImageSummary,
 };
 use tokio_util::io::SyncIoBridge;
 
@@ -220,6 +221,15 @@ pub async fn inspect(oci: &OciAdapter, name: &str) -> Result<ImageInspect, ApiEr
                 .clone()
                 .map(|l| l.into_iter().collect::<HashMap<_, _>>()),
             volumes: config.volumes.as_ref().map(|v| v.keys().cloned().collect()),
+            healthcheck: config.healthcheck.as_ref().map(|h| HealthConfig {
+                test: Some(h.test.clone()),
+                interval: Some(h.interval),
+                timeout: Some(h.timeout),
+                start_period: Some(h.start_period),
+                start_interval: Some(h.start_interval),
+                retries: Some(h.retries),
+            }),
+            stop_signal: (!config.stop_signal.is_empty()).then(|| config.stop_signal.clone()),
             ..Default::default()
         }),
         architecture: Some(image.architecture.clone()),

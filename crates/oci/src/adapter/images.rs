@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use berth_core::container::Proto;
+use berth_core::container::{HealthcheckRequest, Proto, StopSignal};
 use berth_core::ports::{
     BadImageReference, ImageConfig as CoreImageConfig, ImageImport, ImageRefused, ImageTarball,
     Images, PortError, RemovalPlan, RemovedImage, StagedImage,
@@ -48,6 +48,15 @@ impl Images for OciAdapter {
                 .volumes
                 .map(|v| v.into_keys().collect())
                 .unwrap_or_default(),
+            healthcheck: config.healthcheck.map(|h| HealthcheckRequest {
+                test: h.test,
+                interval: h.interval,
+                timeout: h.timeout,
+                start_period: h.start_period,
+                start_interval: h.start_interval,
+                retries: h.retries,
+            }),
+            stop_signal: stop_signal(&config.stop_signal),
         }))
     }
 
@@ -122,6 +131,24 @@ impl Images for OciAdapter {
                 Removed::Deleted(id) => RemovedImage::Deleted(id.to_string()),
             })
             .collect())
+    }
+}
+
+/// The image's `STOPSIGNAL`; one runc does not know is left to the
+/// default, as a container asking for it would be refused.
+fn stop_signal(name: &str) -> Option<StopSignal> {
+    if name.is_empty() {
+        return None;
+    }
+    match crate::runc::parse_signal(name) {
+        Ok(signal) => Some(StopSignal {
+            name: name.to_owned(),
+            number: signal as i32,
+        }),
+        Err(e) => {
+            tracing::warn!(signal = name, error = %e, "ignoring the image's unknown stop signal");
+            None
+        }
     }
 }
 
