@@ -414,3 +414,68 @@ fn a_pulled_image_saves_and_loads_back() {
     sb.docker(&["pull", "127.0.0.1:5000/resaved"]).ok();
     assert_eq!(sb.inspect("127.0.0.1:5000/resaved")["Id"], id);
 }
+
+/// Partial downloads under the image store's temp directory.
+fn partial_blobs(sb: &Sandbox) -> Vec<u64> {
+    fs::read_dir(sb.data_root().join("images/tmp"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("blob-"))
+        .map(|e| e.metadata().unwrap().len())
+        .collect()
+}
+
+#[test]
+fn a_registry_killed_mid_download_leaves_nothing_and_the_retry_pulls() {
+    let sb = daemon();
+    let mut registry = sb.start_registry();
+    // 6 MiB that gzip cannot shrink, through a 16 Mbit/s loopback: the
+    // download lasts seconds, so it is caught in the middle.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let noise: Vec<u8> = (0..6 << 20)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    let layers = vec![busybox_layer(), layer_tar(&[("noise", &noise)])];
+    let config = image_config(&layers, json!({"Cmd": ["ls", "-l", "/noise"]}));
+    let archive = sb.dir().join("big.tar");
+    let id = write_docker_archive(&archive, "big:latest", &layers, &config);
+    sb.skopeo_push(&registry, &archive, "big:latest").ok();
+    // The burst holds a whole loopback packet (64 KiB), or nothing passes.
+    sb.sh("tc qdisc add dev lo root tbf rate 16mbit burst 128kb latency 1s")
+        .ok();
+
+    let mut pull = sb
+        .docker_command(&["pull", "127.0.0.1:5000/big"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (without a deadline of our own: the test harness has one) until
+    // part of a layer is on disk, then kill the registry.
+    while !partial_blobs(&sb).iter().any(|len| *len > 0) {
+        assert!(
+            pull.try_wait().unwrap().is_none(),
+            "the pull ended before it was caught mid-download: {}",
+            sb.daemon_log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    registry.kill();
+    let out = pull.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    assert_eq!(sb.docker(&["images", "-q"]).ok(), "", "no half image");
+    assert!(image_tmp_is_empty(&sb), "no partial download left");
+    assert!(blobs(&sb).len() < 2, "the big layer never got its name");
+
+    sb.sh("tc qdisc del dev lo root").ok();
+    registry.restart(&sb);
+    sb.docker(&["pull", "127.0.0.1:5000/big"]).ok();
+    assert_eq!(sb.inspect("127.0.0.1:5000/big")["Id"], id);
+    let out = sb.docker(&["run", "--rm", "127.0.0.1:5000/big"]).ok();
+    assert!(out.contains(" 6291456 "), "{out}");
+}

@@ -6,6 +6,7 @@
 //! goes out as dockerd's messages. A pull that fails leaves verified blobs
 //! (a retry finds them) and nothing else.
 
+use std::collections::VecDeque;
 use std::io::{BufReader, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -136,19 +137,51 @@ impl OciAdapter {
         }
         let downloads = self.download_all(Arc::new(session), &layers, &report);
         let _abort = AbortOnDrop(downloads.iter().map(JoinHandle::abort_handle).collect());
-        let mut stage = stage;
-        for (layer, download) in layers.iter().zip(downloads) {
-            let path = download
-                .await
-                .map_err(|e| RegistryError::Transport(format!("download task failed: {e}")))??;
-            stage = self.extract(stage, layer, path, &report).await?;
-        }
+        let mut pending: VecDeque<_> = downloads.into();
+        let stage = match self
+            .apply_in_order(stage, &layers, &mut pending, &report)
+            .await
+        {
+            Ok(stage) => stage,
+            Err(e) => {
+                // The downloads still running stop, and their temp files
+                // are gone, before the client hears of the failure.
+                for download in &pending {
+                    download.abort();
+                }
+                for download in pending {
+                    let _ = download.await;
+                }
+                return Err(e);
+            }
+        };
         let staged = tokio::task::spawn_blocking(move || {
             stage.finish(Some(&manifest), tag, Some(repo_digest))
         })
         .await
         .map_err(|e| RegistryError::Transport(format!("unpack task failed: {e}")))??;
         Ok(core_staged(staged))
+    }
+
+    /// Applies each layer as its download finishes, in the manifest's
+    /// order; the downloads not yet awaited stay in `pending`.
+    async fn apply_in_order(
+        &self,
+        mut stage: LayerStage,
+        layers: &[OciDescriptor],
+        pending: &mut VecDeque<JoinHandle<Result<PathBuf, RegistryError>>>,
+        report: &Reporter,
+    ) -> Result<LayerStage, RegistryError> {
+        for layer in layers {
+            let Some(download) = pending.pop_front() else {
+                break;
+            };
+            let path = download
+                .await
+                .map_err(|e| RegistryError::Transport(format!("download task failed: {e}")))??;
+            stage = self.extract(stage, layer, path, report).await?;
+        }
+        Ok(stage)
     }
 
     /// One task per layer, at most [`CONCURRENT_DOWNLOADS`] downloading.
