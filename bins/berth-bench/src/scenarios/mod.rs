@@ -12,6 +12,7 @@ mod macvlan;
 mod net;
 mod options;
 mod ports;
+mod pull;
 mod run;
 mod stats;
 
@@ -34,6 +35,7 @@ use macvlan::macvlan;
 use net::networks;
 use options::options;
 use ports::{many_ports, port_range};
+use pull::pull;
 use run::run_rm;
 use stats::stats;
 
@@ -146,7 +148,7 @@ pub struct Selection(pub Vec<String>);
 impl Selection {
     pub const ALL: &'static [&'static str] = &[
         "net", "run", "macvlan", "options", "stats", "health", "ports", "iperf", "burst", "dns",
-        "mem", "floor",
+        "mem", "floor", "pull",
     ];
 
     pub fn has(&self, group: &str) -> bool {
@@ -318,6 +320,9 @@ pub fn run_all(d: &Daemon, p: &Params, sel: &Selection, busybox: &Path) -> Resul
     }
     if sel.has("stats") {
         stats(d, p, &mut rec)?;
+    }
+    if sel.has("pull") {
+        pull(d, p, &mut rec)?;
     }
     if sel.has("ports") {
         port_range(d, p, &mut rec)?;
