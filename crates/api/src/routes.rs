@@ -106,6 +106,8 @@ pub(crate) enum Route {
     ImageTag { name: String },
     /// `POST /images/{name}/push`.
     ImagePush { name: String },
+    /// `POST /auth` (`docker login`): refused by name.
+    Auth,
     /// `POST /images/load`.
     ImageLoad,
     /// `GET /images/{name}/get` (`names` empty) and `GET /images/get`
@@ -157,6 +159,7 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
         (&Method::HEAD, ["_ping"]) => Route::Ping { head: true },
         (&Method::GET, ["version"]) => Route::Version,
         (&Method::GET, ["info"]) => Route::Info,
+        (&Method::POST, ["auth"]) => Route::Auth,
         (&Method::GET, ["system", "df"]) => Route::SystemDataUsage,
         (&Method::POST, ["build", "prune"]) => Route::BuildPrune,
         (&Method::GET, ["networks"]) => Route::NetworkList,
@@ -362,6 +365,7 @@ mod tests {
         );
         assert_eq!(match_route(&Method::GET, "/version"), Some(Route::Version));
         assert_eq!(match_route(&Method::GET, "/info"), Some(Route::Info));
+        assert_eq!(match_route(&Method::POST, "/auth"), Some(Route::Auth));
     }
 
     #[test]
