@@ -479,3 +479,18 @@ fn a_registry_killed_mid_download_leaves_nothing_and_the_retry_pulls() {
     let out = sb.docker(&["run", "--rm", "127.0.0.1:5000/big"]).ok();
     assert!(out.contains(" 6291456 "), "{out}");
 }
+
+#[test]
+fn compose_up_pulls_registry_images() {
+    let sb = daemon();
+    let registry = sb.start_registry();
+    push_image(&sb, &registry, "team/web", "composed\n");
+    let file = "version: '3'\nservices:\n  web:\n    image: 127.0.0.1:5000/team/web\n    command: [\"sleep\", \"1d\"]\n";
+    let up = sb.compose("proj", file, &["up", "-d"]);
+    assert_eq!(up.status, 0, "{up:?}");
+    let ps = sb
+        .docker(&["ps", "--format", "{{.Image}} {{.Status}}"])
+        .ok();
+    assert!(ps.starts_with("127.0.0.1:5000/team/web Up"), "{ps}");
+    sb.compose("proj", file, &["down"]).ok();
+}
