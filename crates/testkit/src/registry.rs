@@ -22,7 +22,11 @@ pub struct Registry {
     child: Option<Child>,
     dir: PathBuf,
     addr: String,
+    scheme: &'static str,
 }
+
+/// `me` / `secret`, bcrypt (cost 4) as docker-registry's htpasswd wants.
+const HTPASSWD: &str = "me:$2b$04$tQ82Cr7T3Bi88dGg0IhT0e/cZ4FzamjIXQmW4iF4i4fSFyLa54UHa\n";
 
 impl Sandbox {
     /// Starts the registry (storage under the sandbox's directory) and
@@ -34,6 +38,16 @@ impl Sandbox {
     /// A registry on another `ip:port` of the sandbox (the address must
     /// be the sandbox's), with its own storage.
     pub fn start_registry_at(&self, addr: &str) -> Registry {
+        self.start_registry_with(addr, false)
+    }
+
+    /// A registry with basic auth (user `me`, password `secret`) over TLS
+    /// (a self-signed certificate made here with openssl).
+    pub fn start_registry_with_auth(&self) -> Registry {
+        self.start_registry_with(REGISTRY, true)
+    }
+
+    fn start_registry_with(&self, addr: &str, auth: bool) -> Registry {
         assert!(
             Path::new(BINARY).exists(),
             "{BINARY} is missing: apt-get install docker-registry (scripts/install-deps.sh --test)"
@@ -42,15 +56,32 @@ impl Sandbox {
             .dir()
             .join(format!("registry-{}", addr.replace([':', '.'], "-")));
         std::fs::create_dir_all(dir.join("data")).unwrap_or_else(|e| panic!("{e}"));
-        let config = format!(
+        let mut config = format!(
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
             dir.join("data").display()
         );
+        if auth {
+            let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+            self.sh(&format!(
+                "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout {} -out {} 2>/dev/null",
+                key.display(),
+                cert.display()
+            ))
+            .ok();
+            std::fs::write(dir.join("htpasswd"), HTPASSWD).unwrap_or_else(|e| panic!("{e}"));
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                cert.display(),
+                key.display(),
+                dir.join("htpasswd").display()
+            ));
+        }
         std::fs::write(dir.join("config.yml"), config).unwrap_or_else(|e| panic!("{e}"));
         let mut registry = Registry {
             child: None,
             dir,
             addr: addr.to_owned(),
+            scheme: if auth { "https" } else { "http" },
         };
         registry.start(self);
         registry
@@ -59,8 +90,13 @@ impl Sandbox {
     /// `skopeo copy` of a Docker archive to `<registry>/<name>` (gzip
     /// layers, a schema 2 manifest, as `docker push` makes them).
     pub fn skopeo_push(&self, registry: &Registry, archive: &Path, name: &str) -> Run {
+        let creds = if registry.scheme == "https" {
+            " --dest-creds me:secret"
+        } else {
+            ""
+        };
         self.sh(&format!(
-            "skopeo --insecure-policy copy --quiet --dest-tls-verify=false docker-archive:{} docker://{}/{name}",
+            "skopeo --insecure-policy copy --quiet --dest-tls-verify=false{creds} docker-archive:{} docker://{}/{name}",
             archive.display(),
             registry.addr
         ))
@@ -88,7 +124,11 @@ impl Registry {
         self.child = Some(child);
         for _ in 0..100 {
             if sandbox
-                .sh(&format!("curl -sf http://{}/v2/ >/dev/null", self.addr))
+                // Any answer (401 with auth) means it serves.
+                .sh(&format!(
+                    "curl -sk -o /dev/null {}://{}/v2/",
+                    self.scheme, self.addr
+                ))
                 .status
                 == 0
             {

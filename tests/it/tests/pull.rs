@@ -494,3 +494,47 @@ fn compose_up_pulls_registry_images() {
     assert!(ps.starts_with("127.0.0.1:5000/team/web Up"), "{ps}");
     sb.compose("proj", file, &["down"]).ok();
 }
+
+/// The docker CLI's config with `user:password` for the test registry: the
+/// CLI sends it as X-Registry-Auth with each pull.
+fn login(sb: &Sandbox, password: &str) {
+    let dir = sb.dir().join("docker-config");
+    fs::create_dir_all(&dir).unwrap();
+    let auth = sb.sh(&format!("printf 'me:{password}' | base64 -w0")).ok();
+    fs::write(
+        dir.join("config.json"),
+        json!({"auths": {"127.0.0.1:5000": {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn basic_auth_over_tls_from_the_clients_credentials() {
+    let sb = daemon();
+    let registry = sb.start_registry_with_auth();
+    push_image(&sb, &registry, "busybox", "authenticated\n");
+
+    let err = sb.docker(&["pull", "127.0.0.1:5000/busybox"]).err();
+    assert!(
+        err.contains("pull access denied for 127.0.0.1:5000/busybox"),
+        "{err}"
+    );
+    login(&sb, "wrong");
+    let err = sb.docker(&["pull", "127.0.0.1:5000/busybox"]).err();
+    assert!(
+        err.contains("pull access denied for 127.0.0.1:5000/busybox"),
+        "{err}"
+    );
+    assert_eq!(sb.docker(&["images", "-q"]).ok(), "");
+
+    login(&sb, "secret");
+    sb.docker(&["pull", "127.0.0.1:5000/busybox"]).ok();
+    assert_eq!(
+        sb.docker(&["run", "--rm", "127.0.0.1:5000/busybox"]).ok(),
+        "authenticated\n"
+    );
+    sb.docker(&["tag", "127.0.0.1:5000/busybox", "127.0.0.1:5000/mine:v1"])
+        .ok();
+    let out = sb.docker(&["push", "127.0.0.1:5000/mine:v1"]).ok();
+    assert!(out.contains("v1: digest: sha256:"), "{out}");
+}
