@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(iproute2 nftables runc busybox-static util-linux ca-certificates procps tini protobuf-compiler)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(sqlite3 iperf3 dnsutils dnsperf dnsmasq-base bridge-utils procps curl docker-compose conntrack etcd-server etcd-client)
+  packages+=(sqlite3 iperf3 dnsutils dnsperf dnsmasq-base bridge-utils procps curl docker-compose conntrack etcd-server etcd-client docker-registry skopeo openssl)
 fi
 
 missing=()

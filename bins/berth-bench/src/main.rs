@@ -45,7 +45,7 @@ struct Cli {
     #[arg(long, value_enum)]
     compare: Option<Engine>,
     /// Only these scenario groups (comma-separated): net, run, ports,
-    /// iperf, burst, dns, mem.
+    /// iperf, burst, dns, mem, pull.
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// Containers already running for the run/rm rows (e.g. 0,100,1000).

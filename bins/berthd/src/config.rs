@@ -83,6 +83,10 @@ pub struct Flags {
     /// This host's address in the cluster (VXLAN endpoint): an IP, or an interface whose IPv4 address to take.
     #[arg(long, value_name = "IP|IFACE")]
     pub cluster_advertise: Option<String>,
+    /// A registry reached over plain HTTP or unverified TLS: host[:port]
+    /// or a CIDR (repeatable; loopback always is).
+    #[arg(long = "insecure-registry", value_name = "REGISTRY")]
+    pub insecure_registries: Vec<String>,
 }
 
 /// `daemon.json`, with Docker's key names. Unknown keys are an error, as in
@@ -106,6 +110,7 @@ struct FileConfig {
     init_path: Option<PathBuf>,
     cluster_store: Option<String>,
     cluster_advertise: Option<String>,
+    insecure_registries: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -135,6 +140,8 @@ pub struct Config {
     pub init_path: PathBuf,
     /// The host's resolv.conf (`--resolv-conf`, default /etc/resolv.conf).
     pub resolv_conf: PathBuf,
+    /// `insecure-registries`: `host[:port]` names and CIDRs.
+    pub insecure_registries: Vec<String>,
     /// Where overlay networks live, if this host is in a cluster.
     pub cluster: Option<ClusterConfig>,
 }
@@ -217,7 +224,15 @@ impl Config {
         } else {
             flags.dns
         };
+        let mut insecure_registries = file.insecure_registries.unwrap_or_default();
+        insecure_registries.extend(flags.insecure_registries);
+        for registry in &insecure_registries {
+            if registry.contains("://") {
+                bail!("insecure registry {registry} should not contain '://'");
+            }
+        }
         Ok(Config {
+            insecure_registries,
             data_root: flags
                 .data_root
                 .or(file.data_root)
@@ -428,6 +443,22 @@ mod tests {
             let got = cluster_config(store.map(str::to_owned), advertise.map(str::to_owned));
             assert!(got.is_err(), "{store:?} {advertise:?}");
         }
+    }
+
+    #[test]
+    fn insecure_registries_come_from_both() {
+        let flags = Flags::try_parse_from(["berthd", "--insecure-registry", "10.0.0.0/8"]).unwrap();
+        let c = Config::merge(flags, file(r#"{"insecure-registries": ["reg:5000"]}"#)).unwrap();
+        assert_eq!(c.insecure_registries, ["reg:5000", "10.0.0.0/8"]);
+        let e = Config::merge(
+            Flags::default(),
+            file(r#"{"insecure-registries": ["http://reg"]}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "insecure registry http://reg should not contain '://'"
+        );
     }
 
     #[test]

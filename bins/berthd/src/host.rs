@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use berth_core::ports::{Env, Host};
 use berth_netlink::Netlink;
 use berth_nft::{FwConfig, NftFirewall};
+use berth_oci::registry::{Registries, RegistryConfig};
 use berth_oci::{ContainerRuntime, ImageStore, OciAdapter, RuntimeConfig};
 use berth_store::SqliteStore;
 
@@ -55,7 +56,14 @@ impl RealHost {
             env: SystemEnv {
                 resolv_conf: config.resolv_conf.clone(),
             },
-            oci: OciAdapter::new(runtime, images),
+            oci: OciAdapter::new(
+                runtime,
+                images,
+                Registries::new(RegistryConfig {
+                    insecure: config.insecure_registries.clone(),
+                }),
+            )
+            .context("open the blob store")?,
             firewall: NftFirewall::new(FwConfig::new(NFT_TABLE)?),
             dns: EmbeddedDns::default(),
             netns_dir: config.exec_root.join(NETNS_DIR),

@@ -368,6 +368,14 @@ pub trait Backend: Send + Sync + 'static {
         tarball: RequestBody,
     ) -> impl Future<Output = Result<String, ApiError>> + Send;
 
+    /// `POST /images/create?fromImage=` (`docker pull`): the pull's
+    /// progress, in order. An `Err` first is answered as a plain error
+    /// (nothing was pulled); later, in band as dockerd does.
+    fn image_pull(
+        &self,
+        options: ImagePullOptions,
+    ) -> impl Future<Output = Result<PullStream, ApiError>> + Send;
+
     /// `GET /images/json` (`docker images`). The HTTP layer applies the
     /// client's API version (`Containers` is `-1` before 1.51).
     fn image_list(
@@ -390,6 +398,39 @@ pub trait Backend: Send + Sync + 'static {
         name: String,
         options: ImageRemoveOptions,
     ) -> impl Future<Output = Result<Vec<ImageDeleteResponseItem>, ApiError>> + Send;
+
+    /// `POST /images/{name}/push?tag=` (`docker push`), with the
+    /// `X-Registry-Auth` header as sent: progress as for a pull.
+    fn image_push(
+        &self,
+        name: String,
+        tag: Option<String>,
+        registry_auth: Option<String>,
+    ) -> impl Future<Output = Result<PullStream, ApiError>> + Send;
+
+    /// `GET /images/get` (`docker save`): Docker's archive of the named
+    /// images, refused before a byte is sent if one cannot be saved.
+    fn image_save(
+        &self,
+        names: Vec<String>,
+    ) -> impl Future<Output = Result<ByteStream, ApiError>> + Send;
+
+    /// `POST /images/load` (`docker load`): the images of a `docker save`
+    /// archive; returns dockerd's lines (`Loaded image: busybox:latest`,
+    /// `Loaded image ID: sha256:…` for an untagged one).
+    fn image_load(
+        &self,
+        archive: RequestBody,
+    ) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
+
+    /// `POST /images/{name}/tag` (`docker tag`): gives the image `name`
+    /// the name `repo` (which may carry the tag) with `tag`.
+    fn image_tag(
+        &self,
+        name: String,
+        repo: String,
+        tag: Option<String>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
 
     /// `POST /containers/prune`: the stopped containers `filters` admits
     /// (`until`, `label`, `label!`; the backend checks the keys).
@@ -677,6 +718,44 @@ pub struct ImageImportOptions {
     /// Dockerfile instructions to apply (`docker import --change`), as sent.
     pub changes: Vec<String>,
 }
+
+/// `POST /images/create?fromImage=` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImagePullOptions {
+    /// `fromImage`, as sent (`busybox`, `docker.io/library/busybox`,
+    /// `127.0.0.1:5000/app@sha256:…`); not validated.
+    pub image: String,
+    /// `tag` (a tag or a digest); `None`: all tags (`docker pull -a`).
+    pub tag: Option<String>,
+    /// `platform` (`linux/amd64`).
+    pub platform: Option<String>,
+    /// The `X-Registry-Auth` header, as sent (base64url JSON).
+    pub registry_auth: Option<String>,
+}
+
+/// One message of dockerd's JSON progress stream (moby
+/// `jsonmessage.JSONMessage`): a layer's messages carry its short digest
+/// as `id` and `progressDetail`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgressMessage {
+    pub status: String,
+    #[serde(rename = "progressDetail", skip_serializing_if = "Option::is_none")]
+    pub progress_detail: Option<ProgressDetail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// `{}` or `{"current": …, "total": …}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProgressDetail {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+/// A pull's or push's progress messages, in order.
+pub type PullStream = Pin<Box<dyn Stream<Item = Result<ProgressMessage, ApiError>> + Send>>;
 
 /// `GET /images/json` parameters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

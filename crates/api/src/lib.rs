@@ -37,8 +37,9 @@ pub use backend::{
     AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions, ContainerLogs,
     ContainerPathStat, DataUsage, DataUsageOptions, EventActor, EventFeed, EventMessage,
     EventsQuery, ExecStartOptions, ExtractOptions, ImageImportOptions, ImageListOptions,
-    ImageRemoveOptions, LogMessage, LogStream, LogsOptions, RemoveOptions, StatsOptions,
-    StatsStream, StopOptions, TtySize, WaitCondition, WaitFuture,
+    ImagePullOptions, ImageRemoveOptions, LogMessage, LogStream, LogsOptions, ProgressDetail,
+    ProgressMessage, PullStream, RemoveOptions, StatsOptions, StatsStream, StopOptions, TtySize,
+    WaitCondition, WaitFuture,
 };
 pub use error::{ApiError, ErrorKind, ServeError};
 pub use filters::{parse_filters, Filters};

@@ -102,6 +102,17 @@ pub(crate) enum Route {
     ImageInspect { name: String },
     /// `DELETE /images/{name}`.
     ImageRemove { name: String },
+    /// `POST /images/{name}/tag`.
+    ImageTag { name: String },
+    /// `POST /images/{name}/push`.
+    ImagePush { name: String },
+    /// `POST /auth` (`docker login`): refused by name.
+    Auth,
+    /// `POST /images/load`.
+    ImageLoad,
+    /// `GET /images/{name}/get` (`names` empty) and `GET /images/get`
+    /// (the names in the query).
+    ImageSave { name: Option<String> },
     /// `POST /images/prune`.
     ImagePrune,
     /// `GET /system/df`.
@@ -150,6 +161,7 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
         (&Method::HEAD, ["_ping"]) => Route::Ping { head: true },
         (&Method::GET, ["version"]) => Route::Version,
         (&Method::GET, ["info"]) => Route::Info,
+        (&Method::POST, ["auth"]) => Route::Auth,
         (&Method::GET, ["system", "df"]) => Route::SystemDataUsage,
         (&Method::GET, ["events"]) => Route::Events,
         (&Method::POST, ["build", "prune"]) => Route::BuildPrune,
@@ -225,6 +237,17 @@ fn match_image_route(method: &Method, rest: &str) -> Option<Route> {
         (&Method::GET, "json") => Route::ImageList,
         (&Method::POST, "create") => Route::ImageCreate,
         (&Method::POST, "prune") => Route::ImagePrune,
+        (&Method::POST, "load") => Route::ImageLoad,
+        (&Method::GET, "get") => Route::ImageSave { name: None },
+        (&Method::POST, rest) if rest.ends_with("/tag") => Route::ImageTag {
+            name: non_empty(rest.strip_suffix("/tag")?)?,
+        },
+        (&Method::POST, rest) if rest.ends_with("/push") => Route::ImagePush {
+            name: non_empty(rest.strip_suffix("/push")?)?,
+        },
+        (&Method::GET, rest) if rest.ends_with("/get") => Route::ImageSave {
+            name: Some(non_empty(rest.strip_suffix("/get")?)?),
+        },
         (&Method::GET, rest) => Route::ImageInspect {
             name: non_empty(rest.strip_suffix("/json")?)?,
         },
@@ -346,6 +369,7 @@ mod tests {
         assert_eq!(match_route(&Method::GET, "/version"), Some(Route::Version));
         assert_eq!(match_route(&Method::GET, "/info"), Some(Route::Info));
         assert_eq!(match_route(&Method::GET, "/events"), Some(Route::Events));
+        assert_eq!(match_route(&Method::POST, "/auth"), Some(Route::Auth));
     }
 
     #[test]
@@ -618,6 +642,37 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[test]
+    fn image_tag_push_save_and_load_route() {
+        assert_eq!(
+            match_route(&Method::POST, "/images/127.0.0.1:5000/app:v1/tag"),
+            Some(Route::ImageTag {
+                name: "127.0.0.1:5000/app:v1".to_owned()
+            })
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/images/127.0.0.1:5000/app/push"),
+            Some(Route::ImagePush {
+                name: "127.0.0.1:5000/app".to_owned()
+            })
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/images/team/app:v1/get"),
+            Some(Route::ImageSave {
+                name: Some("team/app:v1".to_owned())
+            })
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/images/get"),
+            Some(Route::ImageSave { name: None })
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/images/load"),
+            Some(Route::ImageLoad)
+        );
+        assert_eq!(match_route(&Method::POST, "/images//tag"), None);
     }
 
     #[test]

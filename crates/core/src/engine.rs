@@ -77,7 +77,11 @@ pub(crate) enum Command {
     Connect(String, String, EndpointRequest, Reply<()>),
     Disconnect(String, String, Reply<()>),
     RepairFirewall(Reply<bool>),
-    RecordImage(Box<crate::ports::StagedImage>, Reply<String>),
+    RecordImage(
+        Box<crate::ports::StagedImage>,
+        crate::image::ImageRecordKind,
+        Reply<String>,
+    ),
     RemoveImage(String, bool, Reply<Vec<crate::ports::RemovedImage>>),
     CreateVolume(crate::volume::VolumeCreate, Reply<crate::volume::Volume>),
     /// A volume by name; with `true` (force) a missing one is success.
@@ -300,8 +304,8 @@ impl<H: Host> Engine<H> {
             Command::RepairFirewall(reply) => {
                 let _ = reply.send(self.repair_firewall().await);
             }
-            Command::RecordImage(staged, reply) => {
-                let _ = reply.send(self.record_image(&staged));
+            Command::RecordImage(staged, kind, reply) => {
+                let _ = reply.send(self.record_image(&staged, kind));
             }
             Command::RemoveImage(reference, force, reply) => {
                 let _ = reply.send(self.remove_image(&reference, force));

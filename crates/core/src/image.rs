@@ -17,21 +17,62 @@ use crate::ports::{
     RemovalPlan, RemovedImage, StagedImage,
 };
 
+/// What recorded an image: the event dockerd tells of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageRecordKind {
+    Import,
+    Pull,
+    Load,
+    Tag,
+    Push,
+}
+
 impl<H: Host> Engine<H> {
     /// Lists an image staged outside the engine and moves its tag to it.
-    pub(crate) fn record_image(&mut self, staged: &StagedImage) -> Result<String> {
+    pub(crate) fn record_image(
+        &mut self,
+        staged: &StagedImage,
+        kind: ImageRecordKind,
+    ) -> Result<String> {
         self.host
             .images()
             .record(staged)
             .map_err(image_error(format!("record image {}", staged.id)))?;
-        info!(image = %staged.id, tag = ?staged.tag, "image imported");
-        if let Some(tag) = &staged.tag {
-            let familiar =
-                parse_normalized(tag).map_or_else(|_| tag.clone(), |r| r.familiar_string());
-            self.image_event(&staged.id, &familiar, "tag");
-        }
-        self.image_event(&staged.id, &staged.id, "import");
+        info!(image = %staged.id, tag = ?staged.tag, digest = ?staged.repo_digest, "image recorded");
+        self.recorded_events(staged, kind);
         Ok(staged.id.clone())
+    }
+
+    /// dockerd's events for an image recorded by `kind`: an import or a
+    /// tag names the image by id, a pull or push by its reference.
+    fn recorded_events(&self, staged: &StagedImage, kind: ImageRecordKind) {
+        let familiar =
+            |r: &str| parse_normalized(r).map_or_else(|_| r.to_owned(), |r| r.familiar_string());
+        let reference = staged
+            .tag
+            .as_deref()
+            .or(staged.repo_digest.as_deref())
+            .map(familiar);
+        match kind {
+            ImageRecordKind::Import | ImageRecordKind::Tag => {
+                if let Some(tag) = staged.tag.as_deref() {
+                    self.image_event(&staged.id, &familiar(tag), "tag");
+                }
+                if kind == ImageRecordKind::Import {
+                    self.image_event(&staged.id, &staged.id, "import");
+                }
+            }
+            ImageRecordKind::Load => self.image_event(&staged.id, &staged.id, "load"),
+            ImageRecordKind::Pull | ImageRecordKind::Push => {
+                let name = reference.unwrap_or_else(|| staged.id.clone());
+                let action = if kind == ImageRecordKind::Pull {
+                    "pull"
+                } else {
+                    "push"
+                };
+                self.image_event(&name, &name, action);
+            }
+        }
     }
 
     /// `rmi`: Docker's tag rules from the store, the container rules here,
@@ -128,13 +169,25 @@ impl<H: Host> EngineHandle<H> {
                 .await
                 .map_err(image_error("import image"))?;
             handle
-                .ask(|r| Command::RecordImage(Box::new(staged), r))
+                .ask(|r| Command::RecordImage(Box::new(staged), ImageRecordKind::Import, r))
                 .await
         });
         task.await.map_err(|e| Error::Image {
             what: "import image".to_owned(),
             source: Box::new(e),
         })?
+    }
+
+    /// Lists an image an adapter staged outside the engine (a pull, a load,
+    /// a tag, a push) and moves its tag and digest to it. Returns the
+    /// image's id.
+    pub async fn record_staged_image(
+        &self,
+        staged: StagedImage,
+        kind: ImageRecordKind,
+    ) -> Result<String> {
+        self.ask(|r| Command::RecordImage(Box::new(staged), kind, r))
+            .await
     }
 
     /// `rmi`, with Docker's answer lines.

@@ -26,7 +26,7 @@ pub mod filter;
 mod firewall;
 mod flows;
 pub mod handle;
-mod image;
+pub mod image;
 pub mod lookup;
 pub mod model;
 pub mod network;

@@ -593,6 +593,10 @@ pub struct ImageConfig {
     pub exposed: Vec<(u16, Proto)>,
     /// `VOLUME`s: paths that get an anonymous volume in each container.
     pub volumes: Vec<String>,
+    /// `HEALTHCHECK`, merged under the request's as Docker does.
+    pub healthcheck: Option<crate::container::HealthcheckRequest>,
+    /// `STOPSIGNAL`, unless the request names one.
+    pub stop_signal: Option<crate::container::StopSignal>,
 }
 
 /// The tar stream of a `docker import`, read on a blocking thread.
@@ -622,6 +626,8 @@ pub struct StagedImage {
     pub tag: Option<String>,
     /// Bytes of its files, for `docker images`.
     pub size: u64,
+    /// `repo@sha256:…` of the manifest a pull found it by.
+    pub repo_digest: Option<String>,
 }
 
 /// What removing a reference does by Docker's tag rules, decided first so

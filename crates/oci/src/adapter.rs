@@ -20,13 +20,19 @@ use tokio::sync::oneshot;
 use crate::error::{Error, Result};
 use crate::image::{ImageId, ImageStore};
 use crate::layout::ExecId;
+use crate::registry::{BlobStore, Registries};
 use crate::runtime::{ContainerRuntime, Probe, TaskSpec};
 use crate::shim::client::connect_unix;
 use crate::shim::proto::{self, ExitInfo, ProcessState};
 use crate::spec::{ContainerOptions, EtcFiles, NetworkNamespace, ProcessSpec, Rlimit, User};
 
 mod images;
+mod pull;
+mod push;
 mod volumes;
+
+pub use pull::{PullProgress, PullRequest};
+pub use push::PushRequest;
 
 /// The runtime and the image store, shared by the daemon's tasks.
 #[derive(Clone)]
@@ -37,6 +43,8 @@ pub struct OciAdapter {
 struct Inner {
     runtime: ContainerRuntime,
     images: ImageStore,
+    registries: Registries,
+    blobs: BlobStore,
     /// What the host's cgroups can limit, probed once.
     capacity: Capacity,
     /// Clients that attached before the container's shim existed (the
@@ -52,15 +60,22 @@ struct PendingAttach {
 }
 
 impl OciAdapter {
-    pub fn new(runtime: ContainerRuntime, images: ImageStore) -> Self {
-        OciAdapter {
+    pub fn new(
+        runtime: ContainerRuntime,
+        images: ImageStore,
+        registries: Registries,
+    ) -> Result<Self> {
+        let blobs = BlobStore::open(images.dir())?;
+        Ok(OciAdapter {
             inner: Arc::new(Inner {
                 runtime,
                 images,
+                registries,
+                blobs,
                 capacity: crate::cgroups::capacity(Path::new("/sys/fs/cgroup")),
                 pending: Mutex::default(),
             }),
-        }
+        })
     }
 
     /// Attaches to the container's shim now if it has one, else when the

@@ -25,6 +25,7 @@ pub mod image;
 pub mod layout;
 pub mod logs;
 pub mod mountns;
+pub mod registry;
 pub mod rootfs;
 pub mod runc;
 pub mod runtime;
@@ -34,7 +35,7 @@ pub mod stats;
 pub mod time;
 pub mod volumes;
 
-pub use adapter::OciAdapter;
+pub use adapter::{OciAdapter, PullProgress, PullRequest, PushRequest};
 pub use error::{Error, ErrorKind, Result, RuntimeFailure};
 pub use image::{ImageId, ImageStore, RepoTag};
 pub use layout::{ExecId, Layout};

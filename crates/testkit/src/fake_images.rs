@@ -136,6 +136,7 @@ impl Images for FakeImages {
             id,
             tag,
             size: bytes.len() as u64,
+            repo_digest: None,
         })
     }
 

@@ -1,11 +1,13 @@
 //! Dev-only helpers: fakes of the core's ports (a modelling [`FakeNet`], an
 //! in-memory [`MemStore`], a deterministic [`FixedEnv`]) and, for end-to-end
-//! tests, the sandbox-host harness in [`sandbox`] (built on berth-sandbox) and
-//! clusters of them on etcd in [`cluster`].
+//! tests, the sandbox-host harness in [`sandbox`] (built on berth-sandbox),
+//! clusters of them on etcd in [`cluster`] and a real image registry in it
+//! ([`registry`]).
 
 pub mod cluster;
 mod fake_images;
 mod fakes;
+pub mod registry;
 pub mod sandbox;
 pub mod store_contract;
 

@@ -13,6 +13,7 @@ mod macvlan;
 mod net;
 mod options;
 mod ports;
+mod pull;
 mod run;
 mod stats;
 
@@ -36,6 +37,7 @@ use macvlan::macvlan;
 use net::networks;
 use options::options;
 use ports::{many_ports, port_range};
+use pull::pull;
 use run::run_rm;
 use stats::stats;
 
@@ -148,7 +150,7 @@ pub struct Selection(pub Vec<String>);
 impl Selection {
     pub const ALL: &'static [&'static str] = &[
         "net", "run", "macvlan", "options", "stats", "health", "events", "ports", "iperf", "burst",
-        "dns", "mem", "floor",
+        "dns", "mem", "floor", "pull",
     ];
 
     pub fn has(&self, group: &str) -> bool {
@@ -323,6 +325,9 @@ pub fn run_all(d: &Daemon, p: &Params, sel: &Selection, busybox: &Path) -> Resul
     }
     if sel.has("events") {
         events(d, p, &mut rec)?;
+    }
+    if sel.has("pull") {
+        pull(d, p, &mut rec)?;
     }
     if sel.has("ports") {
         port_range(d, p, &mut rec)?;

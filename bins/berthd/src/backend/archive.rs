@@ -279,6 +279,21 @@ pub async fn export(oci: &OciAdapter, c: Container) -> Result<ByteStream, ApiErr
     Ok(stream)
 }
 
+/// `docker save`: planned (every image checked) before the stream starts.
+pub async fn save(oci: &OciAdapter, names: Vec<String>) -> Result<ByteStream, ApiError> {
+    let plan = oci
+        .blocking(move |_, images| images.plan_save(&names))
+        .await
+        .map_err(oci_error)?;
+    let (writer, stream) = channel_writer();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = plan.write(writer) {
+            tracing::warn!(error = %e, "save ended early");
+        }
+    });
+    Ok(stream)
+}
+
 /// `GET /changes`.
 pub async fn changes(oci: &OciAdapter, c: Container) -> Result<Vec<FilesystemChange>, ApiError> {
     let layout = oci.runtime().layout();

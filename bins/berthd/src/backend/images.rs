@@ -10,12 +10,15 @@ use std::sync::Arc;
 
 use berth_core::container::Container;
 use berth_core::filter::{ImageFacts, ImageFilter};
-use berth_core::ports::{ImageImport, RemovedImage};
+use berth_core::image::ImageRecordKind;
+use berth_core::ports::{ImageImport, RemovedImage, StagedImage};
 use berth_core::EngineHandle;
 use berth_oci::image::Image;
 use berth_oci::OciAdapter;
+use berth_oci::RepoTag;
 use bollard_stubs::models::{
-    ImageConfig, ImageDeleteResponseItem, ImageInspect, ImageInspectRootFs, ImageSummary,
+    HealthConfig, ImageConfig, ImageDeleteResponseItem, ImageInspect, ImageInspectRootFs,
+    ImageSummary,
 };
 use tokio_util::io::SyncIoBridge;
 
@@ -49,6 +52,81 @@ pub async fn import(
     engine
         .import_image(tarball, import)
         .await
+        .map_err(api_error)
+}
+
+/// `docker load`: the archive is staged on the blocking pool, then the
+/// engine lists each image under each of its names. In a task of its own,
+/// so a client hanging up cannot leave a staged image unlisted.
+pub async fn load(
+    engine: &EngineHandle<RealHost>,
+    oci: &OciAdapter,
+    archive: RequestBody,
+) -> Result<Vec<String>, ApiError> {
+    let (engine, oci) = (engine.clone(), oci.clone());
+    let task = tokio::spawn(async move {
+        let reader = SyncIoBridge::new(archive);
+        let loaded = oci
+            .blocking(move |_, images| images.stage_archive(reader))
+            .await
+            .map_err(oci_error)?;
+        let mut lines = Vec::new();
+        for image in loaded {
+            let staged = |tag: Option<String>| StagedImage {
+                id: image.staged.id.to_string(),
+                tag,
+                size: image.staged.size,
+                repo_digest: None,
+            };
+            if image.tags.is_empty() {
+                engine
+                    .record_staged_image(staged(None), ImageRecordKind::Load)
+                    .await
+                    .map_err(api_error)?;
+                lines.push(format!("Loaded image ID: {}", image.staged.id));
+            }
+            for tag in &image.tags {
+                engine
+                    .record_staged_image(staged(Some(tag.to_string())), ImageRecordKind::Load)
+                    .await
+                    .map_err(api_error)?;
+                lines.push(format!("Loaded image: {tag}"));
+            }
+        }
+        Ok(lines)
+    });
+    task.await
+        .map_err(|e| ApiError::internal(format!("load task failed: {e}")))?
+}
+
+/// `docker tag`: the engine moves the new name to the image, in order with
+/// creates and removals, as it does for an import.
+pub async fn tag(
+    engine: &EngineHandle<RealHost>,
+    oci: &OciAdapter,
+    name: &str,
+    repo: &str,
+    tag: Option<&str>,
+) -> Result<(), ApiError> {
+    if repo.contains('@') {
+        return Err(ApiError::invalid_parameter(
+            "refusing to create a tag with a digest reference",
+        ));
+    }
+    let target = RepoTag::with_tag(repo, tag).map_err(oci_error)?;
+    let image = oci.images().inspect(name).map_err(oci_error)?;
+    engine
+        .record_staged_image(
+            StagedImage {
+                id: image.id.to_string(),
+                tag: Some(target.to_string()),
+                size: image.size,
+                repo_digest: None,
+            },
+            ImageRecordKind::Tag,
+        )
+        .await
+        .map(drop)
         .map_err(api_error)
 }
 
@@ -101,7 +179,7 @@ pub(super) fn summary(image: &Image, containers: &[Arc<Container>]) -> ImageSumm
         id: image.id.to_string(),
         parent_id: String::new(),
         repo_tags: image.repo_tags.clone(),
-        repo_digests: Vec::new(),
+        repo_digests: image.repo_digests.clone(),
         created: unix_seconds(image.created),
         size: size(image.size),
         shared_size: -1,
@@ -128,12 +206,12 @@ pub async fn inspect(oci: &OciAdapter, name: &str) -> Result<ImageInspect, ApiEr
     Ok(ImageInspect {
         id: Some(image.id.to_string()),
         repo_tags: Some(image.repo_tags.clone()),
-        repo_digests: Some(Vec::new()),
+        repo_digests: Some(image.repo_digests.clone()),
         comment: Some(image.comment.clone()),
         created: Some(wire::timestamp(image.created)),
         author: Some(String::new()),
         config: Some(ImageConfig {
-            user: Some(String::new()),
+            user: Some(config.user.clone()),
             exposed_ports: config
                 .exposed_ports
                 .as_ref()
@@ -147,6 +225,15 @@ pub async fn inspect(oci: &OciAdapter, name: &str) -> Result<ImageInspect, ApiEr
                 .clone()
                 .map(|l| l.into_iter().collect::<HashMap<_, _>>()),
             volumes: config.volumes.as_ref().map(|v| v.keys().cloned().collect()),
+            healthcheck: config.healthcheck.as_ref().map(|h| HealthConfig {
+                test: Some(h.test.clone()),
+                interval: Some(h.interval),
+                timeout: Some(h.timeout),
+                start_period: Some(h.start_period),
+                start_interval: Some(h.start_interval),
+                retries: Some(h.retries),
+            }),
+            stop_signal: (!config.stop_signal.is_empty()).then(|| config.stop_signal.clone()),
             ..Default::default()
         }),
         architecture: Some(image.architecture.clone()),

@@ -8,6 +8,7 @@ mod events;
 mod fields;
 mod housekeeping;
 mod images;
+mod pull;
 mod resources;
 mod security;
 mod stats;
@@ -25,8 +26,8 @@ use berth_api::{
     ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions,
     ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ErrorKind, EventFeed,
     EventsQuery, ExecStartOptions, ExtractOptions, Filters, ImageImportOptions, ImageListOptions,
-    ImageRemoveOptions, LogsOptions, RemoveOptions, RequestBody, StatsOptions, StatsStream,
-    StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
+    ImagePullOptions, ImageRemoveOptions, LogsOptions, PullStream, RemoveOptions, RequestBody,
+    StatsOptions, StatsStream, StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
 };
 use berth_core::container::StopSignal;
 use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
@@ -768,6 +769,10 @@ impl Backend for DaemonBackend {
         images::import(&self.engine, options, tarball).await
     }
 
+    async fn image_pull(&self, options: ImagePullOptions) -> Result<PullStream, ApiError> {
+        pull::pull(&self.engine, &self.oci, options).await
+    }
+
     async fn image_list(&self, options: ImageListOptions) -> Result<Vec<ImageSummary>, ApiError> {
         let containers = self.engine.containers();
         images::list(&self.oci, &options, &containers).await
@@ -783,6 +788,32 @@ impl Backend for DaemonBackend {
         options: ImageRemoveOptions,
     ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
         images::remove(&self.engine, name, options).await
+    }
+
+    async fn image_push(
+        &self,
+        name: String,
+        tag: Option<String>,
+        registry_auth: Option<String>,
+    ) -> Result<PullStream, ApiError> {
+        pull::push(&self.engine, &self.oci, name, tag, registry_auth).await
+    }
+
+    async fn image_save(&self, names: Vec<String>) -> Result<ByteStream, ApiError> {
+        archive::save(&self.oci, names).await
+    }
+
+    async fn image_load(&self, archive: RequestBody) -> Result<Vec<String>, ApiError> {
+        images::load(&self.engine, &self.oci, archive).await
+    }
+
+    async fn image_tag(
+        &self,
+        name: String,
+        repo: String,
+        tag: Option<String>,
+    ) -> Result<(), ApiError> {
+        images::tag(&self.engine, &self.oci, &name, &repo, tag.as_deref()).await
     }
 
     async fn container_prune(&self, filters: Filters) -> Result<ContainerPruneResponse, ApiError> {

@@ -8,17 +8,21 @@ use hyper::body::Incoming;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::backend::{Backend, ImageImportOptions, ImageListOptions, ImageRemoveOptions};
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::backend::{
+    Backend, ImageImportOptions, ImageListOptions, ImagePullOptions, ImageRemoveOptions,
+    ProgressMessage, PullStream,
+};
 use crate::error::ApiError;
 use crate::handlers::{to_json_value, value_response};
 use crate::request::{bool_param, filters_param, non_empty_param, query_param, query_params};
-use crate::response::{json_response, response, ResponseBody, CONTENT_TYPE_JSON};
+use crate::response::{
+    json_response, response, streaming_response, ResponseBody, CONTENT_TYPE_JSON,
+};
 use crate::stream::RequestBody;
 use crate::version::ApiVersion;
-
-/// The registry of references without a host, and where dockerd pulls it from.
-const DOCKER_HUB: &str = "docker.io";
-const DEFAULT_REGISTRY: &str = "registry-1.docker.io";
 
 /// One progress message as dockerd's stream formatter writes it: JSON, then
 /// `\r\n`.
@@ -33,32 +37,13 @@ pub(super) async fn create<B: Backend>(
 ) -> Result<Response<ResponseBody>, ApiError> {
     let uri = request.uri().clone();
     if let Some(image) = non_empty_param(&uri, "fromImage") {
-        let (registry, reference) = pull_reference(&image, non_empty_param(&uri, "tag").as_deref());
-        // The docker CLI pulls after any 404 from create (an unknown network
-        // too) and then retries: for an image that is here, answer as dockerd
-        // does for an image already up to date, so the retry shows the real
-        // error.
-        let with_tag = if reference.contains(':') {
-            reference.clone()
-        } else {
-            format!("{reference}:latest")
+        let options = ImagePullOptions {
+            image,
+            tag: non_empty_param(&uri, "tag"),
+            platform: non_empty_param(&uri, "platform"),
+            registry_auth: registry_auth(&request),
         };
-        if backend.image_inspect(with_tag.clone()).await.is_ok() {
-            let status = format!("Status: Image is up to date for {with_tag}");
-            let mut line =
-                serde_json::to_vec(&ProgressStatus { status: &status }).map_err(|err| {
-                    ApiError::internal(format!("encoding the response failed: {err}"))
-                })?;
-            line.extend_from_slice(b"\r\n");
-            let mut reply = response(StatusCode::OK, line);
-            reply
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON));
-            return Ok(reply);
-        }
-        return Err(ApiError::unavailable(format!(
-            "Get \"https://{registry}/v2/\": berth does not pull images: no registry is reachable; create {reference:?} with docker import"
-        )));
+        return progress_response(backend.image_pull(options).await?).await;
     }
     let source = query_param(&uri, "fromSrc").unwrap_or_default();
     if source != "-" {
@@ -87,29 +72,56 @@ pub(super) async fn create<B: Backend>(
     Ok(reply)
 }
 
-/// berth has no registry client: a pull of an image that is not here gets
-/// the shape of dockerd's answer when it cannot reach the registry, so
-/// clients report it as a pull failure. `image` is what the client sent:
-/// the docker CLI sends the normalised name (`docker.io/library/busybox`)
-/// with the tag apart. Returns the registry and the familiar reference.
-fn pull_reference(image: &str, tag: Option<&str>) -> (String, String) {
-    let (domain, path) = match image.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (first, rest),
-        _ => (DOCKER_HUB, image),
+fn registry_auth(request: &Request<Incoming>) -> Option<String> {
+    request
+        .headers()
+        .get("X-Registry-Auth")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// `POST /images/{name}/push?tag=` (`docker push`).
+pub(super) async fn push<B: Backend>(
+    backend: &B,
+    name: String,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let tag = non_empty_param(request.uri(), "tag");
+    let auth = registry_auth(&request);
+    progress_response(backend.image_push(name, tag, auth).await?).await
+}
+
+/// dockerd writes nothing before a pull's or push's first message, so one
+/// refused up front (no such image, registry unreachable) is a plain error
+/// response; once it streams, a failure is an `error` message in band.
+async fn progress_response(mut messages: PullStream) -> Result<Response<ResponseBody>, ApiError> {
+    let first = match messages.next().await {
+        Some(Ok(first)) => first,
+        Some(Err(err)) => return Err(err),
+        None => {
+            return Ok(streaming_response(
+                CONTENT_TYPE_JSON,
+                futures::stream::empty(),
+            ))
+        }
     };
-    let (registry, familiar) = if domain == DOCKER_HUB || domain == "index.docker.io" {
-        (
-            DEFAULT_REGISTRY.to_owned(),
-            path.strip_prefix("library/").unwrap_or(path).to_owned(),
-        )
-    } else {
-        (domain.to_owned(), image.to_owned())
+    let lines = futures::stream::once(async { Ok(first) })
+        .chain(messages)
+        .map(|message| Bytes::from(progress_line(&message)));
+    Ok(streaming_response(CONTENT_TYPE_JSON, lines))
+}
+
+/// One line of the stream: the message, or an error as dockerd writes it.
+fn progress_line(message: &Result<ProgressMessage, ApiError>) -> Vec<u8> {
+    let mut line = match message {
+        Ok(message) => serde_json::to_vec(message).unwrap_or_default(),
+        Err(err) => json!({"errorDetail": {"message": err.message}, "error": err.message})
+            .to_string()
+            .into_bytes(),
     };
-    let reference = match tag {
-        Some(tag) => format!("{familiar}:{tag}"),
-        None => familiar,
-    };
-    (registry, reference)
+    line.extend_from_slice(b"\r\n");
+    line
 }
 
 pub(super) async fn list<B: Backend>(
@@ -292,6 +304,66 @@ pub(super) async fn remove<B: Backend>(
     json_response(StatusCode::OK, &backend.image_remove(name, options).await?)
 }
 
+/// `GET /images/{name}/get`, `GET /images/get?names=` (`docker save`):
+/// the archive as it is written.
+pub(super) async fn save<B: Backend>(
+    backend: &B,
+    name: Option<String>,
+    uri: &Uri,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let names = match name {
+        Some(name) => vec![name],
+        None => query_params(uri, "names"),
+    };
+    if names.is_empty() {
+        return Err(ApiError::invalid_parameter(
+            "no images to save: name at least one",
+        ));
+    }
+    let archive = backend.image_save(names).await?;
+    Ok(streaming_response("application/x-tar", archive))
+}
+
+/// `POST /images/load` (`docker load`): the archive is read to its end
+/// before the answer, one `stream` message per image as dockerd writes.
+pub(super) async fn load<B: Backend>(
+    backend: &B,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let archive = RequestBody::from_incoming(request.into_body());
+    let loaded = backend.image_load(archive).await?;
+    let mut body = Vec::new();
+    for line in loaded {
+        body.extend_from_slice(
+            json!({"stream": format!("{line}\n")})
+                .to_string()
+                .as_bytes(),
+        );
+        body.extend_from_slice(b"\r\n");
+    }
+    let mut reply = response(StatusCode::OK, body);
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON));
+    Ok(reply)
+}
+
+/// `POST /images/{name}/tag?repo=&tag=` (`docker tag`): 201, no body.
+pub(super) async fn tag<B: Backend>(
+    backend: &B,
+    name: String,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let uri = request.uri();
+    let repo = non_empty_param(uri, "repo").ok_or_else(|| {
+        ApiError::invalid_parameter("repository name must have at least one component")
+    })?;
+    backend
+        .image_tag(name, repo, non_empty_param(uri, "tag"))
+        .await?;
+    Ok(response(StatusCode::CREATED, Bytes::new()))
+}
+
 /// `POST /images/prune`.
 pub(super) async fn prune<B: Backend>(
     backend: &B,
@@ -369,30 +441,25 @@ mod tests {
     }
 
     #[test]
-    fn pull_names_the_registry_it_would_use() {
-        for (image, registry, reference) in [
-            ("busybox", DEFAULT_REGISTRY, "busybox:latest"),
-            ("library/busybox", DEFAULT_REGISTRY, "busybox:latest"),
-            (
-                "docker.io/library/busybox",
-                DEFAULT_REGISTRY,
-                "busybox:latest",
-            ),
-            ("docker.io/team/app", DEFAULT_REGISTRY, "team/app:latest"),
-            (
-                "localhost:5000/app",
-                "localhost:5000",
-                "localhost:5000/app:latest",
-            ),
-            ("localhost/app", "localhost", "localhost/app:latest"),
-            ("ghcr.io/org/app", "ghcr.io", "ghcr.io/org/app:latest"),
-        ] {
-            assert_eq!(
-                pull_reference(image, Some("latest")),
-                (registry.to_owned(), reference.to_owned()),
-                "{image}"
-            );
-        }
+    fn progress_lines_are_dockers() {
+        use crate::backend::ProgressDetail;
+        let message = ProgressMessage {
+            status: "Downloading".to_owned(),
+            progress_detail: Some(ProgressDetail {
+                current: Some(1),
+                total: Some(2),
+            }),
+            id: Some("abc".to_owned()),
+        };
+        assert_eq!(
+            progress_line(&Ok(message)),
+            b"{\"status\":\"Downloading\",\"progressDetail\":{\"current\":1,\"total\":2},\"id\":\"abc\"}\r\n"
+        );
+        let err = ApiError::internal("boom");
+        assert_eq!(
+            progress_line(&Err(err)),
+            b"{\"error\":\"boom\",\"errorDetail\":{\"message\":\"boom\"}}\r\n"
+        );
     }
 
     #[test]

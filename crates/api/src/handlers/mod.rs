@@ -89,6 +89,11 @@ async fn dispatch<B: Backend>(
         Route::Ping { head } => Ok(ping_response(head)),
         Route::Version => system::version(backend).await,
         Route::Info => system::info(backend).await,
+        // Pulls and pushes do use the credentials the client sends with
+        // them (X-Registry-Auth); checking a login up front is not built.
+        Route::Auth => Err(ApiError::not_implemented(
+            "berth cannot check registry logins yet (docker login); credentials already in the docker CLI's config go with each pull and push",
+        )),
         Route::SystemDataUsage => system::data_usage(backend, request.uri()).await,
         Route::Events => events::events(backend, request.uri()).await,
         Route::BuildPrune => system::build_prune(request.uri()),
@@ -174,6 +179,10 @@ async fn dispatch<B: Backend>(
             image::inspect(backend, name, api_version, request.uri()).await
         }
         Route::ImageRemove { name } => image::remove(backend, name, request.uri()).await,
+        Route::ImageTag { name } => image::tag(backend, name, request).await,
+        Route::ImagePush { name } => image::push(backend, name, request).await,
+        Route::ImageLoad => image::load(backend, request).await,
+        Route::ImageSave { name } => image::save(backend, name, request.uri()).await,
         Route::VolumeList => volume::list(backend, request.uri()).await,
         Route::VolumeInspect { name } => volume::inspect(backend, name).await,
         Route::VolumeCreate => volume::create(backend, request).await,

@@ -41,8 +41,9 @@ use crate::{
     ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions,
     ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, EventActor, EventFeed,
     EventMessage, EventsQuery, ExecStartOptions, ExtractOptions, Filters, ImageImportOptions,
-    ImageListOptions, ImageRemoveOptions, LogsOptions, RemoveOptions, RequestBody, StatsOptions,
-    StatsStream, StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
+    ImageListOptions, ImagePullOptions, ImageRemoveOptions, LogsOptions, PullStream, RemoveOptions,
+    RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession, TtySize, WaitCondition,
+    WaitFuture,
 };
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
@@ -99,6 +100,8 @@ pub enum Call {
     ExecResize(String, TtySize),
     ExecInspect(String),
     ImageImport(ImageImportOptions, usize),
+    ImagePull(ImagePullOptions),
+    ImageTag(String, String, Option<String>),
     ImageList(ImageListOptions),
     ImageInspect(String),
     ImageRemove(String, ImageRemoveOptions),
@@ -450,6 +453,14 @@ impl Backend for StubBackend {
         images::image_import(self, options, tarball).await
     }
 
+    async fn image_pull(&self, options: ImagePullOptions) -> Result<PullStream, ApiError> {
+        self.record(Call::ImagePull(options.clone()));
+        Err(ApiError::not_found(format!(
+            "pull access denied for {}, repository does not exist or may require 'docker login'",
+            options.image
+        )))
+    }
+
     async fn image_list(&self, options: ImageListOptions) -> Result<Vec<ImageSummary>, ApiError> {
         images::image_list(self, options).await
     }
@@ -464,6 +475,38 @@ impl Backend for StubBackend {
         options: ImageRemoveOptions,
     ) -> Result<Vec<ImageDeleteResponseItem>, ApiError> {
         images::image_remove(self, name, options).await
+    }
+
+    async fn image_push(
+        &self,
+        name: String,
+        _tag: Option<String>,
+        _registry_auth: Option<String>,
+    ) -> Result<PullStream, ApiError> {
+        Err(ApiError::not_found(format!(
+            "An image does not exist locally with the tag: {name}"
+        )))
+    }
+
+    async fn image_save(&self, names: Vec<String>) -> Result<ByteStream, ApiError> {
+        Err(ApiError::not_found(format!(
+            "No such image: {}",
+            names.join(", ")
+        )))
+    }
+
+    async fn image_load(&self, _archive: RequestBody) -> Result<Vec<String>, ApiError> {
+        Ok(vec!["Loaded image: busybox:latest".to_owned()])
+    }
+
+    async fn image_tag(
+        &self,
+        name: String,
+        repo: String,
+        tag: Option<String>,
+    ) -> Result<(), ApiError> {
+        self.record(Call::ImageTag(name, repo, tag));
+        Ok(())
     }
 
     async fn volume_list(&self, filters: Filters) -> Result<VolumeListResponse, ApiError> {

@@ -7,8 +7,8 @@ use crate::support::{
     demux, raw_request, read_head, try_decode_chunked, Call, RawResponse, TestServer,
 };
 use berth_api::{
-    AttachOptions, ContainerListOptions, ExecStartOptions, Filters, LogsOptions, StopOptions,
-    TtySize, WaitCondition,
+    AttachOptions, ContainerListOptions, ExecStartOptions, Filters, ImagePullOptions, LogsOptions,
+    StopOptions, TtySize, WaitCondition,
 };
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -824,7 +824,7 @@ async fn image_routes_keep_names_with_colons_and_slashes() {
 }
 
 #[tokio::test]
-async fn image_pull_and_url_import_are_refused() {
+async fn a_refused_pull_is_a_plain_error_and_url_import_is_refused() {
     let server = TestServer::start().await;
     let pull = server
         .request(
@@ -834,10 +834,10 @@ async fn image_pull_and_url_import_are_refused() {
             "",
         )
         .await;
-    assert_eq!(pull.status, 503);
+    assert_eq!(pull.status, 404);
     assert_eq!(
         pull.message(),
-        "Get \"https://registry-1.docker.io/v2/\": berth does not pull images: no registry is reachable; create \"alpine:3\" with docker import"
+        "pull access denied for docker.io/library/alpine, repository does not exist or may require 'docker login'"
     );
     let url = server
         .request(
@@ -848,11 +848,14 @@ async fn image_pull_and_url_import_are_refused() {
         )
         .await;
     assert_eq!(url.status, 501);
-    // The pull first asks whether the image is here (then it would be "up
-    // to date"); nothing else reaches the backend.
+    // The pull reaches the backend as sent; the URL import does not.
     assert_eq!(
         server.backend.calls(),
-        vec![Call::ImageInspect("alpine:3".to_owned())]
+        vec![Call::ImagePull(ImagePullOptions {
+            image: "docker.io/library/alpine".to_owned(),
+            tag: Some("3".to_owned()),
+            ..Default::default()
+        })]
     );
     server.stop().await.unwrap();
 }

@@ -289,7 +289,7 @@ async fn docker_run_prints_output_and_exits_with_the_container_code() {
         "{message}"
     );
     assert!(
-        message.contains("Get \"https://registry-1.docker.io/v2/\": berth does not pull images"),
+        message.contains("pull access denied for docker.io/library/nosuchimage"),
         "{message}"
     );
     server.stop().await.unwrap();

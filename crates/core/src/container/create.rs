@@ -213,6 +213,34 @@ fn parse_extra_host(s: &str, host_gateway: Option<IpAddr>) -> Result<(String, Ip
 
 type Command = Option<Vec<String>>;
 
+/// dockerd's merge (`daemon/commit.go`): no healthcheck asked takes the
+/// image's; an asked one takes the image's test and each setting it
+/// leaves at zero.
+fn image_healthcheck(
+    asked: Option<&HealthcheckRequest>,
+    image: &ImageConfig,
+) -> Option<HealthcheckRequest> {
+    let Some(from_image) = &image.healthcheck else {
+        return asked.cloned();
+    };
+    let Some(asked) = asked else {
+        return Some(from_image.clone());
+    };
+    let or = |mine: i64, theirs: i64| if mine == 0 { theirs } else { mine };
+    Some(HealthcheckRequest {
+        test: if asked.test.is_empty() {
+            from_image.test.clone()
+        } else {
+            asked.test.clone()
+        },
+        interval: or(asked.interval, from_image.interval),
+        timeout: or(asked.timeout, from_image.timeout),
+        start_period: or(asked.start_period, from_image.start_period),
+        start_interval: or(asked.start_interval, from_image.start_interval),
+        retries: or(asked.retries, from_image.retries),
+    })
+}
+
 /// dockerd's merge of the request's entrypoint and CMD with the image's:
 /// an entrypoint given in the request replaces the image's and resets its
 /// CMD; `[]` clears the entrypoint only, and `[""]` (the CLI's
@@ -251,8 +279,8 @@ pub fn plan_container(
     }
     let restart = RestartPolicy::parse(&req.restart_policy.0, req.restart_policy.1)?;
     let links = super::links::resolve_links(&req.links, ctx.containers)?;
-    let healthcheck = match &req.healthcheck {
-        Some(asked) => Healthcheck::from_request(asked)?,
+    let healthcheck = match image_healthcheck(req.healthcheck.as_ref(), ctx.image) {
+        Some(asked) => Healthcheck::from_request(&asked)?,
         None => None,
     };
     if req.auto_remove && restart != RestartPolicy::No {
@@ -424,7 +452,7 @@ pub fn plan_container(
         restart,
         links,
         healthcheck,
-        stop_signal: req.stop_signal,
+        stop_signal: req.stop_signal.or_else(|| ctx.image.stop_signal.clone()),
         stop_timeout: req.stop_timeout,
         storage: req.storage,
         resources,
@@ -626,6 +654,39 @@ mod tests {
 
     fn list(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_images_healthcheck_fills_what_the_request_leaves_out() {
+        let from_image = HealthcheckRequest {
+            test: list(&["CMD-SHELL", "true"]),
+            interval: 5,
+            retries: 3,
+            ..Default::default()
+        };
+        let image = ImageConfig {
+            healthcheck: Some(from_image.clone()),
+            ..Default::default()
+        };
+        assert_eq!(image_healthcheck(None, &image), Some(from_image.clone()));
+        let asked = HealthcheckRequest {
+            interval: 9,
+            ..Default::default()
+        };
+        let merged = image_healthcheck(Some(&asked), &image).unwrap();
+        assert_eq!(
+            (merged.test, merged.interval, merged.retries),
+            (from_image.test.clone(), 9, 3)
+        );
+        let none = HealthcheckRequest {
+            test: list(&["NONE"]),
+            ..Default::default()
+        };
+        assert_eq!(
+            image_healthcheck(Some(&none), &image).unwrap().test,
+            list(&["NONE"])
+        );
+        assert_eq!(image_healthcheck(None, &ImageConfig::default()), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use berth_core::container::Proto;
+use berth_core::container::{HealthcheckRequest, Proto, StopSignal};
 use berth_core::ports::{
     BadImageReference, ImageConfig as CoreImageConfig, ImageImport, ImageRefused, ImageTarball,
     Images, PortError, RemovalPlan, RemovedImage, StagedImage,
@@ -42,12 +42,21 @@ impl Images for OciAdapter {
             entrypoint: config.entrypoint,
             env: config.env.unwrap_or_default(),
             working_dir: config.working_dir,
-            user: String::new(),
+            user: config.user,
             exposed,
             volumes: config
                 .volumes
                 .map(|v| v.into_keys().collect())
                 .unwrap_or_default(),
+            healthcheck: config.healthcheck.map(|h| HealthcheckRequest {
+                test: h.test,
+                interval: h.interval,
+                timeout: h.timeout,
+                start_period: h.start_period,
+                start_interval: h.start_interval,
+                retries: h.retries,
+            }),
+            stop_signal: stop_signal(&config.stop_signal),
         }))
     }
 
@@ -69,6 +78,7 @@ impl Images for OciAdapter {
             id: staged.id.to_string(),
             tag: staged.tag.map(|t| t.to_string()),
             size: staged.size,
+            repo_digest: staged.repo_digest,
         })
     }
 
@@ -82,6 +92,7 @@ impl Images for OciAdapter {
                 .map(RepoTag::parse)
                 .transpose()
                 .map_err(refusal)?,
+            repo_digest: staged.repo_digest.clone(),
         };
         self.inner
             .images
@@ -120,6 +131,24 @@ impl Images for OciAdapter {
                 Removed::Deleted(id) => RemovedImage::Deleted(id.to_string()),
             })
             .collect())
+    }
+}
+
+/// The image's `STOPSIGNAL`; one runc does not know is left to the
+/// default, as a container asking for it would be refused.
+fn stop_signal(name: &str) -> Option<StopSignal> {
+    if name.is_empty() {
+        return None;
+    }
+    match crate::runc::parse_signal(name) {
+        Ok(signal) => Some(StopSignal {
+            name: name.to_owned(),
+            number: signal as i32,
+        }),
+        Err(e) => {
+            tracing::warn!(signal = name, error = %e, "ignoring the image's unknown stop signal");
+            None
+        }
     }
 }
 

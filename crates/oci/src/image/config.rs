@@ -22,6 +22,8 @@ pub struct ImageConfig {
     pub env: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub working_dir: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user: String,
     /// Keys like `80/tcp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exposed_ports: Option<BTreeMap<String, Empty>>,
@@ -30,6 +32,28 @@ pub struct ImageConfig {
     /// `VOLUME` paths, Docker's `{"/data": {}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<BTreeMap<String, Empty>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<ImageHealthcheck>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stop_signal: String,
+}
+
+/// `HEALTHCHECK`, in nanoseconds as Docker writes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageHealthcheck {
+    #[serde(default)]
+    pub test: Vec<String>,
+    #[serde(default)]
+    pub interval: i64,
+    #[serde(default)]
+    pub timeout: i64,
+    #[serde(default)]
+    pub start_period: i64,
+    #[serde(default)]
+    pub start_interval: i64,
+    #[serde(default)]
+    pub retries: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,8 +78,12 @@ pub(crate) struct ImageDocument {
     pub architecture: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub comment: String,
+    /// Optional in OCI configs, as are `created` and `history`.
+    #[serde(default)]
     pub config: ImageConfig,
+    #[serde(default)]
     pub created: String,
+    #[serde(default)]
     pub history: Vec<History>,
     pub os: String,
     pub rootfs: RootFs,

@@ -9,7 +9,10 @@
 
 mod changes;
 mod config;
+mod layered;
+mod load;
 mod reference;
+mod save;
 mod unpack;
 
 use std::collections::BTreeMap;
@@ -24,15 +27,22 @@ use sha2::{Digest, Sha256};
 
 pub use changes::apply_changes;
 pub use config::{Empty, ImageConfig};
+pub use layered::LayerStage;
+pub use load::Loaded;
 pub use reference::{ImageId, RepoTag, DEFAULT_TAG};
+pub use save::SavePlan;
 
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all, remove_dir_all_if_exists, write_atomic};
 use crate::time::{format_rfc3339_nano, parse_rfc3339};
-use config::{go_arch, History, ImageDocument, RootFs};
+pub(crate) use config::go_arch;
+use config::{History, ImageDocument, RootFs};
 use reference::is_hex;
+pub(crate) use unpack::hex as unpack_hex;
 
 const INDEX: &str = "index.json";
+/// Layer blobs, by digest: shared by pulls, loads, pushes and saves.
+pub(crate) const BLOBS: &str = "blobs/sha256";
 const TMP: &str = "tmp";
 
 /// Where an import's files come from.
@@ -60,6 +70,8 @@ pub struct Image {
     pub id: ImageId,
     /// Sorted `repo:tag` names; empty for a dangling image.
     pub repo_tags: Vec<String>,
+    /// `repo@sha256:…` of the manifests it was pulled by.
+    pub repo_digests: Vec<String>,
     pub created: SystemTime,
     /// Bytes of regular files in the rootfs.
     pub size: u64,
@@ -90,6 +102,8 @@ pub struct Staged {
     pub id: ImageId,
     pub size: u64,
     pub tag: Option<RepoTag>,
+    /// `repo@sha256:…` of the manifest a pull found it by.
+    pub repo_digest: Option<String>,
 }
 
 /// One line of Docker's `DELETE /images/{name}` answer.
@@ -103,6 +117,9 @@ pub enum Removed {
 struct Index {
     images: BTreeMap<String, IndexEntry>,
     tags: BTreeMap<String, String>,
+    /// `repo@sha256:…` to image hex, for pulled images.
+    #[serde(default)]
+    digests: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,12 +175,23 @@ impl ImageStore {
                 index.images.remove(hex);
             }
             index.tags.retain(|_, hex| !missing.contains(hex));
+            index.digests.retain(|_, hex| !missing.contains(hex));
             write_index(&dir, &index)?;
         }
         Ok(ImageStore {
             dir,
             index: Mutex::new(index),
         })
+    }
+
+    /// `<data-root>/images`.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the blob `sha256:<hex>` lives.
+    pub(crate) fn blob_path(&self, hex: &str) -> PathBuf {
+        self.dir.join(BLOBS).join(hex)
     }
 
     fn lock(&self) -> MutexGuard<'_, Index> {
@@ -231,6 +259,7 @@ impl ImageStore {
             id: ImageId::from_hex(hex),
             size: unpacked.size,
             tag: opts.tag.clone(),
+            repo_digest: None,
         })
     }
 
@@ -248,6 +277,9 @@ impl ImageStore {
             .insert(hex.to_owned(), IndexEntry { size: staged.size });
         if let Some(tag) = &staged.tag {
             index.tags.insert(tag.to_string(), hex.to_owned());
+        }
+        if let Some(digest) = &staged.repo_digest {
+            index.digests.insert(digest.clone(), hex.to_owned());
         }
         write_index(&self.dir, &index)?;
         tracing::info!(image = %hex, tag = ?staged.tag.as_ref().map(ToString::to_string), size = staged.size, "imported image");
@@ -300,13 +332,29 @@ impl ImageStore {
                 .map(|(t, _)| t.clone())
                 .collect()
         };
+        let digests_of = |hex: &str| -> Vec<String> {
+            index
+                .digests
+                .iter()
+                .filter(|(_, h)| h.as_str() == hex)
+                .map(|(d, _)| d.clone())
+                .collect()
+        };
         match resolve(&index, reference)? {
-            Resolved::Tag(tag, hex) => {
-                let others = tags_of(&hex).len() > 1;
+            Resolved::Tag(name, hex) => {
+                // Docker: the image goes with its last tag, and with it the
+                // digests it was pulled by; a digest alone untags itself
+                // and deletes only an image with no tag left.
+                let tags = tags_of(&hex);
+                let delete = tags.iter().all(|t| *t == name);
+                let mut untag = vec![name.clone()];
+                if delete {
+                    untag.extend(digests_of(&hex).into_iter().filter(|d| *d != name));
+                }
                 Ok(RemovePlan {
                     id: ImageId::from_hex(hex),
-                    untag: vec![tag],
-                    delete: !others,
+                    untag,
+                    delete,
                 })
             }
             Resolved::Id(hex) => {
@@ -314,9 +362,11 @@ impl ImageStore {
                 if tags.len() > 1 && !force {
                     return Err(Error::ImageReferencedByTags(hex[..12].to_owned()));
                 }
+                let mut untag = tags;
+                untag.extend(digests_of(&hex));
                 Ok(RemovePlan {
                     id: ImageId::from_hex(hex),
-                    untag: tags,
+                    untag,
                     delete: true,
                 })
             }
@@ -348,11 +398,15 @@ impl ImageStore {
             if index.tags.get(tag).map(String::as_str) == Some(hex) {
                 index.tags.remove(tag);
                 out.push(Removed::Untagged(tag.clone()));
+            } else if index.digests.get(tag).map(String::as_str) == Some(hex) {
+                index.digests.remove(tag);
+                out.push(Removed::Untagged(tag.clone()));
             }
         }
         if plan.delete {
             index.images.remove(hex);
             index.tags.retain(|_, h| h != hex);
+            index.digests.retain(|_, h| h != hex);
         }
         write_index(&self.dir, &index)?;
         if !plan.delete {
@@ -385,10 +439,14 @@ impl ImageStore {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;
-        let created = parse_rfc3339(&doc.created).ok_or_else(|| Error::CorruptStore {
-            path: path.clone(),
-            reason: format!("bad created time {:?}", doc.created),
-        })?;
+        let created = if doc.created.is_empty() {
+            SystemTime::UNIX_EPOCH
+        } else {
+            parse_rfc3339(&doc.created).ok_or_else(|| Error::CorruptStore {
+                path: path.clone(),
+                reason: format!("bad created time {:?}", doc.created),
+            })?
+        };
         Ok(Image {
             id: ImageId::from_hex(hex.to_owned()),
             repo_tags: index
@@ -396,6 +454,12 @@ impl ImageStore {
                 .iter()
                 .filter(|(_, h)| h.as_str() == hex)
                 .map(|(t, _)| t.clone())
+                .collect(),
+            repo_digests: index
+                .digests
+                .iter()
+                .filter(|(_, h)| h.as_str() == hex)
+                .map(|(d, _)| d.clone())
                 .collect(),
             created,
             size: entry.size,
@@ -424,6 +488,17 @@ fn resolve(index: &Index, reference: &str) -> Result<Resolved> {
     }
     if reference.len() == 64 && is_hex(reference) {
         return by_id_prefix(index, reference).ok_or_else(not_found)?;
+    }
+    if reference.contains('@') {
+        let named = berth_types::reference::parse_normalized(reference)
+            .map_err(|e| Error::InvalidReference(e.to_string()))?;
+        // `name:tag@digest` is looked up by its digest alone.
+        let digest = reference.rsplit_once('@').map_or("", |(_, d)| d);
+        let key = format!("{}@{digest}", named.familiar_name());
+        return match index.digests.get(&key) {
+            Some(hex) => Ok(Resolved::Tag(key, hex.clone())),
+            None => Err(Error::NoSuchImage(key)),
+        };
     }
     let name_err = match RepoTag::parse(reference) {
         Ok(tag) => {
@@ -458,209 +533,4 @@ fn by_id_prefix(index: &Index, prefix: &str) -> Option<Result<Resolved>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tarball(files: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        for (name, data) in files {
-            let mut h = tar::Header::new_gnu();
-            h.set_mode(0o755);
-            h.set_uid(0);
-            h.set_gid(0);
-            h.set_mtime(1);
-            h.set_size(data.len() as u64);
-            b.append_data(&mut h, name, *data).unwrap();
-        }
-        b.into_inner().unwrap()
-    }
-
-    fn import(store: &ImageStore, tag: Option<&str>, files: &[(&str, &[u8])]) -> Image {
-        let data = tarball(files);
-        let opts = ImportOptions {
-            tag: tag.map(|t| RepoTag::parse(t).unwrap()),
-            ..Default::default()
-        };
-        store
-            .import(ImportSource::Tar(&mut &data[..]), &opts)
-            .unwrap()
-    }
-
-    #[test]
-    fn import_inspect_list() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ImageStore::open(dir.path()).unwrap();
-        let data = tarball(&[("bin/sh", b"#!"), ("etc/passwd", b"root")]);
-        let opts = ImportOptions {
-            tag: Some(RepoTag::parse("busybox").unwrap()),
-            changes: vec!["CMD [\"sh\"]".into(), "ENV A=1".into()],
-            message: None,
-        };
-        let img = store
-            .import(ImportSource::Tar(&mut &data[..]), &opts)
-            .unwrap();
-        assert_eq!(img.repo_tags, ["busybox:latest"]);
-        assert_eq!(img.size, 6);
-        assert_eq!(img.comment, "Imported from -");
-        assert_eq!(img.config.cmd.as_deref(), Some(&["sh".to_owned()][..]));
-        assert_eq!(img.layers.len(), 1);
-        assert!(img.rootfs.join("bin/sh").is_file());
-
-        // The id is the digest of config.json.
-        let cfg = fs::read(dir.path().join(img.id.hex()).join("config.json")).unwrap();
-        assert_eq!(unpack::hex(&Sha256::digest(&cfg)), img.id.hex());
-
-        for r in [
-            "busybox",
-            "busybox:latest",
-            "docker.io/library/busybox:latest",
-            &img.id.to_string(),
-            img.id.hex(),
-            &img.id.hex()[..5],
-            &format!("sha256:{}", &img.id.hex()[..7]),
-        ] {
-            assert_eq!(store.resolve(r).unwrap(), img.id, "{r}");
-        }
-        assert_eq!(store.inspect("busybox").unwrap(), img);
-        assert_eq!(store.list().unwrap(), vec![img]);
-        assert_eq!(
-            store.resolve("nope").unwrap_err().to_string(),
-            "No such image: nope:latest"
-        );
-        assert!(store.resolve("busybox:1").is_err());
-    }
-
-    #[test]
-    fn reimport_moves_the_tag_and_remove_follows_docker() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ImageStore::open(dir.path()).unwrap();
-        let old = import(&store, Some("app:v1"), &[("a", b"1")]);
-        let new = import(&store, Some("app:v1"), &[("a", b"2")]);
-        assert_ne!(old.id, new.id);
-        assert_eq!(store.resolve("app:v1").unwrap(), new.id);
-        assert!(store.inspect(old.id.hex()).unwrap().repo_tags.is_empty());
-
-        // Two names on one image: removing one only untags.
-        let plan = store.plan_remove(new.id.hex(), false);
-        assert!(plan.is_ok());
-        let idx_hex = new.id.hex().to_owned();
-        {
-            let mut index = store.lock();
-            index.tags.insert("other:latest".into(), idx_hex);
-        }
-        let e = store.plan_remove(&new.id.to_string(), false).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            format!(
-                "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
-                new.id.short()
-            )
-        );
-        let out = store.remove_reference("app:v1", false).unwrap();
-        assert_eq!(out, [Removed::Untagged("app:v1".into())]);
-        assert!(store.rootfs(&new.id).exists());
-        let out = store.remove_reference("other", false).unwrap();
-        assert_eq!(
-            out,
-            [
-                Removed::Untagged("other:latest".into()),
-                Removed::Deleted(new.id.clone())
-            ]
-        );
-        assert!(!store.rootfs(&new.id).exists());
-        // The dangling old image goes by id.
-        let out = store.remove_reference(old.id.hex(), false).unwrap();
-        assert_eq!(out, [Removed::Deleted(old.id.clone())]);
-        assert!(store.list().unwrap().is_empty());
-
-        // The index survived on disk.
-        let reopened = ImageStore::open(dir.path()).unwrap();
-        assert!(reopened.list().unwrap().is_empty());
-    }
-
-    #[test]
-    fn ambiguous_prefix_and_bad_change() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ImageStore::open(dir.path()).unwrap();
-        let mut ids = Vec::new();
-        // Enough images that two share a first hex digit.
-        for i in 0..17u8 {
-            ids.push(import(&store, None, &[("f", &[i])]).id);
-        }
-        let mut firsts: Vec<_> = ids.iter().map(|i| &i.hex()[..1]).collect();
-        firsts.sort();
-        let dup = firsts.windows(2).find(|w| w[0] == w[1]).unwrap()[0];
-        assert!(matches!(store.resolve(dup), Err(Error::AmbiguousImage(_))));
-
-        let data = tarball(&[("a", b"1")]);
-        let opts = ImportOptions {
-            changes: vec!["RUN rm -rf /".into()],
-            ..Default::default()
-        };
-        let e = store
-            .import(ImportSource::Tar(&mut &data[..]), &opts)
-            .unwrap_err();
-        assert_eq!(e.to_string(), "RUN is not a valid change command");
-    }
-
-    #[test]
-    fn a_staged_import_is_listed_only_once_recorded() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ImageStore::open(dir.path()).unwrap();
-        let data = tarball(&[("a", b"1")]);
-        let opts = ImportOptions {
-            tag: Some(RepoTag::parse("app").unwrap()),
-            ..Default::default()
-        };
-        let staged = store
-            .stage(ImportSource::Tar(&mut &data[..]), &opts)
-            .unwrap();
-        assert!(store.rootfs(&staged.id).join("a").is_file());
-        assert!(store.list().unwrap().is_empty());
-        assert!(matches!(store.resolve("app"), Err(Error::NoSuchImage(_))));
-        let image = store.record(&staged).unwrap();
-        assert_eq!((image.id.clone(), image.size), (staged.id.clone(), 1));
-        assert_eq!(store.resolve("app").unwrap(), staged.id);
-
-        // Removal leaves the files moved aside for the caller to delete.
-        let plan = store.plan_remove("app", false).unwrap();
-        let (removed, doomed) = store.remove_deferred(&plan).unwrap();
-        assert_eq!(
-            removed,
-            [
-                Removed::Untagged("app:latest".into()),
-                Removed::Deleted(staged.id.clone())
-            ]
-        );
-        let doomed = doomed.unwrap();
-        assert!(doomed.join("rootfs/a").is_file());
-        assert!(!store.rootfs(&staged.id).exists());
-
-        // A staged import never recorded goes at the next open, as do
-        // files moved aside and not deleted.
-        let orphan = store
-            .stage(ImportSource::Tar(&mut &data[..]), &opts)
-            .unwrap();
-        drop(store);
-        ImageStore::open(dir.path()).unwrap();
-        assert!(!dir.path().join(orphan.id.hex()).exists());
-        assert!(!doomed.exists());
-    }
-
-    #[test]
-    fn open_sweeps_leftovers() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ImageStore::open(dir.path()).unwrap();
-        let img = import(&store, Some("keep"), &[("a", b"1")]);
-        drop(store);
-        // An import that was renamed into place but never indexed, and one
-        // still in progress.
-        let orphan = dir.path().join("f".repeat(64));
-        fs::create_dir_all(orphan.join("rootfs")).unwrap();
-        fs::create_dir_all(dir.path().join("tmp/import-x/rootfs")).unwrap();
-        let store = ImageStore::open(dir.path()).unwrap();
-        assert!(!orphan.exists());
-        assert!(!dir.path().join("tmp/import-x").exists());
-        assert_eq!(store.resolve("keep").unwrap(), img.id);
-    }
-}
+mod tests;

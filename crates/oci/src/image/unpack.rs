@@ -7,6 +7,7 @@
 //! checked the same way (tar-rs does both). Modes, mtimes, symlinks, hard
 //! links, xattrs and device nodes are kept; ownership too when we are root.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
@@ -42,7 +43,22 @@ fn with_causes(e: &io::Error) -> String {
 }
 
 /// Extracts a tar stream into `dst` (which must exist and be empty).
-pub(crate) fn unpack_stream(mut reader: impl Read, dst: &Path) -> Result<Unpacked> {
+pub(crate) fn unpack_stream(reader: impl Read, dst: &Path) -> Result<Unpacked> {
+    unpack(reader, dst, false)
+}
+
+/// Applies one image layer on top of the layers below it in `dst`:
+/// `.wh.NAME` deletes `NAME` from below, `.wh..wh..opq` empties its
+/// directory of what the lower layers put there, and an entry replacing a
+/// file of another kind (a directory by a file, or back) replaces it.
+pub(crate) fn apply_layer(reader: impl Read, dst: &Path) -> Result<Unpacked> {
+    unpack(reader, dst, true)
+}
+
+const WHITEOUT: &str = ".wh.";
+const OPAQUE: &str = ".wh..wh..opq";
+
+fn unpack(mut reader: impl Read, dst: &Path, layer: bool) -> Result<Unpacked> {
     // Sniff the compression from the first bytes, then put them back.
     let mut magic = [0u8; 6];
     let mut n = 0;
@@ -87,6 +103,9 @@ pub(crate) fn unpack_stream(mut reader: impl Read, dst: &Path) -> Result<Unpacke
     archive.set_preserve_ownerships(root);
 
     let mut size = 0u64;
+    // This layer's own paths: an opaque directory keeps them.
+    let mut written = HashSet::new();
+    let mut opaque = Vec::new();
     // Directories last (deepest first), so a read-only directory's mode is
     // set only after everything inside it exists (tar-rs does the same).
     let mut dirs = Vec::new();
@@ -100,6 +119,19 @@ pub(crate) fn unpack_stream(mut reader: impl Read, dst: &Path) -> Result<Unpacke
             )));
         }
         let kind = entry.header().entry_type();
+        if layer {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name == OPAQUE {
+                opaque.push(path.parent().map(Path::to_path_buf).unwrap_or_default());
+                continue;
+            }
+            if let Some(hidden) = name.strip_prefix(WHITEOUT) {
+                remove_below(&dst, &path.with_file_name(hidden))?;
+                continue;
+            }
+            replace_other_kind(&dst, &path, kind == EntryType::Directory)?;
+            written.insert(normal(&path));
+        }
         match kind {
             EntryType::Directory => dirs.push(entry),
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
@@ -114,6 +146,9 @@ pub(crate) fn unpack_stream(mut reader: impl Read, dst: &Path) -> Result<Unpacke
                     .map_err(|e| archive_err(format!("{}: {}", path.display(), with_causes(&e))))?;
             }
         }
+    }
+    for dir in opaque {
+        empty_below(&dst, &dir, &written)?;
     }
     dirs.sort_by(|a, b| b.path_bytes().cmp(&a.path_bytes()));
     for mut d in dirs {
@@ -222,6 +257,85 @@ fn make_node(
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&target, fs::Permissions::from_mode(mode))
         .map_err(Error::io("chmod", &target))
+}
+
+/// `rel` without `.` components, as this layer's paths are compared.
+fn normal(rel: &Path) -> PathBuf {
+    rel.components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect()
+}
+
+/// `rel` inside `dst` with its parent resolved, refusing a parent that
+/// leads outside (a symlink from a lower layer); `None` if the parent does
+/// not exist.
+fn resolved(dst: &Path, rel: &Path) -> Result<Option<PathBuf>> {
+    let target = inside(dst, rel)?;
+    let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
+        return Ok(None);
+    };
+    let parent = match parent.canonicalize() {
+        Ok(p) => p,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("canonicalize", parent)(e)),
+    };
+    if !parent.starts_with(dst) {
+        return Err(archive_err(format!(
+            "entry {} is outside of the destination",
+            rel.display()
+        )));
+    }
+    Ok(Some(parent.join(name)))
+}
+
+fn remove_any(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path).map_err(Error::io("remove", path)),
+        Ok(_) => fs::remove_file(path).map_err(Error::io("remove", path)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("stat", path)(e)),
+    }
+}
+
+/// A whiteout: what a lower layer has at `rel` goes.
+fn remove_below(dst: &Path, rel: &Path) -> Result<()> {
+    match resolved(dst, rel)? {
+        Some(path) => remove_any(&path),
+        None => Ok(()),
+    }
+}
+
+/// A directory entry over a lower non-directory, or a non-directory over a
+/// lower directory: the lower one goes first.
+fn replace_other_kind(dst: &Path, rel: &Path, is_dir: bool) -> Result<()> {
+    let Some(path) = resolved(dst, rel)? else {
+        return Ok(());
+    };
+    match fs::symlink_metadata(&path) {
+        Ok(m) if m.is_dir() != is_dir => remove_any(&path),
+        _ => Ok(()),
+    }
+}
+
+/// An opaque directory: everything in it this layer did not write goes.
+fn empty_below(dst: &Path, dir: &Path, written: &HashSet<PathBuf>) -> Result<()> {
+    let dir = normal(dir);
+    let Some(path) = resolved(dst, &dir.join("x"))?.and_then(|p| p.parent().map(Path::to_path_buf))
+    else {
+        return Ok(());
+    };
+    let entries = match fs::read_dir(&path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("list", &path)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(Error::io("list", &path))?;
+        if !written.contains(&dir.join(entry.file_name())) {
+            remove_any(&entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// `dst` joined with the normal components of `rel`.
@@ -396,6 +510,65 @@ mod tests {
         let dst = tempfile::tempdir().unwrap();
         let e = unpack_stream(&b"BZh91AY&SY"[..], dst.path()).unwrap_err();
         assert!(e.to_string().contains("bzip2"));
+    }
+
+    #[test]
+    fn layers_apply_whiteouts_and_opaque_directories() {
+        let dst = tempfile::tempdir().unwrap();
+        let lower = tar_of(|b| {
+            for name in [
+                "etc/keep",
+                "etc/gone",
+                "opq/old",
+                "file_to_dir",
+                "dir_to_file/x",
+            ] {
+                let mut h = header(EntryType::Regular, 0o644, 1);
+                b.append_data(&mut h, name, &b"1"[..]).unwrap();
+            }
+        });
+        apply_layer(&lower[..], dst.path()).unwrap();
+        let upper = tar_of(|b| {
+            let mut h = header(EntryType::Regular, 0o644, 0);
+            b.append_data(&mut h, "etc/.wh.gone", io::empty()).unwrap();
+            let mut h = header(EntryType::Regular, 0o644, 0);
+            b.append_data(&mut h, "opq/.wh..wh..opq", io::empty())
+                .unwrap();
+            let mut h = header(EntryType::Regular, 0o644, 1);
+            b.append_data(&mut h, "opq/new", &b"2"[..]).unwrap();
+            let mut h = header(EntryType::Directory, 0o755, 0);
+            b.append_data(&mut h, "file_to_dir/", io::empty()).unwrap();
+            let mut h = header(EntryType::Regular, 0o644, 1);
+            b.append_data(&mut h, "file_to_dir/inner", &b"2"[..])
+                .unwrap();
+            let mut h = header(EntryType::Regular, 0o644, 1);
+            b.append_data(&mut h, "dir_to_file", &b"2"[..]).unwrap();
+            let mut h = header(EntryType::Regular, 0o644, 0);
+            b.append_data(&mut h, ".wh.nothing_there", io::empty())
+                .unwrap();
+        });
+        apply_layer(&upper[..], dst.path()).unwrap();
+        let p = dst.path();
+        assert!(p.join("etc/keep").is_file());
+        assert!(!p.join("etc/gone").exists());
+        assert!(!p.join("etc/.wh.gone").exists());
+        assert!(!p.join("opq/old").exists());
+        assert_eq!(fs::read(p.join("opq/new")).unwrap(), b"2");
+        assert!(!p.join("opq/.wh..wh..opq").exists());
+        assert!(p.join("file_to_dir/inner").is_file());
+        assert_eq!(fs::read(p.join("dir_to_file")).unwrap(), b"2");
+
+        // A whiteout cannot reach outside through a lower symlink.
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("victim"), "safe").unwrap();
+        std::os::unix::fs::symlink(outside.path(), p.join("esc")).unwrap();
+        let evil = tar_of(|b| {
+            let mut h = header(EntryType::Regular, 0o644, 0);
+            b.append_data(&mut h, "esc/.wh.victim", io::empty())
+                .unwrap();
+        });
+        assert!(apply_layer(&evil[..], p).is_err());
+        assert!(outside.path().join("victim").exists());
     }
 
     #[test]
