@@ -15,7 +15,9 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 use crate::config::EngineConfig;
-use crate::driver::{remove_owned_links, DriverFuture, Join, Leave, NetworkDriver};
+use crate::driver::{
+    join_veth, leave_veth, remove_owned_links, veth_fault, DriverFuture, Join, Leave, NetworkDriver,
+};
 use crate::error::{Error, Result};
 use crate::network::Network;
 use crate::ports::{
@@ -222,28 +224,11 @@ impl<H: Host> NetworkDriver<H> for BridgeDriver {
     }
 
     fn join<'a>(&'a self, host: &'a H, join: Join<'a>) -> DriverFuture<'a, ()> {
-        Box::pin(async move {
-            let pair = veth_pair(&join)?;
-            host.net()
-                .add_veth_pair(&pair)
-                .await
-                .map_err(Error::kernel(format!(
-                    "create veth pair {} for network {}",
-                    pair.host_ifname, join.network.name
-                )))
-        })
+        Box::pin(async move { join_veth(host, veth_pair(&join), join.network).await })
     }
 
     fn leave<'a>(&'a self, host: &'a H, leave: Leave<'a>) -> DriverFuture<'a, ()> {
-        Box::pin(async move {
-            let Some(veth) = &leave.endpoint.host_ifname else {
-                return Ok(());
-            };
-            host.net()
-                .delete_link(veth)
-                .await
-                .map_err(Error::kernel(format!("remove veth {veth}")))
-        })
+        Box::pin(async move { leave_veth(host, &leave).await })
     }
 
     fn endpoint_fault<'a>(
@@ -252,13 +237,7 @@ impl<H: Host> NetworkDriver<H> for BridgeDriver {
         join: Join<'a>,
         check: EndpointCheck,
     ) -> DriverFuture<'a, Option<EndpointFault>> {
-        Box::pin(async move {
-            let pair = veth_pair(&join)?;
-            host.net()
-                .veth_pair_fault(&pair, check)
-                .await
-                .map_err(Error::kernel(format!("check veth {}", pair.host_ifname)))
-        })
+        Box::pin(async move { veth_fault(host, veth_pair(&join), check).await })
     }
 
     fn firewall(&self, n: &Network, config: &EngineConfig) -> Option<FwNetwork> {

@@ -23,7 +23,7 @@ use crate::config::EngineConfig;
 use crate::container::Endpoint;
 use crate::error::{Error, Result};
 use crate::network::Network;
-use crate::ports::{EndpointCheck, EndpointFault, FwNetwork, Host, NetOps};
+use crate::ports::{EndpointCheck, EndpointFault, FwNetwork, Host, NetOps, VethPair};
 use tracing::{info, warn};
 
 pub use bridge::BridgeDriver;
@@ -33,6 +33,47 @@ use passive::PassiveDriver;
 
 /// The future of a driver call: boxed, so drivers are chosen at run time.
 pub type DriverFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// A veth endpoint's join (the bridge and overlay drivers): `pair` made,
+/// its host end on the network's bridge.
+pub(crate) async fn join_veth<H: Host>(
+    host: &H,
+    pair: Result<VethPair>,
+    network: &Network,
+) -> Result<()> {
+    let pair = pair?;
+    host.net()
+        .add_veth_pair(&pair)
+        .await
+        .map_err(Error::kernel(format!(
+            "create veth pair {} for network {}",
+            pair.host_ifname, network.name
+        )))
+}
+
+/// A veth endpoint's leave: its host end deleted (which takes the peer).
+pub(crate) async fn leave_veth<H: Host>(host: &H, leave: &Leave<'_>) -> Result<()> {
+    let Some(veth) = &leave.endpoint.host_ifname else {
+        return Ok(());
+    };
+    host.net()
+        .delete_link(veth)
+        .await
+        .map_err(Error::kernel(format!("remove veth {veth}")))
+}
+
+/// What is wrong with a veth endpoint, if anything.
+pub(crate) async fn veth_fault<H: Host>(
+    host: &H,
+    pair: Result<VethPair>,
+    check: EndpointCheck,
+) -> Result<Option<EndpointFault>> {
+    let pair = pair?;
+    host.net()
+        .veth_pair_fault(&pair, check)
+        .await
+        .map_err(Error::kernel(format!("check veth {}", pair.host_ifname)))
+}
 
 /// A driver call with nothing to do: answered at once.
 pub(crate) fn done<'a, T: Send + 'a>(value: T) -> DriverFuture<'a, T> {

@@ -23,7 +23,10 @@ use serde::{Deserialize, Serialize};
 use crate::config::{ClusterHost, EngineConfig};
 use crate::container::create::ContainerCreate;
 use crate::driver::bridge::bridge_mac;
-use crate::driver::{done, remove_owned_links, DriverFuture, Join, Leave, NetworkDriver};
+use crate::driver::{
+    done, join_veth, leave_veth, remove_owned_links, veth_fault, DriverFuture, Join, Leave,
+    NetworkDriver,
+};
 use crate::error::{Error, Result};
 use crate::network::Network;
 use crate::ports::{
@@ -265,28 +268,11 @@ impl<H: Host> NetworkDriver<H> for OverlayDriver {
     }
 
     fn join<'a>(&'a self, host: &'a H, join: Join<'a>) -> DriverFuture<'a, ()> {
-        Box::pin(async move {
-            let pair = self.veth_pair(&join)?;
-            host.net()
-                .add_veth_pair(&pair)
-                .await
-                .map_err(Error::kernel(format!(
-                    "create veth pair {} for network {}",
-                    pair.host_ifname, join.network.name
-                )))
-        })
+        Box::pin(async move { join_veth(host, self.veth_pair(&join), join.network).await })
     }
 
     fn leave<'a>(&'a self, host: &'a H, leave: Leave<'a>) -> DriverFuture<'a, ()> {
-        Box::pin(async move {
-            let Some(veth) = &leave.endpoint.host_ifname else {
-                return Ok(());
-            };
-            host.net()
-                .delete_link(veth)
-                .await
-                .map_err(Error::kernel(format!("remove veth {veth}")))
-        })
+        Box::pin(async move { leave_veth(host, &leave).await })
     }
 
     fn endpoint_fault<'a>(
@@ -295,13 +281,7 @@ impl<H: Host> NetworkDriver<H> for OverlayDriver {
         join: Join<'a>,
         check: EndpointCheck,
     ) -> DriverFuture<'a, Option<EndpointFault>> {
-        Box::pin(async move {
-            let pair = self.veth_pair(&join)?;
-            host.net()
-                .veth_pair_fault(&pair, check)
-                .await
-                .map_err(Error::kernel(format!("check veth {}", pair.host_ifname)))
-        })
+        Box::pin(async move { veth_fault(host, self.veth_pair(&join), check).await })
     }
 
     fn firewall(&self, _: &Network, _: &EngineConfig) -> Option<FwNetwork> {
