@@ -16,7 +16,8 @@ use tracing::warn;
 
 use crate::config::EngineConfig;
 use crate::driver::{
-    join_veth, leave_veth, remove_owned_links, veth_fault, DriverFuture, Join, Leave, NetworkDriver,
+    join_veth, leave_veth, remove_owned_links, veth_fault, veth_ifname, DriverFuture, Join, Leave,
+    NetworkDriver,
 };
 use crate::error::{Error, Result};
 use crate::network::Network;
@@ -218,9 +219,7 @@ impl<H: Host> NetworkDriver<H> for BridgeDriver {
     }
 
     fn host_ifname(&self, endpoint: &EndpointId) -> Result<Option<IfName>> {
-        IfName::parse(&format!("veth{}", &endpoint.as_str()[..7]))
-            .map(Some)
-            .map_err(|e| Error::InvalidParameter(e.to_string()))
+        veth_ifname(endpoint).map(Some)
     }
 
     fn join<'a>(&'a self, host: &'a H, join: Join<'a>) -> DriverFuture<'a, ()> {

@@ -34,6 +34,13 @@ use passive::PassiveDriver;
 /// The future of a driver call: boxed, so drivers are chosen at run time.
 pub type DriverFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
+/// The host end of a veth endpoint: `veth` and the endpoint id's first 7
+/// hex digits, as Docker names them.
+pub(crate) fn veth_ifname(endpoint: &EndpointId) -> Result<IfName> {
+    IfName::parse(&format!("veth{}", &endpoint.as_str()[..7]))
+        .map_err(|e| Error::InvalidParameter(e.to_string()))
+}
+
 /// A veth endpoint's join (the bridge and overlay drivers): `pair` made,
 /// its host end on the network's bridge.
 pub(crate) async fn join_veth<H: Host>(

@@ -24,8 +24,8 @@ use crate::config::{ClusterHost, EngineConfig};
 use crate::container::create::ContainerCreate;
 use crate::driver::bridge::bridge_mac;
 use crate::driver::{
-    done, join_veth, leave_veth, remove_owned_links, veth_fault, DriverFuture, Join, Leave,
-    NetworkDriver,
+    done, join_veth, leave_veth, remove_owned_links, veth_fault, veth_ifname, DriverFuture, Join,
+    Leave, NetworkDriver,
 };
 use crate::error::{Error, Result};
 use crate::network::Network;
@@ -262,9 +262,7 @@ impl<H: Host> NetworkDriver<H> for OverlayDriver {
     }
 
     fn host_ifname(&self, endpoint: &EndpointId) -> Result<Option<IfName>> {
-        IfName::parse(&format!("veth{}", &endpoint.as_str()[..7]))
-            .map(Some)
-            .map_err(|e| Error::InvalidParameter(e.to_string()))
+        veth_ifname(endpoint).map(Some)
     }
 
     fn join<'a>(&'a self, host: &'a H, join: Join<'a>) -> DriverFuture<'a, ()> {
