@@ -60,6 +60,17 @@ pub struct Timing {
 impl Daemon {
     pub fn start(kind: Kind, programs: &Programs, keep: bool) -> Result<Daemon> {
         let sb = Sandbox::new(&format!("berth-bench-{}-", kind.name()), keep)?;
+        Daemon::start_in(kind, programs, sb, &[])
+    }
+
+    /// Starts the daemon in a sandbox made (and wired) by the caller, with
+    /// `extra` arguments (a cluster store, say).
+    pub fn start_in(
+        kind: Kind,
+        programs: &Programs,
+        sb: Sandbox,
+        extra: &[String],
+    ) -> Result<Daemon> {
         let dir = sb.dir().to_path_buf();
         std::fs::write(dir.join("daemon.json"), "{}")?;
         let log = dir.join("daemon.log");
@@ -101,7 +112,8 @@ impl Daemon {
             .arg("-H")
             .arg(format!("unix://{}", socket.display()))
             .arg("--config-file")
-            .arg(dir.join("daemon.json"));
+            .arg(dir.join("daemon.json"))
+            .args(extra);
         let cgroups_before = docker_cgroups();
         let process = match DaemonProcess::start(
             kind.name(),
@@ -308,15 +320,25 @@ impl Daemon {
 
     /// `docker run -d` of a whole create body; returns the id.
     pub fn run_with_config(&self, name: &str, body: Value) -> Result<String> {
+        let id = self.create_with_config(name, body)?;
+        self.start_container(&id)?;
+        Ok(id)
+    }
+
+    /// `docker create` of a whole create body; returns the id.
+    pub fn create_with_config(&self, name: &str, body: Value) -> Result<String> {
         let reply = self
             .api
             .post(&format!("/containers/create?name={name}"), &body)?
             .ok(&format!("create container {name}"))?;
-        let id = id_of(&reply.json()?)?;
+        id_of(&reply.json()?)
+    }
+
+    pub fn start_container(&self, id: &str) -> Result<()> {
         self.api
             .post(&format!("/containers/{id}/start"), &Value::Null)?
-            .ok(&format!("start container {name}"))?;
-        Ok(id)
+            .ok(&format!("start container {id}"))?;
+        Ok(())
     }
 
     /// `docker rm -f`.

@@ -44,8 +44,9 @@ struct Cli {
     /// Run the same scenarios against another engine in the same invocation.
     #[arg(long, value_enum)]
     compare: Option<Engine>,
-    /// Only these scenario groups (comma-separated): net, run, ports,
-    /// iperf, burst, dns, mem, pull.
+    /// Only these scenario groups (comma-separated): net, run, macvlan,
+    /// options, stats, health, events, ports, iperf, burst, dns, mem,
+    /// floor, pull, cluster.
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// Containers already running for the run/rm rows (e.g. 0,100,1000).
@@ -58,6 +59,9 @@ struct Cli {
     /// docker-proxy process per port); default: as many as for berth.
     #[arg(long)]
     docker_port_containers: Option<usize>,
+    /// Sizes of the overlay clusters of the `cluster` group (e.g. 3,20).
+    #[arg(long, value_delimiter = ',')]
+    cluster_hosts: Option<Vec<usize>>,
     /// Skip berth (measure only the --compare engine).
     #[arg(long)]
     skip_berth: bool,
@@ -146,6 +150,9 @@ fn bench(cli: Cli) -> Result<()> {
     if let Some(n) = cli.docker_port_containers {
         params.docker_port_containers = n;
     }
+    if let Some(sizes) = cli.cluster_hosts.clone() {
+        params.cluster_hosts = sizes;
+    }
     let selection = Selection(match &cli.only {
         Some(groups) => {
             for g in groups {
@@ -221,6 +228,13 @@ fn bench(cli: Cli) -> Result<()> {
             Kind::Berth => berth = Some(rec),
             Kind::Docker => docker = Some(rec),
         }
+    }
+    // Overlay clusters are berth's alone (Docker dropped its classic
+    // overlay): their hosts and daemons are their own.
+    if let (Some(rec), true) = (berth.as_mut(), selection.has("cluster")) {
+        let t = Instant::now();
+        scenarios::cluster(&programs, &params, &busybox, cli.keep, rec)?;
+        eprintln!("[berth] cluster done in {:.0} s", t.elapsed().as_secs_f64());
     }
     let rows = report::merge(berth.as_ref(), docker.as_ref());
     let with_docker = docker.is_some();

@@ -4,8 +4,8 @@
 //! object on stdout.
 
 use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsFd;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,18 @@ pub enum Probe {
         #[arg(long, default_value_t = 1)]
         threads: usize,
     },
+    /// Resolves NAME through the embedded DNS server (127.0.0.11) and
+    /// pings the answer until a reply comes (or TIMEOUT_MS pass); prints
+    /// the CLOCK_MONOTONIC moment of that reply, to set against the
+    /// caller's own clock readings.
+    Reach {
+        name: String,
+        /// Created once the sockets are open.
+        #[arg(long)]
+        ready: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+    },
 }
 
 pub fn run(probe: Probe) -> Result<()> {
@@ -47,6 +59,11 @@ pub fn run(probe: Probe) -> Result<()> {
             secs,
             threads,
         } => dns(&server, &file, secs, threads)?,
+        Probe::Reach {
+            name,
+            ready,
+            timeout_ms,
+        } => reach(&name, &ready, Duration::from_millis(timeout_ms))?,
     };
     println!("{out}");
     Ok(())
@@ -228,9 +245,191 @@ pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
     q
 }
 
+/// CLOCK_MONOTONIC in milliseconds: one clock for every process of the
+/// machine, so a probe's moment compares with the bench's.
+pub fn monotonic_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+}
+
+/// How long one DNS or echo attempt waits for its answer: the resolution
+/// of the reach time.
+const REACH_POLL: Duration = Duration::from_millis(5);
+
+fn reach(name: &str, ready: &std::path::Path, timeout: Duration) -> Result<serde_json::Value> {
+    let dns = UdpSocket::bind("0.0.0.0:0")?;
+    dns.connect("127.0.0.11:53")
+        .context("connect to the embedded DNS")?;
+    dns.set_read_timeout(Some(REACH_POLL))?;
+    let pinger = Pinger::new()?;
+    std::fs::write(ready, b"")?;
+    let start = Instant::now();
+    let mut buf = [0u8; 1500];
+    let mut seq: u16 = 0;
+    while start.elapsed() < timeout {
+        seq = seq.wrapping_add(1);
+        let attempt = Instant::now();
+        dns.send(&dns_query(seq, name))?;
+        if let Some(ip) = answer(&dns, seq, &mut buf) {
+            if pinger.echo(ip, seq, REACH_POLL)? {
+                return Ok(json!({"reached_ms": monotonic_ms(), "ip": ip.to_string()}));
+            }
+        }
+        // An instant "no such name" must not turn this into a busy loop.
+        if let Some(rest) = Duration::from_millis(1).checked_sub(attempt.elapsed()) {
+            std::thread::sleep(rest);
+        }
+    }
+    anyhow::bail!("{name} not reached by name within {timeout:?}")
+}
+
+/// The A record of the reply to query `id`, if one comes in time.
+fn answer(socket: &UdpSocket, id: u16, buf: &mut [u8]) -> Option<Ipv4Addr> {
+    loop {
+        let n = socket.recv(buf).ok()?;
+        if n >= 12 && u16::from_be_bytes([buf[0], buf[1]]) == id {
+            return first_a_record(&buf[..n]);
+        }
+    }
+}
+
+/// The first A record's address in a DNS reply.
+pub fn first_a_record(msg: &[u8]) -> Option<Ipv4Addr> {
+    let word = |at: usize| Some(u16::from_be_bytes([*msg.get(at)?, *msg.get(at + 1)?]));
+    let questions = word(4)?;
+    let answers = word(6)?;
+    let mut at = 12;
+    for _ in 0..questions {
+        at = skip_name(msg, at)? + 4;
+    }
+    for _ in 0..answers {
+        at = skip_name(msg, at)?;
+        let kind = word(at)?;
+        let len = usize::from(word(at + 8)?);
+        let data = msg.get(at + 10..at + 10 + len)?;
+        if let (1, [a, b, c, d]) = (kind, data) {
+            return Some(Ipv4Addr::new(*a, *b, *c, *d));
+        }
+        at += 10 + len;
+    }
+    None
+}
+
+/// The offset just past the (possibly compressed) name at `at`.
+fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *msg.get(at)?;
+        if len & 0xc0 == 0xc0 {
+            return Some(at + 2);
+        }
+        if len == 0 {
+            return Some(at + 1);
+        }
+        at += 1 + usize::from(len);
+    }
+}
+
+/// ICMP echo over a raw socket (the probe runs as root in the namespace).
+struct Pinger {
+    socket: std::os::fd::OwnedFd,
+    ident: u16,
+}
+
+impl Pinger {
+    fn new() -> Result<Pinger> {
+        use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
+        let socket = socket(
+            AddressFamily::Inet,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::Icmp,
+        )
+        .context("open a raw ICMP socket")?;
+        Ok(Pinger {
+            socket,
+            ident: (std::process::id() & 0xffff) as u16,
+        })
+    }
+
+    /// Sends one echo request to `ip`: whether its reply came within `wait`.
+    fn echo(&self, ip: Ipv4Addr, seq: u16, wait: Duration) -> Result<bool> {
+        use nix::sys::socket::{recv, sendto, setsockopt, sockopt, MsgFlags, SockaddrIn};
+        let mut packet = [0u8; 16];
+        packet[0] = 8;
+        packet[4..6].copy_from_slice(&self.ident.to_be_bytes());
+        packet[6..8].copy_from_slice(&seq.to_be_bytes());
+        let sum = icmp_checksum(&packet);
+        packet[2..4].copy_from_slice(&sum.to_be_bytes());
+        let to = SockaddrIn::from(std::net::SocketAddrV4::new(ip, 0));
+        sendto(self.socket.as_raw_fd(), &packet, &to, MsgFlags::empty())
+            .with_context(|| format!("ping {ip}"))?;
+        let deadline = Instant::now() + wait;
+        let mut buf = [0u8; 1500];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            let timeout = nix::sys::time::TimeVal::new(0, left.as_micros().max(1) as _);
+            setsockopt(&self.socket, sockopt::ReceiveTimeout, &timeout)?;
+            let Ok(n) = recv(self.socket.as_raw_fd(), &mut buf, MsgFlags::empty()) else {
+                return Ok(false);
+            };
+            // The raw socket hands over the IP header too.
+            let header = usize::from(buf[0] & 0x0f) * 4;
+            let Some(icmp) = buf[..n].get(header..header + 8) else {
+                continue;
+            };
+            if icmp[0] == 0
+                && icmp[4..6] == self.ident.to_be_bytes()
+                && icmp[6..8] == seq.to_be_bytes()
+            {
+                return Ok(true);
+            }
+        }
+    }
+}
+
+/// The Internet checksum (RFC 1071) of `data`.
+fn icmp_checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_a_record_is_found_past_compressed_names() {
+        let mut reply = dns_query(7, "web");
+        reply[2] = 0x81;
+        reply[7] = 2;
+        // A CNAME to a pointer, then the A record.
+        reply.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 12]);
+        reply.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 7]);
+        assert_eq!(first_a_record(&reply), Some(Ipv4Addr::new(10, 0, 0, 7)));
+        assert_eq!(first_a_record(&dns_query(7, "web")), None);
+        assert_eq!(first_a_record(&reply[..reply.len() - 2]), None);
+    }
+
+    #[test]
+    fn checksum_of_an_echo_request() {
+        // ping's first request with id 1, seq 1 and no payload.
+        let packet = [8, 0, 0, 0, 0, 1, 0, 1];
+        assert_eq!(icmp_checksum(&packet), 0xf7fd);
+    }
 
     #[test]
     fn query_wire_format() {

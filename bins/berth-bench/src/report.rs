@@ -350,6 +350,41 @@ pub fn targets(rows: &[Row], p: &Params) -> Vec<Target> {
         "addresses",
         &|v| v == burst,
     );
+    for size in &p.cluster_hosts {
+        check(
+            format!("{size} hosts: start -> pingable by name from another host p50 <= 50 ms"),
+            med(&format!("cluster.{size}.reach")),
+            "ms",
+            &|v| v <= 50.0,
+        );
+        check(
+            format!("{size} hosts: overlay create visible on another host <= 100 ms"),
+            med(&format!("cluster.{size}.visible")),
+            "ms",
+            &|v| v <= 100.0,
+        );
+        check(
+            format!("{size} hosts: etcd transactions per container start <= 2"),
+            med(&format!("cluster.{size}.txns")),
+            "txns",
+            &|v| v <= 2.0,
+        );
+        check(
+            format!("{size} hosts: overlay iperf3 >= 90% of the underlay"),
+            med(&format!("cluster.{size}.iperf_ratio")),
+            "%",
+            &|v| v >= 90.0,
+        );
+        check(
+            format!(
+                "{size} hosts x {} containers: berthd RSS <= 40 MB per host",
+                p.cluster_containers
+            ),
+            berth(&format!("cluster.{size}.rss")).map(|s| s.max),
+            "MB",
+            &|v| v <= 40.0,
+        );
+    }
     out
 }
 

@@ -33,6 +33,10 @@ impl Sandbox {
         self.host.dir()
     }
 
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
     /// A command run in the sandbox host's network and mount namespaces.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
         self.host.command(program)

@@ -1,7 +1,7 @@
 //! iperf3 throughput along each path to a container.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::Duration;
 
@@ -98,23 +98,41 @@ fn iperf_once(
     port: u16,
     secs: u32,
 ) -> Result<f64> {
-    let mut server =
-        d.sb.in_netns(server_ns, "iperf3")
-            .args(["-s", "-1", "-p", "5201"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("start iperf3 -s")?;
+    iperf_between(
+        d.sb.in_netns(server_ns, "iperf3"),
+        || match from {
+            Where::Host => d.sb.command("iperf3"),
+            Where::Peer => d.sb.in_peer("iperf3"),
+            Where::Netns(ns) => d.sb.in_netns(ns, "iperf3"),
+        },
+        addr,
+        port,
+        secs,
+    )
+}
+
+/// One iperf3 measurement: a one-shot server on port 5201 started by
+/// `server` (`iperf3` in the right namespace, no arguments yet), then the
+/// client from `client` against `addr:port` (retried until the server
+/// listens). Gbit/s received.
+pub(super) fn iperf_between(
+    mut server: Command,
+    client: impl Fn() -> Command,
+    addr: &str,
+    port: u16,
+    secs: u32,
+) -> Result<f64> {
+    let mut server = server
+        .args(["-s", "-1", "-p", "5201"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("start iperf3 -s")?;
     let result = (|| -> Result<f64> {
         let mut last = String::new();
         for _ in 0..50 {
-            let mut cmd = match from {
-                Where::Host => d.sb.command("iperf3"),
-                Where::Peer => d.sb.in_peer("iperf3"),
-                Where::Netns(ns) => d.sb.in_netns(ns, "iperf3"),
-            };
-            let out = cmd
+            let out = client()
                 .args([
                     "-c",
                     addr,

@@ -4,6 +4,7 @@
 //! worker pool) and runs them in order; each family has its own file.
 
 mod burst;
+mod cluster;
 mod dns;
 mod events;
 mod floor;
@@ -28,6 +29,7 @@ use serde::Serialize;
 use crate::daemon::{Daemon, Kind};
 use crate::stats::Stats;
 use burst::{burst, grow};
+pub use cluster::cluster;
 use dns::dns;
 use events::events;
 use floor::{floors, port_floor};
@@ -88,6 +90,10 @@ pub struct Params {
     pub burst: usize,
     /// Containers probing their healthcheck every second.
     pub health_containers: usize,
+    /// Sizes of the overlay clusters (sandbox hosts on one etcd).
+    pub cluster_hosts: Vec<usize>,
+    /// Containers every cluster host runs for the memory row.
+    pub cluster_containers: usize,
 }
 
 impl Params {
@@ -112,6 +118,8 @@ impl Params {
             iperf_reps: 1,
             burst: 20,
             health_containers: 10,
+            cluster_hosts: vec![3],
+            cluster_containers: 3,
         }
     }
 
@@ -139,6 +147,8 @@ impl Params {
             iperf_reps: 3,
             burst: 100,
             health_containers: 100,
+            cluster_hosts: vec![3, 20],
+            cluster_containers: 50,
         }
     }
 }
@@ -150,7 +160,7 @@ pub struct Selection(pub Vec<String>);
 impl Selection {
     pub const ALL: &'static [&'static str] = &[
         "net", "run", "macvlan", "options", "stats", "health", "events", "ports", "iperf", "burst",
-        "dns", "mem", "floor", "pull",
+        "dns", "mem", "floor", "pull", "cluster",
     ];
 
     pub fn has(&self, group: &str) -> bool {
