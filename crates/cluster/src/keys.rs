@@ -4,12 +4,12 @@ use std::net::IpAddr;
 
 use berth_core::cluster::{ClusterError, EndpointRecord, Taken};
 use berth_core::network::Network;
-use berth_types::{EndpointId, NetworkId};
+use berth_types::{EndpointId, IpNet, NetworkId};
 
 pub(crate) const NETWORKS: &str = "/berth/v1/networks/";
 const NETWORK_NAMES: &str = "/berth/v1/network-names/";
 const VNIS: &str = "/berth/v1/vnis/";
-const SUBNETS: &str = "/berth/v1/subnets/";
+pub(crate) const SUBNETS: &str = "/berth/v1/subnets/";
 pub(crate) const HOSTS: &str = "/berth/v1/hosts/";
 pub(crate) const ENDPOINTS: &str = "/berth/v1/endpoints/";
 const ADDRESSES: &str = "/berth/v1/addresses/";
@@ -62,6 +62,15 @@ pub(crate) fn claims(network: &Network) -> Vec<(String, Taken)> {
             .map(|p| (format!("{SUBNETS}{}", p.subnet), Taken::Subnet(p.subnet))),
     );
     claims
+}
+
+/// The subnet a subnet claim's key names.
+pub(crate) fn subnet_of(key: &[u8]) -> Option<IpNet> {
+    std::str::from_utf8(key)
+        .ok()?
+        .strip_prefix(SUBNETS)?
+        .parse()
+        .ok()
 }
 
 /// A network record read back.

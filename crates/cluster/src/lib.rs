@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use berth_core::cluster::{ClusterError, ClusterFuture, ClusterStore, EndpointRecord, Taken};
 use berth_core::network::Network;
-use berth_types::{EndpointId, NetworkId};
+use berth_types::{EndpointId, IpNet, NetworkId};
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
 
 pub use lease::HOST_TTL;
@@ -46,10 +46,20 @@ pub enum Error {
     },
     #[error("etcd: {what}: no answer in {REQUEST_TIMEOUT:?}")]
     Timeout { what: String },
+    #[error("etcd: {what}: others kept changing it, gave up after {CLAIM_TRIES} tries")]
+    Busy { what: String },
     #[error("etcd: this host's lease expired")]
     LeaseExpired,
     #[error("encode a record: {0}")]
     Encode(#[source] serde_json::Error),
+}
+
+/// Tries of a claim that lost only to a concurrent change of its range.
+const CLAIM_TRIES: usize = 5;
+
+/// Whether two subnets share an address (either holds the other's first).
+fn overlap(a: &IpNet, b: &IpNet) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
 }
 
 /// How long to wait before sending a failed request again.
@@ -200,18 +210,69 @@ impl EtcdStore {
         Ok((networks, revision))
     }
 
+    /// Claims `network` (record, name, VNI, subnets) in one transaction.
+    /// The subnets claimed so far are read first: one overlapping a wanted
+    /// subnet (rather than equal to it, which its key catches) is taken,
+    /// and the transaction holds only while no subnet was claimed since
+    /// that read, so two hosts claiming overlapping subnets at once cannot
+    /// both win. Losing only that race reads and tries again.
     async fn claim_network(&self, network: &Network) -> Result<(), ClusterError> {
+        for _ in 0..CLAIM_TRIES {
+            let (claimed, revision) = self.claimed_subnets().await?;
+            if let Some(held) = network.subnets.iter().find_map(|wanted| {
+                claimed
+                    .iter()
+                    .find(|held| overlap(held, &wanted.subnet))
+                    .copied()
+            }) {
+                return Err(ClusterError::Taken(Taken::Subnet(held)));
+            }
+            match self.claim_network_since(network, revision).await? {
+                Some(lost) => return lost,
+                None => continue,
+            }
+        }
+        Err(unavailable(Error::Busy {
+            what: format!("claim overlay network {}", network.name),
+        }))
+    }
+
+    /// Every subnet claimed, and the store revision of that answer.
+    async fn claimed_subnets(&self) -> Result<(Vec<IpNet>, i64), ClusterError> {
+        let reply = request("list claimed subnets", || {
+            let mut client = self.client();
+            let options = GetOptions::new().with_prefix().with_keys_only();
+            async move { client.get(keys::SUBNETS, Some(options)).await }
+        })
+        .await
+        .map_err(unavailable)?;
+        let revision = reply.header().map_or(0, |h| h.revision());
+        let subnets = reply
+            .kvs()
+            .iter()
+            .filter_map(|kv| keys::subnet_of(kv.key()))
+            .collect();
+        Ok((subnets, revision))
+    }
+
+    /// The claim transaction, holding while no subnet claim changed after
+    /// `revision`: `Some` with its outcome, or `None` when only that
+    /// condition failed.
+    async fn claim_network_since(
+        &self,
+        network: &Network,
+        revision: i64,
+    ) -> Result<Option<Result<(), ClusterError>>, ClusterError> {
         let record = serde_json::to_vec(network).map_err(|e| ClusterError::Corrupt {
             key: keys::network(&network.id),
             detail: e.to_string(),
         })?;
         let id = network.id.to_string();
         let claims = keys::claims(network);
-        let mut compares = vec![Compare::create_revision(
-            keys::network(&network.id),
-            CompareOp::Equal,
-            0,
-        )];
+        let mut compares = vec![
+            Compare::create_revision(keys::network(&network.id), CompareOp::Equal, 0),
+            Compare::mod_revision(keys::SUBNETS, CompareOp::Less, revision + 1).with_prefix(),
+        ];
         compares.extend(
             claims
                 .iter()
@@ -235,9 +296,10 @@ impl EtcdStore {
         .await
         .map_err(unavailable)?;
         if reply.succeeded() {
-            return Ok(());
+            return Ok(Some(Ok(())));
         }
-        // Which claim lost: the first key another network holds.
+        // Which claim lost: the first key another network holds; none
+        // means a subnet was claimed since the read.
         let held =
             reply
                 .op_responses()
@@ -247,7 +309,7 @@ impl EtcdStore {
                     etcd_client::TxnOpResponse::Get(get) if !get.kvs().is_empty() => Some(taken),
                     _ => None,
                 });
-        Err(ClusterError::Taken(held.unwrap_or(Taken::Name)))
+        Ok(held.map(|taken| Err(ClusterError::Taken(taken))))
     }
 
     async fn release_network(&self, network: &Network) -> Result<(), ClusterError> {
@@ -339,6 +401,16 @@ impl ClusterStore for EtcdStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subnets_overlap_when_one_holds_the_other() {
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        assert!(overlap(&net("10.1.0.0/16"), &net("10.1.5.0/24")));
+        assert!(overlap(&net("10.1.5.0/24"), &net("10.1.0.0/16")));
+        assert!(overlap(&net("10.1.5.0/24"), &net("10.1.5.0/24")));
+        assert!(!overlap(&net("10.1.5.0/24"), &net("10.1.6.0/24")));
+        assert!(!overlap(&net("10.1.0.0/16"), &net("fd00::/64")));
+    }
 
     #[test]
     fn store_urls_are_etcd_host_port_lists() {

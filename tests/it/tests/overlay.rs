@@ -165,6 +165,56 @@ fn racing_hosts_never_share_a_vni_or_subnet() {
     }
     assert_eq!(vnis.len(), 9, "{vnis:?}");
     assert_eq!(subnets.len(), 9, "{subnets:?}");
+
+    // Different subnets that overlap, asked at once on three hosts: the
+    // winners never overlap, and the losers get Docker's words.
+    for round in 0..3 {
+        let asked = [
+            format!("10.{}.0.0/16", 70 + round),
+            format!("10.{}.1.0/24", 70 + round),
+            format!("10.{}.1.128/25", 70 + round),
+        ];
+        let outcomes: Vec<(String, Result<String, String>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = asked
+                .iter()
+                .enumerate()
+                .map(|(h, subnet)| {
+                    let host = cluster.host(h);
+                    s.spawn(move || {
+                        let name = format!("o{round}x{h}");
+                        let run = host.docker(&[
+                            "network", "create", "-d", "overlay", "--subnet", subnet, &name,
+                        ]);
+                        let outcome = if run.status == 0 {
+                            Ok(name)
+                        } else {
+                            Err(run.stderr)
+                        };
+                        (subnet.clone(), outcome)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let won: Vec<&String> = outcomes
+            .iter()
+            .filter(|(_, o)| o.is_ok())
+            .map(|(subnet, _)| subnet)
+            .collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "overlapping subnets both claimed: {outcomes:?}"
+        );
+        for (_, outcome) in &outcomes {
+            if let Err(stderr) = outcome {
+                assert!(
+                    stderr.contains("overlaps with other one on this address space"),
+                    "{stderr}"
+                );
+            }
+        }
+    }
 }
 
 fn ip_of(host: &Sandbox, container: &str, network: &str) -> String {
