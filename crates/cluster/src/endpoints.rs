@@ -10,7 +10,7 @@ use berth_core::cluster::{ClusterError, EndpointRecord, Taken};
 use berth_types::{EndpointId, NetworkId};
 use etcd_client::{Compare, CompareOp, PutOptions, Txn, TxnOp};
 
-use crate::{keys, lock, request, unavailable, Error, EtcdStore};
+use crate::{keys, lock, unavailable, Error, EtcdStore};
 
 impl EtcdStore {
     pub(crate) async fn claim(
@@ -33,12 +33,13 @@ impl EtcdStore {
                 TxnOp::get(key.as_str(), None),
                 TxnOp::get(network_key.as_str(), None),
             ]);
-        let reply = request("claim an overlay address", || {
-            let (mut client, txn) = (self.client(), txn.clone());
-            async move { client.txn(txn).await }
-        })
-        .await
-        .map_err(unavailable)?;
+        let reply = self
+            .request("claim an overlay address", || {
+                let (mut client, txn) = (self.client(), txn.clone());
+                async move { client.txn(txn).await }
+            })
+            .await
+            .map_err(unavailable)?;
         if reply.succeeded() {
             return Ok(());
         }
@@ -74,7 +75,7 @@ impl EtcdStore {
                 endpoint.to_string(),
             )])
             .and_then([TxnOp::delete(key.as_str(), None)]);
-        request("release an overlay address", || {
+        self.request("release an overlay address", || {
             let (mut client, txn) = (self.client(), txn.clone());
             async move { client.txn(txn).await }
         })
@@ -106,7 +107,7 @@ impl EtcdStore {
     ) -> Result<(), ClusterError> {
         let key = keys::endpoint(network, endpoint);
         lock(&self.shared.published).remove(&key);
-        request("withdraw an overlay endpoint", || {
+        self.request("withdraw an overlay endpoint", || {
             let (mut client, key) = (self.client(), key.clone());
             async move { client.delete(key, None).await }
         })
@@ -121,7 +122,7 @@ impl EtcdStore {
         value: Vec<u8>,
         lease: i64,
     ) -> Result<(), Error> {
-        request("write a record under this host's lease", || {
+        self.request("write a record under this host's lease", || {
             let (mut client, key, value) = (self.client(), key.to_owned(), value.clone());
             let options = PutOptions::new().with_lease(lease);
             async move { client.put(key, value, Some(options)).await }

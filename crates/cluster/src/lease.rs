@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::{keys, lock, request_once, Error, EtcdStore};
+use crate::{keys, lock, Error, EtcdStore};
 
 /// The lease's time to live: how long a dead host stays listed.
 pub const HOST_TTL: Duration = Duration::from_secs(10);
@@ -42,7 +42,9 @@ impl EtcdStore {
     async fn hold_lease(&self, advertise: IpAddr) -> Result<(), Error> {
         let mut client = self.client();
         let ttl = i64::try_from(HOST_TTL.as_secs()).unwrap_or(10);
-        let lease = request_once("grant a lease", client.lease_grant(ttl, None)).await?;
+        let lease = self
+            .probe("grant a lease", client.lease_grant(ttl, None))
+            .await?;
         let record = HostRecord { advertise };
         let value = serde_json::to_vec(&record).map_err(Error::Encode)?;
         let key = format!("{}{advertise}", keys::HOSTS);
@@ -59,12 +61,13 @@ impl EtcdStore {
         self.publish_all(lease).await?;
         info!(lease, "joined the cluster");
         let mut client = self.client();
-        let (mut keeper, mut replies) =
-            request_once("keep the lease alive", client.lease_keep_alive(lease)).await?;
+        let (mut keeper, mut replies) = self
+            .probe("keep the lease alive", client.lease_keep_alive(lease))
+            .await?;
         loop {
             tokio::time::sleep(KEEP_ALIVE_EVERY).await;
-            request_once("renew the lease", keeper.keep_alive()).await?;
-            match request_once("renew the lease", replies.message()).await? {
+            self.probe("renew the lease", keeper.keep_alive()).await?;
+            match self.probe("renew the lease", replies.message()).await? {
                 Some(reply) if reply.ttl() > 0 => {}
                 _ => return Err(Error::LeaseExpired),
             }

@@ -19,7 +19,7 @@ mod watch;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use berth_core::cluster::{ClusterError, ClusterFuture, ClusterStore, EndpointRecord, Taken};
 use berth_core::network::Network;
@@ -48,11 +48,19 @@ pub enum Error {
     Timeout { what: String },
     #[error("etcd: {what}: others kept changing it, gave up after {CLAIM_TRIES} tries")]
     Busy { what: String },
+    #[error("etcd: {what}: not tried, etcd was unreachable a moment ago")]
+    Unreachable { what: String },
     #[error("etcd: this host's lease expired")]
     LeaseExpired,
     #[error("encode a record: {0}")]
     Encode(#[source] serde_json::Error),
 }
+
+/// How long after finding etcd unreachable the engine's requests fail
+/// without being sent (the lease task keeps trying meanwhile): long enough
+/// that an outage costs the engine one [`REQUEST_TIMEOUT`] per second at
+/// most, short enough that a slow moment under load is soon forgotten.
+const FAIL_FAST_FOR: Duration = Duration::from_secs(1);
 
 /// Tries of a claim that lost only to a concurrent change of its range.
 const CLAIM_TRIES: usize = 5;
@@ -69,7 +77,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(50);
 /// naming it in errors. A failure of the transport (a member that died)
 /// is tried again while time is left: the client's balancer has dropped
 /// that member by then, so the next try goes to another.
-pub(crate) async fn request<T, Fut>(what: &str, mut call: impl FnMut() -> Fut) -> Result<T, Error>
+async fn with_retries<T, Fut>(what: &str, mut call: impl FnMut() -> Fut) -> Result<T, Error>
 where
     Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
 {
@@ -100,14 +108,31 @@ where
 fn transient(e: &etcd_client::Error) -> bool {
     match e {
         etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
-        etcd_client::Error::GRpcStatus(status) => status.code() == tonic::Code::Unavailable,
+        etcd_client::Error::GRpcStatus(status) => {
+            status.code() == tonic::Code::Unavailable
+                // A connection that broke under a request comes as Unknown,
+                // with the transport's error as its source.
+                || std::error::Error::source(status)
+                    .is_some_and(|source| source.is::<tonic::transport::Error>())
+        }
         _ => false,
+    }
+}
+
+impl Error {
+    /// Whether etcd could not be reached (rather than answered no).
+    fn is_unreachable(&self) -> bool {
+        match self {
+            Error::Timeout { .. } | Error::Unreachable { .. } => true,
+            Error::Etcd { source, .. } => transient(source),
+            _ => false,
+        }
     }
 }
 
 /// Runs one etcd request with [`REQUEST_TIMEOUT`], naming it in errors,
 /// without trying again (streams, leases: their owners start over).
-pub(crate) async fn request_once<T>(
+async fn once<T>(
     what: &str,
     call: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
 ) -> Result<T, Error> {
@@ -158,6 +183,12 @@ struct Shared {
     lease: Mutex<Option<i64>>,
     /// Endpoint records by key, as written.
     published: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// When a request last found etcd unreachable; cleared by the next one
+    /// that reached it. For [`FAIL_FAST_FOR`] after it, the engine's
+    /// requests fail at once rather than each holding the engine for
+    /// [`REQUEST_TIMEOUT`] (so its bridge work goes on); the lease task's
+    /// requests always go out, and the first that gets through clears it.
+    unreachable_at: Mutex<Option<Instant>>,
 }
 
 /// A lock that survives a panicked holder (its data is plain values).
@@ -179,7 +210,7 @@ impl EtcdStore {
             // A member cut off from the others fails requests and watches
             // rather than serve what may be stale.
             .with_require_leader(true);
-        let client = request_once("connect", Client::connect(endpoints, Some(options))).await?;
+        let client = once("connect", Client::connect(endpoints, Some(options))).await?;
         Ok(EtcdStore {
             client,
             shared: Arc::default(),
@@ -190,17 +221,69 @@ impl EtcdStore {
         self.client.clone()
     }
 
-    async fn read_networks(&self) -> Result<(Vec<Network>, i64), ClusterError> {
-        let reply = request("list overlay networks", || {
-            let mut client = self.client();
-            async move {
-                client
-                    .get(keys::NETWORKS, Some(GetOptions::new().with_prefix()))
-                    .await
+    /// One request of the engine's (see [`with_retries`]); an error at
+    /// once while etcd is known unreachable.
+    pub(crate) async fn request<T, Fut>(
+        &self,
+        what: &str,
+        call: impl FnMut() -> Fut,
+    ) -> Result<T, Error>
+    where
+        Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let failed_at = *lock(&self.shared.unreachable_at);
+        if failed_at.is_some_and(|at| at.elapsed() < FAIL_FAST_FOR) {
+            return Err(Error::Unreachable {
+                what: what.to_owned(),
+            });
+        }
+        let result = with_retries(what, call).await;
+        self.note_reach(&result);
+        result
+    }
+
+    /// One request of the lease task's (see [`once`]): always sent, so
+    /// that it finds out when etcd is back.
+    pub(crate) async fn probe<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
+    ) -> Result<T, Error> {
+        let result = once(what, call).await;
+        self.note_reach(&result);
+        result
+    }
+
+    fn note_reach<T>(&self, result: &Result<T, Error>) {
+        let now = match result {
+            Ok(_) => None,
+            Err(e) if e.is_unreachable() => Some(Instant::now()),
+            Err(_) => return,
+        };
+        let before = std::mem::replace(&mut *lock(&self.shared.unreachable_at), now);
+        if before.is_some() != now.is_some() {
+            if now.is_some() {
+                tracing::warn!(
+                    "cluster store unreachable: overlay changes fail at once until it is back"
+                );
+            } else {
+                tracing::info!("cluster store reachable again");
             }
-        })
-        .await
-        .map_err(unavailable)?;
+        }
+    }
+
+    async fn read_networks(&self) -> Result<(Vec<Network>, i64), ClusterError> {
+        let reply = self
+            .request("list overlay networks", || {
+                let mut client = self.client();
+                async move {
+                    client
+                        .get(keys::NETWORKS, Some(GetOptions::new().with_prefix()))
+                        .await
+                }
+            })
+            .await
+            .map_err(unavailable)?;
         let revision = reply.header().map_or(0, |h| h.revision());
         let networks = reply
             .kvs()
@@ -239,13 +322,14 @@ impl EtcdStore {
 
     /// Every subnet claimed, and the store revision of that answer.
     async fn claimed_subnets(&self) -> Result<(Vec<IpNet>, i64), ClusterError> {
-        let reply = request("list claimed subnets", || {
-            let mut client = self.client();
-            let options = GetOptions::new().with_prefix().with_keys_only();
-            async move { client.get(keys::SUBNETS, Some(options)).await }
-        })
-        .await
-        .map_err(unavailable)?;
+        let reply = self
+            .request("list claimed subnets", || {
+                let mut client = self.client();
+                let options = GetOptions::new().with_prefix().with_keys_only();
+                async move { client.get(keys::SUBNETS, Some(options)).await }
+            })
+            .await
+            .map_err(unavailable)?;
         let revision = reply.header().map_or(0, |h| h.revision());
         let subnets = reply
             .kvs()
@@ -289,12 +373,13 @@ impl EtcdStore {
             .map(|(key, _)| TxnOp::get(key.as_str(), None))
             .collect();
         let txn = Txn::new().when(compares).and_then(puts).or_else(gets);
-        let reply = request("claim an overlay network", || {
-            let (mut client, txn) = (self.client(), txn.clone());
-            async move { client.txn(txn).await }
-        })
-        .await
-        .map_err(unavailable)?;
+        let reply = self
+            .request("claim an overlay network", || {
+                let (mut client, txn) = (self.client(), txn.clone());
+                async move { client.txn(txn).await }
+            })
+            .await
+            .map_err(unavailable)?;
         if reply.succeeded() {
             return Ok(Some(Ok(())));
         }
@@ -315,14 +400,15 @@ impl EtcdStore {
     async fn release_network(&self, network: &Network) -> Result<(), ClusterError> {
         // Any host's endpoint on it keeps it (a new one racing this check
         // finds its network gone when it claims an address).
-        let endpoints = request("count an overlay network's endpoints", || {
-            let mut client = self.client();
-            let prefix = keys::endpoints_of(&network.id);
-            let options = GetOptions::new().with_prefix().with_count_only();
-            async move { client.get(prefix, Some(options)).await }
-        })
-        .await
-        .map_err(unavailable)?;
+        let endpoints = self
+            .request("count an overlay network's endpoints", || {
+                let mut client = self.client();
+                let prefix = keys::endpoints_of(&network.id);
+                let options = GetOptions::new().with_prefix().with_count_only();
+                async move { client.get(prefix, Some(options)).await }
+            })
+            .await
+            .map_err(unavailable)?;
         if endpoints.count() > 0 {
             return Err(ClusterError::InUse(endpoints.count()));
         }
@@ -340,12 +426,13 @@ impl EtcdStore {
                 0,
             )])
             .and_then(deletes);
-        let reply = request("remove an overlay network", || {
-            let (mut client, txn) = (self.client(), txn.clone());
-            async move { client.txn(txn).await }
-        })
-        .await
-        .map_err(unavailable)?;
+        let reply = self
+            .request("remove an overlay network", || {
+                let (mut client, txn) = (self.client(), txn.clone());
+                async move { client.txn(txn).await }
+            })
+            .await
+            .map_err(unavailable)?;
         if reply.succeeded() {
             Ok(())
         } else {

@@ -12,7 +12,7 @@ use etcd_client::{EventType, GetOptions, KeyValue, WatchOptions};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::{keys, request, unavailable, Error, EtcdStore};
+use crate::{keys, unavailable, Error, EtcdStore};
 
 /// How long to wait before starting over after a watch broke.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -88,16 +88,17 @@ impl EtcdStore {
         events: &mpsc::Sender<ClusterEvent>,
     ) -> Result<(), String> {
         let prefix = watched.prefix();
-        let reply = request("read a snapshot", || {
-            let mut client = self.client();
-            async move {
-                client
-                    .get(prefix, Some(GetOptions::new().with_prefix()))
-                    .await
-            }
-        })
-        .await
-        .map_err(|e| unavailable(e).to_string())?;
+        let reply = self
+            .request("read a snapshot", || {
+                let mut client = self.client();
+                async move {
+                    client
+                        .get(prefix, Some(GetOptions::new().with_prefix()))
+                        .await
+                }
+            })
+            .await
+            .map_err(|e| unavailable(e).to_string())?;
         let revision = reply.header().map_or(0, |h| h.revision());
         let snapshot = watched.snapshot(reply.kvs()).map_err(|e| e.to_string())?;
         if events.send(snapshot).await.is_err() {
@@ -106,12 +107,13 @@ impl EtcdStore {
         let options = WatchOptions::new()
             .with_prefix()
             .with_start_revision(revision + 1);
-        let (_watcher, mut stream) = request("watch", || {
-            let (mut client, options) = (self.client(), options.clone());
-            async move { client.watch(prefix, Some(options)).await }
-        })
-        .await
-        .map_err(|e| unavailable(e).to_string())?;
+        let (_watcher, mut stream) = self
+            .request("watch", || {
+                let (mut client, options) = (self.client(), options.clone());
+                async move { client.watch(prefix, Some(options)).await }
+            })
+            .await
+            .map_err(|e| unavailable(e).to_string())?;
         loop {
             // No timeout here: a quiet cluster sends nothing. A dead
             // connection ends the stream (the client's HTTP/2 keep-alive).
