@@ -12,6 +12,7 @@ use crate::container::{Container, NetworkMode};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::etc_files::{self, ResolvConf, Resolver, SelfEntry};
+use crate::network::gwbridge::is_gwbridge;
 use crate::network::Network;
 use crate::ports::{
     DnsUpstreams, Env, EtcFiles, FirewallChange, Host, NetOps, NetnsRef, Runtime, SandboxDns,
@@ -247,7 +248,7 @@ impl<H: Host> Engine<H> {
     }
 }
 
-/// The user-defined networks of `c` (those with embedded DNS).
+/// The user-defined networks of `c` with embedded DNS (not the gwbridge).
 fn user_networks<'a>(
     c: &'a Container,
     networks: &'a [Network],
@@ -255,6 +256,6 @@ fn user_networks<'a>(
     c.attachments.iter().filter_map(move |a| {
         networks
             .iter()
-            .find(|n| n.id == a.network && !n.is_predefined())
+            .find(|n| n.id == a.network && !n.is_predefined() && !is_gwbridge(n))
     })
 }
