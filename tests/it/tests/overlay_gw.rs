@@ -198,6 +198,19 @@ fn overlay_containers_go_out_and_publish_through_the_gwbridge() {
     eventually("egress through the gwbridge again", || {
         pings(a, "out", PEER_IP)
     });
+
+    // Published ports follow the way out: through br, then back.
+    let answers = || {
+        peer.sh(&format!(
+            "busybox nc -w 2 {HOST_OUTSIDE_IP} 8080 </dev/null"
+        ))
+        .stdout
+        .contains("hello")
+    };
+    a.docker(&["network", "connect", "br", "web"]).ok();
+    eventually("the published port through br", answers);
+    a.docker(&["network", "disconnect", "br", "web"]).ok();
+    eventually("the published port through the gwbridge again", answers);
 }
 
 #[test]

@@ -23,7 +23,7 @@ use crate::driver::bridge::opt;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::network::{Network, NetworkCreate};
-use crate::ports::Host;
+use crate::ports::{FirewallChange, FwPort, Host};
 
 /// The gwbridge network's name, and its bridge's.
 pub const GWBRIDGE: &str = "berth_gwbridge";
@@ -136,12 +136,14 @@ impl<H: Host> Engine<H> {
         let target = self.network(network)?;
         refuse_gwbridge(&target)?;
         let c = self.container(container)?;
+        let ports = self.fw_ports(&c, &self.networks());
         if c.is_running() && gives_egress(&target) && self.on_gwbridge(&c) {
             self.disconnect_one(GWBRIDGE, c.id.as_str()).await?;
         }
         let connected = self.connect_one(network, container, req).await;
         let refitted = self.refit_gwbridge(c.id.as_str()).await;
-        connected.and(refitted)
+        connected.and(refitted)?;
+        self.remap_ports(c.id.as_str(), ports).await
     }
 
     /// `network disconnect`. A running container left without a way out
@@ -149,8 +151,33 @@ impl<H: Host> Engine<H> {
     pub async fn disconnect(&mut self, network: &str, container: &str) -> Result<()> {
         refuse_gwbridge(&self.network(network)?)?;
         let c = self.container(container)?;
+        let ports = self.fw_ports(&c, &self.networks());
         self.disconnect_one(network, container).await?;
-        self.refit_gwbridge(c.id.as_str()).await
+        self.refit_gwbridge(c.id.as_str()).await?;
+        self.remap_ports(c.id.as_str(), ports).await
+    }
+
+    /// A running overlay container's `-p` ports follow its way out (the
+    /// gwbridge endpoint, or the bridge network that took its place):
+    /// `before` are the mappings it had.
+    async fn remap_ports(&self, container: &str, before: Vec<FwPort>) -> Result<()> {
+        let c = self.container(container)?;
+        let networks = self.networks();
+        let first_overlay = c
+            .attachments
+            .first()
+            .and_then(|a| networks.iter().find(|n| n.id == a.network))
+            .is_some_and(|n| n.driver == Driver::Overlay);
+        let after = self.fw_ports(&c, &networks);
+        if !first_overlay || after == before {
+            return Ok(());
+        }
+        let change = FirewallChange {
+            remove_ports: before,
+            add_ports: after,
+            ..Default::default()
+        };
+        self.update_firewall(change).await
     }
 
     fn on_gwbridge(&self, c: &Container) -> bool {
