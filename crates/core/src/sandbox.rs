@@ -238,6 +238,11 @@ impl<H: Host> Engine<H> {
                     .await;
             }
         }
+        // The gwbridge attachment is fitted at each start: a stopped
+        // container holds none, so the gwbridge may go while it is stopped.
+        let networks = self.networks();
+        c.attachments
+            .retain(|a| !networks.iter().any(|n| n.id == a.network && is_gwbridge(n)));
         self.names.remove_container(&c.id);
         if let Some(path) = c.netns.take() {
             self.host.dns().stop(&c.id).await;

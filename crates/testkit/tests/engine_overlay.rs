@@ -133,6 +133,20 @@ async fn the_gwbridge_is_an_overlay_containers_way_out() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Forbidden);
 
+    // Stopped, it holds no gwbridge attachment: the gwbridge can go, and
+    // the next start makes it again.
+    engine
+        .stop_container("web", Some(15), Some(std::time::Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(network_names(&engine, "web"), ["ov"]);
+    engine
+        .remove_network("berth_gwbridge".to_owned())
+        .await
+        .unwrap();
+    engine.start_container("web").await.unwrap();
+    assert_eq!(network_names(&engine, "web"), ["ov", "berth_gwbridge"]);
+
     // An internal overlay gives none, and cannot publish.
     engine
         .create_container(run_req("inner", "ovi"))
