@@ -91,6 +91,9 @@ enum Command {
     /// Manage networks
     #[command(subcommand, arg_required_else_help = true)]
     Network(NetworkCommand),
+    /// Manage the hosts of berth's cluster
+    #[command(subcommand, arg_required_else_help = true)]
+    Node(commands::node::NodeCommand),
     /// Show the berth version information
     Version(version::VersionArgs),
     /// Display system-wide information
@@ -223,6 +226,7 @@ async fn run(host: &Host, command: Command) -> anyhow::Result<()> {
         Command::Stop(args) => lifecycle::stop(host, args).await,
         Command::Wait(args) => wait::run(host, args).await,
         Command::Network(cmd) => commands::network::run(host, cmd).await,
+        Command::Node(cmd) => commands::node::run(host, cmd).await,
         Command::Version(args) => version::run(host, args).await,
         Command::Info(args) => info::run(host, args).await,
     }

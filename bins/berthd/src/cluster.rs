@@ -3,10 +3,11 @@
 //! lease, and the store's watch forwarded to the engine as commands.
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use berth_cluster::{EtcdStore, Watched};
+use berth_cluster::{EtcdStore, NodeName, Watched};
 use berth_core::cluster::ClusterEvent;
 use berth_core::ports::Host;
 use berth_core::{ClusterHost, Engine, EngineHandle};
@@ -24,21 +25,58 @@ const EVENT_QUEUE: usize = 64;
 pub struct Cluster {
     store: EtcdStore,
     advertise: IpAddr,
+    view: ClusterView,
 }
+
+/// What the API shows of the cluster (`info`) and asks of it (`node ls`,
+/// `node rm`).
+#[derive(Clone)]
+pub struct ClusterView {
+    pub store: EtcdStore,
+    /// `etcd://HOST:PORT[,...]`, as `--cluster-store` takes it.
+    pub store_url: String,
+    pub advertise: IpAddr,
+    pub node_id: String,
+}
+
+/// Where this host's cluster id is kept, in the data root.
+const NODE_ID_FILE: &str = "node-id";
 
 impl Cluster {
     /// Makes the (lazy) etcd client and hands the store to the engine.
     pub async fn join(
         config: &ClusterConfig,
         advertise: IpAddr,
+        data_root: &Path,
         engine: &mut Engine<RealHost>,
     ) -> Result<Cluster> {
-        let store = EtcdStore::connect(&config.endpoints)
+        let node = node_name(data_root)?;
+        let node_id = node.id.clone();
+        let store = EtcdStore::connect(&config.endpoints, node)
             .await
             .context("the cluster store")?;
         engine.set_cluster_store(Arc::new(store.clone()));
-        info!(endpoints = ?config.endpoints, %advertise, "cluster store configured");
-        Ok(Cluster { store, advertise })
+        info!(endpoints = ?config.endpoints, %advertise, node = node_id, "cluster store configured");
+        let hosts: Vec<&str> = config
+            .endpoints
+            .iter()
+            .map(|e| e.strip_prefix("http://").unwrap_or(e))
+            .collect();
+        let view = ClusterView {
+            store: store.clone(),
+            store_url: format!("etcd://{}", hosts.join(",")),
+            advertise,
+            node_id,
+        };
+        Ok(Cluster {
+            store,
+            advertise,
+            view,
+        })
+    }
+
+    pub fn view(&self) -> ClusterView {
+        self.view.clone()
     }
 
     /// Starts the host record's lease and the watch; the tasks end when
@@ -52,6 +90,31 @@ impl Cluster {
             tokio::spawn(forward(rx, engine)),
         ]
     }
+}
+
+/// This host's id in the cluster (made on its first join, kept in the
+/// data root so that a restart is the same host) and its hostname.
+fn node_name(data_root: &Path) -> Result<NodeName> {
+    let path = data_root.join(NODE_ID_FILE);
+    let id = match std::fs::read_to_string(&path) {
+        Ok(text) => text.trim().to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 16];
+            getrandom::fill(&mut bytes)
+                .map_err(|e| anyhow::anyhow!("random bytes for this host's cluster id: {e}"))?;
+            let id = hex::encode(bytes);
+            std::fs::write(&path, &id).with_context(|| format!("write {}", path.display()))?;
+            id
+        }
+        Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
+    };
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("{}: not a cluster id: {id:?}", path.display());
+    }
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .context("this host's name")?;
+    Ok(NodeName { id, hostname })
 }
 
 /// Hands each watch event to the engine, in order.

@@ -85,7 +85,7 @@ async fn run(config: Config) -> Result<()> {
         Some(c) => {
             let advertise = cluster_host.map(|h| h.advertise);
             let advertise = advertise.context("the cluster host")?;
-            Some(cluster::Cluster::join(c, advertise, &mut engine).await?)
+            Some(cluster::Cluster::join(c, advertise, &config.data_root, &mut engine).await?)
         }
         None => None,
     };
@@ -96,9 +96,15 @@ async fn run(config: Config) -> Result<()> {
     let (handle, engine_task) = engine.spawn();
 
     let watchdog = tokio::spawn(firewall_watchdog(handle.clone(), Arc::clone(&host)));
+    let cluster_view = cluster.as_ref().map(cluster::Cluster::view);
     let cluster_tasks = cluster.map(|c| c.spawn(handle.clone())).unwrap_or_default();
     let listener = bind_socket(&config.socket)?;
-    let backend = Arc::new(DaemonBackend::new(handle, host.oci().clone(), &config));
+    let backend = Arc::new(DaemonBackend::new(
+        handle,
+        host.oci().clone(),
+        &config,
+        cluster_view,
+    ));
     info!(
         socket = %config.socket.display(),
         data_root = %config.data_root.display(),

@@ -73,6 +73,14 @@ pub trait Backend: Send + Sync + 'static {
         id_or_name: String,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
 
+    /// `GET /berth/nodes`, berth's own: the hosts of its cluster (503 on
+    /// a daemon without a cluster store).
+    fn node_list(&self) -> impl Future<Output = Result<Vec<Node>, ApiError>> + Send;
+
+    /// `DELETE /berth/nodes/{id}`, berth's own: forgets a host gone for
+    /// good (by id, unique id prefix or hostname), freeing what it held.
+    fn node_remove(&self, id: String) -> impl Future<Output = Result<(), ApiError>> + Send;
+
     /// `POST /networks/prune`.
     fn network_prune(
         &self,
@@ -815,4 +823,19 @@ pub struct DataUsage {
     pub volumes: Option<Vec<Volume>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build_cache: Option<Vec<BuildCache>>,
+}
+
+/// A host of berth's cluster, as `GET /berth/nodes` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Node {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub hostname: String,
+    /// Its advertise address (VXLAN's endpoint).
+    pub advertise: String,
+    /// `alive` while its lease holds, else `down`.
+    pub status: String,
+    /// The overlay endpoints it publishes.
+    pub endpoints: u64,
 }

@@ -37,7 +37,7 @@ pub use backend::{
     AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions, ContainerLogs,
     ContainerPathStat, DataUsage, DataUsageOptions, EventActor, EventFeed, EventMessage,
     EventsQuery, ExecStartOptions, ExtractOptions, ImageImportOptions, ImageListOptions,
-    ImagePullOptions, ImageRemoveOptions, LogMessage, LogStream, LogsOptions, ProgressDetail,
+    ImagePullOptions, ImageRemoveOptions, LogMessage, LogStream, LogsOptions, Node, ProgressDetail,
     ProgressMessage, PullStream, RemoveOptions, StatsOptions, StatsStream, StopOptions, TtySize,
     WaitCondition, WaitFuture,
 };

@@ -24,6 +24,10 @@ pub(crate) enum Route {
     Version,
     /// `GET /info`.
     Info,
+    /// `GET /berth/nodes` (berth's own).
+    NodeList,
+    /// `DELETE /berth/nodes/{id}` (berth's own).
+    NodeRemove { id: String },
     /// `GET /networks`.
     NetworkList,
     /// `GET /networks/{id}`.
@@ -161,6 +165,10 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
         (&Method::HEAD, ["_ping"]) => Route::Ping { head: true },
         (&Method::GET, ["version"]) => Route::Version,
         (&Method::GET, ["info"]) => Route::Info,
+        (&Method::GET, ["berth", "nodes"]) => Route::NodeList,
+        (&Method::DELETE, ["berth", "nodes", id]) => Route::NodeRemove {
+            id: path_parameter(id)?,
+        },
         (&Method::POST, ["auth"]) => Route::Auth,
         (&Method::GET, ["system", "df"]) => Route::SystemDataUsage,
         (&Method::GET, ["events"]) => Route::Events,
@@ -368,6 +376,14 @@ mod tests {
         );
         assert_eq!(match_route(&Method::GET, "/version"), Some(Route::Version));
         assert_eq!(match_route(&Method::GET, "/info"), Some(Route::Info));
+        assert_eq!(
+            match_route(&Method::GET, "/berth/nodes"),
+            Some(Route::NodeList)
+        );
+        assert_eq!(
+            match_route(&Method::DELETE, "/berth/nodes/abc"),
+            Some(Route::NodeRemove { id: "abc".into() })
+        );
         assert_eq!(match_route(&Method::GET, "/events"), Some(Route::Events));
         assert_eq!(match_route(&Method::POST, "/auth"), Some(Route::Auth));
     }

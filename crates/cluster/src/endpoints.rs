@@ -1,6 +1,7 @@
 //! Overlay endpoints in etcd: one create-if-absent key per address (durable:
 //! an address stays claimed while its container lives, whatever happens to
-//! its host's lease), and each endpoint's record under this host's lease.
+//! its host's lease, until `node rm` of a host gone for good; it holds the
+//! endpoint and host ids), and each endpoint's record under this host's lease.
 //! Published records are also kept here, so that a new lease (after etcd
 //! was unreachable for longer than the TTL) gets them all again.
 
@@ -21,7 +22,7 @@ impl EtcdStore {
     ) -> Result<(), ClusterError> {
         let key = keys::address(network, ip);
         let network_key = keys::network(network);
-        let id = endpoint.to_string();
+        let id = keys::claim_value(endpoint, &self.node.id);
         // Only on a network that exists: one being removed takes no more.
         let txn = Txn::new()
             .when([
@@ -72,7 +73,7 @@ impl EtcdStore {
             .when([Compare::value(
                 key.as_str(),
                 CompareOp::Equal,
-                endpoint.to_string(),
+                keys::claim_value(endpoint, &self.node.id),
             )])
             .and_then([TxnOp::delete(key.as_str(), None)]);
         self.request("release an overlay address", || {

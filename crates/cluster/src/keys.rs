@@ -11,8 +11,25 @@ const NETWORK_NAMES: &str = "/berth/v1/network-names/";
 const VNIS: &str = "/berth/v1/vnis/";
 pub(crate) const SUBNETS: &str = "/berth/v1/subnets/";
 pub(crate) const HOSTS: &str = "/berth/v1/hosts/";
+pub(crate) const NODES: &str = "/berth/v1/nodes/";
 pub(crate) const ENDPOINTS: &str = "/berth/v1/endpoints/";
-const ADDRESSES: &str = "/berth/v1/addresses/";
+pub(crate) const ADDRESSES: &str = "/berth/v1/addresses/";
+
+/// A host's liveness, under its lease.
+pub(crate) fn host(id: &str) -> String {
+    format!("{HOSTS}{id}")
+}
+
+/// A host's durable record.
+pub(crate) fn node(id: &str) -> String {
+    format!("{NODES}{id}")
+}
+
+/// What an address claim holds: the endpoint and its host, so that
+/// `node rm` finds a dead host's claims.
+pub(crate) fn claim_value(endpoint: &EndpointId, node: &str) -> String {
+    format!("{endpoint} {node}")
+}
 
 pub(crate) fn address(network: &NetworkId, ip: IpAddr) -> String {
     format!("{ADDRESSES}{network}/{ip}")

@@ -1,6 +1,7 @@
 //! This host's record under a lease kept alive: while berthd lives (and
-//! reaches etcd), `hosts/<advertise address>` says so; once it stops
-//! answering, etcd deletes the record when the lease's TTL runs out.
+//! reaches etcd), `hosts/<id>` says so; once it stops answering, etcd
+//! deletes the record when the lease's TTL runs out. Its durable record,
+//! `nodes/<id>` (`crate::nodes`), is written with each new lease.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
+use crate::nodes::NodeRecord;
 use crate::{keys, lock, Error, EtcdStore};
 
 /// The lease's time to live: how long a dead host stays listed.
@@ -17,7 +19,7 @@ const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(3);
 /// How long to wait before trying again after etcd failed us.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// What `hosts/<address>` holds.
+/// What `hosts/<id>` holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostRecord {
     /// The address VXLAN packets for this host's containers go to.
@@ -47,8 +49,20 @@ impl EtcdStore {
             .await?;
         let record = HostRecord { advertise };
         let value = serde_json::to_vec(&record).map_err(Error::Encode)?;
-        let key = format!("{}{advertise}", keys::HOSTS);
-        self.put_leased(&key, value, lease.id()).await?;
+        let node = NodeRecord {
+            id: self.node.id.clone(),
+            hostname: self.node.hostname.clone(),
+            advertise,
+        };
+        let durable = serde_json::to_vec(&node).map_err(Error::Encode)?;
+        self.request("write this host's record", || {
+            let (mut client, durable) = (self.client(), durable.clone());
+            let key = keys::node(&node.id);
+            async move { client.put(key, durable, None).await }
+        })
+        .await?;
+        self.put_leased(&keys::host(&self.node.id), value, lease.id())
+            .await?;
         *lock(&self.shared.lease) = Some(lease.id());
         let held = self.keep_lease(lease.id()).await;
         *lock(&self.shared.lease) = None;

@@ -8,12 +8,18 @@
 //!   holding each claim. Created together with the network in one
 //!   transaction that requires each to be absent, so two hosts can never
 //!   both win one.
-//! - `hosts/<advertise address>`: this host's record, under its lease
-//!   (TTL [`HOST_TTL`]): gone within the TTL once the host is.
+//! - `addresses/<network>/<ip>`: `<endpoint id> <host id>`, the claim of
+//!   an overlay address; durable until released or `node rm`.
+//! - `endpoints/<network>/<endpoint>`: an endpoint's record, under its
+//!   host's lease.
+//! - `hosts/<id>`: this host's liveness, under its lease (TTL
+//!   [`HOST_TTL`]): gone within the TTL once the host is.
+//! - `nodes/<id>`: this host's durable record (`node ls`, `node rm`).
 
 mod endpoints;
 mod keys;
 mod lease;
+mod nodes;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -27,6 +33,7 @@ use berth_types::{EndpointId, IpNet, NetworkId};
 use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp};
 
 pub use lease::HOST_TTL;
+pub use nodes::{NodeRecord, NodeRemoval, NodeStatus};
 pub use watch::Watched;
 
 /// How long any one request to etcd may take: past it, overlay changes
@@ -54,6 +61,12 @@ pub enum Error {
     LeaseExpired,
     #[error("encode a record: {0}")]
     Encode(#[source] serde_json::Error),
+    #[error("node {0} not found")]
+    NoSuchNode(String),
+    #[error("node {0} is ambiguous: give more of its id")]
+    AmbiguousNode(String),
+    #[error("node {0} is not down and can't be removed: its lease holds (a host is down {HOST_TTL:?} after its berthd stops answering)")]
+    NodeAlive(String),
 }
 
 /// How long after finding etcd unreachable the engine's requests fail
@@ -169,11 +182,20 @@ pub fn parse_store_url(url: &str) -> Result<Vec<String>, Error> {
     Ok(endpoints)
 }
 
-/// berth's view of one etcd cluster.
+/// berth's view of one etcd cluster, as one host of it.
 #[derive(Clone)]
 pub struct EtcdStore {
     client: Client,
+    node: Arc<NodeName>,
     shared: Arc<Shared>,
+}
+
+/// Who this host is in the cluster: a stable id (kept in berthd's data
+/// root) and its hostname.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeName {
+    pub id: String,
+    pub hostname: String,
 }
 
 /// What the store's users share: this host's current lease and what is
@@ -200,7 +222,7 @@ impl EtcdStore {
     /// A client of `endpoints` (`http://HOST:PORT`). It connects lazily: a
     /// daemon starts while etcd is down, and its overlay changes answer
     /// "unavailable" until etcd is back.
-    pub async fn connect(endpoints: &[String]) -> Result<EtcdStore, Error> {
+    pub async fn connect(endpoints: &[String], node: NodeName) -> Result<EtcdStore, Error> {
         let options = ConnectOptions::new()
             .with_connect_timeout(CONNECT_TIMEOUT)
             .with_timeout(REQUEST_TIMEOUT)
@@ -213,6 +235,7 @@ impl EtcdStore {
         let client = once("connect", Client::connect(endpoints, Some(options))).await?;
         Ok(EtcdStore {
             client,
+            node: Arc::new(node),
             shared: Arc::default(),
         })
     }

@@ -8,7 +8,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_cluster::EtcdStore;
+use berth_cluster::{EtcdStore, NodeName};
 use berth_core::cluster::{ClusterError, ClusterStore, Taken};
 use berth_core::network::Network;
 use berth_sandbox::netns::on_fresh_netns_thread;
@@ -71,7 +71,11 @@ impl Drop for Etcd {
 async fn connect() -> EtcdStore {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(store) = EtcdStore::connect(&[ENDPOINT.to_owned()]).await {
+        let node = NodeName {
+            id: "test-node".to_owned(),
+            hostname: "test".to_owned(),
+        };
+        if let Ok(store) = EtcdStore::connect(&[ENDPOINT.to_owned()], node).await {
             if store.networks().await.is_ok() {
                 return store;
             }

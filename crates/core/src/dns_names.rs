@@ -11,6 +11,7 @@ use berth_types::{ContainerId, NetworkId};
 
 use crate::cluster::EndpointRecord;
 use crate::container::{Attachment, Container};
+use crate::network::gwbridge::is_gwbridge;
 use crate::network::Network;
 use crate::ports::NameLookup;
 
@@ -58,7 +59,8 @@ impl NameIndex {
     }
 
     /// Records `c` as it is now: its live endpoints on user-defined
-    /// networks (the default bridge has no embedded DNS, as in Docker).
+    /// networks (the default bridge has no embedded DNS, as in Docker, nor
+    /// has the gwbridge: it is no network its containers share).
     pub fn set_container(&self, c: &Container, networks: &[Network]) {
         let mut memberships = Vec::new();
         for attachment in &c.attachments {
@@ -67,7 +69,7 @@ impl NameIndex {
             };
             let Some(network) = networks
                 .iter()
-                .find(|n| n.id == attachment.network && !n.is_predefined())
+                .find(|n| n.id == attachment.network && !n.is_predefined() && !is_gwbridge(n))
             else {
                 continue;
             };

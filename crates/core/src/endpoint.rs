@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::Path;
 
-use berth_types::{EndpointId, IfName, IpNet, MacAddr, NetworkId};
+use berth_types::{Driver, EndpointId, IfName, IpNet, MacAddr, NetworkId};
 use tracing::warn;
 
 use crate::container::{Attachment, Container, Endpoint};
@@ -128,17 +128,22 @@ pub(crate) fn join_of<'a>(
     let Some(endpoint) = &c.attachments[index].endpoint else {
         return Ok(None);
     };
-    let has_gateway = |e: &Endpoint| e.gateway4.is_some() || e.gateway6.is_some();
-    let default_route = has_gateway(endpoint)
-        && !c.attachments[..index]
+    let network_of = |id: &NetworkId| {
+        networks
             .iter()
-            .filter_map(|a| a.endpoint.as_ref())
-            .any(has_gateway);
-    let id = &c.attachments[index].network;
-    let network = networks
-        .iter()
-        .find(|n| &n.id == id)
-        .ok_or_else(|| Error::NotFound(format!("network {id} not found")))?;
+            .find(|n| &n.id == id)
+            .ok_or_else(|| Error::NotFound(format!("network {id} not found")))
+    };
+    // An overlay endpoint's gateway is no way out (its driver makes no
+    // route through it): the gwbridge endpoint after it takes the route.
+    let routes = |a: &Attachment| {
+        a.endpoint
+            .as_ref()
+            .is_some_and(|e| e.gateway4.is_some() || e.gateway6.is_some())
+            && network_of(&a.network).is_ok_and(|n| n.driver != Driver::Overlay)
+    };
+    let default_route = routes(&c.attachments[index]) && !c.attachments[..index].iter().any(routes);
+    let network = network_of(&c.attachments[index].network)?;
     Ok(Some(Join {
         network,
         sandbox: netns,

@@ -6,6 +6,7 @@ use tracing::{info, warn};
 use crate::container::Container;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::network::gwbridge::port_attachment;
 use crate::network::Network;
 use crate::ports::{Firewall, FirewallChange, FirewallState, FwNetwork, FwPort, Host};
 use crate::publish::firewall_ports;
@@ -19,7 +20,7 @@ impl<H: Host> Engine<H> {
     /// The mappings a running container's publications need: to its address
     /// on its first network (Docker's rule), none on internal networks.
     pub(crate) fn fw_ports(&self, c: &Container, networks: &[Network]) -> Vec<FwPort> {
-        let Some(attachment) = c.attachments.first() else {
+        let Some(attachment) = port_attachment(c, networks) else {
             return Vec::new();
         };
         let Some(endpoint) = &attachment.endpoint else {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::container::{Container, PortBinding, Proto};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::network::gwbridge::port_attachment;
 use crate::ports::{FirewallChange, FlowMatch, FwPort, Host, NetOps};
 
 /// Where ephemeral host ports come from (Linux's default local port range,
@@ -225,10 +226,9 @@ impl<H: Host> Engine<H> {
         let networks = self.networks();
         // Docker ignores `-p` on a container whose first network's driver
         // has no published ports (macvlan); the create warned about it.
-        let first = c
-            .attachments
-            .first()
-            .and_then(|a| networks.iter().find(|n| n.id == a.network));
+        // An overlay container's ports go to its gwbridge endpoint.
+        let attachment = port_attachment(c, &networks);
+        let first = attachment.and_then(|a| networks.iter().find(|n| n.id == a.network));
         if first.is_some_and(|n| !self.driver(n).publishes_ports()) {
             return Ok(());
         }
@@ -246,7 +246,7 @@ impl<H: Host> Engine<H> {
                 ..b.clone()
             })
             .collect();
-        let endpoint = c.attachments.first().and_then(|a| a.endpoint.as_ref());
+        let endpoint = attachment.and_then(|a| a.endpoint.as_ref());
         let target = Target {
             v4: endpoint.and_then(|e| e.ipv4).map(|n| n.addr()),
             v6: endpoint.and_then(|e| e.ipv6).map(|n| n.addr()),

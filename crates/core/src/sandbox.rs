@@ -12,6 +12,7 @@ use crate::container::{Container, NetworkMode};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::etc_files::{self, ResolvConf, Resolver, SelfEntry};
+use crate::network::gwbridge::is_gwbridge;
 use crate::network::Network;
 use crate::ports::{
     DnsUpstreams, Env, EtcFiles, FirewallChange, Host, NetOps, NetnsRef, Runtime, SandboxDns,
@@ -237,6 +238,11 @@ impl<H: Host> Engine<H> {
                     .await;
             }
         }
+        // The gwbridge attachment is fitted at each start: a stopped
+        // container holds none, so the gwbridge may go while it is stopped.
+        let networks = self.networks();
+        c.attachments
+            .retain(|a| !networks.iter().any(|n| n.id == a.network && is_gwbridge(n)));
         self.names.remove_container(&c.id);
         if let Some(path) = c.netns.take() {
             self.host.dns().stop(&c.id).await;
@@ -247,7 +253,7 @@ impl<H: Host> Engine<H> {
     }
 }
 
-/// The user-defined networks of `c` (those with embedded DNS).
+/// The user-defined networks of `c` with embedded DNS (not the gwbridge).
 fn user_networks<'a>(
     c: &'a Container,
     networks: &'a [Network],
@@ -255,6 +261,6 @@ fn user_networks<'a>(
     c.attachments.iter().filter_map(move |a| {
         networks
             .iter()
-            .find(|n| n.id == a.network && !n.is_predefined())
+            .find(|n| n.id == a.network && !n.is_predefined() && !is_gwbridge(n))
     })
 }

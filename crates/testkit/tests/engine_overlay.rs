@@ -62,6 +62,105 @@ fn overlay(name: &str) -> NetworkCreate {
     }
 }
 
+/// The sandbox's interfaces with a default route.
+fn routed(host: &FakeHost, c: &berth_core::container::Container) -> Vec<String> {
+    let sandbox = host.net.namespace(c.netns.as_ref().unwrap()).unwrap();
+    sandbox
+        .iter()
+        .filter(|(_, l)| !l.gateways.is_empty())
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+/// The names of `c`'s networks.
+fn network_names(engine: &EngineHandle<FakeHost>, c: &str) -> Vec<String> {
+    let c = engine.inspect_container(c).unwrap();
+    c.attachments
+        .iter()
+        .map(|a| {
+            engine
+                .inspect_network(a.network.as_str())
+                .unwrap()
+                .name
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_gwbridge_is_an_overlay_containers_way_out() {
+    let (host, engine, _) = setup_host(Some(Arc::new(FakeCluster::default()))).await;
+    engine.create_network(overlay("ov")).await.unwrap();
+    let internal = NetworkCreate {
+        internal: true,
+        ..overlay("ovi")
+    };
+    engine.create_network(internal).await.unwrap();
+    let bridge = NetworkCreate {
+        name: "br".to_owned(),
+        ..Default::default()
+    };
+    engine.create_network(bridge).await.unwrap();
+
+    // Made on first need, with inter-container communication off.
+    engine.create_container(run_req("web", "ov")).await.unwrap();
+    let c = engine.start_container("web").await.unwrap();
+    let gw = engine.inspect_network("berth_gwbridge").unwrap();
+    assert_eq!(gw.options["com.docker.network.bridge.enable_icc"], "false");
+    assert_eq!(network_names(&engine, "web"), ["ov", "berth_gwbridge"]);
+    assert_eq!(routed(&host, &c), ["eth1"]);
+
+    // A bridge network gives it a way out: the gwbridge goes first, the
+    // bridge endpoint takes the route; disconnected, the gwbridge is back.
+    let web = "web".to_owned();
+    engine
+        .connect("br".to_owned(), web.clone(), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(network_names(&engine, "web"), ["ov", "br"]);
+    assert_eq!(
+        routed(&host, &engine.inspect_container("web").unwrap()),
+        ["eth1"]
+    );
+    engine
+        .disconnect("br".to_owned(), web.clone())
+        .await
+        .unwrap();
+    assert_eq!(network_names(&engine, "web"), ["ov", "berth_gwbridge"]);
+    let err = engine
+        .connect("berth_gwbridge".to_owned(), web, Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Forbidden);
+
+    // Stopped, it holds no gwbridge attachment: the gwbridge can go, and
+    // the next start makes it again.
+    engine
+        .stop_container("web", Some(15), Some(std::time::Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(network_names(&engine, "web"), ["ov"]);
+    engine
+        .remove_network("berth_gwbridge".to_owned())
+        .await
+        .unwrap();
+    engine.start_container("web").await.unwrap();
+    assert_eq!(network_names(&engine, "web"), ["ov", "berth_gwbridge"]);
+
+    // An internal overlay gives none, and cannot publish.
+    engine
+        .create_container(run_req("inner", "ovi"))
+        .await
+        .unwrap();
+    let c = engine.start_container("inner").await.unwrap();
+    assert_eq!(network_names(&engine, "inner"), ["ovi"]);
+    assert!(routed(&host, &c).is_empty());
+    let mut published = run_req("pub", "ovi");
+    published.publish_all = true;
+    let err = engine.create_container(published).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Forbidden);
+}
+
 fn vni(n: &berth_core::network::Network) -> u32 {
     n.overlay.as_ref().unwrap().vni
 }
@@ -185,8 +284,9 @@ async fn a_container_claims_joins_and_publishes_its_endpoint() {
     assert_eq!(sandbox["eth0"].mtu, 1450);
     assert!(
         sandbox["eth0"].gateways.is_empty(),
-        "no default route (no gwbridge)"
+        "no default route through the overlay"
     );
+    assert!(!sandbox["eth1"].gateways.is_empty(), "the gwbridge's route");
     assert_eq!(cluster.claims().len(), 2);
     let published = cluster.published();
     assert_eq!(published.len(), 1);

@@ -288,12 +288,6 @@ fn containers_on_different_hosts_reach_each_other() {
     // The fixed address is the cluster's: another host cannot take it.
     let err = run(c, "cc2", &["--ip", "10.10.0.100"]).err();
     assert!(err.contains("Address already in use"), "{err}");
-    // What is not built is refused by name.
-    let err = run(a, "web", &["-p", "8080:80"]).err();
-    assert!(
-        err.contains("berth does not publish ports of containers on overlay networks yet"),
-        "{err}"
-    );
     // A running container connected on one host is reached from another,
     // by address and name, until it is disconnected.
     b.docker(&["run", "-d", "--name", "plain", "busybox", "sleep", "1d"])

@@ -105,7 +105,13 @@ fn a_killed_berthd_drops_out_and_comes_back_with_its_endpoints() {
     let killed = Instant::now();
     // Its lease runs out: the others drop its endpoints.
     let deadline = killed + Duration::from_secs(40);
-    while has_neighbour(cluster.host(0), &vxlan, &ip_c) {
+    // Its neighbour entry and its FDB entry (towards its VTEP) both go.
+    let fdb_to_c = |host: &Sandbox| {
+        host.sh(&format!("bridge fdb show dev {vxlan}"))
+            .ok()
+            .contains("dst 10.99.0.3 ")
+    };
+    while has_neighbour(cluster.host(0), &vxlan, &ip_c) || fdb_to_c(cluster.host(0)) {
         assert!(Instant::now() < deadline, "{ip_c} still known on host 0");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -183,10 +189,17 @@ fn without_an_etcd_quorum_changes_answer_503_and_traffic_goes_on() {
 #[test]
 fn a_dead_host_leaves_the_others_within_the_lease_ttl() {
     let (mut cluster, vxlan, _, ip_c) = two_containers();
+    // Its neighbour entry and its FDB entry (towards its VTEP) both go.
+    let fdb_to_c = |host: &Sandbox| {
+        host.sh(&format!("bridge fdb show dev {vxlan}"))
+            .ok()
+            .contains("dst 10.99.0.3 ")
+    };
+    assert!(fdb_to_c(cluster.host(0)));
     cluster.kill_host(2);
     let killed = Instant::now();
     let deadline = killed + Duration::from_secs(40);
-    while has_neighbour(cluster.host(0), &vxlan, &ip_c) {
+    while has_neighbour(cluster.host(0), &vxlan, &ip_c) || fdb_to_c(cluster.host(0)) {
         assert!(Instant::now() < deadline, "{ip_c} still known on host 0");
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -293,6 +293,19 @@ impl Api {
     pub async fn info(&self) -> Result<SystemInfo, ApiError> {
         self.get_json("/info", Query::new()).await
     }
+
+    /// `GET /berth/nodes`: berth's own.
+    pub async fn list_nodes<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        self.get_json("/berth/nodes", Query::new()).await
+    }
+
+    /// `DELETE /berth/nodes/{id}`: berth's own.
+    pub async fn remove_node(&self, id: &str) -> Result<(), ApiError> {
+        let path = format!("/berth/nodes/{}", segment(id));
+        self.call(Method::DELETE, &path, Query::new(), None)
+            .await
+            .map(drop)
+    }
 }
 
 /// A response body as one of the API's models.

@@ -5,4 +5,5 @@ pub mod container;
 pub mod image;
 pub mod inspect;
 pub mod network;
+pub mod node;
 pub mod system;

@@ -8,6 +8,7 @@ mod events;
 mod fields;
 mod housekeeping;
 mod images;
+mod nodes;
 mod pull;
 mod resources;
 mod security;
@@ -49,6 +50,7 @@ use bollard_stubs::models::{
     VolumeListResponse, VolumePruneResponse,
 };
 
+use crate::cluster::ClusterView;
 use crate::config::Config;
 use crate::host::RealHost;
 use streams::Execs;
@@ -63,10 +65,17 @@ pub struct DaemonBackend {
     execs: Arc<Execs>,
     data_root: String,
     address_pools: Vec<SystemInfoDefaultAddressPools>,
+    /// With `--cluster-store`.
+    cluster: Option<ClusterView>,
 }
 
 impl DaemonBackend {
-    pub fn new(engine: EngineHandle<RealHost>, oci: OciAdapter, config: &Config) -> Self {
+    pub fn new(
+        engine: EngineHandle<RealHost>,
+        oci: OciAdapter,
+        config: &Config,
+        cluster: Option<ClusterView>,
+    ) -> Self {
         let address_pools = config
             .address_pools
             .iter()
@@ -81,6 +90,7 @@ impl DaemonBackend {
             oci,
             data_root: config.data_root.display().to_string(),
             address_pools,
+            cluster,
         }
     }
 
@@ -229,8 +239,21 @@ impl Backend for DaemonBackend {
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         let images = self.oci.images().list().map(|l| l.len()).unwrap_or(0);
         let os = system::os_release();
+        // Docker's ClusterStore and ClusterAdvertise left the API (1.50
+        // lacks them): berth shows them as daemon labels, and its cluster
+        // id as the daemon's.
+        let (id, labels) = match &self.cluster {
+            Some(c) => (
+                c.node_id.clone(),
+                vec![
+                    format!("berth.cluster-store={}", c.store_url),
+                    format!("berth.cluster-advertise={}", c.advertise),
+                ],
+            ),
+            None => (String::new(), Vec::new()),
+        };
         Ok(SystemInfo {
-            id: Some(String::new()),
+            id: Some(id),
             containers: Some(count(containers.len())),
             containers_running: Some(count(running)),
             containers_paused: Some(count(paused)),
@@ -275,10 +298,18 @@ impl Backend for DaemonBackend {
             server_version: Some(VERSION.to_owned()),
             default_runtime: Some("runc".to_owned()),
             default_address_pools: Some(self.address_pools.clone()),
-            labels: Some(Vec::new()),
+            labels: Some(labels),
             warnings: Some(Vec::new()),
             ..Default::default()
         })
+    }
+
+    async fn node_list(&self) -> Result<Vec<berth_api::Node>, ApiError> {
+        nodes::list(self.cluster.as_ref()).await
+    }
+
+    async fn node_remove(&self, id: String) -> Result<(), ApiError> {
+        nodes::remove(self.cluster.as_ref(), &id).await
     }
 
     async fn network_list(&self, filters: Filters) -> Result<Vec<NetworkInspect>, ApiError> {

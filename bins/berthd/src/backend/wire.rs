@@ -9,7 +9,7 @@ use berth_core::container::create::{ContainerCreate, EndpointRequest};
 use berth_core::container::{
     Container, Health, HealthStatus, HealthcheckRequest, NetworkMode, Status,
 };
-use berth_core::network::Network;
+use berth_core::network::{gwbridge, Network};
 use bollard_stubs::models::{
     ConfigReference, ContainerConfig, ContainerCreateBody, ContainerInspectResponse,
     ContainerState, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryHostConfig,
@@ -163,8 +163,9 @@ fn endpoint_settings(
     }
 }
 
-/// `NetworkSettings.Networks`: one entry per attachment; `host` and `none`
-/// containers show that network.
+/// `NetworkSettings.Networks`: one entry per attachment but the gwbridge
+/// (as Docker hides `docker_gwbridge`); `host` and `none` containers show
+/// that network.
 pub fn container_networks(
     c: &Container,
     networks: &[Network],
@@ -172,6 +173,11 @@ pub fn container_networks(
     let mut out: HashMap<String, EndpointSettings> = c
         .attachments
         .iter()
+        .filter(|a| {
+            !networks
+                .iter()
+                .any(|n| n.id == a.network && gwbridge::is_gwbridge(n))
+        })
         .map(|a| {
             (
                 network_name(networks, &a.network).to_owned(),

@@ -20,8 +20,8 @@ use serde_json::Value;
 use crate::backend::Backend;
 use crate::error::ApiError;
 use crate::response::{
-    empty_response, error_response, insert_daemon_headers, json_line, ping_response, response,
-    ErrorFormat, ResponseBody, CONTENT_TYPE_JSON,
+    empty_response, error_response, insert_daemon_headers, json_line, json_response, ping_response,
+    response, ErrorFormat, ResponseBody, CONTENT_TYPE_JSON,
 };
 use crate::routes::{match_route, Route};
 use crate::version::{split_version_prefix, ApiVersion, MIN_API_VERSION};
@@ -89,6 +89,11 @@ async fn dispatch<B: Backend>(
         Route::Ping { head } => Ok(ping_response(head)),
         Route::Version => system::version(backend).await,
         Route::Info => system::info(backend).await,
+        Route::NodeList => json_response(StatusCode::OK, &backend.node_list().await?),
+        Route::NodeRemove { id } => {
+            backend.node_remove(id).await?;
+            Ok(empty_response(StatusCode::NO_CONTENT))
+        }
         // Pulls and pushes do use the credentials the client sends with
         // them (X-Registry-Auth); checking a login up front is not built.
         Route::Auth => Err(ApiError::not_implemented(

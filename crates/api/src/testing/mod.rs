@@ -196,6 +196,14 @@ impl Backend for StubBackend {
         })
     }
 
+    async fn node_list(&self) -> Result<Vec<crate::Node>, ApiError> {
+        Ok(Vec::new())
+    }
+
+    async fn node_remove(&self, id: String) -> Result<(), ApiError> {
+        Err(ApiError::not_found(format!("node {id} not found")))
+    }
+
     async fn network_list(&self, filters: Filters) -> Result<Vec<NetworkInspect>, ApiError> {
         networks::network_list(self, filters).await
     }

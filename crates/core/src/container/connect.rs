@@ -16,7 +16,8 @@ use crate::network::Network;
 use crate::ports::Host;
 
 impl<H: Host> Engine<H> {
-    pub async fn connect(
+    /// One attachment added (see [`Engine::connect`]).
+    pub(crate) async fn connect_one(
         &mut self,
         network: &str,
         container: &str,
@@ -111,7 +112,8 @@ impl<H: Host> Engine<H> {
         Ok(())
     }
 
-    pub async fn disconnect(&mut self, network: &str, container: &str) -> Result<()> {
+    /// One attachment removed (see [`Engine::disconnect`]).
+    pub(crate) async fn disconnect_one(&mut self, network: &str, container: &str) -> Result<()> {
         let network = self.network(network)?;
         let mut c = self.container(container)?;
         let Some(index) = c.attachments.iter().position(|a| a.network == network.id) else {

@@ -139,6 +139,7 @@ impl<H: Host> Engine<H> {
         self.stopping.remove(&c.id);
         if let Some(path) = sandbox.own_path() {
             c.netns = Some(path.to_path_buf());
+            self.fit_gwbridge(&mut c).await?;
             for index in 0..c.attachments.len() {
                 self.plan_endpoint(&mut c, index)?;
             }

@@ -8,10 +8,9 @@
 //! the neighbour table), both at the underlay's MTU less 50. Endpoints are
 //! veth pairs on that bridge, as the bridge driver's, without default
 //! routes. Other hosts' endpoints become static FDB and neighbour entries
-//! on the VXLAN port (`crate::network::remote`).
-//!
-//! Not built yet: `berth_gwbridge` (egress and published ports of overlay
-//! containers): `-p` is refused by name.
+//! on the VXLAN port (`crate::network::remote`). Egress and published
+//! ports go through a second endpoint on `berth_gwbridge`
+//! (`crate::network::gwbridge`).
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -61,12 +60,16 @@ pub fn free_vni(networks: &[Network]) -> Result<u32> {
         .ok_or_else(|| Error::Unavailable("no VXLAN id left for an overlay network".to_owned()))
 }
 
-/// Refuses `-p`/`-P` for a container on an overlay network: its ports
-/// would be published through `berth_gwbridge`, which is not built.
+/// Refuses `-p`/`-P` for a container on an `--internal` overlay network:
+/// such a container gets no `berth_gwbridge` endpoint, so there is nothing
+/// its ports could be published through.
 pub fn check_publishable(network: &Network, req: &ContainerCreate) -> Result<()> {
-    if network.driver == Driver::Overlay && (!req.port_bindings.is_empty() || req.publish_all) {
+    if network.driver == Driver::Overlay
+        && network.internal
+        && (!req.port_bindings.is_empty() || req.publish_all)
+    {
         return Err(Error::Forbidden(format!(
-            "network {}: berth does not publish ports of containers on overlay networks yet",
+            "network {}: ports cannot be published on an internal overlay network",
             network.name
         )));
     }
@@ -132,7 +135,7 @@ impl OverlayDriver {
             mac: endpoint.mac,
             mtu: self.cluster_host()?.overlay_mtu,
             addresses: endpoint.addresses().collect(),
-            // Egress is berth_gwbridge's, which is not built.
+            // The way out is the gwbridge endpoint's.
             default_gateways: Vec::new(),
             alias: endpoint_link_alias(&endpoint.id),
         })

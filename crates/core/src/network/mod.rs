@@ -3,6 +3,7 @@
 //! and remove them ([`lifecycle`]).
 
 mod global;
+pub mod gwbridge;
 mod lifecycle;
 pub mod plan;
 mod remote;
