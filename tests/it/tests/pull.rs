@@ -257,6 +257,38 @@ fn shared_layers_are_stored_and_fetched_once_by_concurrent_pulls() {
     );
 }
 
+#[test]
+fn rmi_removes_the_blobs_no_image_uses_any_more() {
+    let sb = daemon();
+    let registry = sb.start_registry();
+    push_image(&sb, &registry, "one", "one\n");
+    push_image(&sb, &registry, "two", "two\n");
+    let layer = |name: &str, i: usize| {
+        registry.manifest(&sb, name, "latest")["layers"][i]["digest"]
+            .as_str()
+            .unwrap()[7..]
+            .to_owned()
+    };
+    let (shared, own_one, own_two) = (layer("one", 0), layer("one", 1), layer("two", 1));
+    sb.docker(&["pull", "127.0.0.1:5000/one"]).ok();
+    sb.docker(&["pull", "127.0.0.1:5000/two"]).ok();
+    let mut all = vec![shared.clone(), own_one, own_two.clone()];
+    all.sort();
+    assert_eq!(blobs(&sb), all);
+
+    sb.docker(&["rmi", "127.0.0.1:5000/one"]).ok();
+    let mut left = vec![shared, own_two];
+    left.sort();
+    assert_eq!(blobs(&sb), left);
+    assert_eq!(
+        sb.docker(&["run", "--rm", "127.0.0.1:5000/two"]).ok(),
+        "two\n"
+    );
+    sb.docker(&["image", "prune", "-af"]).ok();
+    assert_eq!(blobs(&sb), Vec::<String>::new());
+    assert_eq!(sb.docker(&["images", "-q"]).ok(), "");
+}
+
 /// Replaces `path` with `bytes` and returns what it held.
 fn swap(path: &Path, bytes: &[u8]) -> Vec<u8> {
     let old = fs::read(path).unwrap();

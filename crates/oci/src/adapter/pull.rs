@@ -127,6 +127,12 @@ impl OciAdapter {
                 stage.layers()
             )));
         }
+        // Before the blobs are looked for: a removal's sweep either sees
+        // them in use or has removed them, and then they are downloaded.
+        let _pin = self
+            .inner
+            .images
+            .pin_blobs(layers.iter().map(|l| l.digest.as_str()));
         for layer in &layers {
             let status = if self.inner.blobs.has(&layer.digest) {
                 "Already exists"

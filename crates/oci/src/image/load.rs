@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{ImageId, ImageStore, RepoTag, Staged, TMP};
+use super::{BlobPin, ImageId, ImageStore, RepoTag, Staged, TMP};
 use crate::error::{Error, Result};
 use crate::fsutil::create_dir_all;
 
@@ -93,11 +93,13 @@ impl ImageStore {
             )));
         }
         let mut descriptors = Vec::new();
+        // The blobs stay until the image directory naming them is in place.
+        let mut pin = self.pin_blobs([]);
         for layer in &entry.layers {
             let path = inside(root, layer)?;
             let file = fs::File::open(&path).map_err(Error::io("open", &path))?;
             stage.apply(BufReader::new(file))?;
-            descriptors.push(self.keep_blob(&path)?);
+            descriptors.push(self.keep_blob(&path, &mut pin)?);
         }
         let manifest = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2,
@@ -118,7 +120,7 @@ impl ImageStore {
 impl ImageStore {
     /// Moves a verified layer file into the blob store under its digest;
     /// its manifest descriptor.
-    fn keep_blob(&self, path: &Path) -> Result<serde_json::Value> {
+    fn keep_blob(&self, path: &Path, pin: &mut BlobPin) -> Result<serde_json::Value> {
         let mut file = fs::File::open(path).map_err(Error::io("open", path))?;
         let mut hasher = Sha256::new();
         let size = std::io::copy(&mut file, &mut hasher).map_err(Error::io("read", path))?;
@@ -128,6 +130,7 @@ impl ImageStore {
             .is_ok()
             && magic == [0x1f, 0x8b];
         let hex = super::unpack_hex(&hasher.finalize());
+        pin.add(&format!("sha256:{hex}"));
         let blob = self.blob_path(&hex);
         if !blob.exists() {
             create_dir_all(&self.dir.join(super::BLOBS))?;
