@@ -90,13 +90,25 @@ impl Sandbox {
     /// `skopeo copy` of a Docker archive to `<registry>/<name>` (gzip
     /// layers, a schema 2 manifest, as `docker push` makes them).
     pub fn skopeo_push(&self, registry: &Registry, archive: &Path, name: &str) -> Run {
+        self.skopeo_push_with(registry, archive, name, "")
+    }
+
+    /// [`Sandbox::skopeo_push`] with more `skopeo copy` flags (`--format
+    /// oci --dest-compress-format zstd`).
+    pub fn skopeo_push_with(
+        &self,
+        registry: &Registry,
+        archive: &Path,
+        name: &str,
+        flags: &str,
+    ) -> Run {
         let creds = if registry.scheme == "https" {
             " --dest-creds me:secret"
         } else {
             ""
         };
         self.sh(&format!(
-            "skopeo --insecure-policy copy --quiet --dest-tls-verify=false{creds} docker-archive:{} docker://{}/{name}",
+            "skopeo --insecure-policy copy --quiet --dest-tls-verify=false{creds} {flags} docker-archive:{} docker://{}/{name}",
             archive.display(),
             registry.addr
         ))
@@ -162,11 +174,12 @@ impl Registry {
         &self.addr
     }
 
-    /// The manifest of `name:tag` as the registry serves it (schema 2).
+    /// The manifest of `name:tag` as the registry serves it (schema 2 or
+    /// OCI).
     pub fn manifest(&self, sandbox: &Sandbox, name: &str, tag: &str) -> serde_json::Value {
         let out = sandbox
             .sh(&format!(
-                "curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' http://{}/v2/{name}/manifests/{tag}",
+                "curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' -H 'Accept: application/vnd.oci.image.manifest.v1+json' http://{}/v2/{name}/manifests/{tag}",
                 self.addr
             ))
             .ok();

@@ -289,6 +289,52 @@ fn rmi_removes_the_blobs_no_image_uses_any_more() {
     assert_eq!(sb.docker(&["images", "-q"]).ok(), "");
 }
 
+#[test]
+fn zstd_layers_pull_run_save_and_load() {
+    let sb = daemon();
+    let registry = sb.start_registry();
+    let layers = vec![busybox_layer(), layer_tar(&[("etc/motd", b"zstd\n")])];
+    let config = image_config(&layers, json!({"Cmd": ["cat", "/etc/motd"]}));
+    let archive = sb.dir().join("zstd.tar");
+    write_docker_archive(&archive, "zstd:latest", &layers, &config);
+    sb.skopeo_push_with(
+        &registry,
+        &archive,
+        "zstd:latest",
+        "--format oci --dest-compress-format zstd",
+    )
+    .ok();
+    let manifest = registry.manifest(&sb, "zstd", "latest");
+    for layer in manifest["layers"].as_array().unwrap() {
+        assert_eq!(
+            layer["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd",
+            "{manifest}"
+        );
+    }
+
+    sb.docker(&["pull", "127.0.0.1:5000/zstd"]).ok();
+    // skopeo rewrote the config as OCI's: the id is the registry's.
+    assert_eq!(
+        sb.inspect("127.0.0.1:5000/zstd")["Id"],
+        manifest["config"]["digest"]
+    );
+    assert_eq!(
+        sb.docker(&["run", "--rm", "127.0.0.1:5000/zstd"]).ok(),
+        "zstd\n"
+    );
+
+    // A save holds the layers as plain tars; loaded back, they run.
+    let saved = sb.dir().join("saved.tar");
+    sb.docker(&["save", "-o", saved.to_str().unwrap(), "127.0.0.1:5000/zstd"])
+        .ok();
+    sb.docker(&["rmi", "127.0.0.1:5000/zstd"]).ok();
+    sb.docker(&["load", "-i", saved.to_str().unwrap()]).ok();
+    assert_eq!(
+        sb.docker(&["run", "--rm", "127.0.0.1:5000/zstd"]).ok(),
+        "zstd\n"
+    );
+}
+
 /// Replaces `path` with `bytes` and returns what it held.
 fn swap(path: &Path, bytes: &[u8]) -> Vec<u8> {
     let old = fs::read(path).unwrap();

@@ -15,6 +15,7 @@ mod reference;
 mod save;
 mod sweep;
 mod unpack;
+mod zstd;
 
 use std::collections::BTreeMap;
 use std::fs;

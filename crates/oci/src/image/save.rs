@@ -146,19 +146,24 @@ impl SavePlan {
             .map_err(|e| Error::Archive(format!("write the archive: {e}")))
     }
 
-    /// The layer's tar: the blob itself, or a gunzipped copy of it.
+    /// The layer's tar: the blob itself, or a decompressed copy of a gzip
+    /// or zstd one.
     fn uncompressed(&self, blob: &PathBuf) -> Result<(u64, fs::File)> {
         let mut file = fs::File::open(blob).map_err(Error::io("open", blob))?;
-        let mut magic = [0u8; 2];
-        let gzip = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+        let mut magic = [0u8; 4];
+        let read = file.read_exact(&mut magic).is_ok();
         file.rewind().map_err(Error::io("rewind", blob))?;
-        if !gzip {
+        let mut decoded: Box<dyn Read> = if read && magic[..2] == [0x1f, 0x8b] {
+            Box::new(flate2::read::MultiGzDecoder::new(file))
+        } else if read && magic == super::zstd::MAGIC {
+            Box::new(super::zstd::ZstdReader::new(io::BufReader::new(file)))
+        } else {
             let size = file.metadata().map_err(Error::io("stat", blob))?.len();
             return Ok((size, file));
-        }
+        };
         let mut plain = tempfile::tempfile_in(&self.tmp)
             .map_err(Error::io("create temp file in", &self.tmp))?;
-        let size = io::copy(&mut flate2::read::MultiGzDecoder::new(file), &mut plain)
+        let size = io::copy(&mut decoded, &mut plain)
             .map_err(|e| Error::Archive(format!("decompress {}: {e}", blob.display())))?;
         plain.rewind().map_err(Error::io("rewind", &self.tmp))?;
         Ok((size, plain))

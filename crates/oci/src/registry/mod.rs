@@ -32,13 +32,15 @@ use crate::image::go_arch;
 /// Manifests larger than this are refused: a config or manifest is small.
 const MAX_CONFIG_BYTES: usize = 8 << 20;
 
-/// Layer media types berth can unpack: plain and gzip tars. Others (zstd,
-/// foreign layers) are refused by name before anything is downloaded.
+/// Layer media types berth can unpack: plain, gzip and zstd tars (Docker
+/// has no zstd type of its own: it pushes OCI's). Others (foreign layers)
+/// are refused by name before anything is downloaded.
 const LAYER_TYPES: &[&str] = &[
     "application/vnd.docker.image.rootfs.diff.tar.gzip",
     "application/vnd.docker.image.rootfs.diff.tar",
     "application/vnd.oci.image.layer.v1.tar",
     "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
 ];
 
 /// How the daemon reaches registries (`daemon.json`).
