@@ -42,9 +42,16 @@ impl Sandbox {
     }
 
     /// A registry with basic auth (user `me`, password `secret`) over TLS
-    /// (a self-signed certificate made here with openssl).
+    /// (a certificate made here with openssl, signed by a CA of its own:
+    /// [`Registry::ca`]).
     pub fn start_registry_with_auth(&self) -> Registry {
         self.start_registry_with(REGISTRY, true)
+    }
+
+    /// [`Sandbox::start_registry_with_auth`] on another `ip:port` of the
+    /// sandbox (the certificate names the ip).
+    pub fn start_registry_with_auth_at(&self, addr: &str) -> Registry {
+        self.start_registry_with(addr, true)
     }
 
     fn start_registry_with(&self, addr: &str, auth: bool) -> Registry {
@@ -62,10 +69,17 @@ impl Sandbox {
         );
         if auth {
             let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+            let ip = addr.rsplit_once(':').map_or(addr, |(ip, _)| ip);
+            // A CA and a server certificate it signs: a self-signed server
+            // certificate cannot be a trust anchor for rustls.
             self.sh(&format!(
-                "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout {} -out {} 2>/dev/null",
-                key.display(),
-                cert.display()
+                "cd {dir} && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=berth-test-ca -keyout ca.key -out ca.crt 2>/dev/null \
+                 && openssl req -newkey rsa:2048 -nodes -subj /CN={ip} -keyout {key} -out server.csr 2>/dev/null \
+                 && printf 'subjectAltName=IP:{ip}\\nbasicConstraints=CA:FALSE\\n' > server.ext \
+                 && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile server.ext -out {cert} 2>/dev/null",
+                dir = dir.display(),
+                key = key.display(),
+                cert = cert.display()
             ))
             .ok();
             std::fs::write(dir.join("htpasswd"), HTPASSWD).unwrap_or_else(|e| panic!("{e}"));
@@ -167,6 +181,11 @@ impl Registry {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// The CA that signed a TLS registry's certificate (PEM).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.crt")
     }
 
     /// `ip:port`.

@@ -616,3 +616,92 @@ fn basic_auth_over_tls_from_the_clients_credentials() {
     let out = sb.docker(&["push", "127.0.0.1:5000/mine:v1"]).ok();
     assert!(out.contains("v1: digest: sha256:"), "{out}");
 }
+
+#[test]
+fn login_against_a_tls_registry_trusted_through_certs_d() {
+    let mut sb = daemon();
+    sb.sh("ip addr add 10.99.0.2/32 dev lo").ok();
+    let registry = sb.start_registry_with_auth_at("10.99.0.2:5001");
+    push_image(&sb, &registry, "busybox", "tls\n");
+    let login =
+        |password: &str| sb.docker(&["login", "-u", "me", "-p", password, "10.99.0.2:5001"]);
+
+    // Neither trusted nor insecure: the certificate is refused.
+    let err = login("secret").err();
+    assert!(err.contains("Get \"https://10.99.0.2:5001/v2/\""), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+
+    // The CA in certs.d beside daemon.json, Docker's layout.
+    let trusted = sb.dir().join("certs.d/10.99.0.2:5001");
+    fs::create_dir_all(&trusted).unwrap();
+    fs::copy(registry.ca(), trusted.join("ca.crt")).unwrap();
+    let err = login("wrong").err();
+    assert!(
+        err.contains(
+            "login attempt to https://10.99.0.2:5001/v2/ failed with status: 401 Unauthorized"
+        ),
+        "{err}"
+    );
+    let err = sb.docker(&["pull", "10.99.0.2:5001/busybox"]).err();
+    assert!(
+        err.contains("pull access denied for 10.99.0.2:5001/busybox"),
+        "{err}"
+    );
+    assert!(login("secret").ok().contains("Login Succeeded"));
+
+    // The CLI sends the stored login with each pull and push.
+    sb.docker(&["pull", "10.99.0.2:5001/busybox"]).ok();
+    assert_eq!(
+        sb.docker(&["run", "--rm", "10.99.0.2:5001/busybox"]).ok(),
+        "tls\n"
+    );
+    sb.docker(&["tag", "10.99.0.2:5001/busybox", "10.99.0.2:5001/mine:v1"])
+        .ok();
+    let out = sb.docker(&["push", "10.99.0.2:5001/mine:v1"]).ok();
+    assert!(out.contains("v1: digest: sha256:"), "{out}");
+
+    // Without the CA, an insecure-registries entry takes the certificate
+    // unverified.
+    sb.docker(&["rmi", "10.99.0.2:5001/busybox", "10.99.0.2:5001/mine:v1"])
+        .ok();
+    fs::remove_dir_all(sb.dir().join("certs.d")).unwrap();
+    sb.stop_daemon();
+    sb.write_daemon_json(r#"{"insecure-registries": ["10.99.0.2:5001"]}"#);
+    sb.restart_daemon();
+    sb.docker(&["pull", "10.99.0.2:5001/mine:v1"]).ok();
+    assert_eq!(
+        sb.docker(&["run", "--rm", "10.99.0.2:5001/mine:v1"]).ok(),
+        "tls\n"
+    );
+}
+
+#[test]
+fn docker_hub_images_come_from_a_registry_mirror() {
+    let mut sb = Sandbox::new();
+    let registry = sb.start_registry();
+    let id = push_image(&sb, &registry, "library/busybox", "mirrored\n");
+    sb.write_daemon_json(r#"{"registry-mirrors": ["http://127.0.0.1:5000"]}"#);
+    sb.start_daemon(&[]);
+
+    let out = sb.docker(&["pull", "busybox"]).ok();
+    assert!(
+        out.contains("latest: Pulling from library/busybox"),
+        "{out}"
+    );
+    let image = sb.inspect("busybox");
+    assert_eq!(image["Id"], id);
+    assert_eq!(image["RepoTags"], json!(["busybox:latest"]));
+    assert!(
+        image["RepoDigests"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("busybox@sha256:"),
+        "{image}"
+    );
+    assert_eq!(sb.docker(&["run", "--rm", "busybox"]).ok(), "mirrored\n");
+
+    // Not on the mirror: the origin is asked next (and cannot be reached
+    // from the sandbox).
+    let err = sb.docker(&["pull", "alpine"]).err();
+    assert!(err.contains("docker.io/v2/"), "{err}");
+}

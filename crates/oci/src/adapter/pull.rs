@@ -98,7 +98,10 @@ impl OciAdapter {
                 (Some(tag), by)
             }
         };
-        let mut session = self.inner.registries.session(&named, &request.credentials);
+        let mut session = self
+            .inner
+            .registries
+            .pull_session(&named, &request.credentials)?;
         let resolved = session.resolve(request.platform.as_ref()).await?;
         report.say(
             Some(&by),

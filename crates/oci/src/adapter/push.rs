@@ -67,7 +67,10 @@ impl OciAdapter {
             .inner
             .images
             .pin_blobs(manifest.layers.iter().map(|l| l.digest.as_str()));
-        let mut session = self.inner.registries.session(&named, &request.credentials);
+        let mut session = self
+            .inner
+            .registries
+            .session(&named, &request.credentials)?;
         session.connect_for_push().await?;
         for layer in manifest.layers.iter().rev() {
             report.say(Some(&short(&layer.digest)), "Preparing", None);
