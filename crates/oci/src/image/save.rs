@@ -14,13 +14,16 @@ use oci_client::manifest::OciImageManifest;
 use serde_json::json;
 
 use super::config::ImageDocument;
-use super::{ImageStore, TMP};
+use super::{BlobPin, ImageStore, TMP};
 use crate::error::{Error, Result};
 
 /// What `docker save` of some references writes.
 pub struct SavePlan {
     images: Vec<SavedImage>,
     tmp: PathBuf,
+    /// The layer blobs stay until the archive is written, whatever `rmi`
+    /// does meanwhile.
+    _pin: BlobPin,
 }
 
 struct SavedImage {
@@ -37,6 +40,7 @@ impl ImageStore {
     /// no name) and finds its layer archives.
     pub fn plan_save(&self, references: &[String]) -> Result<SavePlan> {
         let mut images: Vec<SavedImage> = Vec::new();
+        let mut pin = self.pin_blobs([]);
         for reference in references {
             let id = self.resolve(reference)?;
             let image = self.inspect(id.hex())?;
@@ -63,6 +67,9 @@ impl ImageStore {
                 .iter()
                 .zip(doc.rootfs.diff_ids)
                 .map(|(layer, diff_id)| {
+                    // Pinned before it is looked for: a sweep either
+                    // sees the pin or has removed the blob already.
+                    pin.add(&layer.digest);
                     let hex = layer.digest.trim_start_matches("sha256:");
                     let path = self.blob_path(hex);
                     if path.is_file() {
@@ -85,6 +92,7 @@ impl ImageStore {
         Ok(SavePlan {
             images,
             tmp: self.dir.join(TMP),
+            _pin: pin,
         })
     }
 }

@@ -1,8 +1,8 @@
 //! Layer blobs nobody refers to any more go. A blob is referred to by the
 //! `manifest.json` of an image directory (listed, or staged and about to
-//! be listed) or pinned by a pull, load or push at work. An image's index
-//! entry goes first and its directory is moved aside before its blobs are
-//! swept, so a crash midway leaves at worst a blob no image names, which
+//! be listed) or pinned by a pull, load, push or save at work. An image's
+//! index entry goes first and its directory is moved aside before its
+//! blobs are swept, so a crash midway leaves at worst a blob no image names, which
 //! the sweep of the next open removes; never an image naming a missing
 //! blob.
 //!
