@@ -101,6 +101,29 @@ impl Sandbox {
         registry
     }
 
+    /// Pushes an image of busybox plus one layer holding `/etc/motd` (`motd`)
+    /// to `registry` as `name:latest`; returns the image id.
+    pub fn push_motd_image(&self, registry: &Registry, name: &str, motd: &str) -> String {
+        let layers = vec![busybox_layer(), layer_tar(&[("etc/motd", motd.as_bytes())])];
+        let config = image_config(
+            &layers,
+            serde_json::json!({
+                "Cmd": ["cat", "motd"],
+                "WorkingDir": "/etc",
+                "Env": ["PATH=/bin", "GREETING=hello"],
+                "Labels": {"from": "registry"},
+                "ExposedPorts": {"80/tcp": {}},
+                "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 30_000_000_000_u64, "Retries": 2},
+                "StopSignal": "SIGQUIT",
+            }),
+        );
+        let archive = self.dir().join(format!("{}.tar", name.replace('/', "-")));
+        let id = write_docker_archive(&archive, &format!("{name}:latest"), &layers, &config);
+        self.skopeo_push(registry, &archive, &format!("{name}:latest"))
+            .ok();
+        id
+    }
+
     /// `skopeo copy` of a Docker archive to `<registry>/<name>` (gzip
     /// layers, a schema 2 manifest, as `docker push` makes them).
     pub fn skopeo_push(&self, registry: &Registry, archive: &Path, name: &str) -> Run {

@@ -2,16 +2,15 @@
 //! sandbox, on loopback), with the real docker CLI: by tag and digest,
 //! `run` of a missing image, shared layers stored and fetched once, broken
 //! pulls that leave nothing and retry cleanly, Docker's error words,
-//! insecure registries from daemon.json.
+//! insecure registries from daemon.json, zstd layers, blobs removed with
+//! the last image using them. Auth, TLS and mirrors: `registries.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
 use std::fs;
 use std::path::Path;
 
-use berth_testkit::registry::{
-    busybox_layer, image_config, layer_tar, write_docker_archive, Registry,
-};
+use berth_testkit::registry::{busybox_layer, image_config, layer_tar, write_docker_archive};
 use berth_testkit::sandbox::Sandbox;
 use serde_json::json;
 
@@ -19,29 +18,6 @@ fn daemon() -> Sandbox {
     let mut sb = Sandbox::new();
     sb.start_daemon(&[]);
     sb
-}
-
-/// Pushes an image of busybox plus one layer holding `/etc/motd` (`motd`)
-/// to `registry` as `name:latest`; returns the image id.
-fn push_image(sb: &Sandbox, registry: &Registry, name: &str, motd: &str) -> String {
-    let layers = vec![busybox_layer(), layer_tar(&[("etc/motd", motd.as_bytes())])];
-    let config = image_config(
-        &layers,
-        json!({
-            "Cmd": ["cat", "motd"],
-            "WorkingDir": "/etc",
-            "Env": ["PATH=/bin", "GREETING=hello"],
-            "Labels": {"from": "registry"},
-            "ExposedPorts": {"80/tcp": {}},
-            "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 30_000_000_000_u64, "Retries": 2},
-            "StopSignal": "SIGQUIT",
-        }),
-    );
-    let archive = sb.dir().join(format!("{}.tar", name.replace('/', "-")));
-    let id = write_docker_archive(&archive, &format!("{name}:latest"), &layers, &config);
-    sb.skopeo_push(registry, &archive, &format!("{name}:latest"))
-        .ok();
-    id
 }
 
 fn blobs(sb: &Sandbox) -> Vec<String> {
@@ -68,7 +44,7 @@ fn image_tmp_is_empty(sb: &Sandbox) -> bool {
 fn pull_by_tag_and_digest_inspect_and_run() {
     let sb = daemon();
     let registry = sb.start_registry();
-    let id = push_image(&sb, &registry, "busybox", "hello from the registry\n");
+    let id = sb.push_motd_image(&registry, "busybox", "hello from the registry\n");
 
     let out = sb.docker(&["pull", "127.0.0.1:5000/busybox"]).ok();
     assert!(
@@ -166,7 +142,7 @@ fn pull_by_tag_and_digest_inspect_and_run() {
 fn run_of_a_missing_image_pulls_it() {
     let sb = daemon();
     let registry = sb.start_registry();
-    push_image(&sb, &registry, "team/app", "app\n");
+    sb.push_motd_image(&registry, "team/app", "app\n");
     let run = sb.docker(&["run", "--rm", "127.0.0.1:5000/team/app"]);
     assert_eq!(run.status, 0, "{run:?}");
     assert_eq!(run.stdout, "app\n");
@@ -185,7 +161,7 @@ fn run_of_a_missing_image_pulls_it() {
 fn pull_errors_are_dockers() {
     let sb = daemon();
     let registry = sb.start_registry();
-    push_image(&sb, &registry, "busybox", "x\n");
+    sb.push_motd_image(&registry, "busybox", "x\n");
     let err = sb.docker(&["pull", "127.0.0.1:5000/busybox:nope"]).err();
     assert!(
         err.contains("manifest for 127.0.0.1:5000/busybox:nope not found: manifest unknown"),
@@ -219,8 +195,8 @@ fn pull_errors_are_dockers() {
 fn shared_layers_are_stored_and_fetched_once_by_concurrent_pulls() {
     let sb = daemon();
     let registry = sb.start_registry();
-    let one = push_image(&sb, &registry, "one", "one\n");
-    let two = push_image(&sb, &registry, "two", "two\n");
+    let one = sb.push_motd_image(&registry, "one", "one\n");
+    let two = sb.push_motd_image(&registry, "two", "two\n");
     let shared = registry.manifest(&sb, "one", "latest")["layers"][0]["digest"]
         .as_str()
         .unwrap()
@@ -262,8 +238,8 @@ fn shared_layers_are_stored_and_fetched_once_by_concurrent_pulls() {
 fn rmi_removes_the_blobs_no_image_uses_any_more() {
     let sb = daemon();
     let registry = sb.start_registry();
-    push_image(&sb, &registry, "one", "one\n");
-    push_image(&sb, &registry, "two", "two\n");
+    sb.push_motd_image(&registry, "one", "one\n");
+    sb.push_motd_image(&registry, "two", "two\n");
     let layer = |name: &str, i: usize| {
         registry.manifest(&sb, name, "latest")["layers"][i]["digest"]
             .as_str()
@@ -347,7 +323,7 @@ fn swap(path: &Path, bytes: &[u8]) -> Vec<u8> {
 fn a_broken_pull_leaves_nothing_and_a_retry_finishes_it() {
     let sb = daemon();
     let mut registry = sb.start_registry();
-    let id = push_image(&sb, &registry, "busybox", "retry\n");
+    let id = sb.push_motd_image(&registry, "busybox", "retry\n");
     let manifest = registry.manifest(&sb, "busybox", "latest");
     let top = manifest["layers"][1]["digest"].as_str().unwrap().to_owned();
     let base = manifest["layers"][0]["digest"].as_str().unwrap().to_owned();
@@ -401,7 +377,7 @@ fn insecure_registries_come_from_daemon_json() {
     let mut sb = daemon();
     sb.sh("ip addr add 10.99.0.1/32 dev lo").ok();
     let registry = sb.start_registry_at("10.99.0.1:5000");
-    push_image(&sb, &registry, "busybox", "insecure\n");
+    sb.push_motd_image(&registry, "busybox", "insecure\n");
     // Not insecure: HTTPS only, which a plain HTTP registry cannot speak.
     let err = sb.docker(&["pull", "10.99.0.1:5000/busybox"]).err();
     assert!(err.contains("Get \"https://10.99.0.1:5000/v2/\""), "{err}");
@@ -420,7 +396,7 @@ fn insecure_registries_come_from_daemon_json() {
 fn push_then_pull_back_into_a_clean_daemon() {
     let mut sb = daemon();
     let registry = sb.start_registry();
-    let id = push_image(&sb, &registry, "busybox", "pushed by berth\n");
+    let id = sb.push_motd_image(&registry, "busybox", "pushed by berth\n");
     let out = sb.docker(&["pull", "127.0.0.1:5000/busybox"]).ok();
     let pulled = out
         .lines()
@@ -469,7 +445,7 @@ fn push_then_pull_back_into_a_clean_daemon() {
 fn a_pulled_image_saves_and_loads_back() {
     let sb = daemon();
     let registry = sb.start_registry();
-    let id = push_image(&sb, &registry, "busybox", "saved\n");
+    let id = sb.push_motd_image(&registry, "busybox", "saved\n");
     sb.docker(&["pull", "127.0.0.1:5000/busybox"]).ok();
     let archive = sb.dir().join("pulled.tar");
     sb.docker(&[
@@ -563,7 +539,7 @@ fn a_registry_killed_mid_download_leaves_nothing_and_the_retry_pulls() {
 fn compose_up_pulls_registry_images() {
     let sb = daemon();
     let registry = sb.start_registry();
-    push_image(&sb, &registry, "team/web", "composed\n");
+    sb.push_motd_image(&registry, "team/web", "composed\n");
     let file = "version: '3'\nservices:\n  web:\n    image: 127.0.0.1:5000/team/web\n    command: [\"sleep\", \"1d\"]\n";
     let up = sb.compose("proj", file, &["up", "-d"]);
     assert_eq!(up.status, 0, "{up:?}");
@@ -572,151 +548,4 @@ fn compose_up_pulls_registry_images() {
         .ok();
     assert!(ps.starts_with("127.0.0.1:5000/team/web Up"), "{ps}");
     sb.compose("proj", file, &["down"]).ok();
-}
-
-/// The docker CLI's config with `user:password` for the test registry: the
-/// CLI sends it as X-Registry-Auth with each pull.
-fn login(sb: &Sandbox, password: &str) {
-    let dir = sb.dir().join("docker-config");
-    fs::create_dir_all(&dir).unwrap();
-    let auth = sb.sh(&format!("printf 'me:{password}' | base64 -w0")).ok();
-    fs::write(
-        dir.join("config.json"),
-        json!({"auths": {"127.0.0.1:5000": {"auth": auth}}}).to_string(),
-    )
-    .unwrap();
-}
-
-#[test]
-fn basic_auth_over_tls_from_the_clients_credentials() {
-    let sb = daemon();
-    let registry = sb.start_registry_with_auth();
-    push_image(&sb, &registry, "busybox", "authenticated\n");
-
-    let err = sb.docker(&["pull", "127.0.0.1:5000/busybox"]).err();
-    assert!(
-        err.contains("pull access denied for 127.0.0.1:5000/busybox"),
-        "{err}"
-    );
-    login(&sb, "wrong");
-    let err = sb.docker(&["pull", "127.0.0.1:5000/busybox"]).err();
-    assert!(
-        err.contains("pull access denied for 127.0.0.1:5000/busybox"),
-        "{err}"
-    );
-    assert_eq!(sb.docker(&["images", "-q"]).ok(), "");
-
-    login(&sb, "secret");
-    sb.docker(&["pull", "127.0.0.1:5000/busybox"]).ok();
-    assert_eq!(
-        sb.docker(&["run", "--rm", "127.0.0.1:5000/busybox"]).ok(),
-        "authenticated\n"
-    );
-    sb.docker(&["tag", "127.0.0.1:5000/busybox", "127.0.0.1:5000/mine:v1"])
-        .ok();
-    let out = sb.docker(&["push", "127.0.0.1:5000/mine:v1"]).ok();
-    assert!(out.contains("v1: digest: sha256:"), "{out}");
-}
-
-#[test]
-fn login_against_a_tls_registry_trusted_through_certs_d() {
-    let mut sb = daemon();
-    sb.sh("ip addr add 10.99.0.2/32 dev lo").ok();
-    let registry = sb.start_registry_with_auth_at("10.99.0.2:5001");
-    push_image(&sb, &registry, "busybox", "tls\n");
-    let login =
-        |password: &str| sb.docker(&["login", "-u", "me", "-p", password, "10.99.0.2:5001"]);
-
-    // Neither trusted nor insecure: the certificate is refused.
-    let err = login("secret").err();
-    assert!(err.contains("Get \"https://10.99.0.2:5001/v2/\""), "{err}");
-    assert!(err.to_lowercase().contains("certificate"), "{err}");
-
-    // The CA in certs.d beside daemon.json, Docker's layout.
-    let trusted = sb.dir().join("certs.d/10.99.0.2:5001");
-    fs::create_dir_all(&trusted).unwrap();
-    fs::copy(registry.ca(), trusted.join("ca.crt")).unwrap();
-    let err = login("wrong").err();
-    assert!(
-        err.contains(
-            "login attempt to https://10.99.0.2:5001/v2/ failed with status: 401 Unauthorized"
-        ),
-        "{err}"
-    );
-    let err = sb.docker(&["pull", "10.99.0.2:5001/busybox"]).err();
-    assert!(
-        err.contains("pull access denied for 10.99.0.2:5001/busybox"),
-        "{err}"
-    );
-    // The daemon's answer itself, as any client gets it.
-    let (status, body) = sb.http(
-        "POST",
-        "/v1.50/auth",
-        Some(r#"{"username":"me","password":"wrong","serveraddress":"10.99.0.2:5001"}"#),
-    );
-    assert_eq!(status, 401, "{body}");
-    let (status, body) = sb.http(
-        "POST",
-        "/v1.50/auth",
-        Some(r#"{"username":"me","password":"secret","serveraddress":"10.99.0.2:5001"}"#),
-    );
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains(r#""Status":"Login Succeeded""#), "{body}");
-    assert!(login("secret").ok().contains("Login Succeeded"));
-
-    // The CLI sends the stored login with each pull and push.
-    sb.docker(&["pull", "10.99.0.2:5001/busybox"]).ok();
-    assert_eq!(
-        sb.docker(&["run", "--rm", "10.99.0.2:5001/busybox"]).ok(),
-        "tls\n"
-    );
-    sb.docker(&["tag", "10.99.0.2:5001/busybox", "10.99.0.2:5001/mine:v1"])
-        .ok();
-    let out = sb.docker(&["push", "10.99.0.2:5001/mine:v1"]).ok();
-    assert!(out.contains("v1: digest: sha256:"), "{out}");
-
-    // Without the CA, an insecure-registries entry takes the certificate
-    // unverified.
-    sb.docker(&["rmi", "10.99.0.2:5001/busybox", "10.99.0.2:5001/mine:v1"])
-        .ok();
-    fs::remove_dir_all(sb.dir().join("certs.d")).unwrap();
-    sb.stop_daemon();
-    sb.write_daemon_json(r#"{"insecure-registries": ["10.99.0.2:5001"]}"#);
-    sb.restart_daemon();
-    sb.docker(&["pull", "10.99.0.2:5001/mine:v1"]).ok();
-    assert_eq!(
-        sb.docker(&["run", "--rm", "10.99.0.2:5001/mine:v1"]).ok(),
-        "tls\n"
-    );
-}
-
-#[test]
-fn docker_hub_images_come_from_a_registry_mirror() {
-    let mut sb = Sandbox::new();
-    let registry = sb.start_registry();
-    let id = push_image(&sb, &registry, "library/busybox", "mirrored\n");
-    sb.write_daemon_json(r#"{"registry-mirrors": ["http://127.0.0.1:5000"]}"#);
-    sb.start_daemon(&[]);
-
-    let out = sb.docker(&["pull", "busybox"]).ok();
-    assert!(
-        out.contains("latest: Pulling from library/busybox"),
-        "{out}"
-    );
-    let image = sb.inspect("busybox");
-    assert_eq!(image["Id"], id);
-    assert_eq!(image["RepoTags"], json!(["busybox:latest"]));
-    assert!(
-        image["RepoDigests"][0]
-            .as_str()
-            .unwrap()
-            .starts_with("busybox@sha256:"),
-        "{image}"
-    );
-    assert_eq!(sb.docker(&["run", "--rm", "busybox"]).ok(), "mirrored\n");
-
-    // Not on the mirror: the origin is asked next (and cannot be reached
-    // from the sandbox).
-    let err = sb.docker(&["pull", "alpine"]).err();
-    assert!(err.contains("docker.io/v2/"), "{err}");
 }
