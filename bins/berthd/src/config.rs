@@ -87,6 +87,10 @@ pub struct Flags {
     /// or a CIDR (repeatable; loopback always is).
     #[arg(long = "insecure-registry", value_name = "REGISTRY")]
     pub insecure_registries: Vec<String>,
+    /// A mirror Docker Hub images are pulled from first: http(s)://host[:port]
+    /// (repeatable, tried in order).
+    #[arg(long = "registry-mirror", value_name = "URL")]
+    pub registry_mirrors: Vec<String>,
 }
 
 /// `daemon.json`, with Docker's key names. Unknown keys are an error, as in
@@ -111,6 +115,7 @@ struct FileConfig {
     cluster_store: Option<String>,
     cluster_advertise: Option<String>,
     insecure_registries: Option<Vec<String>>,
+    registry_mirrors: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -142,6 +147,12 @@ pub struct Config {
     pub resolv_conf: PathBuf,
     /// `insecure-registries`: `host[:port]` names and CIDRs.
     pub insecure_registries: Vec<String>,
+    /// `registry-mirrors`: `scheme://host[:port]`, tried in order for
+    /// Docker Hub images.
+    pub registry_mirrors: Vec<String>,
+    /// Docker's `certs.d` layout (`<dir>/<host[:port]>/ca.crt`): beside
+    /// the daemon.json, `/etc/berth/certs.d` by default.
+    pub certs_dir: PathBuf,
     /// Where overlay networks live, if this host is in a cluster.
     pub cluster: Option<ClusterConfig>,
 }
@@ -231,8 +242,23 @@ impl Config {
                 bail!("insecure registry {registry} should not contain '://'");
             }
         }
+        let mut registry_mirrors = file.registry_mirrors.unwrap_or_default();
+        registry_mirrors.extend(flags.registry_mirrors);
+        let registry_mirrors = registry_mirrors
+            .iter()
+            .map(|m| validate_mirror(m))
+            .collect::<Result<Vec<_>>>()?;
+        let certs_dir = flags
+            .config_file
+            .as_deref()
+            .unwrap_or(Path::new(DEFAULT_CONFIG_FILE))
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .join("certs.d");
         Ok(Config {
             insecure_registries,
+            registry_mirrors,
+            certs_dir,
             data_root: flags
                 .data_root
                 .or(file.data_root)
@@ -334,6 +360,22 @@ pub fn default_ipv6_pools() -> Vec<PoolSpec> {
         )),
         size: 64,
     }]
+}
+
+/// dockerd's `ValidateMirror`: an http or https URL of a host, nothing
+/// after it but `/`; the trailing `/` dropped.
+fn validate_mirror(mirror: &str) -> Result<String> {
+    let Some((scheme, rest)) = mirror.split_once("://") else {
+        bail!("invalid mirror: unsupported scheme \"\" in \"{mirror}\"");
+    };
+    if scheme != "http" && scheme != "https" {
+        bail!("invalid mirror: unsupported scheme \"{scheme}\" in \"{mirror}\"");
+    }
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    if host.is_empty() || host.contains(['/', '?', '#', '@']) {
+        bail!("invalid mirror: path, query, or fragment at end of the URI \"{mirror}\"");
+    }
+    Ok(format!("{scheme}://{host}"))
 }
 
 #[cfg(test)]
@@ -443,6 +485,32 @@ mod tests {
             let got = cluster_config(store.map(str::to_owned), advertise.map(str::to_owned));
             assert!(got.is_err(), "{store:?} {advertise:?}");
         }
+    }
+
+    #[test]
+    fn registry_mirrors_are_validated_as_dockerd_does() {
+        let flags = Flags::try_parse_from(["berthd", "--registry-mirror", "http://10.0.0.1:5000/"])
+            .unwrap();
+        let c = Config::merge(
+            flags,
+            file(r#"{"registry-mirrors": ["https://m.example"]}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            c.registry_mirrors,
+            ["https://m.example", "http://10.0.0.1:5000"]
+        );
+        for bad in ["m.example", "ftp://m", "https://m/v2/"] {
+            let json = format!(r#"{{"registry-mirrors": ["{bad}"]}}"#);
+            let e = Config::merge(Flags::try_parse_from(["berthd"]).unwrap(), file(&json));
+            assert!(
+                e.unwrap_err().to_string().starts_with("invalid mirror"),
+                "{bad}"
+            );
+        }
+        let flags = Flags::try_parse_from(["berthd", "--config-file", "/x/daemon.json"]).unwrap();
+        let c = Config::merge(flags, file("{}")).unwrap();
+        assert_eq!(c.certs_dir, Path::new("/x/certs.d"));
     }
 
     #[test]

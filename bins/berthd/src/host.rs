@@ -61,6 +61,8 @@ impl RealHost {
                 images,
                 Registries::new(RegistryConfig {
                     insecure: config.insecure_registries.clone(),
+                    mirrors: config.registry_mirrors.clone(),
+                    certs_dir: Some(config.certs_dir.clone()),
                 }),
             )
             .context("open the blob store")?,

@@ -8,6 +8,7 @@ use std::io;
 use std::pin::Pin;
 use std::time::SystemTime;
 
+pub use bollard_stubs::models::AuthResponse;
 use bollard_stubs::models::{
     BuildCache, ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse,
     ContainerPruneResponse, ContainerStatsResponse, ContainerSummary, ContainerTopResponse,
@@ -20,7 +21,7 @@ use bollard_stubs::models::{
 };
 use bytes::Bytes;
 use futures::Stream;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::filters::Filters;
@@ -461,6 +462,14 @@ pub trait Backend: Send + Sync + 'static {
         query: EventsQuery,
     ) -> impl Future<Output = Result<EventFeed, ApiError>> + Send;
 
+    /// `POST /auth` (`docker login`): the credentials checked against the
+    /// registry `serveraddress` names (Docker Hub when blank). Refused:
+    /// [`crate::ErrorKind::Unauthorized`] in dockerd's words.
+    fn system_auth(
+        &self,
+        auth: RegistryAuth,
+    ) -> impl Future<Output = Result<AuthResponse, ApiError>> + Send;
+
     /// `GET /system/df` (`docker system df`).
     fn system_data_usage(
         &self,
@@ -725,6 +734,38 @@ pub struct ImageImportOptions {
     pub message: String,
     /// Dockerfile instructions to apply (`docker import --change`), as sent.
     pub changes: Vec<String>,
+}
+
+/// Docker's `AuthConfig` (moby `api/types/registry`): the body of `POST
+/// /auth`, and base64url-encoded the `X-Registry-Auth` header of pulls and
+/// pushes.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct RegistryAuth {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    /// base64 `username:password`, as the CLI's config file keeps it.
+    #[serde(default)]
+    pub auth: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub serveraddress: String,
+    #[serde(default)]
+    pub identitytoken: String,
+    #[serde(default)]
+    pub registrytoken: String,
+}
+
+/// The secrets stay out of logs.
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .field("serveraddress", &self.serveraddress)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `POST /images/create?fromImage=` parameters.

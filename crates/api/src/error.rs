@@ -16,6 +16,8 @@ pub enum ErrorKind {
     InvalidParameter,
     /// The request is understood but refused, e.g. removing a predefined network (403).
     Forbidden,
+    /// Credentials a registry refused (401), e.g. a failed `docker login`.
+    Unauthorized,
     /// The named object does not exist, or the route does not (404).
     NotFound,
     /// The request conflicts with current state, e.g. a name already in use (409).
@@ -35,6 +37,7 @@ impl ErrorKind {
             ErrorKind::NotModified => StatusCode::NOT_MODIFIED,
             ErrorKind::InvalidParameter => StatusCode::BAD_REQUEST,
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,

@@ -110,7 +110,7 @@ pub(crate) enum Route {
     ImageTag { name: String },
     /// `POST /images/{name}/push`.
     ImagePush { name: String },
-    /// `POST /auth` (`docker login`): refused by name.
+    /// `POST /auth` (`docker login`).
     Auth,
     /// `POST /images/load`.
     ImageLoad,

@@ -130,6 +130,12 @@ impl OciAdapter {
         &self.inner.images
     }
 
+    /// The registries pulls and pushes talk to (`docker login` checks
+    /// credentials against them).
+    pub fn registries(&self) -> &Registries {
+        &self.inner.registries
+    }
+
     /// Runs blocking work of this crate off the async threads.
     pub async fn blocking<T: Send + 'static>(
         &self,

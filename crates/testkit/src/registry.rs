@@ -42,9 +42,16 @@ impl Sandbox {
     }
 
     /// A registry with basic auth (user `me`, password `secret`) over TLS
-    /// (a self-signed certificate made here with openssl).
+    /// (a certificate made here with openssl, signed by a CA of its own:
+    /// [`Registry::ca`]).
     pub fn start_registry_with_auth(&self) -> Registry {
         self.start_registry_with(REGISTRY, true)
+    }
+
+    /// [`Sandbox::start_registry_with_auth`] on another `ip:port` of the
+    /// sandbox (the certificate names the ip).
+    pub fn start_registry_with_auth_at(&self, addr: &str) -> Registry {
+        self.start_registry_with(addr, true)
     }
 
     fn start_registry_with(&self, addr: &str, auth: bool) -> Registry {
@@ -62,10 +69,17 @@ impl Sandbox {
         );
         if auth {
             let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+            let ip = addr.rsplit_once(':').map_or(addr, |(ip, _)| ip);
+            // A CA and a server certificate it signs: a self-signed server
+            // certificate cannot be a trust anchor for rustls.
             self.sh(&format!(
-                "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout {} -out {} 2>/dev/null",
-                key.display(),
-                cert.display()
+                "cd {dir} && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=berth-test-ca -keyout ca.key -out ca.crt 2>/dev/null \
+                 && openssl req -newkey rsa:2048 -nodes -subj /CN={ip} -keyout {key} -out server.csr 2>/dev/null \
+                 && printf 'subjectAltName=IP:{ip}\\nbasicConstraints=CA:FALSE\\n' > server.ext \
+                 && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile server.ext -out {cert} 2>/dev/null",
+                dir = dir.display(),
+                key = key.display(),
+                cert = cert.display()
             ))
             .ok();
             std::fs::write(dir.join("htpasswd"), HTPASSWD).unwrap_or_else(|e| panic!("{e}"));
@@ -87,16 +101,51 @@ impl Sandbox {
         registry
     }
 
+    /// Pushes an image of busybox plus one layer holding `/etc/motd` (`motd`)
+    /// to `registry` as `name:latest`; returns the image id.
+    pub fn push_motd_image(&self, registry: &Registry, name: &str, motd: &str) -> String {
+        let layers = vec![busybox_layer(), layer_tar(&[("etc/motd", motd.as_bytes())])];
+        let config = image_config(
+            &layers,
+            serde_json::json!({
+                "Cmd": ["cat", "motd"],
+                "WorkingDir": "/etc",
+                "Env": ["PATH=/bin", "GREETING=hello"],
+                "Labels": {"from": "registry"},
+                "ExposedPorts": {"80/tcp": {}},
+                "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 30_000_000_000_u64, "Retries": 2},
+                "StopSignal": "SIGQUIT",
+            }),
+        );
+        let archive = self.dir().join(format!("{}.tar", name.replace('/', "-")));
+        let id = write_docker_archive(&archive, &format!("{name}:latest"), &layers, &config);
+        self.skopeo_push(registry, &archive, &format!("{name}:latest"))
+            .ok();
+        id
+    }
+
     /// `skopeo copy` of a Docker archive to `<registry>/<name>` (gzip
     /// layers, a schema 2 manifest, as `docker push` makes them).
     pub fn skopeo_push(&self, registry: &Registry, archive: &Path, name: &str) -> Run {
+        self.skopeo_push_with(registry, archive, name, "")
+    }
+
+    /// [`Sandbox::skopeo_push`] with more `skopeo copy` flags (`--format
+    /// oci --dest-compress-format zstd`).
+    pub fn skopeo_push_with(
+        &self,
+        registry: &Registry,
+        archive: &Path,
+        name: &str,
+        flags: &str,
+    ) -> Run {
         let creds = if registry.scheme == "https" {
             " --dest-creds me:secret"
         } else {
             ""
         };
         self.sh(&format!(
-            "skopeo --insecure-policy copy --quiet --dest-tls-verify=false{creds} docker-archive:{} docker://{}/{name}",
+            "skopeo --insecure-policy copy --quiet --dest-tls-verify=false{creds} {flags} docker-archive:{} docker://{}/{name}",
             archive.display(),
             registry.addr
         ))
@@ -157,16 +206,22 @@ impl Registry {
         self.child.as_ref().map(Child::id)
     }
 
+    /// The CA that signed a TLS registry's certificate (PEM).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+
     /// `ip:port`.
     pub fn addr(&self) -> &str {
         &self.addr
     }
 
-    /// The manifest of `name:tag` as the registry serves it (schema 2).
+    /// The manifest of `name:tag` as the registry serves it (schema 2 or
+    /// OCI).
     pub fn manifest(&self, sandbox: &Sandbox, name: &str, tag: &str) -> serde_json::Value {
         let out = sandbox
             .sh(&format!(
-                "curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' http://{}/v2/{name}/manifests/{tag}",
+                "curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' -H 'Accept: application/vnd.oci.image.manifest.v1+json' http://{}/v2/{name}/manifests/{tag}",
                 self.addr
             ))
             .ok();

@@ -2,16 +2,15 @@
 //! sandbox, on loopback), with the real docker CLI: by tag and digest,
 //! `run` of a missing image, shared layers stored and fetched once, broken
 //! pulls that leave nothing and retry cleanly, Docker's error words,
-//! insecure registries from daemon.json.
+//! insecure registries from daemon.json, zstd layers, blobs removed with
+//! the last image using them. Auth, TLS and mirrors: `registries.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
 use std::fs;
 use std::path::Path;
 
-use berth_testkit::registry::{
-    busybox_layer, image_config, layer_tar, write_docker_archive, Registry,
-};
+use berth_testkit::registry::{busybox_layer, image_config, layer_tar, write_docker_archive};
 use berth_testkit::sandbox::Sandbox;
 use serde_json::json;
 
@@ -19,29 +18,6 @@ fn daemon() -> Sandbox {
     let mut sb = Sandbox::new();
     sb.start_daemon(&[]);
     sb
-}
-
-/// Pushes an image of busybox plus one layer holding `/etc/motd` (`motd`)
-/// to `registry` as `name:latest`; returns the image id.
-fn push_image(sb: &Sandbox, registry: &Registry, name: &str, motd: &str) -> String {
-    let layers = vec![busybox_layer(), layer_tar(&[("etc/motd", motd.as_bytes())])];
-    let config = image_config(
-        &layers,
-        json!({
-            "Cmd": ["cat", "motd"],
-            "WorkingDir": "/etc",
-            "Env": ["PATH=/bin", "GREETING=hello"],
-            "Labels": {"from": "registry"},
-            "ExposedPorts": {"80/tcp": {}},
-            "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 30_000_000_000_u64, "Retries": 2},
-            "StopSignal": "SIGQUIT",
-        }),
-    );
-    let archive = sb.dir().join(format!("{}.tar", name.replace('/', "-")));
-    let id = write_docker_archive(&archive, &format!("{name}:latest"), &layers, &config);
-    sb.skopeo_push(registry, &archive, &format!("{name}:latest"))
-        .ok();
-    id
 }
 
 fn blobs(sb: &Sandbox) -> Vec<String> {
@@ -68,7 +44,7 @@ fn image_tmp_is_empty(sb: &Sandbox) -> bool {
 fn pull_by_tag_and_digest_inspect_and_run() {
     let sb = daemon();
     let registry = sb.start_registry();
-    let id = push_image(&sb, &registry, "busybox", "hello from the registry\n");
+    let id = sb.push_motd_image(&registry, "busybox", "hello from the registry\n");
 
     let out = sb.docker(&["pull", "127.0.0.1:5000/busybox"]).ok();
     assert!(
@@ -149,12 +125,13 @@ fn pull_by_tag_and_digest_inspect_and_run() {
         out.contains("Status: Image is up to date for 127.0.0.1:5000/busybox:latest"),
         "{out}"
     );
-    // By digest, into a clean daemon state.
+    // By digest, into a clean daemon state: the image took its blobs with
+    // it, so they come again.
     sb.docker(&["rmi", "127.0.0.1:5000/busybox"]).ok();
-    assert!(blobs(&sb).len() == 2, "the blobs stay for the next pull");
+    assert_eq!(blobs(&sb), Vec::<String>::new());
     let by_digest = format!("127.0.0.1:5000/busybox@{digest}");
     let out = sb.docker(&["pull", &by_digest]).ok();
-    assert!(out.contains("Already exists"), "{out}");
+    assert!(out.contains("Pull complete"), "{out}");
     let image = sb.inspect(&by_digest);
     assert_eq!(image["Id"], id);
     assert_eq!(image["RepoTags"], json!([]));
@@ -165,7 +142,7 @@ fn pull_by_tag_and_digest_inspect_and_run() {
 fn run_of_a_missing_image_pulls_it() {
     let sb = daemon();
     let registry = sb.start_registry();
-    push_image(&sb, &registry, "team/app", "app\n");
+    sb.push_motd_image(&registry, "team/app", "app\n");
     let run = sb.docker(&["run", "--rm", "127.0.0.1:5000/team/app"]);
     assert_eq!(run.status, 0, "{run:?}");
     assert_eq!(run.stdout, "app\n");
@@ -184,7 +161,7 @@ fn run_of_a_missing_image_pulls_it() {
 fn pull_errors_are_dockers() {
     let sb = daemon();
     let registry = sb.start_registry();
-    push_image(&sb, &registry, "busybox", "x\n");
+    sb.push_motd_image(&registry, "busybox", "x\n");
     let err = sb.docker(&["pull", "127.0.0.1:5000/busybox:nope"]).err();
     assert!(
         err.contains("manifest for 127.0.0.1:5000/busybox:nope not found: manifest unknown"),
@@ -218,8 +195,8 @@ fn pull_errors_are_dockers() {
 fn shared_layers_are_stored_and_fetched_once_by_concurrent_pulls() {
     let sb = daemon();
     let registry = sb.start_registry();
-    let one = push_image(&sb, &registry, "one", "one\n");
-    let two = push_image(&sb, &registry, "two", "two\n");
+    let one = sb.push_motd_image(&registry, "one", "one\n");
+    let two = sb.push_motd_image(&registry, "two", "two\n");
     let shared = registry.manifest(&sb, "one", "latest")["layers"][0]["digest"]
         .as_str()
         .unwrap()
@@ -257,6 +234,84 @@ fn shared_layers_are_stored_and_fetched_once_by_concurrent_pulls() {
     );
 }
 
+#[test]
+fn rmi_removes_the_blobs_no_image_uses_any_more() {
+    let sb = daemon();
+    let registry = sb.start_registry();
+    sb.push_motd_image(&registry, "one", "one\n");
+    sb.push_motd_image(&registry, "two", "two\n");
+    let layer = |name: &str, i: usize| {
+        registry.manifest(&sb, name, "latest")["layers"][i]["digest"]
+            .as_str()
+            .unwrap()[7..]
+            .to_owned()
+    };
+    let (shared, own_one, own_two) = (layer("one", 0), layer("one", 1), layer("two", 1));
+    sb.docker(&["pull", "127.0.0.1:5000/one"]).ok();
+    sb.docker(&["pull", "127.0.0.1:5000/two"]).ok();
+    let mut all = vec![shared.clone(), own_one, own_two.clone()];
+    all.sort();
+    assert_eq!(blobs(&sb), all);
+
+    sb.docker(&["rmi", "127.0.0.1:5000/one"]).ok();
+    let mut left = vec![shared, own_two];
+    left.sort();
+    assert_eq!(blobs(&sb), left);
+    assert_eq!(
+        sb.docker(&["run", "--rm", "127.0.0.1:5000/two"]).ok(),
+        "two\n"
+    );
+    sb.docker(&["image", "prune", "-af"]).ok();
+    assert_eq!(blobs(&sb), Vec::<String>::new());
+    assert_eq!(sb.docker(&["images", "-q"]).ok(), "");
+}
+
+#[test]
+fn zstd_layers_pull_run_save_and_load() {
+    let sb = daemon();
+    let registry = sb.start_registry();
+    let layers = vec![busybox_layer(), layer_tar(&[("etc/motd", b"zstd\n")])];
+    let config = image_config(&layers, json!({"Cmd": ["cat", "/etc/motd"]}));
+    let archive = sb.dir().join("zstd.tar");
+    write_docker_archive(&archive, "zstd:latest", &layers, &config);
+    sb.skopeo_push_with(
+        &registry,
+        &archive,
+        "zstd:latest",
+        "--format oci --dest-compress-format zstd",
+    )
+    .ok();
+    let manifest = registry.manifest(&sb, "zstd", "latest");
+    for layer in manifest["layers"].as_array().unwrap() {
+        assert_eq!(
+            layer["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd",
+            "{manifest}"
+        );
+    }
+
+    sb.docker(&["pull", "127.0.0.1:5000/zstd"]).ok();
+    // skopeo rewrote the config as OCI's: the id is the registry's.
+    assert_eq!(
+        sb.inspect("127.0.0.1:5000/zstd")["Id"],
+        manifest["config"]["digest"]
+    );
+    assert_eq!(
+        sb.docker(&["run", "--rm", "127.0.0.1:5000/zstd"]).ok(),
+        "zstd\n"
+    );
+
+    // A save holds the layers as plain tars; loaded back, they run.
+    let saved = sb.dir().join("saved.tar");
+    sb.docker(&["save", "-o", saved.to_str().unwrap(), "127.0.0.1:5000/zstd"])
+        .ok();
+    sb.docker(&["rmi", "127.0.0.1:5000/zstd"]).ok();
+    sb.docker(&["load", "-i", saved.to_str().unwrap()]).ok();
+    assert_eq!(
+        sb.docker(&["run", "--rm", "127.0.0.1:5000/zstd"]).ok(),
+        "zstd\n"
+    );
+}
+
 /// Replaces `path` with `bytes` and returns what it held.
 fn swap(path: &Path, bytes: &[u8]) -> Vec<u8> {
     let old = fs::read(path).unwrap();
@@ -268,7 +323,7 @@ fn swap(path: &Path, bytes: &[u8]) -> Vec<u8> {
 fn a_broken_pull_leaves_nothing_and_a_retry_finishes_it() {
     let sb = daemon();
     let mut registry = sb.start_registry();
-    let id = push_image(&sb, &registry, "busybox", "retry\n");
+    let id = sb.push_motd_image(&registry, "busybox", "retry\n");
     let manifest = registry.manifest(&sb, "busybox", "latest");
     let top = manifest["layers"][1]["digest"].as_str().unwrap().to_owned();
     let base = manifest["layers"][0]["digest"].as_str().unwrap().to_owned();
@@ -322,7 +377,7 @@ fn insecure_registries_come_from_daemon_json() {
     let mut sb = daemon();
     sb.sh("ip addr add 10.99.0.1/32 dev lo").ok();
     let registry = sb.start_registry_at("10.99.0.1:5000");
-    push_image(&sb, &registry, "busybox", "insecure\n");
+    sb.push_motd_image(&registry, "busybox", "insecure\n");
     // Not insecure: HTTPS only, which a plain HTTP registry cannot speak.
     let err = sb.docker(&["pull", "10.99.0.1:5000/busybox"]).err();
     assert!(err.contains("Get \"https://10.99.0.1:5000/v2/\""), "{err}");
@@ -341,7 +396,7 @@ fn insecure_registries_come_from_daemon_json() {
 fn push_then_pull_back_into_a_clean_daemon() {
     let mut sb = daemon();
     let registry = sb.start_registry();
-    let id = push_image(&sb, &registry, "busybox", "pushed by berth\n");
+    let id = sb.push_motd_image(&registry, "busybox", "pushed by berth\n");
     let out = sb.docker(&["pull", "127.0.0.1:5000/busybox"]).ok();
     let pulled = out
         .lines()
@@ -390,7 +445,7 @@ fn push_then_pull_back_into_a_clean_daemon() {
 fn a_pulled_image_saves_and_loads_back() {
     let sb = daemon();
     let registry = sb.start_registry();
-    let id = push_image(&sb, &registry, "busybox", "saved\n");
+    let id = sb.push_motd_image(&registry, "busybox", "saved\n");
     sb.docker(&["pull", "127.0.0.1:5000/busybox"]).ok();
     let archive = sb.dir().join("pulled.tar");
     sb.docker(&[
@@ -484,7 +539,7 @@ fn a_registry_killed_mid_download_leaves_nothing_and_the_retry_pulls() {
 fn compose_up_pulls_registry_images() {
     let sb = daemon();
     let registry = sb.start_registry();
-    push_image(&sb, &registry, "team/web", "composed\n");
+    sb.push_motd_image(&registry, "team/web", "composed\n");
     let file = "version: '3'\nservices:\n  web:\n    image: 127.0.0.1:5000/team/web\n    command: [\"sleep\", \"1d\"]\n";
     let up = sb.compose("proj", file, &["up", "-d"]);
     assert_eq!(up.status, 0, "{up:?}");
@@ -493,48 +548,4 @@ fn compose_up_pulls_registry_images() {
         .ok();
     assert!(ps.starts_with("127.0.0.1:5000/team/web Up"), "{ps}");
     sb.compose("proj", file, &["down"]).ok();
-}
-
-/// The docker CLI's config with `user:password` for the test registry: the
-/// CLI sends it as X-Registry-Auth with each pull.
-fn login(sb: &Sandbox, password: &str) {
-    let dir = sb.dir().join("docker-config");
-    fs::create_dir_all(&dir).unwrap();
-    let auth = sb.sh(&format!("printf 'me:{password}' | base64 -w0")).ok();
-    fs::write(
-        dir.join("config.json"),
-        json!({"auths": {"127.0.0.1:5000": {"auth": auth}}}).to_string(),
-    )
-    .unwrap();
-}
-
-#[test]
-fn basic_auth_over_tls_from_the_clients_credentials() {
-    let sb = daemon();
-    let registry = sb.start_registry_with_auth();
-    push_image(&sb, &registry, "busybox", "authenticated\n");
-
-    let err = sb.docker(&["pull", "127.0.0.1:5000/busybox"]).err();
-    assert!(
-        err.contains("pull access denied for 127.0.0.1:5000/busybox"),
-        "{err}"
-    );
-    login(&sb, "wrong");
-    let err = sb.docker(&["pull", "127.0.0.1:5000/busybox"]).err();
-    assert!(
-        err.contains("pull access denied for 127.0.0.1:5000/busybox"),
-        "{err}"
-    );
-    assert_eq!(sb.docker(&["images", "-q"]).ok(), "");
-
-    login(&sb, "secret");
-    sb.docker(&["pull", "127.0.0.1:5000/busybox"]).ok();
-    assert_eq!(
-        sb.docker(&["run", "--rm", "127.0.0.1:5000/busybox"]).ok(),
-        "authenticated\n"
-    );
-    sb.docker(&["tag", "127.0.0.1:5000/busybox", "127.0.0.1:5000/mine:v1"])
-        .ok();
-    let out = sb.docker(&["push", "127.0.0.1:5000/mine:v1"]).ok();
-    assert!(out.contains("v1: digest: sha256:"), "{out}");
 }

@@ -24,11 +24,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use berth_api::{
-    ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions,
-    ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ErrorKind, EventFeed,
-    EventsQuery, ExecStartOptions, ExtractOptions, Filters, ImageImportOptions, ImageListOptions,
-    ImagePullOptions, ImageRemoveOptions, LogsOptions, PullStream, RemoveOptions, RequestBody,
-    StatsOptions, StatsStream, StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
+    ApiError, AttachOptions, AuthResponse, Backend, ByteStream, ContainerAttach,
+    ContainerListOptions, ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ErrorKind,
+    EventFeed, EventsQuery, ExecStartOptions, ExtractOptions, Filters, ImageImportOptions,
+    ImageListOptions, ImagePullOptions, ImageRemoveOptions, LogsOptions, PullStream, RegistryAuth,
+    RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession, TtySize,
+    WaitCondition, WaitFuture,
 };
 use berth_core::container::StopSignal;
 use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
@@ -857,6 +858,10 @@ impl Backend for DaemonBackend {
 
     async fn events(&self, query: EventsQuery) -> Result<EventFeed, ApiError> {
         Ok(events::feed(&self.engine, query))
+    }
+
+    async fn system_auth(&self, auth: RegistryAuth) -> Result<AuthResponse, ApiError> {
+        pull::login(&self.oci, auth).await
     }
 
     async fn system_data_usage(&self, options: DataUsageOptions) -> Result<DataUsage, ApiError> {

@@ -6,7 +6,8 @@
 
 use base64::Engine as _;
 use berth_api::{
-    ApiError, ErrorKind, ImagePullOptions, ProgressDetail, ProgressMessage, PullStream,
+    ApiError, AuthResponse, ErrorKind, ImagePullOptions, ProgressDetail, ProgressMessage,
+    PullStream, RegistryAuth,
 };
 use berth_core::image::ImageRecordKind;
 use berth_core::EngineHandle;
@@ -213,19 +214,22 @@ fn pull_reference(options: &ImagePullOptions) -> Result<ImageRef, ApiError> {
     parse_normalized(&full).map_err(invalid)
 }
 
+/// `docker login`: the credentials checked against their registry.
+pub async fn login(oci: &OciAdapter, auth: RegistryAuth) -> Result<AuthResponse, ApiError> {
+    let server = auth.serveraddress.clone();
+    let credentials = auth_credentials(auth)?;
+    oci.registries()
+        .login(&server, &credentials)
+        .await
+        .map_err(registry_error)?;
+    Ok(AuthResponse {
+        status: "Login Succeeded".to_owned(),
+        identity_token: Some(String::new()),
+    })
+}
+
 /// `X-Registry-Auth`: base64url JSON with Docker's `AuthConfig` keys.
 fn credentials(header: Option<&str>) -> Result<Credentials, ApiError> {
-    #[derive(serde::Deserialize, Default)]
-    struct AuthConfig {
-        #[serde(default)]
-        username: String,
-        #[serde(default)]
-        password: String,
-        #[serde(default)]
-        identitytoken: String,
-        #[serde(default)]
-        registrytoken: String,
-    }
     let Some(header) = header else {
         return Ok(Credentials::Anonymous);
     };
@@ -239,7 +243,13 @@ fn credentials(header: Option<&str>) -> Result<Credentials, ApiError> {
     let bytes = engine
         .decode(header.trim())
         .map_err(|e| invalid(e.to_string()))?;
-    let auth: AuthConfig = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+    let auth: RegistryAuth = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+    auth_credentials(auth)
+}
+
+/// What an `AuthConfig` says to send: a registry token, or a username and
+/// password (given apart, or as the `auth` pair of the CLI's config file).
+fn auth_credentials(mut auth: RegistryAuth) -> Result<Credentials, ApiError> {
     if !auth.registrytoken.is_empty() {
         return Ok(Credentials::Token(auth.registrytoken));
     }
@@ -247,6 +257,18 @@ fn credentials(header: Option<&str>) -> Result<Credentials, ApiError> {
         return Err(ApiError::not_implemented(
             "berth does not exchange identity tokens: log in with a username and password",
         ));
+    }
+    if auth.username.is_empty() && auth.password.is_empty() && !auth.auth.is_empty() {
+        let pair = base64::engine::general_purpose::STANDARD
+            .decode(auth.auth.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| ApiError::invalid_parameter("invalid auth configuration file"))?;
+        let (user, password) = pair
+            .split_once(':')
+            .ok_or_else(|| ApiError::invalid_parameter("invalid auth configuration file"))?;
+        auth.username = user.to_owned();
+        auth.password = password.to_owned();
     }
     if auth.username.is_empty() && auth.password.is_empty() {
         return Ok(Credentials::Anonymous);
@@ -261,6 +283,7 @@ fn registry_error(e: RegistryError) -> ApiError {
     let kind = match e.kind() {
         RegistryErrorKind::NotFound => ErrorKind::NotFound,
         RegistryErrorKind::Invalid => ErrorKind::InvalidParameter,
+        RegistryErrorKind::Unauthorized => ErrorKind::Unauthorized,
         RegistryErrorKind::NotImplemented => ErrorKind::NotImplemented,
         RegistryErrorKind::Other => {
             tracing::warn!(error = %e, "pull failed");
@@ -319,6 +342,11 @@ mod tests {
         assert!(matches!(
             credentials(Some(&encode("{}"))).unwrap(),
             Credentials::Anonymous
+        ));
+        // The CLI's config file keeps `auth`, base64 `user:password`.
+        assert!(matches!(
+            credentials(Some(&encode(r#"{"auth":"bWU6c2VjcmV0"}"#))).unwrap(),
+            Credentials::Basic { username, password } if username == "me" && password == "secret"
         ));
         assert_eq!(
             credentials(Some("!!")).unwrap_err().kind,

@@ -94,11 +94,7 @@ async fn dispatch<B: Backend>(
             backend.node_remove(id).await?;
             Ok(empty_response(StatusCode::NO_CONTENT))
         }
-        // Pulls and pushes do use the credentials the client sends with
-        // them (X-Registry-Auth); checking a login up front is not built.
-        Route::Auth => Err(ApiError::not_implemented(
-            "berth cannot check registry logins yet (docker login); credentials already in the docker CLI's config go with each pull and push",
-        )),
+        Route::Auth => system::auth(backend, request).await,
         Route::SystemDataUsage => system::data_usage(backend, request.uri()).await,
         Route::Events => events::events(backend, request.uri()).await,
         Route::BuildPrune => system::build_prune(request.uri()),

@@ -1,10 +1,12 @@
-//! `/version` and `/info` (moby `daemon/server/router/system/system_routes.go`).
+//! `/version`, `/info`, `/auth` and `/system/df` (moby
+//! `daemon/server/router/system/system_routes.go`).
 
-use http::{Response, StatusCode, Uri};
+use http::{Request, Response, StatusCode, Uri};
+use hyper::body::Incoming;
 
-use crate::backend::{Backend, DataUsageOptions};
+use crate::backend::{Backend, DataUsageOptions, RegistryAuth};
 use crate::error::ApiError;
-use crate::request::{filters_param, query_params};
+use crate::request::{decode_lenient, filters_param, query_params, read_json_body};
 use crate::response::{json_response, ResponseBody};
 use crate::version::{API_VERSION, MIN_API_VERSION};
 
@@ -18,6 +20,20 @@ pub(super) async fn version<B: Backend>(backend: &B) -> Result<Response<Response
 
 pub(super) async fn info<B: Backend>(backend: &B) -> Result<Response<ResponseBody>, ApiError> {
     json_response(StatusCode::OK, &backend.info().await?)
+}
+
+/// `POST /auth` (`docker login`): Docker's `AuthConfig` as the body.
+pub(super) async fn auth<B: Backend>(
+    backend: &B,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let body = read_json_body(request).await?;
+    let auth: RegistryAuth = if body.is_null() {
+        RegistryAuth::default()
+    } else {
+        decode_lenient(body)?
+    };
+    json_response(StatusCode::OK, &backend.system_auth(auth).await?)
 }
 
 /// `GET /system/df`; `type=` (repeatable) narrows it to some kinds.

@@ -38,12 +38,12 @@ mod streams;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::{
-    ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions,
-    ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, EventActor, EventFeed,
-    EventMessage, EventsQuery, ExecStartOptions, ExtractOptions, Filters, ImageImportOptions,
-    ImageListOptions, ImagePullOptions, ImageRemoveOptions, LogsOptions, PullStream, RemoveOptions,
-    RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession, TtySize, WaitCondition,
-    WaitFuture,
+    ApiError, AttachOptions, AuthResponse, Backend, ByteStream, ContainerAttach,
+    ContainerListOptions, ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions,
+    EventActor, EventFeed, EventMessage, EventsQuery, ExecStartOptions, ExtractOptions, Filters,
+    ImageImportOptions, ImageListOptions, ImagePullOptions, ImageRemoveOptions, LogsOptions,
+    PullStream, RegistryAuth, RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions,
+    StreamSession, TtySize, WaitCondition, WaitFuture,
 };
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
@@ -113,6 +113,8 @@ pub enum Call {
     ContainerPrune(Filters),
     ImagePrune(Filters),
     SystemDataUsage(DataUsageOptions),
+    /// The username and server of a `POST /auth`.
+    SystemAuth(String, String),
     Events(EventsQuery),
 }
 
@@ -580,6 +582,14 @@ impl Backend for StubBackend {
         Ok(EventFeed {
             past,
             live: Box::pin(futures::stream::empty()),
+        })
+    }
+
+    async fn system_auth(&self, auth: RegistryAuth) -> Result<AuthResponse, ApiError> {
+        self.record(Call::SystemAuth(auth.username, auth.serveraddress));
+        Ok(AuthResponse {
+            status: "Login Succeeded".to_owned(),
+            identity_token: None,
         })
     }
 

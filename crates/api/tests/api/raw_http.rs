@@ -206,6 +206,27 @@ async fn info_is_passed_through() {
 }
 
 #[tokio::test]
+async fn auth_hands_dockers_auth_config_to_the_backend() {
+    let server = TestServer::start().await;
+    let body = r#"{"username":"me","password":"secret","serveraddress":"reg:5000"}"#;
+    let response = server
+        .request(
+            "POST",
+            "/v1.44/auth",
+            &[("Content-Type", "application/json")],
+            body,
+        )
+        .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json()["Status"], "Login Succeeded");
+    assert_eq!(
+        server.backend.calls(),
+        vec![Call::SystemAuth("me".into(), "reg:5000".into())]
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn network_list_and_inspect_are_v1_50_shapes() {
     let server = TestServer::start().await;
     let list = server.get("/networks").await;

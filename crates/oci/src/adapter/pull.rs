@@ -98,7 +98,10 @@ impl OciAdapter {
                 (Some(tag), by)
             }
         };
-        let mut session = self.inner.registries.session(&named, &request.credentials);
+        let mut session = self
+            .inner
+            .registries
+            .pull_session(&named, &request.credentials)?;
         let resolved = session.resolve(request.platform.as_ref()).await?;
         report.say(
             Some(&by),
@@ -127,6 +130,12 @@ impl OciAdapter {
                 stage.layers()
             )));
         }
+        // Before the blobs are looked for: a removal's sweep either sees
+        // them in use or has removed them, and then they are downloaded.
+        let _pin = self
+            .inner
+            .images
+            .pin_blobs(layers.iter().map(|l| l.digest.as_str()));
         for layer in &layers {
             let status = if self.inner.blobs.has(&layer.digest) {
                 "Already exists"

@@ -62,7 +62,15 @@ impl OciAdapter {
             &format!("The push refers to repository [{}]", named.familiar_name()),
             None,
         );
-        let mut session = self.inner.registries.session(&named, &request.credentials);
+        // An `rmi` while the push runs leaves the blobs until it is done.
+        let _pin = self
+            .inner
+            .images
+            .pin_blobs(manifest.layers.iter().map(|l| l.digest.as_str()));
+        let mut session = self
+            .inner
+            .registries
+            .session(&named, &request.credentials)?;
         session.connect_for_push().await?;
         for layer in manifest.layers.iter().rev() {
             report.say(Some(&short(&layer.digest)), "Preparing", None);

@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{ImageId, ImageStore, RepoTag, Staged, TMP};
+use super::{BlobPin, ImageId, ImageStore, RepoTag, Staged, TMP};
 use crate::error::{Error, Result};
 use crate::fsutil::create_dir_all;
 
@@ -93,11 +93,13 @@ impl ImageStore {
             )));
         }
         let mut descriptors = Vec::new();
+        // The blobs stay until the image directory naming them is in place.
+        let mut pin = self.pin_blobs([]);
         for layer in &entry.layers {
             let path = inside(root, layer)?;
             let file = fs::File::open(&path).map_err(Error::io("open", &path))?;
             stage.apply(BufReader::new(file))?;
-            descriptors.push(self.keep_blob(&path)?);
+            descriptors.push(self.keep_blob(&path, &mut pin)?);
         }
         let manifest = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2,
@@ -118,24 +120,27 @@ impl ImageStore {
 impl ImageStore {
     /// Moves a verified layer file into the blob store under its digest;
     /// its manifest descriptor.
-    fn keep_blob(&self, path: &Path) -> Result<serde_json::Value> {
+    fn keep_blob(&self, path: &Path, pin: &mut BlobPin) -> Result<serde_json::Value> {
         let mut file = fs::File::open(path).map_err(Error::io("open", path))?;
         let mut hasher = Sha256::new();
         let size = std::io::copy(&mut file, &mut hasher).map_err(Error::io("read", path))?;
-        let mut magic = [0u8; 2];
-        let gzip = fs::File::open(path)
+        let mut magic = [0u8; 4];
+        let read = fs::File::open(path)
             .and_then(|mut f| f.read_exact(&mut magic))
-            .is_ok()
-            && magic == [0x1f, 0x8b];
+            .is_ok();
         let hex = super::unpack_hex(&hasher.finalize());
+        pin.add(&format!("sha256:{hex}"));
         let blob = self.blob_path(&hex);
         if !blob.exists() {
             create_dir_all(&self.dir.join(super::BLOBS))?;
             fs::rename(path, &blob).map_err(Error::io("rename into place", &blob))?;
         }
         Ok(serde_json::json!({
-            "mediaType": if gzip {
+            "mediaType": if read && magic[..2] == [0x1f, 0x8b] {
                 "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            } else if read && magic == super::zstd::MAGIC {
+                // Docker has no zstd layer type of its own.
+                "application/vnd.oci.image.layer.v1.tar+zstd"
             } else {
                 "application/vnd.docker.image.rootfs.diff.tar"
             },
@@ -235,5 +240,56 @@ mod tests {
         assert!(e.to_string().contains("outside of the archive"), "{e}");
         let e = store.stage_archive(&tar_of(&[("x", b"")])[..]).unwrap_err();
         assert!(e.to_string().contains("no manifest.json"), "{e}");
+    }
+
+    #[test]
+    fn a_zstd_layer_loads_and_saves_as_a_plain_tar() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let layer = tar_of(&[("hello", b"zstd")]);
+        let zst = ruzstd::encoding::compress_to_vec(
+            &layer[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [digest(&layer)]},
+        }))
+        .unwrap();
+        let manifest = serde_json::to_vec(&serde_json::json!([{
+            "Config": "cfg.json", "RepoTags": ["z:1"], "Layers": ["layer.tar.zst"],
+        }]))
+        .unwrap();
+        let archive = tar_of(&[
+            ("cfg.json", &config),
+            ("layer.tar.zst", &zst),
+            ("manifest.json", &manifest),
+        ]);
+        let loaded = store.stage_archive(&archive[..]).unwrap();
+        let image = store.record(&loaded[0].staged).unwrap();
+        assert_eq!(fs::read(image.rootfs.join("hello")).unwrap(), b"zstd");
+        let (_, stored) = store.pushable(&image.id).unwrap().unwrap();
+        let stored: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+        assert_eq!(
+            stored["layers"][0]["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        );
+        let mut saved = Vec::new();
+        store
+            .plan_save(&[image.id.to_string()])
+            .unwrap()
+            .write(&mut saved)
+            .unwrap();
+        let mut found = false;
+        for entry in tar::Archive::new(&saved[..]).entries().unwrap() {
+            let mut entry = entry.unwrap();
+            if entry.path().unwrap().ends_with("layer.tar") {
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes).unwrap();
+                assert_eq!(bytes, layer);
+                found = true;
+            }
+        }
+        assert!(found);
     }
 }

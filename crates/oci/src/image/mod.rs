@@ -13,7 +13,9 @@ mod layered;
 mod load;
 mod reference;
 mod save;
+mod sweep;
 mod unpack;
+mod zstd;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -31,6 +33,7 @@ pub use layered::LayerStage;
 pub use load::Loaded;
 pub use reference::{ImageId, RepoTag, DEFAULT_TAG};
 pub use save::SavePlan;
+pub use sweep::BlobPin;
 
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all, remove_dir_all_if_exists, write_atomic};
@@ -136,6 +139,7 @@ enum Resolved {
 pub struct ImageStore {
     dir: PathBuf,
     index: Mutex<Index>,
+    pins: sweep::Pins,
 }
 
 impl ImageStore {
@@ -178,10 +182,16 @@ impl ImageStore {
             index.digests.retain(|_, hex| !missing.contains(hex));
             write_index(&dir, &index)?;
         }
-        Ok(ImageStore {
+        let store = ImageStore {
             dir,
             index: Mutex::new(index),
-        })
+            pins: sweep::Pins::default(),
+        };
+        // Blobs of images removed just before a crash.
+        if let Err(e) = store.sweep_blobs() {
+            tracing::warn!(error = %e, "layer blobs not swept");
+        }
+        Ok(store)
     }
 
     /// `<data-root>/images`.
@@ -374,8 +384,9 @@ impl ImageStore {
     }
 
     /// Carries out a plan from [`ImageStore::plan_remove`]. The index is
-    /// updated first; the files are then moved aside and deleted, so a
-    /// crash leaves at worst a directory that `open` sweeps.
+    /// updated first; the files are then moved aside and deleted and the
+    /// layer blobs no image uses any more removed, so a crash leaves at
+    /// worst a directory or blobs that `open` sweeps.
     pub fn remove(&self, plan: &RemovePlan) -> Result<Vec<Removed>> {
         let (removed, doomed) = self.remove_deferred(plan)?;
         if let Some(doomed) = doomed {
@@ -417,6 +428,11 @@ impl ImageStore {
         fs::rename(&dir, &doomed).map_err(Error::io("move aside", &dir))?;
         out.push(Removed::Deleted(plan.id.clone()));
         tracing::info!(image = %hex, "deleted image");
+        // The image is gone whatever happens to its blobs: one left here is
+        // swept by the next removal or open.
+        if let Err(e) = self.sweep_blobs() {
+            tracing::warn!(error = %e, "layer blobs not swept");
+        }
         Ok((out, Some(doomed)))
     }
 

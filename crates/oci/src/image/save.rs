@@ -14,13 +14,16 @@ use oci_client::manifest::OciImageManifest;
 use serde_json::json;
 
 use super::config::ImageDocument;
-use super::{ImageStore, TMP};
+use super::{BlobPin, ImageStore, TMP};
 use crate::error::{Error, Result};
 
 /// What `docker save` of some references writes.
 pub struct SavePlan {
     images: Vec<SavedImage>,
     tmp: PathBuf,
+    /// The layer blobs stay until the archive is written, whatever `rmi`
+    /// does meanwhile.
+    _pin: BlobPin,
 }
 
 struct SavedImage {
@@ -37,6 +40,7 @@ impl ImageStore {
     /// no name) and finds its layer archives.
     pub fn plan_save(&self, references: &[String]) -> Result<SavePlan> {
         let mut images: Vec<SavedImage> = Vec::new();
+        let mut pin = self.pin_blobs([]);
         for reference in references {
             let id = self.resolve(reference)?;
             let image = self.inspect(id.hex())?;
@@ -63,6 +67,9 @@ impl ImageStore {
                 .iter()
                 .zip(doc.rootfs.diff_ids)
                 .map(|(layer, diff_id)| {
+                    // Pinned before it is looked for: a sweep either
+                    // sees the pin or has removed the blob already.
+                    pin.add(&layer.digest);
                     let hex = layer.digest.trim_start_matches("sha256:");
                     let path = self.blob_path(hex);
                     if path.is_file() {
@@ -85,6 +92,7 @@ impl ImageStore {
         Ok(SavePlan {
             images,
             tmp: self.dir.join(TMP),
+            _pin: pin,
         })
     }
 }
@@ -146,19 +154,24 @@ impl SavePlan {
             .map_err(|e| Error::Archive(format!("write the archive: {e}")))
     }
 
-    /// The layer's tar: the blob itself, or a gunzipped copy of it.
+    /// The layer's tar: the blob itself, or a decompressed copy of a gzip
+    /// or zstd one.
     fn uncompressed(&self, blob: &PathBuf) -> Result<(u64, fs::File)> {
         let mut file = fs::File::open(blob).map_err(Error::io("open", blob))?;
-        let mut magic = [0u8; 2];
-        let gzip = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+        let mut magic = [0u8; 4];
+        let read = file.read_exact(&mut magic).is_ok();
         file.rewind().map_err(Error::io("rewind", blob))?;
-        if !gzip {
+        let mut decoded: Box<dyn Read> = if read && magic[..2] == [0x1f, 0x8b] {
+            Box::new(flate2::read::MultiGzDecoder::new(file))
+        } else if read && magic == super::zstd::MAGIC {
+            Box::new(super::zstd::ZstdReader::new(io::BufReader::new(file)))
+        } else {
             let size = file.metadata().map_err(Error::io("stat", blob))?.len();
             return Ok((size, file));
-        }
+        };
         let mut plain = tempfile::tempfile_in(&self.tmp)
             .map_err(Error::io("create temp file in", &self.tmp))?;
-        let size = io::copy(&mut flate2::read::MultiGzDecoder::new(file), &mut plain)
+        let size = io::copy(&mut decoded, &mut plain)
             .map_err(|e| Error::Archive(format!("decompress {}: {e}", blob.display())))?;
         plain.rewind().map_err(Error::io("rewind", &self.tmp))?;
         Ok((size, plain))

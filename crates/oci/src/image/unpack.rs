@@ -1,4 +1,4 @@
-//! Safe extraction of an image tarball (plain or gzip) or a directory into
+//! Safe extraction of an image tarball (plain, gzip or zstd) or a directory into
 //! a fresh rootfs, measuring its size and its uncompressed digest.
 //!
 //! Safety: entries with `..` are refused; every entry's parent is
@@ -82,10 +82,8 @@ fn unpack(mut reader: impl Read, dst: &Path, layer: bool) -> Result<Unpacked> {
         return Err(archive_err(
             "xz archives are not supported: decompress it first",
         ));
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Err(archive_err(
-            "zstd archives are not supported: decompress it first",
-        ));
+    } else if head.starts_with(&super::zstd::MAGIC) {
+        Box::new(super::zstd::ZstdReader::new(io::BufReader::new(chained)))
     } else {
         Box::new(chained)
     };
@@ -443,16 +441,27 @@ mod tests {
     }
 
     #[test]
-    fn gzip_gives_the_same_tree_and_diff_id() {
+    fn gzip_and_zstd_give_the_same_tree_and_diff_id() {
         let data = sample();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         io::Write::write_all(&mut gz, &data).unwrap();
         let gz = gz.finish().unwrap();
-        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let zst = ruzstd::encoding::compress_to_vec(
+            &data[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        let (d1, d2, d3) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
         let a = unpack_stream(&data[..], d1.path()).unwrap();
         let b = unpack_stream(&gz[..], d2.path()).unwrap();
+        let c = apply_layer(&zst[..], d3.path()).unwrap();
         assert_eq!(a.diff_id, b.diff_id);
+        assert_eq!(a.diff_id, c.diff_id);
         assert_eq!(fs::read(d2.path().join("hard")).unwrap(), b"hello");
+        assert_eq!(fs::read(d3.path().join("hard")).unwrap(), b"hello");
     }
 
     /// Writes a raw header with an arbitrary name: tar-rs's builder refuses

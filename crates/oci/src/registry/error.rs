@@ -11,6 +11,8 @@ pub enum RegistryErrorKind {
     NotFound,
     /// The request itself is wrong (400).
     Invalid,
+    /// Credentials the registry refused (401).
+    Unauthorized,
     /// A feature berth does not have (501).
     NotImplemented,
     /// The registry or the disk failed (500).
@@ -118,7 +120,7 @@ impl RegistryError {
 
 /// A failed request as Go's net package words the common cases
 /// (`connect: connection refused`); anything else with all its causes.
-fn connect_error(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn connect_error(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = Some(e);
     while let Some(c) = cause {
         if let Some(io) = c.downcast_ref::<std::io::Error>() {

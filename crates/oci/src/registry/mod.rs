@@ -6,15 +6,14 @@
 //! streams. What the bytes become is [`crate::adapter`]'s pull.
 
 mod blobs;
+mod endpoints;
 mod error;
+mod login;
 mod push;
 
 use std::fmt;
 
-use berth_types::reference::ImageRef;
-use berth_types::IpNet;
 use futures_util::StreamExt;
-use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{
     ImageIndexEntry, OciDescriptor, OciImageManifest, OciManifest, IMAGE_MANIFEST_LIST_MEDIA_TYPE,
@@ -24,6 +23,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
 pub use blobs::{BlobBody, BlobStore, Fetched};
+pub use endpoints::Registries;
 pub use error::{RegistryError, RegistryErrorKind};
 pub use push::UploadBody;
 
@@ -32,13 +32,15 @@ use crate::image::go_arch;
 /// Manifests larger than this are refused: a config or manifest is small.
 const MAX_CONFIG_BYTES: usize = 8 << 20;
 
-/// Layer media types berth can unpack: plain and gzip tars. Others (zstd,
-/// foreign layers) are refused by name before anything is downloaded.
+/// Layer media types berth can unpack: plain, gzip and zstd tars (Docker
+/// has no zstd type of its own: it pushes OCI's). Others (foreign layers)
+/// are refused by name before anything is downloaded.
 const LAYER_TYPES: &[&str] = &[
     "application/vnd.docker.image.rootfs.diff.tar.gzip",
     "application/vnd.docker.image.rootfs.diff.tar",
     "application/vnd.oci.image.layer.v1.tar",
     "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
 ];
 
 /// How the daemon reaches registries (`daemon.json`).
@@ -47,6 +49,12 @@ pub struct RegistryConfig {
     /// `insecure-registries`: `host[:port]` names or CIDRs. Loopback
     /// (127.0.0.0/8, ::1) is always insecure, as in Docker.
     pub insecure: Vec<String>,
+    /// `registry-mirrors`: `scheme://host[:port]` URLs tried in turn
+    /// before Docker Hub for its images.
+    pub mirrors: Vec<String>,
+    /// Docker's `certs.d` layout: `<dir>/<host[:port]>/*.crt` are CAs
+    /// trusted for that registry.
+    pub certs_dir: Option<std::path::PathBuf>,
 }
 
 /// Who the client says it is (`X-Registry-Auth`).
@@ -140,117 +148,6 @@ impl fmt::Display for Platform {
     }
 }
 
-/// The daemon's registry settings; one [`Session`] per pull.
-pub struct Registries {
-    config: RegistryConfig,
-}
-
-impl Registries {
-    pub fn new(config: RegistryConfig) -> Self {
-        // reqwest is built without a TLS backend of its own choosing: ring,
-        // which the workspace has already (aws-lc-rs, with post-quantum key
-        // exchange, would add a C build). A provider installed earlier (a
-        // second daemon in one process, in tests) is as good.
-        #[allow(deprecated)]
-        let provider = rustls::crypto::ring::default_provider();
-        let _ = provider.install_default();
-        Registries { config }
-    }
-
-    /// Whether `host[:port]` is an insecure registry: named in
-    /// `insecure-registries`, in one of its CIDRs, or loopback.
-    pub fn is_insecure(&self, host: &str) -> bool {
-        let bare = strip_port(host);
-        if bare == "localhost" {
-            return true;
-        }
-        let ip = bare
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .ok();
-        if ip.is_some_and(|ip| ip.is_loopback()) {
-            return true;
-        }
-        self.config.insecure.iter().any(|entry| {
-            if entry == host || entry == bare {
-                return true;
-            }
-            match (entry.parse::<IpNet>(), ip) {
-                (Ok(net), Some(ip)) => net.contains(&ip),
-                _ => false,
-            }
-        })
-    }
-
-    /// A conversation with the registry of `named` (which has a tag or a
-    /// digest).
-    pub fn session(&self, named: &ImageRef, credentials: &Credentials) -> Session {
-        let host = named.domain().to_owned();
-        let schemes: &[&str] = if self.is_insecure(&host) {
-            &["https", "http"]
-        } else {
-            &["https"]
-        };
-        let endpoints = schemes
-            .iter()
-            .map(|scheme| {
-                let insecure = *scheme == "http";
-                let client = Client::new(ClientConfig {
-                    protocol: if insecure {
-                        ClientProtocol::Http
-                    } else {
-                        ClientProtocol::Https
-                    },
-                    // Only an insecure registry is tried over HTTPS unverified.
-                    accept_invalid_certificates: schemes.len() > 1,
-                    ..ClientConfig::default()
-                });
-                (client, *scheme)
-            })
-            .collect();
-        let familiar = named.familiar_string();
-        let reference = match familiar.rsplit_once('@') {
-            Some((_, digest)) => {
-                Reference::with_digest(host.clone(), named.path().to_owned(), digest.to_owned())
-            }
-            None => Reference::with_tag(
-                host.clone(),
-                named.path().to_owned(),
-                familiar
-                    .rsplit_once(':')
-                    .map(|(_, t)| t.to_owned())
-                    .unwrap_or_else(|| "latest".to_owned()),
-            ),
-        };
-        Session {
-            endpoints,
-            chosen: 0,
-            reference,
-            auth: match credentials {
-                Credentials::Anonymous => RegistryAuth::Anonymous,
-                Credentials::Basic { username, password } => {
-                    RegistryAuth::Basic(username.clone(), password.clone())
-                }
-                Credentials::Token(token) => RegistryAuth::Bearer(token.clone()),
-            },
-            name: named.familiar_name(),
-            familiar,
-            host,
-        }
-    }
-}
-
-fn strip_port(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    }
-}
-
 /// The manifest a pull uses and what identifies it.
 pub struct Resolved {
     pub manifest: OciImageManifest,
@@ -265,9 +162,8 @@ pub struct Resolved {
 
 /// One pull's conversation with one registry.
 pub struct Session {
-    endpoints: Vec<(Client, &'static str)>,
+    endpoints: Vec<endpoints::Endpoint>,
     chosen: usize,
-    reference: Reference,
     auth: RegistryAuth,
     name: String,
     familiar: String,
@@ -281,14 +177,19 @@ impl Session {
     }
 
     fn client(&self) -> &Client {
-        &self.endpoints[self.chosen].0
+        &self.endpoints[self.chosen].client
+    }
+
+    /// The image at the endpoint in use.
+    fn reference(&self) -> &Reference {
+        &self.endpoints[self.chosen].reference
     }
 
     fn url(&self) -> String {
         format!(
             "{}://{}/v2/",
-            self.endpoints[self.chosen].1,
-            self.reference.resolve_registry()
+            self.endpoints[self.chosen].scheme,
+            self.reference().resolve_registry()
         )
     }
 
@@ -313,7 +214,7 @@ impl Session {
                         format!("no matching manifest for {wanted} in the manifest list entries"),
                     )
                 })?;
-                let by_digest = self.reference.clone_with_digest(entry.digest.clone());
+                let by_digest = self.reference().clone_with_digest(entry.digest.clone());
                 let (bytes, _) = self
                     .client()
                     .pull_manifest_raw(&by_digest, &self.auth, ACCEPTED)
@@ -349,7 +250,7 @@ impl Session {
         }
         let mut config = Vec::with_capacity(manifest.config.size as usize);
         self.client()
-            .pull_blob(&self.reference, &manifest.config, &mut config)
+            .pull_blob(self.reference(), &manifest.config, &mut config)
             .await
             .map_err(|e| self.error(e))?;
         if let Some(platform) = platform {
@@ -375,17 +276,21 @@ impl Session {
     }
 
     /// The manifest the name points at, trying each endpoint in turn while
-    /// the previous one cannot be reached.
+    /// the previous one cannot be reached (or is a mirror that failed).
     async fn top_manifest(&mut self) -> Result<(bytes::Bytes, String), RegistryError> {
         let mut index = 0;
         loop {
             self.chosen = index;
             match self
                 .client()
-                .pull_manifest_raw(&self.reference, &self.auth, ACCEPTED)
+                .pull_manifest_raw(self.reference(), &self.auth, ACCEPTED)
                 .await
             {
                 Ok(found) => return Ok(found),
+                Err(e) if self.endpoints[index].mirror => {
+                    tracing::info!(mirror = %self.url(), error = %e, "mirror failed, trying the next endpoint");
+                    index += 1;
+                }
                 Err(OciDistributionError::RequestError(e)) if index + 1 < self.endpoints.len() => {
                     tracing::debug!(registry = %self.host, error = %e, "endpoint unreachable, trying the next");
                     index += 1;
@@ -399,7 +304,7 @@ impl Session {
     /// come.
     pub async fn blob(&self, layer: &OciDescriptor) -> Result<BlobBody, RegistryError> {
         self.client()
-            .pull_blob_stream(&self.reference, layer)
+            .pull_blob_stream(self.reference(), layer)
             .await
             .map(|sized| sized.stream.boxed())
             .map_err(|e| self.error(e))
@@ -502,6 +407,7 @@ mod tests {
     fn loopback_and_configured_registries_are_insecure() {
         let registries = Registries::new(RegistryConfig {
             insecure: vec!["myreg:5000".into(), "10.0.0.0/8".into()],
+            ..RegistryConfig::default()
         });
         for host in [
             "127.0.0.1:5000",

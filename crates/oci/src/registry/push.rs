@@ -19,7 +19,7 @@ impl Session {
             self.chosen = index;
             match self
                 .client()
-                .auth(&self.reference, &self.auth, RegistryOperation::Push)
+                .auth(self.reference(), &self.auth, RegistryOperation::Push)
                 .await
             {
                 Ok(_) => return Ok(()),
@@ -35,7 +35,7 @@ impl Session {
     /// Whether the repository has the blob already.
     pub async fn has_blob(&self, digest: &str) -> Result<bool, RegistryError> {
         self.client()
-            .blob_exists(&self.reference, digest)
+            .blob_exists(self.reference(), digest)
             .await
             .map_err(|e| self.push_error(e))
     }
@@ -48,7 +48,7 @@ impl Session {
         size: u64,
     ) -> Result<(), RegistryError> {
         self.client()
-            .push_blob_stream(&self.reference, body, digest, Some(size))
+            .push_blob_stream(self.reference(), body, digest, Some(size))
             .await
             .map(drop)
             .map_err(|e| self.push_error(e))
@@ -64,7 +64,7 @@ impl Session {
             RegistryError::Transport(format!("manifest media type {media_type:?}: {e}"))
         })?;
         self.client()
-            .push_manifest_raw(&self.reference, manifest, content_type)
+            .push_manifest_raw(self.reference(), manifest, content_type)
             .await
             .map(drop)
             .map_err(|e| self.push_error(e))
