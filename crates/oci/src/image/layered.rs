@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::create_dir_all;
 
 /// The pulled image's manifest in its directory.
-const MANIFEST: &str = "manifest.json";
+pub(super) const MANIFEST: &str = "manifest.json";
 
 /// An image being assembled from its layers.
 pub struct LayerStage {

@@ -8,7 +8,9 @@
 //! import or removal are swept by [`ImageStore::open`].
 
 mod changes;
+mod commit;
 mod config;
+mod history;
 mod layered;
 mod load;
 mod reference;
@@ -26,7 +28,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use changes::apply_changes;
+pub use commit::{ChildImage, NewLayer};
 pub use config::{Empty, ImageConfig};
+pub use history::HistoryItem;
 pub use layered::LayerStage;
 pub use load::Loaded;
 pub use reference::{ImageId, RepoTag, DEFAULT_TAG};
@@ -235,11 +239,17 @@ impl ImageStore {
         let created = format_rfc3339_nano(SystemTime::now());
         let doc = ImageDocument {
             architecture: go_arch().to_owned(),
+            author: String::new(),
             comment: comment.clone(),
             config,
             created: created.clone(),
-            history: vec![History { created, comment }],
+            history: vec![History {
+                created,
+                comment,
+                ..History::default()
+            }],
             os: "linux".to_owned(),
+            parent: String::new(),
             rootfs: RootFs {
                 kind: "layers".to_owned(),
                 diff_ids: vec![unpacked.diff_id],
@@ -533,4 +543,4 @@ fn by_id_prefix(index: &Index, prefix: &str) -> Option<Result<Resolved>> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -142,7 +142,7 @@ fn ambiguous_prefix_and_bad_change() {
     let e = store
         .import(ImportSource::Tar(&mut &data[..]), &opts)
         .unwrap_err();
-    assert_eq!(e.to_string(), "RUN is not a valid change command");
+    assert_eq!(e.to_string(), "run is not a valid change command");
 }
 
 #[test]
