@@ -12,8 +12,8 @@ use bollard_stubs::models::{
     BuildCache, ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse,
     ContainerPruneResponse, ContainerStatsResponse, ContainerSummary, ContainerTopResponse,
     ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitResponse, ExecConfig,
-    ExecInspectResponse, FilesystemChange, ImageDeleteResponseItem, ImageInspect,
-    ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
+    ExecInspectResponse, FilesystemChange, ImageDeleteResponseItem, ImageHistoryResponseItem,
+    ImageInspect, ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
     NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
     SystemInfo, SystemVersion, Volume, VolumeCreateRequest, VolumeListResponse,
     VolumePruneResponse,
@@ -423,6 +423,18 @@ pub trait Backend: Send + Sync + 'static {
         archive: RequestBody,
     ) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
 
+    /// `GET /images/{name}/history` (`docker history`): newest first.
+    fn image_history(
+        &self,
+        name: String,
+    ) -> impl Future<Output = Result<Vec<ImageHistoryResponseItem>, ApiError>> + Send;
+
+    /// `POST /commit` (`docker commit`): the new image's id (`sha256:…`).
+    fn container_commit(
+        &self,
+        options: ContainerCommitOptions,
+    ) -> impl Future<Output = Result<String, ApiError>> + Send;
+
     /// `POST /images/{name}/tag` (`docker tag`): gives the image `name`
     /// the name `repo` (which may carry the tag) with `tag`.
     fn image_tag(
@@ -702,6 +714,21 @@ pub struct ExecStartOptions {
     pub tty: bool,
     /// The initial TTY size; only with `tty` and API >= 1.42.
     pub console_size: Option<TtySize>,
+}
+
+/// `POST /commit` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerCommitOptions {
+    pub container: String,
+    /// As for an import: `repo` may carry the tag.
+    pub repo: Option<String>,
+    pub tag: Option<String>,
+    pub comment: String,
+    pub author: String,
+    /// Pause a running container meanwhile (dockerd's default).
+    pub pause: bool,
+    /// `--change` instructions, as sent.
+    pub changes: Vec<String>,
 }
 
 /// `POST /images/create?fromSrc=-` parameters.

@@ -106,6 +106,10 @@ pub(crate) enum Route {
     ImageTag { name: String },
     /// `POST /images/{name}/push`.
     ImagePush { name: String },
+    /// `GET /images/{name}/history`.
+    ImageHistory { name: String },
+    /// `POST /commit`.
+    ContainerCommit,
     /// `POST /auth` (`docker login`): refused by name.
     Auth,
     /// `POST /images/load`.
@@ -165,6 +169,7 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
         (&Method::GET, ["system", "df"]) => Route::SystemDataUsage,
         (&Method::GET, ["events"]) => Route::Events,
         (&Method::POST, ["build", "prune"]) => Route::BuildPrune,
+        (&Method::POST, ["commit"]) => Route::ContainerCommit,
         (&Method::GET, ["networks"]) => Route::NetworkList,
         (&Method::GET, ["volumes"]) => Route::VolumeList,
         (&Method::POST, ["volumes", "create"]) => Route::VolumeCreate,
@@ -248,6 +253,9 @@ fn match_image_route(method: &Method, rest: &str) -> Option<Route> {
         (&Method::GET, rest) if rest.ends_with("/get") => Route::ImageSave {
             name: Some(non_empty(rest.strip_suffix("/get")?)?),
         },
+        (&Method::GET, rest) if rest.ends_with("/history") => Route::ImageHistory {
+            name: non_empty(rest.strip_suffix("/history")?)?,
+        },
         (&Method::GET, rest) => Route::ImageInspect {
             name: non_empty(rest.strip_suffix("/json")?)?,
         },
@@ -328,6 +336,14 @@ mod tests {
         assert_eq!(
             match_route(&Method::POST, "/build/prune"),
             Some(Route::BuildPrune)
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/commit"),
+            Some(Route::ContainerCommit)
+        );
+        assert_eq!(
+            match_route(&Method::GET, "/images/a/b:c/history"),
+            Some(Route::ImageHistory { name: id("a/b:c") })
         );
     }
 
@@ -688,7 +704,6 @@ mod tests {
         for (method, path) in [
             (Method::GET, "/images//json"),
             (Method::GET, "/images/busybox"),
-            (Method::GET, "/images/busybox/history"),
             (Method::DELETE, "/images/"),
             (Method::POST, "/images/busybox/json"),
             (Method::GET, "/images/%FF/json"),

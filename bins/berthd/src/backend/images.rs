@@ -25,7 +25,7 @@ use tokio_util::io::SyncIoBridge;
 use super::{api_error, oci_error, wire};
 use crate::host::RealHost;
 
-fn unix_seconds(t: SystemTime) -> i64 {
+pub(super) fn unix_seconds(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .ok()
         .and_then(|d| i64::try_from(d.as_secs()).ok())
@@ -177,7 +177,7 @@ pub async fn list(
 pub(super) fn summary(image: &Image, containers: &[Arc<Container>]) -> ImageSummary {
     ImageSummary {
         id: image.id.to_string(),
-        parent_id: String::new(),
+        parent_id: image.parent.clone(),
         repo_tags: image.repo_tags.clone(),
         repo_digests: image.repo_digests.clone(),
         created: unix_seconds(image.created),
@@ -209,7 +209,7 @@ pub async fn inspect(oci: &OciAdapter, name: &str) -> Result<ImageInspect, ApiEr
         repo_digests: Some(image.repo_digests.clone()),
         comment: Some(image.comment.clone()),
         created: Some(wire::timestamp(image.created)),
-        author: Some(String::new()),
+        author: Some(image.author.clone()),
         config: Some(ImageConfig {
             user: Some(config.user.clone()),
             exposed_ports: config

@@ -4,6 +4,7 @@
 //! to the OCI adapter directly: they change no shared state.
 
 mod archive;
+mod commit;
 mod events;
 mod fields;
 mod housekeeping;
@@ -23,11 +24,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use berth_api::{
-    ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerListOptions,
-    ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ErrorKind, EventFeed,
-    EventsQuery, ExecStartOptions, ExtractOptions, Filters, ImageImportOptions, ImageListOptions,
-    ImagePullOptions, ImageRemoveOptions, LogsOptions, PullStream, RemoveOptions, RequestBody,
-    StatsOptions, StatsStream, StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
+    ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerCommitOptions,
+    ContainerListOptions, ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ErrorKind,
+    EventFeed, EventsQuery, ExecStartOptions, ExtractOptions, Filters, ImageImportOptions,
+    ImageListOptions, ImagePullOptions, ImageRemoveOptions, LogsOptions, PullStream, RemoveOptions,
+    RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession, TtySize, WaitCondition,
+    WaitFuture,
 };
 use berth_core::container::StopSignal;
 use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
@@ -41,12 +43,12 @@ use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
     ContainerSummary, ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse,
     ContainerWaitExitError, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
-    FilesystemChange, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
-    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemInfoCgroupDriverEnum,
-    SystemInfoCgroupVersionEnum, SystemInfoDefaultAddressPools, SystemVersion,
-    SystemVersionComponents, SystemVersionPlatform, Volume, VolumeCreateRequest,
-    VolumeListResponse, VolumePruneResponse,
+    FilesystemChange, ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect,
+    ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
+    SystemInfo, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum,
+    SystemInfoDefaultAddressPools, SystemVersion, SystemVersionComponents, SystemVersionPlatform,
+    Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
 };
 
 use crate::config::Config;
@@ -805,6 +807,15 @@ impl Backend for DaemonBackend {
 
     async fn image_load(&self, archive: RequestBody) -> Result<Vec<String>, ApiError> {
         images::load(&self.engine, &self.oci, archive).await
+    }
+
+    async fn image_history(&self, name: String) -> Result<Vec<ImageHistoryResponseItem>, ApiError> {
+        commit::history(&self.oci, name).await
+    }
+
+    async fn container_commit(&self, options: ContainerCommitOptions) -> Result<String, ApiError> {
+        let c = self.container(&options.container)?;
+        commit::commit(&self.engine, &self.oci, c, options).await
     }
 
     async fn image_tag(

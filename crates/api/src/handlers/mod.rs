@@ -181,6 +181,8 @@ async fn dispatch<B: Backend>(
         Route::ImageRemove { name } => image::remove(backend, name, request.uri()).await,
         Route::ImageTag { name } => image::tag(backend, name, request).await,
         Route::ImagePush { name } => image::push(backend, name, request).await,
+        Route::ImageHistory { name } => image::history(backend, name).await,
+        Route::ContainerCommit => image::commit(backend, request).await,
         Route::ImageLoad => image::load(backend, request).await,
         Route::ImageSave { name } => image::save(backend, name, request.uri()).await,
         Route::VolumeList => volume::list(backend, request.uri()).await,

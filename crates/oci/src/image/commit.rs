@@ -3,7 +3,7 @@
 //! layer of files, or none for a metadata-only step). The layer is written
 //! as Docker's layer tar (deletions as `.wh.NAME`, an opaque directory as
 //! `.wh..wh..opq`), kept in the blob store like a pulled one, and applied
-//! onto a copy of the parent's rootfs; the config is the parent's with the
+//! onto a hard-linked copy of the parent's rootfs; the config is the parent's with the
 //! new config, one more history entry, one more diff id and a `parent`
 //! link (what the build cache follows).
 
@@ -15,11 +15,11 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use super::config::{go_arch, History, ImageConfig, ImageDocument, RootFs};
-use super::unpack::{apply_layer, hex, unpack_dir};
+use super::unpack::{apply_layer, hex};
 use super::{ImageId, ImageStore, RepoTag, Staged, TMP};
 use crate::archive::{changes, ChangeKind};
 use crate::error::{Error, Result};
-use crate::fsutil::create_dir_all;
+use crate::fsutil::{create_dir_all, link_tree};
 use crate::time::format_rfc3339_nano;
 
 /// Where a child image's new layer comes from.
@@ -83,8 +83,7 @@ impl ImageStore {
         let layer_file = tmp.path().join("layer.tar");
         let layer_path = match layer {
             NewLayer::Changes { upper, skip } => {
-                // Against the container's own lowerdir (the copy below
-                // would differ in directories' sub-second times).
+                // Against the container's own lowerdir.
                 let lower = parent.map_or_else(|| rootfs.clone(), |id| self.rootfs(id));
                 write_changes_layer(upper, &lower, skip, &layer_file)?;
                 Some(layer_file.as_path())
@@ -93,7 +92,7 @@ impl ImageStore {
             NewLayer::Empty => None,
         };
         if let Some(id) = parent {
-            unpack_dir(&self.rootfs(id), &rootfs)?;
+            link_tree(&self.rootfs(id), &rootfs)?;
         }
         let mut size = parent_size;
         let mut descriptor = None;

@@ -83,6 +83,10 @@ pub struct Image {
     pub architecture: String,
     pub os: String,
     pub comment: String,
+    /// `docker commit -a`.
+    pub author: String,
+    /// The image a commit or build step started from (`sha256:…`), or "".
+    pub parent: String,
     /// The layer diff ids (`RootFS.Layers` in inspect).
     pub layers: Vec<String>,
     /// The extracted files: a container's overlay lowerdir.
@@ -477,6 +481,8 @@ impl ImageStore {
             architecture: doc.architecture,
             os: doc.os,
             comment: doc.comment,
+            author: doc.author,
+            parent: doc.parent,
             layers: doc.rootfs.diff_ids,
             rootfs: self.dir.join(hex).join("rootfs"),
         })
