@@ -429,6 +429,15 @@ pub trait Backend: Send + Sync + 'static {
         name: String,
     ) -> impl Future<Output = Result<Vec<ImageHistoryResponseItem>, ApiError>> + Send;
 
+    /// `POST /build` (`docker build` without BuildKit): the build's
+    /// messages, in order; an `Err` first is a plain error response, later
+    /// ones are in band.
+    fn image_build(
+        &self,
+        options: ImageBuildOptions,
+        context: RequestBody,
+    ) -> impl Future<Output = Result<BuildStream, ApiError>> + Send;
+
     /// `POST /commit` (`docker commit`): the new image's id (`sha256:…`).
     fn container_commit(
         &self,
@@ -715,6 +724,38 @@ pub struct ExecStartOptions {
     /// The initial TTY size; only with `tty` and API >= 1.42.
     pub console_size: Option<TtySize>,
 }
+
+/// `POST /build` parameters berth's classic builder takes (the HTTP layer
+/// refuses the others by name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageBuildOptions {
+    /// `t`: each name to tag the result with.
+    pub tags: Vec<String>,
+    /// The Dockerfile's path in the context (`Dockerfile` if not given).
+    pub dockerfile: String,
+    /// `--build-arg`: a `None` value means the client had none.
+    pub build_args: BTreeMap<String, Option<String>>,
+    pub no_cache: bool,
+    /// Remove intermediate containers (dockerd's default).
+    pub remove: bool,
+    pub force_remove: bool,
+    /// `--target`: the stage to stop at, "" for the last.
+    pub target: String,
+    /// `-q`: only the image id.
+    pub quiet: bool,
+}
+
+/// One message of a build's stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildMessage {
+    /// `{"stream": …}`: text for the terminal.
+    Stream(String),
+    /// `{"aux": {"ID": …}}`: the built image's id.
+    Aux(String),
+}
+
+/// A build's messages, in order.
+pub type BuildStream = Pin<Box<dyn Stream<Item = Result<BuildMessage, ApiError>> + Send>>;
 
 /// `POST /commit` parameters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

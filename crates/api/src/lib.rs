@@ -34,12 +34,13 @@ pub mod testing;
 mod version;
 
 pub use backend::{
-    AttachOptions, Backend, ByteStream, ContainerAttach, ContainerCommitOptions,
-    ContainerListOptions, ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions,
-    EventActor, EventFeed, EventMessage, EventsQuery, ExecStartOptions, ExtractOptions,
-    ImageImportOptions, ImageListOptions, ImagePullOptions, ImageRemoveOptions, LogMessage,
-    LogStream, LogsOptions, ProgressDetail, ProgressMessage, PullStream, RemoveOptions,
-    StatsOptions, StatsStream, StopOptions, TtySize, WaitCondition, WaitFuture,
+    AttachOptions, Backend, BuildMessage, BuildStream, ByteStream, ContainerAttach,
+    ContainerCommitOptions, ContainerListOptions, ContainerLogs, ContainerPathStat, DataUsage,
+    DataUsageOptions, EventActor, EventFeed, EventMessage, EventsQuery, ExecStartOptions,
+    ExtractOptions, ImageBuildOptions, ImageImportOptions, ImageListOptions, ImagePullOptions,
+    ImageRemoveOptions, LogMessage, LogStream, LogsOptions, ProgressDetail, ProgressMessage,
+    PullStream, RemoveOptions, StatsOptions, StatsStream, StopOptions, TtySize, WaitCondition,
+    WaitFuture,
 };
 pub use error::{ApiError, ErrorKind, ServeError};
 pub use filters::{parse_filters, Filters};

@@ -110,6 +110,8 @@ pub(crate) enum Route {
     ImageHistory { name: String },
     /// `POST /commit`.
     ContainerCommit,
+    /// `POST /build`.
+    Build,
     /// `POST /auth` (`docker login`): refused by name.
     Auth,
     /// `POST /images/load`.
@@ -170,6 +172,7 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
         (&Method::GET, ["events"]) => Route::Events,
         (&Method::POST, ["build", "prune"]) => Route::BuildPrune,
         (&Method::POST, ["commit"]) => Route::ContainerCommit,
+        (&Method::POST, ["build"]) => Route::Build,
         (&Method::GET, ["networks"]) => Route::NetworkList,
         (&Method::GET, ["volumes"]) => Route::VolumeList,
         (&Method::POST, ["volumes", "create"]) => Route::VolumeCreate,
@@ -341,6 +344,7 @@ mod tests {
             match_route(&Method::POST, "/commit"),
             Some(Route::ContainerCommit)
         );
+        assert_eq!(match_route(&Method::POST, "/build"), Some(Route::Build));
         assert_eq!(
             match_route(&Method::GET, "/images/a/b:c/history"),
             Some(Route::ImageHistory { name: id("a/b:c") })

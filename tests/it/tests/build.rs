@@ -91,3 +91,182 @@ fn commit_with_changes_runs_and_history_shows_the_layer() {
     assert!(err.contains("No such image: nosuch"), "{err}");
     sb.docker(&["rm", "-f", "src"]).ok();
 }
+
+/// Writes a build context: `files` as (name, content).
+fn context(sb: &Sandbox, name: &str, files: &[(&str, &str)]) -> String {
+    let dir = sb.dir().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, content) in files {
+        std::fs::write(dir.join(file), content).unwrap();
+    }
+    dir.to_str().unwrap().to_owned()
+}
+
+fn cached_steps(output: &str) -> usize {
+    output.matches(" ---> Using cache").count()
+}
+
+#[test]
+fn build_runs_caches_and_follows_the_context() {
+    let sb = Sandbox::with_busybox();
+    let ctx = context(
+        &sb,
+        "app",
+        &[
+            (
+                "Dockerfile",
+                "# a comment\nFROM busybox\nARG GREETING=hello\nWORKDIR /app\nCOPY . .\nRUN echo \"$GREETING from $(cat msg.txt)\" \\\n    > out.txt\nCMD [\"cat\", \"/app/out.txt\"]\n",
+            ),
+            ("msg.txt", "one"),
+            ("secret.txt", "do not send"),
+            (".dockerignore", "secret.txt\n"),
+        ],
+    );
+    let out = sb
+        .docker(&["build", "-t", "app:v1", "-t", "app:also", &ctx])
+        .ok();
+    assert!(out.contains("Step 1/6 : FROM busybox"), "{out}");
+    assert!(out.contains("Step 5/6 : RUN echo"), "{out}");
+    assert!(out.contains("Successfully built "), "{out}");
+    assert!(out.contains("Successfully tagged app:v1"), "{out}");
+    assert!(out.contains("Successfully tagged app:also"), "{out}");
+    assert_eq!(cached_steps(&out), 0, "{out}");
+    assert_eq!(
+        sb.docker(&["run", "--rm", "app:v1"]).ok(),
+        "hello from one\n"
+    );
+    let files = sb.docker(&["run", "--rm", "app:v1", "ls", "/app"]).ok();
+    assert!(
+        files.contains("msg.txt") && !files.contains("secret.txt"),
+        "{files}"
+    );
+    // No intermediate container is left.
+    assert_eq!(sb.docker(&["ps", "-aq"]).ok(), "");
+
+    // Unchanged: every step after FROM from the cache, the same image.
+    let id = sb.inspect("app:v1")["Id"].clone();
+    let again = sb.docker(&["build", "-t", "app:v1", &ctx]).ok();
+    assert_eq!(cached_steps(&again), 5, "{again}");
+    assert_eq!(sb.inspect("app:v1")["Id"], id);
+    let history = sb
+        .docker(&["history", "--format", "{{.CreatedBy}}", "app:v1"])
+        .ok();
+    assert_eq!(history.lines().count(), 6, "{history}");
+
+    // A changed file: the cache holds up to the COPY.
+    std::fs::write(format!("{ctx}/msg.txt"), "two").unwrap();
+    let changed = sb.docker(&["build", "-q", "-t", "app:v2", &ctx]).ok();
+    assert!(changed.trim().starts_with("sha256:"), "{changed}");
+    let changed = sb.docker(&["build", "-t", "app:v2", &ctx]).ok();
+    assert_eq!(cached_steps(&changed), 5, "{changed}");
+    assert_eq!(
+        sb.docker(&["run", "--rm", "app:v2"]).ok(),
+        "hello from two\n"
+    );
+    std::fs::write(format!("{ctx}/msg.txt"), "three").unwrap();
+    let changed = sb.docker(&["build", "-t", "app:v3", &ctx]).ok();
+    assert_eq!(cached_steps(&changed), 2, "{changed}");
+
+    // A build arg reaches RUN (and changes its cache key).
+    let arg = sb
+        .docker(&["build", "--build-arg", "GREETING=hi", "-t", "app:hi", &ctx])
+        .ok();
+    // ARG, WORKDIR and COPY from the cache; RUN's key names the arg.
+    assert_eq!(cached_steps(&arg), 3, "{arg}");
+    assert_eq!(
+        sb.docker(&["run", "--rm", "app:hi"]).ok(),
+        "hi from three\n"
+    );
+}
+
+#[test]
+fn a_failing_run_stops_the_build_and_run_has_the_network() {
+    let sb = Sandbox::with_busybox();
+    let ctx = context(&sb, "fails", &[("Dockerfile", "FROM busybox\nRUN false\n")]);
+    let err = sb.docker(&["build", &ctx]).err();
+    assert!(
+        err.contains("The command '/bin/sh -c false' returned a non-zero code: 1"),
+        "{err}"
+    );
+    assert_eq!(sb.docker(&["ps", "-aq"]).ok(), "");
+
+    let bridge = sb
+        .docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 0).Gateway}}",
+            "bridge",
+        ])
+        .ok();
+    let ctx = context(
+        &sb,
+        "net",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nARG GW\nRUN ping -c 1 -W 5 $GW\n",
+        )],
+    );
+    let out = sb
+        .docker(&[
+            "build",
+            "--build-arg",
+            &format!("GW={}", bridge.trim()),
+            &ctx,
+        ])
+        .ok();
+    assert!(out.contains("1 packets received"), "{out}");
+
+    let ctx = context(&sb, "bad", &[("Dockerfile", "FROM busybox\nFOO bar\n")]);
+    let err = sb.docker(&["build", &ctx]).err();
+    assert!(err.contains("unknown instruction: foo"), "{err}");
+    let ctx = context(
+        &sb,
+        "url",
+        &[("Dockerfile", "FROM busybox\nADD http://example.com/x /x\n")],
+    );
+    let err = sb.docker(&["build", &ctx]).err();
+    assert!(err.contains("does not ADD remote URLs"), "{err}");
+}
+
+#[test]
+fn docker_compose_builds_a_service_and_runs_it() {
+    let sb = Sandbox::with_busybox();
+    let dir = sb.dir().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nENV WHO=compose\nRUN echo \"built by $WHO\" > /built\nCMD [\"cat\", \"/built\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        "version: '3'\nservices:\n  web:\n    build: .\n    image: proj-web:latest\n",
+    )
+    .unwrap();
+    let compose = |args: &[&str]| {
+        let out = std::process::Command::new("docker-compose")
+            .args(["-p", "proj"])
+            .args(args)
+            .current_dir(&dir)
+            .env("DOCKER_HOST", sb.host_arg())
+            .output()
+            .expect("docker-compose (Debian's docker-compose package)");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "docker-compose {args:?}: {text}");
+        text
+    };
+    let built = compose(&["build"]);
+    assert!(
+        built.contains("Successfully tagged proj-web:latest"),
+        "{built}"
+    );
+    compose(&["up"]);
+    let logs = sb.docker(&["logs", "proj_web_1"]).ok();
+    assert_eq!(logs, "built by compose\n");
+    compose(&["down"]);
+}

@@ -4,6 +4,7 @@
 //! to the OCI adapter directly: they change no shared state.
 
 mod archive;
+mod build;
 mod commit;
 mod events;
 mod fields;
@@ -24,12 +25,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use berth_api::{
-    ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerCommitOptions,
-    ContainerListOptions, ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ErrorKind,
-    EventFeed, EventsQuery, ExecStartOptions, ExtractOptions, Filters, ImageImportOptions,
-    ImageListOptions, ImagePullOptions, ImageRemoveOptions, LogsOptions, PullStream, RemoveOptions,
-    RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession, TtySize, WaitCondition,
-    WaitFuture,
+    ApiError, AttachOptions, Backend, BuildStream, ByteStream, ContainerAttach,
+    ContainerCommitOptions, ContainerListOptions, ContainerLogs, ContainerPathStat, DataUsage,
+    DataUsageOptions, ErrorKind, EventFeed, EventsQuery, ExecStartOptions, ExtractOptions, Filters,
+    ImageBuildOptions, ImageImportOptions, ImageListOptions, ImagePullOptions, ImageRemoveOptions,
+    LogsOptions, PullStream, RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions,
+    StreamSession, TtySize, WaitCondition, WaitFuture,
 };
 use berth_core::container::StopSignal;
 use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
@@ -57,6 +58,7 @@ use streams::Execs;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+#[derive(Clone)]
 pub struct DaemonBackend {
     engine: EngineHandle<RealHost>,
     /// For what changes no shared state: streams, terminal sizes, image
@@ -811,6 +813,14 @@ impl Backend for DaemonBackend {
 
     async fn image_history(&self, name: String) -> Result<Vec<ImageHistoryResponseItem>, ApiError> {
         commit::history(&self.oci, name).await
+    }
+
+    async fn image_build(
+        &self,
+        options: ImageBuildOptions,
+        context: RequestBody,
+    ) -> Result<BuildStream, ApiError> {
+        build::build(self.clone(), options, context).await
     }
 
     async fn container_commit(&self, options: ContainerCommitOptions) -> Result<String, ApiError> {

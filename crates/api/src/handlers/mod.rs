@@ -1,6 +1,7 @@
 //! From a hyper request to a response: version prefix, route, version check,
 //! the route's handler, and errors rendered in one place.
 
+mod build;
 mod container;
 mod events;
 mod exec;
@@ -183,6 +184,7 @@ async fn dispatch<B: Backend>(
         Route::ImagePush { name } => image::push(backend, name, request).await,
         Route::ImageHistory { name } => image::history(backend, name).await,
         Route::ContainerCommit => image::commit(backend, request).await,
+        Route::Build => build::build(backend, request).await,
         Route::ImageLoad => image::load(backend, request).await,
         Route::ImageSave { name } => image::save(backend, name, request.uri()).await,
         Route::VolumeList => volume::list(backend, request.uri()).await,

@@ -38,12 +38,12 @@ mod streams;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::{
-    ApiError, AttachOptions, Backend, ByteStream, ContainerAttach, ContainerCommitOptions,
-    ContainerListOptions, ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions,
-    EventActor, EventFeed, EventMessage, EventsQuery, ExecStartOptions, ExtractOptions, Filters,
-    ImageImportOptions, ImageListOptions, ImagePullOptions, ImageRemoveOptions, LogsOptions,
-    PullStream, RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession,
-    TtySize, WaitCondition, WaitFuture,
+    ApiError, AttachOptions, Backend, BuildMessage, BuildStream, ByteStream, ContainerAttach,
+    ContainerCommitOptions, ContainerListOptions, ContainerLogs, ContainerPathStat, DataUsage,
+    DataUsageOptions, EventActor, EventFeed, EventMessage, EventsQuery, ExecStartOptions,
+    ExtractOptions, Filters, ImageBuildOptions, ImageImportOptions, ImageListOptions,
+    ImagePullOptions, ImageRemoveOptions, LogsOptions, PullStream, RemoveOptions, RequestBody,
+    StatsOptions, StatsStream, StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
 };
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
@@ -103,6 +103,7 @@ pub enum Call {
     ImagePull(ImagePullOptions),
     ImageTag(String, String, Option<String>),
     ImageHistory(String),
+    ImageBuild(ImageBuildOptions),
     ContainerCommit(ContainerCommitOptions),
     ImageList(ImageListOptions),
     ImageInspect(String),
@@ -504,6 +505,18 @@ impl Backend for StubBackend {
     async fn image_history(&self, name: String) -> Result<Vec<ImageHistoryResponseItem>, ApiError> {
         self.record(Call::ImageHistory(name));
         Ok(Vec::new())
+    }
+
+    async fn image_build(
+        &self,
+        options: ImageBuildOptions,
+        _context: RequestBody,
+    ) -> Result<BuildStream, ApiError> {
+        self.record(Call::ImageBuild(options));
+        Ok(Box::pin(futures::stream::iter([
+            Ok(BuildMessage::Stream("Step 1/1 : FROM busybox\n".to_owned())),
+            Ok(BuildMessage::Aux(format!("sha256:{}", "b".repeat(64)))),
+        ])))
     }
 
     async fn container_commit(&self, options: ContainerCommitOptions) -> Result<String, ApiError> {

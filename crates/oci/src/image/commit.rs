@@ -166,6 +166,37 @@ impl ImageStore {
     }
 }
 
+impl ImageStore {
+    /// The build cache: a listed image made on `parent` by the step
+    /// `created_by` (whose text carries a `COPY`'s content checksum) with
+    /// `config`, as the classic builder's cache finds one.
+    pub fn find_child(
+        &self,
+        parent: Option<&ImageId>,
+        created_by: &str,
+        config: &ImageConfig,
+    ) -> Result<Option<ImageId>> {
+        let parent = parent.map(ToString::to_string).unwrap_or_default();
+        let hexes: Vec<String> = self.lock().images.keys().cloned().collect();
+        for hex in hexes {
+            let id = ImageId::from_hex(hex);
+            let Ok(doc) = self.document(&id) else {
+                continue;
+            };
+            if doc.parent == parent
+                && doc.config == *config
+                && doc
+                    .history
+                    .last()
+                    .is_some_and(|h| h.created_by == created_by)
+            {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+}
+
 fn scratch() -> ImageDocument {
     ImageDocument {
         architecture: go_arch().to_owned(),
@@ -311,6 +342,28 @@ mod tests {
             ]
         );
         assert_eq!(history[1].comment, "made");
+
+        // The cache finds a child by parent, step and config only.
+        let key = "/bin/sh -c #(nop)  ENV A=1";
+        let found = store.find_child(Some(&made.id), key, &ImageConfig::default());
+        assert_eq!(found.unwrap(), Some(top.id.clone()));
+        assert_eq!(
+            store
+                .find_child(Some(&base.id), key, &ImageConfig::default())
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .find_child(Some(&made.id), "other", &ImageConfig::default())
+                .unwrap(),
+            None
+        );
+        let other = ImageConfig {
+            user: "x".into(),
+            ..ImageConfig::default()
+        };
+        assert_eq!(store.find_child(Some(&made.id), key, &other).unwrap(), None);
     }
 
     #[test]

@@ -93,7 +93,7 @@ impl ImageStore {
         Ok(items)
     }
 
-    fn document(&self, id: &ImageId) -> Result<ImageDocument> {
+    pub(super) fn document(&self, id: &ImageId) -> Result<ImageDocument> {
         let path = self.dir.join(id.hex()).join("config.json");
         let bytes = fs::read(&path).map_err(Error::io("read", &path))?;
         serde_json::from_slice(&bytes).map_err(|e| Error::CorruptStore {

@@ -197,6 +197,16 @@ impl ImageStore {
         &self.dir
     }
 
+    /// A temp directory on the store's file system (a build's context and
+    /// layers, which move into the blob store by rename); gone when
+    /// dropped, and swept by [`ImageStore::open`] after a crash.
+    pub fn scratch_dir(&self, prefix: &str) -> Result<tempfile::TempDir> {
+        tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(self.dir.join(TMP))
+            .map_err(Error::io("create temp dir in", self.dir.join(TMP)))
+    }
+
     /// Where the blob `sha256:<hex>` lives.
     pub(crate) fn blob_path(&self, hex: &str) -> PathBuf {
         self.dir.join(BLOBS).join(hex)

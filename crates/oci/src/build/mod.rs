@@ -1,0 +1,199 @@
+//! The classic builder's file-system half: the Dockerfile's syntax
+//! ([`dockerfile`]), the build context unpacked from the request, and the
+//! layer a `COPY` makes, with the content checksum its cache key carries.
+//! The steps themselves (containers for `RUN`, commits, the cache) are
+//! berthd's.
+
+pub mod dockerfile;
+
+use std::fs;
+use std::io::{BufWriter, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::image::unpack_hex;
+
+/// Unpacks the build context (a tar stream, as the docker CLI sends it,
+/// `.dockerignore` already applied) into `dir`.
+pub fn unpack_context(reader: impl Read, dir: &Path) -> Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_mtime(true);
+    archive
+        .unpack(dir)
+        .map_err(|e| Error::Archive(format!("read the build context: {e}")))
+}
+
+/// A context path as an instruction names it: relative, never above the
+/// context.
+pub fn context_path(context: &Path, name: &str) -> Result<PathBuf> {
+    let rel = Path::new(name.trim_start_matches('/'));
+    if rel.components().any(|c| c == Component::ParentDir) {
+        return Err(Error::Archive(format!(
+            "forbidden path outside the build context: {name}"
+        )));
+    }
+    Ok(context.join(rel))
+}
+
+/// What a `COPY` wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyLayer {
+    /// `sha256:` over the copied names, modes, owners and contents (not
+    /// times): the cache key's `file:`/`dir:` part.
+    pub checksum: String,
+}
+
+/// Writes the layer of `COPY sources dest` to `out`: a file goes to `dest`
+/// (or into it when `dest` ends in `/` or there are several sources), a
+/// directory's contents into `dest`. Owners are `chown` (root by default),
+/// modes `chmod` when given.
+pub fn write_copy_layer(
+    sources: &[PathBuf],
+    dest: &str,
+    chown: (u64, u64),
+    chmod: Option<u32>,
+    out: &Path,
+) -> Result<CopyLayer> {
+    let file = fs::File::create(out).map_err(Error::io("create", out))?;
+    let mut tar = tar::Builder::new(BufWriter::new(file));
+    let mut hasher = Sha256::new();
+    let into_dir = dest.ends_with('/') || sources.len() > 1;
+    let dest = dest.trim_start_matches('/').trim_end_matches('/');
+    let mut add = |source: &Path, name: String| -> Result<()> {
+        let md = fs::symlink_metadata(source).map_err(Error::io("stat", source))?;
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata(&md);
+        header.set_uid(chown.0);
+        header.set_gid(chown.1);
+        if let Some(mode) = chmod {
+            header.set_mode(mode);
+        }
+        hasher.update(name.as_bytes());
+        hasher.update(header.mode().unwrap_or(0).to_le_bytes());
+        hasher.update(chown.0.to_le_bytes());
+        hasher.update(chown.1.to_le_bytes());
+        let err = |e: std::io::Error| Error::Archive(format!("write layer: {e}"));
+        if md.file_type().is_symlink() {
+            let target = fs::read_link(source).map_err(Error::io("read link", source))?;
+            hasher.update(target.as_os_str().as_encoded_bytes());
+            header.set_size(0);
+            tar.append_link(&mut header, &name, &target).map_err(err)?;
+        } else if md.is_file() {
+            let mut data = Vec::with_capacity(md.size() as usize);
+            fs::File::open(source)
+                .and_then(|mut f| f.read_to_end(&mut data))
+                .map_err(Error::io("read", source))?;
+            hasher.update(&data);
+            tar.append_data(&mut header, &name, &data[..])
+                .map_err(err)?;
+        } else if md.is_dir() {
+            header.set_size(0);
+            tar.append_data(&mut header, &name, std::io::empty())
+                .map_err(err)?;
+        }
+        Ok(())
+    };
+    let mut kind = "file";
+    for source in sources {
+        let md = fs::symlink_metadata(source).map_err(|_| {
+            Error::Archive(format!(
+                "COPY failed: file not found in build context or excluded by .dockerignore: stat {}: file does not exist",
+                source.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            ))
+        })?;
+        if md.is_dir() {
+            kind = "dir";
+            let mut stack = vec![(source.clone(), dest.to_owned())];
+            while let Some((dir, name)) = stack.pop() {
+                let mut entries: Vec<_> = fs::read_dir(&dir)
+                    .map_err(Error::io("list", &dir))?
+                    .filter_map(|e| e.ok().map(|e| e.file_name()))
+                    .collect();
+                entries.sort();
+                for entry in entries {
+                    let path = dir.join(&entry);
+                    let child = join(&name, &entry.to_string_lossy());
+                    add(&path, child.clone())?;
+                    if path.is_dir() && !path.is_symlink() {
+                        stack.push((path, child));
+                    }
+                }
+            }
+        } else {
+            let base = source
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let name = if into_dir {
+                join(dest, &base)
+            } else {
+                dest.to_owned()
+            };
+            add(source, name)?;
+        }
+    }
+    let mut writer = tar
+        .into_inner()
+        .map_err(|e| Error::Archive(format!("write layer: {e}")))?;
+    writer.flush().map_err(Error::io("write", out))?;
+    Ok(CopyLayer {
+        checksum: format!("{kind}:{}", unpack_hex(&hasher.finalize())),
+    })
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(layer: &Path) -> Vec<String> {
+        tar::Archive::new(fs::File::open(layer).unwrap())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn copies_files_and_directories_and_checksums_content() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ctx = tmp.path().join("ctx");
+        fs::create_dir_all(ctx.join("src/sub")).unwrap();
+        fs::write(ctx.join("a.txt"), b"a").unwrap();
+        fs::write(ctx.join("src/sub/b"), b"b").unwrap();
+        let out = tmp.path().join("layer.tar");
+        let one = write_copy_layer(&[ctx.join("a.txt")], "/app/x.txt", (0, 0), None, &out).unwrap();
+        assert_eq!(names(&out), ["app/x.txt"]);
+        assert!(one.checksum.starts_with("file:"));
+        let dir = write_copy_layer(&[ctx.join("src")], "/app/", (0, 0), None, &out).unwrap();
+        assert_eq!(names(&out), ["app/sub", "app/sub/b"]);
+        assert!(dir.checksum.starts_with("dir:"));
+        // Same content, same key; changed content or owner, another.
+        let again =
+            write_copy_layer(&[ctx.join("a.txt")], "/app/x.txt", (0, 0), None, &out).unwrap();
+        assert_eq!(again, one);
+        fs::write(ctx.join("a.txt"), b"changed").unwrap();
+        let changed =
+            write_copy_layer(&[ctx.join("a.txt")], "/app/x.txt", (0, 0), None, &out).unwrap();
+        assert_ne!(changed, one);
+        let owned =
+            write_copy_layer(&[ctx.join("a.txt")], "/app/x.txt", (1, 1), None, &out).unwrap();
+        assert_ne!(owned, changed);
+        let err = write_copy_layer(&[ctx.join("nope")], "/x", (0, 0), None, &out).unwrap_err();
+        assert!(
+            err.to_string().contains("file not found in build context"),
+            "{err}"
+        );
+        assert!(context_path(&ctx, "../etc/passwd").is_err());
+    }
+}
