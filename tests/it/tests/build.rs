@@ -140,8 +140,12 @@ fn build_runs_caches_and_follows_the_context() {
         files.contains("msg.txt") && !files.contains("secret.txt"),
         "{files}"
     );
-    // No intermediate container is left.
+    // No intermediate container is left; intermediate images show with -a.
     assert_eq!(sb.docker(&["ps", "-aq"]).ok(), "");
+    let listed = sb.docker(&["images", "--format", "{{.Repository}}"]).ok();
+    assert!(!listed.contains("<none>"), "{listed}");
+    let all = sb.docker(&["images", "-a", "-q"]).ok();
+    assert_eq!(all.lines().count(), 7, "{all}");
 
     // Unchanged: every step after FROM from the cache, the same image.
     let id = sb.inspect("app:v1")["Id"].clone();

@@ -130,6 +130,15 @@ pub async fn tag(
         .map_err(api_error)
 }
 
+/// How many of `images` name each image as their parent.
+pub(super) fn child_counts(images: &[Image]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for image in images.iter().filter(|i| !i.parent.is_empty()) {
+        *counts.entry(image.parent.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
 pub(super) fn users_of<'a>(
     image: &Image,
     containers: &'a [Arc<Container>],
@@ -158,8 +167,15 @@ pub async fn list(
     };
     let before = created(filter.before())?;
     let since = created(filter.since())?;
+    let children = child_counts(&images);
     Ok(images
         .iter()
+        // A build's intermediate images only with `-a`, as dockerd.
+        .filter(|image| {
+            options.all
+                || !image.repo_tags.is_empty()
+                || !children.contains_key(&image.id.to_string())
+        })
         .filter(|image| {
             let labels = image.config.labels.clone().unwrap_or_default();
             let facts = ImageFacts {

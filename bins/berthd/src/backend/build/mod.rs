@@ -19,7 +19,7 @@ use berth_api::{
 use berth_core::image::ImageRecordKind;
 use berth_core::ports::StagedImage;
 use berth_oci::build::dockerfile::{self, expand, Args, Instruction};
-use berth_oci::build::{context_path, unpack_context, write_copy_layer};
+use berth_oci::build::{context_path, unpack_context};
 use berth_oci::image::{apply_changes, ChildImage, ImageConfig, ImageId, NewLayer};
 use berth_oci::RepoTag;
 use bollard_stubs::models::ContainerCreateBody;
@@ -29,6 +29,8 @@ use tokio_util::io::SyncIoBridge;
 
 use super::archive::INIT_PATHS;
 use super::{api_error, oci_error, DaemonBackend};
+
+mod copy;
 
 /// Build args usable without an `ARG` (dockerd's `builtinAllowedBuildArgs`).
 const PREDEFINED_ARGS: &[&str] = &[
@@ -123,7 +125,7 @@ struct Builder {
     author: String,
 }
 
-fn refused(what: String) -> ApiError {
+pub(super) fn refused(what: String) -> ApiError {
     ApiError::not_implemented(what)
 }
 
@@ -478,97 +480,6 @@ impl Builder {
         Ok(staged.id)
     }
 
-    async fn copy(&mut self, step: &Instruction) -> Result<(), ApiError> {
-        let keyword = step.keyword.as_str();
-        let mut chown = (0, 0);
-        let mut chmod = None;
-        for (flag, value) in &step.flags {
-            match flag.as_str() {
-                "chown" => chown = numeric_owner(value)?,
-                "chmod" => {
-                    chmod = Some(u32::from_str_radix(value, 8).map_err(|_| {
-                        ApiError::invalid_parameter(format!("invalid chmod: {value}"))
-                    })?)
-                }
-                _ => {
-                    return Err(refused(format!(
-                        "berth's builder does not support {keyword} --{flag}"
-                    )))
-                }
-            }
-        }
-        let words: Vec<String> = match &step.args {
-            Args::Exec(v) => v.iter().map(|w| self.expanded(w)).collect(),
-            Args::Shell(s) => s.split_whitespace().map(|w| self.expanded(w)).collect(),
-        };
-        let Some((dest, sources)) = words.split_last().filter(|(_, s)| !s.is_empty()) else {
-            return Err(ApiError::invalid_parameter(format!(
-                "{keyword} requires at least two arguments, but only one was provided. Destination could not be determined."
-            )));
-        };
-        let mut paths = Vec::new();
-        for source in sources {
-            if source.contains("://") {
-                return Err(refused(format!(
-                    "berth's builder does not {keyword} remote URLs ({source}): download it with RUN"
-                )));
-            }
-            if source.contains(['*', '?', '[']) {
-                return Err(refused(format!(
-                    "berth's builder does not expand wildcards in {keyword} ({source}): name the files"
-                )));
-            }
-            let path = context_path(&self.context, source).map_err(oci_error)?;
-            if keyword == "ADD" && is_archive(&path) {
-                return Err(refused(format!(
-                    "berth's builder does not extract archives with ADD ({source}): COPY it and extract it with RUN"
-                )));
-            }
-            paths.push(path);
-        }
-        let dest = if dest.starts_with('/') {
-            dest.clone()
-        } else {
-            let base = self.config.working_dir.trim_end_matches('/');
-            format!("{base}/{dest}")
-        };
-        let layer_file = self
-            .backend
-            .oci
-            .images()
-            .scratch_dir("copy-")
-            .map_err(oci_error)?;
-        let layer_path = layer_file.path().join("layer.tar");
-        let (tar_path, copy_dest) = (layer_path.clone(), dest.clone());
-        let written = tokio::task::spawn_blocking(move || {
-            write_copy_layer(&paths, &copy_dest, chown, chmod, &tar_path)
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("copy task failed: {e}")))?
-        .map_err(oci_error)?;
-        let created_by = format!(
-            "/bin/sh -c #(nop) {keyword} {} in {dest} ",
-            written.checksum
-        );
-        if self.use_cache(&created_by)? {
-            return Ok(());
-        }
-        let parent = self.image.clone();
-        let child = self.child(created_by);
-        let staged = self
-            .backend
-            .oci
-            .blocking(move |_, images| {
-                images.stage_child(parent.as_ref(), NewLayer::Tar(&layer_path), child)
-            })
-            .await
-            .map_err(oci_error)?;
-        self.record(&staged.id, staged.size, None).await?;
-        self.say(format!(" ---> {}\n", staged.id.short()));
-        self.image = Some(staged.id);
-        Ok(())
-    }
-
     fn child(&self, created_by: String) -> ChildImage {
         ChildImage {
             config: self.config.clone(),
@@ -638,26 +549,4 @@ fn json_or_text(args: &Args) -> String {
         Args::Exec(v) => serde_json::to_string(v).unwrap_or_default(),
         Args::Shell(s) => format!("[\"/bin/sh\" \"-c\" {s:?}]"),
     }
-}
-
-/// `--chown=UID[:GID]`; names would need the image's `/etc/passwd`.
-fn numeric_owner(value: &str) -> Result<(u64, u64), ApiError> {
-    let (user, group) = value.split_once(':').unwrap_or((value, value));
-    match (user.parse(), group.parse()) {
-        (Ok(u), Ok(g)) => Ok((u, g)),
-        _ => Err(refused(format!(
-            "berth's builder takes numeric --chown only (uid[:gid]), not {value}"
-        ))),
-    }
-}
-
-/// A tar or gzip file, which `ADD` would extract.
-fn is_archive(path: &std::path::Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 262];
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return false;
-    };
-    let n = file.read(&mut head).unwrap_or(0);
-    (n >= 2 && head[..2] == [0x1f, 0x8b]) || (n >= 262 && &head[257..262] == b"ustar")
 }
