@@ -221,6 +221,28 @@ fn a_failing_run_stops_the_build_and_run_has_the_network() {
         .ok();
     assert!(out.contains("1 packets received"), "{out}");
 
+    // ADD extracts a local archive; COPY copies it as it is.
+    let ctx = context(
+        &sb,
+        "add",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nADD files.tar /opt/\nCOPY files.tar /copied/\nCMD [\"sh\", \"-c\", \"cat /opt/dir/f; ls /copied\"]\n",
+        )],
+    );
+    std::fs::create_dir_all(format!("{ctx}/dir")).unwrap();
+    std::fs::write(format!("{ctx}/dir/f"), "extracted\n").unwrap();
+    let tar = std::process::Command::new("tar")
+        .args(["-cf", "files.tar", "dir"])
+        .current_dir(&ctx)
+        .status();
+    assert!(tar.unwrap().success());
+    sb.docker(&["build", "-q", "-t", "added", &ctx]).ok();
+    assert_eq!(
+        sb.docker(&["run", "--rm", "added"]).ok(),
+        "extracted\nfiles.tar\n"
+    );
+
     let ctx = context(&sb, "bad", &[("Dockerfile", "FROM busybox\nFOO bar\n")]);
     let err = sb.docker(&["build", &ctx]).err();
     assert!(err.contains("unknown instruction: foo"), "{err}");

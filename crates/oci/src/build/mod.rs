@@ -144,6 +144,51 @@ pub fn write_copy_layer(
     })
 }
 
+/// Writes the layer of `ADD archive dest`: the archive's (plain or gzip)
+/// entries under the directory `dest`, as dockerd extracts a local tar.
+pub fn write_archive_layer(archive: &Path, dest: &str, out: &Path) -> Result<CopyLayer> {
+    let bytes = fs::read(archive).map_err(Error::io("read", archive))?;
+    let checksum = format!("file:{}", unpack_hex(&Sha256::digest(&bytes)));
+    let reader: Box<dyn Read> = if bytes.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(&bytes[..]))
+    } else {
+        Box::new(&bytes[..])
+    };
+    let dest = dest.trim_start_matches('/').trim_end_matches('/');
+    let file = fs::File::create(out).map_err(Error::io("create", out))?;
+    let mut tar = tar::Builder::new(BufWriter::new(file));
+    let err = |e: std::io::Error| Error::Archive(format!("ADD {}: {e}", archive.display()));
+    let mut source = tar::Archive::new(reader);
+    for entry in source.entries().map_err(err)? {
+        let mut entry = entry.map_err(err)?;
+        let rel = entry.path().map_err(err)?.into_owned();
+        if rel.components().any(|c| c == Component::ParentDir) {
+            return Err(Error::Archive(format!(
+                "ADD {}: entry {} is outside of the destination",
+                archive.display(),
+                rel.display()
+            )));
+        }
+        let rel = rel.to_string_lossy().trim_start_matches("./").to_owned();
+        if rel.is_empty() || rel == "." {
+            continue;
+        }
+        let mut header = entry.header().clone();
+        let name = join(dest, &rel);
+        if entry.header().entry_type().is_hard_link() {
+            let target = entry.link_name().map_err(err)?.unwrap_or_default();
+            let target = join(dest, target.to_string_lossy().trim_start_matches("./"));
+            tar.append_link(&mut header, &name, target).map_err(err)?;
+        } else {
+            tar.append_data(&mut header, &name, &mut entry)
+                .map_err(err)?;
+        }
+    }
+    let mut writer = tar.into_inner().map_err(err)?;
+    writer.flush().map_err(Error::io("write", out))?;
+    Ok(CopyLayer { checksum })
+}
+
 fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() {
         name.to_owned()
@@ -195,5 +240,22 @@ mod tests {
             "{err}"
         );
         assert!(context_path(&ctx, "../etc/passwd").is_err());
+    }
+
+    #[test]
+    fn an_added_archive_is_extracted_under_the_destination() {
+        let tmp = tempfile::tempdir().unwrap();
+        let archive = tmp.path().join("a.tar.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&crate::image::tests::tarball(&[
+            ("./x/y", b"1"),
+            ("z", b"22"),
+        ]))
+        .unwrap();
+        fs::write(&archive, gz.finish().unwrap()).unwrap();
+        let out = tmp.path().join("layer.tar");
+        let layer = write_archive_layer(&archive, "/opt/", &out).unwrap();
+        assert!(layer.checksum.starts_with("file:"));
+        assert_eq!(names(&out), ["opt/x/y", "opt/z"]);
     }
 }

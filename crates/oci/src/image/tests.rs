@@ -3,7 +3,7 @@
 use super::*;
 
 /// A tar of regular files (mode 755, owned by root), for the store's tests.
-pub(super) fn tarball(files: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn tarball(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in files {
         let mut h = tar::Header::new_gnu();

@@ -3,7 +3,7 @@
 
 use berth_api::ApiError;
 use berth_oci::build::dockerfile::{Args, Instruction};
-use berth_oci::build::{context_path, write_copy_layer};
+use berth_oci::build::{context_path, write_archive_layer, write_copy_layer};
 use berth_oci::image::NewLayer;
 
 use super::{oci_error, refused, Builder};
@@ -50,12 +50,20 @@ impl Builder {
                 )));
             }
             let path = context_path(&self.context, source).map_err(oci_error)?;
-            if keyword == "ADD" && is_archive(&path) {
-                return Err(refused(format!(
-                    "berth's builder does not extract archives with ADD ({source}): COPY it and extract it with RUN"
-                )));
-            }
             paths.push(path);
+        }
+        // ADD extracts a local tar (plain or gzip) into the destination.
+        let extract = keyword == "ADD" && paths.iter().any(|p| is_archive(p));
+        if extract && (chown != (0, 0) || chmod.is_some()) {
+            return Err(refused(
+                "berth's builder does not apply --chown or --chmod to an extracted archive"
+                    .to_owned(),
+            ));
+        }
+        if extract && paths.len() > 1 {
+            return Err(refused(
+                "berth's builder extracts one archive per ADD: give the archive alone".to_owned(),
+            ));
         }
         let dest = if dest.starts_with('/') {
             dest.clone()
@@ -71,8 +79,9 @@ impl Builder {
             .map_err(oci_error)?;
         let layer_path = layer_file.path().join("layer.tar");
         let (tar_path, copy_dest) = (layer_path.clone(), dest.clone());
-        let written = tokio::task::spawn_blocking(move || {
-            write_copy_layer(&paths, &copy_dest, chown, chmod, &tar_path)
+        let written = tokio::task::spawn_blocking(move || match paths.as_slice() {
+            [archive] if extract => write_archive_layer(archive, &copy_dest, &tar_path),
+            _ => write_copy_layer(&paths, &copy_dest, chown, chmod, &tar_path),
         })
         .await
         .map_err(|e| ApiError::internal(format!("copy task failed: {e}")))?
@@ -112,7 +121,7 @@ fn numeric_owner(value: &str) -> Result<(u64, u64), ApiError> {
     }
 }
 
-/// A tar or gzip file, which `ADD` would extract.
+/// A tar or gzip file, which `ADD` extracts.
 fn is_archive(path: &std::path::Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 262];
