@@ -27,16 +27,17 @@ pub fn unpack_context(reader: impl Read, dir: &Path) -> Result<()> {
         .map_err(|e| Error::Archive(format!("read the build context: {e}")))
 }
 
-/// A context path as an instruction names it: relative, never above the
-/// context.
-pub fn context_path(context: &Path, name: &str) -> Result<PathBuf> {
+/// A source path as an instruction names it, under `root` (the context,
+/// or a stage's rootfs for `COPY --from`): `..` is refused, and symlinks
+/// on the way are followed inside `root`, never to the host's files.
+pub fn context_path(root: &Path, name: &str) -> Result<PathBuf> {
     let rel = Path::new(name.trim_start_matches('/'));
     if rel.components().any(|c| c == Component::ParentDir) {
         return Err(Error::Archive(format!(
             "forbidden path outside the build context: {name}"
         )));
     }
-    Ok(context.join(rel))
+    crate::archive::resolve_in_root(root, name).map_err(|e| Error::Archive(e.to_string()))
 }
 
 /// What a `COPY` wrote.
@@ -240,6 +241,12 @@ mod tests {
             "{err}"
         );
         assert!(context_path(&ctx, "../etc/passwd").is_err());
+        // A link in the context cannot reach the host's files.
+        std::os::unix::fs::symlink("/etc", ctx.join("host")).unwrap();
+        assert_eq!(
+            context_path(&ctx, "host/passwd").unwrap(),
+            ctx.join("etc/passwd")
+        );
     }
 
     #[test]
