@@ -246,6 +246,13 @@ fn a_failing_run_stops_the_build_and_run_has_the_network() {
     let ctx = context(&sb, "bad", &[("Dockerfile", "FROM busybox\nFOO bar\n")]);
     let err = sb.docker(&["build", &ctx]).err();
     assert!(err.contains("unknown instruction: foo"), "{err}");
+    let err = sb.docker(&["build", "--memory", "64m", &ctx]).err();
+    assert!(
+        err.contains("does not support the build option memory="),
+        "{err}"
+    );
+    let err = sb.docker(&["build", "-t", "Bad:Tag", &ctx]).err();
+    assert!(err.contains("invalid reference format"), "{err}");
     let ctx = context(
         &sb,
         "url",
@@ -253,6 +260,40 @@ fn a_failing_run_stops_the_build_and_run_has_the_network() {
     );
     let err = sb.docker(&["build", &ctx]).err();
     assert!(err.contains("does not ADD remote URLs"), "{err}");
+}
+
+#[test]
+fn multi_stage_copies_from_a_stage_and_target_stops_at_one() {
+    let sb = Sandbox::with_busybox();
+    let ctx = context(
+        &sb,
+        "stages",
+        &[(
+            "Dockerfile",
+            "ARG BASE=busybox\nFROM $BASE AS builder\nRUN echo made in a stage > /artifact\nFROM busybox\nCOPY --from=builder /artifact /final\nCOPY --from=0 /artifact /again\nCMD [\"cat\", \"/final\", \"/again\"]\n",
+        )],
+    );
+    sb.docker(&["build", "-t", "staged", &ctx]).ok();
+    assert_eq!(
+        sb.docker(&["run", "--rm", "staged"]).ok(),
+        "made in a stage\nmade in a stage\n"
+    );
+    let err = sb
+        .docker(&["run", "--rm", "staged", "ls", "/artifact"])
+        .err();
+    assert!(err.contains("No such file"), "{err}");
+    sb.docker(&["build", "--target", "builder", "-t", "first", &ctx])
+        .ok();
+    assert_eq!(
+        sb.docker(&["run", "--rm", "first", "cat", "/artifact"])
+            .ok(),
+        "made in a stage\n"
+    );
+    let err = sb.docker(&["build", "--target", "nope", &ctx]).err();
+    assert!(
+        err.contains("failed to reach build target nope in Dockerfile"),
+        "{err}"
+    );
 }
 
 #[test]

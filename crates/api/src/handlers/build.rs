@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use http::{Request, Response};
+use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 use serde_json::json;
 
@@ -44,7 +44,29 @@ pub(super) async fn build<B: Backend>(
     backend: &B,
     request: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, ApiError> {
-    let uri = request.uri().clone();
+    let options = options(request.uri());
+    let mut context = RequestBody::from_incoming(request.into_body());
+    let options = match options {
+        Ok(options) => options,
+        Err(err) => {
+            // Read the context first: a reply sent with request bytes
+            // unread resets the connection before the client reads it.
+            let _ = tokio::io::copy(&mut context, &mut tokio::io::sink()).await;
+            return Err(err);
+        }
+    };
+    let mut messages = backend.image_build(options, context).await?;
+    let first = match messages.next().await {
+        Some(Err(err)) => return Err(err),
+        first => first,
+    };
+    let lines = futures::stream::iter(first)
+        .chain(messages)
+        .map(|message| Bytes::from(line(&message)));
+    Ok(streaming_response(CONTENT_TYPE_JSON, lines))
+}
+
+fn options(uri: &Uri) -> Result<ImageBuildOptions, ApiError> {
     if let Some(query) = uri.query() {
         for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
             if !TAKEN.contains(&name.as_ref()) && !unset(&name, &value) {
@@ -60,37 +82,27 @@ pub(super) async fn build<B: Backend>(
             }
         }
     }
-    let build_args = match query_param(&uri, "buildargs").filter(|v| !v.is_empty()) {
+    let build_args = match query_param(uri, "buildargs").filter(|v| !v.is_empty()) {
         Some(json) => serde_json::from_str::<Option<BTreeMap<String, Option<String>>>>(&json)
             .map_err(|e| ApiError::invalid_parameter(format!("invalid buildargs: {e}")))?
             .unwrap_or_default(),
         None => BTreeMap::new(),
     };
-    let options = ImageBuildOptions {
-        tags: query_params(&uri, "t")
+    Ok(ImageBuildOptions {
+        tags: query_params(uri, "t")
             .into_iter()
             .filter(|t| !t.is_empty())
             .collect(),
-        dockerfile: query_param(&uri, "dockerfile")
+        dockerfile: query_param(uri, "dockerfile")
             .filter(|d| !d.is_empty())
             .unwrap_or_else(|| "Dockerfile".to_owned()),
         build_args,
-        no_cache: bool_param(&uri, "nocache"),
-        remove: query_param(&uri, "rm").is_none_or(|_| bool_param(&uri, "rm")),
-        force_remove: bool_param(&uri, "forcerm"),
-        target: query_param(&uri, "target").unwrap_or_default(),
-        quiet: bool_param(&uri, "q"),
-    };
-    let context = RequestBody::from_incoming(request.into_body());
-    let mut messages = backend.image_build(options, context).await?;
-    let first = match messages.next().await {
-        Some(Err(err)) => return Err(err),
-        first => first,
-    };
-    let lines = futures::stream::iter(first)
-        .chain(messages)
-        .map(|message| Bytes::from(line(&message)));
-    Ok(streaming_response(CONTENT_TYPE_JSON, lines))
+        no_cache: bool_param(uri, "nocache"),
+        remove: query_param(uri, "rm").is_none_or(|_| bool_param(uri, "rm")),
+        force_remove: bool_param(uri, "forcerm"),
+        target: query_param(uri, "target").unwrap_or_default(),
+        quiet: bool_param(uri, "q"),
+    })
 }
 
 /// One line of the stream, `\r\n`-terminated as dockerd's.

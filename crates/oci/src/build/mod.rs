@@ -22,9 +22,14 @@ pub fn unpack_context(reader: impl Read, dir: &Path) -> Result<()> {
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);
-    archive
+    let unpacked = archive
         .unpack(dir)
-        .map_err(|e| Error::Archive(format!("read the build context: {e}")))
+        .map_err(|e| Error::Archive(format!("read the build context: {e}")));
+    // Read the rest (the end-of-archive blocks, or what follows a bad
+    // entry): a reply sent with request bytes unread resets the connection
+    // before the client reads it.
+    let _ = std::io::copy(&mut archive.into_inner(), &mut std::io::sink());
+    unpacked
 }
 
 /// A source path as an instruction names it, under `root` (the context,

@@ -13,8 +13,10 @@ impl Builder {
         let keyword = step.keyword.as_str();
         let mut chown = (0, 0);
         let mut chmod = None;
+        let mut root = self.context.clone();
         for (flag, value) in &step.flags {
             match flag.as_str() {
+                "from" if keyword == "COPY" => root = self.source_root(value)?,
                 "chown" => chown = numeric_owner(value)?,
                 "chmod" => {
                     chmod = Some(u32::from_str_radix(value, 8).map_err(|_| {
@@ -49,7 +51,7 @@ impl Builder {
                     "berth's builder does not expand wildcards in {keyword} ({source}): name the files"
                 )));
             }
-            let path = context_path(&self.context, source).map_err(oci_error)?;
+            let path = context_path(&root, source).map_err(oci_error)?;
             paths.push(path);
         }
         // ADD extracts a local tar (plain or gzip) into the destination.
@@ -107,6 +109,22 @@ impl Builder {
         self.say(format!(" ---> {}\n", staged.id.short()));
         self.image = Some(staged.id);
         Ok(())
+    }
+
+    /// `COPY --from=`: a finished stage (by name or index) or an image;
+    /// its files, read in its rootfs.
+    fn source_root(&self, from: &str) -> Result<std::path::PathBuf, ApiError> {
+        let images = self.backend.oci.images();
+        let id = match self.finished_stage(from) {
+            Some(Some(id)) => id.clone(),
+            Some(None) => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "COPY --from={from}: the stage has no files (FROM scratch)"
+                )))
+            }
+            None => images.resolve(from).map_err(oci_error)?,
+        };
+        Ok(images.rootfs(&id))
     }
 }
 

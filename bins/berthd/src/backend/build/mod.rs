@@ -55,11 +55,6 @@ pub async fn build(
     options: ImageBuildOptions,
     context: RequestBody,
 ) -> Result<BuildStream, ApiError> {
-    let tags = options
-        .tags
-        .iter()
-        .map(|t| RepoTag::parse(t).map_err(oci_error))
-        .collect::<Result<Vec<_>, _>>()?;
     let dir = backend
         .oci
         .images()
@@ -79,6 +74,12 @@ pub async fn build(
     })
     .await
     .map_err(|e| ApiError::internal(format!("build task failed: {e}")))??;
+    // Checked once the context is read (see unpack_context).
+    let tags = options
+        .tags
+        .iter()
+        .map(|t| RepoTag::parse(t).map_err(oci_error))
+        .collect::<Result<Vec<_>, _>>()?;
     let (tx, rx) = mpsc::unbounded();
     let mut builder = Builder {
         context: dir.path().to_path_buf(),
@@ -87,6 +88,7 @@ pub async fn build(
         options,
         image: None,
         stage: None,
+        stages: Vec::new(),
         config: ImageConfig::default(),
         shell: vec!["/bin/sh".into(), "-c".into()],
         global_args: BTreeMap::new(),
@@ -112,8 +114,10 @@ struct Builder {
     context: PathBuf,
     /// The image so far (`None`: scratch, or no `FROM` yet).
     image: Option<ImageId>,
-    /// The `FROM`'s name (`AS name`), once seen.
+    /// The stage's name (`AS name`, or ""), once its `FROM` is seen.
     stage: Option<String>,
+    /// The finished stages' names and images.
+    stages: Vec<(String, Option<ImageId>)>,
     config: ImageConfig,
     shell: Vec<String>,
     /// `ARG`s before the `FROM`: usable in it, and declared again after.
@@ -145,7 +149,17 @@ impl Builder {
                 step.original
             ));
             match step.keyword.as_str() {
-                "FROM" => self.from(step).await?,
+                "FROM" => {
+                    if let Some(stage) = &self.stage {
+                        if !self.options.target.is_empty()
+                            && stage.eq_ignore_ascii_case(&self.options.target)
+                        {
+                            break;
+                        }
+                        self.finish_stage();
+                    }
+                    self.from(step).await?
+                }
                 "ARG" => self.arg(step).await?,
                 _ if self.stage.is_none() => {
                     return Err(ApiError::invalid_parameter(
@@ -176,6 +190,17 @@ impl Builder {
                 }
                 _ => self.metadata(step).await?,
             }
+        }
+        let target = &self.options.target;
+        if !target.is_empty()
+            && !self
+                .stage
+                .as_ref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(target))
+        {
+            return Err(ApiError::invalid_parameter(format!(
+                "failed to reach build target {target} in Dockerfile"
+            )));
         }
         let Some(image) = self.image.clone() else {
             return Err(ApiError::invalid_parameter(
@@ -235,12 +260,29 @@ impl Builder {
         expand(text, '\\', &|n| self.lookup(n))
     }
 
+    /// Ends the stage: its image is kept for `COPY --from` and `FROM`,
+    /// and the next stage starts afresh (global args stay).
+    fn finish_stage(&mut self) {
+        let name = self.stage.take().unwrap_or_default();
+        self.stages.push((name, self.image.take()));
+        self.config = ImageConfig::default();
+        self.shell = vec!["/bin/sh".into(), "-c".into()];
+        self.args.clear();
+        self.cmd_set = false;
+    }
+
+    /// A finished stage by name or index (`COPY --from=0`).
+    fn finished_stage(&self, name: &str) -> Option<&Option<ImageId>> {
+        self.stages
+            .iter()
+            .enumerate()
+            .find(|(i, (stage, _))| {
+                (!stage.is_empty() && stage.eq_ignore_ascii_case(name)) || i.to_string() == name
+            })
+            .map(|(_, (_, image))| image)
+    }
+
     async fn from(&mut self, step: &Instruction) -> Result<(), ApiError> {
-        if self.stage.is_some() {
-            return Err(refused(
-                "berth's builder builds one stage: a second FROM (a multi-stage Dockerfile) is not supported".to_owned(),
-            ));
-        }
         if let Some((flag, _)) = step.flags.first() {
             return Err(refused(format!(
                 "berth's builder does not support FROM --{flag}"
@@ -260,15 +302,23 @@ impl Builder {
                 )))
             }
         };
-        if !self.options.target.is_empty() && self.options.target != stage {
-            return Err(ApiError::invalid_parameter(format!(
-                "failed to reach build target {} in Dockerfile",
-                self.options.target
-            )));
-        }
         self.stage = Some(stage);
         if name == "scratch" {
             self.say(" ---> \n".to_owned());
+            return Ok(());
+        }
+        if let Some(base) = self.finished_stage(name).cloned() {
+            if let Some(id) = &base {
+                let image = self
+                    .backend
+                    .oci
+                    .images()
+                    .inspect(id.hex())
+                    .map_err(oci_error)?;
+                self.config = image.config;
+                self.say(format!(" ---> {}\n", id.short()));
+            }
+            self.image = base;
             return Ok(());
         }
         let images = self.backend.oci.images();
