@@ -227,7 +227,7 @@ fn a_failing_run_stops_the_build_and_run_has_the_network() {
         "add",
         &[(
             "Dockerfile",
-            "FROM busybox\nADD files.tar /opt/\nCOPY files.tar /copied/\nCMD [\"sh\", \"-c\", \"cat /opt/dir/f; ls /copied\"]\n",
+            "FROM busybox\nADD files.tar /opt/\nCOPY files.* d?r/* /copied/\nCMD [\"sh\", \"-c\", \"cat /opt/dir/f; ls /copied\"]\n",
         )],
     );
     std::fs::create_dir_all(format!("{ctx}/dir")).unwrap();
@@ -240,7 +240,7 @@ fn a_failing_run_stops_the_build_and_run_has_the_network() {
     sb.docker(&["build", "-q", "-t", "added", &ctx]).ok();
     assert_eq!(
         sb.docker(&["run", "--rm", "added"]).ok(),
-        "extracted\nfiles.tar\n"
+        "extracted\nf\nfiles.tar\n"
     );
 
     let ctx = context(&sb, "bad", &[("Dockerfile", "FROM busybox\nFOO bar\n")]);

@@ -45,6 +45,71 @@ pub fn context_path(root: &Path, name: &str) -> Result<PathBuf> {
     crate::archive::resolve_in_root(root, name).map_err(|e| Error::Archive(e.to_string()))
 }
 
+/// A source with wildcards (`*`, `?` in any component), matched under
+/// `root` as dockerd's `filepath.Match` does, sorted; no match is an error
+/// in dockerd's words.
+pub fn expand_sources(root: &Path, pattern: &str) -> Result<Vec<PathBuf>> {
+    let mut found = vec![PathBuf::new()];
+    for part in pattern.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        let mut next = Vec::new();
+        for rel in &found {
+            if !part.contains(['*', '?']) {
+                next.push(rel.join(part));
+                continue;
+            }
+            let dir = context_path(root, &rel.to_string_lossy())?;
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut names: Vec<String> = entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| glob_match(part, name))
+                .collect();
+            names.sort();
+            next.extend(names.into_iter().map(|n| rel.join(n)));
+        }
+        found = next;
+    }
+    let paths: Vec<PathBuf> = found
+        .iter()
+        .map(|rel| context_path(root, &rel.to_string_lossy()))
+        .collect::<Result<_>>()?;
+    let existing: Vec<PathBuf> = paths
+        .into_iter()
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect();
+    if existing.is_empty() {
+        return Err(Error::Archive(format!(
+            "COPY failed: no source files were specified ({pattern})"
+        )));
+    }
+    Ok(existing)
+}
+
+/// `*` (any run of characters) and `?` (one) within one path component.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
 /// What a `COPY` wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyLayer {
@@ -251,6 +316,30 @@ mod tests {
         assert_eq!(
             context_path(&ctx, "host/passwd").unwrap(),
             ctx.join("etc/passwd")
+        );
+    }
+
+    #[test]
+    fn wildcards_match_within_components() {
+        assert!(glob_match("*.txt", "a.txt") && glob_match("a?c", "abc"));
+        assert!(glob_match("*", "") && glob_match("a*b*c", "aXbYc"));
+        assert!(!glob_match("*.txt", "a.md") && !glob_match("a?c", "ac"));
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("src/x")).unwrap();
+        for f in ["src/b.txt", "src/a.txt", "src/c.md", "src/x/d.txt"] {
+            fs::write(tmp.path().join(f), b"").unwrap();
+        }
+        let got = expand_sources(tmp.path(), "src/*.txt").unwrap();
+        assert_eq!(
+            got,
+            [tmp.path().join("src/a.txt"), tmp.path().join("src/b.txt")]
+        );
+        let got = expand_sources(tmp.path(), "s?c/*/*.txt").unwrap();
+        assert_eq!(got, [tmp.path().join("src/x/d.txt")]);
+        let err = expand_sources(tmp.path(), "*.none").unwrap_err();
+        assert!(
+            err.to_string().contains("no source files were specified"),
+            "{err}"
         );
     }
 

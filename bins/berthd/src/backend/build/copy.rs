@@ -3,7 +3,7 @@
 
 use berth_api::ApiError;
 use berth_oci::build::dockerfile::{Args, Instruction};
-use berth_oci::build::{context_path, write_archive_layer, write_copy_layer};
+use berth_oci::build::{context_path, expand_sources, write_archive_layer, write_copy_layer};
 use berth_oci::image::NewLayer;
 
 use super::{oci_error, refused, Builder};
@@ -46,13 +46,21 @@ impl Builder {
                     "berth's builder does not {keyword} remote URLs ({source}): download it with RUN"
                 )));
             }
-            if source.contains(['*', '?', '[']) {
+            if source.contains('[') {
                 return Err(refused(format!(
-                    "berth's builder does not expand wildcards in {keyword} ({source}): name the files"
+                    "berth's builder does not expand [...] classes in {keyword} ({source}): use * or ?"
                 )));
             }
-            let path = context_path(&root, source).map_err(oci_error)?;
-            paths.push(path);
+            if source.contains(['*', '?']) {
+                paths.extend(expand_sources(&root, source).map_err(oci_error)?);
+            } else {
+                paths.push(context_path(&root, source).map_err(oci_error)?);
+            }
+        }
+        if paths.len() > 1 && !dest.ends_with('/') {
+            return Err(ApiError::invalid_parameter(format!(
+                "When using {keyword} with more than one source file, the destination must be a directory and end with a /"
+            )));
         }
         // ADD extracts a local tar (plain or gzip) into the destination.
         let extract = keyword == "ADD" && paths.iter().any(|p| is_archive(p));
