@@ -83,6 +83,10 @@ fn commit_with_changes_runs_and_history_shows_the_layer() {
         .ok();
     assert!(sizes.lines().all(|s| s != "0B"), "{sizes}");
 
+    // The base is a parent now: by id refused, as dockerd does.
+    let err = sb.docker(&["rmi", &base]).err();
+    assert!(err.contains("image has dependent child images"), "{err}");
+
     let err = sb.docker(&["commit", "nosuch"]).err();
     assert!(err.contains("No such container: nosuch"), "{err}");
     let err = sb.docker(&["commit", "-c", "RUN true", "src"]).err();

@@ -343,6 +343,16 @@ mod tests {
         );
         assert_eq!(history[1].comment, "made");
 
+        // A parent stays while a child does: by id refused, by its last
+        // name only untagged.
+        let err = store.plan_remove(made.id.hex(), true).unwrap_err();
+        assert!(
+            err.to_string().contains("image has dependent child images"),
+            "{err}"
+        );
+        let plan = store.plan_remove("made:v1", false).unwrap();
+        assert!(!plan.delete);
+
         // The cache finds a child by parent, step and config only.
         let key = "/bin/sh -c #(nop)  ENV A=1";
         let found = store.find_child(Some(&made.id), key, &ImageConfig::default());

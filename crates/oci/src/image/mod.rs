@@ -364,13 +364,22 @@ impl ImageStore {
                 .map(|(d, _)| d.clone())
                 .collect()
         };
+        // A parent of another image (a commit's, a build step's) stays
+        // while its children do, as in dockerd.
+        let has_children = |hex: &str| {
+            let parent = format!("sha256:{hex}");
+            index.images.keys().any(|other| {
+                self.document(&ImageId::from_hex(other.clone()))
+                    .is_ok_and(|doc| doc.parent == parent)
+            })
+        };
         match resolve(&index, reference)? {
             Resolved::Tag(name, hex) => {
                 // Docker: the image goes with its last tag, and with it the
                 // digests it was pulled by; a digest alone untags itself
                 // and deletes only an image with no tag left.
                 let tags = tags_of(&hex);
-                let delete = tags.iter().all(|t| *t == name);
+                let delete = tags.iter().all(|t| *t == name) && !has_children(&hex);
                 let mut untag = vec![name.clone()];
                 if delete {
                     untag.extend(digests_of(&hex).into_iter().filter(|d| *d != name));
@@ -382,6 +391,9 @@ impl ImageStore {
                 })
             }
             Resolved::Id(hex) => {
+                if has_children(&hex) {
+                    return Err(Error::ImageHasChildren(hex[..12].to_owned()));
+                }
                 let tags = tags_of(&hex);
                 if tags.len() > 1 && !force {
                     return Err(Error::ImageReferencedByTags(hex[..12].to_owned()));
