@@ -83,6 +83,27 @@ fn commit_with_changes_runs_and_history_shows_the_layer() {
         .ok();
     assert!(sizes.lines().all(|s| s != "0B"), "{sizes}");
 
+    // dockerd's container event.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let events = sb
+        .docker(&[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &now.to_string(),
+            "--filter",
+            "event=commit",
+            "--format",
+            "{{.Actor.Attributes.name}} {{.Actor.Attributes.comment}}",
+        ])
+        .ok();
+    assert_eq!(events, "src a test commit\n");
+
     // The base is a parent now: by id refused, as dockerd does.
     let err = sb.docker(&["rmi", &base]).err();
     assert!(err.contains("image has dependent child images"), "{err}");
