@@ -8,7 +8,6 @@ pub mod dockerfile;
 
 use std::fs;
 use std::io::{BufWriter, Read, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -154,13 +153,13 @@ pub fn write_copy_layer(
             header.set_size(0);
             tar.append_link(&mut header, &name, &target).map_err(err)?;
         } else if md.is_file() {
-            let mut data = Vec::with_capacity(md.size() as usize);
-            fs::File::open(source)
-                .and_then(|mut f| f.read_to_end(&mut data))
-                .map_err(Error::io("read", source))?;
-            hasher.update(&data);
-            tar.append_data(&mut header, &name, &data[..])
-                .map_err(err)?;
+            // Streamed into the layer and the checksum at once.
+            let file = fs::File::open(source).map_err(Error::io("read", source))?;
+            let hashing = Hashing {
+                inner: file,
+                hasher: &mut hasher,
+            };
+            tar.append_data(&mut header, &name, hashing).map_err(err)?;
         } else if md.is_dir() {
             header.set_size(0);
             tar.append_data(&mut header, &name, std::io::empty())
@@ -218,12 +217,18 @@ pub fn write_copy_layer(
 /// Writes the layer of `ADD archive dest`: the archive's (plain or gzip)
 /// entries under the directory `dest`, as dockerd extracts a local tar.
 pub fn write_archive_layer(archive: &Path, dest: &str, out: &Path) -> Result<CopyLayer> {
-    let bytes = fs::read(archive).map_err(Error::io("read", archive))?;
-    let checksum = format!("file:{}", unpack_hex(&Sha256::digest(&bytes)));
-    let reader: Box<dyn Read> = if bytes.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(&bytes[..]))
+    let open = || fs::File::open(archive).map_err(Error::io("read", archive));
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut open()?, &mut hasher).map_err(Error::io("read", archive))?;
+    let checksum = format!("file:{}", unpack_hex(&hasher.finalize()));
+    let mut magic = [0u8; 2];
+    let gzip = open()?.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+    let reader: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
+            open()?,
+        )))
     } else {
-        Box::new(&bytes[..])
+        Box::new(std::io::BufReader::new(open()?))
     };
     let dest = dest.trim_start_matches('/').trim_end_matches('/');
     let file = fs::File::create(out).map_err(Error::io("create", out))?;
@@ -258,6 +263,20 @@ pub fn write_archive_layer(archive: &Path, dest: &str, out: &Path) -> Result<Cop
     let mut writer = tar.into_inner().map_err(err)?;
     writer.flush().map_err(Error::io("write", out))?;
     Ok(CopyLayer { checksum })
+}
+
+/// A reader that feeds what it reads to a hasher.
+struct Hashing<'a, R> {
+    inner: R,
+    hasher: &'a mut Sha256,
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 fn join(dir: &str, name: &str) -> String {
