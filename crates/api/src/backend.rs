@@ -13,8 +13,8 @@ use bollard_stubs::models::{
     BuildCache, ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse,
     ContainerPruneResponse, ContainerStatsResponse, ContainerSummary, ContainerTopResponse,
     ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitResponse, ExecConfig,
-    ExecInspectResponse, FilesystemChange, ImageDeleteResponseItem, ImageInspect,
-    ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
+    ExecInspectResponse, FilesystemChange, ImageDeleteResponseItem, ImageHistoryResponseItem,
+    ImageInspect, ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
     NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
     SystemInfo, SystemVersion, Volume, VolumeCreateRequest, VolumeListResponse,
     VolumePruneResponse,
@@ -432,6 +432,27 @@ pub trait Backend: Send + Sync + 'static {
         archive: RequestBody,
     ) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
 
+    /// `GET /images/{name}/history` (`docker history`): newest first.
+    fn image_history(
+        &self,
+        name: String,
+    ) -> impl Future<Output = Result<Vec<ImageHistoryResponseItem>, ApiError>> + Send;
+
+    /// `POST /build` (`docker build` without BuildKit): the build's
+    /// messages, in order; an `Err` first is a plain error response, later
+    /// ones are in band.
+    fn image_build(
+        &self,
+        options: ImageBuildOptions,
+        context: RequestBody,
+    ) -> impl Future<Output = Result<BuildStream, ApiError>> + Send;
+
+    /// `POST /commit` (`docker commit`): the new image's id (`sha256:…`).
+    fn container_commit(
+        &self,
+        options: ContainerCommitOptions,
+    ) -> impl Future<Output = Result<String, ApiError>> + Send;
+
     /// `POST /images/{name}/tag` (`docker tag`): gives the image `name`
     /// the name `repo` (which may carry the tag) with `tag`.
     fn image_tag(
@@ -719,6 +740,53 @@ pub struct ExecStartOptions {
     pub tty: bool,
     /// The initial TTY size; only with `tty` and API >= 1.42.
     pub console_size: Option<TtySize>,
+}
+
+/// `POST /build` parameters berth's classic builder takes (the HTTP layer
+/// refuses the others by name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageBuildOptions {
+    /// `t`: each name to tag the result with.
+    pub tags: Vec<String>,
+    /// The Dockerfile's path in the context (`Dockerfile` if not given).
+    pub dockerfile: String,
+    /// `--build-arg`: a `None` value means the client had none.
+    pub build_args: BTreeMap<String, Option<String>>,
+    pub no_cache: bool,
+    /// Remove intermediate containers (dockerd's default).
+    pub remove: bool,
+    pub force_remove: bool,
+    /// `--target`: the stage to stop at, "" for the last.
+    pub target: String,
+    /// `-q`: only the image id.
+    pub quiet: bool,
+}
+
+/// One message of a build's stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildMessage {
+    /// `{"stream": …}`: text for the terminal.
+    Stream(String),
+    /// `{"aux": {"ID": …}}`: the built image's id.
+    Aux(String),
+}
+
+/// A build's messages, in order.
+pub type BuildStream = Pin<Box<dyn Stream<Item = Result<BuildMessage, ApiError>> + Send>>;
+
+/// `POST /commit` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerCommitOptions {
+    pub container: String,
+    /// As for an import: `repo` may carry the tag.
+    pub repo: Option<String>,
+    pub tag: Option<String>,
+    pub comment: String,
+    pub author: String,
+    /// Pause a running container meanwhile (dockerd's default).
+    pub pause: bool,
+    /// `--change` instructions, as sent.
+    pub changes: Vec<String>,
 }
 
 /// `POST /images/create?fromSrc=-` parameters.

@@ -34,12 +34,13 @@ pub mod testing;
 mod version;
 
 pub use backend::{
-    AttachOptions, AuthResponse, Backend, ByteStream, ContainerAttach, ContainerListOptions,
-    ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, EventActor, EventFeed,
-    EventMessage, EventsQuery, ExecStartOptions, ExtractOptions, ImageImportOptions,
-    ImageListOptions, ImagePullOptions, ImageRemoveOptions, LogMessage, LogStream, LogsOptions,
-    Node, ProgressDetail, ProgressMessage, PullStream, RegistryAuth, RemoveOptions, StatsOptions,
-    StatsStream, StopOptions, TtySize, WaitCondition, WaitFuture,
+    AttachOptions, AuthResponse, Backend, BuildMessage, BuildStream, ByteStream, ContainerAttach,
+    ContainerCommitOptions, ContainerListOptions, ContainerLogs, ContainerPathStat, DataUsage,
+    DataUsageOptions, EventActor, EventFeed, EventMessage, EventsQuery, ExecStartOptions,
+    ExtractOptions, ImageBuildOptions, ImageImportOptions, ImageListOptions, ImagePullOptions,
+    ImageRemoveOptions, LogMessage, LogStream, LogsOptions, Node, ProgressDetail, ProgressMessage,
+    PullStream, RegistryAuth, RemoveOptions, StatsOptions, StatsStream, StopOptions, TtySize,
+    WaitCondition, WaitFuture,
 };
 pub use error::{ApiError, ErrorKind, ServeError};
 pub use filters::{parse_filters, Filters};

@@ -141,8 +141,9 @@ fn plain_text_error(status: StatusCode, message: &str) -> Response<ResponseBody>
 }
 
 /// `GET`/`HEAD /_ping` (moby `daemon/server/router/system/system_routes.go`
-/// `pingHandler`). No `Builder-Version`: berth has no image builder, and
-/// advertising one would make `docker build` try it.
+/// `pingHandler`). `Builder-Version: 1`: berth builds with the classic
+/// builder, so the docker CLI sends `POST /build` rather than look for
+/// BuildKit.
 pub(crate) fn ping_response(head: bool) -> Response<ResponseBody> {
     let mut response = if head {
         let mut response = empty_response(StatusCode::OK);
@@ -162,6 +163,10 @@ pub(crate) fn ping_response(head: bool) -> Response<ResponseBody> {
     headers.insert(
         HeaderName::from_static("swarm"),
         HeaderValue::from_static("inactive"),
+    );
+    headers.insert(
+        HeaderName::from_static("builder-version"),
+        HeaderValue::from_static("1"),
     );
     response
 }

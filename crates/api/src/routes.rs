@@ -110,6 +110,12 @@ pub(crate) enum Route {
     ImageTag { name: String },
     /// `POST /images/{name}/push`.
     ImagePush { name: String },
+    /// `GET /images/{name}/history`.
+    ImageHistory { name: String },
+    /// `POST /commit`.
+    ContainerCommit,
+    /// `POST /build`.
+    Build,
     /// `POST /auth` (`docker login`).
     Auth,
     /// `POST /images/load`.
@@ -173,6 +179,8 @@ pub(crate) fn match_route(method: &Method, path: &str) -> Option<Route> {
         (&Method::GET, ["system", "df"]) => Route::SystemDataUsage,
         (&Method::GET, ["events"]) => Route::Events,
         (&Method::POST, ["build", "prune"]) => Route::BuildPrune,
+        (&Method::POST, ["commit"]) => Route::ContainerCommit,
+        (&Method::POST, ["build"]) => Route::Build,
         (&Method::GET, ["networks"]) => Route::NetworkList,
         (&Method::GET, ["volumes"]) => Route::VolumeList,
         (&Method::POST, ["volumes", "create"]) => Route::VolumeCreate,
@@ -256,6 +264,9 @@ fn match_image_route(method: &Method, rest: &str) -> Option<Route> {
         (&Method::GET, rest) if rest.ends_with("/get") => Route::ImageSave {
             name: Some(non_empty(rest.strip_suffix("/get")?)?),
         },
+        (&Method::GET, rest) if rest.ends_with("/history") => Route::ImageHistory {
+            name: non_empty(rest.strip_suffix("/history")?)?,
+        },
         (&Method::GET, rest) => Route::ImageInspect {
             name: non_empty(rest.strip_suffix("/json")?)?,
         },
@@ -336,6 +347,15 @@ mod tests {
         assert_eq!(
             match_route(&Method::POST, "/build/prune"),
             Some(Route::BuildPrune)
+        );
+        assert_eq!(
+            match_route(&Method::POST, "/commit"),
+            Some(Route::ContainerCommit)
+        );
+        assert_eq!(match_route(&Method::POST, "/build"), Some(Route::Build));
+        assert_eq!(
+            match_route(&Method::GET, "/images/a/b:c/history"),
+            Some(Route::ImageHistory { name: id("a/b:c") })
         );
     }
 
@@ -704,7 +724,6 @@ mod tests {
         for (method, path) in [
             (Method::GET, "/images//json"),
             (Method::GET, "/images/busybox"),
-            (Method::GET, "/images/busybox/history"),
             (Method::DELETE, "/images/"),
             (Method::POST, "/images/busybox/json"),
             (Method::GET, "/images/%FF/json"),

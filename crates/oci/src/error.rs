@@ -55,6 +55,12 @@ pub enum Error {
     #[error("conflict: unable to delete {0} (must be forced) - image is referenced in multiple repositories")]
     ImageReferencedByTags(String),
 
+    /// Docker's words for `rmi` of a build's or commit's parent image.
+    #[error(
+        "conflict: unable to delete {0} (cannot be forced) - image has dependent child images"
+    )]
+    ImageHasChildren(String),
+
     /// A `--change` line docker import would refuse.
     #[error("{0}")]
     InvalidChange(String),
@@ -119,6 +125,7 @@ impl Error {
                 ..
             } => ErrorKind::NotFound,
             Error::ImageReferencedByTags(_)
+            | Error::ImageHasChildren(_)
             | Error::ShimGone { .. }
             | Error::Runtime {
                 failure: RuntimeFailure::NotRunning,

@@ -18,6 +18,7 @@
 
 pub mod adapter;
 pub mod archive;
+pub mod build;
 pub mod cgroups;
 pub mod error;
 pub mod fsutil;

@@ -24,7 +24,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// Paths runc makes in the upper directory as mount points, which Docker's
 /// init layer hides from `diff`.
-const INIT_PATHS: &[&str] = &[
+pub(super) const INIT_PATHS: &[&str] = &[
     "/.dockerenv",
     "/dev/console",
     "/dev/pts",

@@ -62,7 +62,14 @@ pub async fn image_prune(
     let containers = engine.containers();
     let mut deleted = Vec::new();
     let mut freed = 0;
+    // A parent of an image that stays is no dangling image (a build's
+    // intermediate images, dockerd's rule); the list is newest first, so
+    // children go before their parents are weighed.
+    let mut children = images::child_counts(&list);
     for image in list {
+        if children.get(&image.id.to_string()).is_some_and(|n| *n > 0) {
+            continue;
+        }
         let labels = image_labels(&image);
         let facts = ImageFacts {
             repo_tags: &image.repo_tags,
@@ -81,6 +88,9 @@ pub async fn image_prune(
                     .any(|r| matches!(r, RemovedImage::Deleted(_)))
                 {
                     freed += image.size;
+                    if let Some(n) = children.get_mut(&image.parent) {
+                        *n = n.saturating_sub(1);
+                    }
                 }
                 deleted.extend(removed.into_iter().map(images::delete_item));
             }

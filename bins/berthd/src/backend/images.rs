@@ -25,7 +25,7 @@ use tokio_util::io::SyncIoBridge;
 use super::{api_error, oci_error, wire};
 use crate::host::RealHost;
 
-fn unix_seconds(t: SystemTime) -> i64 {
+pub(super) fn unix_seconds(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .ok()
         .and_then(|d| i64::try_from(d.as_secs()).ok())
@@ -130,6 +130,15 @@ pub async fn tag(
         .map_err(api_error)
 }
 
+/// How many of `images` name each image as their parent.
+pub(super) fn child_counts(images: &[Image]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for image in images.iter().filter(|i| !i.parent.is_empty()) {
+        *counts.entry(image.parent.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
 pub(super) fn users_of<'a>(
     image: &Image,
     containers: &'a [Arc<Container>],
@@ -158,8 +167,15 @@ pub async fn list(
     };
     let before = created(filter.before())?;
     let since = created(filter.since())?;
+    let children = child_counts(&images);
     Ok(images
         .iter()
+        // A build's intermediate images only with `-a`, as dockerd.
+        .filter(|image| {
+            options.all
+                || !image.repo_tags.is_empty()
+                || !children.contains_key(&image.id.to_string())
+        })
         .filter(|image| {
             let labels = image.config.labels.clone().unwrap_or_default();
             let facts = ImageFacts {
@@ -177,7 +193,7 @@ pub async fn list(
 pub(super) fn summary(image: &Image, containers: &[Arc<Container>]) -> ImageSummary {
     ImageSummary {
         id: image.id.to_string(),
-        parent_id: String::new(),
+        parent_id: image.parent.clone(),
         repo_tags: image.repo_tags.clone(),
         repo_digests: image.repo_digests.clone(),
         created: unix_seconds(image.created),
@@ -209,7 +225,7 @@ pub async fn inspect(oci: &OciAdapter, name: &str) -> Result<ImageInspect, ApiEr
         repo_digests: Some(image.repo_digests.clone()),
         comment: Some(image.comment.clone()),
         created: Some(wire::timestamp(image.created)),
-        author: Some(String::new()),
+        author: Some(image.author.clone()),
         config: Some(ImageConfig {
             user: Some(config.user.clone()),
             exposed_ports: config

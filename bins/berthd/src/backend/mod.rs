@@ -4,6 +4,8 @@
 //! to the OCI adapter directly: they change no shared state.
 
 mod archive;
+mod build;
+mod commit;
 mod events;
 mod fields;
 mod housekeeping;
@@ -24,12 +26,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use berth_api::{
-    ApiError, AttachOptions, AuthResponse, Backend, ByteStream, ContainerAttach,
-    ContainerListOptions, ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions, ErrorKind,
-    EventFeed, EventsQuery, ExecStartOptions, ExtractOptions, Filters, ImageImportOptions,
-    ImageListOptions, ImagePullOptions, ImageRemoveOptions, LogsOptions, PullStream, RegistryAuth,
-    RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession, TtySize,
-    WaitCondition, WaitFuture,
+    ApiError, AttachOptions, AuthResponse, Backend, BuildStream, ByteStream, ContainerAttach,
+    ContainerCommitOptions, ContainerListOptions, ContainerLogs, ContainerPathStat, DataUsage,
+    DataUsageOptions, ErrorKind, EventFeed, EventsQuery, ExecStartOptions, ExtractOptions, Filters,
+    ImageBuildOptions, ImageImportOptions, ImageListOptions, ImagePullOptions, ImageRemoveOptions,
+    LogsOptions, PullStream, RegistryAuth, RemoveOptions, RequestBody, StatsOptions, StatsStream,
+    StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
 };
 use berth_core::container::StopSignal;
 use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
@@ -43,12 +45,12 @@ use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
     ContainerSummary, ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse,
     ContainerWaitExitError, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
-    FilesystemChange, ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
-    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemInfoCgroupDriverEnum,
-    SystemInfoCgroupVersionEnum, SystemInfoDefaultAddressPools, SystemVersion,
-    SystemVersionComponents, SystemVersionPlatform, Volume, VolumeCreateRequest,
-    VolumeListResponse, VolumePruneResponse,
+    FilesystemChange, ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect,
+    ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
+    SystemInfo, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum,
+    SystemInfoDefaultAddressPools, SystemVersion, SystemVersionComponents, SystemVersionPlatform,
+    Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
 };
 
 use crate::cluster::ClusterView;
@@ -58,6 +60,7 @@ use streams::Execs;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+#[derive(Clone)]
 pub struct DaemonBackend {
     engine: EngineHandle<RealHost>,
     /// For what changes no shared state: streams, terminal sizes, image
@@ -837,6 +840,23 @@ impl Backend for DaemonBackend {
 
     async fn image_load(&self, archive: RequestBody) -> Result<Vec<String>, ApiError> {
         images::load(&self.engine, &self.oci, archive).await
+    }
+
+    async fn image_history(&self, name: String) -> Result<Vec<ImageHistoryResponseItem>, ApiError> {
+        commit::history(&self.oci, name).await
+    }
+
+    async fn image_build(
+        &self,
+        options: ImageBuildOptions,
+        context: RequestBody,
+    ) -> Result<BuildStream, ApiError> {
+        build::build(self.clone(), options, context).await
+    }
+
+    async fn container_commit(&self, options: ContainerCommitOptions) -> Result<String, ApiError> {
+        let c = self.container(&options.container)?;
+        commit::commit(&self.engine, &self.oci, c, options).await
     }
 
     async fn image_tag(

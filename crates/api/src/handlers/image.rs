@@ -12,12 +12,14 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::backend::{
-    Backend, ImageImportOptions, ImageListOptions, ImagePullOptions, ImageRemoveOptions,
-    ProgressMessage, PullStream,
+    Backend, ContainerCommitOptions, ImageImportOptions, ImageListOptions, ImagePullOptions,
+    ImageRemoveOptions, ProgressMessage, PullStream,
 };
 use crate::error::ApiError;
 use crate::handlers::{to_json_value, value_response};
-use crate::request::{bool_param, filters_param, non_empty_param, query_param, query_params};
+use crate::request::{
+    bool_param, filters_param, non_empty_param, query_param, query_params, read_json_body,
+};
 use crate::response::{
     json_response, response, streaming_response, ResponseBody, CONTENT_TYPE_JSON,
 };
@@ -362,6 +364,41 @@ pub(super) async fn tag<B: Backend>(
         .image_tag(name, repo, non_empty_param(uri, "tag"))
         .await?;
     Ok(response(StatusCode::CREATED, Bytes::new()))
+}
+
+/// `GET /images/{name}/history`.
+pub(super) async fn history<B: Backend>(
+    backend: &B,
+    name: String,
+) -> Result<Response<ResponseBody>, ApiError> {
+    json_response(StatusCode::OK, &backend.image_history(name).await?)
+}
+
+/// `POST /commit`: dockerd pauses unless `pause` is given false, and
+/// answers 201 `{"Id": …}`. A container config in the body (which the
+/// docker CLI never sends) is refused by name: berth takes `--change` only.
+pub(super) async fn commit<B: Backend>(
+    backend: &B,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let uri = request.uri().clone();
+    let options = ContainerCommitOptions {
+        container: query_param(&uri, "container").unwrap_or_default(),
+        repo: non_empty_param(&uri, "repo"),
+        tag: non_empty_param(&uri, "tag"),
+        comment: query_param(&uri, "comment").unwrap_or_default(),
+        author: query_param(&uri, "author").unwrap_or_default(),
+        pause: query_param(&uri, "pause").is_none_or(|_| bool_param(&uri, "pause")),
+        changes: query_params(&uri, "changes"),
+    };
+    let body = read_json_body(request).await?;
+    if body.as_object().is_some_and(|o| !o.is_empty()) {
+        return Err(ApiError::not_implemented(
+            "berth does not take a container config with a commit: use --change",
+        ));
+    }
+    let id = backend.container_commit(options).await?;
+    json_response(StatusCode::CREATED, &json!({ "Id": id }))
 }
 
 /// `POST /images/prune`.

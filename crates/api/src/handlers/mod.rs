@@ -1,6 +1,7 @@
 //! From a hyper request to a response: version prefix, route, version check,
 //! the route's handler, and errors rendered in one place.
 
+mod build;
 mod container;
 mod events;
 mod exec;
@@ -182,6 +183,9 @@ async fn dispatch<B: Backend>(
         Route::ImageRemove { name } => image::remove(backend, name, request.uri()).await,
         Route::ImageTag { name } => image::tag(backend, name, request).await,
         Route::ImagePush { name } => image::push(backend, name, request).await,
+        Route::ImageHistory { name } => image::history(backend, name).await,
+        Route::ContainerCommit => image::commit(backend, request).await,
+        Route::Build => build::build(backend, request).await,
         Route::ImageLoad => image::load(backend, request).await,
         Route::ImageSave { name } => image::save(backend, name, request.uri()).await,
         Route::VolumeList => volume::list(backend, request.uri()).await,

@@ -38,21 +38,22 @@ mod streams;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::{
-    ApiError, AttachOptions, AuthResponse, Backend, ByteStream, ContainerAttach,
-    ContainerListOptions, ContainerLogs, ContainerPathStat, DataUsage, DataUsageOptions,
-    EventActor, EventFeed, EventMessage, EventsQuery, ExecStartOptions, ExtractOptions, Filters,
-    ImageImportOptions, ImageListOptions, ImagePullOptions, ImageRemoveOptions, LogsOptions,
-    PullStream, RegistryAuth, RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions,
-    StreamSession, TtySize, WaitCondition, WaitFuture,
+    ApiError, AttachOptions, AuthResponse, Backend, BuildMessage, BuildStream, ByteStream,
+    ContainerAttach, ContainerCommitOptions, ContainerListOptions, ContainerLogs,
+    ContainerPathStat, DataUsage, DataUsageOptions, EventActor, EventFeed, EventMessage,
+    EventsQuery, ExecStartOptions, ExtractOptions, Filters, ImageBuildOptions, ImageImportOptions,
+    ImageListOptions, ImagePullOptions, ImageRemoveOptions, LogsOptions, PullStream, RegistryAuth,
+    RemoveOptions, RequestBody, StatsOptions, StatsStream, StopOptions, StreamSession, TtySize,
+    WaitCondition, WaitFuture,
 };
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
     ContainerStatsResponse, ContainerSummary, ContainerTopResponse, ContainerUpdateBody,
     ContainerUpdateResponse, ExecConfig, ExecInspectResponse, FilesystemChange,
-    ImageDeleteResponseItem, ImageInspect, ImagePruneResponse, ImageSummary, NetworkConnectRequest,
-    NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect,
-    NetworkPruneResponse, SystemInfo, SystemVersion, Volume, VolumeCreateRequest,
-    VolumeListResponse, VolumePruneResponse,
+    ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect, ImagePruneResponse,
+    ImageSummary, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
+    NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse, SystemInfo, SystemVersion,
+    Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
 };
 
 pub use engine::new_id;
@@ -102,6 +103,9 @@ pub enum Call {
     ImageImport(ImageImportOptions, usize),
     ImagePull(ImagePullOptions),
     ImageTag(String, String, Option<String>),
+    ImageHistory(String),
+    ImageBuild(ImageBuildOptions),
+    ContainerCommit(ContainerCommitOptions),
     ImageList(ImageListOptions),
     ImageInspect(String),
     ImageRemove(String, ImageRemoveOptions),
@@ -507,6 +511,28 @@ impl Backend for StubBackend {
 
     async fn image_load(&self, _archive: RequestBody) -> Result<Vec<String>, ApiError> {
         Ok(vec!["Loaded image: busybox:latest".to_owned()])
+    }
+
+    async fn image_history(&self, name: String) -> Result<Vec<ImageHistoryResponseItem>, ApiError> {
+        self.record(Call::ImageHistory(name));
+        Ok(Vec::new())
+    }
+
+    async fn image_build(
+        &self,
+        options: ImageBuildOptions,
+        _context: RequestBody,
+    ) -> Result<BuildStream, ApiError> {
+        self.record(Call::ImageBuild(options));
+        Ok(Box::pin(futures::stream::iter([
+            Ok(BuildMessage::Stream("Step 1/1 : FROM busybox\n".to_owned())),
+            Ok(BuildMessage::Aux(format!("sha256:{}", "b".repeat(64)))),
+        ])))
+    }
+
+    async fn container_commit(&self, options: ContainerCommitOptions) -> Result<String, ApiError> {
+        self.record(Call::ContainerCommit(options));
+        Ok(format!("sha256:{}", "c".repeat(64)))
     }
 
     async fn image_tag(

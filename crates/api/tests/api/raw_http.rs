@@ -669,3 +669,56 @@ async fn events_stream_json_lines_with_the_legacy_fields_and_check_the_window() 
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn commit_pauses_by_default_and_refuses_a_config_body() {
+    let server = TestServer::start().await;
+    let response = server
+        .request(
+            "POST",
+            "/commit?container=c1&repo=app&tag=v1&comment=hi&changes=CMD+%5B%22sh%22%5D",
+            &[("Content-Type", JSON)],
+            "null",
+        )
+        .await;
+    assert_eq!(response.status, 201, "{response:?}");
+    assert_eq!(response.json()["Id"], format!("sha256:{}", "c".repeat(64)));
+    let Some(Call::ContainerCommit(options)) = server.backend.calls().last().cloned() else {
+        panic!("{:?}", server.backend.calls());
+    };
+    assert!(options.pause);
+    assert_eq!(
+        (
+            options.container.as_str(),
+            options.repo.as_deref(),
+            options.tag.as_deref()
+        ),
+        ("c1", Some("app"), Some("v1"))
+    );
+    assert_eq!(options.changes, ["CMD [\"sh\"]"]);
+
+    let unpaused = server
+        .request("POST", "/commit?container=c1&pause=0", &[], "")
+        .await;
+    assert_eq!(unpaused.status, 201);
+    let Some(Call::ContainerCommit(options)) = server.backend.calls().last().cloned() else {
+        panic!();
+    };
+    assert!(!options.pause);
+
+    let calls = server.backend.calls().len();
+    let refused = server
+        .request(
+            "POST",
+            "/commit?container=c1",
+            &[("Content-Type", JSON)],
+            r#"{"Cmd":["sh"]}"#,
+        )
+        .await;
+    assert_eq!(refused.status, 501, "{refused:?}");
+    assert_eq!(server.backend.calls().len(), calls);
+
+    let history = server.get("/images/busybox/history").await;
+    assert_eq!((history.status, history.json()), (200, json!([])));
+    server.stop().await.unwrap();
+}

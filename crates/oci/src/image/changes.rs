@@ -1,11 +1,12 @@
-//! `docker import --change` lines: Dockerfile instructions applied to an
-//! empty image config. Docker accepts only a few instructions here; we take
-//! CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL and VOLUME, in JSON (exec)
-//! or shell form where Dockerfiles allow both.
+//! `docker import`/`commit` `--change` lines: Dockerfile instructions
+//! applied to an image config. Docker accepts only a few instructions here;
+//! we take CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL, VOLUME, USER,
+//! STOPSIGNAL and HEALTHCHECK, in JSON (exec) or shell form where
+//! Dockerfiles allow both (ONBUILD is refused: berth keeps no triggers).
 
 use std::collections::BTreeMap;
 
-use super::config::{Empty, ImageConfig};
+use super::config::{Empty, ImageConfig, ImageHealthcheck};
 use crate::error::{Error, Result};
 
 /// Applies `changes` in order. A change may hold several instructions, one
@@ -67,14 +68,90 @@ pub fn apply_changes(config: &mut ImageConfig, changes: &[String]) -> Result<()>
                     volumes.insert(path, Empty {});
                 }
             }
+            "USER" => {
+                if rest.is_empty() {
+                    return Err(missing(instr));
+                }
+                config.user = rest.to_owned();
+            }
+            "STOPSIGNAL" => {
+                if rest.is_empty() {
+                    return Err(missing(instr));
+                }
+                config.stop_signal = rest.to_owned();
+            }
+            "HEALTHCHECK" => config.healthcheck = Some(healthcheck(rest)?),
+            "ONBUILD" => {
+                return Err(Error::InvalidChange(
+                    "berth does not keep ONBUILD triggers".to_owned(),
+                ))
+            }
+            // dockerd names the instruction as its parser does, lower case.
             _ => {
                 return Err(Error::InvalidChange(format!(
-                    "{instr} is not a valid change command"
+                    "{} is not a valid change command",
+                    instr.to_ascii_lowercase()
                 )))
             }
         }
     }
     Ok(())
+}
+
+/// `HEALTHCHECK NONE` or `HEALTHCHECK [--interval=D] [--timeout=D]
+/// [--start-period=D] [--start-interval=D] [--retries=N] CMD ...`.
+fn healthcheck(rest: &str) -> Result<ImageHealthcheck> {
+    let mut check = ImageHealthcheck::default();
+    let mut rest = rest.trim();
+    while let Some(flag) = rest.strip_prefix("--") {
+        let (word, tail) = flag.split_once(char::is_whitespace).unwrap_or((flag, ""));
+        let (name, value) = word.split_once('=').ok_or_else(|| {
+            Error::InvalidChange(format!("HEALTHCHECK: flag --{word} needs a value"))
+        })?;
+        let bad =
+            |what: &str| Error::InvalidChange(format!("HEALTHCHECK: {what} --{name}={value}"));
+        let nanos =
+            || crate::time::parse_go_duration(value).ok_or_else(|| bad("invalid duration in"));
+        match name {
+            "interval" => check.interval = nanos()?,
+            "timeout" => check.timeout = nanos()?,
+            "start-period" => check.start_period = nanos()?,
+            "start-interval" => check.start_interval = nanos()?,
+            "retries" => check.retries = value.parse().map_err(|_| bad("invalid number in"))?,
+            _ => return Err(Error::InvalidChange(format!("Unknown flag: {name}"))),
+        }
+        rest = tail.trim_start();
+    }
+    let (kind, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    match kind.to_ascii_uppercase().as_str() {
+        "NONE" if args.trim().is_empty() => check.test = vec!["NONE".to_owned()],
+        "NONE" => {
+            return Err(Error::InvalidChange(
+                "HEALTHCHECK NONE takes no arguments".to_owned(),
+            ))
+        }
+        "CMD" => {
+            let args = args.trim();
+            let mut test = vec![if args.starts_with('[') {
+                "CMD".to_owned()
+            } else {
+                "CMD-SHELL".to_owned()
+            }];
+            match command("HEALTHCHECK", args)?.as_slice() {
+                [sh, c, script] if !args.starts_with('[') && sh == "/bin/sh" && c == "-c" => {
+                    test.push(script.clone())
+                }
+                argv => test.extend(argv.iter().cloned()),
+            }
+            check.test = test;
+        }
+        _ => {
+            return Err(Error::InvalidChange(format!(
+                "Unknown type {kind:?} in HEALTHCHECK (try CMD)"
+            )))
+        }
+    }
+    Ok(check)
 }
 
 /// `VOLUME ["/a", "/b"]` or `VOLUME /a /b`.
@@ -312,6 +389,29 @@ mod tests {
     }
 
     #[test]
+    fn user_stopsignal_healthcheck() {
+        let c = apply(&[
+            "USER app:app",
+            "STOPSIGNAL SIGINT",
+            "HEALTHCHECK --interval=5s --retries=2 CMD wget -q localhost",
+        ]);
+        assert_eq!(
+            (c.user.as_str(), c.stop_signal.as_str()),
+            ("app:app", "SIGINT")
+        );
+        let check = c.healthcheck.unwrap();
+        assert_eq!(check.test, ["CMD-SHELL", "wget -q localhost"]);
+        assert_eq!((check.interval, check.retries), (5_000_000_000, 2));
+        let c = apply(&[r#"HEALTHCHECK CMD ["true"]"#]);
+        assert_eq!(c.healthcheck.unwrap().test, ["CMD", "true"]);
+        assert_eq!(
+            apply(&["HEALTHCHECK NONE"]).healthcheck.unwrap().test,
+            ["NONE"]
+        );
+        assert_eq!(err("HEALTHCHECK --bogus=1 CMD true"), "Unknown flag: bogus");
+    }
+
+    #[test]
     fn volumes_in_both_forms() {
         let c = apply(&["VOLUME /data /cache", "VOLUME [\"/logs\"]"]);
         let paths: Vec<_> = c.volumes.unwrap().into_keys().collect();
@@ -327,7 +427,7 @@ mod tests {
 
     #[test]
     fn refusals() {
-        assert_eq!(err("RUN echo"), "RUN is not a valid change command");
+        assert_eq!(err("RUN echo"), "run is not a valid change command");
         assert!(err("EXPOSE 0").contains("invalid containerPort"));
         assert!(err("EXPOSE 80/icmp").contains("invalid proto"));
         assert!(err("EXPOSE 90-80").contains("invalid containerPort"));

@@ -56,11 +56,18 @@ pub struct ImageHealthcheck {
     pub retries: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct History {
     pub created: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub author: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub created_by: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub comment: String,
+    /// A metadata-only step (`ENV`, `CMD`...): no layer of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty_layer: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +84,8 @@ pub(crate) struct RootFs {
 pub(crate) struct ImageDocument {
     pub architecture: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub author: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub comment: String,
     /// Optional in OCI configs, as are `created` and `history`.
     #[serde(default)]
@@ -86,6 +95,9 @@ pub(crate) struct ImageDocument {
     #[serde(default)]
     pub history: Vec<History>,
     pub os: String,
+    /// The image a commit or build step started from (`sha256:…`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub parent: String,
     pub rootfs: RootFs,
 }
 

@@ -120,7 +120,7 @@ impl ImageStore {
 impl ImageStore {
     /// Moves a verified layer file into the blob store under its digest;
     /// its manifest descriptor.
-    fn keep_blob(&self, path: &Path, pin: &mut BlobPin) -> Result<serde_json::Value> {
+    pub(super) fn keep_blob(&self, path: &Path, pin: &mut BlobPin) -> Result<serde_json::Value> {
         let mut file = fs::File::open(path).map_err(Error::io("open", path))?;
         let mut hasher = Sha256::new();
         let size = std::io::copy(&mut file, &mut hasher).map_err(Error::io("read", path))?;

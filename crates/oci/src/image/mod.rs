@@ -8,7 +8,9 @@
 //! import or removal are swept by [`ImageStore::open`].
 
 mod changes;
+mod commit;
 mod config;
+mod history;
 mod layered;
 mod load;
 mod reference;
@@ -28,7 +30,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use changes::apply_changes;
+pub use commit::{ChildImage, NewLayer};
 pub use config::{Empty, ImageConfig};
+pub use history::HistoryItem;
 pub use layered::LayerStage;
 pub use load::Loaded;
 pub use reference::{ImageId, RepoTag, DEFAULT_TAG};
@@ -82,6 +86,10 @@ pub struct Image {
     pub architecture: String,
     pub os: String,
     pub comment: String,
+    /// `docker commit -a`.
+    pub author: String,
+    /// The image a commit or build step started from (`sha256:…`), or "".
+    pub parent: String,
     /// The layer diff ids (`RootFS.Layers` in inspect).
     pub layers: Vec<String>,
     /// The extracted files: a container's overlay lowerdir.
@@ -199,6 +207,16 @@ impl ImageStore {
         &self.dir
     }
 
+    /// A temp directory on the store's file system (a build's context and
+    /// layers, which move into the blob store by rename); gone when
+    /// dropped, and swept by [`ImageStore::open`] after a crash.
+    pub fn scratch_dir(&self, prefix: &str) -> Result<tempfile::TempDir> {
+        tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(self.dir.join(TMP))
+            .map_err(Error::io("create temp dir in", self.dir.join(TMP)))
+    }
+
     /// Where the blob `sha256:<hex>` lives.
     pub(crate) fn blob_path(&self, hex: &str) -> PathBuf {
         self.dir.join(BLOBS).join(hex)
@@ -245,11 +263,17 @@ impl ImageStore {
         let created = format_rfc3339_nano(SystemTime::now());
         let doc = ImageDocument {
             architecture: go_arch().to_owned(),
+            author: String::new(),
             comment: comment.clone(),
             config,
             created: created.clone(),
-            history: vec![History { created, comment }],
+            history: vec![History {
+                created,
+                comment,
+                ..History::default()
+            }],
             os: "linux".to_owned(),
+            parent: String::new(),
             rootfs: RootFs {
                 kind: "layers".to_owned(),
                 diff_ids: vec![unpacked.diff_id],
@@ -350,13 +374,22 @@ impl ImageStore {
                 .map(|(d, _)| d.clone())
                 .collect()
         };
+        // A parent of another image (a commit's, a build step's) stays
+        // while its children do, as in dockerd.
+        let has_children = |hex: &str| {
+            let parent = format!("sha256:{hex}");
+            index.images.keys().any(|other| {
+                self.document(&ImageId::from_hex(other.clone()))
+                    .is_ok_and(|doc| doc.parent == parent)
+            })
+        };
         match resolve(&index, reference)? {
             Resolved::Tag(name, hex) => {
                 // Docker: the image goes with its last tag, and with it the
                 // digests it was pulled by; a digest alone untags itself
                 // and deletes only an image with no tag left.
                 let tags = tags_of(&hex);
-                let delete = tags.iter().all(|t| *t == name);
+                let delete = tags.iter().all(|t| *t == name) && !has_children(&hex);
                 let mut untag = vec![name.clone()];
                 if delete {
                     untag.extend(digests_of(&hex).into_iter().filter(|d| *d != name));
@@ -368,6 +401,9 @@ impl ImageStore {
                 })
             }
             Resolved::Id(hex) => {
+                if has_children(&hex) {
+                    return Err(Error::ImageHasChildren(hex[..12].to_owned()));
+                }
                 let tags = tags_of(&hex);
                 if tags.len() > 1 && !force {
                     return Err(Error::ImageReferencedByTags(hex[..12].to_owned()));
@@ -483,6 +519,8 @@ impl ImageStore {
             architecture: doc.architecture,
             os: doc.os,
             comment: doc.comment,
+            author: doc.author,
+            parent: doc.parent,
             layers: doc.rootfs.diff_ids,
             rootfs: self.dir.join(hex).join("rootfs"),
         })
@@ -549,4 +587,4 @@ fn by_id_prefix(index: &Index, prefix: &str) -> Option<Result<Resolved>> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

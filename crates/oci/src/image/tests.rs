@@ -3,7 +3,7 @@
 use super::*;
 
 /// A tar of regular files (mode 755, owned by root), for the store's tests.
-pub(super) fn tarball(files: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn tarball(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, data) in files {
         let mut h = tar::Header::new_gnu();
@@ -142,7 +142,7 @@ fn ambiguous_prefix_and_bad_change() {
     let e = store
         .import(ImportSource::Tar(&mut &data[..]), &opts)
         .unwrap_err();
-    assert_eq!(e.to_string(), "RUN is not a valid change command");
+    assert_eq!(e.to_string(), "run is not a valid change command");
 }
 
 #[test]
