@@ -154,12 +154,7 @@ impl ImageStore {
         if layer_file.exists() {
             fs::remove_file(&layer_file).map_err(Error::io("remove", &layer_file))?;
         }
-        let final_dir = self.dir.join(&hex);
-        if !final_dir.exists() {
-            let tmp_path = tmp.keep();
-            fs::rename(&tmp_path, &final_dir)
-                .map_err(Error::io("rename into place", &final_dir))?;
-        }
+        self.place_image_dir(tmp, &hex)?;
         Ok(Staged {
             id: ImageId::from_hex(hex),
             size,

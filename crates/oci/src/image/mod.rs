@@ -235,6 +235,18 @@ impl ImageStore {
         self.record(&staged)
     }
 
+    /// Moves a staged image's directory (made in `tmp`) to its place by
+    /// id; one already there (the same image) is kept.
+    pub(super) fn place_image_dir(&self, tmp: tempfile::TempDir, hex: &str) -> Result<()> {
+        let final_dir = self.dir.join(hex);
+        if !final_dir.exists() {
+            let tmp_path = tmp.keep();
+            fs::rename(&tmp_path, &final_dir)
+                .map_err(Error::io("rename into place", &final_dir))?;
+        }
+        Ok(())
+    }
+
     /// The slow half of an import: extracts `source` and writes the
     /// image's config, renamed into place under its id, without touching
     /// the index (so nothing lists it yet).
@@ -283,12 +295,7 @@ impl ImageStore {
         let hex = unpack::hex(&Sha256::digest(&bytes));
         let config_path = tmp.path().join("config.json");
         fs::write(&config_path, &bytes).map_err(Error::io("write", &config_path))?;
-        let final_dir = self.dir.join(&hex);
-        if !final_dir.exists() {
-            let tmp_path = tmp.keep();
-            fs::rename(&tmp_path, &final_dir)
-                .map_err(Error::io("rename into place", &final_dir))?;
-        }
+        self.place_image_dir(tmp, &hex)?;
         Ok(Staged {
             id: ImageId::from_hex(hex),
             size: unpacked.size,

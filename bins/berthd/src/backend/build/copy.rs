@@ -4,7 +4,6 @@
 use berth_api::ApiError;
 use berth_oci::build::dockerfile::{Args, Instruction};
 use berth_oci::build::{context_path, expand_sources, write_archive_layer, write_copy_layer};
-use berth_oci::image::NewLayer;
 
 use super::{oci_error, refused, Builder};
 
@@ -103,20 +102,7 @@ impl Builder {
         if self.use_cache(&created_by)? {
             return Ok(());
         }
-        let parent = self.image.clone();
-        let child = self.child(created_by);
-        let staged = self
-            .backend
-            .oci
-            .blocking(move |_, images| {
-                images.stage_child(parent.as_ref(), NewLayer::Tar(&layer_path), child)
-            })
-            .await
-            .map_err(oci_error)?;
-        self.record(&staged.id, staged.size, None).await?;
-        self.say(format!(" ---> {}\n", staged.id.short()));
-        self.image = Some(staged.id);
-        Ok(())
+        self.stage_step(created_by, Some(layer_path)).await
     }
 
     /// `COPY --from=`: a finished stage (by name or index) or an image;

@@ -563,12 +563,25 @@ impl Builder {
         if self.use_cache(&created_by)? {
             return Ok(());
         }
+        self.stage_step(created_by, None).await
+    }
+
+    /// Makes the step's image on the current one, with the layer tar at
+    /// `layer` (none: the config alone), records it and goes on from it.
+    async fn stage_step(
+        &mut self,
+        created_by: String,
+        layer: Option<std::path::PathBuf>,
+    ) -> Result<(), ApiError> {
         let parent = self.image.clone();
         let child = self.child(created_by);
         let staged = self
             .backend
             .oci
-            .blocking(move |_, images| images.stage_child(parent.as_ref(), NewLayer::Empty, child))
+            .blocking(move |_, images| {
+                let layer = layer.as_deref().map_or(NewLayer::Empty, NewLayer::Tar);
+                images.stage_child(parent.as_ref(), layer, child)
+            })
             .await
             .map_err(oci_error)?;
         self.record(&staged.id, staged.size, None).await?;
