@@ -33,12 +33,22 @@ const OVERLAY_SUBNET: &str = "10.210.0.0/16";
 /// How long a change may take to show before the bench gives up.
 const VISIBLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The hosts, their etcd members and the wire between them. Field order
-/// is drop order: the daemons go while etcd still answers.
+/// The hosts, their etcd members and the wire between them.
 struct Cluster {
     daemons: Vec<Daemon>,
     _etcd: Vec<EtcdMember>,
     _underlay: Underlay,
+}
+
+impl Drop for Cluster {
+    /// Every daemon removes its containers and stops first, while etcd
+    /// (whose members live in the first hosts' sandboxes, killed with
+    /// them) still answers; then the sandboxes, members and underlay go.
+    fn drop(&mut self) {
+        for d in &mut self.daemons {
+            d.shutdown();
+        }
+    }
 }
 
 impl Cluster {
