@@ -21,7 +21,7 @@ use crate::api::{Host, DEFAULT_HOST};
 use crate::commands::container::{
     attach, create, exec, lifecycle, list, logs, port, run as run_cmd, start, wait,
 };
-use crate::commands::image::{import, list as images, remove as rmi};
+use crate::commands::image::{import, list as images, registry, remove as rmi};
 use crate::commands::inspect;
 use crate::commands::network::NetworkCommand;
 use crate::commands::system::{info, version};
@@ -82,6 +82,12 @@ enum Command {
     Rm(lifecycle::RmArgs),
     /// Remove one or more images
     Rmi(rmi::RmiArgs),
+    /// Download an image from a registry
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry
+    Push(registry::PushArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(registry::TagArgs),
     /// Start one or more stopped containers
     Start(start::StartArgs),
     /// Stop one or more running containers
@@ -222,6 +228,9 @@ async fn run(host: &Host, command: Command) -> anyhow::Result<()> {
         Command::Restart(args) => lifecycle::restart(host, args).await,
         Command::Rm(args) => lifecycle::rm(host, args).await,
         Command::Rmi(args) => rmi::run(host, args).await,
+        Command::Pull(args) => registry::pull(host, args).await,
+        Command::Push(args) => registry::push(host, args).await,
+        Command::Tag(args) => registry::tag(host, args).await,
         Command::Start(args) => start::run(host, args).await,
         Command::Stop(args) => lifecycle::stop(host, args).await,
         Command::Wait(args) => wait::run(host, args).await,

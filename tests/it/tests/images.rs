@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
+use std::fs;
+
 use berth_testkit::registry::{busybox_layer, image_config, layer_tar, write_docker_archive};
 use berth_testkit::sandbox::{busybox_tarball, Sandbox};
 
@@ -101,9 +103,18 @@ fn tag_names_an_image_and_rmi_untags_before_it_deletes() {
     assert!(out.contains(&format!("Deleted: {id}")), "{out}");
 }
 
+/// An image imported by a berth that kept no imported layers (its
+/// directory has no manifest) has no layer archive: push and save say so.
+/// (An import keeps its tarball now: `pull.rs`.)
 #[test]
-fn push_and_save_of_an_imported_image_are_refused_by_name() {
+fn push_and_save_of_an_image_without_layer_archive_are_refused_by_name() {
     let sb = Sandbox::with_busybox();
+    let id = sb.inspect("busybox")["Id"].as_str().unwrap().to_owned();
+    let dir = sb
+        .data_root()
+        .join("images")
+        .join(id.trim_start_matches("sha256:"));
+    fs::remove_file(dir.join("manifest.json")).unwrap();
     let err = sb.docker(&["push", "busybox"]).err();
     assert!(
         err.contains("berth cannot push busybox:latest: it was imported"),

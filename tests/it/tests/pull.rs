@@ -441,6 +441,68 @@ fn push_then_pull_back_into_a_clean_daemon() {
     );
 }
 
+/// berth's own CLI: `tag`, `push` and `pull` (with docker's lines, the
+/// full reference last, and `-q` printing only that).
+#[test]
+fn berths_cli_tags_pushes_and_pulls() {
+    let sb = daemon();
+    let registry = sb.start_registry();
+    let id = sb.push_motd_image(&registry, "busybox", "pushed by berth\n");
+    let out = sb.berth(&["pull", "127.0.0.1:5000/busybox"]).ok();
+    assert!(
+        out.contains("latest: Pulling from 127.0.0.1:5000/busybox"),
+        "{out}"
+    );
+    assert!(out.contains("Digest: sha256:"), "{out}");
+    assert!(out.ends_with("127.0.0.1:5000/busybox:latest\n"), "{out}");
+    sb.berth(&["tag", "127.0.0.1:5000/busybox", "127.0.0.1:5000/mine:v1"])
+        .ok();
+    let out = sb.berth(&["push", "127.0.0.1:5000/mine:v1"]).ok();
+    assert!(
+        out.contains("The push refers to repository [127.0.0.1:5000/mine]"),
+        "{out}"
+    );
+    sb.berth(&["rmi", "127.0.0.1:5000/busybox", "127.0.0.1:5000/mine:v1"])
+        .ok();
+    let quiet = sb.berth(&["pull", "-q", "127.0.0.1:5000/mine:v1"]).ok();
+    assert_eq!(quiet, "127.0.0.1:5000/mine:v1\n");
+    assert_eq!(sb.inspect("127.0.0.1:5000/mine:v1")["Id"], id);
+    let err = sb.berth(&["pull", "127.0.0.1:5000/nothing"]).err();
+    assert!(err.contains("manifest unknown"), "{err}");
+
+    // run of a missing image pulls it first, as docker's CLI does.
+    sb.berth(&["rmi", "127.0.0.1:5000/mine:v1"]).ok();
+    let run = sb.berth(&["run", "--rm", "127.0.0.1:5000/mine:v1"]);
+    assert_eq!(run.stdout, "pushed by berth\n", "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Unable to find image '127.0.0.1:5000/mine:v1' locally"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("Status: Downloaded newer image"),
+        "{}",
+        run.stderr
+    );
+
+    // An imported image keeps its tarball as its layer: it pushes too.
+    sb.import_busybox();
+    sb.berth(&["tag", "busybox", "127.0.0.1:5000/imported"])
+        .ok();
+    let imported = sb.inspect("busybox")["Id"].clone();
+    let out = sb.berth(&["push", "127.0.0.1:5000/imported"]).ok();
+    assert!(out.contains("latest: digest: sha256:"), "{out}");
+    sb.berth(&["rmi", "busybox", "127.0.0.1:5000/imported"])
+        .ok();
+    sb.berth(&["pull", "127.0.0.1:5000/imported"]).ok();
+    assert_eq!(sb.inspect("127.0.0.1:5000/imported")["Id"], imported);
+    let err = sb
+        .berth(&["tag", "127.0.0.1:5000/mine:v1", "Bad:Name"])
+        .err();
+    assert!(err.contains("invalid reference format"), "{err}");
+}
+
 #[test]
 fn a_pulled_image_saves_and_loads_back() {
     let sb = daemon();

@@ -54,4 +54,29 @@ impl Api {
         self.open(Method::POST, "/images/create", query, tarball)
             .await
     }
+
+    /// `POST /images/create?fromImage=` (a pull): a stream of JSON
+    /// progress messages.
+    pub async fn pull_image(&self, query: Query) -> Result<Incoming, ApiError> {
+        self.open(Method::POST, "/images/create", query, ReqBody::Full(None))
+            .await
+    }
+
+    /// `POST /images/{name}/push`: a stream of JSON progress messages.
+    pub async fn push_image(&self, name: &str, query: Query) -> Result<Incoming, ApiError> {
+        self.open(
+            Method::POST,
+            &image_path(name, "/push"),
+            query,
+            ReqBody::Full(None),
+        )
+        .await
+    }
+
+    /// `POST /images/{name}/tag`.
+    pub async fn tag_image(&self, name: &str, query: Query) -> Result<(), ApiError> {
+        self.call(Method::POST, &image_path(name, "/tag"), query, None)
+            .await
+            .map(drop)
+    }
 }

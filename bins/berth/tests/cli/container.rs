@@ -112,7 +112,7 @@ async fn run_failures_report_dockers_statuses() {
     assert_eq!(
         text(&missing.stderr),
         "Unable to find image 'nosuch:latest' locally\n\
-         berth: Error response from daemon: No such image: nosuch:latest\n\n\
+         berth: Error response from daemon: pull access denied for nosuch, repository does not exist or may require 'docker login'\n\n\
          Run 'berth run --help' for more information\n"
     );
     assert_eq!(missing.status.code(), Some(125));

@@ -52,7 +52,7 @@ impl OciAdapter {
         let Some((config, manifest_bytes)) = self.inner.images.pushable(&image.id)? else {
             return Err(RegistryError::refused(
                 RegistryErrorKind::NotImplemented,
-                format!("berth cannot push {familiar}: it was imported, and berth keeps layer archives of pulled images only"),
+                format!("berth cannot push {familiar}: it was imported by an earlier berth, which kept no layer archive of imports"),
             ));
         };
         let manifest: OciImageManifest = serde_json::from_slice(&manifest_bytes)

@@ -40,7 +40,9 @@ pub use save::SavePlan;
 pub use sweep::BlobPin;
 
 use crate::error::{Error, Result};
-use crate::fsutil::{create_dir_all, remove_dir_all_if_exists, write_atomic};
+use crate::fsutil::{
+    create_dir_all, remove_dir_all_if_exists, remove_file_if_exists, write_atomic,
+};
 use crate::time::{format_rfc3339_nano, parse_rfc3339};
 pub(crate) use config::go_arch;
 use config::{History, ImageDocument, RootFs};
@@ -54,10 +56,8 @@ const TMP: &str = "tmp";
 
 /// Where an import's files come from.
 pub enum ImportSource<'a> {
-    /// A tar stream, plain or gzip-compressed.
+    /// A tar stream, plain or compressed.
     Tar(&'a mut dyn Read),
-    /// A directory tree, taken as if it had been tarred.
-    Dir(&'a Path),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -261,17 +261,15 @@ impl ImageStore {
             .map_err(Error::io("create temp dir in", self.dir.join(TMP)))?;
         let rootfs = tmp.path().join("rootfs");
         create_dir_all(&rootfs)?;
-        let (unpacked, default_msg) = match source {
-            ImportSource::Tar(r) => (
-                unpack::unpack_stream(r, &rootfs)?,
-                "Imported from -".to_owned(),
-            ),
-            ImportSource::Dir(d) => (
-                unpack::unpack_dir(d, &rootfs)?,
-                format!("Imported from {}", d.display()),
-            ),
-        };
-        let comment = opts.message.clone().unwrap_or(default_msg);
+        // The tar's bytes are kept as they came, to be the image's one
+        // layer blob (so it can be pushed and saved).
+        let layer = tmp.path().join("layer");
+        let ImportSource::Tar(r) = source;
+        let unpacked = unpack_keeping(r, &rootfs, &layer)?;
+        let comment = opts
+            .message
+            .clone()
+            .unwrap_or_else(|| "Imported from -".to_owned());
         let created = format_rfc3339_nano(SystemTime::now());
         let doc = ImageDocument {
             architecture: go_arch().to_owned(),
@@ -295,6 +293,24 @@ impl ImageStore {
         let hex = unpack::hex(&Sha256::digest(&bytes));
         let config_path = tmp.path().join("config.json");
         fs::write(&config_path, &bytes).map_err(Error::io("write", &config_path))?;
+        // The blob is named by no manifest until the directory is in place.
+        let mut pin = self.pin_blobs([]);
+        let descriptor = self.keep_blob(&layer, &mut pin)?;
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": bytes.len(),
+                "digest": format!("sha256:{hex}"),
+            },
+            "layers": [descriptor],
+        });
+        let path = tmp.path().join(layered::MANIFEST);
+        let out = serde_json::to_vec(&manifest).map_err(|e| Error::Archive(e.to_string()))?;
+        fs::write(&path, out).map_err(Error::io("write", &path))?;
+        // A layer the blob store had already is left here by keep_blob.
+        remove_file_if_exists(&layer)?;
         self.place_image_dir(tmp, &hex)?;
         Ok(Staged {
             id: ImageId::from_hex(hex),
@@ -595,3 +611,35 @@ fn by_id_prefix(index: &Index, prefix: &str) -> Option<Result<Resolved>> {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// Unpacks the tar stream `r` into `rootfs` while writing its bytes, as
+/// read, to `copy` (the rest past the tar's end too).
+fn unpack_keeping(r: &mut dyn Read, rootfs: &Path, copy: &Path) -> Result<unpack::Unpacked> {
+    let file = fs::File::create(copy).map_err(Error::io("create", copy))?;
+    let mut tee = Tee {
+        inner: r,
+        copy: std::io::BufWriter::new(file),
+    };
+    let unpacked = unpack::unpack_stream(&mut tee, rootfs)?;
+    std::io::copy(&mut tee, &mut std::io::sink()).map_err(Error::io("read the rest of", copy))?;
+    let file = tee
+        .copy
+        .into_inner()
+        .map_err(|e| Error::io("write", copy)(e.into_error()))?;
+    file.sync_all().map_err(Error::io("sync", copy))?;
+    Ok(unpacked)
+}
+
+/// A reader that writes what it reads to `copy`.
+struct Tee<'a, W: std::io::Write> {
+    inner: &'a mut dyn Read,
+    copy: W,
+}
+
+impl<W: std::io::Write> Read for Tee<'_, W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}

@@ -55,7 +55,7 @@ impl ImageStore {
             }
             let Some((config, manifest)) = self.pushable(&id)? else {
                 return Err(Error::Archive(format!(
-                    "berth cannot save {reference}: it was imported, and berth keeps layer archives of pulled and loaded images only"
+                    "berth cannot save {reference}: it was imported by an earlier berth, which kept no layer archive of imports"
                 )));
             };
             let manifest: OciImageManifest = serde_json::from_slice(&manifest)

@@ -169,33 +169,6 @@ fn unpack(mut reader: impl Read, dst: &Path, layer: bool) -> Result<Unpacked> {
     })
 }
 
-/// Imports a directory: it is written as a tar stream on a thread and
-/// extracted like any archive, so both paths share one set of checks.
-pub(crate) fn unpack_dir(src: &Path, dst: &Path) -> Result<Unpacked> {
-    if !src.is_dir() {
-        return Err(archive_err(format!("{} is not a directory", src.display())));
-    }
-    let (read_end, write_end) =
-        nix::unistd::pipe().map_err(|e| archive_err(format!("pipe: {e}")))?;
-    let src_owned = src.to_path_buf();
-    let writer = std::thread::spawn(move || -> io::Result<()> {
-        let mut builder = tar::Builder::new(fs::File::from(write_end));
-        builder.follow_symlinks(false);
-        builder.mode(tar::HeaderMode::Complete);
-        builder.append_dir_all(".", &src_owned)?;
-        builder.finish()
-    });
-    let result = unpack_stream(fs::File::from(read_end), dst);
-    // The reader is dropped by now, so a writer blocked on a full pipe got
-    // EPIPE and the join cannot hang.
-    let written = writer
-        .join()
-        .map_err(|_| archive_err("directory archiver panicked"))?;
-    let unpacked = result?;
-    written.map_err(|e| archive_err(format!("read {}: {e}", src.display())))?;
-    Ok(unpacked)
-}
-
 /// Device nodes and fifos: tar-rs would write them as empty files.
 fn make_node(
     dst: &Path,
@@ -578,27 +551,5 @@ mod tests {
         });
         assert!(apply_layer(&evil[..], p).is_err());
         assert!(outside.path().join("victim").exists());
-    }
-
-    #[test]
-    fn directory_source() {
-        let src = tempfile::tempdir().unwrap();
-        fs::create_dir(src.path().join("bin")).unwrap();
-        fs::write(src.path().join("bin/tool"), "abc").unwrap();
-        fs::set_permissions(
-            src.path().join("bin/tool"),
-            fs::Permissions::from_mode(0o751),
-        )
-        .unwrap();
-        std::os::unix::fs::symlink("tool", src.path().join("bin/alias")).unwrap();
-        let dst = tempfile::tempdir().unwrap();
-        let out = unpack_dir(src.path(), dst.path()).unwrap();
-        assert_eq!(out.size, 3);
-        let m = fs::metadata(dst.path().join("bin/tool")).unwrap();
-        assert_eq!(m.permissions().mode() & 0o777, 0o751);
-        assert_eq!(
-            fs::read_link(dst.path().join("bin/alias")).unwrap(),
-            Path::new("tool")
-        );
     }
 }

@@ -5,6 +5,8 @@ use clap::Args;
 
 use super::opts::{Config, ContainerOptions};
 use crate::api::{Api, ApiError, Host};
+use crate::commands::image::progress::Progress;
+use crate::commands::image::registry::pull_image;
 use crate::exit::{check_args, report, Arity};
 use crate::stream::terminal;
 use berth_types::reference;
@@ -43,9 +45,8 @@ fn is_localhost(ip: &str) -> bool {
 }
 
 /// docker's `createContainer`: the localhost-DNS warning, the create with
-/// our terminal's size, the daemon's warnings. Where docker would pull a
-/// missing image, berth (which cannot pull) says it is missing and
-/// returns the daemon's not-found.
+/// our terminal's size, the daemon's warnings. A missing image is pulled
+/// (its progress on stderr, as docker shows it) and the create asked again.
 pub async fn create_container(
     api: &Api,
     config: &mut Config,
@@ -64,23 +65,30 @@ pub async fn create_container(
     };
     let (height, width) = terminal::size();
     config.set_console_size(height, width);
-    match api.create_container(name, &config.body).await {
-        Ok((id, warnings)) => {
-            for w in warnings {
-                eprintln!("WARNING: {w}");
-            }
-            Ok(id)
+    let created = match api.create_container(name, &config.body).await {
+        Err(e) if e.is_not_found() && e.to_string().contains("No such image") => {
+            let Some(named) = named else { return Err(e) };
+            eprintln!("Unable to find image '{}' locally", named.familiar_string());
+            // A refusal in the pull's stream reads as the daemon's, as
+            // docker shows it.
+            pull_image(api, &named, None, Progress::Stderr)
+                .await
+                .map_err(|e| match e.downcast::<ApiError>() {
+                    Ok(api_error) => api_error,
+                    Err(e) => ApiError::Daemon {
+                        status: 500,
+                        message: e.to_string(),
+                    },
+                })?;
+            api.create_container(name, &config.body).await
         }
-        Err(e) => {
-            // docker says this after any 404 (and pulls); berth, which
-            // cannot pull, only when the image is what is missing.
-            let missing = e.is_not_found() && e.to_string().contains("No such image");
-            if let (true, Some(named)) = (missing, named) {
-                eprintln!("Unable to find image '{}' locally", named.familiar_string());
-            }
-            Err(e)
-        }
+        other => other,
+    };
+    let (id, warnings) = created?;
+    for w in warnings {
+        eprintln!("WARNING: {w}");
     }
+    Ok(id)
 }
 
 /// The exit status docker's `run` gives a failed create or start:

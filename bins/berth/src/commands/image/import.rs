@@ -7,11 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use clap::Args;
-use http_body_util::BodyExt;
 use hyper::body::Bytes;
-use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::progress::{print_progress, Progress};
 use crate::api::raw::{Query, ReqBody};
 use crate::api::{Api, Host};
 use crate::exit::{check_args, Arity};
@@ -110,43 +109,6 @@ fn open_error(path: &str, e: &std::io::Error) -> String {
     format!("open {path}: {lowered}")
 }
 
-/// docker's `jsonmessage.DisplayJSONMessagesStream` for output that is not
-/// a terminal: status lines (with their id), streams as they are, progress
-/// bars left out; an error message ends it.
-fn display(line: &str) -> Result<String, String> {
-    let Ok(m) = serde_json::from_str::<Value>(line) else {
-        return Ok(String::new());
-    };
-    let text = |k: &str| m[k].as_str().unwrap_or_default().to_string();
-    if let Some(message) = m["errorDetail"]["message"].as_str() {
-        return Err(message.to_string());
-    }
-    if !text("error").is_empty() {
-        return Err(text("error"));
-    }
-    let progress = &m["progressDetail"];
-    let current = progress["current"].as_i64().unwrap_or(0);
-    let total = progress["total"].as_i64().unwrap_or(0);
-    if current > 0 || total > 0 {
-        return Ok(String::new());
-    }
-    let mut out = String::new();
-    if !text("id").is_empty() {
-        out.push_str(&format!("{}: ", text("id")));
-    }
-    if !text("from").is_empty() {
-        out.push_str(&format!("(from {}) ", text("from")));
-    }
-    if !text("progress").is_empty() {
-        out.push_str(&format!("{} {}", text("status"), text("progress")));
-    } else if !text("stream").is_empty() {
-        out.push_str(&text("stream"));
-    } else {
-        out.push_str(&format!("{}\n", text("status")));
-    }
-    Ok(out)
-}
-
 pub async fn run(host: &Host, args: ImportArgs) -> anyhow::Result<()> {
     check_args(
         &args.args,
@@ -183,57 +145,14 @@ pub async fn run(host: &Host, args: ImportArgs) -> anyhow::Result<()> {
         query = query.set("changes", change.clone());
     }
     let api = Api::connect(host).await?;
-    let mut response = api.import_image(query, body).await?;
-    let mut pending = Vec::new();
-    while let Some(frame) = response.frame().await {
-        let frame = frame.map_err(|e| anyhow!("error during connect: {e}"))?;
-        let Some(data) = frame.data_ref() else {
-            continue;
-        };
-        pending.extend_from_slice(data);
-        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=end).collect();
-            print!(
-                "{}",
-                display(&String::from_utf8_lossy(&line)).map_err(|e| anyhow!(e))?
-            );
-        }
-    }
-    print!(
-        "{}",
-        display(&String::from_utf8_lossy(&pending)).map_err(|e| anyhow!(e))?
-    );
+    let response = api.import_image(query, body).await?;
+    print_progress(response, Progress::Stdout).await?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn messages_display_like_docker() {
-        assert_eq!(
-            display(r#"{"status":"sha256:abc"}"#),
-            Ok("sha256:abc\n".to_string())
-        );
-        assert_eq!(
-            display(
-                r#"{"status":"Importing","progressDetail":{"current":10,"total":100},"progress":"[=>  ]"}"#
-            ),
-            Ok(String::new())
-        );
-        assert_eq!(
-            display(r#"{"id":"x","status":"Done"}"#),
-            Ok("x: Done\n".to_string())
-        );
-        assert_eq!(
-            display(
-                r#"{"errorDetail":{"message":"invalid reference format"},"error":"invalid reference format"}"#
-            ),
-            Err("invalid reference format".to_string())
-        );
-        assert_eq!(display(""), Ok(String::new()));
-    }
 
     #[test]
     fn open_errors_read_like_go() {
