@@ -268,6 +268,22 @@ fn a_failing_run_stops_the_build_and_run_has_the_network() {
         "extracted\nf\nfiles.tar\n"
     );
 
+    // A file copied to `.` lands in the WORKDIR; to a directory the
+    // image has, into it.
+    let ctx = context(
+        &sb,
+        "dot",
+        &[
+            ("one.txt", "one\n"),
+            (
+                "Dockerfile",
+                "FROM busybox\nWORKDIR /w\nCOPY one.txt .\nCOPY one.txt /etc\nCMD [\"cat\", \"/w/one.txt\", \"/etc/one.txt\"]\n",
+            ),
+        ],
+    );
+    sb.docker(&["build", "-q", "-t", "dotted", &ctx]).ok();
+    assert_eq!(sb.docker(&["run", "--rm", "dotted"]).ok(), "one\none\n");
+
     let ctx = context(&sb, "bad", &[("Dockerfile", "FROM busybox\nFOO bar\n")]);
     let err = sb.docker(&["build", &ctx]).err();
     assert!(err.contains("unknown instruction: foo"), "{err}");

@@ -131,7 +131,14 @@ pub fn write_copy_layer(
     let file = fs::File::create(out).map_err(Error::io("create", out))?;
     let mut tar = tar::Builder::new(BufWriter::new(file));
     let mut hasher = Sha256::new();
-    let into_dir = dest.ends_with('/') || sources.len() > 1;
+    // `.` (or `DIR/.`) names a directory, as a trailing `/` does.
+    let dot_dir = dest == "." || dest.ends_with("/.");
+    let into_dir = dest.ends_with('/') || dot_dir || sources.len() > 1;
+    let dest = if dot_dir {
+        &dest[..dest.len() - 1]
+    } else {
+        dest
+    };
     let dest = dest.trim_start_matches('/').trim_end_matches('/');
     let mut add = |source: &Path, name: String| -> Result<()> {
         let md = fs::symlink_metadata(source).map_err(Error::io("stat", source))?;
@@ -310,6 +317,8 @@ mod tests {
         let one = write_copy_layer(&[ctx.join("a.txt")], "/app/x.txt", (0, 0), None, &out).unwrap();
         assert_eq!(names(&out), ["app/x.txt"]);
         assert!(one.checksum.starts_with("file:"));
+        write_copy_layer(&[ctx.join("a.txt")], "/app/.", (0, 0), None, &out).unwrap();
+        assert_eq!(names(&out), ["app/a.txt"]);
         let dir = write_copy_layer(&[ctx.join("src")], "/app/", (0, 0), None, &out).unwrap();
         assert_eq!(names(&out), ["app/sub", "app/sub/b"]);
         assert!(dir.checksum.starts_with("dir:"));

@@ -80,6 +80,24 @@ impl Builder {
             let base = self.config.working_dir.trim_end_matches('/');
             format!("{base}/{dest}")
         };
+        // A destination that is a directory in the image is copied into.
+        let dest = match &self.image {
+            Some(id) if !dest.ends_with('/') && !dest.ends_with("/.") => {
+                let there = self
+                    .backend
+                    .oci
+                    .images()
+                    .rootfs(id)
+                    .join(dest.trim_start_matches('/'));
+                let is_dir = std::fs::symlink_metadata(&there).is_ok_and(|m| m.is_dir());
+                if is_dir {
+                    format!("{dest}/")
+                } else {
+                    dest
+                }
+            }
+            _ => dest,
+        };
         let layer_file = self
             .backend
             .oci
