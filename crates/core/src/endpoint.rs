@@ -66,7 +66,7 @@ impl<H: Host> Engine<H> {
     }
 
     /// Has the drivers make the endpoints of `c` in its sandbox at `netns`.
-    pub(crate) async fn join_all(&self, c: &Container, netns: &Path) -> Result<()> {
+    pub(crate) async fn join_all(&mut self, c: &Container, netns: &Path) -> Result<()> {
         for index in 0..c.attachments.len() {
             self.join(c, index, netns).await?;
         }
@@ -75,11 +75,12 @@ impl<H: Host> Engine<H> {
 
     /// Has the network's driver make the endpoint of `c`'s `index`th
     /// attachment, if it has one.
-    pub(crate) async fn join(&self, c: &Container, index: usize, netns: &Path) -> Result<()> {
+    pub(crate) async fn join(&mut self, c: &Container, index: usize, netns: &Path) -> Result<()> {
         let networks = self.networks();
         let Some(join) = join_of(c, index, netns, &networks)? else {
             return Ok(());
         };
+        self.ensure_data_plane(join.network).await?;
         self.driver(join.network).join(&self.host, join).await?;
         self.publish_endpoint(c, index).await
     }
@@ -106,6 +107,7 @@ impl<H: Host> Engine<H> {
                     warn!(container, endpoint = %endpoint.id, error = %e, "endpoint not removed");
                 }
                 self.withdraw_endpoint(network, endpoint).await;
+                self.retire_data_plane(n, &endpoint.id).await;
             }
             // The network went first (a crash between): its driver's orphan
             // sweep at the next start removes what is left.

@@ -133,6 +133,9 @@ pub struct Engine<H: Host> {
     /// Overlay addresses this host lost a claim of (held elsewhere).
     pub(crate) lost_claims:
         HashMap<berth_types::NetworkId, std::collections::BTreeSet<std::net::IpAddr>>,
+    /// The overlay networks whose data plane (bridge, VXLAN port, remote
+    /// endpoints' entries) is made on this host: those with endpoints here.
+    pub(crate) overlay_planes: std::collections::BTreeSet<berth_types::NetworkId>,
 }
 
 impl<H: Host> Engine<H> {
@@ -156,6 +159,7 @@ impl<H: Host> Engine<H> {
             cluster: None,
             remote_endpoints: Default::default(),
             lost_claims: HashMap::new(),
+            overlay_planes: Default::default(),
         })
     }
 

@@ -48,10 +48,7 @@ impl<H: Host> Engine<H> {
         self.ensure_predefined(&mut records)?;
 
         for (network, state) in &records {
-            let made = self
-                .driver(network)
-                .create_network(&self.host, network, &self.config)
-                .await;
+            let made = self.restore_kernel_objects(network).await;
             match made {
                 Ok(()) if *state != RecordState::Ready => self.commit(
                     Txn::new(format!("mark network {} ready", network.name))
@@ -257,7 +254,7 @@ impl<H: Host> Engine<H> {
             .flat_map(|c| live_endpoint_ids(c))
             .map(|id| id.as_str())
             .collect();
-        let networks = self.networks();
+        let networks = self.networks_with_kernel_objects();
         for driver in self.drivers.all::<H>() {
             driver.remove_orphans(&self.host, &networks, &live).await?;
         }

@@ -404,3 +404,69 @@ fn racing_hosts_never_share_an_address() {
     }
     assert_eq!(addresses.len(), 3 * PER_HOST, "{addresses:?}");
 }
+
+/// Whether `host` has a link whose name starts with `prefix`.
+fn has_link(host: &Sandbox, prefix: &str) -> bool {
+    host.sh("ip -o link show")
+        .ok()
+        .lines()
+        .any(|l| l.split(": ").nth(1).is_some_and(|n| n.starts_with(prefix)))
+}
+
+/// A host makes an overlay network's bridge and VXLAN port when its first
+/// container joins, with the other hosts' endpoints published before, and
+/// removes them when its last one leaves (Docker's overlay driver too);
+/// a restarted berthd keeps a plane in use.
+#[test]
+fn a_host_makes_the_data_plane_at_its_first_endpoint() {
+    let mut cluster = cluster();
+    let id = cluster
+        .host(0)
+        .docker(&["network", "create", "-d", "overlay", "ov"])
+        .ok();
+    let vxlan = format!("vx-{}", &id.trim()[..12]);
+    let bridge = format!("ov-{}", &id.trim()[..12]);
+    cluster.wait_all("ov on every host", |h| has_network(h, "ov"));
+    for host in cluster.hosts() {
+        assert!(!has_link(host, &vxlan) && !has_link(host, &bridge));
+    }
+    let run = |host: &Sandbox, name: &str| {
+        host.docker(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "ov",
+            "busybox",
+            "sleep",
+            "1d",
+        ])
+        .ok();
+    };
+    run(cluster.host(0), "ca");
+    assert!(has_link(cluster.host(0), &vxlan) && has_link(cluster.host(0), &bridge));
+    assert!(!has_link(cluster.host(1), &vxlan));
+    // Host 1's plane is made with the endpoint host 0 published before.
+    run(cluster.host(1), "cb");
+    let fdb = cluster
+        .host(1)
+        .sh(&format!("bridge fdb show dev {vxlan}"))
+        .ok();
+    assert!(fdb.contains("dst 10.99.0.1 "), "{fdb}");
+    wait_ping(cluster.host(1), "cb", &ip_of(cluster.host(0), "ca", "ov"));
+    wait_ping(cluster.host(0), "ca", "cb");
+
+    cluster.host(1).docker(&["rm", "-f", "cb"]).ok();
+    assert!(!has_link(cluster.host(1), &vxlan) && !has_link(cluster.host(1), &bridge));
+    assert!(has_link(cluster.host(0), &vxlan));
+
+    cluster.host_mut(0).kill_daemon();
+    cluster.host_mut(0).restart_daemon();
+    assert!(has_link(cluster.host(0), &vxlan));
+    run(cluster.host(1), "cb2");
+    wait_ping(cluster.host(1), "cb2", "ca");
+    // Stopped, the last container leaves: the plane goes.
+    cluster.host(0).docker(&["stop", "-t", "0", "ca"]).ok();
+    assert!(!has_link(cluster.host(0), &vxlan));
+}

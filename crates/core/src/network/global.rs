@@ -138,8 +138,8 @@ impl<H: Host> Engine<H> {
         self.drop_network(&network.id).await
     }
 
-    /// Records a network of the store here, and makes its kernel objects;
-    /// one already known is left as it is.
+    /// Records a network of the store here; one already known is left as
+    /// it is.
     async fn adopt_network(&mut self, network: &Network) -> Result<()> {
         let existing = self.networks();
         if existing.iter().any(|n| n.id == network.id) {
@@ -151,17 +151,13 @@ impl<H: Host> Engine<H> {
                 network.name, network.id, local.id
             )));
         }
+        // The cluster store holds the network durably (a record lost in a
+        // crash comes back with the watch's snapshot), and its data plane
+        // waits for the first endpoint here (`crate::network::plane`).
         self.commit(
             Txn::new(format!("record overlay network {}", network.name))
-                .put_network(network, RecordState::Creating),
-        )?;
-        self.driver(network)
-            .create_network(&self.host, network, &self.config)
-            .await?;
-        self.install_remotes(&network.id).await;
-        self.commit(
-            Txn::new(format!("mark overlay network {} ready", network.name))
-                .put_network(network, RecordState::Ready),
+                .put_network(network, RecordState::Ready)
+                .unsynced(),
         )?;
         self.network_event(network, "create", &[]);
         Ok(())

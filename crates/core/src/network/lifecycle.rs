@@ -140,12 +140,14 @@ impl<H: Host> Engine<H> {
             // apply drops them.
             warn!(network = %network.name, error = %e, "firewall elements not removed");
         }
-        if let Err(e) = self
-            .driver(network)
-            .delete_network(&self.host, network)
-            .await
-        {
-            warn!(network = %network.name, error = %e, "kernel objects not removed: the next start removes them");
+        if self.forget_kernel_objects(network) {
+            if let Err(e) = self
+                .driver(network)
+                .delete_network(&self.host, network)
+                .await
+            {
+                warn!(network = %network.name, error = %e, "kernel objects not removed: the next start removes them");
+            }
         }
         info!(network = %network.name, id = %network.id, "network removed");
         self.network_event(network, "destroy", &[]);

@@ -6,6 +6,7 @@ mod global;
 pub mod gwbridge;
 mod lifecycle;
 pub mod plan;
+mod plane;
 mod remote;
 
 pub use global::NO_CLUSTER_STORE;

@@ -232,7 +232,8 @@ impl<H: Host> Engine<H> {
         let Some(network) = self.overlay_network(&record.network) else {
             return;
         };
-        if let Some(remote) = self.remote_of(record) {
+        // Without a data plane here, its entries come with the plane.
+        if let (Some(remote), true) = (self.remote_of(record), self.has_data_plane(&network.id)) {
             if let Err(e) = self.host.net().add_remote_endpoint(&remote).await {
                 warn!(ip = %remote.ip, error = %e, "remote overlay endpoint not installed");
             }
@@ -260,7 +261,7 @@ impl<H: Host> Engine<H> {
             lost.remove(&record.ip);
         }
         self.names.remove_remote(&record.container, network);
-        if let Some(remote) = self.remote_of(&record) {
+        if let (Some(remote), true) = (self.remote_of(&record), self.has_data_plane(network)) {
             if let Err(e) = self.host.net().remove_remote_endpoint(&remote).await {
                 warn!(ip = %remote.ip, error = %e, "remote overlay endpoint not removed");
             }
@@ -305,7 +306,7 @@ impl<H: Host> Engine<H> {
         for network in self
             .networks()
             .iter()
-            .filter(|n| n.driver == Driver::Overlay)
+            .filter(|n| self.has_data_plane(&n.id))
         {
             let Ok(vxlan) = vxlan_name(network) else {
                 continue;
