@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{BlobPin, ImageId, ImageStore, RepoTag, Staged, TMP};
+use super::{BlobPin, ImageId, ImageStore, RepoTag, Staged};
 use crate::error::{Error, Result};
 use crate::fsutil::create_dir_all;
 
@@ -41,10 +41,7 @@ fn archive_err(what: impl std::fmt::Display) -> Error {
 impl ImageStore {
     /// Stages every image of a `docker save` archive.
     pub fn stage_archive(&self, archive: impl Read) -> Result<Vec<Loaded>> {
-        let tmp = tempfile::Builder::new()
-            .prefix("load-")
-            .tempdir_in(self.dir.join(TMP))
-            .map_err(Error::io("create temp dir in", self.dir.join(TMP)))?;
+        let tmp = self.scratch_dir("load-")?;
         let root = tmp
             .path()
             .canonicalize()
@@ -172,6 +169,7 @@ fn inside(root: &Path, name: &str) -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::TMP;
     use super::*;
     use crate::image::tests::tarball as tar_of;
 
