@@ -6,4 +6,5 @@ pub mod image;
 pub mod inspect;
 pub mod network;
 pub mod node;
+mod remove_each;
 pub mod system;

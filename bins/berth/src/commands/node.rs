@@ -7,7 +7,8 @@ use clap::{Args, Subcommand};
 use serde::Deserialize;
 
 use crate::api::{Api, Host};
-use crate::exit::{check_args, Arity, Exit};
+use crate::commands::remove_each::remove_each;
+use crate::exit::{check_args, Arity};
 use crate::format::tabwriter;
 
 #[derive(Debug, Subcommand)]
@@ -87,21 +88,8 @@ async fn remove(host: &Host, args: RmArgs) -> anyhow::Result<()> {
         "node rm",
         "node rm NODE [NODE...]",
     )?;
-    let api = Api::connect(host).await?;
-    let mut failed = false;
-    for id in &args.nodes {
-        match api.remove_node(id).await {
-            Ok(()) => println!("{id}"),
-            Err(e) => {
-                eprintln!("{e}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        return Err(Exit::status(1, "exit status 1").into());
-    }
-    Ok(())
+    let api = &Api::connect(host).await?;
+    remove_each(&args.nodes, false, |id| api.remove_node(id)).await
 }
 
 #[cfg(test)]

@@ -6,10 +6,12 @@
 mod archive;
 mod build;
 mod commit;
+mod containers;
 mod events;
 mod fields;
 mod housekeeping;
 mod images;
+mod networks;
 mod nodes;
 mod pull;
 mod resources;
@@ -19,11 +21,10 @@ mod storage;
 mod streams;
 mod system;
 mod top;
+mod volumes;
 mod wire;
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use berth_api::{
     ApiError, AttachOptions, AuthResponse, Backend, BuildStream, ByteStream, ContainerAttach,
@@ -33,23 +34,16 @@ use berth_api::{
     LogsOptions, PullStream, RegistryAuth, RemoveOptions, RequestBody, StatsOptions, StatsStream,
     StopOptions, StreamSession, TtySize, WaitCondition, WaitFuture,
 };
-use berth_core::container::StopSignal;
-use berth_core::filter::{ContainerFilter, ListFilter, PruneFilter};
 use berth_core::handle::stop_grace;
-use berth_core::network::{IpamInput, NetworkCreate};
-use berth_core::volume::{VolumeCreate, VolumeFilter, VolumePrune};
 use berth_core::EngineHandle;
 use berth_oci::OciAdapter;
-use berth_types::Driver;
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerPruneResponse,
     ContainerSummary, ContainerTopResponse, ContainerUpdateBody, ContainerUpdateResponse,
-    ContainerWaitExitError, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
-    FilesystemChange, ImageDeleteResponseItem, ImageHistoryResponseItem, ImageInspect,
-    ImagePruneResponse, ImageSummary, NetworkConnectRequest, NetworkCreateRequest,
-    NetworkCreateResponse, NetworkDisconnectRequest, NetworkInspect, NetworkPruneResponse,
-    SystemInfo, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum,
-    SystemInfoDefaultAddressPools, SystemVersion, SystemVersionComponents, SystemVersionPlatform,
+    ExecConfig, ExecInspectResponse, FilesystemChange, ImageDeleteResponseItem,
+    ImageHistoryResponseItem, ImageInspect, ImagePruneResponse, ImageSummary,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
+    NetworkInspect, NetworkPruneResponse, SystemInfo, SystemInfoDefaultAddressPools, SystemVersion,
     Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
 };
 
@@ -57,8 +51,6 @@ use crate::cluster::ClusterView;
 use crate::config::Config;
 use crate::host::RealHost;
 use streams::Execs;
-
-const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[derive(Clone)]
 pub struct DaemonBackend {
@@ -159,153 +151,13 @@ fn given_signal(signal: Option<&str>) -> Result<Option<i32>, ApiError> {
     }
 }
 
-fn kernel_version() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-fn network_create(req: NetworkCreateRequest) -> NetworkCreate {
-    let ipam = req.ipam.unwrap_or_default();
-    let to_btree = |m: Option<HashMap<String, String>>| m.unwrap_or_default().into_iter().collect();
-    NetworkCreate {
-        name: req.name,
-        driver: req.driver.unwrap_or_default(),
-        ipam_driver: ipam.driver.unwrap_or_default(),
-        ipam: ipam
-            .config
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| IpamInput {
-                subnet: c.subnet.unwrap_or_default(),
-                ip_range: c.ip_range.unwrap_or_default(),
-                gateway: c.gateway.unwrap_or_default(),
-                aux_addresses: to_btree(c.auxiliary_addresses),
-            })
-            .collect(),
-        enable_ipv4: req.enable_ipv4,
-        enable_ipv6: req.enable_ipv6,
-        internal: req.internal.unwrap_or(false),
-        attachable: req.attachable.unwrap_or(false),
-        options: to_btree(req.options),
-        labels: to_btree(req.labels),
-    }
-}
-
 impl Backend for DaemonBackend {
     async fn version(&self) -> Result<SystemVersion, ApiError> {
-        let arch = system::go_arch(std::env::consts::ARCH);
-        let engine = SystemVersionComponents {
-            name: "Engine".to_owned(),
-            version: VERSION.to_owned(),
-            details: Some(HashMap::from([
-                ("ApiVersion".to_owned(), berth_api::API_VERSION.to_owned()),
-                (
-                    "MinAPIVersion".to_owned(),
-                    berth_api::MIN_API_VERSION.to_owned(),
-                ),
-                ("Os".to_owned(), "linux".to_owned()),
-                ("Arch".to_owned(), arch.to_owned()),
-                ("KernelVersion".to_owned(), kernel_version()),
-            ])),
-        };
-        Ok(SystemVersion {
-            platform: Some(SystemVersionPlatform {
-                name: "berth".to_owned(),
-            }),
-            components: Some(vec![engine]),
-            version: Some(VERSION.to_owned()),
-            api_version: Some(berth_api::API_VERSION.to_owned()),
-            min_api_version: Some(berth_api::MIN_API_VERSION.to_owned()),
-            git_commit: Some(String::new()),
-            go_version: Some("n/a (Rust)".to_owned()),
-            os: Some("linux".to_owned()),
-            arch: Some(arch.to_owned()),
-            kernel_version: Some(kernel_version()),
-            experimental: Some(false),
-            build_time: Some(String::new()),
-        })
+        Ok(system::version())
     }
 
     async fn info(&self) -> Result<SystemInfo, ApiError> {
-        let name = nix::unistd::gethostname()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let capacity = berth_core::ports::Runtime::capacity(&self.oci);
-        let containers = self.engine.containers();
-        let paused = containers.iter().filter(|c| c.state.paused).count();
-        // Docker counts a container waiting out its restart back-off as
-        // running.
-        let running = containers
-            .iter()
-            .filter(|c| (c.is_running() || c.state.restarting) && !c.state.paused)
-            .count();
-        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        let images = self.oci.images().list().map(|l| l.len()).unwrap_or(0);
-        let os = system::os_release();
-        // Docker's ClusterStore and ClusterAdvertise left the API (1.50
-        // lacks them): berth shows them as daemon labels, and its cluster
-        // id as the daemon's.
-        let (id, labels) = match &self.cluster {
-            Some(c) => (
-                c.node_id.clone(),
-                vec![
-                    format!("berth.cluster-store={}", c.store_url),
-                    format!("berth.cluster-advertise={}", c.advertise),
-                ],
-            ),
-            None => (String::new(), Vec::new()),
-        };
-        Ok(SystemInfo {
-            id: Some(id),
-            containers: Some(count(containers.len())),
-            containers_running: Some(count(running)),
-            containers_paused: Some(count(paused)),
-            containers_stopped: Some(count(containers.len() - running - paused)),
-            images: Some(count(images)),
-            driver: Some("overlay".to_owned()),
-            docker_root_dir: Some(self.data_root.clone()),
-            ipv4_forwarding: Some(true),
-            debug: Some(false),
-            system_time: Some(wire::timestamp(SystemTime::now())),
-            logging_driver: Some("json-file".to_owned()),
-            kernel_version: Some(kernel_version()),
-            operating_system: Some(os.pretty_name),
-            os_version: Some(os.version_id),
-            os_type: Some("linux".to_owned()),
-            // Docker's `info` reports uname's machine (`x86_64`); only
-            // `version` uses Go's names.
-            architecture: Some(std::env::consts::ARCH.to_owned()),
-            mem_total: Some(system::mem_total()),
-            // Containers run under their shims and survive berthd.
-            live_restore_enabled: Some(true),
-            ncpu: Some(i64::from(capacity.cpus)),
-            // What berth applies, so `docker info` warns as Docker does
-            // about what this host lacks.
-            memory_limit: Some(true),
-            swap_limit: Some(capacity.swap_limit),
-            cpu_cfs_period: Some(true),
-            cpu_cfs_quota: Some(true),
-            cpu_shares: Some(true),
-            cpu_set: Some(true),
-            pids_limit: Some(true),
-            oom_kill_disable: Some(capacity.oom_kill_disable),
-            cgroup_driver: Some(SystemInfoCgroupDriverEnum::CGROUPFS),
-            cgroup_version: Some(
-                if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-                    SystemInfoCgroupVersionEnum::_2
-                } else {
-                    SystemInfoCgroupVersionEnum::_1
-                },
-            ),
-            name: Some(name),
-            server_version: Some(VERSION.to_owned()),
-            default_runtime: Some("runc".to_owned()),
-            default_address_pools: Some(self.address_pools.clone()),
-            labels: Some(labels),
-            warnings: Some(Vec::new()),
-            ..Default::default()
-        })
+        Ok(system::info(self))
     }
 
     async fn node_list(&self) -> Result<Vec<berth_api::Node>, ApiError> {
@@ -317,57 +169,26 @@ impl Backend for DaemonBackend {
     }
 
     async fn network_list(&self, filters: Filters) -> Result<Vec<NetworkInspect>, ApiError> {
-        let filter = ListFilter::parse(&filters).map_err(api_error)?;
-        let networks = self.engine.list_networks(&filter);
-        // Docker's list leaves Containers empty; inspect fills it.
-        Ok(networks
-            .iter()
-            .map(|n| wire::network_to_wire(n, &[]))
-            .collect())
+        networks::list(self, filters).await
     }
 
     async fn network_inspect(&self, id_or_name: String) -> Result<NetworkInspect, ApiError> {
-        let network = self
-            .engine
-            .inspect_network(&id_or_name)
-            .map_err(api_error)?;
-        let members = self.engine.network_members(&network.id);
-        Ok(wire::network_to_wire(&network, &members))
+        networks::inspect(self, id_or_name).await
     }
 
     async fn network_create(
         &self,
         req: NetworkCreateRequest,
     ) -> Result<NetworkCreateResponse, ApiError> {
-        let network = self
-            .engine
-            .create_network(network_create(req))
-            .await
-            .map_err(api_error)?;
-        Ok(NetworkCreateResponse {
-            id: network.id.to_string(),
-            warning: String::new(),
-        })
+        networks::create(self, req).await
     }
 
     async fn network_remove(&self, id_or_name: String) -> Result<(), ApiError> {
-        self.engine
-            .remove_network(id_or_name)
-            .await
-            .map_err(api_error)?;
-        Ok(())
+        networks::remove(self, id_or_name).await
     }
 
     async fn network_prune(&self, filters: Filters) -> Result<NetworkPruneResponse, ApiError> {
-        let filter = PruneFilter::parse(&filters, self.engine.now()).map_err(api_error)?;
-        let removed = self
-            .engine
-            .prune_networks(filter)
-            .await
-            .map_err(api_error)?;
-        Ok(NetworkPruneResponse {
-            networks_deleted: Some(removed.iter().map(|n| n.name.to_string()).collect()),
-        })
+        networks::prune(self, filters).await
     }
 
     async fn network_connect(
@@ -375,14 +196,7 @@ impl Backend for DaemonBackend {
         network: String,
         req: NetworkConnectRequest,
     ) -> Result<(), ApiError> {
-        if let Some(endpoint) = &req.endpoint_config {
-            fields::check_endpoint(endpoint)?;
-        }
-        let endpoint = wire::connect_request(req.endpoint_config.as_ref());
-        self.engine
-            .connect(network, req.container, endpoint)
-            .await
-            .map_err(api_error)
+        networks::connect(self, network, req).await
     }
 
     async fn network_disconnect(
@@ -390,57 +204,15 @@ impl Backend for DaemonBackend {
         network: String,
         req: NetworkDisconnectRequest,
     ) -> Result<(), ApiError> {
-        self.engine
-            .disconnect(network, req.container)
-            .await
-            .map_err(api_error)
+        networks::disconnect(self, network, req).await
     }
 
     async fn container_create(
         &self,
         name: Option<String>,
-        mut config: ContainerCreateBody,
+        config: ContainerCreateBody,
     ) -> Result<ContainerCreateResponse, ApiError> {
-        wire::links_to_host_config(&mut config);
-        fields::check_create(&config)?;
-        if let Some(host) = &config.host_config {
-            storage::check(host)?;
-        }
-        // dockerd's check, on the request: create drops the bindings of a
-        // container on the host's network.
-        let host_config = config.host_config.as_ref();
-        let discards_ports = host_config.is_some_and(|h| {
-            h.network_mode.as_deref() == Some("host")
-                && h.port_bindings.as_ref().is_some_and(|b| !b.is_empty())
-        });
-        let stop_signal = given_signal(config.stop_signal.as_deref())?.map(|number| StopSignal {
-            name: config.stop_signal.clone().unwrap_or_default(),
-            number,
-        });
-        let mut req = wire::create_request(name, config);
-        req.stop_signal = stop_signal;
-        let c = self.engine.create_container(req).await.map_err(api_error)?;
-        let mut warnings = c.resources.warnings();
-        if discards_ports && matches!(c.network_mode, berth_core::container::NetworkMode::Host) {
-            warnings.push("Published ports are discarded when using host network mode".to_owned());
-        }
-        // As Docker, `-p` on a macvlan network is ignored: said, not hidden.
-        let first_driver = c
-            .attachments
-            .first()
-            .and_then(|a| self.engine.inspect_network(a.network.as_str()).ok())
-            .map(|n| n.driver);
-        if let Some(driver @ (Driver::Macvlan | Driver::Ipvlan)) = first_driver {
-            if !c.ports.is_empty() || c.publish_all {
-                warnings.push(format!(
-                    "Published ports are discarded when using the {driver} network driver"
-                ));
-            }
-        }
-        Ok(ContainerCreateResponse {
-            id: c.id.to_string(),
-            warnings,
-        })
+        containers::create(self, name, config).await
     }
 
     async fn container_start(&self, id_or_name: String) -> Result<(), ApiError> {
@@ -561,35 +333,7 @@ impl Backend for DaemonBackend {
         &self,
         options: ContainerListOptions,
     ) -> Result<Vec<ContainerSummary>, ApiError> {
-        // The query's own `since`/`before` (old clients) are the filters'.
-        let mut filters = options.filters;
-        for (key, value) in [("since", options.since), ("before", options.before)] {
-            if let Some(value) = value {
-                filters.entry(key.to_owned()).or_default().push(value);
-            }
-        }
-        let filter = ContainerFilter::parse(&filters).map_err(api_error)?;
-        let mut list = self
-            .engine
-            .list_containers(options.all, &filter)
-            .map_err(api_error)?;
-        if let Some(limit) = options.limit {
-            list.truncate(limit);
-        }
-        let networks = self.networks();
-        let now = SystemTime::now();
-        let mut summaries = Vec::with_capacity(list.len());
-        for c in &list {
-            let health = self.engine.health(&c.id);
-            let mut summary = wire::container_summary(c, health.as_ref(), &networks, now);
-            if options.size {
-                let (rw, root_fs) = archive::sizes(&self.oci, c).await?;
-                summary.size_rw = Some(rw);
-                summary.size_root_fs = Some(root_fs);
-            }
-            summaries.push(summary);
-        }
-        Ok(summaries)
+        containers::list(self, options).await
     }
 
     async fn container_inspect(
@@ -597,39 +341,7 @@ impl Backend for DaemonBackend {
         id_or_name: String,
         size: bool,
     ) -> Result<ContainerInspectResponse, ApiError> {
-        let c = self.container(&id_or_name)?;
-        let sizes = if size {
-            Some(archive::sizes(&self.oci, &c).await?)
-        } else {
-            None
-        };
-        let networks = self.networks();
-        let layout = self.oci.runtime().layout();
-        let dir = layout.container_data_dir(&c.id);
-        let paths = wire::Paths {
-            resolv_conf: dir.join("resolv.conf").display().to_string(),
-            hosts: dir.join("hosts").display().to_string(),
-            hostname: dir.join("hostname").display().to_string(),
-            log: layout.log_file(&c.id).display().to_string(),
-        };
-        let health = self.engine.health(&c.id);
-        // Links name their targets as they are called now.
-        let link_targets: Vec<String> = c
-            .links
-            .iter()
-            .map(|l| {
-                self.engine
-                    .inspect_container(l.target.as_str())
-                    .map_or_else(|_| l.target.to_string(), |t| t.name.clone())
-            })
-            .collect();
-        let mut inspect =
-            wire::container_inspect(&c, health.as_ref(), &link_targets, &networks, paths);
-        if let Some((rw, root_fs)) = sizes {
-            inspect.size_rw = Some(rw);
-            inspect.size_root_fs = Some(root_fs);
-        }
-        Ok(inspect)
+        containers::inspect(self, id_or_name, size).await
     }
 
     async fn container_stat_path(
@@ -685,32 +397,7 @@ impl Backend for DaemonBackend {
         id_or_name: String,
         condition: WaitCondition,
     ) -> Result<WaitFuture, ApiError> {
-        let c = self.container(&id_or_name)?;
-        let condition = match condition {
-            WaitCondition::NotRunning => berth_core::WaitCondition::NotRunning,
-            WaitCondition::NextExit => berth_core::WaitCondition::NextExit,
-            WaitCondition::Removed => berth_core::WaitCondition::Removed,
-        };
-        // Subscribed before returning, so an exit right after the headers
-        // go out is not missed.
-        let waiting = self
-            .engine
-            .wait_container(c.id.as_str(), condition)
-            .map_err(api_error)?;
-        Ok(Box::pin(async move {
-            match waiting.await {
-                Ok(code) => ContainerWaitResponse {
-                    status_code: code,
-                    error: None,
-                },
-                Err(e) => ContainerWaitResponse {
-                    status_code: -1,
-                    error: Some(ContainerWaitExitError {
-                        message: Some(e.to_string()),
-                    }),
-                },
-            }
-        }))
+        containers::wait(self, id_or_name, condition).await
     }
 
     async fn container_logs(
@@ -889,52 +576,22 @@ impl Backend for DaemonBackend {
     }
 
     async fn volume_list(&self, filters: Filters) -> Result<VolumeListResponse, ApiError> {
-        let filter = VolumeFilter::parse(&filters).map_err(api_error)?;
-        let volumes = self.engine.list_volumes(&filter);
-        Ok(VolumeListResponse {
-            volumes: Some(volumes.iter().map(storage::volume_to_wire).collect()),
-            warnings: Some(Vec::new()),
-        })
+        volumes::list(self, filters).await
     }
 
     async fn volume_inspect(&self, name: String) -> Result<Volume, ApiError> {
-        let volume = self.engine.inspect_volume(&name).map_err(api_error)?;
-        Ok(storage::volume_to_wire(&volume))
+        volumes::inspect(self, name).await
     }
 
     async fn volume_create(&self, req: VolumeCreateRequest) -> Result<Volume, ApiError> {
-        if req.cluster_volume_spec.is_some() {
-            return Err(ApiError::invalid_parameter(
-                "berth does not support cluster volumes",
-            ));
-        }
-        let map = |m: Option<HashMap<String, String>>| m.unwrap_or_default().into_iter().collect();
-        let volume = self
-            .engine
-            .create_volume(VolumeCreate {
-                name: req.name.unwrap_or_default(),
-                driver: req.driver.unwrap_or_default(),
-                labels: map(req.labels),
-                options: map(req.driver_opts),
-            })
-            .await
-            .map_err(api_error)?;
-        Ok(storage::volume_to_wire(&volume))
+        volumes::create(self, req).await
     }
 
     async fn volume_remove(&self, name: String, force: bool) -> Result<(), ApiError> {
-        self.engine
-            .remove_volume(name, force)
-            .await
-            .map_err(api_error)
+        volumes::remove(self, name, force).await
     }
 
     async fn volume_prune(&self, filters: Filters) -> Result<VolumePruneResponse, ApiError> {
-        let filter = VolumePrune::parse(&filters).map_err(api_error)?;
-        let (removed, freed) = self.engine.prune_volumes(filter).await.map_err(api_error)?;
-        Ok(VolumePruneResponse {
-            volumes_deleted: Some(removed),
-            space_reclaimed: Some(i64::try_from(freed).unwrap_or(i64::MAX)),
-        })
+        volumes::prune(self, filters).await
     }
 }

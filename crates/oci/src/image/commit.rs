@@ -16,10 +16,10 @@ use sha2::{Digest, Sha256};
 
 use super::config::{go_arch, History, ImageConfig, ImageDocument, RootFs};
 use super::unpack::{apply_layer, hex};
-use super::{ImageId, ImageStore, RepoTag, Staged, TMP};
+use super::{ImageId, ImageStore, RepoTag, Staged};
 use crate::archive::{changes, ChangeKind};
 use crate::error::{Error, Result};
-use crate::fsutil::{create_dir_all, link_tree};
+use crate::fsutil::link_tree;
 use crate::time::format_rfc3339_nano;
 
 /// Where a child image's new layer comes from.
@@ -74,12 +74,7 @@ impl ImageStore {
             }
             None => (scratch(), 0, None),
         };
-        let tmp = tempfile::Builder::new()
-            .prefix("commit-")
-            .tempdir_in(self.dir.join(TMP))
-            .map_err(Error::io("create temp dir in", self.dir.join(TMP)))?;
-        let rootfs = tmp.path().join("rootfs");
-        create_dir_all(&rootfs)?;
+        let (tmp, rootfs) = self.stage_dir("commit-")?;
         let layer_file = tmp.path().join("layer.tar");
         let layer_path = match layer {
             NewLayer::Changes { upper, skip } => {

@@ -13,9 +13,8 @@ use tempfile::TempDir;
 
 use super::config::ImageDocument;
 use super::unpack::{apply_layer, hex};
-use super::{ImageId, ImageStore, RepoTag, Staged, TMP};
+use super::{ImageId, ImageStore, RepoTag, Staged};
 use crate::error::{Error, Result};
-use crate::fsutil::create_dir_all;
 
 /// The pulled image's manifest in its directory.
 pub(super) const MANIFEST: &str = "manifest.json";
@@ -70,11 +69,7 @@ impl ImageStore {
         let doc: ImageDocument = serde_json::from_slice(config)
             .map_err(|e| Error::Archive(format!("image config: {e}")))?;
         let hex = hex(&Sha256::digest(config));
-        let tmp = tempfile::Builder::new()
-            .prefix("pull-")
-            .tempdir_in(self.dir.join(TMP))
-            .map_err(Error::io("create temp dir in", self.dir.join(TMP)))?;
-        create_dir_all(&tmp.path().join("rootfs"))?;
+        let (tmp, _) = self.stage_dir("pull-")?;
         Ok(LayerStage {
             final_dir: self.dir.join(&hex),
             id: ImageId::from_hex(hex),
@@ -157,6 +152,7 @@ impl LayerStage {
 
 #[cfg(test)]
 mod tests {
+    use super::super::TMP;
     use super::*;
 
     fn layer(name: &str, data: &[u8]) -> Vec<u8> {

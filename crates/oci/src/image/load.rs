@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{BlobPin, ImageId, ImageStore, RepoTag, Staged, TMP};
+use super::{BlobPin, ImageId, ImageStore, RepoTag, Staged};
 use crate::error::{Error, Result};
 use crate::fsutil::create_dir_all;
 
@@ -41,10 +41,7 @@ fn archive_err(what: impl std::fmt::Display) -> Error {
 impl ImageStore {
     /// Stages every image of a `docker save` archive.
     pub fn stage_archive(&self, archive: impl Read) -> Result<Vec<Loaded>> {
-        let tmp = tempfile::Builder::new()
-            .prefix("load-")
-            .tempdir_in(self.dir.join(TMP))
-            .map_err(Error::io("create temp dir in", self.dir.join(TMP)))?;
+        let tmp = self.scratch_dir("load-")?;
         let root = tmp
             .path()
             .canonicalize()
@@ -172,6 +169,7 @@ fn inside(root: &Path, name: &str) -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::TMP;
     use super::*;
     use crate::image::tests::tarball as tar_of;
 
@@ -179,28 +177,55 @@ mod tests {
         format!("sha256:{}", super::super::unpack_hex(&Sha256::digest(data)))
     }
 
+    /// A `docker save` archive of one image whose one layer is `layer`
+    /// (a plain tar), stored under `names.1` as `stored`; its config too.
+    fn archive_of(
+        names: (&str, &str),
+        layer: &[u8],
+        stored: &[u8],
+        tags: &[&str],
+    ) -> (Vec<u8>, Vec<u8>) {
+        let (config_name, layer_name) = names;
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "config": {"Cmd": ["cat", "/hello"]},
+            "rootfs": {"type": "layers", "diff_ids": [digest(layer)]},
+        }))
+        .unwrap();
+        let manifest = serde_json::to_vec(&serde_json::json!([{
+            "Config": config_name, "RepoTags": tags, "Layers": [layer_name],
+        }]))
+        .unwrap();
+        let archive = tar_of(&[
+            (config_name, &config),
+            (layer_name, stored),
+            ("manifest.json", &manifest),
+        ]);
+        (config, archive)
+    }
+
+    /// `docker save` of one image.
+    fn saved(store: &ImageStore, id: &ImageId) -> Vec<u8> {
+        let mut saved = Vec::new();
+        store
+            .plan_save(&[id.to_string()])
+            .unwrap()
+            .write(&mut saved)
+            .unwrap();
+        saved
+    }
+
     #[test]
     fn a_saved_archive_stages_its_images_with_their_tags() {
         let dir = tempfile::tempdir().unwrap();
         let store = ImageStore::open(dir.path()).unwrap();
         let layer = tar_of(&[("hello", b"world")]);
-        let config = serde_json::to_vec(&serde_json::json!({
-            "architecture": "amd64", "os": "linux",
-            "config": {"Cmd": ["cat", "/hello"]},
-            "rootfs": {"type": "layers", "diff_ids": [digest(&layer)]},
-        }))
-        .unwrap();
-        let manifest = serde_json::to_vec(&serde_json::json!([{
-            "Config": "blobs/sha256/cfg",
-            "RepoTags": ["app:v1", "app:latest"],
-            "Layers": ["blobs/sha256/layer"],
-        }]))
-        .unwrap();
-        let archive = tar_of(&[
-            ("blobs/sha256/cfg", &config),
-            ("blobs/sha256/layer", &layer),
-            ("manifest.json", &manifest),
-        ]);
+        let (config, archive) = archive_of(
+            ("blobs/sha256/cfg", "blobs/sha256/layer"),
+            &layer,
+            &layer,
+            &["app:v1", "app:latest"],
+        );
         let loaded = store.stage_archive(&archive[..]).unwrap();
         assert_eq!(loaded.len(), 1);
         assert_eq!(loaded[0].staged.id.hex(), &digest(&config)[7..]);
@@ -217,12 +242,7 @@ mod tests {
         assert!(store.blob_path(&digest(&layer)[7..]).is_file());
 
         // Saved again, it is an archive load takes back.
-        let mut saved = Vec::new();
-        store
-            .plan_save(&[image.id.to_string()])
-            .unwrap()
-            .write(&mut saved)
-            .unwrap();
+        let saved = saved(&store, &image.id);
         let other = tempfile::tempdir().unwrap();
         let copy = ImageStore::open(other.path()).unwrap();
         let again = copy.stage_archive(&saved[..]).unwrap();
@@ -251,20 +271,7 @@ mod tests {
             &layer[..],
             ruzstd::encoding::CompressionLevel::Fastest,
         );
-        let config = serde_json::to_vec(&serde_json::json!({
-            "architecture": "amd64", "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": [digest(&layer)]},
-        }))
-        .unwrap();
-        let manifest = serde_json::to_vec(&serde_json::json!([{
-            "Config": "cfg.json", "RepoTags": ["z:1"], "Layers": ["layer.tar.zst"],
-        }]))
-        .unwrap();
-        let archive = tar_of(&[
-            ("cfg.json", &config),
-            ("layer.tar.zst", &zst),
-            ("manifest.json", &manifest),
-        ]);
+        let (_, archive) = archive_of(("cfg.json", "layer.tar.zst"), &layer, &zst, &["z:1"]);
         let loaded = store.stage_archive(&archive[..]).unwrap();
         let image = store.record(&loaded[0].staged).unwrap();
         assert_eq!(fs::read(image.rootfs.join("hello")).unwrap(), b"zstd");
@@ -274,12 +281,7 @@ mod tests {
             stored["layers"][0]["mediaType"],
             "application/vnd.oci.image.layer.v1.tar+zstd"
         );
-        let mut saved = Vec::new();
-        store
-            .plan_save(&[image.id.to_string()])
-            .unwrap()
-            .write(&mut saved)
-            .unwrap();
+        let saved = saved(&store, &image.id);
         let mut found = false;
         for entry in tar::Archive::new(&saved[..]).entries().unwrap() {
             let mut entry = entry.unwrap();

@@ -217,6 +217,16 @@ impl ImageStore {
             .map_err(Error::io("create temp dir in", self.dir.join(TMP)))
     }
 
+    /// A scratch directory with an empty `rootfs/` in it, where an image
+    /// (imported, committed, pulled) is put together before it is renamed
+    /// into place under its id; the rootfs's path with it.
+    pub(super) fn stage_dir(&self, prefix: &str) -> Result<(tempfile::TempDir, PathBuf)> {
+        let tmp = self.scratch_dir(prefix)?;
+        let rootfs = tmp.path().join("rootfs");
+        create_dir_all(&rootfs)?;
+        Ok((tmp, rootfs))
+    }
+
     /// Where the blob `sha256:<hex>` lives.
     pub(crate) fn blob_path(&self, hex: &str) -> PathBuf {
         self.dir.join(BLOBS).join(hex)
@@ -255,12 +265,7 @@ impl ImageStore {
         let mut config = ImageConfig::default();
         apply_changes(&mut config, &opts.changes)?;
 
-        let tmp = tempfile::Builder::new()
-            .prefix("import-")
-            .tempdir_in(self.dir.join(TMP))
-            .map_err(Error::io("create temp dir in", self.dir.join(TMP)))?;
-        let rootfs = tmp.path().join("rootfs");
-        create_dir_all(&rootfs)?;
+        let (tmp, rootfs) = self.stage_dir("import-")?;
         // The tar's bytes are kept as they came, to be the image's one
         // layer blob (so it can be pushed and saved).
         let layer = tmp.path().join("layer");

@@ -1,64 +1,22 @@
-//! Core records in Docker's JSON shapes, and Docker's requests as core
-//! inputs. Pure: unit-tested without a daemon.
+//! Containers in Docker's shapes: `inspect` (state, config, host config,
+//! network settings, health), `ps`'s summary and STATUS, published ports.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use berth_core::container::create::{ContainerCreate, EndpointRequest};
-use berth_core::container::{
-    Container, Health, HealthStatus, HealthcheckRequest, NetworkMode, Status,
-};
+use berth_core::container::{Container, Health, HealthStatus, NetworkMode, Status};
 use berth_core::network::{gwbridge, Network};
 use bollard_stubs::models::{
-    ConfigReference, ContainerConfig, ContainerCreateBody, ContainerInspectResponse,
-    ContainerState, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryHostConfig,
-    ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, EndpointIpamConfig,
-    EndpointResource, EndpointSettings, Health as WireHealth, HealthConfig, HealthStatusEnum,
-    HealthcheckResult, HostConfig, Ipam, IpamConfig, NetworkInspect, NetworkSettings,
+    ContainerConfig, ContainerInspectResponse, ContainerState, ContainerStateStatusEnum,
+    ContainerSummary, ContainerSummaryHostConfig, ContainerSummaryNetworkSettings,
+    ContainerSummaryStateEnum, EndpointIpamConfig, EndpointSettings, Health as WireHealth,
+    HealthConfig, HealthStatusEnum, HealthcheckResult, HostConfig, NetworkSettings,
     PortBinding as WirePortBinding, PortMap, PortSummary, PortSummaryTypeEnum, RestartPolicy,
 };
 
-/// Docker's timestamps: RFC 3339 with nanoseconds.
-pub fn timestamp(t: SystemTime) -> String {
-    humantime::format_rfc3339_nanos(t).to_string()
-}
-
-/// What Docker shows for a time that never happened.
-pub(super) const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
-
-fn opt_timestamp(t: Option<SystemTime>) -> String {
-    t.map_or_else(|| ZERO_TIME.to_owned(), timestamp)
-}
-
-pub fn hash_map(map: &BTreeMap<String, String>) -> HashMap<String, String> {
-    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-/// Docker's `units.HumanDuration`, used in `ps`'s STATUS column.
-pub fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    let minutes = secs / 60;
-    let hours = (d.as_secs_f64() / 3600.0).round() as u64;
-    match () {
-        _ if secs < 1 => "Less than a second".to_owned(),
-        _ if secs == 1 => "1 second".to_owned(),
-        _ if secs < 60 => format!("{secs} seconds"),
-        _ if minutes == 1 => "About a minute".to_owned(),
-        _ if minutes < 60 => format!("{minutes} minutes"),
-        _ if hours == 1 => "About an hour".to_owned(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        _ => format!("{} years", hours / 24 / 365),
-    }
-}
-
-fn since(now: SystemTime, t: Option<SystemTime>) -> Duration {
-    t.and_then(|t| now.duration_since(t).ok())
-        .unwrap_or_default()
-}
+use super::{hash_map, human_duration, opt_timestamp, since, timestamp};
+use crate::backend::{resources, security, storage};
 
 /// `ps`'s STATUS: `Up 2 minutes`, `Exited (0) 3 seconds ago`, `Created`.
 pub fn status_text(c: &Container, health: Option<&Health>, now: SystemTime) -> String {
@@ -381,9 +339,9 @@ pub fn container_inspect(
             .map(|(l, target)| format!("/{target}:/{}/{}", c.name, l.alias))
             .collect()
     });
-    super::storage::show(&c.storage, &mut host_config, &mut config);
-    super::resources::show(&c.resources, &mut host_config);
-    super::security::show(&c.security, &mut host_config);
+    storage::show(&c.storage, &mut host_config, &mut config);
+    resources::show(&c.resources, &mut host_config);
+    security::show(&c.security, &mut host_config);
     let network_settings = NetworkSettings {
         sandbox_id: Some(
             c.netns
@@ -434,10 +392,10 @@ pub fn container_inspect(
         platform: Some("linux".to_owned()),
         mount_label: Some(String::new()),
         process_label: Some(String::new()),
-        app_armor_profile: Some(super::security::apparmor_profile(&c.security)),
+        app_armor_profile: Some(security::apparmor_profile(&c.security)),
         exec_ids: None,
         host_config: Some(host_config),
-        mounts: Some(super::storage::mount_points(&c.storage)),
+        mounts: Some(storage::mount_points(&c.storage)),
         config: Some(config),
         network_settings: Some(network_settings),
         ..Default::default()
@@ -512,7 +470,7 @@ pub fn container_summary(
         network_settings: Some(ContainerSummaryNetworkSettings {
             networks: Some(container_networks(c, networks)),
         }),
-        mounts: Some(super::storage::mount_points(&c.storage)),
+        mounts: Some(storage::mount_points(&c.storage)),
         ..Default::default()
     }
 }
@@ -522,218 +480,5 @@ fn port_type(proto: berth_core::container::Proto) -> PortSummaryTypeEnum {
         berth_core::container::Proto::Tcp => PortSummaryTypeEnum::TCP,
         berth_core::container::Proto::Udp => PortSummaryTypeEnum::UDP,
         berth_core::container::Proto::Sctp => PortSummaryTypeEnum::SCTP,
-    }
-}
-
-/// A network in Docker's inspect shape, every field present as dockerd
-/// sends it (the docker CLI prints the raw JSON).
-pub fn network_to_wire(
-    n: &Network,
-    members: &[(std::sync::Arc<Container>, berth_core::container::Endpoint)],
-) -> NetworkInspect {
-    let config = n
-        .subnets
-        .iter()
-        .map(|p| IpamConfig {
-            subnet: Some(p.subnet.to_string()),
-            ip_range: p.ip_range.map(|r| r.to_string()),
-            gateway: Some(p.gateway.to_string()),
-            auxiliary_addresses: (!p.aux_addresses.is_empty()).then(|| {
-                p.aux_addresses
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_string()))
-                    .collect()
-            }),
-        })
-        .collect();
-    let containers = members
-        .iter()
-        .map(|(c, e)| {
-            (
-                c.id.to_string(),
-                EndpointResource {
-                    name: Some(c.name.clone()),
-                    endpoint_id: Some(e.id.to_string()),
-                    mac_address: Some(e.mac.to_string()),
-                    ipv4_address: Some(e.ipv4.map(|n| n.to_string()).unwrap_or_default()),
-                    ipv6_address: Some(e.ipv6.map(|n| n.to_string()).unwrap_or_default()),
-                },
-            )
-        })
-        .collect();
-    NetworkInspect {
-        name: Some(n.name.to_string()),
-        id: Some(n.id.to_string()),
-        created: Some(timestamp(n.created)),
-        scope: Some(n.scope().to_owned()),
-        driver: Some(n.driver.to_string()),
-        enable_ipv4: Some(n.enable_ipv4),
-        enable_ipv6: Some(n.enable_ipv6),
-        ipam: Some(Ipam {
-            driver: Some("default".to_owned()),
-            config: Some(config),
-            options: Some(HashMap::new()),
-        }),
-        internal: Some(n.internal),
-        attachable: Some(n.attachable),
-        ingress: Some(false),
-        config_from: Some(ConfigReference {
-            network: Some(String::new()),
-        }),
-        config_only: Some(false),
-        containers: Some(containers),
-        options: Some(hash_map(&n.options)),
-        labels: Some(hash_map(&n.labels)),
-        ..Default::default()
-    }
-}
-
-fn endpoint_request(e: &EndpointSettings) -> EndpointRequest {
-    let ipam = e.ipam_config.clone().unwrap_or_default();
-    EndpointRequest {
-        aliases: e.aliases.clone().unwrap_or_default(),
-        ipv4: ipam.ipv4_address.unwrap_or_default(),
-        ipv6: ipam.ipv6_address.unwrap_or_default(),
-        mac: e.mac_address.clone().unwrap_or_default(),
-    }
-}
-
-pub fn connect_request(e: Option<&EndpointSettings>) -> EndpointRequest {
-    e.map(endpoint_request).unwrap_or_default()
-}
-
-/// `[height, width]`; zeros (the CLI's "no terminal") mean none.
-fn console_size(size: Option<&[usize]>) -> Option<(u16, u16)> {
-    match size? {
-        [height, width] if *height > 0 && *width > 0 => Some((
-            u16::try_from(*height).unwrap_or(u16::MAX),
-            u16::try_from(*width).unwrap_or(u16::MAX),
-        )),
-        _ => None,
-    }
-}
-
-/// The docker CLI sends `run --network NET --link X` as the endpoint's
-/// links; berth keeps links per container (as the default bridge's), so a
-/// create's endpoint links join `HostConfig.Links`.
-pub fn links_to_host_config(body: &mut ContainerCreateBody) {
-    let endpoint_links: Vec<String> = body
-        .networking_config
-        .iter_mut()
-        .flat_map(|n| n.endpoints_config.iter_mut().flat_map(|e| e.values_mut()))
-        .flat_map(|e| e.links.take().unwrap_or_default())
-        .collect();
-    if !endpoint_links.is_empty() {
-        body.host_config
-            .get_or_insert_with(Default::default)
-            .links
-            .get_or_insert_with(Vec::new)
-            .extend(endpoint_links);
-    }
-}
-
-pub fn create_request(name: Option<String>, mut body: ContainerCreateBody) -> ContainerCreate {
-    let host = body.host_config.take().unwrap_or_default();
-    let storage = super::storage::requested(&body, &host);
-    let resources = super::resources::requested(&host);
-    let security = super::security::requested(&host);
-    let endpoints = body
-        .networking_config
-        .and_then(|n| n.endpoints_config)
-        .unwrap_or_default()
-        .iter()
-        .map(|(k, v)| (k.clone(), endpoint_request(v)))
-        .collect();
-    let port_bindings = host
-        .port_bindings
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| {
-            let list = v
-                .unwrap_or_default()
-                .into_iter()
-                .map(|b| {
-                    (
-                        b.host_ip.unwrap_or_default(),
-                        b.host_port.unwrap_or_default(),
-                    )
-                })
-                .collect();
-            (k, list)
-        })
-        .collect();
-    ContainerCreate {
-        name,
-        image: body.image.unwrap_or_default(),
-        cmd: body.cmd,
-        entrypoint: body.entrypoint,
-        env: body.env.unwrap_or_default(),
-        working_dir: body.working_dir.unwrap_or_default(),
-        user: body.user.unwrap_or_default(),
-        hostname: body.hostname.unwrap_or_default(),
-        domainname: body.domainname.unwrap_or_default(),
-        tty: body.tty.unwrap_or(false),
-        open_stdin: body.open_stdin.unwrap_or(false),
-        stdin_once: body.stdin_once.unwrap_or(false),
-        attach_stdin: body.attach_stdin.unwrap_or(false),
-        attach_stdout: body.attach_stdout.unwrap_or(false),
-        attach_stderr: body.attach_stderr.unwrap_or(false),
-        console_size: console_size(host.console_size.as_deref()),
-        labels: body.labels.unwrap_or_default().into_iter().collect(),
-        exposed_ports: body.exposed_ports.unwrap_or_default(),
-        mac_address: String::new(),
-        network_mode: host.network_mode.unwrap_or_default(),
-        endpoints,
-        port_bindings,
-        publish_all: host.publish_all_ports.unwrap_or(false),
-        dns: host.dns.unwrap_or_default(),
-        dns_search: host.dns_search.unwrap_or_default(),
-        dns_options: host.dns_options.unwrap_or_default(),
-        extra_hosts: host.extra_hosts.unwrap_or_default(),
-        auto_remove: host.auto_remove.unwrap_or(false),
-        restart_policy: host.restart_policy.map_or_else(Default::default, |p| {
-            (
-                p.name.map(|n| n.as_ref().to_owned()).unwrap_or_default(),
-                p.maximum_retry_count.unwrap_or(0),
-            )
-        }),
-        stop_signal: None,
-        stop_timeout: body.stop_timeout,
-        links: host.links.clone().unwrap_or_default(),
-        healthcheck: body.healthcheck.as_ref().map(|h| HealthcheckRequest {
-            test: h.test.clone().unwrap_or_default(),
-            interval: h.interval.unwrap_or(0),
-            timeout: h.timeout.unwrap_or(0),
-            start_period: h.start_period.unwrap_or(0),
-            start_interval: h.start_interval.unwrap_or(0),
-            retries: h.retries.unwrap_or(0),
-        }),
-        storage,
-        resources,
-        security,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn human_durations_as_docker_prints_them() {
-        let s = Duration::from_secs;
-        assert_eq!(
-            human_duration(Duration::from_millis(300)),
-            "Less than a second"
-        );
-        assert_eq!(human_duration(s(1)), "1 second");
-        assert_eq!(human_duration(s(42)), "42 seconds");
-        assert_eq!(human_duration(s(61)), "About a minute");
-        assert_eq!(human_duration(s(600)), "10 minutes");
-        assert_eq!(human_duration(s(3600)), "About an hour");
-        assert_eq!(human_duration(s(5 * 3600)), "5 hours");
-        assert_eq!(human_duration(s(3 * 86400)), "3 days");
-        assert_eq!(human_duration(s(20 * 86400)), "2 weeks");
-        assert_eq!(human_duration(s(90 * 86400)), "3 months");
-        assert_eq!(human_duration(s(800 * 86400)), "2 years");
     }
 }

@@ -1,23 +1,33 @@
 //! `create`: a request checked against the image, the networks and the other
 //! containers, turned into a [`Container`] record. Pure; every refusal has
-//! Docker's status and words.
+//! Docker's status and words. Here the request, the plan and the merge with
+//! the image's defaults; parsing the request's strings, its networks and
+//! generated names each in their own file.
+
+mod names;
+mod networks;
+mod parse;
+
+pub use names::*;
+pub use networks::*;
+pub use parse::*;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use berth_types::{ContainerId, MacAddr};
+use berth_types::ContainerId;
 
 use crate::container::table::ContainerTable;
 use crate::container::{
-    security, Attachment, Capacity, Container, DnsConfig, Healthcheck, HealthcheckRequest,
-    NetworkMode, PortBinding, ProcessConfig, Proto, Resources, RestartPolicy, RunState,
-    SecurityRequest, StopSignal, Storage,
+    security, Capacity, Container, DnsConfig, Healthcheck, HealthcheckRequest, NetworkMode,
+    ProcessConfig, Resources, RestartPolicy, RunState, SecurityRequest, StopSignal, Storage,
 };
 use crate::error::{Error, Result};
-use crate::lookup::find_network;
 use crate::network::Network;
 use crate::ports::ImageConfig;
+use networks::{plan_attachments, resolve_network_mode};
+use parse::{parse_extra_host, parse_ip, parse_mac, parse_port_bindings};
 
 /// Per-network settings asked for at create (`NetworkingConfig`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -95,120 +105,6 @@ pub struct Context<'a> {
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidParameter(msg.into())
-}
-
-/// Docker's rule for container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, with an
-/// optional leading slash.
-pub fn check_container_name(name: &str) -> Result<String> {
-    let bare = name.strip_prefix('/').unwrap_or(name);
-    let mut chars = bare.chars();
-    let valid = bare.len() >= 2
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if valid {
-        Ok(bare.to_owned())
-    } else {
-        Err(invalid(format!(
-            "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-        )))
-    }
-}
-
-pub fn name_conflict(name: &str, holder: &ContainerId) -> Error {
-    Error::Conflict(format!(
-        "Conflict. The container name \"/{name}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name."
-    ))
-}
-
-/// Parses `80`, `80/tcp`, `53/udp`.
-pub fn parse_port_proto(s: &str) -> Result<(u16, Proto)> {
-    let (port, proto) = s.split_once('/').unwrap_or((s, "tcp"));
-    let proto = Proto::parse(&proto.to_ascii_lowercase())
-        .ok_or_else(|| invalid(format!("invalid proto: {proto}")))?;
-    let port = port
-        .parse::<u16>()
-        .map_err(|_| invalid(format!("invalid containerPort: {port}")))?;
-    Ok((port, proto))
-}
-
-/// Parses a HostPort: empty (ephemeral), `8080`, or `8000-8010`.
-fn parse_host_ports(s: &str) -> Result<Option<(u16, u16)>> {
-    if s.is_empty() || s == "0" {
-        return Ok(None);
-    }
-    // dockerd's words (validatePortBindings), with Go's %q quoting.
-    let bad = || invalid(format!("invalid port specification: {s:?}"));
-    let (a, b) = s.split_once('-').unwrap_or((s, s));
-    let a = a.parse::<u16>().map_err(|_| bad())?;
-    let b = b.parse::<u16>().map_err(|_| bad())?;
-    if a == 0 || b < a {
-        return Err(bad());
-    }
-    Ok(Some((a, b)))
-}
-
-fn parse_port_bindings(raw: &BTreeMap<String, Vec<(String, String)>>) -> Result<Vec<PortBinding>> {
-    let mut out = Vec::new();
-    for (key, bindings) in raw {
-        let port = key.split_once('/').map_or(key.as_str(), |(port, _)| port);
-        if port.parse::<u16>().is_err() {
-            return Err(invalid(format!("invalid port specification: {port:?}")));
-        }
-        let (container_port, proto) = parse_port_proto(key)?;
-        for (host_ip, host_port) in bindings {
-            let host_ip = match host_ip.trim_matches(['[', ']']) {
-                "" => None,
-                ip => Some(
-                    ip.parse::<IpAddr>()
-                        .map_err(|_| invalid(format!("invalid IP address: {ip}")))?,
-                ),
-            };
-            out.push(PortBinding {
-                proto,
-                container_port,
-                host_ip,
-                host_ports: parse_host_ports(host_port)?,
-            });
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn parse_ip(s: &str) -> Result<Option<IpAddr>> {
-    if s.is_empty() {
-        return Ok(None);
-    }
-    s.parse()
-        .map(Some)
-        .map_err(|_| invalid(format!("invalid IP address: {s}")))
-}
-
-fn parse_mac(s: &str) -> Result<Option<MacAddr>> {
-    if s.is_empty() {
-        return Ok(None);
-    }
-    MacAddr::parse(s)
-        .map(Some)
-        .ok_or_else(|| invalid(format!("invalid MAC address: {s}")))
-}
-
-fn parse_extra_host(s: &str, host_gateway: Option<IpAddr>) -> Result<(String, IpAddr)> {
-    // NAME:IP, where an IPv6 IP holds colons: split at the first one.
-    let (name, ip) = s
-        .split_once(':')
-        .or_else(|| s.split_once('='))
-        .ok_or_else(|| invalid(format!("invalid extra host: {s}")))?;
-    let ip = match ip {
-        "host-gateway" => {
-            host_gateway.ok_or_else(|| invalid("unable to derive the IP value for host-gateway"))?
-        }
-        ip => ip
-            .trim_matches(['[', ']'])
-            .parse()
-            .map_err(|_| invalid(format!("invalid IP address in add-host: \"{ip}\"")))?,
-    };
-    Ok((name.to_owned(), ip))
 }
 
 type Command = Option<Vec<String>>;
@@ -462,190 +358,6 @@ pub fn plan_container(
         netns: None,
         id,
     })
-}
-
-fn resolve_network_mode(mode: &str, ctx: &Context<'_>) -> Result<NetworkMode> {
-    match mode {
-        "" | "default" | "bridge" => Ok(NetworkMode::Bridge),
-        "host" => Ok(NetworkMode::Host),
-        "none" => Ok(NetworkMode::None),
-        m => match m.strip_prefix("container:") {
-            Some(target) => {
-                let target = ctx.containers.find(target)?;
-                Ok(NetworkMode::Container(target.id))
-            }
-            None => {
-                let network = find_network(ctx.networks, m)?;
-                Ok(match network.name.as_str() {
-                    "bridge" => NetworkMode::Bridge,
-                    "host" => NetworkMode::Host,
-                    "none" => NetworkMode::None,
-                    _ => NetworkMode::Network(network.id.clone()),
-                })
-            }
-        },
-    }
-}
-
-/// The networks a container joins at start, with what was asked for each.
-fn plan_attachments(
-    mode: &NetworkMode,
-    req: &ContainerCreate,
-    container_mac: Option<MacAddr>,
-    ctx: &Context<'_>,
-) -> Result<Vec<Attachment>> {
-    let primary = match mode {
-        NetworkMode::Bridge => find_network(ctx.networks, "bridge")?,
-        NetworkMode::Network(id) => find_network(ctx.networks, id.as_str())?,
-        NetworkMode::Host | NetworkMode::None | NetworkMode::Container(_) => {
-            // Only the mode's own network may carry settings here.
-            if req
-                .endpoints
-                .values()
-                .any(|e| !e.ipv4.is_empty() || !e.ipv6.is_empty())
-            {
-                return Err(invalid(
-                    "user specified IP address is supported on user defined networks only",
-                ));
-            }
-            if req.endpoints.values().any(|e| !e.aliases.is_empty()) {
-                return Err(invalid("network-scoped alias is supported only for containers in user defined networks"));
-            }
-            return Ok(Vec::new());
-        }
-    };
-    let mut attachments = Vec::new();
-    let mut requested: Vec<(&Network, EndpointRequest)> = Vec::new();
-    for (key, settings) in &req.endpoints {
-        let network = find_network(ctx.networks, key)?;
-        requested.push((network, settings.clone()));
-    }
-    if !requested.iter().any(|(n, _)| n.id == primary.id) {
-        requested.insert(0, (primary, EndpointRequest::default()));
-    }
-    // The mode's network first: it is eth0 and provides the default route.
-    requested.sort_by_key(|(n, _)| n.id != primary.id);
-    for (network, settings) in requested {
-        crate::driver::overlay::check_publishable(network, req)?;
-        let user_defined = !network.is_predefined();
-        let ipv4 = parse_ip(&settings.ipv4)?;
-        let ipv6 = parse_ip(&settings.ipv6)?;
-        if (ipv4.is_some() || ipv6.is_some()) && !user_defined {
-            return Err(invalid(
-                "user specified IP address is supported on user defined networks only",
-            ));
-        }
-        if !settings.aliases.is_empty() && !user_defined {
-            return Err(invalid(
-                "network-scoped alias is supported only for containers in user defined networks",
-            ));
-        }
-        check_fixed_addresses(network, ipv4.iter().chain(ipv6.iter()).copied())?;
-        for ip in ipv4.iter().chain(ipv6.iter()) {
-            if !network.subnets.iter().any(|p| p.contains(*ip)) {
-                return Err(invalid(format!(
-                    "invalid endpoint settings:\nno configured subnet or ip-range contain the IP address {ip}"
-                )));
-            }
-        }
-        let mac = parse_mac(&settings.mac)?.or(if network.id == primary.id {
-            container_mac
-        } else {
-            None
-        });
-        attachments.push(Attachment {
-            network: network.id.clone(),
-            aliases: settings.aliases,
-            ipv4,
-            ipv6,
-            mac,
-            endpoint: None,
-        });
-    }
-    Ok(attachments)
-}
-
-/// moby's `validateEndpointSettings`: a fixed address needs a subnet of its
-/// family that the user configured, not one taken from the pools.
-pub fn check_fixed_addresses(
-    network: &Network,
-    mut addresses: impl Iterator<Item = IpAddr>,
-) -> Result<()> {
-    if addresses.any(|ip| !network.has_user_subnet_for(ip)) {
-        return Err(invalid(
-            "invalid endpoint settings:\nuser specified IP address is supported only when connecting to networks with user configured subnets",
-        ));
-    }
-    Ok(())
-}
-
-/// Docker-style generated names: `adjective_surname`.
-pub fn generated_name(seed: &[u8; 32], taken: impl Fn(&str) -> bool) -> String {
-    const LEFT: [&str; 24] = [
-        "admiring",
-        "bold",
-        "brave",
-        "clever",
-        "dazzling",
-        "eager",
-        "elated",
-        "focused",
-        "gallant",
-        "happy",
-        "jolly",
-        "keen",
-        "kind",
-        "lucid",
-        "modest",
-        "nifty",
-        "optimistic",
-        "quirky",
-        "serene",
-        "sharp",
-        "stoic",
-        "tender",
-        "vibrant",
-        "zealous",
-    ];
-    const RIGHT: [&str; 24] = [
-        "albattani",
-        "babbage",
-        "curie",
-        "darwin",
-        "einstein",
-        "feynman",
-        "galileo",
-        "hopper",
-        "hypatia",
-        "johnson",
-        "kepler",
-        "lamarr",
-        "lovelace",
-        "meitner",
-        "newton",
-        "noether",
-        "pasteur",
-        "ritchie",
-        "shannon",
-        "tesla",
-        "thompson",
-        "torvalds",
-        "turing",
-        "wozniak",
-    ];
-    let base = format!(
-        "{}_{}",
-        LEFT[usize::from(seed[0]) % LEFT.len()],
-        RIGHT[usize::from(seed[1]) % RIGHT.len()]
-    );
-    if !taken(&base) {
-        return base;
-    }
-    // Docker appends a digit on a clash; count up until free.
-    (1..)
-        .map(|n| format!("{base}{n}"))
-        .find(|n| !taken(n))
-        .unwrap_or(base)
 }
 
 #[cfg(test)]
