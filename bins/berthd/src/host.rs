@@ -66,7 +66,7 @@ impl RealHost {
                 }),
             )
             .context("open the blob store")?,
-            firewall: NftFirewall::new(firewall_config(config)?),
+            firewall: NftFirewall::new(FwConfig::new(NFT_TABLE)?),
             dns: EmbeddedDns::default(),
             netns_dir: config.exec_root.join(NETNS_DIR),
         })
@@ -79,15 +79,6 @@ impl RealHost {
     pub fn embedded_dns(&self) -> &EmbeddedDns {
         &self.dns
     }
-}
-
-fn firewall_config(config: &Config) -> Result<FwConfig> {
-    let fw = FwConfig::new(NFT_TABLE)?;
-    Ok(if config.cluster.is_some() {
-        fw.with_overlay_bridges()
-    } else {
-        fw
-    })
 }
 
 /// `berth-shim` ships next to `berthd`.

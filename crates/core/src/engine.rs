@@ -133,7 +133,7 @@ pub struct Engine<H: Host> {
     /// Overlay addresses this host lost a claim of (held elsewhere).
     pub(crate) lost_claims:
         HashMap<berth_types::NetworkId, std::collections::BTreeSet<std::net::IpAddr>>,
-    /// The overlay networks whose data plane (bridge, VXLAN port, remote
+    /// The overlay networks whose data plane (VXLAN device, remote
     /// endpoints' entries) is made on this host: those with endpoints here.
     pub(crate) overlay_planes: std::collections::BTreeSet<berth_types::NetworkId>,
 }

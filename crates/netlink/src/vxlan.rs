@@ -1,6 +1,6 @@
-//! Overlay networks' data plane on this host: the VXLAN port of a network's
-//! bridge, and the static FDB and neighbour entries that make remote
-//! endpoints reachable through it (no learning, no flooding: DESIGN.md,
+//! Overlay networks' data plane on this host: a network's VXLAN device
+//! (its endpoints are macvlan sub-interfaces of it), and the static FDB and
+//! neighbour entries that make remote endpoints reachable through it (no learning, no flooding: DESIGN.md,
 //! "Cluster").
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -31,15 +31,12 @@ impl Netlink {
 
     pub async fn ensure_vxlan(&self, spec: &VxlanSpec) -> Result<()> {
         let name = spec.name.as_str();
-        let bridge = self
-            .require_index(&spec.bridge, "adding a VXLAN port to it")
-            .await?;
         match self.link_by_name(name).await? {
             Some(found) if link_alias_of(&found) == Some(spec.alias.as_str()) => {}
             Some(_) => {
                 return Err(NetlinkError::NotOurs {
                     name: name.to_owned(),
-                    what: "VXLAN port",
+                    what: "VXLAN device",
                 })
             }
             None => {
@@ -58,11 +55,10 @@ impl Netlink {
                     .add(builder.mtu(spec.mtu).build())
                     .execute()
                     .await
-                    .map_err(|e| NetlinkError::request("creating VXLAN port", name, e, &[]))?;
+                    .map_err(|e| NetlinkError::request("creating VXLAN device", name, e, &[]))?;
             }
         }
         let msg = LinkUnspec::new_with_name(name)
-            .controller(bridge)
             .mtu(spec.mtu)
             .alias(spec.alias.as_str())
             .up()
@@ -72,8 +68,8 @@ impl Netlink {
             .change(msg)
             .execute()
             .await
-            .map_err(|e| NetlinkError::request("attaching VXLAN port", name, e, &[]))?;
-        tracing::info!(link = name, vni = spec.vni, "VXLAN port ready");
+            .map_err(|e| NetlinkError::request("setting up VXLAN device", name, e, &[]))?;
+        tracing::info!(link = name, vni = spec.vni, "VXLAN device ready");
         Ok(())
     }
 

@@ -1,4 +1,4 @@
-//! Root tests of overlay networks' data plane: the VXLAN port and the
+//! Root tests of overlay networks' data plane: the VXLAN device and the
 //! static FDB and neighbour entries of remote endpoints, each on a thread
 //! in a fresh network namespace (see `support`).
 //!
@@ -9,7 +9,7 @@
 
 mod support;
 
-use berth_core::ports::{BridgeSpec, NetOps, RemoteEndpoint, VxlanSpec};
+use berth_core::ports::{NetOps, RemoteEndpoint, VxlanSpec};
 use berth_types::MacAddr;
 use serde_json::Value;
 use support::{in_fresh_netns, ip, ip_json, link_json, name, open};
@@ -44,22 +44,12 @@ fn a_vxlan_port_carries_remote_endpoints_as_static_entries() {
         ip(&["addr", "add", "10.99.0.1/24", "dev", "under0"]);
         ip(&["link", "set", "under0", "up"]);
         assert_eq!(nl.link_mtu("under0").await.unwrap(), Some(1500));
-        nl.ensure_bridge(&BridgeSpec {
-            name: name("ov-test"),
-            mtu: 1450,
-            addresses: Vec::new(),
-            alias: "berth:overlay:test".to_owned(),
-            mac: MacAddr([0x02, 0xaa, 0, 0, 0, 1]),
-        })
-        .await
-        .unwrap();
         let spec = VxlanSpec {
             name: name("vx-test"),
             vni: 4096,
             local: "10.99.0.1".parse().unwrap(),
             port: 4789,
             mtu: 1450,
-            bridge: name("ov-test"),
             alias: "berth:vxlan:test".to_owned(),
         };
         NetOps::ensure_vxlan(&nl, &spec).await.unwrap();
@@ -73,7 +63,7 @@ fn a_vxlan_port_carries_remote_endpoints_as_static_entries() {
         assert_eq!(data["port"], 4789, "{link}");
         assert_eq!(data["learning"], false, "{link}");
         assert_eq!(data["proxy"], true, "{link}");
-        assert_eq!(link["master"], "ov-test", "{link}");
+        assert_eq!(link["master"], serde_json::Value::Null, "{link}");
         assert_eq!(link["mtu"], 1450, "{link}");
         assert_eq!(link["ifalias"], "berth:vxlan:test", "{link}");
         assert!(

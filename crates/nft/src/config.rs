@@ -8,9 +8,6 @@
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FwConfig {
     table: String,
-    /// The host is in a cluster: its overlay bridges (`ov-*`) carry
-    /// traffic berth leaves untracked (see `render::chains`).
-    overlay_bridges: bool,
 }
 
 /// The longest table name accepted; nft allows more, but a name this long is
@@ -37,7 +34,6 @@ impl FwConfig {
         if valid {
             Ok(Self {
                 table: table.to_owned(),
-                overlay_bridges: false,
             })
         } else {
             Err(TableNameError(table.to_owned()))
@@ -48,24 +44,12 @@ impl FwConfig {
     pub fn table(&self) -> &str {
         &self.table
     }
-
-    /// Settings for a host in a cluster, whose overlay networks' bridges
-    /// are `ov-<id>`.
-    pub fn with_overlay_bridges(mut self) -> Self {
-        self.overlay_bridges = true;
-        self
-    }
-
-    pub fn overlay_bridges(&self) -> bool {
-        self.overlay_bridges
-    }
 }
 
 impl Default for FwConfig {
     fn default() -> Self {
         Self {
             table: "berth".to_owned(),
-            overlay_bridges: false,
         }
     }
 }

@@ -215,20 +215,3 @@ fn gateway_style_subnets_are_written_as_networks() {
     assert!(script.contains("\t172.17.0.0/16 . \"berth0\""), "{script}");
     assert!(!script.contains("172.17.0.1/16"), "{script}");
 }
-
-#[test]
-fn a_cluster_host_leaves_its_overlay_bridges_traffic_untracked() {
-    let notrack = |config: &FwConfig| {
-        let script = render_full(&scenarios::ipv6_state(), config).unwrap();
-        let (v4, v6) = script.split_at(script.find("table ip6 ").unwrap());
-        (
-            v4.contains("iifname \"ov-*\" notrack"),
-            v6.contains("notrack"),
-        )
-    };
-    assert_eq!(notrack(&FwConfig::default()), (false, false));
-    assert_eq!(
-        notrack(&FwConfig::default().with_overlay_bridges()),
-        (true, false)
-    );
-}

@@ -186,6 +186,16 @@ impl Sandbox {
         all[0].clone()
     }
 
+    /// `ip -d link show IFACE` in a container's namespace (busybox's `ip`
+    /// has no `-d`).
+    pub fn container_link(&self, container: &str, iface: &str) -> Run {
+        let key = self.inspect(container)["NetworkSettings"]["SandboxKey"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{container} has no SandboxKey"))
+            .to_owned();
+        self.sh(&format!("nsenter --net={key} ip -d link show {iface}"))
+    }
+
     /// The host ends of the containers' veth pairs.
     pub fn veths(&self) -> Vec<String> {
         self.link_names()

@@ -91,16 +91,6 @@ fn kernel_has(sb: &Sandbox, kind: &str) -> bool {
     made
 }
 
-/// `ip -d link show IFACE` in a container's namespace (busybox's `ip` has
-/// no `-d`).
-fn link_details(sb: &Sandbox, container: &str, iface: &str) -> berth_testkit::sandbox::Run {
-    let key = sb.inspect(container)["NetworkSettings"]["SandboxKey"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    sb.sh(&format!("nsenter --net={key} ip -d link show {iface}"))
-}
-
 #[test]
 fn containers_sit_on_the_lan_with_their_own_mac_and_address() {
     let (sb, peer) = lan();
@@ -117,7 +107,7 @@ fn containers_sit_on_the_lan_with_their_own_mac_and_address() {
     assert!(last >= 128, "{m1_ip} is outside --ip-range");
 
     // The container's interface is a macvlan of the parent, not a veth.
-    let link = link_details(&sb, "m1", "eth0").ok();
+    let link = sb.container_link("m1", "eth0").ok();
     assert!(link.contains("macvlan"), "{link}");
     assert!(
         sb.veths().is_empty(),
@@ -159,7 +149,7 @@ fn connect_and_disconnect_live() {
         .ok();
     sb.docker(&["network", "connect", "lan", "b1"]).ok();
     let (ip, _) = address(&sb, "b1", "lan");
-    let eth1 = link_details(&sb, "b1", "eth1").ok();
+    let eth1 = sb.container_link("b1", "eth1").ok();
     assert!(eth1.contains("macvlan"), "{eth1}");
     assert!(pings(peer.sh(&format!("{PING} {ip}"))));
     // Its default route stays on the default bridge, its first network.

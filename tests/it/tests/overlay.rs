@@ -19,6 +19,20 @@ fn has_network(host: &Sandbox, name: &str) -> bool {
         .any(|n| n == name)
 }
 
+/// `docker run -d --name NAME --network NETWORK EXTRA... busybox sleep 1d`
+/// on `host`.
+fn run_on(
+    host: &Sandbox,
+    name: &str,
+    network: &str,
+    extra: &[&str],
+) -> berth_testkit::sandbox::Run {
+    let mut args = vec!["run", "-d", "--name", name, "--network", network];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["busybox", "sleep", "1d"]);
+    host.docker(&args)
+}
+
 fn cluster() -> Cluster {
     let mut cluster = Cluster::new(3);
     cluster.start_daemons(&[]);
@@ -97,20 +111,7 @@ fn an_overlay_network_is_every_hosts() {
     );
 
     // A container on any host keeps the network.
-    cluster
-        .host(1)
-        .docker(&[
-            "run",
-            "-d",
-            "--name",
-            "web",
-            "--network",
-            "ov",
-            "busybox",
-            "sleep",
-            "1d",
-        ])
-        .ok();
+    run_on(cluster.host(1), "web", "ov", &[]).ok();
     let err = cluster.host(0).docker(&["network", "rm", "ov"]).err();
     assert!(err.contains("has active endpoints"), "{err}");
     cluster.host(1).docker(&["rm", "-f", "web"]).ok();
@@ -258,12 +259,7 @@ fn containers_on_different_hosts_reach_each_other() {
     ])
     .ok();
     cluster.wait_all("ov on every host", |h| has_network(h, "ov"));
-    let run = |host: &Sandbox, name: &str, extra: &[&str]| {
-        let mut args = vec!["run", "-d", "--name", name, "--network", "ov"];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&["busybox", "sleep", "1d"]);
-        host.docker(&args)
-    };
+    let run = |host: &Sandbox, name: &str, extra: &[&str]| run_on(host, name, "ov", extra);
     run(a, "ca", &[]).ok();
     run(c, "cc", &[]).ok();
     run(b, "cb", &["--ip", "10.10.0.100"]).ok();
@@ -314,30 +310,8 @@ fn containers_on_different_hosts_reach_each_other() {
     c.docker(&["network", "create", "-d", "overlay", "ov2"])
         .ok();
     cluster.wait_all("ov2 on every host", |h| has_network(h, "ov2"));
-    a.docker(&[
-        "run",
-        "-d",
-        "--name",
-        "iso",
-        "--network",
-        "ov2",
-        "busybox",
-        "sleep",
-        "1d",
-    ])
-    .ok();
-    c.docker(&[
-        "run",
-        "-d",
-        "--name",
-        "other",
-        "--network",
-        "ov2",
-        "busybox",
-        "sleep",
-        "1d",
-    ])
-    .ok();
+    run_on(a, "iso", "ov2", &[]).ok();
+    run_on(c, "other", "ov2", &[]).ok();
     wait_ping(a, "iso", &ip_of(c, "other", "ov2"));
     for ip in [&ip_a, &ip_c] {
         assert_ne!(
@@ -379,19 +353,7 @@ fn racing_hosts_never_share_an_address() {
         for (h, host) in cluster.hosts().iter().enumerate() {
             for i in 0..PER_HOST {
                 s.spawn(move || {
-                    let name = format!("c{h}x{i}");
-                    host.docker(&[
-                        "run",
-                        "-d",
-                        "--name",
-                        &name,
-                        "--network",
-                        "ov",
-                        "busybox",
-                        "sleep",
-                        "1d",
-                    ])
-                    .ok();
+                    run_on(host, &format!("c{h}x{i}"), "ov", &[]).ok();
                 });
             }
         }
@@ -413,10 +375,11 @@ fn has_link(host: &Sandbox, prefix: &str) -> bool {
         .any(|l| l.split(": ").nth(1).is_some_and(|n| n.starts_with(prefix)))
 }
 
-/// A host makes an overlay network's bridge and VXLAN port when its first
-/// container joins, with the other hosts' endpoints published before, and
-/// removes them when its last one leaves (Docker's overlay driver too);
-/// a restarted berthd keeps a plane in use.
+/// A host makes an overlay network's VXLAN device when its first container
+/// joins, with the other hosts' endpoints published before, and removes it
+/// when its last one leaves (Docker's overlay driver too); a restarted
+/// berthd keeps a plane in use. Endpoints are macvlan sub-interfaces of
+/// the VXLAN device: no bridge, no host-side link.
 #[test]
 fn a_host_makes_the_data_plane_at_its_first_endpoint() {
     let mut cluster = cluster();
@@ -425,27 +388,19 @@ fn a_host_makes_the_data_plane_at_its_first_endpoint() {
         .docker(&["network", "create", "-d", "overlay", "ov"])
         .ok();
     let vxlan = format!("vx-{}", &id.trim()[..12]);
-    let bridge = format!("ov-{}", &id.trim()[..12]);
     cluster.wait_all("ov on every host", |h| has_network(h, "ov"));
     for host in cluster.hosts() {
-        assert!(!has_link(host, &vxlan) && !has_link(host, &bridge));
+        assert!(!has_link(host, &vxlan));
     }
     let run = |host: &Sandbox, name: &str| {
-        host.docker(&[
-            "run",
-            "-d",
-            "--name",
-            name,
-            "--network",
-            "ov",
-            "busybox",
-            "sleep",
-            "1d",
-        ])
-        .ok();
+        run_on(host, name, "ov", &[]).ok();
     };
     run(cluster.host(0), "ca");
-    assert!(has_link(cluster.host(0), &vxlan) && has_link(cluster.host(0), &bridge));
+    assert!(has_link(cluster.host(0), &vxlan));
+    assert!(!has_link(cluster.host(0), "ov-"));
+    let eth0 = cluster.host(0).container_link("ca", "eth0").ok();
+    assert!(eth0.contains("macvlan mode bridge"), "{eth0}");
+    assert!(eth0.contains("mtu 1450"), "{eth0}");
     assert!(!has_link(cluster.host(1), &vxlan));
     // Host 1's plane is made with the endpoint host 0 published before.
     run(cluster.host(1), "cb");
@@ -458,7 +413,7 @@ fn a_host_makes_the_data_plane_at_its_first_endpoint() {
     wait_ping(cluster.host(0), "ca", "cb");
 
     cluster.host(1).docker(&["rm", "-f", "cb"]).ok();
-    assert!(!has_link(cluster.host(1), &vxlan) && !has_link(cluster.host(1), &bridge));
+    assert!(!has_link(cluster.host(1), &vxlan));
     assert!(has_link(cluster.host(0), &vxlan));
 
     cluster.host_mut(0).kill_daemon();

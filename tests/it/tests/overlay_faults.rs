@@ -12,7 +12,7 @@ use berth_testkit::cluster::Cluster;
 use berth_testkit::sandbox::Sandbox;
 
 /// Host 0 and host 2 each with a container on overlay network `ov`,
-/// reaching each other: the cluster, the VXLAN port's name and the two
+/// reaching each other: the cluster, the VXLAN device's name and the two
 /// addresses.
 fn two_containers() -> (Cluster, String, String, String) {
     let mut cluster = Cluster::new(3);

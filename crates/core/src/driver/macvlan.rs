@@ -19,7 +19,10 @@ use berth_types::{Driver, EndpointId, IfName, NetworkId};
 use serde::{Deserialize, Serialize};
 
 use crate::config::EngineConfig;
-use crate::driver::{done, remove_owned_links, DriverFuture, Join, Leave, NetworkDriver};
+use crate::driver::{
+    done, join_sub_interface, leave_sub_interface, remove_owned_links, sub_interface_fault,
+    DriverFuture, Join, Leave, NetworkDriver,
+};
 use crate::error::{Error, Result};
 use crate::network::Network;
 use crate::ports::{
@@ -420,32 +423,13 @@ impl<H: Host> NetworkDriver<H> for MacvlanDriver {
 
     fn join<'a>(&'a self, host: &'a H, join: Join<'a>) -> DriverFuture<'a, ()> {
         Box::pin(async move {
-            let sub = sub_interface(&join)?;
-            host.net()
-                .add_sub_interface(&sub)
-                .await
-                .map_err(Error::kernel(format!(
-                    "create {} {} on {} for network {}",
-                    self.driver, sub.ifname, sub.parent, join.network.name
-                )))
+            let kind = self.driver.to_string();
+            join_sub_interface(host, sub_interface(&join), &kind, join.network).await
         })
     }
 
     fn leave<'a>(&'a self, host: &'a H, leave: Leave<'a>) -> DriverFuture<'a, ()> {
-        Box::pin(async move {
-            // A sandbox that is gone took the sub-interface along.
-            let Some(sandbox) = leave.sandbox else {
-                return Ok(());
-            };
-            let ifname = &leave.endpoint.ifname;
-            host.net()
-                .delete_sandbox_link(sandbox, ifname)
-                .await
-                .map_err(Error::kernel(format!(
-                    "remove {} {ifname} of network {}",
-                    self.driver, leave.network.name
-                )))
-        })
+        Box::pin(async move { leave_sub_interface(host, &leave, &self.driver.to_string()).await })
     }
 
     fn endpoint_fault<'a>(
@@ -455,14 +439,8 @@ impl<H: Host> NetworkDriver<H> for MacvlanDriver {
         _: EndpointCheck,
     ) -> DriverFuture<'a, Option<EndpointFault>> {
         Box::pin(async move {
-            let sub = sub_interface(&join)?;
-            host.net()
-                .sub_interface_fault(&sub)
-                .await
-                .map_err(Error::kernel(format!(
-                    "check {} {}",
-                    self.driver, sub.ifname
-                )))
+            let kind = self.driver.to_string();
+            sub_interface_fault(host, sub_interface(&join), &kind).await
         })
     }
 

@@ -23,7 +23,7 @@ use crate::config::EngineConfig;
 use crate::container::Endpoint;
 use crate::error::{Error, Result};
 use crate::network::Network;
-use crate::ports::{EndpointCheck, EndpointFault, FwNetwork, Host, NetOps, VethPair};
+use crate::ports::{EndpointCheck, EndpointFault, FwNetwork, Host, NetOps, SubInterface, VethPair};
 use tracing::{info, warn};
 
 pub use bridge::BridgeDriver;
@@ -80,6 +80,57 @@ pub(crate) async fn veth_fault<H: Host>(
         .veth_pair_fault(&pair, check)
         .await
         .map_err(Error::kernel(format!("check veth {}", pair.host_ifname)))
+}
+
+/// A sub-interface endpoint's join (macvlan, ipvlan, overlay): `sub` made
+/// in the sandbox from its parent link; `kind` names it in errors.
+pub(crate) async fn join_sub_interface<H: Host>(
+    host: &H,
+    sub: Result<SubInterface>,
+    kind: &str,
+    network: &Network,
+) -> Result<()> {
+    let sub = sub?;
+    host.net()
+        .add_sub_interface(&sub)
+        .await
+        .map_err(Error::kernel(format!(
+            "create {kind} {} on {} for network {}",
+            sub.ifname, sub.parent, network.name
+        )))
+}
+
+/// A sub-interface endpoint's leave: deleted in its sandbox (a sandbox
+/// that is gone took it along).
+pub(crate) async fn leave_sub_interface<H: Host>(
+    host: &H,
+    leave: &Leave<'_>,
+    kind: &str,
+) -> Result<()> {
+    let Some(sandbox) = leave.sandbox else {
+        return Ok(());
+    };
+    let ifname = &leave.endpoint.ifname;
+    host.net()
+        .delete_sandbox_link(sandbox, ifname)
+        .await
+        .map_err(Error::kernel(format!(
+            "remove {kind} {ifname} of network {}",
+            leave.network.name
+        )))
+}
+
+/// What is wrong with a sub-interface endpoint, if anything.
+pub(crate) async fn sub_interface_fault<H: Host>(
+    host: &H,
+    sub: Result<SubInterface>,
+    kind: &str,
+) -> Result<Option<EndpointFault>> {
+    let sub = sub?;
+    host.net()
+        .sub_interface_fault(&sub)
+        .await
+        .map_err(Error::kernel(format!("check {kind} {}", sub.ifname)))
 }
 
 /// A driver call with nothing to do: answered at once.

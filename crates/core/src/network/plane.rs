@@ -1,4 +1,4 @@
-//! An overlay network's data plane on this host (its bridge, VXLAN port and
+//! An overlay network's data plane on this host (its bridge, VXLAN device and
 //! the other hosts' endpoints' FDB and neighbour entries) exists only while
 //! a container here has an endpoint on it, as Docker's overlay driver made
 //! its sandbox at the first join and removed it at the last leave. A host

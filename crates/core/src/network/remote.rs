@@ -2,7 +2,7 @@
 //! store before it is recorded here (one create-if-absent key per address,
 //! so no address is ever given twice), each local endpoint published under
 //! this host's lease once joined, and other hosts' endpoints, from the
-//! store's watch, made reachable through the VXLAN port (static FDB and
+//! store's watch, made reachable through the VXLAN device (static FDB and
 //! neighbour entries).
 
 use std::collections::BTreeSet;
@@ -298,7 +298,7 @@ impl<H: Host> Engine<H> {
         self.publish_local_endpoints().await;
     }
 
-    /// Removes the FDB and neighbour entries of this host's VXLAN ports
+    /// Removes the FDB and neighbour entries of this host's VXLAN devices
     /// that no known remote endpoint claims (left by a berthd that died
     /// before it heard of an endpoint going).
     async fn remove_stale_remotes(&self) {

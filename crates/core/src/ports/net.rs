@@ -1,6 +1,6 @@
 //! The host's network namespace as the core wants it: the aliases that mark
 //! berth's links, the links themselves (bridges, veth pairs, sub-interfaces,
-//! VXLAN ports) and [`NetOps`], which makes and checks them.
+//! VXLAN devices) and [`NetOps`], which makes and checks them.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -169,7 +169,8 @@ pub enum ParentLinkKind {
     Dummy,
 }
 
-/// An overlay network's VXLAN port, as the core wants it.
+/// An overlay network's VXLAN device, as the core wants it: the parent of
+/// its endpoints' macvlan sub-interfaces on this host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VxlanSpec {
     pub name: IfName,
@@ -179,28 +180,26 @@ pub struct VxlanSpec {
     /// The UDP port (4789, IANA's).
     pub port: u16,
     pub mtu: u32,
-    /// The network's bridge, whose port it is.
-    pub bridge: IfName,
     /// Stored as the link's alias: [`vxlan_link_alias`].
     pub alias: String,
 }
 
-/// The alias of an overlay network's VXLAN port: `berth:vxlan:<id>`.
+/// The alias of an overlay network's VXLAN device: `berth:vxlan:<id>`.
 pub fn vxlan_link_alias(id: &NetworkId) -> String {
     format!("{LINK_ALIAS_PREFIX}vxlan:{id}")
 }
 
-/// The network id in a VXLAN port's alias, if the alias is one.
+/// The network id in a VXLAN device's alias, if the alias is one.
 pub fn network_id_from_vxlan_alias(alias: &str) -> Option<&str> {
     alias
         .strip_prefix(LINK_ALIAS_PREFIX)?
         .strip_prefix("vxlan:")
 }
 
-/// An endpoint on another host, as a VXLAN port must know it.
+/// An endpoint on another host, as a VXLAN device must know it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteEndpoint {
-    /// The overlay network's VXLAN port on this host.
+    /// The overlay network's VXLAN device on this host.
     pub vxlan: IfName,
     pub mac: MacAddr,
     pub ip: IpAddr,
@@ -328,11 +327,11 @@ pub trait NetOps: Send + Sync + 'static {
         link: &ParentLink,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
-    /// Makes the VXLAN port of an overlay network as `spec` says, a port
-    /// of its bridge, up; one there already with that alias is success.
+    /// Makes the VXLAN device of an overlay network as `spec` says, up;
+    /// one there already with that alias is success.
     fn ensure_vxlan(&self, spec: &VxlanSpec) -> impl Future<Output = Result<(), PortError>> + Send;
 
-    /// Makes a remote endpoint reachable through a VXLAN port: a static
+    /// Makes a remote endpoint reachable through a VXLAN device: a static
     /// FDB entry (its MAC to its host's VTEP) and a permanent neighbour
     /// entry (its IP to its MAC), replacing what was there.
     fn add_remote_endpoint(
@@ -340,7 +339,7 @@ pub trait NetOps: Send + Sync + 'static {
         remote: &RemoteEndpoint,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
-    /// The remote endpoints the VXLAN port `vxlan` has entries of (what
+    /// The remote endpoints the VXLAN device `vxlan` has entries of (what
     /// [`NetOps::add_remote_endpoint`] made and nothing removed), for
     /// reconcile; none if the port is gone.
     fn remote_endpoints_on(

@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 
 use super::sets::Set;
 use super::Family;
-use crate::config::FwConfig;
 
 /// A base chain's hook.
 struct Hook {
@@ -24,7 +23,7 @@ struct Chain {
 
 impl Family {
     /// The fixed chains of this family's table.
-    fn chains(self, config: &FwConfig) -> Vec<Chain> {
+    fn chains(self) -> Vec<Chain> {
         let ip = self.table_family();
         let v4 = self == Family::V4;
         // `ct original proto-dst` has no fixed type until nft knows the
@@ -40,16 +39,6 @@ impl Family {
         );
 
         let mut raw_rules = Vec::new();
-        if v4 && config.overlay_bridges() {
-            // Under br_netfilter every frame an overlay bridge switches
-            // passes the ip hooks: tracking those flows (berth has no
-            // firewall rule for them; the VXLAN packets that carry them
-            // are tracked) cost about a tenth of cross-host throughput.
-            raw_rules.push((
-                "iifname \"ov-*\" notrack".to_owned(),
-                "OVERLAY BRIDGES: containers' traffic within an overlay network, isolated by its own bridge",
-            ));
-        }
         if v4 {
             // IPv6 needs no such rule: the kernel never accepts ::1 from
             // the wire, and there is no route_localnet for IPv6.
@@ -278,9 +267,8 @@ impl Family {
     }
 }
 
-pub(super) fn render_structure(family: Family, config: &FwConfig, out: &mut String) {
+pub(super) fn render_structure(family: Family, table: &str, out: &mut String) {
     let f = family.table_family();
-    let table = config.table();
     let _ = writeln!(out, "table {f} {table} {{");
     let _ = writeln!(
         out,
@@ -299,7 +287,7 @@ pub(super) fn render_structure(family: Family, config: &FwConfig, out: &mut Stri
         }
         let _ = writeln!(out, "\t\tcomment \"{}\"\n\t}}", decl.comment);
     }
-    for chain in family.chains(config) {
+    for chain in family.chains() {
         let _ = writeln!(out, "\n\tchain {} {{", chain.name);
         if let Some(hook) = &chain.hook {
             // The policy stays accept: berth decides only about its own

@@ -74,7 +74,7 @@ pub fn render_full(state: &FirewallState, config: &FwConfig) -> Result<String, R
     for family in [Family::V4, Family::V6] {
         let f = family.table_family();
         let _ = writeln!(out, "\ntable {f} {table}\ndelete table {f} {table}");
-        render_structure(family, config, &mut out);
+        render_structure(family, table, &mut out);
         for set in Set::ALL {
             write_element_command(
                 &mut out,

@@ -42,7 +42,7 @@ struct NetState {
     namespaces: BTreeMap<PathBuf, BTreeMap<String, FakeLink>>,
     /// Endpoint creations to refuse, to test rollback.
     refuse_endpoints: usize,
-    /// Remote endpoints behind VXLAN ports, by port and IP.
+    /// Remote endpoints behind VXLAN devices, by port and IP.
     remotes: BTreeMap<(String, IpAddr), RemoteEndpoint>,
     /// Ports "host processes" hold.
     bound_ports: BTreeSet<(Proto, u16)>,
@@ -73,7 +73,7 @@ impl FakeNet {
         lock(&self.state).links.insert(name.to_owned(), link);
     }
 
-    /// The remote endpoints VXLAN ports know (FDB and neighbour entries).
+    /// The remote endpoints VXLAN devices know (FDB and neighbour entries).
     pub fn remote_endpoints(&self) -> Vec<RemoteEndpoint> {
         lock(&self.state).remotes.values().cloned().collect()
     }
@@ -180,9 +180,6 @@ impl NetOps for FakeNet {
 
     async fn ensure_vxlan(&self, spec: &VxlanSpec) -> Result<(), PortError> {
         let mut st = lock(&self.state);
-        if !st.links.contains_key(spec.bridge.as_str()) {
-            return Err(fail(format!("no bridge {}", spec.bridge)));
-        }
         match st.links.get(spec.name.as_str()) {
             Some(existing) if existing.alias.as_deref() != Some(spec.alias.as_str()) => {
                 Err(fail(format!("{} exists", spec.name)))
@@ -194,7 +191,6 @@ impl NetOps for FakeNet {
                         alias: Some(spec.alias.clone()),
                         up: true,
                         mtu: spec.mtu,
-                        master: Some(spec.bridge.to_string()),
                         ..Default::default()
                     },
                 );
