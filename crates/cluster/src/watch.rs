@@ -1,9 +1,10 @@
 //! The watches on overlay networks and on endpoints: a snapshot of a
 //! prefix, then every change after it, handed to the engine as
 //! [`ClusterEvent`]s (the engine changes the model; a watch only reports).
-//! When a watch breaks (etcd unreachable, the revision compacted away) it
-//! starts over with a new snapshot, which the engine applies as the whole
-//! truth.
+//! A watch that breaks (etcd unreachable) resumes after the last change it
+//! delivered, and etcd replays what it missed; only when etcd compacted
+//! those revisions away does it start over with a new snapshot, which the
+//! engine applies as the whole truth.
 
 use std::time::Duration;
 
@@ -71,42 +72,37 @@ impl EtcdStore {
     /// Sends `watched`'s snapshot and changes to `events` until its
     /// receiver is gone.
     pub async fn watch(self, watched: Watched, events: mpsc::Sender<ClusterEvent>) {
+        // The revision after the last change delivered: where a broken
+        // watch resumes; `None` until the first snapshot, and after a
+        // compaction.
+        let mut resume = None;
         loop {
-            match self.follow(watched, &events).await {
+            match self.follow(watched, &events, &mut resume).await {
                 Ok(()) => return,
-                Err(e) => warn!(?watched, error = %e, "watch broke: starting over"),
+                Err(e) => warn!(?watched, error = %e, resume, "watch broke: starting over"),
             }
             tokio::time::sleep(RETRY_AFTER).await;
         }
     }
 
-    /// One snapshot and the changes after it; `Ok` when the receiver is
-    /// gone.
+    /// The changes from `resume` on, or a snapshot and the changes after
+    /// it; `Ok` when the receiver is gone.
     async fn follow(
         &self,
         watched: Watched,
         events: &mpsc::Sender<ClusterEvent>,
+        resume: &mut Option<i64>,
     ) -> Result<(), String> {
         let prefix = watched.prefix();
-        let reply = self
-            .request("read a snapshot", || {
-                let mut client = self.client();
-                async move {
-                    client
-                        .get(prefix, Some(GetOptions::new().with_prefix()))
-                        .await
-                }
-            })
-            .await
-            .map_err(|e| unavailable(e).to_string())?;
-        let revision = reply.header().map_or(0, |h| h.revision());
-        let snapshot = watched.snapshot(reply.kvs()).map_err(|e| e.to_string())?;
-        if events.send(snapshot).await.is_err() {
-            return Ok(());
-        }
-        let options = WatchOptions::new()
-            .with_prefix()
-            .with_start_revision(revision + 1);
+        let start = match *resume {
+            Some(revision) => revision,
+            None => match self.snapshot(watched, events).await? {
+                Some(revision) => revision + 1,
+                None => return Ok(()),
+            },
+        };
+        *resume = Some(start);
+        let options = WatchOptions::new().with_prefix().with_start_revision(start);
         let (_watcher, mut stream) = self
             .request("watch", || {
                 let (mut client, options) = (self.client(), options.clone());
@@ -129,6 +125,9 @@ impl EtcdStore {
                 })?
                 .ok_or("the watch stream ended")?;
             if reply.canceled() {
+                if reply.compact_revision() > 0 {
+                    *resume = None;
+                }
                 return Err(format!(
                     "the watch was cancelled (compacted to {}): {}",
                     reply.compact_revision(),
@@ -137,6 +136,7 @@ impl EtcdStore {
             }
             for event in reply.events() {
                 let Some(kv) = event.kv() else { continue };
+                *resume = Some(kv.mod_revision() + 1);
                 let change = match event.event_type() {
                     EventType::Put => match watched.put(kv) {
                         Ok(change) => change,
@@ -156,5 +156,29 @@ impl EtcdStore {
                 }
             }
         }
+    }
+
+    /// Reads `watched`'s prefix and sends it as a snapshot: the revision
+    /// it was read at, or `None` when the receiver is gone.
+    async fn snapshot(
+        &self,
+        watched: Watched,
+        events: &mpsc::Sender<ClusterEvent>,
+    ) -> Result<Option<i64>, String> {
+        let prefix = watched.prefix();
+        let reply = self
+            .request("read a snapshot", || {
+                let mut client = self.client();
+                async move {
+                    client
+                        .get(prefix, Some(GetOptions::new().with_prefix()))
+                        .await
+                }
+            })
+            .await
+            .map_err(|e| unavailable(e).to_string())?;
+        let revision = reply.header().map_or(0, |h| h.revision());
+        let snapshot = watched.snapshot(reply.kvs()).map_err(|e| e.to_string())?;
+        Ok(events.send(snapshot).await.is_ok().then_some(revision))
     }
 }

@@ -183,3 +183,46 @@ fn overlapping_subnets_claimed_at_once_have_one_winner() {
         ));
     });
 }
+
+/// The watch's next event, within 30 s.
+async fn next(
+    rx: &mut tokio::sync::mpsc::Receiver<berth_core::cluster::ClusterEvent>,
+) -> berth_core::cluster::ClusterEvent {
+    tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .expect("no event in 30 s")
+        .expect("watch ended")
+}
+
+/// A watch broken by etcd going away resumes after the last change it
+/// delivered: etcd replays what came since, as single changes, not as a
+/// new snapshot.
+#[test]
+fn a_broken_watch_resumes_where_it_was() {
+    use berth_cluster::Watched;
+    use berth_core::cluster::ClusterEvent;
+
+    run(|mut etcd| async move {
+        let store = connect().await;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(store.clone().watch(Watched::Networks, tx));
+        assert!(matches!(next(&mut rx).await, ClusterEvent::Snapshot(n) if n.is_empty()));
+        let first = overlay("before", 4096, "10.1.0.0/24", "10.1.0.1");
+        store.create_network(&first).await.unwrap();
+        assert!(matches!(next(&mut rx).await, ClusterEvent::NetworkPut(n) if n.name == first.name));
+
+        etcd.kill();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        etcd.restart();
+        let second = overlay("after", 4097, "10.2.0.0/24", "10.2.0.1");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Err(e) = store.create_network(&second).await {
+            assert!(Instant::now() < deadline, "etcd not back: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        match next(&mut rx).await {
+            ClusterEvent::NetworkPut(n) => assert_eq!(n.name, second.name),
+            other => panic!("expected the one change, got {other:?}"),
+        }
+    });
+}
