@@ -137,4 +137,11 @@ impl Cluster {
     pub fn kill_etcd(&mut self, index: usize) {
         self.etcd[index].kill();
     }
+
+    /// Member `index` started again on its data (after [`Self::kill_etcd`]).
+    pub fn restart_etcd(&mut self, index: usize) {
+        self.etcd[index].kill();
+        self.etcd[index] = EtcdMember::start(self.hosts[index].host(), index, self.hosts.len())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
 }

@@ -2,7 +2,8 @@
 //! host's endpoints leave the others within the lease's TTL; restarted, it
 //! publishes them again, its containers running all along, nothing
 //! duplicated), a whole host dying, and etcd losing its quorum (overlay
-//! changes answer 503, traffic goes on).
+//! changes answer 503, traffic goes on, and with the quorum back every
+//! daemon converges without a restart).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
@@ -157,7 +158,7 @@ fn a_killed_berthd_drops_out_and_comes_back_with_its_endpoints() {
 }
 
 #[test]
-fn without_an_etcd_quorum_changes_answer_503_and_traffic_goes_on() {
+fn without_an_etcd_quorum_changes_answer_503_traffic_goes_on_and_all_recovers() {
     let (mut cluster, _, ip_a, ip_c) = two_containers();
     cluster.kill_etcd(1);
     cluster.kill_etcd(2);
@@ -184,6 +185,44 @@ fn without_an_etcd_quorum_changes_answer_503_and_traffic_goes_on() {
         .docker(&["ps", "--format", "{{.Names}}"])
         .ok();
     assert!(ps.lines().any(|n| n == "ca"), "{ps}");
+
+    // The members back: every daemon converges without a restart. A change
+    // made on one host reaches the others (their watches resumed), and a
+    // new container is reached across hosts by name.
+    cluster.restart_etcd(1);
+    cluster.restart_etcd(2);
+    cluster.wait_etcd_healthy();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster
+        .host(0)
+        .docker(&["network", "create", "-d", "overlay", "ov2"])
+        .status
+        != 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "overlay create never worked again"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    cluster.wait_all("ov2 on every host after the outage", |h| {
+        h.docker(&["network", "inspect", "ov2"]).status == 0
+    });
+    cluster
+        .host(2)
+        .docker(&[
+            "run",
+            "-d",
+            "--name",
+            "late",
+            "--network",
+            "ov",
+            "busybox",
+            "sleep",
+            "1d",
+        ])
+        .ok();
+    wait_ping(cluster.host(0), "ca", "late");
 }
 
 #[test]
