@@ -378,7 +378,8 @@ fn has_link(host: &Sandbox, prefix: &str) -> bool {
 /// A host makes an overlay network's VXLAN device when its first container
 /// joins, with the other hosts' endpoints published before, and removes it
 /// when its last one leaves (Docker's overlay driver too); a restarted
-/// berthd keeps a plane in use. Endpoints are macvlan sub-interfaces of
+/// berthd keeps a plane in use and sweeps the VXLAN devices no endpoint
+/// here explains. Endpoints are macvlan sub-interfaces of
 /// the VXLAN device: no bridge, no host-side link.
 #[test]
 fn a_host_makes_the_data_plane_at_its_first_endpoint() {
@@ -415,6 +416,27 @@ fn a_host_makes_the_data_plane_at_its_first_endpoint() {
     cluster.host(1).docker(&["rm", "-f", "cb"]).ok();
     assert!(!has_link(cluster.host(1), &vxlan));
     assert!(has_link(cluster.host(0), &vxlan));
+
+    // Start-up's sweep: a VXLAN device of a network unused here (left by
+    // a crash between the last leave and its removal) and one of a network
+    // the cluster does not have both go.
+    let id = id.trim();
+    let gone = "0".repeat(64);
+    for (name, network, vni) in [
+        (vxlan.as_str(), id, 4096),
+        ("vx-000000000000", gone.as_str(), 9999),
+    ] {
+        cluster
+            .host(1)
+            .sh(&format!(
+                "ip link add {name} type vxlan id {vni} dstport 4789 local 10.99.0.2 nolearning \
+                 && ip link set {name} alias berth:vxlan:{network}"
+            ))
+            .ok();
+    }
+    cluster.host_mut(1).kill_daemon();
+    cluster.host_mut(1).restart_daemon();
+    assert!(!has_link(cluster.host(1), "vx-"));
 
     cluster.host_mut(0).kill_daemon();
     cluster.host_mut(0).restart_daemon();
