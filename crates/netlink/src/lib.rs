@@ -12,6 +12,7 @@
 //! see `nsfs.rs` for what that assumes about mount propagation.
 
 mod adapter;
+mod bridge;
 mod conntrack;
 mod endpoint;
 mod error;
