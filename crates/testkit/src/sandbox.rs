@@ -186,6 +186,15 @@ impl Sandbox {
         all[0].clone()
     }
 
+    /// `docker run -d --name NAME --network NETWORK EXTRA... busybox CMD...`.
+    pub fn run_busybox(&self, name: &str, network: &str, extra: &[&str], cmd: &[&str]) -> Run {
+        let mut args = vec!["run", "-d", "--name", name, "--network", network];
+        args.extend_from_slice(extra);
+        args.push("busybox");
+        args.extend_from_slice(cmd);
+        self.docker(&args)
+    }
+
     /// `ip -d link show IFACE` in a container's namespace (busybox's `ip`
     /// has no `-d`).
     pub fn container_link(&self, container: &str, iface: &str) -> Run {

@@ -27,10 +27,7 @@ fn run_on(
     network: &str,
     extra: &[&str],
 ) -> berth_testkit::sandbox::Run {
-    let mut args = vec!["run", "-d", "--name", name, "--network", network];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["busybox", "sleep", "1d"]);
-    host.docker(&args)
+    host.run_busybox(name, network, extra, &["sleep", "1d"])
 }
 
 fn cluster() -> Cluster {

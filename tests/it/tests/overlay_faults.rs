@@ -29,17 +29,7 @@ fn two_containers() -> (Cluster, String, String, String) {
     for (host, name) in [(0, "ca"), (2, "cc")] {
         cluster
             .host(host)
-            .docker(&[
-                "run",
-                "-d",
-                "--name",
-                name,
-                "--network",
-                "ov",
-                "busybox",
-                "sleep",
-                "1d",
-            ])
+            .run_busybox(name, "ov", &[], &["sleep", "1d"])
             .ok();
     }
     let ip = |host: usize, name: &str| {
@@ -80,17 +70,7 @@ fn a_killed_berthd_drops_out_and_comes_back_with_its_endpoints() {
     // A container host 2 knows of, removed while host 2's berthd is dead.
     cluster
         .host(0)
-        .docker(&[
-            "run",
-            "-d",
-            "--name",
-            "cx",
-            "--network",
-            "ov",
-            "busybox",
-            "sleep",
-            "1d",
-        ])
+        .run_busybox("cx", "ov", &[], &["sleep", "1d"])
         .ok();
     let ip_x = cluster.host(0).inspect("cx")["NetworkSettings"]["Networks"]["ov"]["IPAddress"]
         .as_str()
@@ -210,17 +190,7 @@ fn without_an_etcd_quorum_changes_answer_503_traffic_goes_on_and_all_recovers() 
     });
     cluster
         .host(2)
-        .docker(&[
-            "run",
-            "-d",
-            "--name",
-            "late",
-            "--network",
-            "ov",
-            "busybox",
-            "sleep",
-            "1d",
-        ])
+        .run_busybox("late", "ov", &[], &["sleep", "1d"])
         .ok();
     wait_ping(cluster.host(0), "ca", "late");
 }

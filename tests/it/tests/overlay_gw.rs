@@ -25,14 +25,6 @@ fn has_network(host: &Sandbox, name: &str) -> bool {
         .any(|n| n == name)
 }
 
-fn run_on(host: &Sandbox, name: &str, network: &str, extra: &[&str], cmd: &[&str]) {
-    let mut args = vec!["run", "-d", "--name", name, "--network", network];
-    args.extend_from_slice(extra);
-    args.push("busybox");
-    args.extend_from_slice(cmd);
-    host.docker(&args).ok();
-}
-
 /// The container's address on its interface `ifname`, from inside.
 fn address_on(host: &Sandbox, container: &str, ifname: &str) -> Option<String> {
     let run = host.docker(&["exec", container, "ip", "-4", "-o", "addr", "show", ifname]);
@@ -99,7 +91,7 @@ fn cluster() -> (Cluster, Peer) {
 fn overlay_containers_go_out_and_publish_through_the_gwbridge() {
     let (cluster, peer) = cluster();
     let a = cluster.host(0);
-    run_on(a, "out", "ov", &[], &["sleep", "1d"]);
+    a.run_busybox("out", "ov", &[], &["sleep", "1d"]).ok();
     // Made on first need, listed as Docker lists docker_gwbridge, hidden
     // from the container's networks.
     let gw = a.inspect("berth_gwbridge");
@@ -128,13 +120,13 @@ fn overlay_containers_go_out_and_publish_through_the_gwbridge() {
     assert_eq!(gwbridge_ports(a), 1);
 
     // `-p` answers on host A's address, from the outside peer.
-    run_on(
-        a,
+    a.run_busybox(
         "web",
         "ov",
         &["-p", "8080:80"],
         &["sh", "-c", "while true; do echo hello | nc -l -p 80; done"],
-    );
+    )
+    .ok();
     eventually("the published port from the outside peer", || {
         peer.sh(&format!(
             "busybox nc -w 2 {HOST_OUTSIDE_IP} 8080 </dev/null"
@@ -145,7 +137,7 @@ fn overlay_containers_go_out_and_publish_through_the_gwbridge() {
 
     // An internal overlay container has no gwbridge and no way out, and
     // cannot publish ports.
-    run_on(a, "inner", "ovi", &[], &["sleep", "1d"]);
+    a.run_busybox("inner", "ovi", &[], &["sleep", "1d"]).ok();
     assert_eq!(address_on(a, "inner", "eth1"), None);
     assert!(!pings(a, "inner", PEER_IP));
     let err = a
@@ -168,7 +160,7 @@ fn overlay_containers_go_out_and_publish_through_the_gwbridge() {
 
     // Two overlay networks on one host stay apart, through the gwbridge
     // too (icc off there).
-    run_on(a, "apart", "ov2", &[], &["sleep", "1d"]);
+    a.run_busybox("apart", "ov2", &[], &["sleep", "1d"]).ok();
     let apart_ov2 = address_on(a, "apart", "eth0").unwrap();
     let apart_gw = address_on(a, "apart", "eth1").unwrap();
     eventually("apart's egress", || pings(a, "apart", PEER_IP));
@@ -218,7 +210,8 @@ fn a_killed_berthd_leaves_no_gwbridge_endpoint_behind() {
     let (mut cluster, _peer) = cluster();
     let a = cluster.host(0);
     for i in 0..3 {
-        run_on(a, &format!("c{i}"), "ov", &[], &["sleep", "1d"]);
+        a.run_busybox(&format!("c{i}"), "ov", &[], &["sleep", "1d"])
+            .ok();
     }
     assert_eq!(gwbridge_ports(a), 3);
     cluster.host_mut(0).kill_daemon();
@@ -226,18 +219,7 @@ fn a_killed_berthd_leaves_no_gwbridge_endpoint_behind() {
     let a = cluster.host(0);
     // After the restart, a stop and a run move the count by one each.
     a.docker(&["stop", "-t", "0", "c2"]).ok();
-    a.docker(&[
-        "run",
-        "-d",
-        "--name",
-        "c3",
-        "--network",
-        "ov",
-        "busybox",
-        "sleep",
-        "1d",
-    ])
-    .ok();
+    a.run_busybox("c3", "ov", &[], &["sleep", "1d"]).ok();
     assert_eq!(gwbridge_ports(a), 3);
     let mut ips: Vec<String> = ["c0", "c1", "c3"]
         .iter()
