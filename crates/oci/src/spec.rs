@@ -9,16 +9,23 @@
 //! read-only paths, and a deny-all device cgroup (runc adds the standard
 //! allowed devices itself). Privileges and shared namespaces are
 //! [`security`]'s.
+//!
+//! `input` holds what a spec is rendered from, `shapes` the JSON it is
+//! rendered into; this file holds Docker's defaults and the rendering.
 
+mod input;
 mod resources;
-
-use std::path::{Path, PathBuf};
-
-use berth_core::container::{self, SecurityLaunch, Storage, Ulimit};
-use serde::Serialize;
+mod shapes;
 
 use crate::error::{Error, Result};
+pub use input::{
+    BundleSpec, ContainerOptions, EtcFiles, NetworkNamespace, ProcessSpec, Rlimit, User,
+};
 pub use resources::{cgroup_limits, LinuxResources, OciRlimit};
+use shapes::{bind, mount};
+pub use shapes::{
+    Capabilities, ConsoleSize, Linux, Mount, Namespace, OciUser, Process, Root, Spec,
+};
 
 pub mod security;
 
@@ -65,225 +72,6 @@ pub const READONLY_PATHS: [&str; 5] = [
     "/proc/sys",
     "/proc/sysrq-trigger",
 ];
-
-/// Which network namespace the container gets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NetworkNamespace {
-    /// Join an existing namespace (a bind-mounted netns file, or
-    /// `/proc/<pid>/ns/net` of another container).
-    Path(PathBuf),
-    /// The host's own (`--network host`): no network namespace entry.
-    Host,
-    /// A fresh namespace made by runc, with only `lo` (up).
-    New,
-}
-
-/// Files bind-mounted read-write over the image's `/etc` entries. The
-/// caller writes them (they belong to the sandbox).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EtcFiles {
-    pub hosts: Option<PathBuf>,
-    pub resolv_conf: Option<PathBuf>,
-    pub hostname: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub uid: u32,
-    pub gid: u32,
-    /// Supplementary groups (Docker lists the primary group first).
-    pub additional_gids: Vec<u32>,
-}
-
-impl User {
-    pub const ROOT: User = User {
-        uid: 0,
-        gid: 0,
-        additional_gids: Vec::new(),
-    };
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rlimit {
-    pub soft: u64,
-    pub hard: u64,
-}
-
-impl Rlimit {
-    /// This process's open-files hard limit for both values, which is what
-    /// a container of Docker's sees (dockerd runs with a high limit and
-    /// containers inherit it). Raising a hard limit needs CAP_SYS_RESOURCE,
-    /// which not every host grants, so never ask for more than we have.
-    pub fn inherited_nofile() -> Rlimit {
-        let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-            .map(|(_, hard)| hard)
-            .unwrap_or(1024);
-        Rlimit { soft: hard, hard }
-    }
-}
-
-/// A process to run: a container's init or an exec.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessSpec {
-    pub args: Vec<String>,
-    /// `KEY=value` entries, complete (the caller merges image and user env
-    /// and adds PATH, HOSTNAME, TERM as Docker does).
-    pub env: Vec<String>,
-    /// Absolute; runc creates it if missing.
-    pub cwd: String,
-    pub tty: bool,
-    /// The terminal's initial (height, width); runc sizes it before the
-    /// process runs.
-    pub console_size: Option<(u16, u16)>,
-    pub user: User,
-    /// The open-files limit unless `ulimits` names one.
-    pub nofile: Rlimit,
-    /// `--ulimit`s, the container's for its execs too (as in Docker).
-    pub ulimits: Vec<Ulimit>,
-}
-
-/// What a container asked for beyond its process and network, as core
-/// records it: rendered into mounts, `linux.resources` and the process's
-/// privileges.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ContainerOptions {
-    pub storage: Storage,
-    pub resources: container::Resources,
-    pub security: SecurityLaunch,
-}
-
-/// Everything a container's `config.json` depends on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BundleSpec {
-    /// Container id, for messages.
-    pub id: String,
-    /// The mounted overlay.
-    pub rootfs: PathBuf,
-    pub process: ProcessSpec,
-    pub hostname: String,
-    pub network: NetworkNamespace,
-    pub etc: EtcFiles,
-    /// runc's cgroupfs path, e.g. `/berth/<id>`: a plain path works on
-    /// cgroup v1, v2 and hybrid hosts with runc's cgroupfs driver.
-    pub cgroups_path: String,
-    pub options: ContainerOptions,
-    pub host_security: security::HostSecurity,
-}
-
-// ---- the OCI JSON shapes (only the fields berth sets) ----
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Spec {
-    pub oci_version: &'static str,
-    pub process: Process,
-    pub root: Root,
-    pub hostname: String,
-    pub mounts: Vec<Mount>,
-    pub linux: Linux,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Process {
-    pub terminal: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub console_size: Option<ConsoleSize>,
-    pub user: OciUser,
-    pub args: Vec<String>,
-    pub env: Vec<String>,
-    pub cwd: String,
-    pub capabilities: Capabilities,
-    pub rlimits: Vec<OciRlimit>,
-    pub no_new_privileges: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub oom_score_adj: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub apparmor_profile: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ConsoleSize {
-    pub height: u16,
-    pub width: u16,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OciUser {
-    pub uid: u32,
-    pub gid: u32,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub additional_gids: Vec<u32>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Capabilities {
-    pub bounding: Vec<&'static str>,
-    pub effective: Vec<&'static str>,
-    pub permitted: Vec<&'static str>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Root {
-    pub path: PathBuf,
-    pub readonly: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Mount {
-    pub destination: String,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub source: PathBuf,
-    pub options: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Linux {
-    pub cgroups_path: String,
-    pub namespaces: Vec<Namespace>,
-    pub resources: LinuxResources,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub devices: Vec<resources::LinuxDevice>,
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub sysctl: std::collections::BTreeMap<String, String>,
-    pub masked_paths: Vec<String>,
-    pub readonly_paths: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seccomp: Option<serde_json::Value>,
-    /// Set when a mount asks for shared or slave propagation, which the
-    /// root must allow (as moby sets it).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rootfs_propagation: Option<&'static str>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Namespace {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-}
-
-fn mount(dest: &str, kind: &'static str, source: &str, options: &[&str]) -> Mount {
-    Mount {
-        destination: dest.to_owned(),
-        kind,
-        source: PathBuf::from(source),
-        options: options.iter().map(|o| (*o).to_owned()).collect(),
-    }
-}
-
-fn bind(dest: &str, source: &Path) -> Mount {
-    Mount {
-        destination: dest.to_owned(),
-        kind: "bind",
-        source: source.to_path_buf(),
-        options: vec!["rbind".to_owned(), "rprivate".to_owned()],
-    }
-}
 
 /// The `process` object, shared by `config.json` and an exec's
 /// `process.json` (an exec gets the container's capabilities, as in Docker).
@@ -501,6 +289,7 @@ pub fn render_spec(b: &BundleSpec) -> Result<Spec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_core::container::{self, Ulimit};
     use serde_json::{json, Value};
 
     pub(crate) fn sample() -> BundleSpec {

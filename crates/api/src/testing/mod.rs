@@ -20,12 +20,13 @@
 //! (`docker run -e EXIT=3`), else 0; `WARNING=TEXT` there makes create
 //! answer with that warning.
 //!
-//! The stub is split by concern: `engine` holds the fake engine's state,
-//! `process` the scripted processes, and the [`Backend`] implementation
-//! below hands each call to its area (`networks`, `containers`, `inspect`,
-//! `streams`, `exec`, `images`).
+//! The stub is split by concern: `call` is what it records, `engine` holds
+//! the fake engine's state, `process` the scripted processes, and the
+//! [`Backend`] implementation below hands each call to its area
+//! (`networks`, `containers`, `inspect`, `streams`, `exec`, `images`).
 
 mod archive;
+mod call;
 mod containers;
 mod engine;
 mod exec;
@@ -56,6 +57,7 @@ use bollard_stubs::models::{
     Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
 };
 
+pub use call::Call;
 pub use engine::new_id;
 use engine::Engine;
 pub use networks::network;
@@ -65,63 +67,6 @@ pub const CREATED_ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef01
 /// The image every stub starts with.
 pub const BUSYBOX_ID: &str =
     "sha256:b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
-
-/// A backend call as the stub saw it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Call {
-    Version,
-    Info,
-    NetworkList(Filters),
-    NetworkInspect(String),
-    NetworkCreate(Box<NetworkCreateRequest>),
-    NetworkRemove(String),
-    NetworkPrune(Filters),
-    NetworkConnect(String, Box<NetworkConnectRequest>),
-    NetworkDisconnect(String, NetworkDisconnectRequest),
-    ContainerCreate(Option<String>, Box<ContainerCreateBody>),
-    ContainerStart(String),
-    ContainerStop(String, StopOptions),
-    ContainerKill(String, Option<String>),
-    ContainerRestart(String, StopOptions),
-    ContainerPause(String),
-    ContainerUnpause(String),
-    ContainerRename(String, String),
-    ContainerTop(String, String),
-    ContainerStats(String, StatsOptions),
-    ContainerRemove(String, RemoveOptions),
-    ContainerList(ContainerListOptions),
-    ContainerInspect(String),
-    ContainerWait(String, WaitCondition),
-    ContainerLogs(String, LogsOptions),
-    ContainerAttach(String, AttachOptions),
-    ContainerResize(String, TtySize),
-    ContainerUpdate(String, Box<ContainerUpdateBody>),
-    ExecCreate(String, Box<ExecConfig>),
-    ExecStart(String, ExecStartOptions, bool),
-    ExecResize(String, TtySize),
-    ExecInspect(String),
-    ImageImport(ImageImportOptions, usize),
-    ImagePull(ImagePullOptions),
-    ImageTag(String, String, Option<String>),
-    ImageHistory(String),
-    ImageBuild(ImageBuildOptions),
-    ContainerCommit(ContainerCommitOptions),
-    ImageList(ImageListOptions),
-    ImageInspect(String),
-    ImageRemove(String, ImageRemoveOptions),
-    VolumeList(Filters),
-    VolumeInspect(String),
-    VolumeCreate(Box<VolumeCreateRequest>),
-    VolumeRemove(String, bool),
-    VolumePrune(Filters),
-    ContainerPrune(Filters),
-    ImagePrune(Filters),
-    SystemDataUsage(DataUsageOptions),
-    /// The username and server of a `POST /auth`.
-    SystemAuth(String, String),
-    Events(EventsQuery),
-}
-
 /// Records every call. Network names pick failures: `missing` is not
 /// found, `taken` already exists, `bridge` is predefined, `busy` is in use,
 /// and `kind-<name>` fails with that error kind; or, made

@@ -6,14 +6,20 @@
 //! after the image directory is complete, so a crash leaves either no
 //! trace of an import or a complete image. Leftovers of an interrupted
 //! import or removal are swept by [`ImageStore::open`].
+//!
+//! This file holds the store, its index and lookups; `import` and `remove`
+//! are `docker import` and `docker rmi`, the other modules the rest of what
+//! images go through (commit, load/save, pull's layers, `--change`).
 
 mod changes;
 mod commit;
 mod config;
 mod history;
+mod import;
 mod layered;
 mod load;
 mod reference;
+mod remove;
 mod save;
 mod sweep;
 mod unpack;
@@ -21,31 +27,29 @@ mod zstd;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 pub use changes::apply_changes;
 pub use commit::{ChildImage, NewLayer};
 pub use config::{Empty, ImageConfig};
 pub use history::HistoryItem;
+pub use import::{ImportOptions, ImportSource, Staged};
 pub use layered::LayerStage;
 pub use load::Loaded;
 pub use reference::{ImageId, RepoTag, DEFAULT_TAG};
+pub use remove::{RemovePlan, Removed};
 pub use save::SavePlan;
 pub use sweep::BlobPin;
 
 use crate::error::{Error, Result};
-use crate::fsutil::{
-    create_dir_all, remove_dir_all_if_exists, remove_file_if_exists, write_atomic,
-};
-use crate::time::{format_rfc3339_nano, parse_rfc3339};
+use crate::fsutil::{create_dir_all, remove_dir_all_if_exists, write_atomic};
+use crate::time::parse_rfc3339;
 pub(crate) use config::go_arch;
-use config::{History, ImageDocument, RootFs};
+use config::ImageDocument;
 use reference::is_hex;
 pub(crate) use unpack::hex as unpack_hex;
 
@@ -53,23 +57,6 @@ const INDEX: &str = "index.json";
 /// Layer blobs, by digest: shared by pulls, loads, pushes and saves.
 pub(crate) const BLOBS: &str = "blobs/sha256";
 const TMP: &str = "tmp";
-
-/// Where an import's files come from.
-pub enum ImportSource<'a> {
-    /// A tar stream, plain or compressed.
-    Tar(&'a mut dyn Read),
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ImportOptions {
-    /// `repo:tag` to give the new image; an existing tag moves to it.
-    pub tag: Option<RepoTag>,
-    /// `--change` lines (`CMD`, `ENTRYPOINT`, `ENV`, `WORKDIR`, `EXPOSE`,
-    /// `LABEL`).
-    pub changes: Vec<String>,
-    /// `--message`; Docker's default is `Imported from -`.
-    pub message: Option<String>,
-}
 
 /// One image as `docker images` / `docker image inspect` need it.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,34 +81,6 @@ pub struct Image {
     pub layers: Vec<String>,
     /// The extracted files: a container's overlay lowerdir.
     pub rootfs: PathBuf,
-}
-
-/// What removing a reference will do, decided before doing it so the
-/// caller can refuse (an image still used by a container) first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemovePlan {
-    pub id: ImageId,
-    pub untag: Vec<String>,
-    pub delete: bool,
-}
-
-/// An import whose files are in place under the image's id but which the
-/// index does not list yet; [`ImageStore::record`] lists it. One never
-/// recorded is swept by [`ImageStore::open`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Staged {
-    pub id: ImageId,
-    pub size: u64,
-    pub tag: Option<RepoTag>,
-    /// `repo@sha256:…` of the manifest a pull found it by.
-    pub repo_digest: Option<String>,
-}
-
-/// One line of Docker's `DELETE /images/{name}` answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Removed {
-    Untagged(String),
-    Deleted(ImageId),
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -238,13 +197,6 @@ impl ImageStore {
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `docker import`: extracts `source` into a new image and, if asked,
-    /// tags it (moving the tag off any previous image).
-    pub fn import(&self, source: ImportSource<'_>, opts: &ImportOptions) -> Result<Image> {
-        let staged = self.stage(source, opts)?;
-        self.record(&staged)
-    }
-
     /// Moves a staged image's directory (made in `tmp`) to its place by
     /// id; one already there (the same image) is kept.
     pub(super) fn place_image_dir(&self, tmp: tempfile::TempDir, hex: &str) -> Result<()> {
@@ -255,97 +207,6 @@ impl ImageStore {
                 .map_err(Error::io("rename into place", &final_dir))?;
         }
         Ok(())
-    }
-
-    /// The slow half of an import: extracts `source` and writes the
-    /// image's config, renamed into place under its id, without touching
-    /// the index (so nothing lists it yet).
-    pub fn stage(&self, source: ImportSource<'_>, opts: &ImportOptions) -> Result<Staged> {
-        // Refuse bad changes before reading a byte, as Docker does.
-        let mut config = ImageConfig::default();
-        apply_changes(&mut config, &opts.changes)?;
-
-        let (tmp, rootfs) = self.stage_dir("import-")?;
-        // The tar's bytes are kept as they came, to be the image's one
-        // layer blob (so it can be pushed and saved).
-        let layer = tmp.path().join("layer");
-        let ImportSource::Tar(r) = source;
-        let unpacked = unpack_keeping(r, &rootfs, &layer)?;
-        let comment = opts
-            .message
-            .clone()
-            .unwrap_or_else(|| "Imported from -".to_owned());
-        let created = format_rfc3339_nano(SystemTime::now());
-        let doc = ImageDocument {
-            architecture: go_arch().to_owned(),
-            author: String::new(),
-            comment: comment.clone(),
-            config,
-            created: created.clone(),
-            history: vec![History {
-                created,
-                comment,
-                ..History::default()
-            }],
-            os: "linux".to_owned(),
-            parent: String::new(),
-            rootfs: RootFs {
-                kind: "layers".to_owned(),
-                diff_ids: vec![unpacked.diff_id],
-            },
-        };
-        let bytes = serde_json::to_vec(&doc).map_err(|e| Error::Archive(e.to_string()))?;
-        let hex = unpack::hex(&Sha256::digest(&bytes));
-        let config_path = tmp.path().join("config.json");
-        fs::write(&config_path, &bytes).map_err(Error::io("write", &config_path))?;
-        // The blob is named by no manifest until the directory is in place.
-        let mut pin = self.pin_blobs([]);
-        let descriptor = self.keep_blob(&layer, &mut pin)?;
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": bytes.len(),
-                "digest": format!("sha256:{hex}"),
-            },
-            "layers": [descriptor],
-        });
-        let path = tmp.path().join(layered::MANIFEST);
-        let out = serde_json::to_vec(&manifest).map_err(|e| Error::Archive(e.to_string()))?;
-        fs::write(&path, out).map_err(Error::io("write", &path))?;
-        // A layer the blob store had already is left here by keep_blob.
-        remove_file_if_exists(&layer)?;
-        self.place_image_dir(tmp, &hex)?;
-        Ok(Staged {
-            id: ImageId::from_hex(hex),
-            size: unpacked.size,
-            tag: opts.tag.clone(),
-            repo_digest: None,
-        })
-    }
-
-    /// The quick half of an import: lists a staged image and moves its
-    /// tag to it.
-    pub fn record(&self, staged: &Staged) -> Result<Image> {
-        let hex = staged.id.hex();
-        let config = self.dir.join(hex).join("config.json");
-        if !config.is_file() {
-            return Err(Error::NoSuchImage(staged.id.to_string()));
-        }
-        let mut index = self.lock();
-        index
-            .images
-            .insert(hex.to_owned(), IndexEntry { size: staged.size });
-        if let Some(tag) = &staged.tag {
-            index.tags.insert(tag.to_string(), hex.to_owned());
-        }
-        if let Some(digest) = &staged.repo_digest {
-            index.digests.insert(digest.clone(), hex.to_owned());
-        }
-        write_index(&self.dir, &index)?;
-        tracing::info!(image = %hex, tag = ?staged.tag.as_ref().map(ToString::to_string), size = staged.size, "imported image");
-        self.load(&index, hex)
     }
 
     /// All images, newest first (as `docker images` lists them).
@@ -379,132 +240,6 @@ impl ImageStore {
     /// The directory a container's overlay uses as its lowerdir.
     pub fn rootfs(&self, id: &ImageId) -> PathBuf {
         self.dir.join(id.hex()).join("rootfs")
-    }
-
-    /// Docker's rules: a name untags (and deletes the image when it was the
-    /// last name); an id deletes, refusing without `force` when several
-    /// names point at the image. Checking containers is the caller's job.
-    pub fn plan_remove(&self, reference: &str, force: bool) -> Result<RemovePlan> {
-        let index = self.lock();
-        let tags_of = |hex: &str| -> Vec<String> {
-            index
-                .tags
-                .iter()
-                .filter(|(_, h)| h.as_str() == hex)
-                .map(|(t, _)| t.clone())
-                .collect()
-        };
-        let digests_of = |hex: &str| -> Vec<String> {
-            index
-                .digests
-                .iter()
-                .filter(|(_, h)| h.as_str() == hex)
-                .map(|(d, _)| d.clone())
-                .collect()
-        };
-        // A parent of another image (a commit's, a build step's) stays
-        // while its children do, as in dockerd.
-        let has_children = |hex: &str| {
-            let parent = format!("sha256:{hex}");
-            index.images.keys().any(|other| {
-                self.document(&ImageId::from_hex(other.clone()))
-                    .is_ok_and(|doc| doc.parent == parent)
-            })
-        };
-        match resolve(&index, reference)? {
-            Resolved::Tag(name, hex) => {
-                // Docker: the image goes with its last tag, and with it the
-                // digests it was pulled by; a digest alone untags itself
-                // and deletes only an image with no tag left.
-                let tags = tags_of(&hex);
-                let delete = tags.iter().all(|t| *t == name) && !has_children(&hex);
-                let mut untag = vec![name.clone()];
-                if delete {
-                    untag.extend(digests_of(&hex).into_iter().filter(|d| *d != name));
-                }
-                Ok(RemovePlan {
-                    id: ImageId::from_hex(hex),
-                    untag,
-                    delete,
-                })
-            }
-            Resolved::Id(hex) => {
-                if has_children(&hex) {
-                    return Err(Error::ImageHasChildren(hex[..12].to_owned()));
-                }
-                let tags = tags_of(&hex);
-                if tags.len() > 1 && !force {
-                    return Err(Error::ImageReferencedByTags(hex[..12].to_owned()));
-                }
-                let mut untag = tags;
-                untag.extend(digests_of(&hex));
-                Ok(RemovePlan {
-                    id: ImageId::from_hex(hex),
-                    untag,
-                    delete: true,
-                })
-            }
-        }
-    }
-
-    /// Carries out a plan from [`ImageStore::plan_remove`]. The index is
-    /// updated first; the files are then moved aside and deleted and the
-    /// layer blobs no image uses any more removed, so a crash leaves at
-    /// worst a directory or blobs that `open` sweeps.
-    pub fn remove(&self, plan: &RemovePlan) -> Result<Vec<Removed>> {
-        let (removed, doomed) = self.remove_deferred(plan)?;
-        if let Some(doomed) = doomed {
-            remove_dir_all_if_exists(&doomed)?;
-        }
-        Ok(removed)
-    }
-
-    /// [`ImageStore::remove`] up to moving the files aside: returns the
-    /// directory they are in, for the caller to delete when it suits it
-    /// (deleting a large rootfs takes a while).
-    pub fn remove_deferred(&self, plan: &RemovePlan) -> Result<(Vec<Removed>, Option<PathBuf>)> {
-        let mut index = self.lock();
-        let hex = plan.id.hex();
-        if !index.images.contains_key(hex) {
-            return Err(Error::NoSuchImage(plan.id.to_string()));
-        }
-        let mut out = Vec::new();
-        for tag in &plan.untag {
-            if index.tags.get(tag).map(String::as_str) == Some(hex) {
-                index.tags.remove(tag);
-                out.push(Removed::Untagged(tag.clone()));
-            } else if index.digests.get(tag).map(String::as_str) == Some(hex) {
-                index.digests.remove(tag);
-                out.push(Removed::Untagged(tag.clone()));
-            }
-        }
-        if plan.delete {
-            index.images.remove(hex);
-            index.tags.retain(|_, h| h != hex);
-            index.digests.retain(|_, h| h != hex);
-        }
-        write_index(&self.dir, &index)?;
-        if !plan.delete {
-            return Ok((out, None));
-        }
-        let doomed = self.dir.join(TMP).join(format!("delete-{hex}"));
-        let dir = self.dir.join(hex);
-        fs::rename(&dir, &doomed).map_err(Error::io("move aside", &dir))?;
-        out.push(Removed::Deleted(plan.id.clone()));
-        tracing::info!(image = %hex, "deleted image");
-        // The image is gone whatever happens to its blobs: one left here is
-        // swept by the next removal or open.
-        if let Err(e) = self.sweep_blobs() {
-            tracing::warn!(error = %e, "layer blobs not swept");
-        }
-        Ok((out, Some(doomed)))
-    }
-
-    /// Plans and carries out a removal in one step, for callers with no
-    /// container check to make.
-    pub fn remove_reference(&self, reference: &str, force: bool) -> Result<Vec<Removed>> {
-        let plan = self.plan_remove(reference, force)?;
-        self.remove(&plan)
     }
 
     fn load(&self, index: &Index, hex: &str) -> Result<Image> {
@@ -616,35 +351,3 @@ fn by_id_prefix(index: &Index, prefix: &str) -> Option<Result<Resolved>> {
 
 #[cfg(test)]
 pub(crate) mod tests;
-
-/// Unpacks the tar stream `r` into `rootfs` while writing its bytes, as
-/// read, to `copy` (the rest past the tar's end too).
-fn unpack_keeping(r: &mut dyn Read, rootfs: &Path, copy: &Path) -> Result<unpack::Unpacked> {
-    let file = fs::File::create(copy).map_err(Error::io("create", copy))?;
-    let mut tee = Tee {
-        inner: r,
-        copy: std::io::BufWriter::new(file),
-    };
-    let unpacked = unpack::unpack_stream(&mut tee, rootfs)?;
-    std::io::copy(&mut tee, &mut std::io::sink()).map_err(Error::io("read the rest of", copy))?;
-    let file = tee
-        .copy
-        .into_inner()
-        .map_err(|e| Error::io("write", copy)(e.into_error()))?;
-    file.sync_all().map_err(Error::io("sync", copy))?;
-    Ok(unpacked)
-}
-
-/// A reader that writes what it reads to `copy`.
-struct Tee<'a, W: std::io::Write> {
-    inner: &'a mut dyn Read,
-    copy: W,
-}
-
-impl<W: std::io::Write> Read for Tee<'_, W> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.copy.write_all(&buf[..n])?;
-        Ok(n)
-    }
-}

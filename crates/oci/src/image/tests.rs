@@ -1,5 +1,7 @@
 //! The image store's unit tests: imports, names, removal, leftovers.
 
+use sha2::{Digest, Sha256};
+
 use super::*;
 
 /// A tar of regular files (mode 755, owned by root), for the store's tests.
