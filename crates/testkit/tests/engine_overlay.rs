@@ -267,12 +267,9 @@ async fn a_container_claims_joins_and_publishes_its_endpoint() {
     let cluster = Arc::new(FakeCluster::default());
     let (host, engine, _) = setup_host(Some(Arc::clone(&cluster))).await;
     let n = engine.create_network(overlay("ov")).await.unwrap();
-    let short = n.id.short();
-    let bridge = host.net.link(&format!("ov-{short}")).unwrap();
-    assert!(bridge.addresses.is_empty(), "no host address on the bridge");
-    assert_eq!(bridge.mtu, 1450);
-    let vxlan = host.net.link(&format!("vx-{short}")).unwrap();
-    assert_eq!(vxlan.master, Some(format!("ov-{short}")));
+    let vx = format!("vx-{}", n.id.short());
+    // No data plane until a container joins here.
+    assert!(host.net.link(&vx).is_none());
     // Another host holds the lowest address: this one plans again.
     let other = berth_types::EndpointId::from_bytes([7; 32]);
     cluster.claim_for_other(&n.id, "10.0.0.2".parse().unwrap(), other);
@@ -280,7 +277,11 @@ async fn a_container_claims_joins_and_publishes_its_endpoint() {
     let c = engine.start_container("web").await.unwrap();
     let endpoint = c.attachments[0].endpoint.clone().unwrap();
     assert_eq!(endpoint.ipv4.unwrap().to_string(), "10.0.0.3/24");
+    let vxlan = host.net.link(&vx).unwrap();
+    assert_eq!(vxlan.mtu, 1450);
+    assert_eq!(vxlan.master, None, "no bridge: endpoints are its macvlans");
     let sandbox = host.net.namespace(c.netns.as_ref().unwrap()).unwrap();
+    assert_eq!(sandbox["eth0"].master, Some(vx.clone()));
     assert_eq!(sandbox["eth0"].mtu, 1450);
     assert!(
         sandbox["eth0"].gateways.is_empty(),
@@ -299,6 +300,10 @@ async fn a_container_claims_joins_and_publishes_its_endpoint() {
     engine.remove_container("web", true, false).await.unwrap();
     assert_eq!(cluster.claims().len(), 1);
     assert!(cluster.published().is_empty());
+    assert!(
+        host.net.link(&vx).is_none(),
+        "the last endpoint took the plane"
+    );
 }
 
 #[tokio::test]
@@ -318,6 +323,19 @@ async fn other_hosts_endpoints_become_fdb_and_neighbour_entries() {
     };
     let theirs = record("10.0.0.2", "10.99.0.3", 9);
     let ours = record("10.0.0.8", VTEP, 8);
+    cluster.publish_endpoint(&theirs).await.unwrap();
+    let snapshot = ClusterEvent::EndpointSnapshot(vec![theirs.clone(), ours]);
+    engine.cluster_event(snapshot.clone()).await.unwrap();
+    assert!(
+        host.net.remote_endpoints().is_empty(),
+        "no data plane here yet"
+    );
+    // The first container here makes the plane, with the entries known.
+    engine.create_container(run_req("web", "ov")).await.unwrap();
+    let c = engine.start_container("web").await.unwrap();
+    // Its address is not planned here.
+    let ip = c.attachments[0].endpoint.as_ref().unwrap().ipv4.unwrap();
+    assert_eq!(ip.to_string(), "10.0.0.3/24");
     // Left in the kernel by an earlier run for an endpoint long gone.
     let stale = RemoteEndpoint {
         vxlan: berth_types::IfName::parse(&format!("vx-{}", n.id.short())).unwrap(),
@@ -326,11 +344,7 @@ async fn other_hosts_endpoints_become_fdb_and_neighbour_entries() {
         vtep: "10.99.0.2".parse().unwrap(),
     };
     host.net.add_remote_endpoint(&stale).await.unwrap();
-    cluster.publish_endpoint(&theirs).await.unwrap();
-    engine
-        .cluster_event(ClusterEvent::EndpointSnapshot(vec![theirs.clone(), ours]))
-        .await
-        .unwrap();
+    engine.cluster_event(snapshot).await.unwrap();
     let remotes = host.net.remote_endpoints();
     assert_eq!(
         remotes.len(),
@@ -340,11 +354,6 @@ async fn other_hosts_endpoints_become_fdb_and_neighbour_entries() {
     assert_eq!(remotes[0].ip, theirs.ip);
     assert_eq!(remotes[0].vtep, theirs.vtep);
     assert_eq!(remotes[0].vxlan.as_str(), format!("vx-{}", n.id.short()));
-    // Its address is not planned here.
-    engine.create_container(run_req("web", "ov")).await.unwrap();
-    let c = engine.start_container("web").await.unwrap();
-    let ip = c.attachments[0].endpoint.as_ref().unwrap().ipv4.unwrap();
-    assert_eq!(ip.to_string(), "10.0.0.3/24");
     // The other host's container keeps the network.
     engine.remove_container("web", true, false).await.unwrap();
     let err = engine.remove_network("ov".into()).await.unwrap_err();

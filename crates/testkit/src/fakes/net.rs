@@ -22,7 +22,8 @@ pub struct FakeLink {
     pub mtu: u32,
     pub addresses: Vec<IpNet>,
     pub up: bool,
-    /// For a veth's host end: the bridge it is enslaved to.
+    /// For a veth's host end: the bridge it is enslaved to; for a
+    /// sub-interface (macvlan): its parent.
     pub master: Option<String>,
     pub mac: Option<MacAddr>,
     /// For a veth: the namespace and name of its other end.
@@ -227,9 +228,10 @@ impl NetOps for FakeNet {
 
     async fn add_sub_interface(&self, sub: &SubInterface) -> Result<(), PortError> {
         let mut st = lock(&self.state);
-        if !st.links.contains_key(sub.parent.as_str()) {
+        // A sub-interface takes its parent's MTU, as in the kernel.
+        let Some(mtu) = st.links.get(sub.parent.as_str()).map(|p| p.mtu) else {
             return Err(fail(format!("parent {} does not exist", sub.parent)));
-        }
+        };
         let Some(sandbox) = st.namespaces.get_mut(&sub.netns) else {
             return Err(fail(format!("no namespace {}", sub.netns.display())));
         };
@@ -244,6 +246,7 @@ impl NetOps for FakeNet {
                 mac: Some(sub.mac),
                 gateways: sub.default_gateways.clone(),
                 master: Some(sub.parent.to_string()),
+                mtu,
                 ..Default::default()
             },
         );
@@ -301,6 +304,12 @@ impl NetOps for FakeNet {
             if let Some(links) = st.namespaces.get_mut(&ns) {
                 links.remove(&peer);
             }
+        }
+        // A VXLAN device takes its FDB and neighbour entries along, and a
+        // parent its sub-interfaces.
+        st.remotes.retain(|(vxlan, _), _| vxlan != name.as_str());
+        for links in st.namespaces.values_mut() {
+            links.retain(|_, l| l.master.as_deref() != Some(name.as_str()) || l.peer.is_some());
         }
         Ok(())
     }
