@@ -58,7 +58,10 @@ impl Netlink {
                     .map_err(|e| NetlinkError::request("creating VXLAN device", name, e, &[]))?;
             }
         }
+        // No controller: its endpoints are its macvlans, which a bridge
+        // port cannot have (an earlier berth made it one).
         let msg = LinkUnspec::new_with_name(name)
+            .nocontroller()
             .mtu(spec.mtu)
             .alias(spec.alias.as_str())
             .up()

@@ -64,6 +64,13 @@ fn a_vxlan_port_carries_remote_endpoints_as_static_entries() {
         assert_eq!(data["learning"], false, "{link}");
         assert_eq!(data["proxy"], true, "{link}");
         assert_eq!(link["master"], serde_json::Value::Null, "{link}");
+        // One an earlier berth made a bridge port is released (a bridge
+        // port can have no macvlans).
+        ip(&["link", "add", "ov-test", "type", "bridge"]);
+        ip(&["link", "set", "vx-test", "master", "ov-test"]);
+        NetOps::ensure_vxlan(&nl, &spec).await.unwrap();
+        let again = ip_json(&["-d", "link", "show", "vx-test"])[0].clone();
+        assert_eq!(again["master"], serde_json::Value::Null, "{again}");
         assert_eq!(link["mtu"], 1450, "{link}");
         assert_eq!(link["ifalias"], "berth:vxlan:test", "{link}");
         assert!(
