@@ -10,7 +10,7 @@ use std::path::Path;
 use std::{io, panic, thread};
 
 use berth_types::{IfName, MacAddr};
-use netlink_packet_route::link::{InfoData, InfoVeth};
+use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute};
 use nix::sched::{setns, CloneFlags};
 use rtnetlink::{LinkUnspec, LinkVeth};
 
@@ -87,14 +87,22 @@ impl Netlink {
             Some(bridge) => Some(self.require_index(bridge, "creating a veth pair").await?),
             None => None,
         };
+        // One queue each way on both ends, asked for at creation: left to
+        // the kernel, each end is made with a queue per CPU and then cut
+        // down to one, and that cut waits for an RCU grace period under
+        // rtnl (up to 9 ms each at 1,000 containers). The result is the same.
         let mut peer = LinkUnspec::new_with_name(spec.peer_name.as_str())
             .mtu(spec.mtu)
+            .append_extra_attribute(LinkAttribute::NumTxQueues(1))
+            .append_extra_attribute(LinkAttribute::NumRxQueues(1))
             .setns_by_fd(spec.peer_netns.as_raw_fd());
         if let Some(mac) = spec.peer_mac {
             peer = peer.address(mac.0.to_vec());
         }
         let mut msg = LinkVeth::new(host, spec.peer_name.as_str())
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
+            .append_extra_attribute(LinkAttribute::NumTxQueues(1))
+            .append_extra_attribute(LinkAttribute::NumRxQueues(1))
             .mtu(spec.mtu);
         if spec.host_up {
             msg = msg.up();

@@ -449,6 +449,11 @@ fn veth_peer_is_born_in_the_sandbox_with_its_final_name() {
         assert_eq!(host["ifindex"], index);
         assert_eq!(host["master"], "br-ctr");
         assert_eq!(host["mtu"], 1400);
+        // Made with one queue each way, as the kernel would cut it to.
+        assert_eq!(
+            (host["num_tx_queues"].clone(), host["num_rx_queues"].clone()),
+            (1.into(), 1.into())
+        );
         assert!(host["flags"]
             .as_array()
             .expect("flags")
@@ -482,6 +487,10 @@ fn veth_peer_is_born_in_the_sandbox_with_its_final_name() {
         .expect("sandbox thread");
         assert_eq!(peer["address"], "02:42:ac:1e:00:02");
         assert_eq!(peer["mtu"], 1400);
+        assert_eq!(
+            (peer["num_tx_queues"].clone(), peer["num_rx_queues"].clone()),
+            (1.into(), 1.into())
+        );
 
         // Creating it again names what exists.
         let err = nl.create_veth(&veth).await.expect_err("exists");
