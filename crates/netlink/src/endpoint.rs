@@ -174,10 +174,11 @@ impl Netlink {
     }
 
     /// A socket inside the sandbox at `netns`, for configuring its new
-    /// interface `ifname` of `addresses`. As Docker does, IPv6 is on only
-    /// on an interface with an IPv6 address: berth's namespaces are made
-    /// with IPv6 off for new interfaces (see [`crate::nsfs::mount_new_netns`]), and this
-    /// turns it on where `addresses` hold one.
+    /// interface `ifname` of `addresses`. As Docker does, IPv6 is turned
+    /// off on an interface with no IPv6 address: it would join IPv6
+    /// multicast groups (open to NDP cache poisoning and route injection),
+    /// and a second later the duplicate detection of its link-local
+    /// address would take the kernel's rtnl lock beside other starts.
     pub(crate) fn open_sandbox_end(
         netns: BorrowedFd<'_>,
         ifname: &IfName,
@@ -185,13 +186,17 @@ impl Netlink {
     ) -> Result<Netlink> {
         let ipv6 = addresses.iter().any(|net| net.addr().is_ipv6());
         Netlink::open_in_netns_after(netns, || {
-            if !ipv6 {
+            if ipv6 {
                 return Ok(());
             }
-            write_sysctl(
+            match write_sysctl(
                 &interface_key("net/ipv6/conf", ifname.as_str(), "disable_ipv6"),
-                "0",
-            )
+                "1",
+            ) {
+                // A kernel without IPv6 has nothing to turn off.
+                Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
+                other => other,
+            }
         })
     }
 

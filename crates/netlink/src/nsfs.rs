@@ -49,7 +49,6 @@ use rtnetlink::LinkUnspec;
 
 use crate::adapter::{Netlink, Result};
 use crate::error::NetlinkError;
-use crate::sysctl::write_sysctl;
 
 const NEED_CAP_SYS_ADMIN: &str =
     "berthd needs CAP_SYS_ADMIN in its mount namespace to bind-mount network namespaces";
@@ -142,7 +141,6 @@ pub(crate) fn mount_new_netns(path: &Path) -> Result<()> {
                     op: "creating a network namespace (unshare)",
                     source: io::Error::from(e),
                 })?;
-                ipv6_off_for_new_interfaces()?;
                 let none = None::<&str>;
                 mount(
                     Some("/proc/thread-self/ns/net"),
@@ -160,24 +158,6 @@ pub(crate) fn mount_new_netns(path: &Path) -> Result<()> {
             })?;
         worker.join().unwrap_or_else(|p| panic::resume_unwind(p))
     })
-}
-
-/// IPv6 off for the interfaces made later in the calling thread's new
-/// namespace (`lo` exists already and keeps `::1`): as Docker has it, an
-/// endpoint's interface has IPv6 only if it has an IPv6 address, and the
-/// endpoint turns it on then. Off, an interface joins no IPv6 multicast
-/// group (open to NDP cache poisoning and route injection) and has no
-/// link-local address, whose duplicate detection would take the kernel's
-/// rtnl lock a second later, beside later starts. Set here, while the
-/// namespace is made ahead of need, rather than per interface at a start:
-/// there, writing the interface's sysctl added ~3.5 ms to the start with
-/// 1,000 containers running.
-fn ipv6_off_for_new_interfaces() -> Result<()> {
-    match write_sysctl("net/ipv6/conf/default/disable_ipv6", "1") {
-        // A kernel without IPv6 has nothing to turn off.
-        Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
-        other => other,
-    }
 }
 
 impl Netlink {
