@@ -13,7 +13,7 @@
 //! peer with it, so the sandbox is left as it was.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use berth_core::ports::{EndpointCheck, EndpointFault, VethPair};
@@ -166,38 +166,11 @@ impl Netlink {
                 )
             })?;
 
-        let inside = Netlink::open_sandbox_end(veth.peer_netns, &spec.ifname, &spec.addresses)
-            .map_err(|e| ("opening the sandbox end", e))?;
+        let inside = Netlink::open_in_netns(veth.peer_netns)
+            .map_err(|e| ("opening netlink in the sandbox", e))?;
         inside
             .configure_sandbox_end(&spec.ifname, &spec.addresses, &spec.default_gateways)
             .await
-    }
-
-    /// A socket inside the sandbox at `netns`, for configuring its new
-    /// interface `ifname` of `addresses`. As Docker does, IPv6 is turned
-    /// off on an interface with no IPv6 address: it would join IPv6
-    /// multicast groups (open to NDP cache poisoning and route injection),
-    /// and a second later the duplicate detection of its link-local
-    /// address would take the kernel's rtnl lock beside other starts.
-    pub(crate) fn open_sandbox_end(
-        netns: BorrowedFd<'_>,
-        ifname: &IfName,
-        addresses: &[IpNet],
-    ) -> Result<Netlink> {
-        let ipv6 = addresses.iter().any(|net| net.addr().is_ipv6());
-        Netlink::open_in_netns_after(netns, || {
-            if ipv6 {
-                return Ok(());
-            }
-            match write_sysctl(
-                &interface_key("net/ipv6/conf", ifname.as_str(), "disable_ipv6"),
-                "1",
-            ) {
-                // A kernel without IPv6 has nothing to turn off.
-                Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
-                other => other,
-            }
-        })
     }
 
     /// The sandbox side of an endpoint, through a socket opened in the

@@ -49,16 +49,6 @@ impl Netlink {
     /// calling thread (a runtime worker) never changes namespace. Blocks the
     /// caller for the duration of one thread spawn.
     pub fn open_in_netns(netns: BorrowedFd<'_>) -> Result<Netlink> {
-        Self::open_in_netns_after(netns, || Ok(()))
-    }
-
-    /// [`Netlink::open_in_netns`], with `first` run on the namespace's
-    /// thread before the socket is made: for what only a thread inside the
-    /// namespace can reach, such as its `/proc/sys/net`.
-    pub(crate) fn open_in_netns_after(
-        netns: BorrowedFd<'_>,
-        first: impl FnOnce() -> Result<()> + Send,
-    ) -> Result<Netlink> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| NetlinkError::NoRuntime)?;
         thread::scope(|scope| {
             let worker = thread::Builder::new()
@@ -70,7 +60,6 @@ impl Netlink {
                             source: io::Error::from(e),
                         }
                     })?;
-                    first()?;
                     let _entered = runtime.enter();
                     Netlink::open_here()
                     // The thread ends here, still in `netns`: nothing to restore.

@@ -107,8 +107,8 @@ impl Netlink {
                 );
                 fail("creating the sub-interface", err, None)
             })?;
-        let inside = Netlink::open_sandbox_end(netns.as_fd(), &sub.ifname, &sub.addresses)
-            .map_err(|e| fail("opening the sandbox end", e, None))?;
+        let inside = Netlink::open_in_netns(netns.as_fd())
+            .map_err(|e| fail("opening netlink in the sandbox", e, None))?;
         let configured = inside
             .configure_sandbox_end(&sub.ifname, &sub.addresses, &sub.default_gateways)
             .await;
