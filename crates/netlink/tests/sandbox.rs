@@ -328,11 +328,10 @@ fn add_endpoint_connects_the_sandbox_to_the_bridge() {
                 assert_eq!(eth0["address"], "02:42:c0:a8:64:0a");
                 assert_eq!(eth0["mtu"], 1400);
                 assert!(is_up(eth0), "{eth0}");
-                let v4: Vec<String> = addrs_of(eth0)
-                    .into_iter()
-                    .filter(|a| !a.contains(':'))
-                    .collect();
-                assert_eq!(v4, ["192.168.100.10/24"]);
+                // No IPv6 address, so no link-local one either.
+                assert_eq!(addrs_of(eth0), ["192.168.100.10/24"]);
+                let details = &ip_json_in(&path, &["-d", "link", "show", "dev", "eth0"])[0];
+                assert_eq!(details["inet6_addr_gen_mode"], "none", "{details}");
                 assert!(is_up(&ip_json_in(&path, &["link", "show", "lo"])[0]));
                 let routes = ip_json_in(&path, &["route", "show", "default"]);
                 assert_eq!(routes.as_array().expect("routes").len(), 1, "{routes}");
@@ -458,6 +457,11 @@ fn add_endpoint_sets_ipv6_address_and_default_route() {
                     .unwrap_or_else(|| panic!("no 2001:db8:64::10 in {eth0}"));
                 assert_eq!(v6["prefixlen"], 64);
                 assert!(v6.get("tentative").is_none(), "tentative: {v6}");
+                // With an IPv6 address, a link-local one too (as Docker's).
+                assert!(
+                    addrs_of(eth0).iter().any(|a| a.starts_with("fe80:")),
+                    "{eth0}"
+                );
                 let v6_routes = ip_json_in(&path, &["-6", "route", "show", "default"]);
                 assert_eq!(
                     v6_routes.as_array().expect("routes").len(),
