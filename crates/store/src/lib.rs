@@ -18,6 +18,7 @@
 //!   [`StoreConflict`](berth_core::ports::StoreConflict), the type the core
 //!   downcasts to (see [`StoreError::into_port`]).
 
+mod checkpoint;
 mod containers;
 mod error;
 mod schema;
@@ -33,6 +34,7 @@ use berth_core::ports::{PortError, Store, Write};
 use berth_types::NetworkId;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 
+use crate::checkpoint::Checkpointer;
 use crate::error::Constraint;
 pub use crate::error::StoreError;
 
@@ -68,6 +70,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    checkpointer: Checkpointer,
 }
 
 impl SqliteStore {
@@ -105,11 +108,14 @@ impl SqliteStore {
         let mut writer = open_connection(path, sync, Role::Writer)?;
         schema::migrate(&mut writer, path, schema::MIGRATIONS)?;
         let reader = open_connection(path, sync, Role::Reader)?;
+        let checkpointer =
+            Checkpointer::start(path, open_connection(path, sync, Role::Checkpointer)?)?;
         tracing::debug!(path = %path.display(), version = schema::latest(), "state database open");
         Ok(SqliteStore {
             path: path.to_owned(),
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
+            checkpointer,
         })
     }
 
@@ -153,7 +159,9 @@ impl SqliteStore {
     /// already allocated on its network), and nothing is written.
     pub fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
         let mut conn = lock(&self.writer);
-        commit_on(&mut conn, writes)
+        commit_on(&mut conn, writes)?;
+        self.checkpointer.committed();
+        Ok(())
     }
 
     /// [`SqliteStore::commit`] without the fsync: see [`SqliteStore::open`].
@@ -168,7 +176,9 @@ impl SqliteStore {
         let committed = commit_on(&mut conn, writes);
         // Back to FULL whatever happened: every other commit must sync.
         set(&conn, Synchronous::Full)?;
-        committed
+        committed?;
+        self.checkpointer.committed();
+        Ok(())
     }
 }
 
@@ -261,6 +271,8 @@ impl Store for SqliteStore {
 enum Role {
     Writer,
     Reader,
+    /// Runs the WAL checkpoints (see [`checkpoint`]).
+    Checkpointer,
 }
 
 fn open_connection(path: &Path, sync: Synchronous, role: Role) -> Result<Connection, StoreError> {
@@ -292,10 +304,17 @@ fn open_connection(path: &Path, sync: Synchronous, role: Role) -> Result<Connect
         .map_err(err("set synchronous"))?;
     conn.pragma_update(None, "foreign_keys", true)
         .map_err(err("set foreign_keys=ON"))?;
-    if role == Role::Reader {
+    match role {
+        // Its commits never stop for a checkpoint: the checkpoint
+        // thread runs them.
+        Role::Writer => conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(err("set wal_autocheckpoint=0"))?,
         // The reader never writes; make SQLite enforce it.
-        conn.pragma_update(None, "query_only", true)
-            .map_err(err("set query_only=ON"))?;
+        Role::Reader => conn
+            .pragma_update(None, "query_only", true)
+            .map_err(err("set query_only=ON"))?,
+        Role::Checkpointer => {}
     }
     Ok(conn)
 }
