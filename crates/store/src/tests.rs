@@ -585,7 +585,10 @@ fn the_checkpoint_thread_not_the_commit_moves_the_wal_into_the_file() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while networks_in_the_file() != 1 {
-        assert!(Instant::now() < deadline, "no checkpoint took the commit in");
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint took the commit in"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
