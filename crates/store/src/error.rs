@@ -17,13 +17,6 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
-    #[error("starting the WAL checkpoint thread of state database {path}: {source}")]
-    CheckpointThread {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
     #[error("opening state database {path}: {step}: {source}")]
     Open {
         path: PathBuf,

@@ -18,7 +18,6 @@
 //!   [`StoreConflict`](berth_core::ports::StoreConflict), the type the core
 //!   downcasts to (see [`StoreError::into_port`]).
 
-mod checkpoint;
 mod containers;
 mod error;
 mod schema;
@@ -34,7 +33,6 @@ use berth_core::ports::{PortError, Store, Write};
 use berth_types::NetworkId;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 
-use crate::checkpoint::Checkpointer;
 use crate::error::Constraint;
 pub use crate::error::StoreError;
 
@@ -70,7 +68,6 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
-    checkpointer: Checkpointer,
 }
 
 impl SqliteStore {
@@ -108,14 +105,11 @@ impl SqliteStore {
         let mut writer = open_connection(path, sync, Role::Writer)?;
         schema::migrate(&mut writer, path, schema::MIGRATIONS)?;
         let reader = open_connection(path, sync, Role::Reader)?;
-        let checkpointer =
-            Checkpointer::start(path, open_connection(path, sync, Role::Checkpointer)?)?;
         tracing::debug!(path = %path.display(), version = schema::latest(), "state database open");
         Ok(SqliteStore {
             path: path.to_owned(),
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
-            checkpointer,
         })
     }
 
@@ -159,9 +153,7 @@ impl SqliteStore {
     /// already allocated on its network), and nothing is written.
     pub fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
         let mut conn = lock(&self.writer);
-        commit_on(&mut conn, writes)?;
-        self.checkpointer.committed();
-        Ok(())
+        commit_on(&mut conn, writes)
     }
 
     /// [`SqliteStore::commit`] without the fsync: see [`SqliteStore::open`].
@@ -176,9 +168,7 @@ impl SqliteStore {
         let committed = commit_on(&mut conn, writes);
         // Back to FULL whatever happened: every other commit must sync.
         set(&conn, Synchronous::Full)?;
-        committed?;
-        self.checkpointer.committed();
-        Ok(())
+        committed
     }
 }
 
@@ -271,8 +261,6 @@ impl Store for SqliteStore {
 enum Role {
     Writer,
     Reader,
-    /// Runs the WAL checkpoints (see [`checkpoint`]).
-    Checkpointer,
 }
 
 fn open_connection(path: &Path, sync: Synchronous, role: Role) -> Result<Connection, StoreError> {
@@ -304,17 +292,10 @@ fn open_connection(path: &Path, sync: Synchronous, role: Role) -> Result<Connect
         .map_err(err("set synchronous"))?;
     conn.pragma_update(None, "foreign_keys", true)
         .map_err(err("set foreign_keys=ON"))?;
-    match role {
-        // Its commits never stop for a checkpoint: the checkpoint
-        // thread runs them.
-        Role::Writer => conn
-            .pragma_update(None, "wal_autocheckpoint", 0)
-            .map_err(err("set wal_autocheckpoint=0"))?,
+    if role == Role::Reader {
         // The reader never writes; make SQLite enforce it.
-        Role::Reader => conn
-            .pragma_update(None, "query_only", true)
-            .map_err(err("set query_only=ON"))?,
-        Role::Checkpointer => {}
+        conn.pragma_update(None, "query_only", true)
+            .map_err(err("set query_only=ON"))?;
     }
     Ok(conn)
 }

@@ -558,37 +558,3 @@ fn an_unsynced_commit_is_kept_and_every_other_commit_syncs_again() {
     let store = SqliteStore::open(&db(&dir)).unwrap();
     assert_eq!(store.networks().unwrap().len(), 1);
 }
-
-#[test]
-fn the_checkpoint_thread_not_the_commit_moves_the_wal_into_the_file() {
-    let dir = TempDir::new().unwrap();
-    let path = db(&dir);
-    let store = SqliteStore::open(&path).unwrap();
-    let auto: i64 = lock(&store.writer)
-        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
-        .unwrap();
-    assert_eq!(auto, 0, "a commit never stops for a checkpoint");
-
-    // The networks the database file holds by itself, its WAL aside.
-    let copy = dir.path().join("copy.db");
-    let networks_in_the_file = || -> i64 {
-        std::fs::copy(&path, &copy).unwrap();
-        let conn = Connection::open(&copy).unwrap();
-        conn.query_row("SELECT count(*) FROM networks", [], |r| r.get(0))
-            .unwrap_or(0)
-    };
-    store
-        .commit(&[Write::PutNetwork(
-            Box::new(network(1, "alpha")),
-            RecordState::Ready,
-        )])
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while networks_in_the_file() != 1 {
-        assert!(
-            Instant::now() < deadline,
-            "no checkpoint took the commit in"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
