@@ -644,6 +644,20 @@ fn open_fds() -> usize {
     fs::read_dir("/proc/self/fd").expect("fds").count()
 }
 
+/// The fd count once it has stayed the same for 200 ms (at most 5 s).
+async fn settled_fd_count() -> usize {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut count = open_fds();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = open_fds();
+        if now == count || Instant::now() > deadline {
+            return now;
+        }
+        count = now;
+    }
+}
+
 #[test]
 #[cfg_attr(
     not(feature = "privileged"),
@@ -660,8 +674,10 @@ fn add_endpoint_timing() {
             let warm = scratch.join("netns/warm");
             NetOps::create_netns(&nl, &warm).await.expect("warm netns");
             NetOps::remove_netns(&nl, &warm).await.expect("warm remove");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            let fds_before = open_fds();
+            // The first namespace started the pool's refill, which holds
+            // fds while it runs: the baseline is taken once the count holds
+            // still, or a slow machine's refill passes for the baseline.
+            let fds_before = settled_fd_count().await;
 
             const N: usize = 100;
             let (mut create, mut add, mut delete, mut remove) =
