@@ -42,6 +42,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const NETWORKS: &str = "networks";
 
+/// WAL pages after which a commit checkpoints (SQLite's default).
+const AUTO_CHECKPOINT_PAGES: u32 = 1000;
+
 /// The `synchronous` setting of both connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Synchronous {
@@ -157,17 +160,25 @@ impl SqliteStore {
     }
 
     /// [`SqliteStore::commit`] without the fsync: see [`SqliteStore::open`].
+    ///
+    /// Nor does it run the WAL checkpoint that a commit past
+    /// [`AUTO_CHECKPOINT_PAGES`] would: a checkpoint fsyncs the WAL and the
+    /// database (2-3 ms, and more with the disk busy), and this commit is
+    /// on a start's path before its network is made. The next synced
+    /// commit, which fsyncs anyway, runs it.
     pub fn commit_unsynced(&self, writes: &[Write]) -> Result<(), StoreError> {
         const OP: &str = "commit unsynced";
         let mut conn = lock(&self.writer);
-        let set = |conn: &Connection, sync: Synchronous| {
+        let set = |conn: &Connection, sync: Synchronous, checkpoint_pages: u32| {
             conn.pragma_update(None, "synchronous", sync.pragma())
-                .map_err(|e| StoreError::sqlite(OP, "(set synchronous)", e))
+                .map_err(|e| StoreError::sqlite(OP, "(set synchronous)", e))?;
+            conn.pragma_update(None, "wal_autocheckpoint", checkpoint_pages)
+                .map_err(|e| StoreError::sqlite(OP, "(set wal_autocheckpoint)", e))
         };
-        set(&conn, Synchronous::Normal)?;
+        set(&conn, Synchronous::Normal, 0)?;
         let committed = commit_on(&mut conn, writes);
-        // Back to FULL whatever happened: every other commit must sync.
-        set(&conn, Synchronous::Full)?;
+        // Back whatever happened: every other commit syncs and checkpoints.
+        set(&conn, Synchronous::Full, AUTO_CHECKPOINT_PAGES)?;
         committed
     }
 }

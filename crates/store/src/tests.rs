@@ -558,3 +558,45 @@ fn an_unsynced_commit_is_kept_and_every_other_commit_syncs_again() {
     let store = SqliteStore::open(&db(&dir)).unwrap();
     assert_eq!(store.networks().unwrap().len(), 1);
 }
+
+/// A start's unsynced intent never runs the WAL checkpoint (its fsyncs
+/// would sit on the start's path); the next synced commit does.
+#[test]
+fn only_a_synced_commit_checkpoints_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let store = SqliteStore::open(&path).unwrap();
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let wal = dir.path().join("berth.db-wal");
+    let page_size: i64 = lock(&store.writer)
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    let net = network(1, "n1");
+    let before = size(&path);
+    // Each commit appends at least one frame: past the threshold.
+    for _ in 0..=AUTO_CHECKPOINT_PAGES {
+        store
+            .commit_unsynced(&[Write::PutNetwork(Box::new(net.clone()), RecordState::Ready)])
+            .unwrap();
+    }
+    assert!(
+        size(&wal) > u64::from(AUTO_CHECKPOINT_PAGES) * u64::try_from(page_size).unwrap(),
+        "the WAL grew past the checkpoint threshold"
+    );
+    assert_eq!(size(&path), before, "no unsynced commit checkpointed");
+    store
+        .commit(&[Write::PutNetwork(Box::new(net), RecordState::Ready)])
+        .unwrap();
+    assert!(
+        size(&path) > before,
+        "the synced commit checkpointed the WAL into the database"
+    );
+    let pages: i64 = lock(&store.writer)
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        pages,
+        i64::from(AUTO_CHECKPOINT_PAGES),
+        "the writer is left checkpointing"
+    );
+}
