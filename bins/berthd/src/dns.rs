@@ -1,25 +1,36 @@
 //! The embedded DNS server's adapter: core's `SandboxDns` over berth-dns,
 //! with listeners and `--dns` upstream sockets made inside each sandbox's
-//! namespace by berth-netlink's namespace thread.
+//! namespace: the listeners with the namespace when berth-netlink's pool
+//! made it, else (and the upstream sockets always) by berth-netlink's
+//! namespace thread.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use berth_core::ports::{DnsUpstreams, NameLookup, PortError, SandboxDns};
 use berth_dns::{Resolver, SandboxServer, SocketFuture, SocketKind, UpstreamConnector, Upstreams};
+use berth_netlink::{DnsSockets, Netlink};
 use berth_types::ContainerId;
-use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+use nix::sys::socket::{
+    bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag, SockType,
+    SockaddrIn,
+};
 
 /// Docker's embedded resolver address.
-const LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11)), 53);
+const LISTEN_V4: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 11), 53);
+const LISTEN: SocketAddr = SocketAddr::V4(LISTEN_V4);
+/// The TCP listener's backlog, as `TcpListener::bind` sets it.
+const TCP_BACKLOG: i32 = 128;
 
-#[derive(Default)]
 pub struct EmbeddedDns {
     /// Set once the engine's name index exists (it is made with the engine).
     resolver: OnceLock<Resolver>,
     servers: Mutex<HashMap<ContainerId, SandboxServer>>,
+    /// Where sockets made with a pooled namespace come from.
+    net: Netlink,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +38,14 @@ pub struct EmbeddedDns {
 struct NotReady;
 
 impl EmbeddedDns {
+    pub fn new(net: Netlink) -> EmbeddedDns {
+        EmbeddedDns {
+            resolver: OnceLock::new(),
+            servers: Mutex::default(),
+            net,
+        }
+    }
+
     /// Connects the resolver to the engine's names.
     pub fn attach(&self, names: Arc<dyn NameLookup>) {
         let _ = self
@@ -69,6 +88,17 @@ fn with_port(servers: &[IpAddr]) -> Vec<SocketAddr> {
     servers.iter().map(|ip| SocketAddr::new(*ip, 53)).collect()
 }
 
+/// Binds sockets made inside a sandbox to the resolver's address there
+/// (`TcpListener::bind`'s steps): no thread has to enter the sandbox.
+fn listen_on(sockets: DnsSockets) -> std::io::Result<(UdpSocket, TcpListener)> {
+    let address = SockaddrIn::from(LISTEN_V4);
+    bind(sockets.udp.as_raw_fd(), &address)?;
+    setsockopt(&sockets.tcp, sockopt::ReuseAddr, &true)?;
+    bind(sockets.tcp.as_raw_fd(), &address)?;
+    listen(&sockets.tcp, Backlog::new(TCP_BACKLOG)?)?;
+    Ok((UdpSocket::from(sockets.udp), TcpListener::from(sockets.tcp)))
+}
+
 fn bind_in(netns: &Path) -> Result<(UdpSocket, TcpListener), PortError> {
     berth_netlink::run_in_netns(netns, || {
         Ok((UdpSocket::bind(LISTEN)?, TcpListener::bind(LISTEN)?))
@@ -99,10 +129,15 @@ impl SandboxDns for EmbeddedDns {
         };
         // A server already there (a restart) holds 127.0.0.11:53: stop it first.
         self.stop(asker).await;
-        let netns = netns.to_path_buf();
-        let (udp, tcp) = tokio::task::spawn_blocking(move || bind_in(&netns))
-            .await
-            .map_err(|e| -> PortError { Box::new(e) })??;
+        let (udp, tcp) = match self.net.take_dns_sockets(netns) {
+            Some(sockets) => listen_on(sockets)?,
+            None => {
+                let netns = netns.to_path_buf();
+                tokio::task::spawn_blocking(move || bind_in(&netns))
+                    .await
+                    .map_err(|e| -> PortError { Box::new(e) })??
+            }
+        };
         let server = resolver.serve_sandbox(asker.clone(), udp, tcp, upstreams)?;
         self.servers
             .lock()

@@ -51,6 +51,7 @@ impl RealHost {
         let images =
             ImageStore::open(runtime.layout().images_dir()).context("open the image store")?;
         Ok(RealHost {
+            dns: EmbeddedDns::new(net.clone()),
             net,
             store,
             env: SystemEnv {
@@ -67,7 +68,6 @@ impl RealHost {
             )
             .context("open the blob store")?,
             firewall: NftFirewall::new(FwConfig::new(NFT_TABLE)?),
-            dns: EmbeddedDns::default(),
             netns_dir: config.exec_root.join(NETNS_DIR),
         })
     }

@@ -6,8 +6,9 @@
 //! turned off on the host end; a second request sets it up with its alias
 //! (the kernel ignores `IFLA_IFALIAS` on creation, for veth as for bridges)
 //! and hairpin mode. Sandbox side, through a socket opened in the
-//! sandbox for this call only (no thread ever changes namespace, see
-//! [`Netlink::open_in_netns`]): addresses, link up, `lo` up, default routes.
+//! sandbox (made with a pooled namespace, else for this call only; no
+//! thread ever changes namespace, see [`Netlink::open_in_netns`]):
+//! addresses, link up, `lo` up, default routes.
 //!
 //! Any failure after the pair exists deletes the host end, which takes the
 //! peer with it, so the sandbox is left as it was.
@@ -169,7 +170,8 @@ impl Netlink {
                 )
             })?;
 
-        let inside = Netlink::open_in_netns(veth.peer_netns)
+        let inside = self
+            .netlink_inside(&spec.netns, veth.peer_netns)
             .map_err(|e| ("opening netlink in the sandbox", e))?;
         inside
             .configure_sandbox_end(&spec.ifname, &spec.addresses, &spec.default_gateways)

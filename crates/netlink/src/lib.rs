@@ -28,3 +28,4 @@ mod vxlan;
 pub use adapter::Netlink;
 pub use error::NetlinkError;
 pub use netns::{run_in_netns, VethSpec};
+pub use netns_pool::DnsSockets;

@@ -49,6 +49,15 @@ impl Netlink {
     /// calling thread (a runtime worker) never changes namespace. Blocks the
     /// caller for the duration of one thread spawn.
     pub fn open_in_netns(netns: BorrowedFd<'_>) -> Result<Netlink> {
+        Self::open_in_netns_with(netns, || Ok(())).map(|(netlink, ())| netlink)
+    }
+
+    /// [`Netlink::open_in_netns`], plus whatever `extra` makes on the same
+    /// thread inside `netns` (other sockets).
+    pub(crate) fn open_in_netns_with<T: Send>(
+        netns: BorrowedFd<'_>,
+        extra: impl FnOnce() -> io::Result<T> + Send,
+    ) -> Result<(Netlink, T)> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| NetlinkError::NoRuntime)?;
         thread::scope(|scope| {
             let worker = thread::Builder::new()
@@ -61,7 +70,12 @@ impl Netlink {
                         }
                     })?;
                     let _entered = runtime.enter();
-                    Netlink::open_here()
+                    let netlink = Netlink::open_here()?;
+                    let made = extra().map_err(|source| NetlinkError::Namespace {
+                        op: "making sockets inside a network namespace",
+                        source,
+                    })?;
+                    Ok((netlink, made))
                     // The thread ends here, still in `netns`: nothing to restore.
                 })
                 .map_err(|source| NetlinkError::Namespace {
@@ -70,6 +84,16 @@ impl Netlink {
                 })?;
             worker.join().unwrap_or_else(|p| panic::resume_unwind(p))
         })
+    }
+
+    /// A netlink connection inside the sandbox namespace at `path` (open as
+    /// `netns`): the one the pool made with it if still unused, else a new
+    /// one.
+    pub(crate) fn netlink_inside(&self, path: &Path, netns: BorrowedFd<'_>) -> Result<Netlink> {
+        match self.netns_pool.take_netlink(path) {
+            Some(inside) => Ok(inside),
+            None => Netlink::open_in_netns(netns),
+        }
     }
 
     /// Creates the veth pair of `spec` and returns the host end's index.

@@ -49,6 +49,7 @@ use rtnetlink::LinkUnspec;
 
 use crate::adapter::{Netlink, Result};
 use crate::error::NetlinkError;
+use crate::netns_pool::DnsSockets;
 
 const NEED_CAP_SYS_ADMIN: &str =
     "berthd needs CAP_SYS_ADMIN in its mount namespace to bind-mount network namespaces";
@@ -200,6 +201,9 @@ impl Netlink {
         };
         fs::create_dir_all(dir).map_err(|e| file_error("creating namespace directory", dir, e))?;
         make_private_dir(dir)?;
+        // Sockets a pooled namespace left for `path` belong to that one, not
+        // to whatever is made there now.
+        self.netns_pool.forget(path);
 
         if is_mounted_netns(path)? {
             tracing::debug!(path = %path.display(), "network namespace already mounted");
@@ -242,6 +246,7 @@ impl Netlink {
     /// error type: unmounts `path` (lazily, every mount stacked on it) and
     /// unlinks it. A missing or unmounted file is success.
     pub async fn remove_netns(&self, path: &Path) -> Result<()> {
+        self.netns_pool.forget(path);
         // Bounded: each round removes one mount; more than a few stacked
         // mounts means something else keeps mounting there.
         for _ in 0..16 {
@@ -259,6 +264,13 @@ impl Netlink {
         }
         tracing::debug!(path = %path.display(), "network namespace removed");
         Ok(())
+    }
+
+    /// The embedded DNS server's sockets made inside the sandbox namespace
+    /// at `path` with it, if the pool made it and they are still unused:
+    /// bound there, they listen there, with no thread entering it.
+    pub fn take_dns_sockets(&self, path: &Path) -> Option<DnsSockets> {
+        self.netns_pool.take_dns_sockets(path)
     }
 
     /// [`berth_core::ports::NetOps::list_netns`] with the adapter's own

@@ -107,7 +107,8 @@ impl Netlink {
                 );
                 fail("creating the sub-interface", err, None)
             })?;
-        let inside = Netlink::open_in_netns(netns.as_fd())
+        let inside = self
+            .netlink_inside(&sub.netns, netns.as_fd())
             .map_err(|e| fail("opening netlink in the sandbox", e, None))?;
         let configured = inside
             .configure_sandbox_end(&sub.ifname, &sub.addresses, &sub.default_gateways)

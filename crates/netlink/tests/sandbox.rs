@@ -15,7 +15,9 @@
 mod support;
 
 use std::fs;
-use std::net::IpAddr;
+use std::io;
+use std::net::{IpAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,8 +25,9 @@ use std::time::{Duration, Instant};
 use berth_core::ports::{
     endpoint_link_alias, BridgeSpec, EndpointCheck, EndpointFault, NetOps, OwnedLink, VethPair,
 };
-use berth_netlink::NetlinkError;
+use berth_netlink::{run_in_netns, DnsSockets, NetlinkError};
 use berth_types::{EndpointId, MacAddr};
+use nix::sys::socket::{bind, listen, Backlog, SockaddrIn};
 use nix::sys::statfs::{statfs, NSFS_MAGIC};
 use support::{
     addrs_of, in_fresh_netns, in_private_mounts, ip, ip_json, ip_json_in, is_up, link_json,
@@ -167,6 +170,96 @@ fn later_namespaces_come_from_the_pool_fresh_and_distinct() {
                 while fs::read_dir(&pool).expect("pool").next().is_some() {
                     assert!(Instant::now() < deadline, "the pool was not emptied");
                     tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            });
+        },
+    );
+}
+
+/// Waits (bounded) until the pool under `dir` holds `count` namespaces.
+async fn pool_filled(dir: &Path, count: usize) {
+    let pool = dir.join(".pool");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fs::read_dir(&pool)
+        .map(|entries| entries.flatten().filter(|e| is_nsfs(&e.path())).count())
+        .unwrap_or(0)
+        < count
+    {
+        assert!(Instant::now() < deadline, "the pool did not fill");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Binds the pool's DNS sockets as berthd does, where they were made.
+fn listen_on_resolver_address(sockets: DnsSockets) -> (UdpSocket, TcpListener) {
+    let address = SockaddrIn::new(127, 0, 0, 11, 53);
+    bind(sockets.udp.as_raw_fd(), &address).expect("bind udp");
+    bind(sockets.tcp.as_raw_fd(), &address).expect("bind tcp");
+    listen(&sockets.tcp, Backlog::new(8).expect("backlog")).expect("listen");
+    (UdpSocket::from(sockets.udp), TcpListener::from(sockets.tcp))
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "privileged"),
+    ignore = "needs root: cargo test -p berth-netlink --features privileged"
+)]
+fn a_pooled_namespace_brings_dns_sockets_made_inside_it() {
+    in_private_mounts(
+        "a_pooled_namespace_brings_dns_sockets_made_inside_it",
+        |scratch| {
+            in_fresh_netns(move || async move {
+                let dir = scratch.join("run/netns");
+                let nl = open().await;
+                // Made on the spot (the pool starts empty): no sockets.
+                let first = dir.join("first");
+                NetOps::create_netns(&nl, &first).await.expect("first");
+                assert!(nl.take_dns_sockets(&first).is_none());
+                pool_filled(&dir, 4).await;
+
+                let second = dir.join("second");
+                NetOps::create_netns(&nl, &second).await.expect("second");
+                assert!(nl.take_dns_sockets(&first).is_none(), "another path's");
+                let sockets = nl.take_dns_sockets(&second).expect("pooled sockets");
+                assert!(nl.take_dns_sockets(&second).is_none(), "handed out twice");
+                // Bound from this thread, they listen in the sandbox: the
+                // address is taken there, and a client there reaches it.
+                let (_udp, tcp) = listen_on_resolver_address(sockets);
+                let taken = run_in_netns(&second, || {
+                    Ok(UdpSocket::bind("127.0.0.11:53").map_err(|e| e.kind()))
+                })
+                .expect("in the sandbox");
+                assert_eq!(taken.err(), Some(io::ErrorKind::AddrInUse));
+                run_in_netns(&second, || TcpStream::connect("127.0.0.11:53"))
+                    .expect("a client in the sandbox connects");
+                tcp.accept().expect("accepted");
+
+                // Removing a namespace drops the sockets nobody took (they
+                // would keep it alive), and a namespace made again at the
+                // same path brings its own.
+                let third = dir.join("third");
+                NetOps::create_netns(&nl, &third).await.expect("third");
+                NetOps::remove_netns(&nl, &third).await.expect("remove");
+                assert!(nl.take_dns_sockets(&third).is_none(), "kept after removal");
+                pool_filled(&dir, 4).await;
+                NetOps::create_netns(&nl, &third)
+                    .await
+                    .expect("third again");
+                let (udp, _tcp) =
+                    listen_on_resolver_address(nl.take_dns_sockets(&third).expect("new sockets"));
+                let from_inside = run_in_netns(&third, || {
+                    let client = UdpSocket::bind("127.0.0.1:0")?;
+                    client.send_to(b"ping", "127.0.0.11:53")?;
+                    Ok(())
+                });
+                from_inside.expect("a datagram from inside");
+                let mut buf = [0u8; 8];
+                udp.set_read_timeout(Some(Duration::from_secs(5)))
+                    .expect("timeout");
+                let (n, _) = udp.recv_from(&mut buf).expect("received in the sandbox");
+                assert_eq!(&buf[..n], b"ping");
+                for path in [&first, &second, &third] {
+                    NetOps::remove_netns(&nl, path).await.expect("remove");
                 }
             });
         },
