@@ -24,6 +24,7 @@ use crate::error::NetlinkError;
 const NFNL_SUBSYS_CTNETLINK: u16 = 1;
 const IPCTNL_MSG_CT_GET: u16 = 1;
 const IPCTNL_MSG_CT_DELETE: u16 = 2;
+const IPCTNL_MSG_CT_GET_STATS: u16 = 5;
 
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -48,6 +49,7 @@ const CTA_IP_V6_SRC: u16 = 3;
 const CTA_IP_V6_DST: u16 = 4;
 const CTA_PROTO_NUM: u16 = 1;
 const CTA_PROTO_DST_PORT: u16 = 3;
+const CTA_STATS_GLOBAL_ENTRIES: u16 = 1;
 
 /// Large enough for any datagram of a dump (the kernel fills at most 32 KiB).
 const RECV_BUFFER: usize = 64 * 1024;
@@ -154,6 +156,13 @@ impl Conntrack {
     /// matches; returns how many. Blocking (a few system calls per
     /// datagram): call it off the async workers.
     pub(crate) fn forget(&mut self, flows: &[FlowMatch]) -> Result<usize, NetlinkError> {
+        // A dump walks every bucket of the kernel's table, whatever this
+        // namespace holds (4 ms for 262,144 buckets): a namespace that
+        // tracks nothing, as on a host with no traffic, has nothing to
+        // delete.
+        if !flows.is_empty() && self.entry_count()? == Some(0) {
+            return Ok(0);
+        }
         let mut deleted = 0;
         for family in families(flows) {
             let seq = self.next_seq();
@@ -170,6 +179,56 @@ impl Conntrack {
         }
         Ok(deleted)
     }
+
+    /// How many entries the namespace's table holds (a counter the kernel
+    /// keeps: no walk); `None` if the kernel does not say.
+    fn entry_count(&mut self) -> Result<Option<u32>, NetlinkError> {
+        let seq = self.next_seq();
+        let request = request(
+            IPCTNL_MSG_CT_GET_STATS,
+            NLM_F_REQUEST,
+            libc::AF_UNSPEC as u8,
+            seq,
+            &[],
+        );
+        send(&self.socket, &request, "ask for the conntrack table's size")?;
+        let mut buf = Vec::with_capacity(RECV_BUFFER);
+        loop {
+            buf.clear();
+            self.socket
+                .recv(&mut buf, 0)
+                .map_err(|source| NetlinkError::Conntrack {
+                    op: "read the conntrack table's size",
+                    source,
+                })?;
+            if let Some(msg) = messages(&buf)?.into_iter().find(|m| m.seq == seq) {
+                // An error: no such request on this kernel, count unknown.
+                return match msg.kind {
+                    NLMSG_ERROR => Ok(None),
+                    _ => parse_entry_count(msg.payload),
+                };
+            }
+        }
+    }
+}
+
+/// `CTA_STATS_GLOBAL_ENTRIES` of an `IPCTNL_MSG_CT_GET_STATS` reply
+/// (payload after the netlink header).
+pub(crate) fn parse_entry_count(payload: &[u8]) -> Result<Option<u32>, NetlinkError> {
+    let attrs = payload
+        .get(NFGENMSG_LEN..)
+        .ok_or_else(|| malformed("conntrack statistics"))?;
+    for (kind, value, _) in attributes(attrs)? {
+        if kind == CTA_STATS_GLOBAL_ENTRIES {
+            let count = value
+                .get(..4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .ok_or_else(|| malformed("conntrack entry count"))?;
+            // Network byte order.
+            return Ok(Some(u32::from_be_bytes(count)));
+        }
+    }
+    Ok(None)
 }
 
 fn dump(socket: &Socket, family: u8, seq: u32) -> Result<Vec<Entry>, NetlinkError> {

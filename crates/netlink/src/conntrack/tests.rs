@@ -171,3 +171,39 @@ fn acknowledgements_and_errors_are_read() {
         libc::ENOENT
     );
 }
+
+#[test]
+fn the_entry_count_is_read_from_the_statistics_reply() {
+    let mut payload = vec![libc::AF_UNSPEC as u8, 0, 0, 0];
+    payload.extend(attr(CTA_STATS_GLOBAL_ENTRIES, &3u32.to_be_bytes()));
+    payload.extend(attr(2, &262_144u32.to_be_bytes()));
+    assert_eq!(parse_entry_count(&payload).unwrap(), Some(3));
+    // A reply without the count says nothing.
+    let bare = vec![libc::AF_UNSPEC as u8, 0, 0, 0];
+    assert_eq!(parse_entry_count(&bare).unwrap(), None);
+    // A count cut short is refused, not read as zero.
+    let mut short = vec![libc::AF_UNSPEC as u8, 0, 0, 0];
+    short.extend(attr(CTA_STATS_GLOBAL_ENTRIES, &[0, 0]));
+    assert!(parse_entry_count(&short).is_err());
+}
+
+/// Root only: the count is the namespace's own, and a namespace with no
+/// entries reports none (so a pass there skips its dump).
+#[cfg(feature = "privileged")]
+#[test]
+fn the_entry_count_is_the_namespaces_own() {
+    berth_sandbox::netns::on_fresh_netns_thread("conntrack-count", || {
+        let mut conntrack = Conntrack::open().unwrap();
+        assert_eq!(conntrack.entry_count().unwrap(), Some(0));
+        let status = std::process::Command::new("conntrack")
+            .args(["-I", "-p", "udp", "-s", "10.9.0.2", "-d", "10.9.0.3"])
+            .args(["--sport", "1000", "--dport", "53", "-t", "60"])
+            .output()
+            .expect("run conntrack (is the conntrack package installed?)");
+        assert!(status.status.success(), "{status:?}");
+        assert_eq!(conntrack.entry_count().unwrap(), Some(1));
+        let flows = [FlowMatch::Address("10.9.0.3".parse().unwrap())];
+        assert_eq!(conntrack.forget(&flows).unwrap(), 1);
+        assert_eq!(conntrack.entry_count().unwrap(), Some(0));
+    });
+}
