@@ -37,6 +37,14 @@ pub struct EmbeddedDns {
 #[error("the embedded DNS server is not ready (no name index yet)")]
 struct NotReady;
 
+#[derive(Debug, thiserror::Error)]
+#[error("listening on {LISTEN} in the sandbox {}", netns.display())]
+struct Listen {
+    netns: PathBuf,
+    #[source]
+    source: std::io::Error,
+}
+
 impl EmbeddedDns {
     pub fn new(net: Netlink) -> EmbeddedDns {
         EmbeddedDns {
@@ -130,7 +138,10 @@ impl SandboxDns for EmbeddedDns {
         // A server already there (a restart) holds 127.0.0.11:53: stop it first.
         self.stop(asker).await;
         let (udp, tcp) = match self.net.take_dns_sockets(netns) {
-            Some(sockets) => listen_on(sockets)?,
+            Some(sockets) => listen_on(sockets).map_err(|source| Listen {
+                netns: netns.to_path_buf(),
+                source,
+            })?,
             None => {
                 let netns = netns.to_path_buf();
                 tokio::task::spawn_blocking(move || bind_in(&netns))

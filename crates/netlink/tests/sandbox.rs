@@ -123,18 +123,7 @@ fn later_namespaces_come_from_the_pool_fresh_and_distinct() {
                 NetOps::create_netns(&nl, &dir.join("first"))
                     .await
                     .expect("first");
-                // Wait (bounded) for the refill.
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while fs::read_dir(&pool)
-                    .expect("pool")
-                    .flatten()
-                    .filter(|e| is_nsfs(&e.path()))
-                    .count()
-                    < 4
-                {
-                    assert!(Instant::now() < deadline, "the pool did not fill");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
+                pool_filled(&dir, 4).await;
                 let mut inodes = vec![fs::metadata(dir.join("first")).expect("stat").ino()];
                 for name_ in ["a", "b", "c"] {
                     let path = dir.join(name_);
