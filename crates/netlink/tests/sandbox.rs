@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use berth_core::ports::{
     endpoint_link_alias, BridgeSpec, EndpointCheck, EndpointFault, NetOps, OwnedLink, VethPair,
 };
-use berth_netlink::{run_in_netns, DnsSockets, NetlinkError};
+use berth_netlink::{run_in_netns, DnsSockets, Netlink, NetlinkError};
 use berth_types::{EndpointId, MacAddr};
 use nix::sys::socket::{bind, listen, Backlog, SockaddrIn};
 use nix::sys::statfs::{statfs, NSFS_MAGIC};
@@ -179,6 +179,22 @@ async fn pool_filled(dir: &Path, count: usize) {
     }
 }
 
+/// Makes a namespace at `path` until one comes from the pool (bounded): one
+/// made on the spot while the pool is still filling brings no sockets.
+/// Returns its DNS sockets.
+async fn create_from_pool(nl: &Netlink, path: &Path) -> DnsSockets {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        NetOps::create_netns(nl, path).await.expect("create");
+        if let Some(sockets) = nl.take_dns_sockets(path) {
+            return sockets;
+        }
+        assert!(Instant::now() < deadline, "no namespace came from the pool");
+        NetOps::remove_netns(nl, path).await.expect("remove");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Binds the pool's DNS sockets as berthd does, where they were made.
 fn listen_on_resolver_address(sockets: DnsSockets) -> (UdpSocket, TcpListener) {
     let address = SockaddrIn::new(127, 0, 0, 11, 53);
@@ -204,12 +220,10 @@ fn a_pooled_namespace_brings_dns_sockets_made_inside_it() {
                 let first = dir.join("first");
                 NetOps::create_netns(&nl, &first).await.expect("first");
                 assert!(nl.take_dns_sockets(&first).is_none());
-                pool_filled(&dir, 4).await;
 
                 let second = dir.join("second");
-                NetOps::create_netns(&nl, &second).await.expect("second");
+                let sockets = create_from_pool(&nl, &second).await;
                 assert!(nl.take_dns_sockets(&first).is_none(), "another path's");
-                let sockets = nl.take_dns_sockets(&second).expect("pooled sockets");
                 assert!(nl.take_dns_sockets(&second).is_none(), "handed out twice");
                 // Bound from this thread, they listen in the sandbox: the
                 // address is taken there, and a client there reaches it.
@@ -223,19 +237,13 @@ fn a_pooled_namespace_brings_dns_sockets_made_inside_it() {
                     .expect("a client in the sandbox connects");
                 tcp.accept().expect("accepted");
 
-                // Removing a namespace drops the sockets nobody took (they
-                // would keep it alive), and a namespace made again at the
-                // same path brings its own.
+                // After a removal nothing is handed out for the path, and a
+                // namespace made again there brings sockets of its own.
                 let third = dir.join("third");
                 NetOps::create_netns(&nl, &third).await.expect("third");
                 NetOps::remove_netns(&nl, &third).await.expect("remove");
                 assert!(nl.take_dns_sockets(&third).is_none(), "kept after removal");
-                pool_filled(&dir, 4).await;
-                NetOps::create_netns(&nl, &third)
-                    .await
-                    .expect("third again");
-                let (udp, _tcp) =
-                    listen_on_resolver_address(nl.take_dns_sockets(&third).expect("new sockets"));
+                let (udp, _tcp) = listen_on_resolver_address(create_from_pool(&nl, &third).await);
                 let from_inside = run_in_netns(&third, || {
                     let client = UdpSocket::bind("127.0.0.1:0")?;
                     client.send_to(b"ping", "127.0.0.11:53")?;
