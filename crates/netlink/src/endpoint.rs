@@ -8,7 +8,7 @@
 //! and hairpin mode. Sandbox side, through a socket opened in the
 //! sandbox (made with a pooled namespace, else for this call only; no
 //! thread ever changes namespace, see [`Netlink::open_in_netns`]):
-//! addresses, link up, `lo` up, default routes.
+//! addresses, link up, default routes.
 //!
 //! Any failure after the pair exists deletes the host end, which takes the
 //! peer with it, so the sandbox is left as it was.
@@ -179,8 +179,9 @@ impl Netlink {
     }
 
     /// The sandbox side of an endpoint, through a socket opened in the
-    /// sandbox: its interface's addresses, the interface up, `lo` up, the
-    /// default routes. The error names the failed step.
+    /// sandbox: its interface's addresses, the interface up, the default
+    /// routes. (`lo` is up since the namespace was made: see
+    /// [`Netlink::create_netns`].) The error names the failed step.
     pub(crate) async fn configure_sandbox_end(
         &self,
         ifname: &IfName,
@@ -209,9 +210,6 @@ impl Netlink {
                 NetlinkError::request("setting up", name, e, &[]),
             )
         })?;
-        self.set_up_by_name("lo")
-            .await
-            .map_err(|e| ("setting lo up in the sandbox", e))?;
         for gateway in default_gateways {
             self.add_default_route(name, index, *gateway)
                 .await
